@@ -1,0 +1,78 @@
+# zerodown.deploy developer entry points. Every target does its own set-up on
+# a fresh Debian machine (as root): apt packages, services, a virtualenv with
+# the pinned packages, and the ansible_collections/zerodown/deploy path that
+# ansible-test and ansible need. The repository itself stays flat.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= $(CURDIR)/.venv
+BIN := $(VENV)/bin
+COLLECTIONS := $(CURDIR)/.collections
+COLL := $(COLLECTIONS)/ansible_collections/zerodown/deploy
+STAMP := $(VENV)/.zerodown-$(shell cat requirements/test.txt | md5sum | cut -c1-12)
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+export ZERODOWN_VENV := $(VENV)
+export PATH := $(BIN):$(PATH)
+# pytest exit code 5 ("no tests ran") is a non-zero exit and fails the target.
+PYTEST := $(BIN)/pytest -p no:cacheprovider
+
+.PHONY: help test setup host venv link sanity lint ruff unit integration molecule changelog clean
+
+help:
+	@echo "make test         set up everything, then sanity, lint, ruff, unit, integration, molecule"
+	@echo "make unit         unit tests only (after set-up)"
+	@echo "make integration  module integration tests against real HAProxy, nginx, HTTP(S), databases"
+	@echo "make molecule     end-to-end scenarios on the systemd-nspawn test fleet"
+
+test: setup sanity lint ruff unit integration molecule
+	@echo "zerodown.deploy: all test stages passed"
+
+setup: host venv link
+
+host:
+	@bash scripts/ensure-host.sh
+
+venv: $(STAMP)
+$(STAMP): requirements/test.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -r requirements/test.txt
+	@rm -f $(VENV)/.zerodown-* && touch $@
+
+link:
+	@mkdir -p $(dir $(COLL))
+	@ln -sfn ../../.. $(COLL)
+
+sanity: venv link
+	cd $(COLL) && $(BIN)/ansible-test sanity --color no --python 3.11 --venv --requirements \
+	  --exclude .collections/ --exclude tests/output/
+
+lint: venv link
+	$(BIN)/ansible-lint --profile production
+
+ruff: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: venv link
+	$(PYTEST) tests/unit
+
+integration: host venv link
+	$(PYTEST) tests/integration
+
+molecule: host venv link
+	@set -e; for scenario in $$(ls molecule 2>/dev/null); do \
+	  echo "== molecule test -s $$scenario"; \
+	  $(BIN)/molecule test -s $$scenario; \
+	done
+
+changelog: venv
+	$(BIN)/antsibull-changelog lint
+
+clean:
+	rm -rf .collections tests/output .pytest_cache .ruff_cache
