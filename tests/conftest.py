@@ -34,7 +34,7 @@ def ansible_env(**extra: str) -> dict:
         ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
         ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
         ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="json",
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.oneline",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_LOCALHOST_WARNING="false",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
@@ -71,15 +71,17 @@ def run_module(name: str, args: dict, check: bool = False, diff: bool = False, t
     if diff:
         cmd.append("--diff")
     proc = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
+    # oneline prints "localhost | SUCCESS => {...}" (or FAILED!) on one line.
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("localhost | ")), "")
     try:
-        out = json.loads(proc.stdout)
-        result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError) as exc:
+        result = json.loads(line.split(" => ", 1)[1])
+    except (ValueError, IndexError) as exc:
         raise AssertionError(
             "could not read the module result (rc=%s)\nstdout:\n%s\nstderr:\n%s" % (proc.returncode, proc.stdout, proc.stderr)
         ) from exc
+    status = line.split(" | ", 1)[1].split(" => ", 1)[0]
+    result["failed"] = result.get("failed", False) or status.startswith(("FAILED", "UNREACHABLE"))
     assert "module_stderr" not in result and "exception" not in result, "module crashed: %r" % (result,)
-    result.setdefault("failed", False)
     result.setdefault("changed", False)
     return result
 
