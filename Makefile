@@ -59,7 +59,7 @@ sanity: venv
 	  cp scripts/get-pip-shim.py ~/.ansible/test/cache/get_pip_$${pipver//./_}.py
 	@rm -rf $(SANITY_COPY) && mkdir -p $(SANITY_COPY)
 	@git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- ./ $(SANITY_COPY)/
-	cd $(SANITY_COPY) && $(BIN)/ansible-test sanity --color no --python 3.11 --venv --requirements
+	cd $(SANITY_COPY) && $(BIN)/ansible-test sanity --color no --python 3.11 --venv --requirements $(SANITY_ARGS)
 
 lint: venv link
 	$(BIN)/ansible-lint --profile production
