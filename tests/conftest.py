@@ -77,7 +77,8 @@ def run_module(name: str, args: dict, check: bool = False, diff: bool = False, t
         result = json.loads(line.split(" => ", 1)[1])
     except (ValueError, IndexError) as exc:
         raise AssertionError(
-            "could not read the module result (rc=%s)\nstdout:\n%s\nstderr:\n%s" % (proc.returncode, proc.stdout, proc.stderr)
+            "could not read the module result (rc=%s)\nstdout:\n%s\nstderr:\n%s"
+            % (proc.returncode, proc.stdout, proc.stderr)
         ) from exc
     status = line.split(" | ", 1)[1].split(" => ", 1)[0]
     result["failed"] = result.get("failed", False) or status.startswith(("FAILED", "UNREACHABLE"))

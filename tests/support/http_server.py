@@ -58,8 +58,14 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 class ServerHandle:
-    def __init__(self, handler: Callable[[Request], Response], tls: Optional[TLSMaterial] = None,
-                 require_client_cert: bool = False, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        handler: Callable[[Request], Response],
+        tls: Optional[TLSMaterial] = None,
+        require_client_cert: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.requests: List[Request] = []
         self.in_flight = 0
         self._lock = threading.Lock()
@@ -113,7 +119,7 @@ class ServerHandle:
     def url(self) -> str:
         return "%s://%s:%d" % (self.scheme, self.host, self.port)
 
-    def start(self) -> "ServerHandle":
+    def start(self) -> ServerHandle:
         self._thread.start()
         return self
 
@@ -122,15 +128,19 @@ class ServerHandle:
         self._server.server_close()
         self._thread.join(5)
 
-    def __enter__(self) -> "ServerHandle":
+    def __enter__(self) -> ServerHandle:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
 
-def serve(handler: Callable[[Request], Response], tls: Optional[TLSMaterial] = None,
-          require_client_cert: bool = False, port: int = 0) -> ServerHandle:
+def serve(
+    handler: Callable[[Request], Response],
+    tls: Optional[TLSMaterial] = None,
+    require_client_cert: bool = False,
+    port: int = 0,
+) -> ServerHandle:
     return ServerHandle(handler, tls=tls, require_client_cert=require_client_cert, port=port)
 
 
@@ -143,18 +153,49 @@ def make_tls(directory: Path, hostnames=("localhost",), ips=("127.0.0.1",)) -> T
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     ca_key, ca_cert = d / "ca.key", d / "ca.pem"
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_cert),
-             "-days", "2", "-subj", "/CN=zerodown test CA")
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca_cert),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=zerodown test CA",
+    )
     san = ",".join(["DNS:%s" % h for h in hostnames] + ["IP:%s" % i for i in ips])
     ext = d / "server.ext"
     ext.write_text("subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n" % san)
-    material = TLSMaterial(ca_cert=ca_cert, cert=d / "server.pem", key=d / "server.key",
-                           client_cert=d / "client.pem", client_key=d / "client.key")
+    material = TLSMaterial(
+        ca_cert=ca_cert,
+        cert=d / "server.pem",
+        key=d / "server.key",
+        client_cert=d / "client.pem",
+        client_key=d / "client.key",
+    )
     for name, cn, extfile in (("server", "localhost", ext), ("client", "zerodown test client", None)):
         key, csr, cert = d / ("%s.key" % name), d / ("%s.csr" % name), d / ("%s.pem" % name)
         _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=%s" % cn)
-        cmd = ["x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key), "-CAcreateserial",
-               "-out", str(cert), "-days", "2"]
+        cmd = [
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca_cert),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+        ]
         if extfile is not None:
             cmd += ["-extfile", str(extfile)]
         _openssl(*cmd)
