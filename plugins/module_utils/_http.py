@@ -720,6 +720,8 @@ def probe_target(
         progress.attempt_count += 1
         progress.last = result
         entry = result.to_dict()
+        if spec.expect.version is None:
+            del entry["version"]
         entry["attempt"] = progress.attempt_count
         entry["at"] = round(clock.monotonic() - start, 3)
         progress.attempts.append(entry)
@@ -775,3 +777,110 @@ def probe_until_ready(
         raise errors[0]
     elapsed = round(clock.monotonic() - start, 3)
     return all(p.ready for p in progress), elapsed, progress
+
+
+# --------------------------------------------------------------------------
+# Smoke tests: named checks, repeated for some rounds, every failure reported.
+
+
+class NamedCheck:
+    __slots__ = ("name", "spec")
+
+    def __init__(self, name: str, spec: CheckSpec) -> None:
+        self.name = name
+        self.spec = spec
+
+
+def run_smoke_test(
+    checker: HttpChecker, checks: Sequence[NamedCheck], rounds: int = 1, safe_only: bool = False
+) -> Dict[str, Any]:
+    """Run every check ``rounds`` times, in order; with ``safe_only`` skip methods that may change the app.
+
+    Returns ``passed``, per-check summaries (``checks``), per-round results
+    (``rounds``), ``failed_checks``, ``skipped_checks`` and ``elapsed``.
+    """
+    clock = checker.clock
+    start = clock.monotonic()
+    summaries: List[Dict[str, Any]] = []
+    for check in checks:
+        skipped = safe_only and check.spec.method not in SAFE_METHODS
+        summaries.append(
+            {
+                "name": check.name,
+                "method": check.spec.method,
+                "url": check.spec.url,
+                "passed": not skipped,
+                "skipped": skipped,
+                "rounds_passed": 0,
+                "rounds_failed": 0,
+                "reasons": [],
+                "latency_ms_max": None,
+            }
+        )
+    round_results = []
+    for number in range(1, rounds + 1):
+        results = []
+        for check, summary in zip(checks, summaries):
+            if summary["skipped"]:
+                results.append(
+                    {
+                        "name": check.name,
+                        "url": check.spec.url,
+                        "method": check.spec.method,
+                        "ok": None,
+                        "skipped": True,
+                        "reason": "skipped in check mode: %s is not a safe method" % check.spec.method,
+                    }
+                )
+                continue
+            result = checker.check(check.spec)
+            entry = result.to_dict()
+            entry.update(name=check.name, skipped=False)
+            results.append(entry)
+            if result.latency_ms is not None and (
+                summary["latency_ms_max"] is None or result.latency_ms > summary["latency_ms_max"]
+            ):
+                summary["latency_ms_max"] = result.latency_ms
+            if result.ok:
+                summary["rounds_passed"] += 1
+            else:
+                summary["rounds_failed"] += 1
+                summary["passed"] = False
+                summary["reasons"].append("round %d: %s" % (number, result.reason))
+        round_results.append(
+            {"round": number, "passed": all(r["ok"] for r in results if not r["skipped"]), "results": results}
+        )
+    failed = [s["name"] for s in summaries if not s["passed"] and not s["skipped"]]
+    return {
+        "passed": not failed,
+        "checks": summaries,
+        "rounds": round_results,
+        "failed_checks": failed,
+        "skipped_checks": [s["name"] for s in summaries if s["skipped"]],
+        "elapsed": round(clock.monotonic() - start, 3),
+    }
+
+
+def smoke_failure_message(outcome: Dict[str, Any], max_reasons_per_check: int = 3) -> str:
+    """Every failing check in one line; identical reasons from several rounds are said once."""
+    failing = [s for s in outcome["checks"] if not s["passed"] and not s["skipped"]]
+    run = [s for s in outcome["checks"] if not s["skipped"]]
+    parts = []
+    for summary in failing:
+        by_reason: Dict[str, List[int]] = {}
+        for round_result in outcome["rounds"]:
+            for result in round_result["results"]:
+                if result["name"] == summary["name"] and result["ok"] is False:
+                    by_reason.setdefault(result["reason"], []).append(round_result["round"])
+        texts = []
+        for reason, numbers in list(by_reason.items())[:max_reasons_per_check]:
+            label = "round" if len(numbers) == 1 else "rounds"
+            texts.append("%s %s: %s" % (label, ",".join(str(n) for n in numbers), reason))
+        if len(by_reason) > max_reasons_per_check:
+            texts.append("and %d other reason(s)" % (len(by_reason) - max_reasons_per_check))
+        total = summary["rounds_passed"] + summary["rounds_failed"]
+        parts.append(
+            "%r (%s %s) failed %d of %d round(s): %s"
+            % (summary["name"], summary["method"], summary["url"], summary["rounds_failed"], total, "; ".join(texts))
+        )
+    return "%d of %d check(s) failed: %s" % (len(failing), len(run), " | ".join(parts))
