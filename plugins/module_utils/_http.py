@@ -52,7 +52,7 @@ MAX_BODY_BYTES = 1024 * 1024
 SNIPPET_CHARS = 200
 #: A readiness result keeps the most recent attempts only (``attempt_count`` has them all).
 MAX_REPORTED_ATTEMPTS = 50
-#: The last attempt before a deadline still gets this long to answer.
+#: No attempt is given less time than this; none starts when less than this is left.
 MIN_ATTEMPT_TIMEOUT = 0.25
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -520,7 +520,7 @@ def describe_exception(exc: BaseException, timeout: float) -> str:
     timed_out = HAS_REQUESTS and isinstance(exc, (ConnectTimeout, ReadTimeout))
     if timed_out or any(isinstance(e, socket.timeout) for e in chain):
         what = "connect" if HAS_REQUESTS and isinstance(exc, ConnectTimeout) else "answer"
-        return "timed out: no %s within %gs" % (what, timeout)
+        return "timed out: no %s within %gs" % (what, round(timeout, 2))
     for e in chain:
         if isinstance(e, ssl.SSLCertVerificationError):
             return "TLS certificate verification failed: %s" % (e.verify_message or e.reason or e)
@@ -715,7 +715,12 @@ def probe_target(
 
     def attempt() -> bool:
         remaining = deadline - clock.monotonic()
-        timeout = max(min(spec.timeout, remaining), min(spec.timeout, MIN_ATTEMPT_TIMEOUT))
+        shortest = min(spec.timeout, MIN_ATTEMPT_TIMEOUT)
+        if remaining < shortest and progress.attempt_count:
+            # Too little time left for a fair attempt: a request cut short would
+            # only hide the real reason of the previous failure.
+            return False
+        timeout = max(min(spec.timeout, remaining), shortest)
         result = checker.check(spec, timeout=timeout)
         progress.attempt_count += 1
         progress.last = result

@@ -381,7 +381,7 @@ def test_never_ready_stops_at_the_deadline_and_says_why():
     assert not progress.ready
     assert clock.now == pytest.approx(5.01, abs=0.02)
     message = progress.failure_message(2)
-    assert message.startswith(URL + ": 0 of 2 consecutive successes after 6 attempts (6 failed)")
+    assert message.startswith(URL + ": 0 of 2 consecutive successes after 5 attempts (5 failed)")
     assert "last failure: status 503 not in [200]; response body: 'booting'" in message
 
 
@@ -390,16 +390,23 @@ def test_attempts_never_wait_past_the_deadline():
     timeouts = [t for _, t in transport.calls]
     assert timeouts[0] == pytest.approx(2.5)
     assert all(t <= 2.5 for t in timeouts)
-    assert timeouts[-1] == pytest.approx(_http.MIN_ATTEMPT_TIMEOUT)
+    assert timeouts[-1] == pytest.approx(0.48)  # what was left at the third attempt
+    assert progress.attempt_count == 3  # none started in the last moment
+
+
+def test_first_attempt_always_runs_even_with_a_tiny_deadline():
+    progress, transport, _ = probe([ok()], timeout=0.01, interval=1, request_timeout=5)
+    assert progress.ready
+    assert transport.calls[0][1] == pytest.approx(_http.MIN_ATTEMPT_TIMEOUT)
 
 
 def test_reported_attempts_are_capped():
     progress, _, _ = probe([ok(status=500)], timeout=100, interval=1)
     data = progress.to_dict()
-    assert data["attempt_count"] == 100
+    assert data["attempt_count"] == 99  # 1.01 s apart (10 ms latency), none in the last moment
     assert len(data["attempts"]) == _http.MAX_REPORTED_ATTEMPTS
     assert data["attempts_truncated"] is True
-    assert data["attempts"][-1]["attempt"] == 100
+    assert data["attempts"][-1]["attempt"] == 99
 
 
 def test_probe_until_ready_runs_every_url_concurrently():
