@@ -26,16 +26,19 @@ description:
     last response body.
   - The module only reads; it never reports C(changed).
 author:
-  - zerodown.deploy maintainers
+  - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
   - zerodown.deploy.http_client
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The probe only sends O(method) requests (GET or HEAD), so in check mode it runs exactly as normal.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Read-only; C(changed) is always false.
 options:
