@@ -22,6 +22,7 @@ Nothing here knows AnsibleModule: bad options raise ``HttpOptionError``
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -91,7 +92,7 @@ def positive_number(value: Any, option: str, allow_zero: bool = False, unit: str
         number = float(value)
     except (TypeError, ValueError):
         raise HttpOptionError(option, "expected a number of %s, got %r" % (unit, value)) from None
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise HttpOptionError(option, "expected a finite number of %s, got %r" % (unit, value))
     if number < 0 or (number == 0 and not allow_zero):
         bound = "zero or more" if allow_zero else "greater than zero"
@@ -338,6 +339,10 @@ class CheckSpec:
         self.is_tcp = urlsplit(url).scheme.lower() == "tcp"
         if self.method not in HTTP_METHODS:
             raise HttpOptionError("method", "unsupported method %r; use one of %s" % (method, ", ".join(HTTP_METHODS)))
+        if self.method == "HEAD" and self.expect.needs_body:
+            raise HttpOptionError(
+                "method", "a HEAD answer has no body, so body_regex and json cannot match; use GET for %s" % url
+            )
         if self.is_tcp:
             e = self.expect
             if e.body_regex is not None or e.json_fields or e.headers or e.version or body is not None:
@@ -365,7 +370,10 @@ class RawResponse:
         self.encoding = encoding
 
     def text(self) -> str:
-        return self.body.decode(self.encoding or "utf-8", errors="replace")
+        try:
+            return self.body.decode(self.encoding or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            return self.body.decode("utf-8", errors="replace")
 
 
 class CheckResult:
@@ -458,34 +466,36 @@ class RequestsTransport:
             cert = (spec.tls.client_cert, spec.tls.client_key) if spec.tls.client_key else spec.tls.client_cert
         session = requests.Session()
         try:
-            with warnings.catch_warnings():
-                if not verify:
-                    warnings.simplefilter("ignore", InsecureRequestWarning)
-                response = session.request(
-                    spec.method,
-                    spec.url,
-                    headers=spec.headers,
-                    data=spec.body,
-                    timeout=timeout,
-                    verify=verify,
-                    cert=cert,
-                    allow_redirects=spec.follow_redirects,
-                    stream=True,
-                )
-                try:
-                    body = b""
-                    if spec.method != "HEAD":
-                        chunks = []
-                        size = 0
-                        for chunk in response.iter_content(64 * 1024):
-                            chunks.append(chunk)
-                            size += len(chunk)
-                            if size >= MAX_BODY_BYTES:
-                                break
-                        body = b"".join(chunks)[:MAX_BODY_BYTES]
-                    return RawResponse(response.status_code, dict(response.headers), body, response.encoding)
-                finally:
-                    response.close()
+            if not verify:
+                # The user chose validate_certs=false; urllib3 would warn on every attempt.
+                warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+            response = session.request(
+                spec.method,
+                spec.url,
+                headers=spec.headers,
+                data=spec.body,
+                timeout=timeout,
+                verify=verify,
+                cert=cert,
+                allow_redirects=spec.follow_redirects,
+                stream=True,
+            )
+            try:
+                body = b""
+                if spec.method != "HEAD":
+                    chunks = []
+                    size = 0
+                    for chunk in response.iter_content(64 * 1024):
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size >= MAX_BODY_BYTES:
+                            break
+                    body = b"".join(chunks)[:MAX_BODY_BYTES]
+                # Only an explicit charset counts; requests' ISO-8859-1 default for text/* garbles UTF-8.
+                charset = response.encoding if "charset=" in response.headers.get("Content-Type", "").lower() else None
+                return RawResponse(response.status_code, dict(response.headers), body, charset)
+            finally:
+                response.close()
         except RequestException as exc:
             raise TransportError(describe_exception(exc, timeout)) from exc
         except (OSError, ValueError) as exc:  # e.g. unreadable client key, bad cert file

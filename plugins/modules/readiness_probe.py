@@ -313,6 +313,10 @@ def build_specs(params: dict) -> tuple:
         max_latency_ms=max_latency_ms,
     )
     tcp_expect = Expectations(max_latency_ms=max_latency_ms)
+    if all(u.lower().startswith("tcp://") for u in urls):
+        for option in ("body_regex", "json", "expect_header"):
+            if params[option]:
+                raise HttpOptionError(option, "only applies to http(s):// URLs, and every URL here is tcp://")
     headers = validate_headers(params["headers"], "headers")
     validate_tls_files(params["ca_path"], params["client_cert"], params["client_key"])
     tls = TLSOptions(params["validate_certs"], params["ca_path"], params["client_cert"], params["client_key"])

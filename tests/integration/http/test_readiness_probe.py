@@ -250,6 +250,8 @@ def test_bad_input_fails_before_any_request(module_runner):
             ({"url": srv.url, "expect_header": {"X-App-Version": {"regex": "[2"}}}, "invalid regular expression '[2'"),
             ({"url": srv.url, "status_codes": [200, 999]}, "status_codes: status code 999 is outside 100-599"),
             ({"url": srv.url, "ca_path": "/nonexistent/ca.pem"}, "ca_path: file '/nonexistent/ca.pem' does not exist"),
+            ({"url": srv.url, "method": "HEAD", "json": {"a": 1}}, "method: a HEAD answer has no body"),
+            ({"url": "tcp://127.0.0.1:%d" % srv.port, "json": {"a": 1}}, "json: only applies to http(s):// URLs"),
             ({"url": srv.url, "urls": [srv.url]}, "mutually exclusive: url|urls"),
             ({"timeout": 5}, "one of the following is required: url, urls"),
         ]
