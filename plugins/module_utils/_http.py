@@ -458,6 +458,31 @@ class RequestsTransport:
             raise RuntimeError("the Python library 'requests' is required")
 
     def http(self, spec: CheckSpec, timeout: float) -> RawResponse:
+        """One request, bounded as a whole by ``timeout``.
+
+        requests' own timeout bounds each connect and each socket read, not the
+        total: a server trickling its answer (or a slow DNS lookup) would outlive
+        any deadline. So the request runs in a daemon thread that is abandoned
+        once ``timeout`` has passed; it ends with its socket or with the process.
+        """
+        outcome: Dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["response"] = self._http(spec, timeout)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name="zerodown-http", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if "error" in outcome:
+            raise outcome["error"]
+        if "response" not in outcome:
+            raise TransportError("timed out: no answer within %gs" % round(timeout, 2))
+        return outcome["response"]
+
+    def _http(self, spec: CheckSpec, timeout: float) -> RawResponse:
         verify: Any = spec.tls.validate_certs
         if verify and spec.tls.ca_path:
             verify = spec.tls.ca_path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 
@@ -86,6 +87,62 @@ def test_hanging_server_is_cut_at_the_deadline(module_runner):
         assert result["failed"]
         assert "timed out: no answer within 1.5s" in result["msg"]
         assert result["elapsed"] < 2.0
+
+
+class TricklingServer:
+    """Sends the status line at once, then the body one byte every 0.1 s: each read is quick, the answer never ends."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            thread = threading.Thread(target=self._trickle, args=(conn,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _trickle(self, conn) -> None:
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            while not self.stop.wait(0.1):
+                conn.sendall(b"x")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def __enter__(self):
+        self.threads[0].start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for thread in list(self.threads):
+            thread.join(5)
+        self.sock.close()
+
+
+def test_trickling_answer_is_cut_at_the_deadline(module_runner):
+    with TricklingServer() as srv:
+        url = "http://127.0.0.1:%d/health" % srv.port
+        result = module_runner("readiness_probe", {"url": url, "timeout": 1.5, "request_timeout": 30})
+        assert result["failed"]
+        assert "request failed: timed out: no answer within 1.5s" in result["msg"]
+        assert result["elapsed"] < 2.0
+        assert srv.connections == 1
 
 
 def test_flapping_needs_consecutive_successes(module_runner):
