@@ -76,7 +76,7 @@ def fmt(name, s, unit="s"):
 
 def detection_lag(n_urls: int, interval: float) -> float:
     # A random phase, or the flip would line up with the probe's own rhythm.
-    handlers = [FlipsHealthy(after=0.5 + random.uniform(0, interval)) for _ in range(n_urls)]
+    handlers = [FlipsHealthy(after=0.5 + random.uniform(0, interval)) for _run in range(n_urls)]
     servers = [serve(h).start() for h in handlers]
     try:
         specs = [CheckSpec(s.url + "/health", timeout=2) for s in servers]
@@ -105,12 +105,12 @@ def main() -> int:
     parser.add_argument("--urls", type=int, default=5)
     args = parser.parse_args()
 
-    one = stats([detection_lag(1, args.interval) for _ in range(args.runs)])
-    many = stats([detection_lag(args.urls, args.interval) for _ in range(args.runs)])
-    over = stats([overshoot(1.0, args.interval) for _ in range(args.runs)])
+    one = stats([detection_lag(1, args.interval) for _run in range(args.runs)])
+    many = stats([detection_lag(args.urls, args.interval) for _run in range(args.runs)])
+    over = stats([overshoot(1.0, args.interval) for _run in range(args.runs)])
     with serve(lambda req: Response(200, {}, b"ok")) as srv:
         checker, spec = HttpChecker(), CheckSpec(srv.url)
-        latency = stats([checker.check(spec).latency_ms for _ in range(200)])
+        latency = stats([checker.check(spec).latency_ms for _run in range(200)])
     print(fmt("detection lag, 1 URL", one))
     print(fmt("detection lag, %d URLs at once" % args.urls, many))
     print(fmt("deadline overshoot (timeout 1s)", over))
