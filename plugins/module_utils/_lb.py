@@ -358,7 +358,10 @@ def plan(provider: Provider, current: ServerMap, desired: Dict[str, Dict[str, An
             if state != info["state"]:
                 change["state"] = state
         if want.get("weight") is not None:
-            weight = provider.target_weight(info, want["weight"])
+            try:
+                weight = provider.target_weight(info, want["weight"])
+            except LBValidationError as exc:
+                raise LBValidationError("server %r on %s: %s" % (name, provider.id, exc)) from exc
             if weight != info["weight"]:
                 change["weight"] = weight
         if change:
