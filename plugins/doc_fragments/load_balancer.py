@@ -49,7 +49,7 @@ options:
       servers_file:
         description:
           - The include file holding only the upstream's C(server host:port [weight=N] [params] [down];) lines.
-          - Server names in O(server), O(servers) and so on are the C(host:port) addresses as written in this file.
+          - Server names given to the module are the C(host:port) addresses as written in this file.
           - "A server taken out is written with C(down) and a C(# zerodown: drain) or C(# zerodown: maint)
             comment, so the state reads back as it was set."
         type: path

@@ -25,18 +25,21 @@ description:
     RV(killed_sessions).
   - A server that is already in maintenance counts as drained for O(state=drained) and is left as it is.
 author:
-  - zerodown.deploy maintainers
+  - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
   - zerodown.deploy.load_balancer
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the live state and reports what would change (with the sessions that would have to finish);
       changes nothing and does not wait.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: One line per load balancer and server, with its state and weight before and after.
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Servers already in the requested state are not changed (C(changed=false)); the module still waits for
       their remaining sessions when draining.

@@ -25,17 +25,20 @@ description:
   - Draining the servers that lose traffic (waiting for their in-flight requests) is M(zerodown.deploy.drain_backend)'s
     job; this module does not wait.
 author:
-  - zerodown.deploy maintainers
+  - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
   - zerodown.deploy.load_balancer
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the live state, validates and reports RV(changes) and RV(current) as they would be; changes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: One line per load balancer and server, with its state and weight before and after.
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Servers already in the requested state and weight are not touched; C(changed=false) when nothing differs.
 options:
