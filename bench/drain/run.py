@@ -97,7 +97,7 @@ def one_run(haproxy, backends, args, rng):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--in-flight", type=int, default=3)
     parser.add_argument("--delay", type=float, nargs=2, default=(0.5, 1.5), metavar=("MIN", "MAX"))
@@ -185,7 +185,8 @@ def main() -> int:
     )
     intro = (
         "How long after the last in-flight request ends does the drain return? Real HAProxy %s, %d slow requests"
-        " (%s-%s s; +6 s through ansible, to outlive its start-up) in flight on the drained server, poll_interval %ss, continuous traffic through HAProxy during"
+        " (%s-%s s; +6 s through ansible, to outlive its start-up) in flight on the drained server,"
+        " poll_interval %ss, continuous traffic through HAProxy during"
         " every run. lag = time the drain saw zero sessions minus the time the client read the end of the last slow"
         " response (a lag slightly below 0 means HAProxy closed the session before the client finished reading)."
         % (_haproxy_version(), args.in_flight, args.delay[0], args.delay[1], args.poll)

@@ -281,7 +281,7 @@ class SlowRequests:
         self.url = url
         self.results: List[dict] = []
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._one, args=(timeout,), daemon=True) for _ in range(n)]
+        self._threads = [threading.Thread(target=self._one, args=(timeout,), daemon=True) for _index in range(n)]
         for thread in self._threads:
             thread.start()
 

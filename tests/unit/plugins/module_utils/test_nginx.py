@@ -39,7 +39,7 @@ def test_parse_reads_state_weight_and_keeps_other_params():
 
 
 def test_render_round_trips_and_marks_states():
-    _, servers = parse_servers(SAMPLE)
+    servers = parse_servers(SAMPLE)[1]
     servers[0].set_state("drain")
     servers[1].set_weight(7)
     servers[3].set_state("ready")
@@ -134,7 +134,7 @@ def fake_nginx(tmp_path):
 
 
 def test_workers_are_children_of_master_tracked_with_start_time(fake_nginx):
-    control, _, proc = fake_nginx
+    control, proc = fake_nginx[0], fake_nginx[2]
     assert control.master_pid() == 500
     workers = control.workers()
     assert workers == {(501, 11), (502, 12)}  # the zombie and unrelated processes are not workers
@@ -144,7 +144,7 @@ def test_workers_are_children_of_master_tracked_with_start_time(fake_nginx):
 
 
 def test_failed_config_test_puts_the_old_file_back(fake_nginx):
-    control, calls, _ = fake_nginx
+    control, calls = fake_nginx[0], fake_nginx[1]
     before = control.read_text()
     with pytest.raises(NginxConfigTestError, match="put back as it was: nginx: .emerg. unknown directive"):
         control.apply_text(render_servers("app", [NginxServer("10.0.0.1:80", down=True, mark="drain")]))
@@ -153,7 +153,7 @@ def test_failed_config_test_puts_the_old_file_back(fake_nginx):
 
 
 def test_missing_master_is_an_error(fake_nginx, tmp_path):
-    control, _, _ = fake_nginx
+    control = fake_nginx[0]
     (tmp_path / "nginx.pid").write_text("4242\n")
     with pytest.raises(NginxReloadError, match="4242"):
         control.master_pid()
@@ -163,7 +163,7 @@ def test_missing_master_is_an_error(fake_nginx, tmp_path):
 
 
 def test_upstream_mismatch_and_missing_file(fake_nginx, tmp_path):
-    control, _, _ = fake_nginx
+    control = fake_nginx[0]
     control.write_text(render_servers("other", [NginxServer("10.0.0.1:80")]))
     with pytest.raises(NginxFileError, match="upstream 'other', not 'app'"):
         control.read("app")
@@ -173,7 +173,7 @@ def test_upstream_mismatch_and_missing_file(fake_nginx, tmp_path):
 
 
 def test_nginx_provider_plans_and_maps_errors(fake_nginx):
-    control, _, _ = fake_nginx
+    control = fake_nginx[0]
     provider = lb.NginxProvider(control)
     current = provider.read("app")
     assert current == {
