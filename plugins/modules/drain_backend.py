@@ -24,6 +24,8 @@ description:
     (HAProxy C(shutdown sessions server), or a fast stop of nginx's old worker processes) and reports how many in
     RV(killed_sessions).
   - A server that is already in maintenance counts as drained for O(state=drained) and is left as it is.
+  - With cookie or stick-table persistence (or C(use-server) rules), HAProxy keeps sending the clients pinned to a
+    drained server there; the drain then lasts until they stop or O(timeout) passes.
 author:
   - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
@@ -273,7 +275,7 @@ def main():
     try:
         lb.apply_all(providers, backend, plans, before)
     except lb.LBError as exc:
-        result["changed"] = False
+        result["changed"] = not getattr(exc, "rolled_back", False)
         result["current"] = _read_back(providers, backend, names)
         module.fail_json(msg=str(exc), **result)
 

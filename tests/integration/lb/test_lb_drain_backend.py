@@ -9,6 +9,10 @@ from support.loadgen import LoadGenerator
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
 
+# Seconds a "slow" request stays in flight: longer than Ansible needs to start a
+# module on a busy 2-core machine, so the request is still running when the drain begins.
+IN_FLIGHT = 8
+
 
 def _load(*lbs, concurrency=3):
     return LoadGenerator(
@@ -40,9 +44,7 @@ def test_drain_waits_for_slow_in_flight_requests_with_zero_failures(haproxy, bac
     args = {"socket": [haproxy.socket], "backend": "app", "server": "web1", "timeout": 30, "poll_interval": 0.1}
     with _load(haproxy) as load:
         wait_until(lambda: load.requests_so_far > 20, timeout=10, interval=0.05)
-        # Ansible needs a second or more to start a module on a busy machine: the
-        # slow requests are long enough to still be running when the drain starts.
-        slow = SlowRequests(haproxy.url + "/pin/web1/slow?delay=4", 3)
+        slow = SlowRequests(haproxy.url + "/pin/web1/slow?delay=%s" % IN_FLIGHT, 3)
         wait_until(lambda: backends["web1"].in_flight >= 3, timeout=10, interval=0.02)
 
         # check mode: reports, changes nothing on the live HAProxy
@@ -54,7 +56,7 @@ def test_drain_waits_for_slow_in_flight_requests_with_zero_failures(haproxy, bac
         assert haproxy.server("web1")["state"] == "ready"
         assert haproxy.server("web1")["admin_state"] == 0
 
-        more = SlowRequests(haproxy.url + "/pin/web1/slow?delay=4", 2)
+        more = SlowRequests(haproxy.url + "/pin/web1/slow?delay=%s" % IN_FLIGHT, 2)
         wait_until(lambda: backends["web1"].in_flight >= 2, timeout=10, interval=0.02)
         result = module_runner("drain_backend", args)
         returned = time.monotonic()
@@ -102,7 +104,7 @@ def test_maint_drains_then_sets_maintenance(haproxy, backends, module_runner):
     with _load(haproxy) as load:
         checked = module_runner("drain_backend", args, check=True)
         assert checked["changed"] and haproxy.server("web3")["state"] == "ready"
-        slow = SlowRequests(haproxy.url + "/pin/web3/slow?delay=4", 2)
+        slow = SlowRequests(haproxy.url + "/pin/web3/slow?delay=%s" % IN_FLIGHT, 2)
         wait_until(lambda: backends["web3"].in_flight >= 2, timeout=10, interval=0.02)
         result = module_runner("drain_backend", args)
         assert [r["status"] for r in slow.join()] == [200, 200]
@@ -120,7 +122,7 @@ def test_maint_drains_then_sets_maintenance(haproxy, backends, module_runner):
 
 def test_timeout_fail_leaves_sessions_running(haproxy, backends, module_runner):
     args = {"socket": [haproxy.socket], "backend": "app", "server": "web1", "timeout": 0.5, "on_timeout": "fail"}
-    slow = SlowRequests(haproxy.url + "/pin/web1/slow?delay=4", 2)
+    slow = SlowRequests(haproxy.url + "/pin/web1/slow?delay=%s" % (IN_FLIGHT + 4), 2)
     wait_until(lambda: backends["web1"].in_flight == 2, timeout=10, interval=0.02)
     result = module_runner("drain_backend", args)
     assert result["failed"] is True
@@ -165,8 +167,8 @@ def test_two_load_balancers_drained_in_one_call(haproxy, haproxy2, backends, mod
         assert checked["changed"] and set(checked["sessions_by_server"]) == set(sockets)
         assert checked["current"][haproxy2.tcp_address]["web2"]["state"] == "drain"
         assert haproxy.server("web1")["state"] == "ready" and haproxy2.server("web2")["state"] == "ready"
-        slow1 = SlowRequests(haproxy.url + "/pin/web1/slow?delay=3", 1)
-        slow2 = SlowRequests(haproxy2.url + "/pin/web2/slow?delay=4", 1)
+        slow1 = SlowRequests(haproxy.url + "/pin/web1/slow?delay=%s" % (IN_FLIGHT - 1), 1)
+        slow2 = SlowRequests(haproxy2.url + "/pin/web2/slow?delay=%s" % IN_FLIGHT, 1)
         wait_until(
             lambda: backends["web1"].in_flight >= 1 and backends["web2"].in_flight >= 1, timeout=10, interval=0.02
         )

@@ -37,8 +37,8 @@ def test_nginx_drain_reloads_and_waits_for_old_workers(nginx, backends, module_r
         assert Path(nginx.servers_file).read_text() == original
         assert control.workers() == workers  # no reload happened
 
-        # Slow requests on both servers, long enough to outlive the module's start-up.
-        slow = SlowRequests(nginx.url + "/slow?delay=6", 4)
+        # Slow requests on every server, long enough to outlive Ansible's start-up of the module.
+        slow = SlowRequests(nginx.url + "/slow?delay=8", 4)
         wait_until(lambda: _in_flight(backends) >= 4, timeout=10, interval=0.02)
         result = module_runner("drain_backend", args)
         returned = time.monotonic()
