@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Bench: how soon does a drain return after the last in-flight request ends?
 
 Against a real HAProxy (started here, own config in a temp dir, ephemeral
