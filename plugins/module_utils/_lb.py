@@ -422,6 +422,112 @@ def _undo(
     return ok
 
 
+# -- what the modules ask for ----------------------------------------------------------
+
+
+def plan_drain(provider: Provider, current: ServerMap, names: Sequence[str], state: str):
+    """drain_backend's two steps: (changes now, changes once drained).
+
+    ``state`` is ``drained``, ``maint`` or ``ready``. Draining only moves a
+    ready server to drain: a server already in drain or maint takes no new
+    traffic (maint counts as drained). ``maint`` is drain, wait, then maint.
+    """
+    if state not in ("drained", "maint", "ready"):
+        raise LBValidationError("invalid state %r: use drained, maint or ready" % (state,))
+    if state == "ready":
+        return plan(provider, current, {n: {"state": "ready"} for n in names}), {}
+    first = plan(provider, current, {n: {"state": "drain"} for n in names if current[n]["state"] == "ready"})
+    final: ServerMap = {}
+    if state == "maint":
+        final = {n: {"state": "maint"} for n in names if current[n]["state"] != "maint"}
+    return first, final
+
+
+def desired_states(
+    servers: Optional[Dict[str, Any]],
+    active: Optional[Sequence[str]] = None,
+    standby: Optional[Sequence[str]] = None,
+    standby_state: str = "drain",
+) -> Dict[str, Dict[str, Any]]:
+    """switch_traffic's wanted {server: {"state"?, "weight"?}} from ``servers`` and ``active``/``standby``."""
+    desired: Dict[str, Dict[str, Any]] = {}
+    for name, want in (servers or {}).items():
+        if not isinstance(want, dict) or set(want) - {"state", "weight"}:
+            raise LBValidationError("servers.%s must be a dict with state and/or weight, got %r" % (name, want))
+        want = {k: v for k, v in want.items() if v is not None}
+        if not want:
+            raise LBValidationError("servers.%s sets nothing: give its state and/or weight" % name)
+        if "state" in want and want["state"] not in STATES:
+            raise LBValidationError(
+                "servers.%s.state=%r is not a state: use %s" % (name, want["state"], ", ".join(STATES))
+            )
+        desired[name] = want
+    active = list(active or [])
+    standby = list(standby or [])
+    both = sorted(set(active) & set(standby))
+    if both:
+        raise LBValidationError(
+            "server(s) %s are in both active and standby: a server can only be in one" % ", ".join(both)
+        )
+    if standby_state not in ("drain", "maint"):
+        raise LBValidationError("standby_state must be drain or maint, got %r" % (standby_state,))
+    for names, state, where in ((active, "ready", "active"), (standby, standby_state, "standby")):
+        for name in names:
+            entry = desired.setdefault(name, {})
+            if entry.get("state", state) != state:
+                raise LBValidationError(
+                    "server %s: servers.%s.state=%s contradicts its place in %s" % (name, name, entry["state"], where)
+                )
+            entry["state"] = state
+    return desired
+
+
+def restore_states(restore: Dict[str, Any], provider_ids: Sequence[str]) -> Dict[str, Dict[str, Dict[str, Any]]]:
+    """Check a ``previous`` value given back as ``restore``: {lb: {server: {state, weight}}}."""
+    unknown = sorted(set(restore) - set(provider_ids))
+    if unknown:
+        raise LBValidationError(
+            "restore names load balancer(s) %s that are not in this call (%s): give the same socket/nginx as the "
+            "call that returned it" % (", ".join(unknown), ", ".join(provider_ids))
+        )
+    out: Dict[str, Dict[str, Dict[str, Any]]] = {}
+    for lb_id, servers in restore.items():
+        if not isinstance(servers, dict):
+            raise LBValidationError("restore[%r] must map server names to {state, weight}, got %r" % (lb_id, servers))
+        out[lb_id] = {}
+        for name, want in servers.items():
+            if not isinstance(want, dict) or set(want) - {"state", "weight"} or "state" not in want:
+                raise LBValidationError(
+                    "restore[%r][%r] must be {state: ..., weight: ...} as returned in previous, got %r"
+                    % (lb_id, name, want)
+                )
+            out[lb_id][name] = dict(want)
+    return out
+
+
+def read_back(providers: Sequence[Provider], backend: str, names: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """The live state after a change, per LB; an LB that cannot be read reports its error instead."""
+    out: Dict[str, Any] = {}
+    for provider in providers:
+        try:
+            out[provider.id] = snapshot(provider.read(backend), names)
+        except LBError as exc:
+            out[provider.id] = {"error": str(exc)}
+    return out
+
+
+def serving(states: Dict[str, Any]) -> Dict[str, List[str]]:
+    """Per LB, the servers taking new traffic: state ready and weight above 0."""
+    return {
+        lb_id: sorted(
+            name
+            for name, info in servers.items()
+            if isinstance(info, dict) and info.get("state") == "ready" and info.get("weight")
+        )
+        for lb_id, servers in states.items()
+    }
+
+
 class DrainOutcome:
     __slots__ = ("drain_seconds", "killed_sessions", "drained_at", "attempts", "timed_out")
 

@@ -177,8 +177,6 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 
-TARGET = {"drained": "drain", "maint": "maint", "ready": "ready"}
-
 
 def main():
     argument_spec = dict(lb.ARGUMENT_SPEC)
@@ -221,7 +219,7 @@ def main():
         module.fail_json(
             msg="poll_interval must be more than 0 and at most 10 seconds, got %s" % params["poll_interval"], **result
         )
-    target = TARGET[params["state"]]
+    target = {"drained": "drain", "maint": "maint", "ready": "ready"}[params["state"]]
 
     # Validate everything on every load balancer before the first change.
     try:
@@ -236,20 +234,12 @@ def main():
     except lb.LBError as exc:
         module.fail_json(msg=str(exc), **result)
 
-    # Draining only ever moves a ready server to drain: a server already in
-    # drain or maint takes no new traffic (maint counts as drained).
     plans = {}
     final_plans = {}
     for provider in providers:
-        current = before[provider.id]
-        if target == "ready":
-            wanted = {n: {"state": "ready"} for n in names}
-        else:
-            wanted = {n: {"state": "drain"} for n in names if current[n]["state"] == "ready"}
-        plans[provider.id] = lb.plan(provider, current, wanted)
-        final_plans[provider.id] = {
-            n: {"state": "maint"} for n in names if target == "maint" and current[n]["state"] != "maint"
-        }
+        plans[provider.id], final_plans[provider.id] = lb.plan_drain(
+            provider, before[provider.id], names, params["state"]
+        )
 
     result["previous"] = {p.id: lb.snapshot(before[p.id], names) for p in providers}
     expected_after = {}
@@ -276,7 +266,7 @@ def main():
         lb.apply_all(providers, backend, plans, before)
     except lb.LBError as exc:
         result["changed"] = not getattr(exc, "rolled_back", False)
-        result["current"] = _read_back(providers, backend, names)
+        result["current"] = lb.read_back(providers, backend, names)
         module.fail_json(msg=str(exc), **result)
 
     if target != "ready":
@@ -296,10 +286,10 @@ def main():
             )
         except lb.DrainTimeout as exc:
             result.update(timed_out=True, remaining=exc.remaining, drain_seconds=round(exc.elapsed, 3))
-            result["current"] = _read_back(providers, backend, names)
+            result["current"] = lb.read_back(providers, backend, names)
             module.fail_json(msg=str(exc), **result)
         except lb.LBError as exc:
-            result["current"] = _read_back(providers, backend, names)
+            result["current"] = lb.read_back(providers, backend, names)
             module.fail_json(msg="while waiting for the drain: %s" % exc, **result)
         result.update(
             drain_seconds=outcome.drain_seconds,
@@ -313,21 +303,11 @@ def main():
                     providers, backend, final_plans, {p.id: lb.expected(before[p.id], plans[p.id]) for p in providers}
                 )
             except lb.LBError as exc:
-                result["current"] = _read_back(providers, backend, names)
+                result["current"] = lb.read_back(providers, backend, names)
                 module.fail_json(msg="servers were drained, but maintenance failed: %s" % exc, **result)
 
-    result["current"] = _read_back(providers, backend, names)
+    result["current"] = lb.read_back(providers, backend, names)
     module.exit_json(**result)
-
-
-def _read_back(providers, backend, names):
-    out = {}
-    for provider in providers:
-        try:
-            out[provider.id] = lb.snapshot(provider.read(backend), names)
-        except lb.LBError as exc:
-            out[provider.id] = {"error": str(exc)}
-    return out
 
 
 if __name__ == "__main__":

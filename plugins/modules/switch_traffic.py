@@ -146,58 +146,6 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 
 
-def _desired(module, params):
-    """{server: {"state"?, "weight"?}} wanted on every LB, from servers / active / standby."""
-    desired = {}
-    for name, want in (params["servers"] or {}).items():
-        if want is None:
-            module.fail_json(msg="servers.%s is empty: give its state and/or weight" % name)
-        if want.get("state") is None and want.get("weight") is None:
-            module.fail_json(msg="servers.%s sets nothing: give its state and/or weight" % name)
-        desired[name] = {k: v for k, v in want.items() if v is not None}
-    active = params["active"] or []
-    standby = params["standby"] or []
-    both = sorted(set(active) & set(standby))
-    if both:
-        module.fail_json(
-            msg="server(s) %s are in both active and standby: a server can only be in one" % ", ".join(both)
-        )
-    for names, state in ((active, "ready"), (standby, params["standby_state"])):
-        for name in names:
-            entry = desired.setdefault(name, {})
-            if entry.get("state", state) != state:
-                module.fail_json(
-                    msg="server %s: servers.%s.state=%s contradicts its place in %s"
-                    % (name, name, entry["state"], "active" if state == "ready" else "standby")
-                )
-            entry["state"] = state
-    return desired
-
-
-def _restore_plan(module, params, providers):
-    restore = params["restore"]
-    ids = [p.id for p in providers]
-    unknown = sorted(set(restore) - set(ids))
-    if unknown:
-        module.fail_json(
-            msg="restore names load balancer(s) %s that are not in this call (%s): give the same socket/nginx as the "
-            "call that returned it" % (", ".join(unknown), ", ".join(ids))
-        )
-    out = {}
-    for lb_id, servers in restore.items():
-        if not isinstance(servers, dict):
-            module.fail_json(msg="restore[%r] must map server names to {state, weight}, got %r" % (lb_id, servers))
-        out[lb_id] = {}
-        for name, want in servers.items():
-            if not isinstance(want, dict) or set(want) - {"state", "weight"} or "state" not in want:
-                module.fail_json(
-                    msg="restore[%r][%r] must be {state: ..., weight: ...} as returned in previous, got %r"
-                    % (lb_id, name, want)
-                )
-            out[lb_id][name] = dict(want)
-    return out
-
-
 def main():
     argument_spec = dict(lb.ARGUMENT_SPEC)
     argument_spec.update(
@@ -217,22 +165,12 @@ def main():
     backend = params["backend"]
     result = dict(changed=False, previous={}, current={}, changes={}, serving={})
 
-    servers_param = params["servers"] or {}
-    for name, want in servers_param.items():
-        if want is not None and (not isinstance(want, dict) or set(want) - {"state", "weight"}):
-            module.fail_json(msg="servers.%s must be a dict with state and/or weight, got %r" % (name, want), **result)
-        if want and want.get("state") not in (None, "ready", "drain", "maint"):
-            module.fail_json(
-                msg="servers.%s.state=%r is not a state: use ready, drain or maint" % (name, want.get("state")),
-                **result,
-            )
-
     try:
         providers = lb.providers_from_params(params)
         if params["restore"] is not None:
-            per_lb = _restore_plan(module, params, providers)
+            per_lb = lb.restore_states(params["restore"], [p.id for p in providers])
         else:
-            desired = _desired(module, params)
+            desired = lb.desired_states(params["servers"], params["active"], params["standby"], params["standby_state"])
             per_lb = {p.id: desired for p in providers}
         # Validate every name on every LB before reading or changing anything.
         for provider in providers:
@@ -259,18 +197,18 @@ def main():
         )
     if module.check_mode or not result["changed"]:
         result["current"] = expected
-        result["serving"] = _serving(expected)
+        result["serving"] = lb.serving(expected)
         module.exit_json(**result)
 
     try:
         lb.apply_all(providers, backend, plans, before)
     except lb.LBApplyError as exc:
         result["changed"] = not exc.rolled_back
-        result["current"] = _read_back(providers, backend)
+        result["current"] = lb.read_back(providers, backend)
         module.fail_json(msg=str(exc), **result)
 
-    result["current"] = _read_back(providers, backend)
-    result["serving"] = _serving(result["current"])
+    result["current"] = lb.read_back(providers, backend)
+    result["serving"] = lb.serving(result["current"])
     mismatch = [
         "%s %s: wanted %s, found %s" % (lb_id, name, expected[lb_id][name], result["current"][lb_id].get(name))
         for lb_id in expected
@@ -280,25 +218,6 @@ def main():
     if mismatch:
         module.fail_json(msg="the load balancer did not take the change: %s" % "; ".join(mismatch), **result)
     module.exit_json(**result)
-
-
-def _read_back(providers, backend):
-    out = {}
-    for provider in providers:
-        try:
-            out[provider.id] = lb.snapshot(provider.read(backend))
-        except lb.LBError as exc:
-            out[provider.id] = {"error": str(exc)}
-    return out
-
-
-def _serving(states):
-    return {
-        lb_id: sorted(
-            n for n, s in servers.items() if isinstance(s, dict) and s.get("state") == "ready" and s.get("weight")
-        )
-        for lb_id, servers in states.items()
-    }
 
 
 if __name__ == "__main__":

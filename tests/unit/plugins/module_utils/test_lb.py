@@ -242,3 +242,65 @@ def test_haproxy_provider_maps_unreachable():
     provider = lb.HAProxyProvider("/nonexistent/dir/haproxy.sock", timeout=0.2)
     with pytest.raises(lb.LBUnreachableError, match="cannot reach"):
         provider.read("app")
+
+
+def test_plan_drain_steps():
+    p = FakeProvider("lb1", dict(servers(), web4={"state": "maint", "weight": 10}))
+    current = p.read("app")
+    names = ["web1", "web3", "web4"]
+    assert lb.plan_drain(p, current, names, "drained") == ({"web1": {"state": "drain"}}, {})
+    # maint: drain the ready one first, then everything not yet in maint
+    assert lb.plan_drain(p, current, names, "maint") == (
+        {"web1": {"state": "drain"}},
+        {"web1": {"state": "maint"}, "web3": {"state": "maint"}},
+    )
+    assert lb.plan_drain(p, current, names, "ready") == ({"web3": {"state": "ready"}, "web4": {"state": "ready"}}, {})
+    with pytest.raises(lb.LBValidationError, match="invalid state"):
+        lb.plan_drain(p, current, names, "gone")
+
+
+def test_desired_states_blue_green_and_servers():
+    assert lb.desired_states({"c1": {"weight": "5%", "state": None}}, ["g1"], ["b1"], "maint") == {
+        "c1": {"weight": "5%"},
+        "g1": {"state": "ready"},
+        "b1": {"state": "maint"},
+    }
+    assert lb.desired_states({"g1": {"weight": 3}}, ["g1"]) == {"g1": {"weight": 3, "state": "ready"}}
+    for servers, active, standby, message in (
+        ({"x": {"colour": 1}}, None, None, "state and/or weight"),
+        ({"x": {}}, None, None, "sets nothing"),
+        ({"x": {"state": "up"}}, None, None, "not a state"),
+        ({"x": "ready"}, None, None, "must be a dict"),
+        (None, ["a"], ["a"], "both active and standby"),
+        ({"a": {"state": "drain"}}, ["a"], None, "contradicts its place in active"),
+    ):
+        with pytest.raises(lb.LBValidationError, match=message):
+            lb.desired_states(servers, active, standby)
+
+
+def test_restore_states_checks_shape_and_lbs():
+    previous = {"lb1": {"web1": {"state": "ready", "weight": 10}}}
+    assert lb.restore_states(previous, ["lb1", "lb2"]) == previous
+    with pytest.raises(lb.LBValidationError, match="not in this call"):
+        lb.restore_states({"lb9": {}}, ["lb1"])
+    with pytest.raises(lb.LBValidationError, match="must be {state"):
+        lb.restore_states({"lb1": {"web1": {"weight": 1}}}, ["lb1"])
+    with pytest.raises(lb.LBValidationError, match="must map server names"):
+        lb.restore_states({"lb1": ["web1"]}, ["lb1"])
+
+
+def test_serving_and_read_back():
+    states = {
+        "lb1": {
+            "a": {"state": "ready", "weight": 1},
+            "b": {"state": "ready", "weight": 0},
+            "c": {"state": "drain", "weight": 5},
+        }
+    }
+    assert lb.serving(states) == {"lb1": ["a"]}
+    assert lb.serving({"lb2": {"error": "unreachable"}}) == {"lb2": []}
+    good = FakeProvider("lb1", servers())
+    gone = lb.HAProxyProvider("/nonexistent/dir/x.sock", timeout=0.2)
+    out = lb.read_back([good, gone], "app", ["web1"])
+    assert out["lb1"] == {"web1": {"state": "ready", "weight": 10}}
+    assert "cannot reach" in out["/nonexistent/dir/x.sock"]["error"]
