@@ -154,6 +154,10 @@ def test_timeout_shutdown_kills_and_reports(haproxy, backends, module_runner):
     # Traffic to the other servers never noticed.
     print("load:", load.report.summary())
     assert load.report.failed == 0, load.report.failures[:5]
+    # ...but HAProxy's counters, as the load generator snapshots them, show the cut sessions.
+    web1 = load.report.haproxy_delta[haproxy.socket]["app/web1"]
+    assert web1["eresp"] + web1["srv_abrt"] + web1["cli_abrt"] >= 1, web1
+    assert not load.report.ok
 
 
 def test_two_load_balancers_drained_in_one_call(haproxy, haproxy2, backends, module_runner):
