@@ -1103,6 +1103,8 @@ class _Analyzer:
         self.copies: Dict[str, Tuple[str, List[str], List[Optional[str]], bool]] = {}
         self.fk_checks_off = False
         self.spans: List[Tuple[int, int]] = []
+        self.created_objects: Set[str] = set()
+        self.reads: Dict[str, Set[str]] = {}
 
     # ---- positions
 
@@ -1331,8 +1333,15 @@ class _Analyzer:
                     if word in ("BEGIN", "RETURN"):
                         self.routines[name] = (text[rest[i].off :], ctx.start + rest[i].off)
                         break
+        elif w in ("VIEW", "SCHEMA", "DATABASE", "MATERIALIZED", "RECURSIVE"):
+            while cur.accept_any("MATERIALIZED", "RECURSIVE", "VIEW", "SCHEMA", "DATABASE"):
+                pass
+            cur.accept("IF", "NOT", "EXISTS")
+            name = cur.name()
+            if name:
+                self.created_objects.add(name)
         else:
-            return  # views, sequences, types, extensions, triggers, schemas, roles ... add things
+            return  # sequences, types, extensions, triggers, roles ... add things
 
     def create_table(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         cur.i += 1
@@ -1537,16 +1546,19 @@ class _Analyzer:
                 name = cur.name()
                 pending = self.not_valid.get(name or "")
                 if pending and pending[1] == self.tx and not new_table:
-                    kind = pending[0]
-                    rule = "add_foreign_key_blocking" if kind == "fk" else "add_constraint_validating"
-                    self.lock_rule(
-                        rule,
-                        table,
-                        ctx,
-                        text,
-                        "VALIDATE CONSTRAINT %s runs in the same transaction as the ADD ... NOT VALID, so the table "
-                        "stays locked during the full validation scan; validate in a separate transaction" % name,
-                    )
+                    rules = ["add_constraint_validating"]
+                    if pending[0] == "fk":
+                        rules.append("add_foreign_key_blocking")
+                    for rule in rules:
+                        self.lock_rule(
+                            rule,
+                            table,
+                            ctx,
+                            text,
+                            "VALIDATE CONSTRAINT %s runs in the same transaction as the ADD ... NOT VALID, so the "
+                            "table stays locked during the full validation scan; validate in a separate transaction"
+                            % name,
+                        )
             elif w == "SET":
                 cur.i += 1
                 if cur.accept("TABLESPACE") or cur.accept("LOGGED") or cur.accept("UNLOGGED"):
@@ -1627,6 +1639,7 @@ class _Analyzer:
                 )
         if pk_added and pk_dropped and not new_table:
             self.add("alter_primary_key", ctx, text, "replaces the primary key of %s" % table)
+            self.add("drop_unique_constraint", ctx, text, "drops the old primary key of %s and its uniqueness" % table)
         elif pk_dropped and not new_table:
             self.add("drop_unique_constraint", ctx, text, "drops the primary key of %s" % table)
         elif pk_added and not new_table:
@@ -1681,8 +1694,15 @@ class _Analyzer:
                         table,
                         ctx,
                         text,
-                        "ADD FOREIGN KEY on %s without NOT VALID validates every row while writes to both tables wait"
-                        % table,
+                        "ADD FOREIGN KEY on %s without NOT VALID blocks writes to %s and the referenced table while it "
+                        "validates" % (table, table),
+                    )
+                    self.lock_rule(
+                        "add_constraint_validating",
+                        table,
+                        ctx,
+                        text,
+                        "ADD FOREIGN KEY on %s without NOT VALID scans every row under the lock" % table,
                     )
                 elif self.dialect == "mysql" and not self.fk_checks_off:
                     self.add(
@@ -1852,6 +1872,8 @@ class _Analyzer:
             return
         new_col = self.new_columns.get((table, col))
         known = self.catalog.column(table, col)
+        if known is None and new_col is not None:
+            known = new_col.info()
         if cur.accept("SET", "DATA", "TYPE") or cur.accept("TYPE"):
             start = cur.i
             while not cur.at_end() and cur.word() not in ("USING", "COLLATE"):
@@ -1862,7 +1884,7 @@ class _Analyzer:
             new_type = _type_text(cur.t[start : cur.i])
             using = "USING" in _words(cur.rest())
             collate = "COLLATE" in _words(cur.rest())
-            self.type_change(table, col, known, new_type, text, ctx, new_table or new_col is not None, using, collate)
+            self.type_change(table, col, known, new_type, text, ctx, new_table, new_col is not None, using, collate)
         elif cur.accept("SET", "NOT", "NULL"):
             if known is not None:
                 was_not_null = known.not_null
@@ -1930,14 +1952,30 @@ class _Analyzer:
         new_type: str,
         text: str,
         ctx: _Ctx,
-        free: bool,
+        new_table: bool,
+        new_column: bool,
         using: bool = False,
         collate: bool = False,
     ) -> None:
         prior = known.type if known is not None else ""
         if known is not None:
             known.type = new_type
-        if free:
+        if (table, col) in self.new_columns:
+            self.new_columns[(table, col)].type = new_type
+        if new_table:
+            return
+        if new_column:
+            # the old version does not know the column, but the table still gets rewritten/copied
+            change = _type_change(self.dialect, prior, new_type) if prior and not using else "change"
+            if change not in ("same", "safe"):
+                self.lock_rule(
+                    "table_rewrite",
+                    table,
+                    ctx,
+                    text,
+                    "changes the type of %s.%s (added in this file) from %s to %s: the whole table is rewritten"
+                    % (table, col, prior or "?", new_type),
+                )
             return
         if prior and not using and not collate:
             change = _type_change(self.dialect, prior, new_type)
@@ -1973,6 +2011,18 @@ class _Analyzer:
         known = self.catalog.column(table, old)
         new_col = self.new_columns.get((table, old))
         free = new_table or new_col is not None
+        if new_col is not None and not new_table:
+            prior = known.type if known is not None else new_col.type
+            new_col.type = col.type
+            change = _type_change(self.dialect, prior, col.type) if prior else "change"
+            if change not in ("same", "safe"):
+                self.add(
+                    "table_rewrite",
+                    ctx,
+                    text,
+                    "%s %s.%s (added in this file) from %s to %s: MySQL copies the table"
+                    % (verb, table, col.name, prior or "?", col.type),
+                )
         if old != col.name:
             tinfo = self.catalog.table(table)
             if tinfo is not None and known is not None:
@@ -2054,7 +2104,7 @@ class _Analyzer:
         if old in self.created_tables:
             self.created_tables.discard(old)
             self.created_tables.add(new)
-        if new in self.rebuild_targets and self.rebuild_targets[new] == old:
+        if new in self.rebuild_targets and self.rebuild_targets[new] == old and new in self.rebuilt:
             self.finish_rebuild(new, old, text, ctx)
             return
         if new_table:
@@ -2087,7 +2137,7 @@ class _Analyzer:
                 name = _first_name(part)
                 if not name:
                     continue
-                if name in self.rebuild_targets:
+                if name in self.rebuild_targets and not self.is_new(name):
                     self.rebuilt.add(name)
                     continue
                 if self.is_new(name):
@@ -2095,10 +2145,14 @@ class _Analyzer:
                     continue
                 self.catalog.tables.pop(name, None)
                 self.add("drop_table", ctx, text, "drops table %s while the old version still uses it" % name)
-        elif w in ("VIEW", "MATERIALIZED"):
-            self.add("drop_view", ctx, text, "")
-        elif w in ("SCHEMA", "DATABASE"):
-            self.add("drop_schema", ctx, text, "")
+        elif w in ("VIEW", "MATERIALIZED", "SCHEMA", "DATABASE"):
+            while cur.accept_any("MATERIALIZED", "VIEW", "SCHEMA", "DATABASE"):
+                pass
+            cur.accept("IF", "EXISTS")
+            names = [_first_name(p) for p in _split_top(cur.rest())]
+            if names and all(n in self.created_objects for n in names if n):
+                return
+            self.add("drop_view" if w in ("VIEW", "MATERIALIZED") else "drop_schema", ctx, text, "")
         elif w == "INDEX":
             cur.i += 1
             concurrently = bool(cur.accept("CONCURRENTLY"))
@@ -2181,12 +2235,12 @@ class _Analyzer:
         return not _tautology(cond)
 
     def insert(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
-        """INSERT is safe; an INSERT INTO <new table> SELECT FROM <old> is remembered for rebuild judgement."""
+        """INSERT is safe. INSERT ... SELECT is remembered: it shows which columns a table has (rebuilds)."""
         cur.i += 1
         while cur.accept_any("INTO", "IGNORE", "OR", "REPLACE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY"):
             pass
         target = cur.name()
-        if target is None or target not in self.created_tables:
+        if target is None:
             return
         cols: List[str] = []
         if cur.punct() == "(":
@@ -2194,103 +2248,101 @@ class _Analyzer:
         if not cur.accept("SELECT"):
             return
         cur.accept("DISTINCT")
-        sel_toks = []
-        while not cur.at_end() and not (cur.word() == "FROM" and not any(t.v == "(" for t in sel_toks[-1:])):
+        start = cur.i
+        while not cur.at_end() and cur.word() != "FROM":
             if cur.punct() == "(":
-                start = cur.i
                 cur.skip_group()
-                sel_toks.extend(cur.t[start : cur.i])
-                continue
-            sel_toks.append(cur.peek())
-            cur.i += 1
+            else:
+                cur.i += 1
+        sel_toks = cur.t[start : cur.i]
         if not cur.accept("FROM"):
             return
         source = cur.name()
-        exprs = _split_top(sel_toks)
-        star = len(exprs) == 1 and len(exprs[0]) == 1 and exprs[0][0].v == "*"
-        sources: List[Optional[str]] = []
-        for e in exprs:
-            plain = [t for t in e if not (t.kind == "p" and t.v == ".")]
-            if len(plain) >= 1 and all(t.kind in ("w", "q") for t in plain) and len(plain) <= 2 and e[-1].kind != "p":
-                name = e[-1].v if e[-1].kind == "q" else e[-1].raw
-                sources.append(_norm(name) if len(plain) == 1 or (len(e) == 3 and e[1].v == ".") else None)
-            else:
-                sources.append(None)
-        if source:
-            self.copies[target] = (source, cols, sources, star)
+        if not source:
+            return
+        exprs = [_expr_source(e) for e in _split_top(sel_toks)]
+        self.reads.setdefault(source, set()).update(src for _, src in exprs if src and src != "*")
+        if target in self.created_tables:
+            self.copies[target] = (source, cols, exprs)
 
     def finish_rebuild(self, old: str, new: str, text: str, ctx: _Ctx) -> None:
-        """SQLite-style rebuild: judge by what the new definition changes compared to the old one."""
-        cols = self.table_defs.get(old, []) if False else self.table_defs.get(new, [])
+        """SQLite-style rebuild: judged by what the new definition changes, not as a drop and a rename.
+
+        The old columns are the catalog's (earlier files, schema-aware mode) or else those the file reads from the
+        old table; a column read but not carried over is dropped, one copied under another name renamed, a CAST
+        changes its type, COALESCE into a NOT NULL column sets NOT NULL, a new NOT NULL column needs a default.
+        """
+        cols = self.table_defs.get(new, [])
         self.created_tables.discard(old)
         self.created_tables.discard(new)
-        self.rebuilt.add(old)
         prior = self.catalog_before.get(old)
         copy = self.copies.get(new)
         if copy is None or copy[0] != old:
-            self.add(
-                "drop_table",
-                ctx,
-                text,
-                "replaces table %s with %s without copying its rows from %s" % (old, new, old),
-            )
+            self.add("drop_table", ctx, text, "replaces table %s with %s without copying its rows" % (old, new))
             return
-        _, target_cols, sources, star = copy
-        if star:
-            target_cols = [c.name for c in cols]
-            sources = [c.name for c in cols] if prior is None else list(prior.columns)
-        if not target_cols:
-            target_cols = [c.name for c in cols][: len(sources)]
-        mapping = {}  # new column -> old column (or None for an expression)
-        for tcol, src in zip(target_cols, sources):
-            mapping[tcol] = src
+        _, target_cols, exprs = copy
         by_name = {c.name: c for c in cols}
-        copied_old = {src for src in mapping.values() if src}
+        if len(exprs) == 1 and exprs[0][1] == "*":
+            names = list(prior.columns) if prior is not None else [c.name for c in cols]
+            exprs = [("col", n) for n in names]
+            target_cols = [c.name for c in cols][: len(names)]
+        if not target_cols:
+            target_cols = [c.name for c in cols][: len(exprs)]
+        mapping = dict(zip(target_cols, exprs))
+        old_cols = set(prior.columns) if prior is not None else set(self.reads.get(old, set()))
+        sources = {src for _, src in mapping.values() if src}
         findings: List[Tuple[str, str]] = []
-        for tcol, src in mapping.items():
-            if src and src != tcol and (prior is None or src in prior.columns):
+        for tcol, (kind, src) in mapping.items():
+            ncol = by_name.get(tcol)
+            pcol = prior.columns.get(src or "") if prior is not None else None
+            if src and src != tcol and tcol not in old_cols:
                 findings.append(("rename_column", "the rebuild renames %s.%s to %s" % (old, src, tcol)))
-        if prior is not None:
-            for pname, pcol in prior.columns.items():
-                if pname not in copied_old:
-                    findings.append(("drop_column", "the rebuild of %s drops column %s" % (old, pname)))
-                    continue
-            for tcol, src in mapping.items():
-                pcol = prior.columns.get(src or "")
-                ncol = by_name.get(tcol)
-                if pcol is None or ncol is None:
-                    continue
-                if ncol.not_null and not pcol.not_null:
-                    findings.append(("set_not_null", "the rebuild makes %s.%s NOT NULL" % (old, tcol)))
-                if pcol.type and ncol.type and _type_change("sqlite", pcol.type, ncol.type) == "change":
+            if kind == "cast":
+                findings.append(("alter_type", "the rebuild casts %s.%s to a new type" % (old, src)))
+            elif pcol is not None and ncol is not None and pcol.type and ncol.type:
+                if _type_change("sqlite", pcol.type, ncol.type) == "change":
                     findings.append(
                         ("alter_type", "the rebuild changes %s.%s from %s to %s" % (old, tcol, pcol.type, ncol.type))
                     )
+            if ncol is not None and (ncol.not_null or ncol.primary_key and False):
+                if kind == "coalesce" and not (pcol is not None and pcol.not_null):
+                    findings.append(("set_not_null", "the rebuild makes %s.%s NOT NULL (NULLs are filled)" % (old, tcol)))
+                elif kind == "col" and pcol is not None and not pcol.not_null and ncol.not_null:
+                    findings.append(("set_not_null", "the rebuild makes %s.%s NOT NULL" % (old, tcol)))
+                elif kind == "expr" and not ncol.fills_itself:
+                    findings.append(
+                        (
+                            "add_not_null_no_default",
+                            "the rebuild adds NOT NULL column %s.%s without a default" % (old, tcol),
+                        )
+                    )
+            if pcol is not None and ncol is not None:
                 if (pcol.unique or pcol.primary_key) and not (ncol.unique or ncol.primary_key):
                     findings.append(("drop_unique_constraint", "the rebuild drops the uniqueness of %s.%s" % (old, tcol)))
                 if ncol.unique and not (pcol.unique or pcol.primary_key):
                     findings.append(("add_unique_constraint", "the rebuild makes %s.%s UNIQUE" % (old, tcol)))
-        else:
-            for tcol, src in mapping.items():
-                ncol = by_name.get(tcol)
-                if ncol is not None and ncol.not_null and src is None and _coalesce_like(self.copies, new, tcol):
-                    findings.append(("set_not_null", "the rebuild makes %s.%s NOT NULL (NULLs are filled)" % (old, tcol)))
         for c in cols:
-            if c.name not in mapping and c.not_null and not c.fills_itself:
+            if c.name not in mapping and c.not_null and not c.fills_itself and not c.primary_key:
                 findings.append(
                     ("add_not_null_no_default", "the rebuild adds NOT NULL column %s.%s without a default" % (old, c.name))
                 )
+        for gone in sorted(old_cols - sources):
+            findings.append(("drop_column", "the rebuild of %s does not carry column %s over" % (old, gone)))
         if prior is None and not findings:
             self.add(
                 "unparsed",
                 ctx,
                 text,
-                "table %s is rebuilt (create new, copy, drop, rename) but its old definition is unknown here, so "
-                "dropped columns or tightened constraints cannot be seen; check it with schema_dsn" % old,
+                "table %s is rebuilt (create, copy, drop, rename); its old definition is not known here, so a column "
+                "the file never mentions could have been dropped: check it with schema_dsn" % old,
                 "warning",
             )
         for rule, detail in findings:
             self.add(rule, ctx, text, detail)
+        tinfo = TableInfo(old)
+        for c in cols:
+            tinfo.columns[c.name] = c.info()
+        self.catalog.tables[old] = tinfo
 
     catalog_before: Dict[str, TableInfo] = {}
 
@@ -2341,20 +2393,20 @@ class _Analyzer:
             return
         in_declare = False
         for piece in _split(body, masked, self.dialect):
-            start = _strip_control(piece.masked, self.dialect)
+            m = piece.masked
+            if self.dialect == "postgresql" and (in_declare or re.match(r"\s*(?:<<\s*\w+\s*>>\s*)?DECLARE\b", m, re.I)):
+                in_declare = True
+                b = re.search(r"\bBEGIN\b", m, re.I)
+                if not b:
+                    continue
+                in_declare = False
+                start = _strip_control(m, self.dialect, b.end())
+            else:
+                start = _strip_control(m, self.dialect)
             if start is None:
                 continue
-            m = piece.masked
             if self.dialect == "postgresql":
-                if in_declare or re.match(r"\s*DECLARE\b", m[start:], re.I):
-                    in_declare = True
-                    b = re.search(r"\bBEGIN\b", m[start:], re.I)
-                    if not b:
-                        continue
-                    in_declare = False
-                    start = _strip_control(m, self.dialect, start + b.end())
-                    if start is None:
-                        continue
+                pass
             elif re.match(r"\s*DECLARE\b", m[start:], re.I):
                 continue
             text = piece.text[start:].strip()
@@ -2608,8 +2660,32 @@ def _sql_strings(toks: Sequence[_Tok], base: int) -> List[Tuple[str, int]]:
     return out
 
 
-def _coalesce_like(copies: dict, table: str, col: str) -> bool:
-    return False
+def _expr_source(expr: Sequence[_Tok]) -> Tuple[str, Optional[str]]:
+    """What a SELECT-list expression copies: ('col'|'coalesce'|'cast'|'expr', source column or None)."""
+    toks = list(expr)
+    # strip an alias: expr [AS] alias
+    if len(toks) >= 3 and toks[-2].kind == "w" and toks[-2].v == "AS":
+        toks = toks[:-2]
+    if len(toks) == 1 and toks[0].kind == "p" and toks[0].v == "*":
+        return ("col", "*")
+    plain = _Cur(toks)
+    name = plain.name()
+    if name is not None and plain.at_end() and (toks[0].kind == "q" or toks[0].v not in ("NULL", "TRUE", "FALSE")):
+        return ("col", name)
+    if toks and toks[0].kind == "w" and toks[0].v in ("COALESCE", "IFNULL", "NVL") and len(toks) > 2:
+        inner = _Cur(toks, 1).skip_group()
+        args = _split_top(inner)
+        if args:
+            kind, src = _expr_source(args[0])
+            if kind == "col":
+                return ("coalesce", src)
+    if toks and toks[0].kind == "w" and toks[0].v == "CAST" and len(toks) > 2:
+        inner = list(_Cur(toks, 1).skip_group())
+        idx = next((i for i, t in enumerate(inner) if t.kind == "w" and t.v == "AS"), len(inner))
+        kind, src = _expr_source(inner[:idx])
+        if kind == "col":
+            return ("cast", src)
+    return ("expr", None)
 
 
 def parse_waivers(text: str) -> Tuple[List[Tuple[int, Set[str], str]], List[Tuple[int, str, str]]]:
