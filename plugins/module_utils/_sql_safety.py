@@ -114,7 +114,7 @@ RULES: Dict[str, Rule] = {
         ),
         Rule(
             "drop_schema",
-            ALL,
+            ("postgresql", "mysql"),
             "drops a whole schema/database with every object the old version uses",
             "Move the old version off the schema first; drop it " + _CONTRACT_LATER + ".",
         ),
@@ -163,7 +163,7 @@ RULES: Dict[str, Rule] = {
         ),
         Rule(
             "alter_primary_key",
-            ALL,
+            ("postgresql", "mysql"),
             "changes a table's primary key: rebuilds/locks the table and changes row identity under the old version",
             "Add the new key as a unique index built online (PostgreSQL: CREATE UNIQUE INDEX CONCURRENTLY), move "
             "references over, and swap the primary key " + _CONTRACT_LATER + ".",
@@ -186,7 +186,7 @@ RULES: Dict[str, Rule] = {
         ),
         Rule(
             "truncate",
-            ALL,
+            ("postgresql", "mysql"),
             "TRUNCATE removes every row the old version still serves (and takes an ACCESS EXCLUSIVE lock)",
             "Delete obsolete rows in batches with a WHERE clause, or drop the data " + _CONTRACT_LATER + ".",
         ),
