@@ -71,6 +71,11 @@ MAX_LEX_CHARS = 64 * 1024
 EXCERPT_CHARS = 160
 MAX_FINDINGS_PER_FILE = 500
 MAX_BODY_DEPTH = 4
+MAX_LEX_PER_FILE = 1024 * 1024
+_HEAD_RE = re.compile(r"\s*([A-Za-z_]+)")
+_SELECT_RE = re.compile(r"\bSELECT\b", re.IGNORECASE)
+_WHERE_RE = re.compile(r"\bWHERE\b", re.IGNORECASE)
+_NO_LEX_HEADS = frozenset(("COMMENT", "GRANT", "REVOKE", "ANALYZE", "ANALYSE", "COPY", "VALUES", "SHOW", "EXPLAIN"))
 
 
 class SqlSafetyError(Exception):
@@ -448,7 +453,7 @@ class _Piece:
         self.masked = masked
 
 
-_SCANNERS: Dict[str, "re.Pattern[str]"] = {}
+_SCANNERS: Dict[str, re.Pattern[str]] = {}
 _NOT_NEWLINE = re.compile(r"[^\n]")
 
 
@@ -964,8 +969,8 @@ def _default_volatility(toks: Sequence[_Tok]) -> Optional[str]:
         nxt = toks[i + 1] if i + 1 < len(toks) else None
         called = nxt is not None and nxt.kind == "p" and nxt.v == "("
         prev = toks[i - 1] if i > 0 else None
-        if prev is not None and prev.kind == "p" and prev.v in ("::", "."):
-            continue  # a cast target or a schema-qualified part handled at the last part
+        if prev is not None and prev.kind == "p" and prev.v == "::":
+            continue  # a cast target
         if name in _VOLATILE_FUNCS:
             return name
         if called and name not in _STABLE_FUNCS:
@@ -1084,7 +1089,7 @@ class _Analyzer:
         self.no_transaction = no_transaction
         self.small_table_rows = small_table_rows
         self.findings: List[Finding] = []
-        self._nl = [i for i, c in enumerate(text) if c == "\n"] if len(text) < 2_000_000 else None
+        self._nl = [m.start() for m in re.finditer("\n", text)]
         self.created_tables: Set[str] = set()
         self.created_indexes: Set[str] = set()
         self.created_unique_indexes: Set[str] = set()
@@ -1102,6 +1107,8 @@ class _Analyzer:
         self.table_defs: Dict[str, List[_ColumnDef]] = {}
         self.copies: Dict[str, Tuple[str, List[str], List[Optional[str]], bool]] = {}
         self.fk_checks_off = False
+        self.lexed = 0
+        self.budget_reported = False
         self.spans: List[Tuple[int, int]] = []
         self.created_objects: Set[str] = set()
         self.reads: Dict[str, Set[str]] = {}
@@ -1109,8 +1116,6 @@ class _Analyzer:
     # ---- positions
 
     def line_of(self, offset: int) -> int:
-        if self._nl is None:
-            return self.text.count("\n", 0, offset) + 1
         return bisect.bisect_left(self._nl, offset) + 1
 
     # ---- findings
@@ -1139,6 +1144,8 @@ class _Analyzer:
         pieces = _split(self.text, masked, self.dialect)
         self._prescan(pieces)
         for piece in pieces:
+            if problem is not None and (piece.end > problem[0] or ";" not in masked[piece.end : problem[0]]):
+                break  # the statement runs into the unterminated quote; reported below
             ctx = _Ctx(piece.start, self.line_of(piece.start), self.line_of(piece.end), 0)
             self.spans.append((ctx.outer_start_line, ctx.outer_end_line))
             self.statement(piece.text, piece.masked, ctx)
@@ -1180,9 +1187,31 @@ class _Analyzer:
         self.stmt_index += 1
         if self.no_transaction:
             self.tx = self.stmt_index
-        head = masked.lstrip()[:40].upper()
-        if len(text) > MAX_LEX_CHARS and re.match(r"(INSERT|REPLACE|COPY|VALUES|SELECT)\b", head):
-            return  # bulk data: safe, and not worth lexing in full
+        m = _HEAD_RE.match(masked)
+        head = m.group(1).upper() if m else ""
+        if head in _NO_LEX_HEADS:
+            return
+        if head in ("INSERT", "REPLACE") and not _SELECT_RE.search(masked, 0, MAX_LEX_CHARS):
+            return  # plain data rows: safe, and not worth lexing
+        if head == "SELECT" and not self.routines and self.dialect != "mysql":
+            return
+        if len(text) > MAX_LEX_CHARS:
+            if head in ("INSERT", "REPLACE", "SELECT", "VALUES", "WITH"):
+                return
+            if head in ("UPDATE", "DELETE") and _WHERE_RE.search(masked):
+                return
+        self.lexed += min(len(text), MAX_LEX_CHARS)
+        if self.lexed > MAX_LEX_PER_FILE:
+            if not self.budget_reported:
+                self.budget_reported = True
+                self.add(
+                    "unparsed",
+                    ctx,
+                    text,
+                    "the file holds more than %d KB of statements to analyse; from this statement on it is not "
+                    "checked (split the migration, or move bulk data out of it)" % (MAX_LEX_PER_FILE // 1024),
+                )
+            return
         toks = _tokenize(text)
         if not toks:
             return
@@ -1564,7 +1593,11 @@ class _Analyzer:
                 if cur.accept("TABLESPACE") or cur.accept("LOGGED") or cur.accept("UNLOGGED"):
                     if not new_table:
                         self.lock_rule(
-                            "table_rewrite", table, ctx, text, "rewrites table %s under an ACCESS EXCLUSIVE lock" % table
+                            "table_rewrite",
+                            table,
+                            ctx,
+                            text,
+                            "rewrites table %s under an ACCESS EXCLUSIVE lock" % table,
                         )
                 elif cur.accept("ACCESS", "METHOD"):
                     if not new_table:
@@ -2069,7 +2102,8 @@ class _Analyzer:
                 ctx,
                 text,
                 "%s redefines %s.%s as %s; its prior type is unknown, so this is treated as a type change "
-                "(a table copy in MySQL) — use schema_dsn to compare with the live column" % (verb, table, col.name, col.type),
+                "(a table copy in MySQL) — use schema_dsn to compare with the live column"
+                % (verb, table, col.name, col.type),
             )
         if known is not None:
             known.type = col.type
@@ -2206,7 +2240,7 @@ class _Analyzer:
         if self.is_new(table):
             return
         if not self.filtered(cur.rest()):
-            self.add("delete_all", ctx, text, "DELETE FROM %s without a real WHERE removes every row" % table)
+            self.add("delete_all", ctx, text, "DELETE on %s without a real WHERE removes every row" % table)
 
     def update(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         cur.i += 1
@@ -2306,7 +2340,9 @@ class _Analyzer:
                     )
             if ncol is not None and (ncol.not_null or ncol.primary_key and False):
                 if kind == "coalesce" and not (pcol is not None and pcol.not_null):
-                    findings.append(("set_not_null", "the rebuild makes %s.%s NOT NULL (NULLs are filled)" % (old, tcol)))
+                    findings.append(
+                        ("set_not_null", "the rebuild makes %s.%s NOT NULL (NULLs are filled)" % (old, tcol))
+                    )
                 elif kind == "col" and pcol is not None and not pcol.not_null and ncol.not_null:
                     findings.append(("set_not_null", "the rebuild makes %s.%s NOT NULL" % (old, tcol)))
                 elif kind == "expr" and not ncol.fills_itself:
@@ -2318,13 +2354,18 @@ class _Analyzer:
                     )
             if pcol is not None and ncol is not None:
                 if (pcol.unique or pcol.primary_key) and not (ncol.unique or ncol.primary_key):
-                    findings.append(("drop_unique_constraint", "the rebuild drops the uniqueness of %s.%s" % (old, tcol)))
+                    findings.append(
+                        ("drop_unique_constraint", "the rebuild drops the uniqueness of %s.%s" % (old, tcol))
+                    )
                 if ncol.unique and not (pcol.unique or pcol.primary_key):
                     findings.append(("add_unique_constraint", "the rebuild makes %s.%s UNIQUE" % (old, tcol)))
         for c in cols:
             if c.name not in mapping and c.not_null and not c.fills_itself and not c.primary_key:
                 findings.append(
-                    ("add_not_null_no_default", "the rebuild adds NOT NULL column %s.%s without a default" % (old, c.name))
+                    (
+                        "add_not_null_no_default",
+                        "the rebuild adds NOT NULL column %s.%s without a default" % (old, c.name),
+                    )
                 )
         for gone in sorted(old_cols - sources):
             findings.append(("drop_column", "the rebuild of %s does not carry column %s over" % (old, gone)))
@@ -2432,6 +2473,10 @@ class _Analyzer:
 
     def do_block(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         body = next((t for t in cur.rest() if t.kind == "d" or t.kind == "s"), None)
+        if body is None and len(text) > MAX_LEX_CHARS:
+            m = re.search(r"\$(\w*)\$(.*)\$\1\$", text, re.DOTALL)
+            if m:
+                body = _Tok("d", m.group(2), m.group(0), m.start(2))
         if body is None:
             self.unparsed(ctx, text, cur.t, "cannot find the body of this DO block")
             return
@@ -2461,9 +2506,15 @@ class _Analyzer:
         lits = [t for t in toks[1:] if t.kind in ("s", "d")]
         words = _words(toks[1:])
         if not lits:
-            self.add("unparsed", ctx, text, "EXECUTE of a dynamic string: the statement it runs cannot be checked", "warning")
+            self.add(
+                "unparsed", ctx, text, "EXECUTE of a dynamic string: the statement it runs cannot be checked", "warning"
+            )
             return
-        if len(lits) == 1 and "FORMAT" not in words and len([t for t in toks[1:] if t.kind == "p" and t.v == "||"]) == 0:
+        if (
+            len(lits) == 1
+            and "FORMAT" not in words
+            and len([t for t in toks[1:] if t.kind == "p" and t.v == "||"]) == 0
+        ):
             sql = lits[0].v
         else:
             sql = _placeholders(lits[0].v) if "FORMAT" in words else " _dynamic_ ".join(t.v for t in lits)
@@ -2475,7 +2526,9 @@ class _Analyzer:
         sub = _Ctx(offset, ctx.outer_start_line, ctx.outer_end_line, ctx.depth + 1, label)
         masked, problem = _mask(sql, self.dialect)
         for piece in _split(sql, masked, self.dialect):
-            self.statement(piece.text, piece.masked, _Ctx(offset, sub.outer_start_line, sub.outer_end_line, sub.depth, label))
+            self.statement(
+                piece.text, piece.masked, _Ctx(offset, sub.outer_start_line, sub.outer_end_line, sub.depth, label)
+            )
 
     def execute(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         cur.i += 1
@@ -2488,8 +2541,20 @@ class _Analyzer:
             return
         name = cur.name()
         if name and name in self.prepared:
-            for sql, off in self.prepared.pop(name):
-                self.string_sql(sql, off, ctx, "in prepared statement %s" % name)
+            self.alternatives(self.prepared.pop(name), ctx, "in prepared statement %s" % name)
+
+    def alternatives(self, candidates: List[Tuple[str, int]], ctx: _Ctx, label: str) -> None:
+        """Each candidate SQL text is one possible outcome (IF(cond, a, b)): judge each from the same state."""
+        saved = (dict(self.new_columns), set(self.created_tables), set(self.created_indexes))
+        for sql, off in candidates:
+            self.new_columns, self.created_tables, self.created_indexes = (
+                dict(saved[0]),
+                set(saved[1]),
+                set(saved[2]),
+            )
+            self.string_sql(sql, off, ctx, label)
+        if len(candidates) > 1:
+            self.new_columns, self.created_tables, self.created_indexes = saved
 
     def set_stmt(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         toks = cur.t
@@ -2521,13 +2586,18 @@ class _Analyzer:
             self.prepared[name] = [(tok.v, ctx.start + tok.off)]
         elif tok.kind == "w" and tok.v.startswith("@"):
             if tok.v not in self.user_vars:
-                self.add("unparsed", ctx, text, "PREPARE from %s, whose SQL text is not set in this file" % tok.raw, "warning")
+                self.add(
+                    "unparsed",
+                    ctx,
+                    text,
+                    "PREPARE from %s, whose SQL text is not set in this file" % tok.raw,
+                    "warning",
+                )
                 return
             self.prepared[name] = self.user_vars[tok.v]
 
     def run_var(self, var: str, ctx: _Ctx, text: str) -> None:
-        for sql, off in self.user_vars.get(var, []):
-            self.string_sql(sql, off, ctx, "in EXECUTE IMMEDIATE")
+        self.alternatives(self.user_vars.get(var, []), ctx, "in EXECUTE IMMEDIATE")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -2770,7 +2840,15 @@ def analyze_sql(
     good, bad = parse_waivers(up)
     for lineno, excerpt, problem in bad:
         findings.append(
-            Finding(path, lineno, excerpt, "invalid_waiver", "error", problem + "; it waives nothing", RULES["invalid_waiver"].remedy)
+            Finding(
+                path,
+                lineno,
+                excerpt,
+                "invalid_waiver",
+                "error",
+                problem + "; it waives nothing",
+                RULES["invalid_waiver"].remedy,
+            )
         )
     # statement spans, to know which waiver comments belong to which statement
     spans = analyzer.spans

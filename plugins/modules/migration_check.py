@@ -222,12 +222,12 @@ schema_aware:
   type: bool
 """
 
-import traceback
+import traceback  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import MigrationError, discover
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (
+from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import MigrationError, discover  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (  # noqa: E402
     HAS_SQLPARSE,
     RULES,
     SQLPARSE_IMPORT_ERROR,
