@@ -1,0 +1,1 @@
+ALTER TABLE ledger_entries MODIFY COLUMN amount_cents INT UNSIGNED;

@@ -1,0 +1,3 @@
+LOCK TABLES orders READ, customers READ;
+INSERT INTO report_snapshots (taken_at, orders) SELECT NOW(), COUNT(*) FROM orders;
+UNLOCK TABLES;

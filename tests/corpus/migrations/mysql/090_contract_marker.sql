@@ -1,0 +1,2 @@
+-- zerodown:contract
+ALTER TABLE customers DROP COLUMN fax_number;

@@ -1,0 +1,4 @@
+CREATE OR REPLACE TABLE settings (
+    `key`   VARCHAR(64) PRIMARY KEY,
+    `value` TEXT NULL
+) ENGINE=InnoDB;

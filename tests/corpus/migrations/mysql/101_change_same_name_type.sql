@@ -1,0 +1,1 @@
+ALTER TABLE invoices CHANGE COLUMN number number BIGINT;

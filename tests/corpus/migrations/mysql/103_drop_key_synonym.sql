@@ -1,0 +1,1 @@
+ALTER TABLE users DROP KEY uq_users_email;

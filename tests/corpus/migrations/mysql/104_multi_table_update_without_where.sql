@@ -1,0 +1,1 @@
+UPDATE invoices, tenants SET invoices.currency = tenants.default_currency;

@@ -1,0 +1,1 @@
+ALTER TABLE `users` CHANGE `name` `name` varchar(100) DEFAULT NULL

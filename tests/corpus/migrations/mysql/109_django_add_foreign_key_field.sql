@@ -1,0 +1,5 @@
+--
+-- Add field author to post
+--
+ALTER TABLE `blog_post` ADD COLUMN `author_id` integer NULL , ADD CONSTRAINT `blog_post_author_id_7c1b1a2e_fk_auth_user_id` FOREIGN KEY (`author_id`) REFERENCES `auth_user`(`id`);
+CREATE INDEX `blog_post_author_id_7c1b1a2e` ON `blog_post` (`author_id`);

@@ -1,0 +1,1 @@
+ALTER TABLE legacy_imports ADD COLUMN row_id bigint GENERATED ALWAYS AS IDENTITY;

@@ -1,0 +1,1 @@
+DROP INDEX  "index_users_on_last_seen_at"

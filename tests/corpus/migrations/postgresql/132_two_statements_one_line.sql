@@ -1,0 +1,1 @@
+ALTER TABLE carts ADD COLUMN coupon text; DROP TABLE cart_coupons;

@@ -1,0 +1,1 @@
+ALTER TABLE "drop table" ADD COLUMN "truncate" integer;

@@ -1,0 +1,1 @@
+ALTER TABLE experiments ADD COLUMN shard smallint DEFAULT floor(random() * 16)::smallint;

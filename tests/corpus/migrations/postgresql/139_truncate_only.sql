@@ -1,0 +1,1 @@
+TRUNCATE ONLY rate_limits;

@@ -1,0 +1,1 @@
+ALTER VIEW active_customers RENAME TO customers_active;

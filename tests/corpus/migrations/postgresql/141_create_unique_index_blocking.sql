@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX uq_users_username ON users (lower(username));

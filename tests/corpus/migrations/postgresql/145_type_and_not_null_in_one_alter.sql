@@ -1,0 +1,3 @@
+ALTER TABLE users
+    ALTER COLUMN email TYPE varchar(320),
+    ALTER COLUMN email SET NOT NULL;

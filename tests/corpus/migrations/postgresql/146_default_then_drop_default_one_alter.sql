@@ -1,0 +1,3 @@
+ALTER TABLE users
+    ADD COLUMN nick varchar(20) NOT NULL DEFAULT '',
+    ALTER COLUMN nick DROP DEFAULT;

@@ -1,0 +1,2 @@
+ALTER TABLE page_views ADD COLUMN hits integer;
+ALTER TABLE page_views ALTER COLUMN hits TYPE bigint;

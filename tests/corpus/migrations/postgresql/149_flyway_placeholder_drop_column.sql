@@ -1,0 +1,2 @@
+-- V44__drop_fax.sql
+ALTER TABLE ${schema}.customers DROP COLUMN fax_number;

@@ -1,0 +1,2 @@
+ALTER TABLE "users" ADD COLUMN "age" integer;--> statement-breakpoint
+ALTER TABLE "users" DROP COLUMN IF EXISTS "legacy_score";

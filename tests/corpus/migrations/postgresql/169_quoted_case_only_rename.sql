@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "User" RENAME COLUMN "firstName" TO "firstname";

@@ -1,0 +1,1 @@
+ALTER TABLE invoices ADD tenant_id int NOT NULL;

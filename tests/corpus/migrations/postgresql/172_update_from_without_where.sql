@@ -1,0 +1,1 @@
+UPDATE invoices SET currency = t.default_currency FROM tenants t;

@@ -1,0 +1,1 @@
+ALTER TYPE invoice_status RENAME VALUE 'paid' TO 'settled';

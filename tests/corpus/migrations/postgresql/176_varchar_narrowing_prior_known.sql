@@ -1,0 +1,2 @@
+ALTER TABLE users ADD COLUMN nickname varchar(64);
+ALTER TABLE users ALTER COLUMN nickname TYPE varchar(32);

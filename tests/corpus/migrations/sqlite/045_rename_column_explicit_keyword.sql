@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE "orders" RENAME COLUMN "total" TO "total_cents";
+COMMIT;

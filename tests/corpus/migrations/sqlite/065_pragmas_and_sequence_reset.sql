@@ -1,0 +1,2 @@
+PRAGMA journal_mode=WAL;
+DELETE FROM sqlite_sequence WHERE name = 'orders';

@@ -1,0 +1,2 @@
+-- Your SQL goes here
+ALTER TABLE posts ADD COLUMN published BOOLEAN NOT NULL DEFAULT 0;

@@ -1,0 +1,8 @@
+PRAGMA foreign_keys=off;
+BEGIN;
+CREATE TABLE users_new (id INTEGER PRIMARY KEY, email TEXT NOT NULL, full_name TEXT NOT NULL);
+INSERT INTO users_new (id, email, full_name) SELECT id, email, first_name || ' ' || last_name FROM users;
+DROP TABLE users;
+ALTER TABLE users_new RENAME TO users;
+COMMIT;
+PRAGMA foreign_keys=on;
