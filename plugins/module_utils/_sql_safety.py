@@ -504,6 +504,15 @@ def _mask(text: str, dialect: str) -> Tuple[str, Optional[Tuple[int, str]]]:
             out.append(_NOT_NEWLINE.sub(" ", text[m.start() :]))
             break
         seg = m.group(0)
+        if kind == "comment" and dialect == "postgresql" and seg.startswith("/*") and "/*" in seg[2:]:
+            end = _nested_comment_end(text, m.start())
+            if end < 0:
+                problem = (m.start(), "comment")
+                out.append(_NOT_NEWLINE.sub(" ", text[m.start() :]))
+                break
+            out.append(_NOT_NEWLINE.sub(" ", text[m.start() : end]))
+            pos = end
+            continue
         if kind == "comment":
             out.append(_NOT_NEWLINE.sub(" ", seg))
         elif kind in ("ident", "ident2"):
@@ -516,6 +525,16 @@ def _mask(text: str, dialect: str) -> Tuple[str, Optional[Tuple[int, str]]]:
             out.append(seg[:head] + _NOT_NEWLINE.sub(" ", seg[head:-1]) + seg[-1])
         pos = m.end()
     return "".join(out), problem
+
+
+def _nested_comment_end(text: str, start: int) -> int:
+    """End offset of a PostgreSQL block comment, which may nest; -1 when it never closes."""
+    depth = 0
+    for m in re.finditer(r"/\*|\*/", text[start:]):
+        depth += 1 if m.group(0) == "/*" else -1
+        if depth == 0:
+            return start + m.end()
+    return -1
 
 
 _DELIMITER_RE = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S+)[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
@@ -794,7 +813,11 @@ _STABLE_FUNCS = frozenset(
     to_jsonb to_json jsonb_build_object json_build_object jsonb_build_array json_build_array array
     make_interval make_date make_timestamp make_timestamptz date_trunc to_timestamp to_date to_char interval
     length char_length md5 abs round floor ceil cast current_user session_user current_schema current_setting
-    inet cidr point int4range int8range tstzrange daterange numrange tsrange row""".split()
+    inet cidr point int4range int8range tstzrange daterange numrange tsrange row extract date_part age
+    concat_ws format replace substring substr split_part left right lpad rpad reverse repeat translate
+    position strpos initcap to_number to_hex encode decode sha256 jsonb_object json_object array_to_json
+    row_to_json jsonb_set to_tsvector to_tsquery array_length cardinality justify_interval
+    pg_catalog current_database version inet_client_addr""".split()
 )
 _VOLATILE_FUNCS = frozenset(
     """random gen_random_uuid uuid_generate_v1 uuid_generate_v1mc uuid_generate_v4 clock_timestamp timeofday
@@ -1108,6 +1131,9 @@ class _Analyzer:
         self.copies: Dict[str, Tuple[str, List[str], List[Optional[str]], bool]] = {}
         self.fk_checks_off = False
         self.lexed = 0
+        self.recreated: Set[str] = set()
+        self.or_replace = False
+        self.recreate_pending: Dict[str, Optional[Tuple[_Ctx, str]]] = {}
         self.budget_reported = False
         self.spans: List[Tuple[int, int]] = []
         self.created_objects: Set[str] = set()
@@ -1149,6 +1175,9 @@ class _Analyzer:
             ctx = _Ctx(piece.start, self.line_of(piece.start), self.line_of(piece.end), 0)
             self.spans.append((ctx.outer_start_line, ctx.outer_end_line))
             self.statement(piece.text, piece.masked, ctx)
+        for name, pending in list(self.recreate_pending.items()):
+            if pending is not None:
+                self.add("drop_table", pending[0], pending[1], "drops and recreates table %s without its rows" % name)
         if problem is not None:
             offset, what = problem
             ctx = _Ctx(offset, self.line_of(offset), self.line_of(len(self.text)), 0)
@@ -1169,11 +1198,19 @@ class _Analyzer:
     def _prescan(self, pieces: List[_Piece]) -> None:
         """Find SQLite-style rebuilds: DROP TABLE x ... ALTER TABLE <new> RENAME TO x."""
         created: Set[str] = set()
+        dropped: Set[str] = set()
         for piece in pieces:
             head = piece.masked[:400]
             m = re.match(r"\s*CREATE\s+(?:TEMP\w*\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([^\s(]+)", head, re.I)
             if m:
-                created.add(_unquote_name(m.group(1)))
+                name = _unquote_name(m.group(1))
+                created.add(name)
+                if name in dropped:
+                    self.recreated.add(name)
+                continue
+            m = re.match(r"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([^\s;,]+)", head, re.I)
+            if m:
+                dropped.add(_unquote_name(m.group(1)))
                 continue
             m = re.match(r"\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?([^\s]+)\s+RENAME\s+TO\s+([^\s;]+)", head, re.I)
             if m:
@@ -1336,7 +1373,7 @@ class _Analyzer:
 
     def create(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         cur.i += 1
-        cur.accept("OR", "REPLACE")
+        self.or_replace = cur.accept("OR", "REPLACE")
         while cur.accept_any("GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED", "DEFINER", "ALGORITHM", "SQL"):
             if cur.accept_punct("="):
                 cur.name()
@@ -1379,6 +1416,10 @@ class _Analyzer:
         if name is None:
             self.unparsed(ctx, text, cur.t)
             return
+        if name in self.recreate_pending and self.recreate_pending[name] is None:
+            self.recreate_pending[name] = (ctx, text)
+        elif self.or_replace and not self.is_new(name):
+            self.add("drop_table", ctx, text, "CREATE OR REPLACE TABLE drops existing table %s with its rows" % name)
         self.created_tables.add(name)
         info = TableInfo(name)
         cols: List[_ColumnDef] = []
@@ -1425,6 +1466,8 @@ class _Analyzer:
                 self.created_unique_indexes.add(index)
         if self.is_new(table) or table in self.rebuilt:
             return
+        if self.dialect == "mysql":
+            self.mysql_alter_options(table, cur.rest(), text, ctx)
         if self.dialect == "postgresql":
             if not concurrently:
                 self.lock_rule(
@@ -1607,13 +1650,8 @@ class _Analyzer:
                         self.add("rename_table", ctx, text, "moves table %s to another schema" % table)
                 # SET (storage params), WITHOUT CLUSTER/OIDS, STATISTICS: metadata
             elif w in ("ALGORITHM", "LOCK"):
-                cur.i += 1
-                cur.accept_punct("=")
-                value = cur.word()
-                if w == "ALGORITHM" and value == "COPY" and not new_table:
-                    self.add("table_rewrite", ctx, text, "ALGORITHM=COPY copies table %s while writes wait" % table)
-                if w == "LOCK" and value in ("EXCLUSIVE", "SHARED") and not new_table:
-                    self.add("lock_table", ctx, text, "LOCK=%s blocks the old version during the ALTER" % value)
+                if not new_table:
+                    self.mysql_alter_options(table, action, text, ctx)
             elif w in ("ENGINE", "ROW_FORMAT", "FORCE", "KEY_BLOCK_SIZE", "COMPRESSION", "ENCRYPTION") and not (
                 w == "FORCE" and cur.word(1) == "ROW"
             ):
@@ -1678,6 +1716,21 @@ class _Analyzer:
         elif pk_added and not new_table:
             self.add("alter_primary_key", ctx, text, "adds a primary key to existing table %s" % table)
         del fk_added
+
+    def mysql_alter_options(self, table: str, toks: Sequence[_Tok], text: str, ctx: _Ctx) -> None:
+        """ALGORITHM=COPY copies the table; LOCK=SHARED/EXCLUSIVE blocks the old version for the whole ALTER."""
+        toks = list(toks)
+        for i, tok in enumerate(toks[:-1]):
+            if tok.kind != "w" or tok.v not in ("ALGORITHM", "LOCK"):
+                continue
+            j = i + 1
+            if toks[j].kind == "p" and toks[j].v == "=":
+                j += 1
+            value = toks[j].v if j < len(toks) and toks[j].kind == "w" else ""
+            if tok.v == "ALGORITHM" and value == "COPY":
+                self.add("table_rewrite", ctx, text, "ALGORITHM=COPY copies table %s while writes wait" % table)
+            if tok.v == "LOCK" and value in ("EXCLUSIVE", "SHARED"):
+                self.add("lock_table", ctx, text, "LOCK=%s blocks the old version's writes during the change" % value)
 
     def alter_add(self, table: str, cur: _Cur, text: str, ctx: _Ctx, new_table: bool) -> str:
         constraint = None
@@ -2171,8 +2224,10 @@ class _Analyzer:
                 name = _first_name(part)
                 if not name:
                     continue
-                if name in self.rebuild_targets and not self.is_new(name):
+                if (name in self.rebuild_targets or name in self.recreated) and not self.is_new(name):
                     self.rebuilt.add(name)
+                    if name in self.recreated:
+                        self.recreate_pending[name] = None
                     continue
                 if self.is_new(name):
                     self.created_tables.discard(name)
@@ -2294,12 +2349,19 @@ class _Analyzer:
         source = cur.name()
         if not source:
             return
-        exprs = [_expr_source(e) for e in _split_top(sel_toks)]
-        self.reads.setdefault(source, set()).update(src for _, src in exprs if src and src != "*")
+        parts = _split_top(sel_toks)
+        exprs = [_expr_source(e) for e in parts]
+        reads = self.reads.setdefault(source, set())
+        for e in parts:
+            reads.update(_expr_columns(e))
         if target in self.created_tables:
             self.copies[target] = (source, cols, exprs)
+            pending = self.recreate_pending.get(target)
+            if pending is not None and source in self.created_tables:
+                del self.recreate_pending[target]
+                self.finish_rebuild(target, target, pending[1], pending[0], via=source)
 
-    def finish_rebuild(self, old: str, new: str, text: str, ctx: _Ctx) -> None:
+    def finish_rebuild(self, old: str, new: str, text: str, ctx: _Ctx, via: Optional[str] = None) -> None:
         """SQLite-style rebuild: judged by what the new definition changes, not as a drop and a rename.
 
         The old columns are the catalog's (earlier files, schema-aware mode) or else those the file reads from the
@@ -2307,11 +2369,17 @@ class _Analyzer:
         changes its type, COALESCE into a NOT NULL column sets NOT NULL, a new NOT NULL column needs a default.
         """
         cols = self.table_defs.get(new, [])
-        self.created_tables.discard(old)
-        self.created_tables.discard(new)
-        prior = self.catalog_before.get(old)
+        if via is None:
+            self.created_tables.discard(old)
+            self.created_tables.discard(new)
+            prior = self.catalog_before.get(old)
+        else:
+            # copy-out/copy-back (Rails): the temporary copy was made with the table's current definition
+            prior = TableInfo(old)
+            for c in self.table_defs.get(via, []):
+                prior.columns[c.name] = c.info()
         copy = self.copies.get(new)
-        if copy is None or copy[0] != old:
+        if copy is None or copy[0] not in (old, via):
             self.add("drop_table", ctx, text, "replaces table %s with %s without copying its rows" % (old, new))
             return
         _, target_cols, exprs = copy
@@ -2730,6 +2798,31 @@ def _sql_strings(toks: Sequence[_Tok], base: int) -> List[Tuple[str, int]]:
     return out
 
 
+_EXPR_KEYWORDS = frozenset(
+    """AS CASE WHEN THEN ELSE END NULL AND OR NOT IS IN CAST TRUE FALSE LIKE ILIKE DISTINCT BETWEEN COLLATE
+    INTERVAL EXISTS SELECT FROM WHERE ESCAPE GLOB REGEXP ANY ALL SOME""".split()
+)
+
+
+def _expr_columns(expr: Sequence[_Tok]) -> Set[str]:
+    """Column names an expression reads (identifiers that are not keywords, functions, types or qualifiers)."""
+    out: Set[str] = set()
+    toks = list(expr)
+    for i, tok in enumerate(toks):
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        prev = toks[i - 1] if i > 0 else None
+        if tok.kind not in ("w", "q"):
+            continue
+        if nxt is not None and nxt.kind == "p" and nxt.v in ("(", "."):
+            continue
+        if prev is not None and ((prev.kind == "w" and prev.v == "AS") or (prev.kind == "p" and prev.v == "::")):
+            continue
+        if tok.kind == "w" and (tok.v in _EXPR_KEYWORDS or tok.v == "*"):
+            continue
+        out.add(_norm(tok.v if tok.kind == "q" else tok.raw))
+    return out
+
+
 def _expr_source(expr: Sequence[_Tok]) -> Tuple[str, Optional[str]]:
     """What a SELECT-list expression copies: ('col'|'coalesce'|'cast'|'expr', source column or None)."""
     toks = list(expr)
@@ -2830,6 +2923,10 @@ def analyze_sql(
         )
         return report
     up = up_section(text)
+    # Flyway placeholders ${schema} stand for names; MySQL runs the body of /*!40101 ... */ comments.
+    up = _PLACEHOLDER_RE.sub(lambda m: "_" * len(m.group(0)), up)
+    if dialect == "mysql" and "/*" in up:
+        up = _VERSIONED_COMMENT_RE.sub(lambda m: " " * len(m.group(1)) + m.group(2) + "  ", up)
     catalog = catalog if catalog is not None else Catalog()
     analyzer = _Analyzer(up, dialect, path, catalog, no_tx, small_table_rows)
     analyzer.catalog_before = {
@@ -2871,6 +2968,10 @@ def analyze_sql(
     findings.sort(key=lambda f: (f.line, f.rule))
     report.findings = findings
     return report
+
+
+_PLACEHOLDER_RE = re.compile(r"\$\{[A-Za-z0-9_.:-]+\}")
+_VERSIONED_COMMENT_RE = re.compile(r"(/\*M?!\d*)(.*?)\*/", re.DOTALL)
 
 
 def _copy_table(t: TableInfo) -> TableInfo:
