@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-
 DROP = "ALTER TABLE users DROP COLUMN email;\n"
 
 
