@@ -23,14 +23,14 @@ description:
     runners started together never apply a file twice; the second waits up to O(runner_lock_timeout).
   - B(Each file in a transaction where the dialect allows it), together with its tracking row. PostgreSQL and
     SQLite run every file in one transaction, so a failing statement leaves nothing of that file applied.
-    B(MySQL and MariaDB commit DDL implicitly:) a file containing DDL (C(CREATE), C(ALTER), C(DROP), C(RENAME),
+    B(MySQL and MariaDB commit DDL implicitly), so a file containing DDL (C(CREATE), C(ALTER), C(DROP), C(RENAME),
     ...) cannot be rolled back. Such files are listed in RV(non_transactional), and when one fails mid-file the
     error and RV(statements_run) say exactly which statements ran and stay applied. Keep MySQL migrations to one
     DDL statement per file to make every file atomic.
   - Files marked with a C(-- +goose NO TRANSACTION) or C(-- zerodown:no-transaction) line run statement by
     statement outside a transaction (needed for PostgreSQL C(CREATE INDEX CONCURRENTLY)). A PostgreSQL statement
     that cannot run in a transaction in an unmarked file is an error before anything runs.
-  - B(Lock guards.) Before each file, PostgreSQL gets C(SET LOCAL lock_timeout) and C(statement_timeout): an
+  - B(Lock guards.) Before each file, PostgreSQL gets C(SET LOCAL lock_timeout) and C(statement_timeout), because an
     C(ALTER TABLE) waiting behind a long transaction would otherwise block every query on that table. On a lock
     timeout the file is rolled back and retried O(lock_retries) times, O(lock_retry_delay) seconds apart.
     MySQL/MariaDB get C(lock_wait_timeout) and C(innodb_lock_wait_timeout) (whole seconds, rounded up) and, on
@@ -43,15 +43,14 @@ description:
     checking that every application host runs the new release.
   - A file that was applied and has changed since (checksum mismatch) is an error naming the file, before
     anything is applied.
-  - Passwords are never shown: O(password) and O(dsn) are C(no_log) and every error message is scrubbed.
+  - Passwords are never shown; O(password) and O(dsn) are C(no_log) and every error message is scrubbed.
 author:
-  - zerodown.deploy contributors
-extends_documentation_fragment: []
+  - zerodown.deploy contributors (@zerodown)
 attributes:
   check_mode:
     support: full
-    description: Opens a read-only session, reads the tracking table if it exists and returns the pending list.
-      It creates nothing, not even the tracking table or a missing SQLite file.
+    description: Opens a read-only session, reads the tracking table if it exists and returns the pending list;
+      it creates nothing, not even the tracking table or a missing SQLite file.
   diff_mode:
     support: full
     description: Shows the applied migration ids before and after.
