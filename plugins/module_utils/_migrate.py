@@ -217,7 +217,19 @@ class Migrator:
     def read_applied(self) -> Dict[str, Dict[str, Any]]:
         """Applied migrations by id: checksum, applied_at, release."""
         q = self.quote
+        wanted = ("id", "checksum", "applied_at", "release", "duration_ms", "applied_by")
         try:
+            # Column names from the table itself: SQLite would read an unknown "id" as the string 'id'.
+            cur = self.conn.cursor()
+            try:
+                cur.execute("SELECT * FROM %s WHERE 1 = 0" % self.table)  # noqa: S608 - validated identifier
+                have = {d[0].lower() for d in cur.description or ()}
+                cur.fetchall()
+            finally:
+                cur.close()
+            missing = [c for c in wanted if c not in have]
+            if missing:
+                raise MigrateError("it has no column %s" % ", ".join(missing))
             rows = self._execute(
                 "SELECT %s, %s, %s, %s FROM %s" % (q("id"), q("checksum"), q("applied_at"), q("release"), self.table)  # noqa: S608 - validated identifier
             )
@@ -378,8 +390,10 @@ class Migrator:
             self.create_tracking_table()
             applied = self.read_applied()
             pending, result["skipped_contract"] = self.plan(files, applied, contract)
-        finally:
-            self._execute("COMMIT")
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        self._execute("COMMIT")
         result["pending"] = [f.id for f in pending]
         for migration in pending:
             self._apply_one(migration, result)
@@ -420,8 +434,10 @@ class Migrator:
                             if self.read_applied().get(migration.id):
                                 raise MigrateError("%s was recorded by another runner meanwhile" % migration.id)
                             self._record(migration, int((time.monotonic() - started) * 1000))
-                        finally:
-                            self._execute("COMMIT")
+                        except BaseException:
+                            self._rollback_quietly()
+                            raise
+                        self._execute("COMMIT")
                     else:
                         self._record(migration, int((time.monotonic() - started) * 1000))
                 break
