@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._db import runner_lock_key, runner_lock_name
+
 USERS = "CREATE TABLE users (id integer primary key, name varchar(100) not null);\nINSERT INTO users (id, name) VALUES (1, 'ann;1');\n"
 EMAIL = "-- expand: a nullable column the old version ignores\nALTER TABLE users ADD COLUMN email varchar(200);\n"
 DROP_NAME = "-- zerodown:contract\nALTER TABLE users DROP COLUMN name;\n"
@@ -394,3 +396,25 @@ def test_password_never_in_a_successful_result(apply, make_db, migrations):
     assert not run["failed"], run["msg"]
     assert PASSWORD not in json.dumps(run)
     assert run["database"] == "postgresql://postgres@127.0.0.1:5432/%s" % db.name
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_runner_lock_held_by_another_runner_times_out_with_a_clear_message(apply, make_db, migrations, dialect):
+    db = make_db(dialect)
+    path = migrations({"0001_users.sql": USERS})
+    holder = db.connect()
+    cur = holder.cursor()
+    if dialect == "postgresql":
+        cur.execute("SELECT pg_advisory_lock(%s)", (runner_lock_key("zerodown_migrations"),))
+    else:
+        cur.execute("SELECT GET_LOCK(%s, 0)", (runner_lock_name("zerodown_migrations"),))
+    cur.fetchall()
+    try:
+        run = apply(db, path, runner_lock_timeout=1)
+    finally:
+        holder.close()
+    assert run["failed"]
+    assert "another migration runner holds the lock zerodown:zerodown_migrations" in run["msg"]
+    assert "runner_lock_timeout" in run["msg"]
+    assert run["applied"] == [] and "users" not in db.tables()
+    assert not apply(db, path)["failed"], "the lock goes away with the holder's session"
