@@ -371,9 +371,10 @@ class Migrator:
             return self._apply_sqlite(files, result, contract)
         acquire_runner_lock(self.conn, self.dialect, self.table_name, self.runner_lock_timeout, self.clock)
         try:
-            self.create_tracking_table()
-            applied = self.read_applied()
-            pending, result["skipped_contract"] = self.plan(files, applied, contract)
+            # Validate everything before the first change, the tracking table included.
+            pending, result["skipped_contract"] = self.plan(files, self.inspect(), contract)
+            if pending:
+                self.create_tracking_table()
             result["pending"] = [f.id for f in pending]
             for migration in pending:
                 self._apply_one(migration, result)
@@ -387,9 +388,9 @@ class Migrator:
     def _apply_sqlite(self, files: List[MigrationFile], result: Dict[str, Any], contract: bool) -> Dict[str, Any]:
         self._sqlite_lock()
         try:
-            self.create_tracking_table()
-            applied = self.read_applied()
-            pending, result["skipped_contract"] = self.plan(files, applied, contract)
+            pending, result["skipped_contract"] = self.plan(files, self.inspect(), contract)
+            if pending:
+                self.create_tracking_table()
         except BaseException:
             self._rollback_quietly()
             raise

@@ -419,7 +419,7 @@ def main():
         try:
             run = migrator.apply(files, contract=p["contract"])
         except (MigrateError, DatabaseError) as exc:
-            result.update({k: v for k, v in migrator.result.items()})
+            result.update(migrator.result)
             result["changed"] = bool(result["applied"])
             fail(str(exc), **getattr(exc, "details", {}))
         result.update(run)

@@ -18,7 +18,7 @@ def test_simple_statements_keep_their_start_lines_and_drop_comment_only_parts():
 def test_semicolons_inside_strings_and_comments_do_not_split(dialect):
     sql = "INSERT INTO t VALUES ('a;b', 'it''s;');\n/* x; y */ SELECT 1 -- no; split\n;\nSELECT 2"
     got = texts(sql, dialect)
-    assert [line for line, _ in got] == [1, 2, 4]
+    assert [pair[0] for pair in got] == [1, 2, 4]
     assert got[0][1] == "INSERT INTO t VALUES ('a;b', 'it''s;')"
     assert got[2][1] == "SELECT 2"
 
@@ -55,7 +55,7 @@ def test_postgresql_dollar_quotes_escape_strings_nested_comments_and_begin_atomi
         "SELECT $1;"
     )
     got = texts(sql, "postgresql")
-    assert [line for line, _ in got] == [1, 2, 3, 4, 9]
+    assert [pair[0] for pair in got] == [1, 2, 3, 4, 9]
     assert got[0][1] == "DO $body$ BEGIN RAISE NOTICE 'x;'; END $body$"
     assert got[2][1] == "SELECT 3"
     assert got[3][1].endswith("SELECT 2;\nEND")
@@ -64,7 +64,7 @@ def test_postgresql_dollar_quotes_escape_strings_nested_comments_and_begin_atomi
 def test_sqlite_trigger_bodies_stay_whole():
     sql = "CREATE TABLE a (x int);\nCREATE TRIGGER tr AFTER INSERT ON a BEGIN\n  UPDATE a SET x = 1;\n  SELECT 1;\nEND;\nSELECT [odd;name] FROM a;"
     got = texts(sql, "sqlite")
-    assert [line for line, _ in got] == [1, 2, 6]
+    assert [pair[0] for pair in got] == [1, 2, 6]
     assert got[1][1].startswith("CREATE TRIGGER") and got[1][1].endswith("END")
 
 
