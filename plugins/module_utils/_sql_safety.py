@@ -1441,7 +1441,8 @@ class _Analyzer:
         for c in cols:
             info.columns[c.name] = c.info()
         self.table_defs[name] = cols
-        self.catalog.tables[name] = info
+        if not (self.catalog.authoritative and name in self.catalog.tables and name not in self.rebuilt):
+            self.catalog.tables[name] = info
 
     def create_index(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         unique = bool(cur.accept("UNIQUE"))
@@ -1909,7 +1910,7 @@ class _Analyzer:
                 return ""
             if w in ("FOREIGN", "CHECK"):
                 return ""
-            if name in self.created_unique_indexes or _looks_unique(name) or self.catalog_unique(name):
+            if self.unique_name(name):
                 if name.endswith("_pkey") or name.lower() == "primary":
                     return "pk"
                 self.add(
@@ -1947,6 +1948,12 @@ class _Analyzer:
 
     def catalog_unique(self, name: str) -> bool:
         return name in self.catalog.unique_indexes
+
+    def unique_name(self, name: str) -> bool:
+        """Is this index/constraint unique? The live catalog knows; otherwise its name tells."""
+        if name in self.created_unique_indexes or name in self.catalog.unique_indexes:
+            return True
+        return not self.catalog.authoritative and _looks_unique(name)
 
     def alter_column(self, table: str, cur: _Cur, text: str, ctx: _Ctx, new_table: bool) -> None:
         if cur.accept("CONSTRAINT") or cur.accept("INDEX") or cur.accept("CHECK"):
@@ -2259,7 +2266,7 @@ class _Analyzer:
             old = [n for n in names if n and n not in self.created_indexes]
             if not old or self.is_new(table):
                 return
-            unique = [n for n in old if n in self.created_unique_indexes or _looks_unique(n) or self.catalog_unique(n)]
+            unique = [n for n in old if self.unique_name(n)]
             if unique:
                 self.add(
                     "drop_unique_constraint",

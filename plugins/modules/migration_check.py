@@ -313,6 +313,7 @@ def main() -> None:
                 params["dialect"],
                 password=params["schema_password"],
                 connect_timeout=params["schema_connect_timeout"],
+                count_limit=max(params["small_table_rows"], 1),
             )
         except CatalogError as exc:
             module.fail_json(msg="schema_dsn: %s" % exc)

@@ -64,7 +64,9 @@ def test_directory_check_mode_real_and_again(migrations: Path, module_runner) ->
 
 def test_single_safe_file(tmp_path: Path, module_runner) -> None:
     path = tmp_path / "V3__add_nickname.sql"
-    path.write_text("ALTER TABLE users ADD COLUMN nickname varchar(40);\nCREATE INDEX CONCURRENTLY i ON users (nickname)")
+    path.write_text(
+        "ALTER TABLE users ADD COLUMN nickname varchar(40);\nCREATE INDEX CONCURRENTLY i ON users (nickname)"
+    )
     for check in (True, False, False):
         result = module_runner("migration_check", {"path": str(path), "dialect": "postgresql"}, check=check)
         assert not result["failed"] and result["changed"] is False
