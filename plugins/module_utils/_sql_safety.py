@@ -1131,6 +1131,10 @@ class _Analyzer:
         self.copies: Dict[str, Tuple[str, List[str], List[Optional[str]], bool]] = {}
         self.fk_checks_off = False
         self.lexed = 0
+        # Prisma writes what a rebuild drops in a comment; that is the old definition we cannot see otherwise
+        self.declared_drops: Dict[str, Set[str]] = {}
+        for m in _PRISMA_DROP_RE.finditer(text):
+            self.declared_drops.setdefault(_norm(m.group(2)), set()).add(_norm(m.group(1)))
         self.recreated: Set[str] = set()
         self.or_replace = False
         self.recreate_pending: Dict[str, Optional[Tuple[_Ctx, str]]] = {}
@@ -2399,6 +2403,7 @@ class _Analyzer:
             target_cols = [c.name for c in cols][: len(exprs)]
         mapping = dict(zip(target_cols, exprs))
         old_cols = set(prior.columns) if prior is not None else set(self.reads.get(old, set()))
+        old_cols |= self.declared_drops.get(old, set())
         sources = {src for _, src in mapping.values() if src}
         findings: List[Tuple[str, str]] = []
         for tcol, (kind, src) in mapping.items():
@@ -2977,6 +2982,7 @@ def analyze_sql(
     return report
 
 
+_PRISMA_DROP_RE = re.compile(r"You are about to drop the column `([^`]+)` on the `([^`]+)` table")
 _PLACEHOLDER_RE = re.compile(r"\$\{[A-Za-z0-9_.:-]+\}")
 _VERSIONED_COMMENT_RE = re.compile(r"(/\*M?!\d*)(.*?)\*/", re.DOTALL)
 

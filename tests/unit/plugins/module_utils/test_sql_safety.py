@@ -406,3 +406,29 @@ def test_unknown_dialect():
 def test_every_rule_has_text():
     for rule in RULES.values():
         assert rule.summary and rule.remedy and rule.dialects
+
+
+def test_prisma_rebuild_declares_the_dropped_column():
+    sql = """/*
+  Warnings:
+
+  - You are about to drop the column `ispb` on the `banks` table. All the data in the column will be lost.
+
+*/
+-- RedefineTables
+PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_banks" ("id" TEXT NOT NULL PRIMARY KEY, "name" TEXT NOT NULL);
+INSERT INTO "new_banks" ("id", "name") SELECT "id", "name" FROM "banks";
+DROP TABLE "banks";
+ALTER TABLE "new_banks" RENAME TO "banks";
+PRAGMA foreign_keys=ON;
+"""
+    assert [(f.rule, f.line) for f in findings(sql, "sqlite")] == [("drop_column", 12)]
+
+
+def test_django_add_field_with_default_then_drop_default():
+    sql = (
+        'ALTER TABLE "shop_order" ADD COLUMN "priority" integer DEFAULT 0 NOT NULL;\n'
+        'ALTER TABLE "shop_order" ALTER COLUMN "priority" DROP DEFAULT;\n'
+    )
+    assert blocking(sql) == ["add_not_null_no_default"]
