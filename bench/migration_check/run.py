@@ -72,7 +72,7 @@ def load_corpus():
 def best(fn, rounds):
     times = []
     result = None
-    for _ in range(rounds):
+    for _round in range(rounds):
         t0 = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t0)
@@ -80,7 +80,7 @@ def best(fn, rounds):
 
 
 def engine_verdicts(cases):
-    return {str(path): analyze_sql(text, dialect, path.name).compatible for dialect, path, text, _ in cases}
+    return {str(path): analyze_sql(text, dialect, path.name).compatible for dialect, path, text, _entry in cases}
 
 
 def main() -> int:
@@ -90,8 +90,8 @@ def main() -> int:
     args = parser.parse_args()
 
     cases = load_corpus()
-    total_bytes = sum(len(t) for _, _, t, _ in cases)
-    t_all, _ = best(lambda: engine_verdicts(cases), args.rounds)
+    total_bytes = sum(len(case[2]) for case in cases)
+    t_all = best(lambda: engine_verdicts(cases), args.rounds)[0]
     print("corpus: %d files (%d KB), all dialects" % (len(cases), total_bytes // 1024))
     print(
         "engine, whole corpus, one process: %.3f s (best of %d), %.2f ms/file"
@@ -103,7 +103,7 @@ def main() -> int:
         hundred = Path(tmp) / "m"
         hundred.mkdir()
         for i in range(100):
-            _, path, text, _ = pg[i % len(pg)]
+            path, text = pg[i % len(pg)][1], pg[i % len(pg)][2]
             (hundred / ("%03d_%s" % (i + 1, path.name.split("_", 1)[1]))).write_text(text)
         params = {"path": str(hundred), "sql": None, "dialect": "postgresql", "waivers": []}
         t_100, result = best(lambda: run_check(params, Catalog(), None), args.rounds)
@@ -116,7 +116,7 @@ def main() -> int:
     if not os.path.exists(args.squawk):
         print("squawk not found at %s: comparison skipped" % args.squawk)
         return 1
-    files = [str(p) for _, p, _, _ in pg]
+    files = [str(case[1]) for case in pg]
 
     def run_squawk():
         proc = subprocess.run(
@@ -139,7 +139,8 @@ def main() -> int:
 
     stats = {"engine": [0, 0], "squawk-any": [0, 0], "squawk-hazard": [0, 0]}  # [missed, false alarms]
     disagreements = []
-    for _, path, _, entry in pg:
+    for case in pg:
+        path, entry = case[1], case[3]
         expected_ok = bool(entry["compatible"])
         mine = ours[str(path)]
         rules = by_file.get(path.name, set())
@@ -152,7 +153,7 @@ def main() -> int:
                 stats[key][1] += 1
         if mine != sq_hazard:
             disagreements.append((path.name, expected_ok, mine, sq_hazard, sorted(rules - SQUAWK_STYLE_RULES)))
-    unsafe = sum(1 for c in pg if not c[3]["compatible"])
+    unsafe = sum(1 for case in pg if not case[3]["compatible"])
     print("  expected: %d unsafe, %d safe" % (unsafe, len(pg) - unsafe))
     for key, (missed, false_alarms) in stats.items():
         print("  %-14s missed hazards: %3d   false alarms: %3d" % (key, missed, false_alarms))

@@ -2321,7 +2321,7 @@ class _Analyzer:
 
     def filtered(self, toks: List[_Tok]) -> bool:
         top = _top_words(toks)
-        words = [w for _, w in top]
+        words = [w for _i, w in top]
         if "LIMIT" in words or ("JOIN" in words and "ON" in words) or "USING" in words:
             return True
         idx = next((i for i, w in top if w == "WHERE"), None)
@@ -2393,7 +2393,7 @@ class _Analyzer:
         if copy is None or copy[0] not in (old, via):
             self.add("drop_table", ctx, text, "replaces table %s with %s without copying its rows" % (old, new))
             return
-        _, target_cols, exprs = copy
+        target_cols, exprs = copy[1], copy[2]
         by_name = {c.name: c for c in cols}
         if len(exprs) == 1 and exprs[0][1] == "*":
             names = list(prior.columns) if prior is not None else [c.name for c in cols]
@@ -2404,7 +2404,7 @@ class _Analyzer:
         mapping = dict(zip(target_cols, exprs))
         old_cols = set(prior.columns) if prior is not None else set(self.reads.get(old, set()))
         old_cols |= self.declared_drops.get(old, set())
-        sources = {src for _, src in mapping.values() if src}
+        sources = {src for _kind, src in mapping.values() if src}
         findings: List[Tuple[str, str]] = []
         for tcol, (kind, src) in mapping.items():
             ncol = by_name.get(tcol)
@@ -2418,7 +2418,7 @@ class _Analyzer:
                     findings.append(
                         ("alter_type", "the rebuild changes %s.%s from %s to %s" % (old, tcol, pcol.type, ncol.type))
                     )
-            if ncol is not None and (ncol.not_null or ncol.primary_key and False):
+            if ncol is not None and ncol.not_null:
                 if kind == "coalesce" and not (pcol is not None and pcol.not_null):
                     findings.append(
                         ("set_not_null", "the rebuild makes %s.%s NOT NULL (NULLs are filled)" % (old, tcol))
@@ -2728,7 +2728,7 @@ def _strip_control(masked: str, dialect: str, start: int = 0) -> Optional[int]:
     """Offset where the SQL of a procedural piece starts, after IF ... THEN, BEGIN, ELSE, labels...; None if empty."""
     pos = start
     n = len(masked)
-    for _ in range(50):
+    for _attempt in range(50):
         while pos < n and masked[pos].isspace():
             pos += 1
         if pos >= n:

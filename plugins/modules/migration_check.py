@@ -21,15 +21,15 @@ description:
     C(-- +goose Down) sections are ignored. Files marked as contract migrations (a C(-- zerodown:contract) line or
     a C(.contract.sql) suffix) are analysed and reported with C(contract=true) but never make the result
     incompatible.
-  - A hazard can be waived deliberately, with a reason, by a C(-- zerodown:waive <rule> reason: <why>) comment on
-    or directly above the statement, or by O(waivers). Waived findings are still reported, with C(waived=true).
+  - "A hazard can be waived deliberately, with a reason, by a C(-- zerodown:waive <rule> reason: <why>) comment on
+    or directly above the statement, or by O(waivers). Waived findings are still reported, with C(waived=true)."
   - Static analysis needs no database. Optionally (O(schema_dsn)) the live catalog resolves what it cannot know
-    alone: whether a table exists, a column's prior type (PostgreSQL varchar widening, MySQL length-prefix
+    alone (whether a table exists, a column's prior type (PostgreSQL varchar widening, MySQL length-prefix
     boundary) and nullability, and the row count, so a blocking index build on a table smaller than
-    O(small_table_rows) is not a hazard. The database is only read.
+    O(small_table_rows) is not a hazard). The database is only read.
   - The module never changes anything; it reports C(changed=false).
 author:
-  - zerodown.deploy contributors
+  - zerodown.deploy contributors (@zerodown)
 requirements:
   - sqlparse (Python library) on the host that runs the module
   - for O(schema_dsn) only, psycopg (PostgreSQL) or PyMySQL (MySQL/MariaDB)
@@ -39,6 +39,7 @@ attributes:
     description: The analysis is read-only and runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to show.
   idempotent:
     support: full
     description: Nothing is ever changed.

@@ -155,7 +155,7 @@ def test_postgresql_prior_type_and_small_table(database, module_runner, tmp_path
 
 
 def test_mariadb_length_prefix_boundary(database, module_runner, tmp_path):
-    dsn, _, snapshot = database(
+    dsn, _password, snapshot = database(
         "mysql",
         ["CREATE TABLE users (id BIGINT PRIMARY KEY, nick VARCHAR(20) CHARACTER SET utf8mb4, bio VARCHAR(50))"],
     )
@@ -171,7 +171,7 @@ def test_mariadb_length_prefix_boundary(database, module_runner, tmp_path):
 
 
 def test_sqlite_rebuild_against_the_live_definition(database, module_runner, tmp_path):
-    dsn, _, snapshot = database(
+    dsn, _password, snapshot = database(
         "sqlite",
         ["CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, bio TEXT)"],
     )

@@ -190,7 +190,7 @@ def test_not_null_default_then_drop_default():
     sql = "ALTER TABLE u ADD COLUMN plan text NOT NULL DEFAULT 'free';\nALTER TABLE u ALTER COLUMN plan DROP DEFAULT;"
     found = findings(sql)
     assert [(f.rule, f.line) for f in found] == [("add_not_null_no_default", 2)]
-    assert blocking(sql.split("\n")[0]) == []
+    assert blocking(sql.split("\n", maxsplit=1)[0]) == []
 
 
 def test_add_nullable_then_set_not_null_is_a_not_null_without_default():
