@@ -1091,7 +1091,7 @@ _ALTERISH = frozenset(("ALTER", "DROP", "RENAME", "TRUNCATE", "MODIFY", "CHANGE"
 _SAFE_HEADS = frozenset(
     """SELECT VALUES INSERT SET RESET SHOW BEGIN START COMMIT END ROLLBACK SAVEPOINT RELEASE COMMENT GRANT REVOKE
     PRAGMA ANALYZE ANALYSE EXPLAIN USE NOTIFY LISTEN UNLISTEN DISCARD DEALLOCATE DECLARE UNLOCK FLUSH CHECKPOINT
-    SECURITY LOAD HANDLER DESCRIBE DESC FETCH CLOSE MOVE PREPARE CHECK CHECKSUM REPAIR KILL""".split()
+    SECURITY LOAD HANDLER DESCRIBE DESC FETCH CLOSE MOVE PREPARE CHECK CHECKSUM REPAIR""".split()
 )
 
 
@@ -2289,8 +2289,12 @@ class _Analyzer:
                     text,
                     "DROP %s ... CASCADE also drops the columns that use it; drop those explicitly" % w,
                 )
+        elif w in ("POLICY", "RULE", "EVENT", "CAST", "OPERATOR", "AGGREGATE", "COLLATION", "STATISTICS", "PUBLICATION"):
+            return  # removes no data or column the old version reads
         else:
-            return  # roles, policies, rules, events ...
+            self.unparsed(
+                ctx, text, cur.t, "DROP %s: not a table/column/view/index; review what still uses it" % (w or "?")
+            )
 
     # ---- data
 
