@@ -48,6 +48,7 @@ import re
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import (
+    _NO_TX_RE,
     is_contract,
     up_section,
 )
@@ -2289,7 +2290,17 @@ class _Analyzer:
                     text,
                     "DROP %s ... CASCADE also drops the columns that use it; drop those explicitly" % w,
                 )
-        elif w in ("POLICY", "RULE", "EVENT", "CAST", "OPERATOR", "AGGREGATE", "COLLATION", "STATISTICS", "PUBLICATION"):
+        elif w in (
+            "POLICY",
+            "RULE",
+            "EVENT",
+            "CAST",
+            "OPERATOR",
+            "AGGREGATE",
+            "COLLATION",
+            "STATISTICS",
+            "PUBLICATION",
+        ):
             return  # removes no data or column the old version reads
         else:
             self.unparsed(
@@ -2921,9 +2932,7 @@ def analyze_sql(
     text = sql_text.replace("\r\n", "\n")
     basename = os.path.basename(path)
     contract = is_contract(basename, text)
-    no_tx = bool(
-        re.search(r"^\s*--\s*\+goose\s+NO\s+TRANSACTION\b|^\s*--\s*zerodown:no-transaction\b", text, re.I | re.M)
-    )
+    no_tx = bool(_NO_TX_RE.search(text))
     report = Report(path, dialect, contract, no_tx)
     if "\x00" in text or _binaryish(text):
         report.findings.append(

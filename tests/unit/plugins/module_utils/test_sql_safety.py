@@ -432,3 +432,15 @@ def test_django_add_field_with_default_then_drop_default():
         'ALTER TABLE "shop_order" ALTER COLUMN "priority" DROP DEFAULT;\n'
     )
     assert blocking(sql) == ["add_not_null_no_default"]
+
+
+@pytest.mark.parametrize(
+    ("up", "down"),
+    [("-- +goose Up", "-- +goose Down"), ("-- +migrate Up", "-- +migrate Down"), ("-- migrate:up", "-- migrate:down")],
+)
+def test_only_the_up_section_counts_for_goose_sql_migrate_and_dbmate(up, down):
+    sql = "%s\nALTER TABLE invoices ADD COLUMN pdf_url text;\n\n%s\nALTER TABLE invoices DROP COLUMN pdf_old;\n" % (
+        up,
+        down,
+    )
+    assert findings(sql) == []
