@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark migration_check's engine on the corpus and compare it with Squawk on the PostgreSQL part.
 
 Usage (from the repository root):
