@@ -1132,6 +1132,7 @@ class _Analyzer:
         self.copies: Dict[str, Tuple[str, List[str], List[Optional[str]], bool]] = {}
         self.fk_checks_off = False
         self.lexed = 0
+        self.unreadable = 0
         # Prisma writes what a rebuild drops in a comment; that is the old definition we cannot see otherwise
         self.declared_drops: Dict[str, Set[str]] = {}
         for m in _PRISMA_DROP_RE.finditer(text):
@@ -1151,8 +1152,17 @@ class _Analyzer:
 
     # ---- findings
 
-    def add(self, rule: str, ctx: _Ctx, stmt_text: str, detail: str, severity: str = "error", offset: int = -1):
-        if len(self.findings) >= MAX_FINDINGS_PER_FILE:
+    def add(
+        self,
+        rule: str,
+        ctx: _Ctx,
+        stmt_text: str,
+        detail: str,
+        severity: str = "error",
+        offset: int = -1,
+        force: bool = False,
+    ) -> None:
+        if len(self.findings) >= MAX_FINDINGS_PER_FILE and not force:
             return
         if rule in RULES and self.dialect not in RULES[rule].dialects:
             return
@@ -1192,13 +1202,20 @@ class _Analyzer:
                 self.text[offset : offset + 80],
                 "unterminated %s starting here: the rest of the file (line %d to the end) cannot be checked"
                 % (what, self.line_of(offset)),
+                force=True,
             )
-        elif not pieces and self._depth0_empty():
+        elif not pieces:
             ctx = _Ctx(0, 1, 1, 0)
             self.add("unparsed", ctx, "", "no SQL statement found in this file (empty, or only comments)", "warning")
-
-    def _depth0_empty(self) -> bool:
-        return True
+        elif self.unreadable == len(pieces):
+            ctx = _Ctx(pieces[0].start, 1, 1, 0)
+            self.add(
+                "unparsed",
+                ctx,
+                pieces[0].text[:80],
+                "not one statement of this file reads as SQL: is it the right file, encoding and dialect?",
+                force=True,
+            )
 
     def _prescan(self, pieces: List[_Piece]) -> None:
         """Find SQLite-style rebuilds: DROP TABLE x ... ALTER TABLE <new> RENAME TO x."""
@@ -1252,6 +1269,7 @@ class _Analyzer:
                     text,
                     "the file holds more than %d KB of statements to analyse; from this statement on it is not "
                     "checked (split the migration, or move bulk data out of it)" % (MAX_LEX_PER_FILE // 1024),
+                    force=True,
                 )
             return
         toks = _tokenize(text)
@@ -1341,6 +1359,8 @@ class _Analyzer:
     def unparsed(self, ctx: _Ctx, text: str, toks: Sequence[_Tok], what: str = "") -> None:
         first = toks[0].v if toks and toks[0].kind == "w" else ""
         severity = "error" if first in _ALTERISH else "warning"
+        if ctx.depth == 0 and not what:
+            self.unreadable += 1
         self.add(
             "unparsed",
             ctx,
@@ -2930,6 +2950,8 @@ def analyze_sql(
     if not HAS_SQLPARSE:
         raise SqlSafetyError("the Python library sqlparse is required on the host that runs migration_check")
     text = sql_text.replace("\r\n", "\n")
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark from a Windows editor is not part of the first statement
     basename = os.path.basename(path)
     contract = is_contract(basename, text)
     no_tx = bool(_NO_TX_RE.search(text))

@@ -368,7 +368,7 @@ def test_contract_file_is_reported_but_never_blocks():
 
 
 def test_unparsed_statements_are_reported():
-    assert [(f.rule, f.severity) for f in findings("FROBNICATE the database;")] == [("unparsed", "warning")]
+    assert [(f.rule, f.severity) for f in findings("FROBNICATE the database; SELECT 1;")] == [("unparsed", "warning")]
     assert [(f.rule, f.severity) for f in findings("ALTER TABLE t FROBNICATE c;")] == [("unparsed", "error")]
 
 
@@ -444,3 +444,15 @@ def test_only_the_up_section_counts_for_goose_sql_migrate_and_dbmate(up, down):
         down,
     )
     assert findings(sql) == []
+
+
+def test_byte_order_mark_does_not_hide_the_first_statement():
+    assert blocking("\ufeffALTER TABLE t DROP COLUMN c;\r\n") == ["drop_column"]
+
+
+def test_text_that_is_not_sql_blocks():
+    found = findings('{"name": "not sql"}\nhello world; foo bar;\n')
+    assert [f.severity for f in found if f.rule == "unparsed"].count("error") == 1
+    assert not analyze_sql("hello world; foo bar", "mysql").compatible
+    # one unknown statement among real ones stays a warning
+    assert analyze_sql("FROBNICATE x; ALTER TABLE t ADD COLUMN c int;", "postgresql").compatible
