@@ -27,10 +27,13 @@ import re
 from typing import List, Optional
 
 _VERSION_RE = re.compile(r"^(?:[VvUu](?=\d))?(?P<version>\d+(?:[._]\d+)*)(?:__?|-|\.|$)")
-_GOOSE_RE = re.compile(r"^\s*--\s*\+goose\s+(?P<what>Up|Down)\b", re.IGNORECASE)
+# goose "-- +goose Up", sql-migrate "-- +migrate Up", dbmate "-- migrate:up": the same Up/Down sectioning
+_GOOSE_RE = re.compile(r"^\s*--\s*(?:\+goose\s+|\+migrate\s+|migrate:)(?P<what>Up|Down)\b", re.IGNORECASE)
 _CONTRACT_RE = re.compile(r"^\s*--\s*zerodown:contract\b", re.IGNORECASE | re.MULTILINE)
 _NO_TX_RE = re.compile(
-    r"^\s*--\s*\+goose\s+NO\s+TRANSACTION\b|^\s*--\s*zerodown:no-transaction\b", re.IGNORECASE | re.MULTILINE
+    r"^\s*--\s*\+goose\s+NO\s+TRANSACTION\b|^\s*--\s*zerodown:no-transaction\b"
+    r"|^\s*--\s*\+migrate\s+Up\s+notransaction\b|^\s*--\s*migrate:up\b.*\btransaction:false\b",
+    re.IGNORECASE | re.MULTILINE,
 )
 
 SQL_SUFFIXES = (".sql",)

@@ -48,6 +48,7 @@ import re
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import (
+    _NO_TX_RE,
     is_contract,
     up_section,
 )
@@ -71,6 +72,11 @@ MAX_LEX_CHARS = 64 * 1024
 EXCERPT_CHARS = 160
 MAX_FINDINGS_PER_FILE = 500
 MAX_BODY_DEPTH = 4
+MAX_LEX_PER_FILE = 1024 * 1024
+_HEAD_RE = re.compile(r"\s*([A-Za-z_]+)")
+_SELECT_RE = re.compile(r"\bSELECT\b", re.IGNORECASE)
+_WHERE_RE = re.compile(r"\bWHERE\b", re.IGNORECASE)
+_NO_LEX_HEADS = frozenset(("COMMENT", "GRANT", "REVOKE", "ANALYZE", "ANALYSE", "COPY", "VALUES", "SHOW", "EXPLAIN"))
 
 
 class SqlSafetyError(Exception):
@@ -448,7 +454,7 @@ class _Piece:
         self.masked = masked
 
 
-_SCANNERS: Dict[str, "re.Pattern[str]"] = {}
+_SCANNERS: Dict[str, re.Pattern[str]] = {}
 _NOT_NEWLINE = re.compile(r"[^\n]")
 
 
@@ -499,6 +505,15 @@ def _mask(text: str, dialect: str) -> Tuple[str, Optional[Tuple[int, str]]]:
             out.append(_NOT_NEWLINE.sub(" ", text[m.start() :]))
             break
         seg = m.group(0)
+        if kind == "comment" and dialect == "postgresql" and seg.startswith("/*") and "/*" in seg[2:]:
+            end = _nested_comment_end(text, m.start())
+            if end < 0:
+                problem = (m.start(), "comment")
+                out.append(_NOT_NEWLINE.sub(" ", text[m.start() :]))
+                break
+            out.append(_NOT_NEWLINE.sub(" ", text[m.start() : end]))
+            pos = end
+            continue
         if kind == "comment":
             out.append(_NOT_NEWLINE.sub(" ", seg))
         elif kind in ("ident", "ident2"):
@@ -511,6 +526,16 @@ def _mask(text: str, dialect: str) -> Tuple[str, Optional[Tuple[int, str]]]:
             out.append(seg[:head] + _NOT_NEWLINE.sub(" ", seg[head:-1]) + seg[-1])
         pos = m.end()
     return "".join(out), problem
+
+
+def _nested_comment_end(text: str, start: int) -> int:
+    """End offset of a PostgreSQL block comment, which may nest; -1 when it never closes."""
+    depth = 0
+    for m in re.finditer(r"/\*|\*/", text[start:]):
+        depth += 1 if m.group(0) == "/*" else -1
+        if depth == 0:
+            return start + m.end()
+    return -1
 
 
 _DELIMITER_RE = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S+)[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
@@ -789,7 +814,11 @@ _STABLE_FUNCS = frozenset(
     to_jsonb to_json jsonb_build_object json_build_object jsonb_build_array json_build_array array
     make_interval make_date make_timestamp make_timestamptz date_trunc to_timestamp to_date to_char interval
     length char_length md5 abs round floor ceil cast current_user session_user current_schema current_setting
-    inet cidr point int4range int8range tstzrange daterange numrange tsrange row""".split()
+    inet cidr point int4range int8range tstzrange daterange numrange tsrange row extract date_part age
+    concat_ws format replace substring substr split_part left right lpad rpad reverse repeat translate
+    position strpos initcap to_number to_hex encode decode sha256 jsonb_object json_object array_to_json
+    row_to_json jsonb_set to_tsvector to_tsquery array_length cardinality justify_interval
+    pg_catalog current_database version inet_client_addr""".split()
 )
 _VOLATILE_FUNCS = frozenset(
     """random gen_random_uuid uuid_generate_v1 uuid_generate_v1mc uuid_generate_v4 clock_timestamp timeofday
@@ -964,8 +993,8 @@ def _default_volatility(toks: Sequence[_Tok]) -> Optional[str]:
         nxt = toks[i + 1] if i + 1 < len(toks) else None
         called = nxt is not None and nxt.kind == "p" and nxt.v == "("
         prev = toks[i - 1] if i > 0 else None
-        if prev is not None and prev.kind == "p" and prev.v in ("::", "."):
-            continue  # a cast target or a schema-qualified part handled at the last part
+        if prev is not None and prev.kind == "p" and prev.v == "::":
+            continue  # a cast target
         if name in _VOLATILE_FUNCS:
             return name
         if called and name not in _STABLE_FUNCS:
@@ -1063,7 +1092,7 @@ _ALTERISH = frozenset(("ALTER", "DROP", "RENAME", "TRUNCATE", "MODIFY", "CHANGE"
 _SAFE_HEADS = frozenset(
     """SELECT VALUES INSERT SET RESET SHOW BEGIN START COMMIT END ROLLBACK SAVEPOINT RELEASE COMMENT GRANT REVOKE
     PRAGMA ANALYZE ANALYSE EXPLAIN USE NOTIFY LISTEN UNLISTEN DISCARD DEALLOCATE DECLARE UNLOCK FLUSH CHECKPOINT
-    SECURITY LOAD HANDLER DESCRIBE DESC FETCH CLOSE MOVE PREPARE CHECK CHECKSUM REPAIR KILL""".split()
+    SECURITY LOAD HANDLER DESCRIBE DESC FETCH CLOSE MOVE PREPARE CHECK CHECKSUM REPAIR""".split()
 )
 
 
@@ -1084,7 +1113,7 @@ class _Analyzer:
         self.no_transaction = no_transaction
         self.small_table_rows = small_table_rows
         self.findings: List[Finding] = []
-        self._nl = [i for i, c in enumerate(text) if c == "\n"] if len(text) < 2_000_000 else None
+        self._nl = [m.start() for m in re.finditer("\n", text)]
         self.created_tables: Set[str] = set()
         self.created_indexes: Set[str] = set()
         self.created_unique_indexes: Set[str] = set()
@@ -1102,6 +1131,16 @@ class _Analyzer:
         self.table_defs: Dict[str, List[_ColumnDef]] = {}
         self.copies: Dict[str, Tuple[str, List[str], List[Optional[str]], bool]] = {}
         self.fk_checks_off = False
+        self.lexed = 0
+        self.unreadable = 0
+        # Prisma writes what a rebuild drops in a comment; that is the old definition we cannot see otherwise
+        self.declared_drops: Dict[str, Set[str]] = {}
+        for m in _PRISMA_DROP_RE.finditer(text):
+            self.declared_drops.setdefault(_norm(m.group(2)), set()).add(_norm(m.group(1)))
+        self.recreated: Set[str] = set()
+        self.or_replace = False
+        self.recreate_pending: Dict[str, Optional[Tuple[_Ctx, str]]] = {}
+        self.budget_reported = False
         self.spans: List[Tuple[int, int]] = []
         self.created_objects: Set[str] = set()
         self.reads: Dict[str, Set[str]] = {}
@@ -1109,14 +1148,21 @@ class _Analyzer:
     # ---- positions
 
     def line_of(self, offset: int) -> int:
-        if self._nl is None:
-            return self.text.count("\n", 0, offset) + 1
         return bisect.bisect_left(self._nl, offset) + 1
 
     # ---- findings
 
-    def add(self, rule: str, ctx: _Ctx, stmt_text: str, detail: str, severity: str = "error", offset: int = -1):
-        if len(self.findings) >= MAX_FINDINGS_PER_FILE:
+    def add(
+        self,
+        rule: str,
+        ctx: _Ctx,
+        stmt_text: str,
+        detail: str,
+        severity: str = "error",
+        offset: int = -1,
+        force: bool = False,
+    ) -> None:
+        if len(self.findings) >= MAX_FINDINGS_PER_FILE and not force:
             return
         if rule in RULES and self.dialect not in RULES[rule].dialects:
             return
@@ -1139,9 +1185,14 @@ class _Analyzer:
         pieces = _split(self.text, masked, self.dialect)
         self._prescan(pieces)
         for piece in pieces:
+            if problem is not None and (piece.end > problem[0] or ";" not in masked[piece.end : problem[0]]):
+                break  # the statement runs into the unterminated quote; reported below
             ctx = _Ctx(piece.start, self.line_of(piece.start), self.line_of(piece.end), 0)
             self.spans.append((ctx.outer_start_line, ctx.outer_end_line))
             self.statement(piece.text, piece.masked, ctx)
+        for name, pending in list(self.recreate_pending.items()):
+            if pending is not None:
+                self.add("drop_table", pending[0], pending[1], "drops and recreates table %s without its rows" % name)
         if problem is not None:
             offset, what = problem
             ctx = _Ctx(offset, self.line_of(offset), self.line_of(len(self.text)), 0)
@@ -1151,22 +1202,37 @@ class _Analyzer:
                 self.text[offset : offset + 80],
                 "unterminated %s starting here: the rest of the file (line %d to the end) cannot be checked"
                 % (what, self.line_of(offset)),
+                force=True,
             )
-        elif not pieces and self._depth0_empty():
+        elif not pieces:
             ctx = _Ctx(0, 1, 1, 0)
             self.add("unparsed", ctx, "", "no SQL statement found in this file (empty, or only comments)", "warning")
-
-    def _depth0_empty(self) -> bool:
-        return True
+        elif self.unreadable == len(pieces):
+            ctx = _Ctx(pieces[0].start, 1, 1, 0)
+            self.add(
+                "unparsed",
+                ctx,
+                pieces[0].text[:80],
+                "not one statement of this file reads as SQL: is it the right file, encoding and dialect?",
+                force=True,
+            )
 
     def _prescan(self, pieces: List[_Piece]) -> None:
         """Find SQLite-style rebuilds: DROP TABLE x ... ALTER TABLE <new> RENAME TO x."""
         created: Set[str] = set()
+        dropped: Set[str] = set()
         for piece in pieces:
             head = piece.masked[:400]
             m = re.match(r"\s*CREATE\s+(?:TEMP\w*\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([^\s(]+)", head, re.I)
             if m:
-                created.add(_unquote_name(m.group(1)))
+                name = _unquote_name(m.group(1))
+                created.add(name)
+                if name in dropped:
+                    self.recreated.add(name)
+                continue
+            m = re.match(r"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([^\s;,]+)", head, re.I)
+            if m:
+                dropped.add(_unquote_name(m.group(1)))
                 continue
             m = re.match(r"\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?([^\s]+)\s+RENAME\s+TO\s+([^\s;]+)", head, re.I)
             if m:
@@ -1180,9 +1246,32 @@ class _Analyzer:
         self.stmt_index += 1
         if self.no_transaction:
             self.tx = self.stmt_index
-        head = masked.lstrip()[:40].upper()
-        if len(text) > MAX_LEX_CHARS and re.match(r"(INSERT|REPLACE|COPY|VALUES|SELECT)\b", head):
-            return  # bulk data: safe, and not worth lexing in full
+        m = _HEAD_RE.match(masked)
+        head = m.group(1).upper() if m else ""
+        if head in _NO_LEX_HEADS:
+            return
+        if head in ("INSERT", "REPLACE") and not _SELECT_RE.search(masked, 0, MAX_LEX_CHARS):
+            return  # plain data rows: safe, and not worth lexing
+        if head == "SELECT" and not self.routines and self.dialect != "mysql":
+            return
+        if len(text) > MAX_LEX_CHARS:
+            if head in ("INSERT", "REPLACE", "SELECT", "VALUES", "WITH"):
+                return
+            if head in ("UPDATE", "DELETE") and _WHERE_RE.search(masked):
+                return
+        self.lexed += min(len(text), MAX_LEX_CHARS)
+        if self.lexed > MAX_LEX_PER_FILE:
+            if not self.budget_reported:
+                self.budget_reported = True
+                self.add(
+                    "unparsed",
+                    ctx,
+                    text,
+                    "the file holds more than %d KB of statements to analyse; from this statement on it is not "
+                    "checked (split the migration, or move bulk data out of it)" % (MAX_LEX_PER_FILE // 1024),
+                    force=True,
+                )
+            return
         toks = _tokenize(text)
         if not toks:
             return
@@ -1270,6 +1359,8 @@ class _Analyzer:
     def unparsed(self, ctx: _Ctx, text: str, toks: Sequence[_Tok], what: str = "") -> None:
         first = toks[0].v if toks and toks[0].kind == "w" else ""
         severity = "error" if first in _ALTERISH else "warning"
+        if ctx.depth == 0 and not what:
+            self.unreadable += 1
         self.add(
             "unparsed",
             ctx,
@@ -1307,7 +1398,7 @@ class _Analyzer:
 
     def create(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         cur.i += 1
-        cur.accept("OR", "REPLACE")
+        self.or_replace = cur.accept("OR", "REPLACE")
         while cur.accept_any("GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED", "DEFINER", "ALGORITHM", "SQL"):
             if cur.accept_punct("="):
                 cur.name()
@@ -1350,6 +1441,10 @@ class _Analyzer:
         if name is None:
             self.unparsed(ctx, text, cur.t)
             return
+        if name in self.recreate_pending and self.recreate_pending[name] is None:
+            self.recreate_pending[name] = (ctx, text)
+        elif self.or_replace and not self.is_new(name):
+            self.add("drop_table", ctx, text, "CREATE OR REPLACE TABLE drops existing table %s with its rows" % name)
         self.created_tables.add(name)
         info = TableInfo(name)
         cols: List[_ColumnDef] = []
@@ -1371,7 +1466,8 @@ class _Analyzer:
         for c in cols:
             info.columns[c.name] = c.info()
         self.table_defs[name] = cols
-        self.catalog.tables[name] = info
+        if not (self.catalog.authoritative and name in self.catalog.tables and name not in self.rebuilt):
+            self.catalog.tables[name] = info
 
     def create_index(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         unique = bool(cur.accept("UNIQUE"))
@@ -1396,6 +1492,8 @@ class _Analyzer:
                 self.created_unique_indexes.add(index)
         if self.is_new(table) or table in self.rebuilt:
             return
+        if self.dialect == "mysql":
+            self.mysql_alter_options(table, cur.rest(), text, ctx)
         if self.dialect == "postgresql":
             if not concurrently:
                 self.lock_rule(
@@ -1564,7 +1662,11 @@ class _Analyzer:
                 if cur.accept("TABLESPACE") or cur.accept("LOGGED") or cur.accept("UNLOGGED"):
                     if not new_table:
                         self.lock_rule(
-                            "table_rewrite", table, ctx, text, "rewrites table %s under an ACCESS EXCLUSIVE lock" % table
+                            "table_rewrite",
+                            table,
+                            ctx,
+                            text,
+                            "rewrites table %s under an ACCESS EXCLUSIVE lock" % table,
                         )
                 elif cur.accept("ACCESS", "METHOD"):
                     if not new_table:
@@ -1574,13 +1676,8 @@ class _Analyzer:
                         self.add("rename_table", ctx, text, "moves table %s to another schema" % table)
                 # SET (storage params), WITHOUT CLUSTER/OIDS, STATISTICS: metadata
             elif w in ("ALGORITHM", "LOCK"):
-                cur.i += 1
-                cur.accept_punct("=")
-                value = cur.word()
-                if w == "ALGORITHM" and value == "COPY" and not new_table:
-                    self.add("table_rewrite", ctx, text, "ALGORITHM=COPY copies table %s while writes wait" % table)
-                if w == "LOCK" and value in ("EXCLUSIVE", "SHARED") and not new_table:
-                    self.add("lock_table", ctx, text, "LOCK=%s blocks the old version during the ALTER" % value)
+                if not new_table:
+                    self.mysql_alter_options(table, action, text, ctx)
             elif w in ("ENGINE", "ROW_FORMAT", "FORCE", "KEY_BLOCK_SIZE", "COMPRESSION", "ENCRYPTION") and not (
                 w == "FORCE" and cur.word(1) == "ROW"
             ):
@@ -1645,6 +1742,21 @@ class _Analyzer:
         elif pk_added and not new_table:
             self.add("alter_primary_key", ctx, text, "adds a primary key to existing table %s" % table)
         del fk_added
+
+    def mysql_alter_options(self, table: str, toks: Sequence[_Tok], text: str, ctx: _Ctx) -> None:
+        """ALGORITHM=COPY copies the table; LOCK=SHARED/EXCLUSIVE blocks the old version for the whole ALTER."""
+        toks = list(toks)
+        for i, tok in enumerate(toks[:-1]):
+            if tok.kind != "w" or tok.v not in ("ALGORITHM", "LOCK"):
+                continue
+            j = i + 1
+            if toks[j].kind == "p" and toks[j].v == "=":
+                j += 1
+            value = toks[j].v if j < len(toks) and toks[j].kind == "w" else ""
+            if tok.v == "ALGORITHM" and value == "COPY":
+                self.add("table_rewrite", ctx, text, "ALGORITHM=COPY copies table %s while writes wait" % table)
+            if tok.v == "LOCK" and value in ("EXCLUSIVE", "SHARED"):
+                self.add("lock_table", ctx, text, "LOCK=%s blocks the old version's writes during the change" % value)
 
     def alter_add(self, table: str, cur: _Cur, text: str, ctx: _Ctx, new_table: bool) -> str:
         constraint = None
@@ -1823,7 +1935,7 @@ class _Analyzer:
                 return ""
             if w in ("FOREIGN", "CHECK"):
                 return ""
-            if name in self.created_unique_indexes or _looks_unique(name) or self.catalog_unique(name):
+            if self.unique_name(name):
                 if name.endswith("_pkey") or name.lower() == "primary":
                     return "pk"
                 self.add(
@@ -1861,6 +1973,12 @@ class _Analyzer:
 
     def catalog_unique(self, name: str) -> bool:
         return name in self.catalog.unique_indexes
+
+    def unique_name(self, name: str) -> bool:
+        """Is this index/constraint unique? The live catalog knows; otherwise its name tells."""
+        if name in self.created_unique_indexes or name in self.catalog.unique_indexes:
+            return True
+        return not self.catalog.authoritative and _looks_unique(name)
 
     def alter_column(self, table: str, cur: _Cur, text: str, ctx: _Ctx, new_table: bool) -> None:
         if cur.accept("CONSTRAINT") or cur.accept("INDEX") or cur.accept("CHECK"):
@@ -2069,7 +2187,8 @@ class _Analyzer:
                 ctx,
                 text,
                 "%s redefines %s.%s as %s; its prior type is unknown, so this is treated as a type change "
-                "(a table copy in MySQL) — use schema_dsn to compare with the live column" % (verb, table, col.name, col.type),
+                "(a table copy in MySQL) — use schema_dsn to compare with the live column"
+                % (verb, table, col.name, col.type),
             )
         if known is not None:
             known.type = col.type
@@ -2137,8 +2256,10 @@ class _Analyzer:
                 name = _first_name(part)
                 if not name:
                     continue
-                if name in self.rebuild_targets and not self.is_new(name):
+                if (name in self.rebuild_targets or name in self.recreated) and not self.is_new(name):
                     self.rebuilt.add(name)
+                    if name in self.recreated:
+                        self.recreate_pending[name] = None
                     continue
                 if self.is_new(name):
                     self.created_tables.discard(name)
@@ -2170,7 +2291,7 @@ class _Analyzer:
             old = [n for n in names if n and n not in self.created_indexes]
             if not old or self.is_new(table):
                 return
-            unique = [n for n in old if n in self.created_unique_indexes or _looks_unique(n) or self.catalog_unique(n)]
+            unique = [n for n in old if self.unique_name(n)]
             if unique:
                 self.add(
                     "drop_unique_constraint",
@@ -2189,8 +2310,22 @@ class _Analyzer:
                     text,
                     "DROP %s ... CASCADE also drops the columns that use it; drop those explicitly" % w,
                 )
+        elif w in (
+            "POLICY",
+            "RULE",
+            "EVENT",
+            "CAST",
+            "OPERATOR",
+            "AGGREGATE",
+            "COLLATION",
+            "STATISTICS",
+            "PUBLICATION",
+        ):
+            return  # removes no data or column the old version reads
         else:
-            return  # roles, policies, rules, events ...
+            self.unparsed(
+                ctx, text, cur.t, "DROP %s: not a table/column/view/index; review what still uses it" % (w or "?")
+            )
 
     # ---- data
 
@@ -2206,7 +2341,7 @@ class _Analyzer:
         if self.is_new(table):
             return
         if not self.filtered(cur.rest()):
-            self.add("delete_all", ctx, text, "DELETE FROM %s without a real WHERE removes every row" % table)
+            self.add("delete_all", ctx, text, "DELETE on %s without a real WHERE removes every row" % table)
 
     def update(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         cur.i += 1
@@ -2221,7 +2356,7 @@ class _Analyzer:
 
     def filtered(self, toks: List[_Tok]) -> bool:
         top = _top_words(toks)
-        words = [w for _, w in top]
+        words = [w for _i, w in top]
         if "LIMIT" in words or ("JOIN" in words and "ON" in words) or "USING" in words:
             return True
         idx = next((i for i, w in top if w == "WHERE"), None)
@@ -2260,12 +2395,19 @@ class _Analyzer:
         source = cur.name()
         if not source:
             return
-        exprs = [_expr_source(e) for e in _split_top(sel_toks)]
-        self.reads.setdefault(source, set()).update(src for _, src in exprs if src and src != "*")
+        parts = _split_top(sel_toks)
+        exprs = [_expr_source(e) for e in parts]
+        reads = self.reads.setdefault(source, set())
+        for e in parts:
+            reads.update(_expr_columns(e))
         if target in self.created_tables:
             self.copies[target] = (source, cols, exprs)
+            pending = self.recreate_pending.get(target)
+            if pending is not None and source in self.created_tables:
+                del self.recreate_pending[target]
+                self.finish_rebuild(target, target, pending[1], pending[0], via=source)
 
-    def finish_rebuild(self, old: str, new: str, text: str, ctx: _Ctx) -> None:
+    def finish_rebuild(self, old: str, new: str, text: str, ctx: _Ctx, via: Optional[str] = None) -> None:
         """SQLite-style rebuild: judged by what the new definition changes, not as a drop and a rename.
 
         The old columns are the catalog's (earlier files, schema-aware mode) or else those the file reads from the
@@ -2273,14 +2415,20 @@ class _Analyzer:
         changes its type, COALESCE into a NOT NULL column sets NOT NULL, a new NOT NULL column needs a default.
         """
         cols = self.table_defs.get(new, [])
-        self.created_tables.discard(old)
-        self.created_tables.discard(new)
-        prior = self.catalog_before.get(old)
+        if via is None:
+            self.created_tables.discard(old)
+            self.created_tables.discard(new)
+            prior = self.catalog_before.get(old)
+        else:
+            # copy-out/copy-back (Rails): the temporary copy was made with the table's current definition
+            prior = TableInfo(old)
+            for c in self.table_defs.get(via, []):
+                prior.columns[c.name] = c.info()
         copy = self.copies.get(new)
-        if copy is None or copy[0] != old:
+        if copy is None or copy[0] not in (old, via):
             self.add("drop_table", ctx, text, "replaces table %s with %s without copying its rows" % (old, new))
             return
-        _, target_cols, exprs = copy
+        target_cols, exprs = copy[1], copy[2]
         by_name = {c.name: c for c in cols}
         if len(exprs) == 1 and exprs[0][1] == "*":
             names = list(prior.columns) if prior is not None else [c.name for c in cols]
@@ -2290,7 +2438,8 @@ class _Analyzer:
             target_cols = [c.name for c in cols][: len(exprs)]
         mapping = dict(zip(target_cols, exprs))
         old_cols = set(prior.columns) if prior is not None else set(self.reads.get(old, set()))
-        sources = {src for _, src in mapping.values() if src}
+        old_cols |= self.declared_drops.get(old, set())
+        sources = {src for _kind, src in mapping.values() if src}
         findings: List[Tuple[str, str]] = []
         for tcol, (kind, src) in mapping.items():
             ncol = by_name.get(tcol)
@@ -2304,9 +2453,11 @@ class _Analyzer:
                     findings.append(
                         ("alter_type", "the rebuild changes %s.%s from %s to %s" % (old, tcol, pcol.type, ncol.type))
                     )
-            if ncol is not None and (ncol.not_null or ncol.primary_key and False):
+            if ncol is not None and ncol.not_null:
                 if kind == "coalesce" and not (pcol is not None and pcol.not_null):
-                    findings.append(("set_not_null", "the rebuild makes %s.%s NOT NULL (NULLs are filled)" % (old, tcol)))
+                    findings.append(
+                        ("set_not_null", "the rebuild makes %s.%s NOT NULL (NULLs are filled)" % (old, tcol))
+                    )
                 elif kind == "col" and pcol is not None and not pcol.not_null and ncol.not_null:
                     findings.append(("set_not_null", "the rebuild makes %s.%s NOT NULL" % (old, tcol)))
                 elif kind == "expr" and not ncol.fills_itself:
@@ -2318,13 +2469,18 @@ class _Analyzer:
                     )
             if pcol is not None and ncol is not None:
                 if (pcol.unique or pcol.primary_key) and not (ncol.unique or ncol.primary_key):
-                    findings.append(("drop_unique_constraint", "the rebuild drops the uniqueness of %s.%s" % (old, tcol)))
+                    findings.append(
+                        ("drop_unique_constraint", "the rebuild drops the uniqueness of %s.%s" % (old, tcol))
+                    )
                 if ncol.unique and not (pcol.unique or pcol.primary_key):
                     findings.append(("add_unique_constraint", "the rebuild makes %s.%s UNIQUE" % (old, tcol)))
         for c in cols:
             if c.name not in mapping and c.not_null and not c.fills_itself and not c.primary_key:
                 findings.append(
-                    ("add_not_null_no_default", "the rebuild adds NOT NULL column %s.%s without a default" % (old, c.name))
+                    (
+                        "add_not_null_no_default",
+                        "the rebuild adds NOT NULL column %s.%s without a default" % (old, c.name),
+                    )
                 )
         for gone in sorted(old_cols - sources):
             findings.append(("drop_column", "the rebuild of %s does not carry column %s over" % (old, gone)))
@@ -2432,6 +2588,10 @@ class _Analyzer:
 
     def do_block(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         body = next((t for t in cur.rest() if t.kind == "d" or t.kind == "s"), None)
+        if body is None and len(text) > MAX_LEX_CHARS:
+            m = re.search(r"\$(\w*)\$(.*)\$\1\$", text, re.DOTALL)
+            if m:
+                body = _Tok("d", m.group(2), m.group(0), m.start(2))
         if body is None:
             self.unparsed(ctx, text, cur.t, "cannot find the body of this DO block")
             return
@@ -2461,9 +2621,15 @@ class _Analyzer:
         lits = [t for t in toks[1:] if t.kind in ("s", "d")]
         words = _words(toks[1:])
         if not lits:
-            self.add("unparsed", ctx, text, "EXECUTE of a dynamic string: the statement it runs cannot be checked", "warning")
+            self.add(
+                "unparsed", ctx, text, "EXECUTE of a dynamic string: the statement it runs cannot be checked", "warning"
+            )
             return
-        if len(lits) == 1 and "FORMAT" not in words and len([t for t in toks[1:] if t.kind == "p" and t.v == "||"]) == 0:
+        if (
+            len(lits) == 1
+            and "FORMAT" not in words
+            and len([t for t in toks[1:] if t.kind == "p" and t.v == "||"]) == 0
+        ):
             sql = lits[0].v
         else:
             sql = _placeholders(lits[0].v) if "FORMAT" in words else " _dynamic_ ".join(t.v for t in lits)
@@ -2475,7 +2641,9 @@ class _Analyzer:
         sub = _Ctx(offset, ctx.outer_start_line, ctx.outer_end_line, ctx.depth + 1, label)
         masked, problem = _mask(sql, self.dialect)
         for piece in _split(sql, masked, self.dialect):
-            self.statement(piece.text, piece.masked, _Ctx(offset, sub.outer_start_line, sub.outer_end_line, sub.depth, label))
+            self.statement(
+                piece.text, piece.masked, _Ctx(offset, sub.outer_start_line, sub.outer_end_line, sub.depth, label)
+            )
 
     def execute(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         cur.i += 1
@@ -2488,8 +2656,20 @@ class _Analyzer:
             return
         name = cur.name()
         if name and name in self.prepared:
-            for sql, off in self.prepared.pop(name):
-                self.string_sql(sql, off, ctx, "in prepared statement %s" % name)
+            self.alternatives(self.prepared.pop(name), ctx, "in prepared statement %s" % name)
+
+    def alternatives(self, candidates: List[Tuple[str, int]], ctx: _Ctx, label: str) -> None:
+        """Each candidate SQL text is one possible outcome (IF(cond, a, b)): judge each from the same state."""
+        saved = (dict(self.new_columns), set(self.created_tables), set(self.created_indexes))
+        for sql, off in candidates:
+            self.new_columns, self.created_tables, self.created_indexes = (
+                dict(saved[0]),
+                set(saved[1]),
+                set(saved[2]),
+            )
+            self.string_sql(sql, off, ctx, label)
+        if len(candidates) > 1:
+            self.new_columns, self.created_tables, self.created_indexes = saved
 
     def set_stmt(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         toks = cur.t
@@ -2521,13 +2701,18 @@ class _Analyzer:
             self.prepared[name] = [(tok.v, ctx.start + tok.off)]
         elif tok.kind == "w" and tok.v.startswith("@"):
             if tok.v not in self.user_vars:
-                self.add("unparsed", ctx, text, "PREPARE from %s, whose SQL text is not set in this file" % tok.raw, "warning")
+                self.add(
+                    "unparsed",
+                    ctx,
+                    text,
+                    "PREPARE from %s, whose SQL text is not set in this file" % tok.raw,
+                    "warning",
+                )
                 return
             self.prepared[name] = self.user_vars[tok.v]
 
     def run_var(self, var: str, ctx: _Ctx, text: str) -> None:
-        for sql, off in self.user_vars.get(var, []):
-            self.string_sql(sql, off, ctx, "in EXECUTE IMMEDIATE")
+        self.alternatives(self.user_vars.get(var, []), ctx, "in EXECUTE IMMEDIATE")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -2578,7 +2763,7 @@ def _strip_control(masked: str, dialect: str, start: int = 0) -> Optional[int]:
     """Offset where the SQL of a procedural piece starts, after IF ... THEN, BEGIN, ELSE, labels...; None if empty."""
     pos = start
     n = len(masked)
-    for _ in range(50):
+    for _attempt in range(50):
         while pos < n and masked[pos].isspace():
             pos += 1
         if pos >= n:
@@ -2657,6 +2842,31 @@ def _sql_strings(toks: Sequence[_Tok], base: int) -> List[Tuple[str, int]]:
     for t in lits:
         if _SQLISH_RE.match(t.v):
             out.append((t.v, base + t.off))
+    return out
+
+
+_EXPR_KEYWORDS = frozenset(
+    """AS CASE WHEN THEN ELSE END NULL AND OR NOT IS IN CAST TRUE FALSE LIKE ILIKE DISTINCT BETWEEN COLLATE
+    INTERVAL EXISTS SELECT FROM WHERE ESCAPE GLOB REGEXP ANY ALL SOME""".split()
+)
+
+
+def _expr_columns(expr: Sequence[_Tok]) -> Set[str]:
+    """Column names an expression reads (identifiers that are not keywords, functions, types or qualifiers)."""
+    out: Set[str] = set()
+    toks = list(expr)
+    for i, tok in enumerate(toks):
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        prev = toks[i - 1] if i > 0 else None
+        if tok.kind not in ("w", "q"):
+            continue
+        if nxt is not None and nxt.kind == "p" and nxt.v in ("(", "."):
+            continue
+        if prev is not None and ((prev.kind == "w" and prev.v == "AS") or (prev.kind == "p" and prev.v == "::")):
+            continue
+        if tok.kind == "w" and (tok.v in _EXPR_KEYWORDS or tok.v == "*"):
+            continue
+        out.add(_norm(tok.v if tok.kind == "q" else tok.raw))
     return out
 
 
@@ -2740,11 +2950,11 @@ def analyze_sql(
     if not HAS_SQLPARSE:
         raise SqlSafetyError("the Python library sqlparse is required on the host that runs migration_check")
     text = sql_text.replace("\r\n", "\n")
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark from a Windows editor is not part of the first statement
     basename = os.path.basename(path)
     contract = is_contract(basename, text)
-    no_tx = bool(
-        re.search(r"^\s*--\s*\+goose\s+NO\s+TRANSACTION\b|^\s*--\s*zerodown:no-transaction\b", text, re.I | re.M)
-    )
+    no_tx = bool(_NO_TX_RE.search(text))
     report = Report(path, dialect, contract, no_tx)
     if "\x00" in text or _binaryish(text):
         report.findings.append(
@@ -2760,6 +2970,10 @@ def analyze_sql(
         )
         return report
     up = up_section(text)
+    # Flyway placeholders ${schema} stand for names; MySQL runs the body of /*!40101 ... */ comments.
+    up = _PLACEHOLDER_RE.sub(lambda m: "_" * len(m.group(0)), up)
+    if dialect == "mysql" and "/*" in up:
+        up = _VERSIONED_COMMENT_RE.sub(lambda m: " " * len(m.group(1)) + m.group(2) + "  ", up)
     catalog = catalog if catalog is not None else Catalog()
     analyzer = _Analyzer(up, dialect, path, catalog, no_tx, small_table_rows)
     analyzer.catalog_before = {
@@ -2770,7 +2984,15 @@ def analyze_sql(
     good, bad = parse_waivers(up)
     for lineno, excerpt, problem in bad:
         findings.append(
-            Finding(path, lineno, excerpt, "invalid_waiver", "error", problem + "; it waives nothing", RULES["invalid_waiver"].remedy)
+            Finding(
+                path,
+                lineno,
+                excerpt,
+                "invalid_waiver",
+                "error",
+                problem + "; it waives nothing",
+                RULES["invalid_waiver"].remedy,
+            )
         )
     # statement spans, to know which waiver comments belong to which statement
     spans = analyzer.spans
@@ -2793,6 +3015,11 @@ def analyze_sql(
     findings.sort(key=lambda f: (f.line, f.rule))
     report.findings = findings
     return report
+
+
+_PRISMA_DROP_RE = re.compile(r"You are about to drop the column `([^`]+)` on the `([^`]+)` table")
+_PLACEHOLDER_RE = re.compile(r"\$\{[A-Za-z0-9_.:-]+\}")
+_VERSIONED_COMMENT_RE = re.compile(r"(/\*M?!\d*)(.*?)\*/", re.DOTALL)
 
 
 def _copy_table(t: TableInfo) -> TableInfo:

@@ -21,15 +21,15 @@ description:
     C(-- +goose Down) sections are ignored. Files marked as contract migrations (a C(-- zerodown:contract) line or
     a C(.contract.sql) suffix) are analysed and reported with C(contract=true) but never make the result
     incompatible.
-  - A hazard can be waived deliberately, with a reason, by a C(-- zerodown:waive <rule> reason: <why>) comment on
-    or directly above the statement, or by O(waivers). Waived findings are still reported, with C(waived=true).
+  - "A hazard can be waived deliberately, with a reason, by a C(-- zerodown:waive <rule> reason: <why>) comment on
+    or directly above the statement, or by O(waivers). Waived findings are still reported, with C(waived=true)."
   - Static analysis needs no database. Optionally (O(schema_dsn)) the live catalog resolves what it cannot know
-    alone: whether a table exists, a column's prior type (PostgreSQL varchar widening, MySQL length-prefix
+    alone (whether a table exists, a column's prior type (PostgreSQL varchar widening, MySQL length-prefix
     boundary) and nullability, and the row count, so a blocking index build on a table smaller than
-    O(small_table_rows) is not a hazard. The database is only read.
+    O(small_table_rows) is not a hazard). The database is only read.
   - The module never changes anything; it reports C(changed=false).
 author:
-  - zerodown.deploy contributors
+  - zerodown.deploy contributors (@zerodown)
 requirements:
   - sqlparse (Python library) on the host that runs the module
   - for O(schema_dsn) only, psycopg (PostgreSQL) or PyMySQL (MySQL/MariaDB)
@@ -39,6 +39,7 @@ attributes:
     description: The analysis is read-only and runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to show.
   idempotent:
     support: full
     description: Nothing is ever changed.
@@ -222,12 +223,12 @@ schema_aware:
   type: bool
 """
 
-import traceback
+import traceback  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import MigrationError, discover
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (
+from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import MigrationError, discover  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (  # noqa: E402
     HAS_SQLPARSE,
     RULES,
     SQLPARSE_IMPORT_ERROR,
@@ -313,6 +314,7 @@ def main() -> None:
                 params["dialect"],
                 password=params["schema_password"],
                 connect_timeout=params["schema_connect_timeout"],
+                count_limit=max(params["small_table_rows"], 1),
             )
         except CatalogError as exc:
             module.fail_json(msg="schema_dsn: %s" % exc)

@@ -71,7 +71,10 @@ def test_rule_coverage(rule: str) -> None:
     if rule in ("unparsed", "invalid_waiver"):
         # engine-level findings, not hazards: one case of each anywhere is enough
         seen = [
-            e for d in DIALECTS for e in _expected(d).values() if rule in (e.get("rules") or []) + (e.get("warnings") or [])
+            e
+            for d in DIALECTS
+            for e in _expected(d).values()
+            if rule in (e.get("rules") or []) + (e.get("warnings") or [])
         ]
         assert seen, "no corpus case shows %s" % rule
         return
