@@ -335,7 +335,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    secrets = [s for s in (p["password"], p["dsn"]) if s]
+    secrets = [p["password"]] if p["password"] else []  # a DSN password is added once parsed
     result = dict(
         changed=False,
         applied=[],
