@@ -15,7 +15,7 @@ Prints the figures (min / median / p95 / max lag), the load generator's
 failed requests and HAProxy retry/redispatch deltas; ``--write`` puts them in
 bench/RESULTS.md under ``## drain_backend``.
 
-    /work/venv/bin/python bench/drain/run.py --runs 20
+    .venv/bin/python bench/drain/run.py --runs 20
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def main() -> int:
         "haproxy": report.haproxy_delta_totals,
     }
     how = "drain_backend module via ansible" if args.module else "provider code (_lb) in-process"
-    command = "/work/venv/bin/python bench/drain/run.py --runs %d --in-flight %d --delay %s %s --poll %s%s" % (
+    command = ".venv/bin/python bench/drain/run.py --runs %d --in-flight %d --delay %s %s --poll %s%s" % (
         args.runs,
         args.in_flight,
         args.delay[0],

@@ -1,6 +1,6 @@
 """Benchmark the HTTP probe engine behind readiness_probe / smoke_test.
 
-    /work/venv/bin/python bench/http_probe/run.py [--runs 20] [--interval 0.1] [--urls 5]
+    .venv/bin/python bench/http_probe/run.py [--runs 20] [--interval 0.1] [--urls 5]
 
 Prints, for real loopback HTTP servers started here:
   * detection lag: time from a server turning healthy to the probe declaring

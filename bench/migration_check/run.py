@@ -1,7 +1,7 @@
 """Benchmark migration_check's engine on the corpus and compare it with Squawk on the PostgreSQL part.
 
 Usage (from the repository root):
-    /work/venv/bin/python bench/migration_check/run.py [--squawk /work/venv/bin/squawk] [--rounds 5]
+    .venv/bin/python bench/migration_check/run.py [--squawk .venv/bin/squawk] [--rounds 5]
 
 Prints:
   * engine time over the whole corpus (all dialects) in one process, best of N rounds;
@@ -84,7 +84,7 @@ def engine_verdicts(cases):
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--squawk", default=shutil.which("squawk") or "/work/venv/bin/squawk")
+    parser.add_argument("--squawk", default=shutil.which("squawk") or "os.path.join(os.path.dirname(sys.executable), "squawk"))
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
