@@ -84,7 +84,9 @@ def engine_verdicts(cases):
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--squawk", default=shutil.which("squawk") or os.path.join(os.path.dirname(sys.executable), "squawk"))
+    parser.add_argument(
+        "--squawk", default=shutil.which("squawk") or os.path.join(os.path.dirname(sys.executable), "squawk")
+    )
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
