@@ -87,9 +87,19 @@ def install_script(release: releases.Release, spec: core.FleetSpec) -> str:
     app = core.APP_NAME
     base = "/opt/%s" % app
     rel_dir = "%s/releases/%s" % (base, release.name)
+    unit = "/etc/systemd/system/%s.service" % app
+    env = "%s/shared/%s.env" % (base, app)
+    marker = "%s/.zerodown-sha256" % rel_dir
     return "\n".join(
         [
             "set -eu",
+            # Already there and running: say so and change nothing (molecule's idempotence check).
+            'if [ "$(readlink %s/current || true)" = releases/%s ] && [ "$(cat %s 2>/dev/null || true)" = %s ] \\'
+            % (base, release.name, marker, release.sha256),
+            "   && printf '%%s' %s | cmp -s - %s && printf '%%s' %s | cmp -s - %s && systemctl is-active --quiet %s; then"
+            % (shlex.quote(UNIT % {"app": app}), unit, shlex.quote(env_file(spec)), env, app),
+            "  cat >/dev/null; echo unchanged; exit 0",
+            "fi",
             "id %s >/dev/null 2>&1 || useradd --system --home-dir %s --no-create-home --shell /usr/sbin/nologin %s"
             % (app, base, app),
             "mkdir -p %s/releases %s/shared" % (base, base),
@@ -98,14 +108,18 @@ def install_script(release: releases.Release, spec: core.FleetSpec) -> str:
             'echo "%s  $tmp" | sha256sum -c --quiet' % release.sha256,
             "rm -rf %s.new && mkdir -p %s.new" % (rel_dir, rel_dir),
             'tar -xzf "$tmp" -C %s.new && rm -f "$tmp"' % rel_dir,
-            "rm -rf %s && mv %s.new %s" % (rel_dir, rel_dir, rel_dir),
-            "cat > %s/shared/%s.env <<'EOF'\n%sEOF" % (base, app, env_file(spec)),
-            "chmod 640 %s/shared/%s.env && chgrp %s %s/shared/%s.env" % (base, app, app, base, app),
+            "echo %s > %s.new/.zerodown-sha256" % (release.sha256, rel_dir),
+            # an identical release already unpacked stays as it is; anything else there is replaced
+            'if [ "$(cat %s 2>/dev/null || true)" = %s ]; then rm -rf %s.new; else rm -rf %s && mv %s.new %s; fi'
+            % (marker, release.sha256, rel_dir, rel_dir, rel_dir, rel_dir),
+            "printf '%%s' %s > %s" % (shlex.quote(env_file(spec)), env),
+            "chmod 640 %s && chgrp %s %s" % (env, app, env),
             "ln -sfn releases/%s %s/current.new && mv -T %s/current.new %s/current" % (release.name, base, base, base),
-            "cat > /etc/systemd/system/%s.service <<'EOF'\n%sEOF" % (app, UNIT % {"app": app}),
+            "printf '%%s' %s > %s" % (shlex.quote(UNIT % {"app": app}), unit),
             "systemctl daemon-reload",
             "systemctl enable --quiet %s.service" % app,
             "systemctl restart %s.service" % app,
+            "echo changed",
         ]
     )
 
@@ -125,6 +139,8 @@ def bootstrap(spec: core.FleetSpec, release_name: str = "v1", timeout: float = 6
     core.ssh(spec, "db1", migrate, input=releases.migrations_sql(release_name))
     script = install_script(release, spec)
 
+    changed = []
+
     def install(host: core.Host) -> None:
         proc = core.subprocess.run(
             core.ssh_base(spec) + [host.name, script],
@@ -137,6 +153,8 @@ def bootstrap(spec: core.FleetSpec, release_name: str = "v1", timeout: float = 6
             raise core.FleetError(
                 "installing %s on %s failed: %s" % (release.name, host.name, proc.stderr.decode(errors="replace"))
             )
+        if b"unchanged" not in proc.stdout:
+            changed.append(host.name)
 
     apps = spec.group("app")
     with ThreadPoolExecutor(max_workers=len(apps)) as pool:
@@ -153,5 +171,8 @@ def bootstrap(spec: core.FleetSpec, release_name: str = "v1", timeout: float = 6
         core.wait_until(all_up, timeout=timeout, interval=0.25, description="every app server UP in HAProxy")
     except core.WaitTimeout as exc:
         raise core.FleetError("%s: %s" % (exc, server_states(spec))) from exc
-    log("%s installed on %s; HAProxy has them all UP" % (release.name, ", ".join(h.name for h in apps)))
+    if changed:
+        log("changed: %s installed on %s; HAProxy has them all UP" % (release.name, ", ".join(sorted(changed))))
+    else:
+        log("unchanged: %s already running on every app host" % release.name)
     return release

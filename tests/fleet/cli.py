@@ -31,8 +31,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--name",
-        default=core.DEFAULT_NAME,
-        help="fleet name, also the prefix of everything it creates (default %(default)s)",
+        default=None,
+        help="fleet name, also the prefix of everything it creates (default: $ZERODOWN_FLEET_NAME; under molecule, "
+        "derived from the project directory and scenario; else %s)" % core.DEFAULT_NAME,
     )
     common.add_argument("--state-dir", default=None, help="state directory (default %s/<name>)" % core.STATE_ROOT)
     parser = argparse.ArgumentParser(prog="fleet", description=__doc__)
@@ -70,6 +71,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p_boot.add_argument("--release", default="v1")
 
     args = parser.parse_args(argv)
+    args.name = args.name or core.default_name()
     try:
         if args.command == "up":
             spec = _spec(args)

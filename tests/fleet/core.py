@@ -22,6 +22,7 @@ from the name alone, even after ``up`` was killed half-way:
 from __future__ import annotations
 
 import binascii
+import hashlib
 import importlib.util
 import ipaddress
 import json
@@ -73,6 +74,47 @@ class FleetError(Exception):
     pass
 
 
+def default_name() -> str:
+    """``$ZERODOWN_FLEET_NAME``; under molecule one name per checkout and scenario; else ``zdfleet``.
+
+    Several people run molecule on one machine at once: deriving the name from
+    the project directory and the scenario keeps their fleets apart, and every
+    step of a scenario (create, the inventory script, verify, destroy) agrees
+    on it without being told.
+    """
+    name = os.environ.get("ZERODOWN_FLEET_NAME")
+    if name:
+        return name
+    project, scenario = os.environ.get("MOLECULE_PROJECT_DIRECTORY"), os.environ.get("MOLECULE_SCENARIO_NAME")
+    if project and scenario:
+        digest = hashlib.sha1(("%s:%s" % (os.path.realpath(project), scenario)).encode()).hexdigest()  # noqa: S324
+        return "m" + digest[:9]
+    return DEFAULT_NAME
+
+
+def _routes() -> List[tuple]:
+    """(network, device) of every IPv4 route on this machine."""
+    out = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True, check=False).stdout
+    routes = []
+    for line in out.splitlines():
+        parts = line.split()
+        if not parts or parts[0] == "default":
+            continue
+        dev = parts[parts.index("dev") + 1] if "dev" in parts else ""
+        try:
+            routes.append((ipaddress.ip_network(parts[0], strict=False), dev))
+        except ValueError:
+            continue
+    return routes
+
+
+def _overlapping_route(net, own_bridge: str) -> Optional[str]:
+    for other, dev in _routes():
+        if dev != own_bridge and other.overlaps(net):
+            return "%s dev %s" % (other, dev)
+    return None
+
+
 @dataclass
 class Host:
     name: str
@@ -97,8 +139,15 @@ class FleetSpec:
         if not isinstance(self.app_hosts, int) or not 1 <= self.app_hosts <= 200:
             raise FleetError("app host count %r is not valid: use 1 to 200" % (self.app_hosts,))
         if not self.subnet:
-            # A stable, name-derived private /24 so that two fleets do not collide.
-            self.subnet = "10.213.%d.0/24" % (20 + binascii.crc32(self.name.encode()) % 200)
+            # A stable, name-derived private /24, moved on if another network (another fleet) has it.
+            start = binascii.crc32(self.name.encode()) % 200
+            for i in range(200):
+                candidate = "10.213.%d.0/24" % (20 + (start + i) % 200)
+                if not _overlapping_route(ipaddress.ip_network(candidate), self.bridge):
+                    self.subnet = candidate
+                    break
+            else:
+                raise FleetError("no free /24 left in 10.213.0.0/16: give one with --subnet")
         try:
             net = ipaddress.ip_network(self.subnet)
         except ValueError as exc:
@@ -321,20 +370,11 @@ def _bridge_ports(bridge: str) -> List[str]:
 def ensure_bridge(spec: FleetSpec) -> None:
     net = ipaddress.ip_network(spec.subnet)
     if not _link_exists(spec.bridge):
-        routes = _run(["ip", "-4", "route", "show"]).stdout
-        for line in routes.splitlines():
-            dest = line.split()[0]
-            if dest == "default":
-                continue
-            try:
-                other = ipaddress.ip_network(dest, strict=False)
-            except ValueError:
-                continue
-            if other.overlaps(net):
-                raise FleetError(
-                    "subnet %s overlaps the existing route %r on this machine: choose another with --subnet"
-                    % (net, line)
-                )
+        clash = _overlapping_route(net, spec.bridge)
+        if clash:
+            raise FleetError(
+                "subnet %s overlaps the route %r on this machine: choose another with --subnet" % (net, clash)
+            )
         _run(["ip", "link", "add", spec.bridge, "type", "bridge"])
     _run(["ip", "addr", "replace", "%s/24" % spec.gateway, "dev", spec.bridge])
     _run(["ip", "link", "set", spec.bridge, "up"])

@@ -4,7 +4,8 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Our own directory first on sys.path would make this file, not the package, `fleet`.
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 from fleet.cli import main  # noqa: E402
 

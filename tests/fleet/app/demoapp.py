@@ -109,9 +109,12 @@ class App:
         return int(n * rate) > int((n - 1) * rate)
 
     def db_visit(self) -> dict:
-        import psycopg2  # baked into the fleet rootfs; imported here so the rest runs without it
+        try:  # psycopg2 is baked into the fleet rootfs; psycopg 3 works the same for this
+            import psycopg2 as driver
+        except ImportError:
+            import psycopg as driver
 
-        conn = psycopg2.connect(
+        conn = driver.connect(
             host=self.config["db_host"],
             port=self.config["db_port"],
             dbname=self.config["db_name"],
@@ -225,7 +228,8 @@ def main() -> int:
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="serve")
     serving.start()
     print(
-        "demoapp %s listening on :%s (ready after %.1fs)" % (app.version, config["port"], config["ready_delay"]),
+        "demoapp %s listening on :%d (ready after %.1fs)"
+        % (app.version, server.server_address[1], config["ready_delay"]),
         flush=True,
     )
     # Short slices, never an untimed wait: the handler runs between them.
