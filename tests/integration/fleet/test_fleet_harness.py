@@ -78,7 +78,8 @@ def test_loadgen_sees_failures_when_a_host_stops_without_draining(fleet):
     assert reasons <= {"status", "connect", "timeout", "error"}
     # HAProxy neither retried nor redispatched: the failures are the real ones
     assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
-    assert report.haproxy_delta["app"]["app1"]["econ"] + report.haproxy_delta["app"]["app1"]["eresp"] > 0
+    app1 = report.haproxy_delta[admin]["app/app1"]
+    assert app1["econ"] + app1["eresp"] > 0, report.haproxy_delta
     assert not report.ok
 
 
