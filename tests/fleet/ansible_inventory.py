@@ -12,10 +12,13 @@ import json
 import os
 import sys
 
-# Our own directory first on sys.path would make this file, not the package, `fleet`.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-
-from fleet import core  # noqa: E402
+if __package__:
+    from . import core
+else:
+    # Run as a script: our own directory first on sys.path would make
+    # tests/fleet/fleet.py, not the package, `fleet`.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    from fleet import core
 
 
 def inventory() -> dict:

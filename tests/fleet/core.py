@@ -44,7 +44,28 @@ from . import rootfs as rootfs_mod
 
 REPO = Path(__file__).resolve().parents[2]
 STATE_ROOT = Path(os.environ.get("ZERODOWN_FLEET_STATE", "/var/lib/zerodown-fleet"))
-CGROUP_ROOTS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
+
+
+def _cgroup_roots() -> tuple:
+    """The cgroup hierarchies a machine needs its own group in.
+
+    A hybrid layout (this CI machine: cgroup v1 controllers, ``name=systemd`` at
+    /sys/fs/cgroup/systemd and cgroup2 at /sys/fs/cgroup/unified) needs both;
+    a pure cgroup2 machine has one hierarchy at /sys/fs/cgroup.
+    """
+    mounts = {}
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            fields = line.split()
+            sep = fields.index("-")
+            mounts[fields[4]] = (fields[sep + 1], fields[-1])
+    if mounts.get("/sys/fs/cgroup", ("",))[0] == "cgroup2":
+        return (Path("/sys/fs/cgroup"),)
+    roots = tuple(Path(p) for p in ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified") if p in mounts)
+    return roots or (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
+
+
+CGROUP_ROOTS = _cgroup_roots()
 CGROUP_PARENT = "zerodown-fleet"
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 DEFAULT_NAME = "zdfleet"
