@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark the test fleet: rootfs (cached or built), `fleet up`, v1 bootstrap, `fleet down`.
 
     sudo python3 bench/fleet_boot.py [--app-hosts 4] [--runs 3]

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Ansible dynamic inventory of a test fleet (script format), for molecule.
 
 molecule's inventory directory links ``hosts`` to this script, so

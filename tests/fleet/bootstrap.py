@@ -58,7 +58,7 @@ def haproxy_runtime(spec: core.FleetSpec):
 def server_states(spec: core.FleetSpec) -> Dict[str, str]:
     """app server name -> HAProxy status (UP, DOWN, MAINT, ...)."""
     runtime = haproxy_runtime(spec)
-    return {name: info["status"] for (_, name), info in runtime.servers("app").items()}
+    return {name: info["status"] for (_backend, name), info in runtime.servers("app").items()}
 
 
 def ready_version(ip: str, port: int = core.APP_PORT) -> str:

@@ -342,7 +342,7 @@ def _rmdir_tree(directory: Path) -> None:
     # cgroup directories are removed with rmdir, deepest first; their files are not real files.
     subdirs = sorted((p for p in directory.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
     for sub in subdirs + [directory]:
-        for _ in range(50):
+        for _attempt in range(50):
             try:
                 sub.rmdir()
                 break
@@ -367,7 +367,7 @@ def _mounts_under(path: Path) -> List[str]:
 
 
 def unmount_all(path: Path) -> None:
-    for _ in range(3):
+    for _attempt in range(3):
         points = _mounts_under(path)
         if not points:
             return

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Run the fleet CLI from anywhere: ``tests/fleet/fleet.py up`` == ``cd tests && python3 -m fleet up``."""
 
 import os

@@ -35,5 +35,5 @@ def test_every_app_server_is_up_on_the_admin_socket(host, app_names):
 
 def test_tcp_admin_socket_answers_the_controller(haproxy, app_names):
     servers = haproxy.servers("app")
-    assert sorted(name for _, name in servers) == sorted(app_names)
+    assert sorted(name for _backend, name in servers) == sorted(app_names)
     assert all(info["status"] == "UP" and info["state"] == "ready" for info in servers.values()), servers

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """demoapp: the sample web application the zerodown test fleet deploys.
 
 Python standard library only, plus psycopg2 (baked into the fleet rootfs)

@@ -52,7 +52,7 @@ def test_bin_start_runs_the_release_it_lives_in(start_app):
 def test_ready_only_after_the_start_up_delay(start_app):
     started = time.monotonic()
     app = start_app("v1", ready_delay="1.0")
-    status, _, body = get(app, "/health/ready")
+    status, _version, body = get(app, "/health/ready")
     assert status == 503 and json.loads(body)["status"] == "starting"
     assert get(app, "/")[0] == 200  # serving, just not ready yet
     wait_until(lambda: get(app, "/health/ready")[0] == 200, timeout=10, interval=0.05, description="ready")
@@ -117,7 +117,7 @@ def test_smoke_fail_variant_is_ready_but_fails_the_smoke_checks(start_app):
 def test_5xx_variant_fails_exactly_its_share(start_app):
     app = start_app("v2-5xx")
     assert get(app, "/health/ready")[0] == 200  # health checks never fail: it passes readiness
-    statuses = [get(app, "/")[0] for _ in range(20)]
+    statuses = [get(app, "/")[0] for _request in range(20)]
     assert statuses.count(500) == 10 and statuses.count(200) == 10
 
 
@@ -131,13 +131,13 @@ def test_db_v1_keeps_working_after_the_additive_v2_migration(start_app, scratch_
     }
     apply_migrations(scratch_db, "v1")
     v1 = start_app("v1", **db_env)
-    status, _, body = get(v1, "/db")
+    status, _version, body = get(v1, "/db")
     assert status == 200 and json.loads(body)["visits"] == 1
     apply_migrations(scratch_db, "v2")
     apply_migrations(scratch_db, "v2")  # idempotent: the bootstrap and the migrate role may both run it
     assert get(v1, "/db")[0] == 200, "v1 must keep working against the v2 schema"
     v2 = start_app("v2", **db_env)
-    status, _, body = get(v2, "/db")
+    status, _version, body = get(v2, "/db")
     assert status == 200 and json.loads(body)["visits"] == 3
     with psycopg.connect(**scratch_db) as conn:
         notes = conn.execute("SELECT version, note FROM visits ORDER BY id").fetchall()

@@ -125,7 +125,8 @@ def test_down_after_a_killed_up_leaves_nothing(kill_when):
             time.sleep(0.5)  # machines half-way through their boot
         else:
             spec = core.FleetSpec(name=name, app_hosts=2)
-            wait_until(lambda: (spec.state / "fleet.json").exists(), timeout=60, interval=0.02)
+            state_file = spec.state / "fleet.json"
+            wait_until(state_file.exists, timeout=60, interval=0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         assert core.leftovers(name), "nothing to clean up: the kill came too late or too early to test anything"
