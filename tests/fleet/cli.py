@@ -10,6 +10,11 @@ from typing import List, Optional
 from . import core
 
 
+def _log(message: str) -> None:
+    # flushed: callers (tests, molecule) follow progress through a pipe
+    print(message, flush=True)
+
+
 def _spec(args: argparse.Namespace) -> core.FleetSpec:
     existing = core.load_spec(args.name, args.state_dir)
     app_hosts = args.app_hosts if args.app_hosts is not None else (existing.app_hosts if existing else 4)
@@ -78,13 +83,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             # Everything `up` starts (debootstrap, nspawn, ssh) lives in the fleet's
             # cgroup, so `down` ends it even when this process was killed.
             core.join_cgroup(spec.name)
-            core.up(spec, boot_timeout=args.boot_timeout)
+            core.up(spec, boot_timeout=args.boot_timeout, log=_log)
             if args.bootstrap:
                 from . import bootstrap
 
-                bootstrap.bootstrap(spec, args.bootstrap)
+                bootstrap.bootstrap(spec, args.bootstrap, log=_log)
         elif args.command == "down":
-            core.down(args.name, args.state_dir)
+            core.down(args.name, args.state_dir, log=_log)
         elif args.command == "status":
             print(json.dumps(core.status(args.name, args.state_dir), indent=2))
         elif args.command == "leftovers":
@@ -104,7 +109,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "bootstrap":
             from . import bootstrap
 
-            bootstrap.bootstrap(_existing(args), args.release)
+            bootstrap.bootstrap(_existing(args), args.release, log=_log)
     except core.FleetError as exc:
         print("fleet: %s" % exc, file=sys.stderr)
         return 1

@@ -22,6 +22,7 @@ from the name alone, even after ``up`` was killed half-way:
 from __future__ import annotations
 
 import binascii
+import fcntl
 import hashlib
 import importlib.util
 import ipaddress
@@ -737,7 +738,19 @@ def check_lb(spec: FleetSpec) -> None:
 
 
 def up(spec: FleetSpec, boot_timeout: float = 180, log: Callable[[str], None] = print) -> FleetSpec:
-    """Bring the fleet up; machines already running are left alone (idempotent)."""
+    """Bring the fleet up; machines already running are left alone (idempotent).
+
+    Two ``up`` of one fleet at once run one after the other (a lock outside
+    the state directory, which ``down`` removes); the second finds the
+    machines running.
+    """
+    lock_dir = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/tmp")
+    with open(lock_dir / ("zerodown-fleet-%s.lock" % spec.name), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _up(spec, boot_timeout, log)
+
+
+def _up(spec: FleetSpec, boot_timeout: float, log: Callable[[str], None]) -> FleetSpec:
     for tool in ("systemd-nspawn", "ip", "ssh", "ssh-keygen", "mount"):
         if shutil.which(tool) is None:
             raise FleetError("%s is not installed: run scripts/ensure-host.sh" % tool)

@@ -103,30 +103,36 @@ def test_up_with_other_parameters_is_refused(fleet):
     assert "already exists with 2 app hosts" in proc.stderr and "fleet down" in proc.stderr
 
 
-@pytest.mark.parametrize("kill_when", ["while preparing", "while booting"])
-def test_down_after_a_killed_up_leaves_nothing(kill_when):
+@pytest.mark.parametrize("kill_when", ["while preparing", "while booting", "while building the rootfs"])
+def test_down_after_a_killed_up_leaves_nothing(kill_when, tmp_path):
     if os.geteuid() != 0:
         pytest.fail("the test fleet needs root (systemd-nspawn, mounts, a bridge)")
     name = unique_name("k")
+    env = dict(os.environ)
+    cache = tmp_path / "cache"
+    if kill_when == "while building the rootfs":
+        env["ZERODOWN_FLEET_CACHE"] = str(cache)  # an empty cache: up starts debootstrap
     proc = subprocess.Popen(
         [sys.executable, "-m", "fleet", "up", "--name", name, "--app-hosts", "2"],
         cwd=TESTS,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
-        if kill_when == "while booting":
+        if kill_when == "while preparing":
+            state_file = core.FleetSpec(name=name, app_hosts=2).state / "fleet.json"
+            wait_until(state_file.exists, timeout=60, interval=0.02)
+        else:
+            expect = "booting" if kill_when == "while booting" else "building the fleet rootfs"
             line = ""
             deadline = time.monotonic() + 600  # a first run builds the rootfs
-            while "booting" not in line and time.monotonic() < deadline:
+            while expect not in line and time.monotonic() < deadline:
                 line = proc.stdout.readline()
-                assert line or proc.poll() is None, "fleet up ended before booting"
-            time.sleep(0.5)  # machines half-way through their boot
-        else:
-            spec = core.FleetSpec(name=name, app_hosts=2)
-            state_file = spec.state / "fleet.json"
-            wait_until(state_file.exists, timeout=60, interval=0.02)
+                assert line or proc.poll() is None, "fleet up ended before %r" % expect
+            time.sleep(0.5 if kill_when == "while booting" else 5)  # half-way through
+        assert proc.poll() is None, "fleet up finished before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         assert core.leftovers(name), "nothing to clean up: the kill came too late or too early to test anything"
@@ -135,8 +141,20 @@ def test_down_after_a_killed_up_leaves_nothing(kill_when):
             proc.kill()
             proc.wait()
         proc.stdout.close()
-        down = fleet_cli("down", "--name", name, check=False)
+        down = subprocess.run(
+            [sys.executable, "-m", "fleet", "down", "--name", name],
+            cwd=TESTS,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert down.returncode == 0, down.stderr
     assert core.leftovers(name) == []
     assert not os.path.exists("/sys/class/net/zdf-" + name)
     assert fleet_cli("leftovers", "--name", name, check=False).returncode == 0
+    if kill_when == "while building the rootfs":
+        assert not list(cache.glob(".build-*")), "half-built rootfs left in %s" % cache
+        with open("/proc/self/mountinfo") as handle:
+            assert str(cache) not in handle.read()
