@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
+from . import releases
 from . import rootfs as rootfs_mod
 
 REPO = Path(__file__).resolve().parents[2]
@@ -250,6 +251,8 @@ class FleetSpec:
             "fleet_db_name": DB_NAME,
             "fleet_db_user": DB_USER,
             "fleet_db_password": DB_PASSWORD,
+            # demoapp-<release>.tar.gz (+ .sha256) and releases.json, built by `fleet up`
+            "fleet_releases_dir": str(self.state / "releases"),
         }
 
 
@@ -784,6 +787,7 @@ def _up(spec: FleetSpec, boot_timeout: float, log: Callable[[str], None]) -> Fle
         list(pool.map(lambda h: wait_ssh(spec, h, boot_timeout, procs.get(h.name)), spec.hosts))
     setup_db(spec)
     check_lb(spec)
+    releases.build_all(str(spec.state / "releases"))
     write_state(spec, "up")
     log(
         "fleet %s up in %.1f s: %s; inventory %s"
