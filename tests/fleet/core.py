@@ -465,6 +465,8 @@ defaults
     log global
     option httplog
     option dontlognull
+    # only failed or abnormal requests reach the journal: load tests send ~1000/s
+    option dontlog-normal
     # One request per server connection: no idle keep-alive connection that
     # the app could close while HAProxy reuses it.
     option http-server-close

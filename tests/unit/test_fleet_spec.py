@@ -63,6 +63,7 @@ def test_haproxy_config_has_no_retries_no_redispatch_and_one_server_per_app_host
     assert ["retries", "0"] in words
     assert not [w for w in words if "redispatch" in w]
     assert ["option", "httpchk", "GET", "/health/ready"] in words
+    assert ["option", "dontlog-normal"] in words  # failures still logged, not every request
     servers = [w for w in words if w[:1] == ["server"]]
     assert servers == [["server", "app%d" % i, "10.213.7.1%d:8080" % i, "check"] for i in (1, 2, 3)]
     assert ["stats", "socket", core.HAPROXY_SOCKET, "mode", "660", "level", "admin", "expose-fd", "listeners"] in words
