@@ -193,7 +193,7 @@ def make_handler(app: App):
             if path == "/db":
                 try:
                     return self.send_json(200, app.db_visit())
-                except Exception as exc:  # noqa: BLE001 - any database failure is a 503 with its reason
+                except Exception as exc:  # noqa: BLE001 - any database failure is answered, with its reason
                     return self.send_json(503, {"error": "database: %s" % exc, "version": app.version})
             return self.send_json(404, {"error": "not found: %s" % path, "version": app.version})
 
