@@ -69,7 +69,7 @@ def _cgroup_roots() -> tuple:
 
 CGROUP_ROOTS = _cgroup_roots()
 CGROUP_PARENT = "zerodown-fleet"
-NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 DEFAULT_NAME = "zdfleet"
 APP_NAME = "demoapp"
 APP_PORT = 8080
@@ -95,6 +95,13 @@ WaitTimeout = _wait.WaitTimeout
 
 class FleetError(Exception):
     pass
+
+
+def bridge_name(name: str) -> str:
+    """``zdf-<name>``, or for a long name a hashed form: interface names have at most 15 characters."""
+    if len(name) <= 11:
+        return "zdf-" + name
+    return "zdf-%s-%s" % (name[:4], hashlib.sha1(name.encode()).hexdigest()[:6])  # noqa: S324 - a name, not security
 
 
 def default_name() -> str:
@@ -156,8 +163,8 @@ class FleetSpec:
     def __post_init__(self) -> None:
         if not NAME_RE.match(self.name):
             raise FleetError(
-                "fleet name %r is not valid: use 1-10 lower-case letters or digits, starting with a letter "
-                "(it becomes part of interface names, which are limited to 15 characters)" % (self.name,)
+                "fleet name %r is not valid: use 1-32 lower-case letters, digits or inner dashes, starting with a "
+                "letter (it names the fleet's cgroups, machines, bridge and state directory)" % (self.name,)
             )
         if not isinstance(self.app_hosts, int) or not 1 <= self.app_hosts <= 200:
             raise FleetError("app host count %r is not valid: use 1 to 200" % (self.app_hosts,))
@@ -193,7 +200,7 @@ class FleetSpec:
     # -- names derived from the fleet name ------------------------------------------------------------
     @property
     def bridge(self) -> str:
-        return "zdf-" + self.name
+        return bridge_name(self.name)
 
     @property
     def gateway(self) -> str:
@@ -806,11 +813,11 @@ def _up(spec: FleetSpec, boot_timeout: float, log: Callable[[str], None]) -> Fle
 def down(name: str = DEFAULT_NAME, state_dir: Optional[str] = None, log: Callable[[str], None] = print) -> None:
     """Remove everything the fleet ``name`` created; safe on a half-made or absent fleet."""
     if not NAME_RE.match(name):
-        raise FleetError("fleet name %r is not valid" % (name,))
+        raise FleetError("fleet name %r is not valid: see `fleet up --help`" % (name,))
     state = Path(state_dir) if state_dir else STATE_ROOT / name
     kill_cgroup(name)
     unmount_all(state)
-    delete_bridge("zdf-" + name)
+    delete_bridge(bridge_name(name))
     shutil.rmtree(state, ignore_errors=True)
     rootfs_mod.clean_stale_builds()
     log("fleet %s down" % name)
@@ -824,11 +831,11 @@ def leftovers(name: str = DEFAULT_NAME, state_dir: Optional[str] = None) -> List
         if directory.exists():
             found.append("cgroup %s (pids %s)" % (directory, _cgroup_pids(directory)))
     found += ["mount %s" % m for m in _mounts_under(state)]
-    if _link_exists("zdf-" + name):
-        found.append("bridge zdf-%s" % name)
+    if _link_exists(bridge_name(name)):
+        found.append("bridge %s" % bridge_name(name))
     if state.exists():
         found.append("state directory %s" % state)
-    machine_flag = "--machine=%s-" % name
+    machine_flag = re.compile(r"^--machine=%s-(?:lb1|db1|app\d+)$" % re.escape(name))
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -837,7 +844,7 @@ def leftovers(name: str = DEFAULT_NAME, state_dir: Optional[str] = None) -> List
             root = os.readlink(proc / "root")
         except OSError:
             continue
-        if any(a.startswith(machine_flag) for a in args) or root.startswith(str(state) + "/"):
+        if any(machine_flag.match(a) for a in args) or root.startswith(str(state) + "/"):
             found.append("process %s: %s" % (proc.name, " ".join(args).strip()))
     return found
 

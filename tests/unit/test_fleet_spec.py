@@ -27,13 +27,21 @@ def test_default_fleet_layout():
     assert facts["fleet_db_host"] == "10.213.7.3"
 
 
+def test_long_names_get_a_short_distinct_bridge():
+    demo = core.FleetSpec(name="zerodown-demo", state_dir="/tmp/zdf-unit")
+    other = core.FleetSpec(name="zerodown-demo2", state_dir="/tmp/zdf-unit")
+    assert len(demo.bridge) <= 15 and len(other.bridge) <= 15
+    assert demo.bridge != other.bridge and demo.bridge == core.bridge_name("zerodown-demo")
+    assert core.FleetSpec(name="short-name1", state_dir="/tmp/zdf-unit").bridge == "zdf-short-name1"
+
+
 def test_default_subnet_is_private_and_stable():
     one = core.FleetSpec(name="stable", state_dir="/tmp/zdf-unit")
     two = core.FleetSpec(name="stable", state_dir="/tmp/zdf-unit")
     assert one.subnet == two.subnet and re.match(r"^10\.213\.\d+\.0/24$", one.subnet)
 
 
-@pytest.mark.parametrize("name", ["", "Upper", "has-dash", "elevenchars", "1digit", "a b"])
+@pytest.mark.parametrize("name", ["", "Upper", "-dash", "dash-", "1digit", "a b", "semi;colon", "a" * 33])
 def test_bad_names_are_refused_with_the_value(name):
     with pytest.raises(core.FleetError, match="fleet name %r is not valid" % name):
         core.FleetSpec(name=name, state_dir="/tmp/zdf-unit")
