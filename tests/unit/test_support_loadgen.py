@@ -103,3 +103,26 @@ def test_cli_prints_json_report():
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["failed"] == 0 and report["ok"] is True and set(report["versions"]) == {"9"}
+
+
+def test_https_with_ca_and_verification(tmp_path):
+    from support.http_server import make_tls
+
+    tls = make_tls(tmp_path)
+    with serve(lambda req: Response(200, {"X-App-Version": "tls"}, b"ok"), tls=tls) as srv:
+        url = "https://localhost:%d/" % srv.port
+        good = LoadGenerator(url, concurrency=1, max_requests=3, duration=10, cafile=str(tls.ca_cert)).run()
+        unverified = LoadGenerator(url, concurrency=1, max_requests=2, duration=10).run()
+    assert good.failed == 0 and good.versions == {"tls": 3}
+    # TLS verification is on by default: an unknown CA is a failed request.
+    assert unverified.failed == 2 and {f["reason"] for f in unverified.failures} == {"error"}
+
+
+def test_haproxy_errors_are_reported_not_raised(tmp_path):
+    with serve(lambda req: Response(200, {}, b"ok")) as srv:
+        report = LoadGenerator(
+            srv.url, concurrency=1, max_requests=2, duration=10, haproxy=str(tmp_path / "none.sock")
+        ).run()
+    assert report.failed == 0
+    assert report.haproxy_errors and "cannot reach" in report.haproxy_errors[0]
+    assert not report.ok
