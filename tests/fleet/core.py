@@ -97,6 +97,11 @@ class FleetError(Exception):
     pass
 
 
+def _lock_path(name: str) -> Path:
+    lock_dir = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/tmp")
+    return lock_dir / ("zerodown-fleet-%s.lock" % name)
+
+
 def bridge_name(name: str) -> str:
     """``zdf-<name>``, or for a long name a hashed form: interface names have at most 15 characters."""
     if len(name) <= 11:
@@ -756,8 +761,7 @@ def up(spec: FleetSpec, boot_timeout: float = 180, log: Callable[[str], None] = 
     the state directory, which ``down`` removes); the second finds the
     machines running.
     """
-    lock_dir = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/tmp")
-    with open(lock_dir / ("zerodown-fleet-%s.lock" % spec.name), "w") as lock:
+    with open(_lock_path(spec.name), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _up(spec, boot_timeout, log)
 
@@ -818,6 +822,8 @@ def down(name: str = DEFAULT_NAME, state_dir: Optional[str] = None, log: Callabl
     kill_cgroup(name)
     unmount_all(state)
     delete_bridge(bridge_name(name))
+    # every `up` of this fleet, waiting on the lock or holding it, was in the cgroup just killed
+    _lock_path(name).unlink(missing_ok=True)
     shutil.rmtree(state, ignore_errors=True)
     rootfs_mod.clean_stale_builds()
     log("fleet %s down" % name)
@@ -831,6 +837,8 @@ def leftovers(name: str = DEFAULT_NAME, state_dir: Optional[str] = None) -> List
         if directory.exists():
             found.append("cgroup %s (pids %s)" % (directory, _cgroup_pids(directory)))
     found += ["mount %s" % m for m in _mounts_under(state)]
+    if _lock_path(name).exists():
+        found.append("lock file %s" % _lock_path(name))
     if _link_exists(bridge_name(name)):
         found.append("bridge %s" % bridge_name(name))
     if state.exists():
