@@ -839,6 +839,10 @@ def leftovers(name: str = DEFAULT_NAME, state_dir: Optional[str] = None) -> List
     found += ["mount %s" % m for m in _mounts_under(state)]
     if _lock_path(name).exists():
         found.append("lock file %s" % _lock_path(name))
+    # nspawn names the host side of a machine's veth vb-<machine> (hashed when longer than
+    # 15 characters; those die with the machine's network namespace like all the others)
+    veth = re.compile(r"^vb-%s-(?:lb1|db1|app\d+)$" % re.escape(name))
+    found += ["veth %s" % p.name for p in Path("/sys/class/net").iterdir() if veth.match(p.name)]
     if _link_exists(bridge_name(name)):
         found.append("bridge %s" % bridge_name(name))
     if state.exists():
