@@ -46,19 +46,29 @@ WantedBy=multi-user.target
 """
 
 
-def haproxy_runtime(spec: core.FleetSpec):
-    """The collection's HAProxy runtime API client, on the LB's TCP admin socket."""
+def _haproxy_module():
     path = core.REPO / "plugins" / "module_utils" / "_haproxy.py"
     module_spec = importlib.util.spec_from_file_location("_zerodown_haproxy", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    return module.HAProxyRuntime(str(spec.facts()["fleet_haproxy_admin"]))
+    return module
+
+
+_HAPROXY = _haproxy_module()
+
+
+def haproxy_runtime(spec: core.FleetSpec):
+    """The collection's HAProxy runtime API client, on the LB's TCP admin socket."""
+    return _HAPROXY.HAProxyRuntime(str(spec.facts()["fleet_haproxy_admin"]))
 
 
 def server_states(spec: core.FleetSpec) -> Dict[str, str]:
     """app server name -> HAProxy status (UP, DOWN, MAINT, ...)."""
-    runtime = haproxy_runtime(spec)
-    return {name: info["status"] for (_backend, name), info in runtime.servers("app").items()}
+    try:
+        servers = haproxy_runtime(spec).servers("app")
+    except _HAPROXY.HAProxyError as exc:
+        raise core.FleetError("HAProxy on lb1 did not answer: %s" % exc) from exc
+    return {name: info["status"] for (_backend, name), info in servers.items()}
 
 
 def ready_version(ip: str, port: int = core.APP_PORT) -> str:
@@ -164,13 +174,21 @@ def bootstrap(spec: core.FleetSpec, release_name: str = "v1", timeout: float = 6
         # the new release answering on every host first: HAProxy may still show the old process UP
         if not all(ready_version(h.ip) == release.name for h in apps):
             return False
-        states = server_states(spec)
+        try:
+            states = server_states(spec)
+        except core.FleetError:
+            return False  # HAProxy busy or restarting: ask again
         return all(states.get(h.name, "").startswith("UP") for h in apps)
 
     try:
         core.wait_until(all_up, timeout=timeout, interval=0.25, description="every app server UP in HAProxy")
     except core.WaitTimeout as exc:
-        raise core.FleetError("%s: %s" % (exc, server_states(spec))) from exc
+        try:
+            states = server_states(spec)
+        except core.FleetError as err:
+            states = str(err)
+        versions = {h.name: ready_version(h.ip) or "not ready" for h in apps}
+        raise core.FleetError("%s: app hosts answer %s; HAProxy says %s" % (exc, versions, states)) from exc
     if changed:
         log("changed: %s installed on %s; HAProxy has them all UP" % (release.name, ", ".join(sorted(changed))))
     else:

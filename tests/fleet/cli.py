@@ -7,7 +7,7 @@ import json
 import sys
 from typing import List, Optional
 
-from . import core
+from . import core, rootfs
 
 
 def _log(message: str) -> None:
@@ -67,6 +67,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p_ssh.add_argument("host")
     p_ssh.add_argument("cmd", nargs=argparse.REMAINDER)
 
+    sub.add_parser("servers", parents=[common], help="print HAProxy's app servers and their status (TCP admin socket)")
+
     p_rel = sub.add_parser("releases", parents=[common], help="build the release tarballs of the sample app")
     p_rel.add_argument("--out", default=None, help="output directory (default <state dir>/releases)")
 
@@ -106,11 +108,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             out = args.out or str(_spec(args).state / "releases")
             for rel in releases.build_all(out):
                 print("%s %s %s" % (rel.name, rel.sha256, rel.path))
+        elif args.command == "servers":
+            from . import bootstrap
+
+            print(json.dumps(bootstrap.server_states(_existing(args)), indent=2, sort_keys=True))
         elif args.command == "bootstrap":
             from . import bootstrap
 
             bootstrap.bootstrap(_existing(args), args.release, log=_log)
-    except core.FleetError as exc:
+    except (core.FleetError, rootfs.RootfsError) as exc:
         print("fleet: %s" % exc, file=sys.stderr)
         return 1
     return 0

@@ -611,14 +611,17 @@ def ssh_base(spec: FleetSpec) -> List[str]:
 def ssh(
     spec: FleetSpec, host: str, command: str, check: bool = True, timeout: float = 120, **kwargs
 ) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        ssh_base(spec) + [host, command],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        **kwargs,
-    )
+    try:
+        proc = subprocess.run(
+            ssh_base(spec) + [host, command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            **kwargs,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise FleetError("on %s, %r did not finish within %ss" % (host, command, timeout)) from exc
     if check and proc.returncode != 0:
         raise FleetError(
             "on %s, %r failed (rc=%d): %s" % (host, command, proc.returncode, (proc.stderr + proc.stdout).strip())
