@@ -823,6 +823,11 @@ def down(name: str = DEFAULT_NAME, state_dir: Optional[str] = None, log: Callabl
         raise FleetError("fleet name %r is not valid: see `fleet up --help`" % (name,))
     state = Path(state_dir) if state_dir else STATE_ROOT / name
     kill_cgroup(name)
+    for root in CGROUP_ROOTS:  # the shared parent goes with the last fleet
+        try:
+            (root / CGROUP_PARENT).rmdir()
+        except OSError:
+            pass
     unmount_all(state)
     delete_bridge(bridge_name(name))
     # every `up` of this fleet, waiting on the lock or holding it, was in the cgroup just killed
