@@ -72,7 +72,7 @@ unit: venv link
 	$(PYTEST) tests/unit
 
 integration: host venv link
-	$(PYTEST) tests/integration
+	$(PYTEST) -n 2 --dist loadfile --durations=10 tests/integration
 
 molecule: host venv link
 	@set -e; for scenario in $$(ls molecule 2>/dev/null); do \
