@@ -275,8 +275,11 @@ class DeployLock:
                 if not self.dir.create_json(LOCK_FILE, lock):
                     # Someone without the guard (an older version, a person) created it.
                     holder = self.read() or {}
-                    raise LockHeld("deploy lock for app %r appeared while acquiring: %s" % (
-                        self.dir.app, describe(holder, self.clock())), holder)
+                    raise LockHeld(
+                        "deploy lock for app %r appeared while acquiring: %s"
+                        % (self.dir.app, describe(holder, self.clock())),
+                        holder,
+                    )
                 audit = self.dir.audit("acquire", by=_who(lock))
             else:
                 self.dir.replace_json(LOCK_FILE, lock)
@@ -286,7 +289,13 @@ class DeployLock:
                     previous=_who(previous),
                     previous_expired_at=previous.get("expires_at"),
                 )
-            return {"changed": True, "action": plan["action"], "lock": lock, "previous_holder": previous, "audit": audit}
+            return {
+                "changed": True,
+                "action": plan["action"],
+                "lock": lock,
+                "previous_holder": previous,
+                "audit": audit,
+            }
 
         return self.dir.guarded(attempt)
 

@@ -4,9 +4,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -160,9 +158,9 @@ audit:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
+from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (  # noqa: E402
     DeployLock,
     LockHeld,
     NotOwner,
@@ -219,14 +217,25 @@ def main():
             if module.check_mode:
                 plan = lock.plan_acquire(p["run_id"], p["force"])
                 changed = plan["action"] != "none"
-                after = plan["holder"] if not changed else lock.new_holder(
-                    p["owner"] or "", p["run_id"], p["release"], p["ttl"], p["controller"])
-                result = dict(changed=changed, action=plan["action"], lock=after,
-                              previous_holder=plan["holder"] if changed else None)
+                after = (
+                    plan["holder"]
+                    if not changed
+                    else lock.new_holder(p["owner"] or "", p["run_id"], p["release"], p["ttl"], p["controller"])
+                )
+                result = dict(
+                    changed=changed,
+                    action=plan["action"],
+                    lock=after,
+                    previous_holder=plan["holder"] if changed else None,
+                )
             else:
                 out = lock.acquire(p["owner"] or "", p["run_id"], p["release"], p["ttl"], p["controller"], p["force"])
-                result = dict(changed=out["changed"], action=out["action"], lock=out["lock"],
-                              previous_holder=out["previous_holder"])
+                result = dict(
+                    changed=out["changed"],
+                    action=out["action"],
+                    lock=out["lock"],
+                    previous_holder=out["previous_holder"],
+                )
                 if out["audit"]:
                     result["audit"] = out["audit"]
             before = result["previous_holder"] if result["changed"] else result["lock"]
@@ -240,12 +249,12 @@ def main():
         if module.check_mode:
             plan = lock.plan_release(p["run_id"], p["force"])
             changed = plan["action"] != "none"
-            result = dict(changed=changed, action=plan["action"], lock=None,
-                          previous_holder=plan["holder"])
+            result = dict(changed=changed, action=plan["action"], lock=None, previous_holder=plan["holder"])
         else:
             out = lock.release(p["run_id"], p["owner"], p["force"])
-            result = dict(changed=out["changed"], action=out["action"], lock=None,
-                          previous_holder=out["previous_holder"])
+            result = dict(
+                changed=out["changed"], action=out["action"], lock=None, previous_holder=out["previous_holder"]
+            )
             if out["audit"]:
                 result["audit"] = out["audit"]
         result["diff"] = dict(before=result["previous_holder"] or {}, after={})
@@ -257,8 +266,10 @@ def main():
         holder.update(_timing(lock, holder))
         module.fail_json(msg=str(exc), holder=holder, changed=False)
     except (StateError, OSError) as exc:
-        module.fail_json(msg="deploy lock in %s: %s; check that the directory is writable by the connecting user "
-                         "(become: true on the lock host)" % (p["path"], exc))
+        module.fail_json(
+            msg="deploy lock in %s: %s; check that the directory is writable by the connecting user "
+            "(become: true on the lock host)" % (p["path"], exc)
+        )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,15 @@ from conftest import run_module
 
 
 def _args(tmp_path, **kw):
-    args = {"app": "shop", "path": str(tmp_path / "state"), "owner": "alice", "controller": "ctl1",
-            "release": "v2", "run_id": "run-1", "ttl": 600}
+    args = {
+        "app": "shop",
+        "path": str(tmp_path / "state"),
+        "owner": "alice",
+        "controller": "ctl1",
+        "release": "v2",
+        "run_id": "run-1",
+        "ttl": 600,
+    }
     args.update(kw)
     return args
 
@@ -80,8 +87,10 @@ def test_release_by_non_owner_refused_unless_forced(tmp_path):
     run_module("deploy_lock", _args(tmp_path))
     refused = run_module("deploy_lock", _args(tmp_path, state="released", run_id="run-2", owner="bob"))
     assert refused["failed"] and "alice" in refused["msg"] and _lockfile(tmp_path).exists()
-    forced = run_module("deploy_lock", {"app": "shop", "path": str(tmp_path / "state"), "state": "released",
-                                        "force": True, "owner": "oncall"})
+    forced = run_module(
+        "deploy_lock",
+        {"app": "shop", "path": str(tmp_path / "state"), "state": "released", "force": True, "owner": "oncall"},
+    )
     assert forced["changed"] and not _lockfile(tmp_path).exists()
     assert _audit(tmp_path)[-1]["event"] == "force_break" and _audit(tmp_path)[-1]["by"]["owner"] == "oncall"
 
