@@ -22,14 +22,17 @@ description:
     release, takeover and force break is appended to the audit log C(<path>/<app>/audit.log)
     (who took over from whom, and when).
 author:
-  - zerodown.deploy contributors
+  - zerodown.deploy contributors (@zerodown)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports what would happen (including a refusal naming the holder) and writes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Acquiring a lock the same O(run_id) already holds, or releasing a lock that is not there, changes nothing.
 options:
