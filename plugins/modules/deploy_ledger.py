@@ -13,7 +13,7 @@ short_description: The record of what a deploy moved, kept next to the deploy lo
 version_added: 0.1.0
 description:
   - Keeps the deploy ledger C(<path>/<app>/ledger.json) on the host the module runs on (the load-balancer
-    host, next to the M(zerodown.deploy.deploy_lock) lock): what each host ran before the deploy, what it
+    host, next to the M(zerodown.deploy.deploy_lock) lock) - what each host ran before the deploy, what it
     runs now, the load-balancer state captured before the first change, per-batch progress, the phase
     timeline and the outcome.
   - Because it lives outside any play's memory it survives C(serial) batches and a crashed controller; the
