@@ -1,0 +1,482 @@
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+
+import pytest
+
+from ansible_collections.zerodown.deploy.plugins.module_utils import _http
+from ansible_collections.zerodown.deploy.plugins.module_utils._http import (
+    CheckSpec,
+    Expectations,
+    HttpChecker,
+    HttpOptionError,
+    NamedCheck,
+    RawResponse,
+    TransportError,
+    VersionExpectation,
+    compile_regex,
+    describe_exception,
+    join_url,
+    json_values_equal,
+    parse_header_expectations,
+    parse_json_expectations,
+    parse_json_path,
+    positive_int,
+    positive_number,
+    probe_target,
+    probe_until_ready,
+    run_smoke_test,
+    smoke_failure_message,
+    validate_headers,
+    validate_status_codes,
+    validate_url,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, FakeClock
+
+
+class FakeTransport:
+    """Answers from a script per URL; each item is a RawResponse, a TransportError or a callable."""
+
+    def __init__(self, clock: FakeClock | None = None, latency: float = 0.01, script: dict | None = None) -> None:
+        self.clock = clock
+        self.latency = latency
+        self.script = {k: list(v) for k, v in (script or {}).items()}
+        self.calls: list = []
+        self._lock = threading.Lock()
+
+    def _next(self, url, timeout):
+        with self._lock:
+            self.calls.append((url, timeout))
+            items = self.script[url]
+            item = items.pop(0) if len(items) > 1 else items[0]
+        if self.clock is not None:
+            self.clock.sleep(self.latency)
+        if callable(item):
+            item = item()
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def http(self, spec, timeout):
+        return self._next(spec.url, timeout)
+
+    def tcp(self, host, port, timeout):
+        self._next("tcp://%s:%d" % (host, port), timeout)
+
+
+def ok(body=b'{"status": "ok"}', status=200, headers=None):
+    return RawResponse(status, headers or {"Content-Type": "application/json"}, body)
+
+
+URL = "http://app:8080/health"
+
+
+def check(response, expect=None, latency=0.01, **spec_args):
+    clock = FakeClock()
+    transport = FakeTransport(clock, latency, {spec_args.get("url", URL): [response]})
+    spec_args.setdefault("url", URL)
+    return HttpChecker(transport, clock).check(CheckSpec(expect=expect or Expectations(), **spec_args))
+
+
+# -- validation ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [-1, 0, "abc", float("nan"), None, float("inf")])
+def test_positive_number_rejects_and_names_the_value(value):
+    with pytest.raises(HttpOptionError) as err:
+        positive_number(value, "timeout")
+    assert str(err.value).startswith("timeout: ")
+    assert repr(value) in str(err.value)
+
+
+def test_positive_number_accepts_strings_and_zero_when_allowed():
+    assert positive_number("2.5", "interval") == 2.5
+    assert positive_number(0, "x", allow_zero=True) == 0
+
+
+@pytest.mark.parametrize("value", [0, -3, True, "3"])
+def test_positive_int_rejects(value):
+    with pytest.raises(HttpOptionError, match="successes"):
+        positive_int(value, "successes")
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("htp://app/health", "must start with http:// or https://"),
+        ("app:8080/health", "must start with"),
+        ("http:///health", "no host name"),
+        ("http://app:99999/", "invalid port"),
+        ("http://app:0/", "invalid port"),
+        ("http://app/he alth", "whitespace"),
+        ("http://app/\r\nX: y", "control characters"),
+        ("tcp://db:5432", "must start with http:// or https://"),
+        ("", "expected a URL"),
+        (None, "expected a URL"),
+    ],
+)
+def test_validate_url_rejects(value, fragment):
+    with pytest.raises(HttpOptionError) as err:
+        validate_url(value, "url")
+    assert fragment in str(err.value)
+    assert str(err.value).startswith("url: ")
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [("tcp://db", "needs a port"), ("tcp://db:5432/x", "only tcp://HOST:PORT"), ("ftp://db:21", "tcp://")],
+)
+def test_validate_url_tcp_rules(value, fragment):
+    with pytest.raises(HttpOptionError, match=fragment):
+        validate_url(value, "urls", allow_tcp=True)
+
+
+@pytest.mark.parametrize("value", ["http://app/health", "https://[::1]:8443/x?y=1", "tcp://10.0.0.1:5432"])
+def test_validate_url_accepts(value):
+    assert validate_url(value, "url", allow_tcp=True) == value
+
+
+def test_compile_regex_names_the_pattern():
+    with pytest.raises(HttpOptionError) as err:
+        compile_regex("ok(", "body_regex")
+    assert "body_regex: invalid regular expression 'ok('" in str(err.value)
+    assert compile_regex(None, "body_regex") is None
+
+
+@pytest.mark.parametrize("path", ["", "a..b", ".a", "a.", None])
+def test_json_path_syntax(path):
+    with pytest.raises(HttpOptionError, match="json"):
+        parse_json_path(path, "json")
+
+
+def test_json_path_escaped_dot():
+    assert parse_json_path("a\\.b.c", "json") == ("a.b", "c")
+    assert parse_json_expectations({"checks.db": "up"}, "json") == {"checks.db": (("checks", "db"), "up")}
+
+
+def test_headers_reject_line_breaks_without_echoing_the_value():
+    with pytest.raises(HttpOptionError) as err:
+        validate_headers({"Authorization": "Bearer s3cret\r\nX-Evil: 1"}, "headers")
+    assert "Authorization" in str(err.value)
+    assert "s3cret" not in str(err.value)
+    with pytest.raises(HttpOptionError, match="invalid header name"):
+        validate_headers({"Bad Header": "x"}, "headers")
+    assert validate_headers({"X-N": 5}, "headers") == {"X-N": "5"}
+
+
+def test_header_expectations_forms():
+    exact, regex = parse_header_expectations({"X-App-Version": 2, "Server": {"regex": "^gunicorn"}}, "expect_header")
+    assert exact.value == "2" and exact.regex is None
+    assert regex.regex.pattern == "^gunicorn"
+    with pytest.raises(HttpOptionError, match="expect_header.Server.regex: invalid regular expression"):
+        parse_header_expectations({"Server": {"regex": "["}}, "expect_header")
+    with pytest.raises(HttpOptionError, match="give either a string"):
+        parse_header_expectations({"Server": {"regexp": "x"}}, "expect_header")
+
+
+def test_status_codes():
+    assert validate_status_codes(None, "status_codes") == [200]
+    assert validate_status_codes([200, "204"], "status_codes") == [200, 204]
+    with pytest.raises(HttpOptionError, match="700"):
+        validate_status_codes([200, 700], "status_codes")
+    with pytest.raises(HttpOptionError, match="at least one"):
+        validate_status_codes([], "status_codes")
+
+
+def test_join_url_keeps_the_base_path():
+    assert join_url("https://lb/app", "/health") == "https://lb/app/health"
+    assert join_url("https://lb/app/", "health?x=1") == "https://lb/app/health?x=1"
+    assert join_url("https://lb", "") == "https://lb"
+
+
+def test_tcp_spec_refuses_http_assertions():
+    with pytest.raises(HttpOptionError, match="plain TCP target"):
+        CheckSpec("tcp://db:5432", expect=Expectations(body_regex=compile_regex("x", "body_regex")))
+
+
+def test_dict_body_is_sent_as_json():
+    spec = CheckSpec(URL, method="post", body={"a": 1})
+    assert spec.method == "POST"
+    assert spec.body == b'{"a": 1}'
+    assert spec.headers["Content-Type"] == "application/json"
+    assert CheckSpec(URL, body="x=1", headers={"content-type": "text/plain"}).headers == {"content-type": "text/plain"}
+    with pytest.raises(HttpOptionError, match="unsupported method 'TRACE'"):
+        CheckSpec(URL, method="TRACE")
+
+
+# -- judging one answer ---------------------------------------------------------
+
+
+def test_healthy_answer():
+    result = check(ok(), latency=0.0042)
+    assert result.ok and result.reason is None and result.status == 200
+    assert result.latency_ms == 4.2
+
+
+def test_status_failure_quotes_the_body():
+    result = check(ok(b"<html>  upstream\n  not ready</html>", status=503))
+    assert not result.ok
+    assert result.reason == "status 503 not in [200]; response body: '<html> upstream not ready</html>'"
+
+
+def test_long_body_snippet_is_cut():
+    result = check(ok(b"x" * 5000, status=500))
+    assert result.reason.endswith("...'")
+    assert len(result.reason) < 300
+
+
+def test_every_failed_assertion_is_listed():
+    expect = Expectations(
+        status_codes=[200],
+        body_regex=compile_regex('"status": "ok"', "body_regex"),
+        json_fields=parse_json_expectations({"status": "ok", "checks.db": "up", "checks.cache": "up"}, "json"),
+        headers=parse_header_expectations({"X-App-Version": "2.0"}, "expect_header"),
+    )
+    body = b'{"status": "degraded", "checks": {"db": "down"}}'
+    result = check(ok(body, headers={"X-App-Version": "1.9"}), expect)
+    assert result.reasons == [
+        'body does not match /"status": "ok"/',
+        'JSON status is "degraded", expected "ok"',
+        'JSON checks.db is "down", expected "up"',
+        "JSON path 'checks.cache' not found in the response",
+        "header X-App-Version is '1.9', expected '2.0'",
+    ]
+
+
+def test_json_list_index_and_non_json_body():
+    expect = Expectations(json_fields=parse_json_expectations({"items.1.state": "up", "count": 2}, "json"))
+    assert check(ok(b'{"items": [{"state": "down"}, {"state": "up"}], "count": "2"}'), expect).ok
+    result = check(ok(b"<html>"), expect)
+    assert result.reasons == ["response body is not JSON"]
+
+
+@pytest.mark.parametrize(
+    "actual, expected, equal",
+    [
+        ("ok", "ok", True),
+        (2, "2", True),
+        (2, 2.0, True),
+        (True, "true", True),
+        (True, 1, False),
+        (None, "null", True),
+        ({"a": 1}, "{'a': 1}", False),
+        ([1], [1], True),
+        ("up", "down", False),
+    ],
+)
+def test_json_values_equal(actual, expected, equal):
+    assert json_values_equal(actual, expected) is equal
+
+
+def test_header_regex_and_missing_header():
+    expect = Expectations(headers=parse_header_expectations({"Server": {"regex": "^gunicorn/2"}, "X-Id": "a"}, "e"))
+    result = check(ok(headers={"server": "nginx"}), expect)
+    assert result.reasons == [
+        "header Server is 'nginx', expected matching /^gunicorn/2/",
+        "header X-Id missing (expected 'a')",
+    ]
+
+
+def test_max_latency():
+    expect = Expectations(max_latency_ms=100)
+    assert check(ok(), expect, latency=0.05).ok
+    slow = check(ok(), expect, latency=0.25)
+    assert slow.reasons == ["latency 250ms above max_latency_ms 100"]
+
+
+def test_version_from_header_and_json():
+    by_header = Expectations(version=VersionExpectation("2.0", header="X-App-Version"))
+    result = check(ok(headers={"X-App-Version": "1.9"}), by_header)
+    assert result.reasons == ["version: header X-App-Version is '1.9', expected '2.0'"]
+    assert result.version == "1.9"
+    assert check(ok(headers={"x-app-version": " 2.0 "}), by_header).ok
+    assert check(ok(headers={}), by_header).reasons == ["version: header X-App-Version missing (expected '2.0')"]
+    by_json = Expectations(version=VersionExpectation("2.0", json_path="build.version"))
+    assert check(ok(b'{"build": {"version": "2.0"}}'), by_json).ok
+    assert check(ok(b'{"build": {}}'), by_json).reasons == [
+        "version: JSON path 'build.version' not found in the response (expected '2.0')"
+    ]
+
+
+def test_transport_error_is_a_failed_result():
+    result = check(TransportError("connection refused"))
+    assert not result.ok and result.status is None
+    assert result.error == "connection refused"
+    assert result.reason == "request failed: connection refused"
+
+
+def test_tcp_checks():
+    assert check(None, url="tcp://db:5432").ok
+    refused = check(TransportError("connection refused"), url="tcp://db:5432")
+    assert refused.method == "TCP" and refused.reason == "request failed: connection refused"
+
+
+def test_head_answer_without_body():
+    result = check(ok(b"", status=404), method="HEAD")
+    assert result.reason == "status 404 not in [200]; empty response body"
+
+
+# -- describing network errors --------------------------------------------------
+
+
+def _chained(outer: Exception, inner: BaseException) -> Exception:
+    try:
+        try:
+            raise inner
+        except BaseException as exc:
+            raise outer from exc
+    except Exception as final:
+        return final
+
+
+def test_describe_exception():
+    assert (
+        describe_exception(_chained(OSError("wrapper"), ConnectionRefusedError(111, "refused")), 2)
+        == "connection refused"
+    )
+    verify = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    verify.verify_message = "self-signed certificate in certificate chain"
+    assert (
+        describe_exception(_chained(OSError("x"), verify), 2)
+        == "TLS certificate verification failed: self-signed certificate in certificate chain"
+    )
+    assert describe_exception(socket.timeout("timed out"), 1.5) == "timed out: no answer within 1.5s"
+    assert describe_exception(socket.gaierror(-2, "Name or service not known"), 1).startswith(
+        "cannot resolve host name"
+    )
+
+
+# -- readiness --------------------------------------------------------------------
+
+
+def probe(script, successes=1, timeout=10.0, interval=1.0, request_timeout=5.0, expect=None):
+    clock = FakeClock()
+    transport = FakeTransport(clock, 0.01, {URL: script})
+    checker = HttpChecker(transport, clock)
+    spec = CheckSpec(URL, timeout=request_timeout, expect=expect or Expectations())
+    return probe_target(checker, spec, clock.monotonic() + timeout, interval, successes, 0.0), transport, clock
+
+
+def test_ready_after_a_delay():
+    starting = ok(b'{"status": "starting"}', status=503)
+    progress, _, _ = probe([starting, starting, ok()], successes=1)
+    assert progress.ready and progress.attempt_count == 3 and progress.failures == 2
+    assert progress.time_to_ready == pytest.approx(2.03)
+    assert progress.to_dict()["last_reason"].startswith("status 503 not in [200]")
+
+
+def test_flapping_resets_the_consecutive_count():
+    bad = ok(status=500)
+    progress, _, _ = probe([ok(), ok(), bad, ok(), bad, ok(), ok(), ok()], successes=3)
+    assert progress.ready
+    assert progress.attempt_count == 8
+    assert progress.successes == 6 and progress.failures == 2
+    assert [a["ok"] for a in progress.to_dict()["attempts"]] == [True, True, False, True, False, True, True, True]
+
+
+def test_never_ready_stops_at_the_deadline_and_says_why():
+    progress, transport, clock = probe([ok(b"booting", status=503)], timeout=5, interval=1, successes=2)
+    assert not progress.ready
+    assert clock.now == pytest.approx(5.01, abs=0.02)
+    message = progress.failure_message(2)
+    assert message.startswith(URL + ": 0 of 2 consecutive successes after 6 attempts (6 failed)")
+    assert "last failure: status 503 not in [200]; response body: 'booting'" in message
+
+
+def test_attempts_never_wait_past_the_deadline():
+    progress, transport, _ = probe([ok(status=500)], timeout=2.5, interval=1, request_timeout=5)
+    timeouts = [t for _, t in transport.calls]
+    assert timeouts[0] == pytest.approx(2.5)
+    assert all(t <= 2.5 for t in timeouts)
+    assert timeouts[-1] == pytest.approx(_http.MIN_ATTEMPT_TIMEOUT)
+
+
+def test_reported_attempts_are_capped():
+    progress, _, _ = probe([ok(status=500)], timeout=100, interval=1)
+    data = progress.to_dict()
+    assert data["attempt_count"] == 100
+    assert len(data["attempts"]) == _http.MAX_REPORTED_ATTEMPTS
+    assert data["attempts_truncated"] is True
+    assert data["attempts"][-1]["attempt"] == 100
+
+
+def test_probe_until_ready_runs_every_url_concurrently():
+    other = "http://app2:8080/health"
+    transport = FakeTransport(None, 0, {URL: [ok(status=503), ok()], other: [ok()]})
+    checker = HttpChecker(transport, Clock())
+    started = []
+
+    def factory(**kwargs):
+        thread = threading.Thread(**kwargs)
+        started.append(thread)
+        return thread
+
+    specs = [CheckSpec(URL), CheckSpec(other)]
+    ready, elapsed, progress = probe_until_ready(
+        checker, specs, timeout=5, interval=0.01, successes=2, thread_factory=factory
+    )
+    assert ready and len(started) == 2
+    assert [p.url for p in progress] == [URL, other]
+    assert progress[0].attempt_count == 3 and progress[1].attempt_count == 2
+    assert elapsed < 5
+
+
+def test_probe_until_ready_reports_the_one_not_ready():
+    other = "http://app2:8080/health"
+    transport = FakeTransport(None, 0, {URL: [ok()], other: [TransportError("connection refused")]})
+    ready, elapsed, progress = probe_until_ready(
+        HttpChecker(transport, Clock()), [CheckSpec(URL), CheckSpec(other)], timeout=0.3, interval=0.05, successes=1
+    )
+    assert not ready
+    assert progress[0].ready and not progress[1].ready
+    assert "last failure: request failed: connection refused" in progress[1].failure_message(1)
+
+
+def test_probe_until_ready_reraises_bugs_from_threads():
+    class Broken(FakeTransport):
+        def http(self, spec, timeout):
+            raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        probe_until_ready(HttpChecker(Broken(), Clock()), [CheckSpec(URL), CheckSpec(URL + "2")], 1, 0.1, 1)
+
+
+# -- smoke tests ------------------------------------------------------------------
+
+
+def smoke(script, checks, rounds=1, safe_only=False):
+    transport = FakeTransport(FakeClock(), 0.01, script)
+    return run_smoke_test(HttpChecker(transport, transport.clock), checks, rounds, safe_only), transport
+
+
+def test_smoke_lists_every_failing_check():
+    a, b, c = "http://lb/a", "http://lb/b", "http://lb/c"
+    checks = [NamedCheck("a", CheckSpec(a)), NamedCheck("b", CheckSpec(b)), NamedCheck("c", CheckSpec(c))]
+    outcome, _ = smoke({a: [ok(status=500)], b: [ok()], c: [ok(), TransportError("connection refused")]}, checks, 2)
+    assert not outcome["passed"]
+    assert outcome["failed_checks"] == ["a", "c"]
+    assert [r["passed"] for r in outcome["rounds"]] == [False, False]
+    assert outcome["checks"][0]["rounds_failed"] == 2 and outcome["checks"][2]["rounds_passed"] == 1
+    assert outcome["checks"][2]["reasons"] == ["round 2: request failed: connection refused"]
+    message = smoke_failure_message(outcome)
+    assert message.startswith(
+        "2 of 3 check(s) failed: 'a' (GET http://lb/a) failed 2 of 2 round(s): rounds 1,2: status 500"
+    )
+    assert "'c' (GET http://lb/c) failed 1 of 2 round(s): round 2: request failed: connection refused" in message
+    assert "'b'" not in message
+
+
+def test_smoke_check_mode_skips_unsafe_methods():
+    url = "http://lb/basket"
+    checks = [NamedCheck("read", CheckSpec(url)), NamedCheck("write", CheckSpec(url, method="POST", body={}))]
+    outcome, transport = smoke({url: [ok()]}, checks, rounds=2, safe_only=True)
+    assert outcome["passed"]
+    assert outcome["skipped_checks"] == ["write"]
+    assert len(transport.calls) == 2
+    skipped = outcome["rounds"][0]["results"][1]
+    assert skipped["skipped"] is True and skipped["ok"] is None
+    assert skipped["reason"] == "skipped in check mode: POST is not a safe method"
+    outcome, transport = smoke({url: [ok()]}, checks, rounds=2, safe_only=False)
+    assert outcome["skipped_checks"] == [] and len(transport.calls) == 4
