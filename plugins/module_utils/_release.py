@@ -131,7 +131,9 @@ class ReleaseTree:
             return None
 
     def is_complete(self, release: str) -> bool:
-        return self.marker(release) is not None
+        """Our unpacks appear complete or not at all (marker + rename). A release directory
+        without the marker was installed by another tool and is adopted as it is."""
+        return self.marker(release) is not None or os.path.isdir(self.release_dir(release))
 
     def live(self) -> Optional[str]:
         """The release ``current`` points at, or None before the first deploy."""
@@ -163,6 +165,8 @@ class ReleaseTree:
             marker = self.marker(name)
             if marker is not None:
                 found.append((float(marker.get("unpacked_epoch", 0)), name))
+            elif os.path.isdir(os.path.join(self.releases_dir, name)):
+                found.append((os.stat(os.path.join(self.releases_dir, name)).st_mtime, name))
         return [name for _, name in sorted(found)]
 
     def partials(self) -> List[str]:
@@ -201,6 +205,8 @@ class ReleaseTree:
         """Unpack ``artifact`` into releases/<release> unless a complete copy is there."""
         dest = self.release_dir(release)
         marker = self.marker(release)
+        if marker is None and os.path.isdir(dest):
+            return {"changed": False, "sha256": None}  # adopted, see is_complete
         if marker is not None:
             if checksum and marker.get("sha256") and marker["sha256"] != checksum:
                 raise ReleaseError(

@@ -189,3 +189,12 @@ def test_shared_file_missing_is_refused_before_any_change(tree, tmp_path):
     with pytest.raises(ReleaseError, match="missing"):
         deploy(tree, tmp_path, "v1", shared_files=["config/app.env"])
     assert tree.live() is None and not os.path.exists(tree.releases_dir)
+
+
+def test_a_release_installed_by_another_tool_is_adopted(tree, tmp_path):
+    os.makedirs(os.path.join(tree.releases_dir, "v0"))
+    os.symlink("releases/v0", tree.current_link)
+    out = deploy(tree, tmp_path, "v1")
+    assert out["previous"] == "v0" and sorted(tree.releases()) == ["v0", "v1"]
+    back = apply_release(tree, "rollback", None)
+    assert back["current"] == "v0"

@@ -1,0 +1,886 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Private to the zerodown.deploy collection: the HTTP probe/check engine.
+
+``readiness_probe`` and ``smoke_test`` both send one request and judge the
+answer against a set of expectations (status codes, body regex, JSON fields,
+response headers, latency, served version). That single request-and-judge
+step lives here, in ``HttpChecker.check``, so the two modules agree on what
+"healthy" means and on how a failure is explained. ``probe_until_ready``
+adds the readiness rule (N consecutive successes per target before one
+deadline, all targets probed concurrently) on top of ``wait_until``.
+
+Nothing here knows AnsibleModule: bad options raise ``HttpOptionError``
+(naming the option and the bad value), which the modules turn into
+``fail_json``; network failures never raise, they become a failed
+``CheckResult`` with a short reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import ssl
+import threading
+import traceback
+import warnings
+from collections import deque
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
+
+try:
+    import requests
+    from requests.exceptions import ConnectTimeout, ReadTimeout, RequestException
+    from urllib3.exceptions import InsecureRequestWarning
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR: Optional[str] = traceback.format_exc()
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+
+#: Bytes of a response body kept for assertions; bigger bodies are cut here.
+MAX_BODY_BYTES = 1024 * 1024
+#: Characters of the body quoted in a failure reason.
+SNIPPET_CHARS = 200
+#: A readiness result keeps the most recent attempts only (``attempt_count`` has them all).
+MAX_REPORTED_ATTEMPTS = 50
+#: The last attempt before a deadline still gets this long to answer.
+MIN_ATTEMPT_TIMEOUT = 0.25
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+#: TLS and redirect options shared by every module built on this engine
+#: (documented once in the ``zerodown.deploy.http_client`` doc fragment).
+HTTP_CLIENT_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
+    "validate_certs": {"type": "bool", "default": True},
+    "ca_path": {"type": "path"},
+    "client_cert": {"type": "path"},
+    "client_key": {"type": "path", "no_log": False},
+    "follow_redirects": {"type": "bool", "default": False},
+}
+
+
+class HttpOptionError(ValueError):
+    """An option value is unusable; the message names the option, the value and the fix."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__("%s: %s" % (option, message))
+        self.option = option
+
+
+class TransportError(Exception):
+    """The request got no HTTP answer (refused, timed out, TLS failure, ...)."""
+
+
+# --------------------------------------------------------------------------
+# Validation helpers: each returns the normalised value or raises HttpOptionError.
+
+
+def positive_number(value: Any, option: str, allow_zero: bool = False, unit: str = "seconds") -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise HttpOptionError(option, "expected a number of %s, got %r" % (unit, value)) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise HttpOptionError(option, "expected a finite number of %s, got %r" % (unit, value))
+    if number < 0 or (number == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "greater than zero"
+        raise HttpOptionError(option, "must be %s (%s), got %r" % (bound, unit, value))
+    return number
+
+
+def positive_int(value: Any, option: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise HttpOptionError(option, "must be a whole number of 1 or more, got %r" % (value,))
+    return value
+
+
+def validate_url(value: Any, option: str, allow_tcp: bool = False) -> str:
+    """Check an http(s):// (or, when allowed, tcp://host:port) URL and return it unchanged."""
+    schemes = ("http", "https", "tcp") if allow_tcp else ("http", "https")
+    wanted = " or ".join("%s://" % s for s in schemes)
+    if not isinstance(value, str) or not value:
+        raise HttpOptionError(option, "expected a URL starting with %s, got %r" % (wanted, value))
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise HttpOptionError(option, "URL %r contains whitespace or control characters; percent-encode them" % value)
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in schemes:
+        raise HttpOptionError(option, "URL %r must start with %s" % (value, wanted))
+    try:
+        port = parts.port
+    except ValueError:
+        raise HttpOptionError(option, "URL %r has an invalid port; use a number from 1 to 65535" % value) from None
+    if not parts.hostname:
+        raise HttpOptionError(
+            option, "URL %r has no host name; write it as %s://HOST[:PORT]/..." % (value, parts.scheme)
+        )
+    if parts.scheme.lower() == "tcp":
+        if port is None or port == 0:
+            raise HttpOptionError(option, "URL %r needs a port: write it as tcp://HOST:PORT" % value)
+        if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+            raise HttpOptionError(option, "URL %r: a tcp:// target is only tcp://HOST:PORT" % value)
+    elif port == 0:
+        raise HttpOptionError(option, "URL %r has an invalid port; use a number from 1 to 65535" % value)
+    return value
+
+
+def compile_regex(value: Any, option: str) -> Optional[re.Pattern[str]]:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise HttpOptionError(option, "expected a regular expression string, got %r" % (value,))
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise HttpOptionError(option, "invalid regular expression %r: %s" % (value, exc)) from None
+
+
+def parse_json_path(path: Any, option: str) -> Tuple[str, ...]:
+    """Split ``checks.db`` into ``("checks", "db")``; ``\\.`` is a literal dot, digits index lists."""
+    if not isinstance(path, str) or not path:
+        raise HttpOptionError(option, "a JSON path must be a non-empty string like 'checks.db', got %r" % (path,))
+    segments = [s.replace("\0", ".") for s in path.replace("\\.", "\0").split(".")]
+    if any(s == "" for s in segments):
+        raise HttpOptionError(
+            option, "JSON path %r has an empty segment; write it as 'a.b.c' (escape a literal dot as \\.)" % path
+        )
+    return tuple(segments)
+
+
+def parse_json_expectations(value: Any, option: str) -> Dict[str, Tuple[Tuple[str, ...], Any]]:
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise HttpOptionError(option, "expected a mapping of JSON path to expected value, got %r" % (value,))
+    return {str(path): (parse_json_path(path, option), expected) for path, expected in value.items()}
+
+
+def validate_headers(value: Any, option: str) -> Dict[str, str]:
+    """Request headers; values are never echoed back because they often carry credentials."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise HttpOptionError(option, "expected a mapping of header name to value")
+    headers = {}
+    for name, header_value in value.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise HttpOptionError(option, "invalid header name %r; use letters, digits and '-'" % (name,))
+        text = "" if header_value is None else str(header_value)
+        if any(ch in text for ch in "\r\n\0"):
+            raise HttpOptionError(option, "the value of header %r contains a line break or NUL; remove it" % name)
+        headers[name] = text
+    return headers
+
+
+class HeaderExpectation:
+    """A response header must equal ``value`` exactly, or match ``regex`` (re.search)."""
+
+    __slots__ = ("name", "value", "regex")
+
+    def __init__(self, name: str, value: Optional[str] = None, regex: Optional[re.Pattern[str]] = None) -> None:
+        self.name = name
+        self.value = value
+        self.regex = regex
+
+    def describe(self) -> str:
+        return "matching /%s/" % self.regex.pattern if self.regex is not None else "%r" % self.value
+
+
+def parse_header_expectations(value: Any, option: str) -> List[HeaderExpectation]:
+    """``{name: "exact"}`` or ``{name: {"regex": "..."}}`` (or ``{"value": "..."}``)."""
+    if not value:
+        return []
+    if not isinstance(value, dict):
+        raise HttpOptionError(option, "expected a mapping of header name to expected value, got %r" % (value,))
+    result = []
+    for name, expected in value.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise HttpOptionError(option, "invalid header name %r" % (name,))
+        if isinstance(expected, dict):
+            keys = set(expected)
+            if len(keys) != 1 or not keys <= {"value", "regex"}:
+                raise HttpOptionError(
+                    option,
+                    "header %r: give either a string (exact match), {value: ...} or {regex: ...}, got %r"
+                    % (name, expected),
+                )
+            if "regex" in expected:
+                result.append(
+                    HeaderExpectation(name, regex=compile_regex(expected["regex"], "%s.%s.regex" % (option, name)))
+                )
+            else:
+                result.append(HeaderExpectation(name, value=_scalar_text(expected["value"])))
+        elif isinstance(expected, (list, tuple)):
+            raise HttpOptionError(option, "header %r: expected a string or {regex: ...}, got a list" % name)
+        else:
+            result.append(HeaderExpectation(name, value=_scalar_text(expected)))
+    return result
+
+
+def validate_status_codes(value: Any, option: str) -> List[int]:
+    if value is None:
+        return [200]
+    codes = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not codes:
+        raise HttpOptionError(option, "give at least one expected status code, e.g. [200]")
+    result = []
+    for code in codes:
+        try:
+            number = int(code)
+        except (TypeError, ValueError):
+            raise HttpOptionError(option, "status code %r is not a number" % (code,)) from None
+        if not 100 <= number <= 599:
+            raise HttpOptionError(option, "status code %r is outside 100-599" % (code,))
+        result.append(number)
+    return result
+
+
+def validate_tls_files(ca_path: Optional[str], client_cert: Optional[str], client_key: Optional[str]) -> None:
+    for option, path in (("ca_path", ca_path), ("client_cert", client_cert), ("client_key", client_key)):
+        if path is not None and not os.path.exists(path):
+            raise HttpOptionError(option, "file %r does not exist" % path)
+    if client_key is not None and client_cert is None:
+        raise HttpOptionError("client_key", "client_key %r needs client_cert as well" % client_key)
+
+
+def join_url(base_url: str, path: str) -> str:
+    """``https://lb/app`` + ``/health`` -> ``https://lb/app/health`` (urljoin would drop ``/app``)."""
+    if not path:
+        return base_url
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+# --------------------------------------------------------------------------
+# Requests, responses and results.
+
+
+class TLSOptions:
+    __slots__ = ("validate_certs", "ca_path", "client_cert", "client_key")
+
+    def __init__(
+        self,
+        validate_certs: bool = True,
+        ca_path: Optional[str] = None,
+        client_cert: Optional[str] = None,
+        client_key: Optional[str] = None,
+    ) -> None:
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.client_cert = client_cert
+        self.client_key = client_key
+
+
+class VersionExpectation:
+    """The release that answers must be ``value``: read from a header or a JSON path."""
+
+    __slots__ = ("value", "header", "json_path", "json_path_text")
+
+    def __init__(self, value: str, header: Optional[str] = None, json_path: Optional[str] = None) -> None:
+        self.value = value
+        self.header = header
+        self.json_path_text = json_path
+        self.json_path = parse_json_path(json_path, "version_json_path") if json_path else None
+
+
+class Expectations:
+    def __init__(
+        self,
+        status_codes: Optional[Sequence[int]] = None,
+        body_regex: Optional[re.Pattern[str]] = None,
+        json_fields: Optional[Dict[str, Tuple[Tuple[str, ...], Any]]] = None,
+        headers: Optional[List[HeaderExpectation]] = None,
+        max_latency_ms: Optional[float] = None,
+        version: Optional[VersionExpectation] = None,
+    ) -> None:
+        self.status_codes = list(status_codes) if status_codes is not None else [200]
+        self.body_regex = body_regex
+        self.json_fields = json_fields or {}
+        self.headers = headers or []
+        self.max_latency_ms = max_latency_ms
+        self.version = version
+
+    @property
+    def needs_body(self) -> bool:
+        return bool(self.body_regex is not None or self.json_fields or (self.version and self.version.json_path))
+
+
+class CheckSpec:
+    """One request and what its answer must look like."""
+
+    def __init__(
+        self,
+        url: str,
+        method: str = "GET",
+        headers: Optional[Dict[str, str]] = None,
+        body: Any = None,
+        timeout: float = 10.0,
+        tls: Optional[TLSOptions] = None,
+        follow_redirects: bool = False,
+        expect: Optional[Expectations] = None,
+    ) -> None:
+        self.url = url
+        self.method = method.upper()
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self.tls = tls or TLSOptions()
+        self.follow_redirects = follow_redirects
+        self.expect = expect or Expectations()
+        self.is_tcp = urlsplit(url).scheme.lower() == "tcp"
+        if self.method not in HTTP_METHODS:
+            raise HttpOptionError("method", "unsupported method %r; use one of %s" % (method, ", ".join(HTTP_METHODS)))
+        if self.is_tcp:
+            e = self.expect
+            if e.body_regex is not None or e.json_fields or e.headers or e.version or body is not None:
+                raise HttpOptionError(
+                    "url", "%r is a plain TCP target: body, JSON and header checks need an http(s):// URL" % url
+                )
+        # A dict or list body is sent as JSON; a string as it is.
+        if isinstance(body, (dict, list)):
+            self.body: Optional[bytes] = json.dumps(body).encode("utf-8")
+            if not any(k.lower() == "content-type" for k in self.headers):
+                self.headers["Content-Type"] = "application/json"
+        elif body is None:
+            self.body = None
+        else:
+            self.body = str(body).encode("utf-8")
+
+
+class RawResponse:
+    __slots__ = ("status", "headers", "body", "encoding")
+
+    def __init__(self, status: int, headers: Dict[str, str], body: bytes = b"", encoding: Optional[str] = None) -> None:
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.body = body
+        self.encoding = encoding
+
+    def text(self) -> str:
+        return self.body.decode(self.encoding or "utf-8", errors="replace")
+
+
+class CheckResult:
+    """What one request found. ``reason`` says why it failed, quoting the body."""
+
+    __slots__ = ("url", "method", "status", "latency_ms", "ok", "reason", "reasons", "error", "snippet", "version")
+
+    def __init__(self, url: str, method: str) -> None:
+        self.url = url
+        self.method = method
+        self.status: Optional[int] = None
+        self.latency_ms: Optional[float] = None
+        self.ok = False
+        self.reason: Optional[str] = None
+        self.reasons: List[str] = []
+        self.error: Optional[str] = None
+        self.snippet: Optional[str] = None
+        self.version: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "url": self.url,
+            "method": self.method,
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "ok": self.ok,
+            "reason": self.reason,
+            "reasons": list(self.reasons),
+            "error": self.error,
+            "version": self.version,
+        }
+
+
+def snippet_of(text: str, limit: int = SNIPPET_CHARS) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def json_values_equal(actual: Any, expected: Any) -> bool:
+    """Equal as JSON, or equal as text when one side is a string (Ansible templating yields strings)."""
+    if isinstance(actual, (dict, list)) or isinstance(expected, (dict, list)):
+        return bool(actual == expected)
+    if isinstance(actual, str) or isinstance(expected, str):
+        return _scalar_text(actual) == _scalar_text(expected)
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return isinstance(actual, bool) and isinstance(expected, bool) and actual == expected
+    return bool(actual == expected)
+
+
+_MISSING = object()
+
+
+def lookup_json_path(document: Any, path: Tuple[str, ...]) -> Any:
+    node = document
+    for segment in path:
+        if isinstance(node, dict) and segment in node:
+            node = node[segment]
+        elif isinstance(node, list) and segment.lstrip("-").isdigit() and -len(node) <= int(segment) < len(node):
+            node = node[int(segment)]
+        else:
+            return _MISSING
+    return node
+
+
+# --------------------------------------------------------------------------
+# Transport: the only part that touches the network (unit tests pass a fake).
+
+
+class RequestsTransport:
+    """Sends one request with a fresh connection each time (no keep-alive pinning to one backend)."""
+
+    def __init__(self) -> None:
+        if not HAS_REQUESTS:  # the modules check first and call missing_required_lib
+            raise RuntimeError("the Python library 'requests' is required")
+
+    def http(self, spec: CheckSpec, timeout: float) -> RawResponse:
+        verify: Any = spec.tls.validate_certs
+        if verify and spec.tls.ca_path:
+            verify = spec.tls.ca_path
+        cert: Any = None
+        if spec.tls.client_cert:
+            cert = (spec.tls.client_cert, spec.tls.client_key) if spec.tls.client_key else spec.tls.client_cert
+        session = requests.Session()
+        try:
+            with warnings.catch_warnings():
+                if not verify:
+                    warnings.simplefilter("ignore", InsecureRequestWarning)
+                response = session.request(
+                    spec.method,
+                    spec.url,
+                    headers=spec.headers,
+                    data=spec.body,
+                    timeout=timeout,
+                    verify=verify,
+                    cert=cert,
+                    allow_redirects=spec.follow_redirects,
+                    stream=True,
+                )
+                try:
+                    body = b""
+                    if spec.method != "HEAD":
+                        chunks = []
+                        size = 0
+                        for chunk in response.iter_content(64 * 1024):
+                            chunks.append(chunk)
+                            size += len(chunk)
+                            if size >= MAX_BODY_BYTES:
+                                break
+                        body = b"".join(chunks)[:MAX_BODY_BYTES]
+                    return RawResponse(response.status_code, dict(response.headers), body, response.encoding)
+                finally:
+                    response.close()
+        except RequestException as exc:
+            raise TransportError(describe_exception(exc, timeout)) from exc
+        except (OSError, ValueError) as exc:  # e.g. unreadable client key, bad cert file
+            raise TransportError(describe_exception(exc, timeout)) from exc
+        finally:
+            session.close()
+
+    def tcp(self, host: str, port: int, timeout: float) -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                pass
+        except OSError as exc:
+            raise TransportError(describe_exception(exc, timeout)) from exc
+
+
+def _exception_chain(exc: BaseException) -> List[BaseException]:
+    seen: List[BaseException] = []
+    todo: List[Any] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo.extend([getattr(item, "reason", None), item.__cause__, item.__context__])
+        todo.extend(a for a in item.args if isinstance(a, BaseException))
+    return seen
+
+
+def describe_exception(exc: BaseException, timeout: float) -> str:
+    """A one-line cause a human can act on, instead of urllib3's nested repr."""
+    chain = _exception_chain(exc)
+    timed_out = HAS_REQUESTS and isinstance(exc, (ConnectTimeout, ReadTimeout))
+    if timed_out or any(isinstance(e, socket.timeout) for e in chain):
+        what = "connect" if HAS_REQUESTS and isinstance(exc, ConnectTimeout) else "answer"
+        return "timed out: no %s within %gs" % (what, timeout)
+    for e in chain:
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return "TLS certificate verification failed: %s" % (e.verify_message or e.reason or e)
+    for e in chain:
+        if isinstance(e, ssl.SSLError):
+            return "TLS error: %s" % (e.reason or e)
+    for e in chain:
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, socket.gaierror):
+            return "cannot resolve host name: %s" % e
+        if isinstance(e, ConnectionResetError):
+            return "connection reset by peer"
+    text = str(exc)
+    for e in chain:
+        if isinstance(e, OSError) and e.strerror:
+            text = e.strerror
+            break
+    return snippet_of("%s: %s" % (type(exc).__name__, text), 300)
+
+
+# --------------------------------------------------------------------------
+# The engine.
+
+
+class HttpChecker:
+    """Sends a CheckSpec and judges the answer; never raises for network trouble."""
+
+    def __init__(self, transport: Any = None, clock: Optional[Clock] = None) -> None:
+        self.transport = transport if transport is not None else RequestsTransport()
+        self.clock = clock or Clock()
+
+    def check(self, spec: CheckSpec, timeout: Optional[float] = None) -> CheckResult:
+        timeout = spec.timeout if timeout is None else timeout
+        result = CheckResult(spec.url, "TCP" if spec.is_tcp else spec.method)
+        start = self.clock.monotonic()
+        try:
+            if spec.is_tcp:
+                parts = urlsplit(spec.url)
+                self.transport.tcp(parts.hostname, parts.port, timeout)
+                response = None
+            else:
+                response = self.transport.http(spec, timeout)
+        except TransportError as exc:
+            result.latency_ms = round((self.clock.monotonic() - start) * 1000.0, 1)
+            result.error = str(exc)
+            result.reasons = ["request failed: %s" % exc]
+            result.reason = result.reasons[0]
+            return result
+        result.latency_ms = round((self.clock.monotonic() - start) * 1000.0, 1)
+        reasons = self._judge(spec.expect, response, result)
+        result.reasons = reasons
+        result.ok = not reasons
+        if reasons:
+            reason = "; ".join(reasons)
+            if response is not None:
+                result.snippet = snippet_of(response.text()) if response.body else ""
+                reason += ("; response body: %r" % result.snippet) if response.body else "; empty response body"
+            result.reason = reason
+        return result
+
+    def _judge(self, expect: Expectations, response: Optional[RawResponse], result: CheckResult) -> List[str]:
+        reasons: List[str] = []
+        if response is not None:
+            result.status = response.status
+            if response.status not in expect.status_codes:
+                reasons.append("status %d not in %s" % (response.status, expect.status_codes))
+            text = response.text() if expect.needs_body else ""
+            if expect.body_regex is not None and not expect.body_regex.search(text):
+                reasons.append("body does not match /%s/" % expect.body_regex.pattern)
+            document: Any = _MISSING
+            if expect.json_fields or (expect.version and expect.version.json_path):
+                try:
+                    document = json.loads(text)
+                except ValueError:
+                    reasons.append("response body is not JSON")
+            if document is not _MISSING:
+                for name, (path, expected) in expect.json_fields.items():
+                    actual = lookup_json_path(document, path)
+                    if actual is _MISSING:
+                        reasons.append("JSON path %r not found in the response" % name)
+                    elif not json_values_equal(actual, expected):
+                        reasons.append("JSON %s is %s, expected %s" % (name, json.dumps(actual), json.dumps(expected)))
+            for header in expect.headers:
+                actual_header = response.headers.get(header.name.lower())
+                if actual_header is None:
+                    reasons.append("header %s missing (expected %s)" % (header.name, header.describe()))
+                elif header.regex is not None and not header.regex.search(actual_header):
+                    reasons.append("header %s is %r, expected %s" % (header.name, actual_header, header.describe()))
+                elif header.regex is None and actual_header.strip() != header.value:
+                    reasons.append("header %s is %r, expected %s" % (header.name, actual_header, header.describe()))
+            if expect.version is not None:
+                reasons.extend(self._judge_version(expect.version, response, document, result))
+        if (
+            expect.max_latency_ms is not None
+            and result.latency_ms is not None
+            and result.latency_ms > expect.max_latency_ms
+        ):
+            reasons.append("latency %gms above max_latency_ms %g" % (result.latency_ms, expect.max_latency_ms))
+        return reasons
+
+    @staticmethod
+    def _judge_version(
+        version: VersionExpectation, response: RawResponse, document: Any, result: CheckResult
+    ) -> List[str]:
+        if version.json_path is not None:
+            where = "JSON %s" % version.json_path_text
+            if document is _MISSING:
+                return []  # "not JSON" is already reported
+            found = lookup_json_path(document, version.json_path)
+            if found is _MISSING:
+                return [
+                    "version: JSON path %r not found in the response (expected %r)"
+                    % (version.json_path_text, version.value)
+                ]
+            served = _scalar_text(found)
+        else:
+            where = "header %s" % version.header
+            header = response.headers.get((version.header or "").lower())
+            if header is None:
+                return ["version: header %s missing (expected %r)" % (version.header, version.value)]
+            served = header.strip()
+        result.version = served
+        if served != version.value:
+            return ["version: %s is %r, expected %r" % (where, served, version.value)]
+        return []
+
+
+# --------------------------------------------------------------------------
+# Readiness: N consecutive successes per target, one deadline for all.
+
+
+class TargetProgress:
+    """What the probe learned about one target."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ready = False
+        self.attempt_count = 0
+        self.successes = 0
+        self.failures = 0
+        self.consecutive = 0
+        self.time_to_ready: Optional[float] = None
+        self.attempts: deque = deque(maxlen=MAX_REPORTED_ATTEMPTS)
+        self.last: Optional[CheckResult] = None
+        self.last_failure: Optional[CheckResult] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "url": self.url,
+            "ready": self.ready,
+            "attempt_count": self.attempt_count,
+            "attempts": list(self.attempts),
+            "attempts_truncated": self.attempt_count > len(self.attempts),
+            "successes": self.successes,
+            "failures": self.failures,
+            "consecutive_successes": self.consecutive,
+            "time_to_ready": self.time_to_ready,
+            "last_reason": self.last_failure.reason if self.last_failure is not None else None,
+        }
+
+    def failure_message(self, successes_needed: int) -> str:
+        if self.last_failure is None:
+            return "%s: only %d of %d consecutive successes before the deadline (%d attempts, no failure)" % (
+                self.url,
+                self.consecutive,
+                successes_needed,
+                self.attempt_count,
+            )
+        return "%s: %d of %d consecutive successes after %d attempts (%d failed); last failure: %s" % (
+            self.url,
+            self.consecutive,
+            successes_needed,
+            self.attempt_count,
+            self.failures,
+            self.last_failure.reason,
+        )
+
+
+def probe_target(
+    checker: HttpChecker,
+    spec: CheckSpec,
+    deadline: float,
+    interval: float,
+    successes: int,
+    start: float,
+    progress: Optional[TargetProgress] = None,
+) -> TargetProgress:
+    """Probe one target until ``successes`` consecutive checks pass or ``deadline`` (clock time) passes."""
+    clock = checker.clock
+    progress = progress or TargetProgress(spec.url)
+
+    def attempt() -> bool:
+        remaining = deadline - clock.monotonic()
+        timeout = max(min(spec.timeout, remaining), min(spec.timeout, MIN_ATTEMPT_TIMEOUT))
+        result = checker.check(spec, timeout=timeout)
+        progress.attempt_count += 1
+        progress.last = result
+        entry = result.to_dict()
+        if spec.expect.version is None:
+            del entry["version"]
+        entry["attempt"] = progress.attempt_count
+        entry["at"] = round(clock.monotonic() - start, 3)
+        progress.attempts.append(entry)
+        if result.ok:
+            progress.successes += 1
+            progress.consecutive += 1
+        else:
+            progress.failures += 1
+            progress.consecutive = 0
+            progress.last_failure = result
+        if progress.consecutive >= successes:
+            progress.ready = True
+            progress.time_to_ready = round(clock.monotonic() - start, 3)
+        return progress.ready
+
+    try:
+        wait_until(attempt, timeout=max(deadline - clock.monotonic(), 0.0), interval=interval, clock=clock)
+    except WaitTimeout:
+        pass
+    return progress
+
+
+def probe_until_ready(
+    checker: HttpChecker,
+    specs: Sequence[CheckSpec],
+    timeout: float,
+    interval: float,
+    successes: int,
+    thread_factory: Callable[..., threading.Thread] = threading.Thread,
+) -> Tuple[bool, float, List[TargetProgress]]:
+    """Probe every target concurrently (one thread each) against one shared deadline."""
+    clock = checker.clock
+    start = clock.monotonic()
+    deadline = start + timeout
+    progress = [TargetProgress(spec.url) for spec in specs]
+    errors: List[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            probe_target(checker, specs[index], deadline, interval, successes, start, progress[index])
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+            errors.append(exc)
+
+    if len(specs) == 1:
+        run(0)
+    else:
+        threads = [thread_factory(target=run, args=(i,), daemon=True) for i in range(len(specs))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    elapsed = round(clock.monotonic() - start, 3)
+    return all(p.ready for p in progress), elapsed, progress
+
+
+# --------------------------------------------------------------------------
+# Smoke tests: named checks, repeated for some rounds, every failure reported.
+
+
+class NamedCheck:
+    __slots__ = ("name", "spec")
+
+    def __init__(self, name: str, spec: CheckSpec) -> None:
+        self.name = name
+        self.spec = spec
+
+
+def run_smoke_test(
+    checker: HttpChecker, checks: Sequence[NamedCheck], rounds: int = 1, safe_only: bool = False
+) -> Dict[str, Any]:
+    """Run every check ``rounds`` times, in order; with ``safe_only`` skip methods that may change the app.
+
+    Returns ``passed``, per-check summaries (``checks``), per-round results
+    (``rounds``), ``failed_checks``, ``skipped_checks`` and ``elapsed``.
+    """
+    clock = checker.clock
+    start = clock.monotonic()
+    summaries: List[Dict[str, Any]] = []
+    for check in checks:
+        skipped = safe_only and check.spec.method not in SAFE_METHODS
+        summaries.append(
+            {
+                "name": check.name,
+                "method": check.spec.method,
+                "url": check.spec.url,
+                "passed": not skipped,
+                "skipped": skipped,
+                "rounds_passed": 0,
+                "rounds_failed": 0,
+                "reasons": [],
+                "latency_ms_max": None,
+            }
+        )
+    round_results = []
+    for number in range(1, rounds + 1):
+        results = []
+        for check, summary in zip(checks, summaries):
+            if summary["skipped"]:
+                results.append(
+                    {
+                        "name": check.name,
+                        "url": check.spec.url,
+                        "method": check.spec.method,
+                        "ok": None,
+                        "skipped": True,
+                        "reason": "skipped in check mode: %s is not a safe method" % check.spec.method,
+                    }
+                )
+                continue
+            result = checker.check(check.spec)
+            entry = result.to_dict()
+            entry.update(name=check.name, skipped=False)
+            results.append(entry)
+            if result.latency_ms is not None and (
+                summary["latency_ms_max"] is None or result.latency_ms > summary["latency_ms_max"]
+            ):
+                summary["latency_ms_max"] = result.latency_ms
+            if result.ok:
+                summary["rounds_passed"] += 1
+            else:
+                summary["rounds_failed"] += 1
+                summary["passed"] = False
+                summary["reasons"].append("round %d: %s" % (number, result.reason))
+        round_results.append(
+            {"round": number, "passed": all(r["ok"] for r in results if not r["skipped"]), "results": results}
+        )
+    failed = [s["name"] for s in summaries if not s["passed"] and not s["skipped"]]
+    return {
+        "passed": not failed,
+        "checks": summaries,
+        "rounds": round_results,
+        "failed_checks": failed,
+        "skipped_checks": [s["name"] for s in summaries if s["skipped"]],
+        "elapsed": round(clock.monotonic() - start, 3),
+    }
+
+
+def smoke_failure_message(outcome: Dict[str, Any], max_reasons_per_check: int = 3) -> str:
+    """Every failing check in one line; identical reasons from several rounds are said once."""
+    failing = [s for s in outcome["checks"] if not s["passed"] and not s["skipped"]]
+    run = [s for s in outcome["checks"] if not s["skipped"]]
+    parts = []
+    for summary in failing:
+        by_reason: Dict[str, List[int]] = {}
+        for round_result in outcome["rounds"]:
+            for result in round_result["results"]:
+                if result["name"] == summary["name"] and result["ok"] is False:
+                    by_reason.setdefault(result["reason"], []).append(round_result["round"])
+        texts = []
+        for reason, numbers in list(by_reason.items())[:max_reasons_per_check]:
+            label = "round" if len(numbers) == 1 else "rounds"
+            texts.append("%s %s: %s" % (label, ",".join(str(n) for n in numbers), reason))
+        if len(by_reason) > max_reasons_per_check:
+            texts.append("and %d other reason(s)" % (len(by_reason) - max_reasons_per_check))
+        total = summary["rounds_passed"] + summary["rounds_failed"]
+        parts.append(
+            "%r (%s %s) failed %d of %d round(s): %s"
+            % (summary["name"], summary["method"], summary["url"], summary["rounds_failed"], total, "; ".join(texts))
+        )
+    return "%d of %d check(s) failed: %s" % (len(failing), len(run), " | ".join(parts))
