@@ -29,7 +29,7 @@ PREVIOUS_LEDGER_FILE = "ledger.previous.json"
 
 HOST_FIELDS = ("previous", "current", "server", "status", "batch")
 HOST_STATUSES = ("staged", "switching", "moved", "rolled_back", "removed", "unchanged", "failed")
-OUTCOMES = ("running", "succeeded", "rolled_back", "failed", "planned")
+OUTCOMES = ("running", "succeeded", "unchanged", "rolled_back", "failed", "planned")
 
 
 class LedgerError(Exception):
@@ -171,6 +171,14 @@ class Ledger:
             current = self.read()
             new = self.plan_update(current, run_id, **changes)
             changed = _strip_times(new) != _strip_times(current)
+            if changes.get("outcome") == "unchanged" and moved_hosts(new) == []:
+                # A deploy that moved nothing is not one to roll back to: the
+                # ledger of the last real deploy becomes current again.
+                earlier = self.dir.read_json(PREVIOUS_LEDGER_FILE)
+                if earlier is not None:
+                    if not check:
+                        self.dir.replace_json(LEDGER_FILE, earlier)
+                    return {"changed": True, "ledger": new, "previous": current, "restored": earlier}
             if changed and not check:
                 self.dir.replace_json(LEDGER_FILE, new)
             return {"changed": changed, "ledger": new if changed else current, "previous": current}

@@ -71,9 +71,12 @@ options:
     description: Name of the phase starting now; the previous phase ends now.
     type: str
   outcome:
-    description: With O(state=finished), how the deploy ended.
+    description:
+      - With O(state=finished), how the deploy ended.
+      - C(unchanged) (nothing moved) puts the ledger of the last real deploy back in place, so that
+        C(rollback.yml) after a no-op re-run still returns the fleet to what it ran before that deploy.
     type: str
-    choices: [succeeded, rolled_back, failed, planned]
+    choices: [succeeded, unchanged, rolled_back, failed, planned]
   cause:
     description: Why the deploy failed (the first cause recorded is kept).
     type: str
@@ -180,7 +183,7 @@ def main():
             hosts=dict(type="dict"),
             batch=dict(type="int"),
             phase=dict(type="str"),
-            outcome=dict(type="str", choices=["succeeded", "rolled_back", "failed", "planned"]),
+            outcome=dict(type="str", choices=["succeeded", "unchanged", "rolled_back", "failed", "planned"]),
             cause=dict(type="str"),
             plan=dict(type="dict"),
             path=dict(type="path", default="/var/lib/zerodown"),

@@ -102,3 +102,13 @@ def test_errors_name_the_problem(ledger):
 def test_check_mode_writes_nothing(ledger, tmp_path):
     out = ledger.start("run-1", "v2", LB, check=True)
     assert out["changed"] and not (tmp_path / "shop" / "ledger.json").exists()
+
+
+def test_a_no_op_run_puts_the_last_real_ledger_back(ledger):
+    ledger.start("run-1", "v2", LB)
+    ledger.update("run-1", hosts={"app1": {"previous": "v1", "status": "moved"}}, outcome="succeeded")
+    ledger.start("run-2", "v2", LB)
+    ledger.update("run-2", hosts={"app1": {"previous": "v2", "status": "unchanged"}})
+    out = ledger.update("run-2", outcome="unchanged")
+    assert out["changed"] and ledger.read()["run_id"] == "run-1"
+    assert moved_hosts(ledger.read()) == ["app1"]
