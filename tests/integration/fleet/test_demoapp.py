@@ -1,0 +1,168 @@
+"""The sample app and its release tarballs, run as real local processes (no fleet needed)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import signal
+import socket
+import tarfile
+import threading
+import time
+
+import psycopg
+import pytest
+from fleet import releases
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import discover
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
+
+
+def get(app, path: str, timeout: float = 10.0):
+    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read().decode()
+        return resp.status, resp.getheader("X-App-Version"), body
+    finally:
+        conn.close()
+
+
+def apply_migrations(db: dict, release: str) -> None:
+    with psycopg.connect(**db) as conn:
+        conn.execute(releases.migrations_sql(release))
+
+
+def test_every_response_carries_the_version(start_app):
+    app = start_app("v1")
+    for path, status in (("/", 200), ("/version", 200), ("/smoke", 200), ("/health/ready", 200), ("/nope", 404)):
+        got, version, body = get(app, path)
+        assert (got, version) == (status, "v1"), (path, body)
+    assert json.loads(get(app, "/")[2])["message"] == "hello"
+    assert json.loads(get(app, "/version")[2]) == {"version": "v1"}
+
+
+def test_bin_start_runs_the_release_it_lives_in(start_app):
+    app = start_app("v2", use_bin_start=True)
+    assert get(app, "/version")[:2] == (200, "v2")
+
+
+def test_ready_only_after_the_start_up_delay(start_app):
+    started = time.monotonic()
+    app = start_app("v1", ready_delay="1.0")
+    status, _, body = get(app, "/health/ready")
+    assert status == 503 and json.loads(body)["status"] == "starting"
+    assert get(app, "/")[0] == 200  # serving, just not ready yet
+    wait_until(lambda: get(app, "/health/ready")[0] == 200, timeout=10, interval=0.05, description="ready")
+    assert time.monotonic() - started >= 1.0
+
+
+def test_sigterm_finishes_in_flight_requests_then_exits(start_app):
+    app = start_app("v1")
+    result = {}
+
+    def slow():
+        result["answer"] = get(app, "/slow?seconds=2")
+
+    client = threading.Thread(target=slow)
+    client.start()
+    wait_until(lambda: app.proc.poll() is None, timeout=1, interval=0.05)
+    time.sleep(0.3)  # the slow request is in flight
+    app.proc.send_signal(signal.SIGTERM)
+
+    def refused() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", app.port), timeout=0.5).close()
+            return False
+        except OSError:
+            return True
+
+    wait_until(refused, timeout=5, interval=0.05, description="listener closed after SIGTERM")
+    assert app.proc.poll() is None, "exited before the in-flight request was answered"
+    client.join(10)
+    status, version, body = result["answer"]
+    assert (status, version) == (200, "v1") and json.loads(body)["slept"] == 2.0
+    assert app.proc.wait(timeout=10) == 0
+    output = app.proc.stdout.read()
+    assert "stopping" in output and "stopped" in output
+
+
+def test_slow_stop_variant_keeps_serving_but_not_ready(start_app):
+    app = start_app("v2-slow-stop", stop_delay="1.5")
+    app.proc.send_signal(signal.SIGTERM)
+    stopped_at = time.monotonic()
+    wait_until(lambda: get(app, "/health/ready")[0] == 503, timeout=5, interval=0.05)
+    assert json.loads(get(app, "/health/ready")[2])["status"] == "stopping"
+    assert get(app, "/")[0] == 200
+    assert app.proc.wait(timeout=15) == 0
+    assert time.monotonic() - stopped_at >= 1.4
+
+
+def test_never_ready_variant(start_app):
+    app = start_app("v2-never-ready", ready_delay="0.2")
+    time.sleep(0.5)
+    assert get(app, "/health/ready")[:2] == (503, "v2-never-ready")
+    assert get(app, "/")[0] == 200
+
+
+def test_smoke_fail_variant_is_ready_but_fails_the_smoke_checks(start_app):
+    app = start_app("v2-smoke-fail")
+    assert get(app, "/health/ready")[0] == 200
+    assert get(app, "/smoke")[0] == 500
+    assert json.loads(get(app, "/")[2])["message"] == "broken"
+
+
+def test_5xx_variant_fails_exactly_its_share(start_app):
+    app = start_app("v2-5xx")
+    assert get(app, "/health/ready")[0] == 200  # health checks never fail: it passes readiness
+    statuses = [get(app, "/")[0] for _ in range(20)]
+    assert statuses.count(500) == 10 and statuses.count(200) == 10
+
+
+def test_db_v1_keeps_working_after_the_additive_v2_migration(start_app, scratch_db):
+    db_env = {
+        "db_host": scratch_db["host"],
+        "db_port": scratch_db["port"],
+        "db_name": scratch_db["dbname"],
+        "db_user": scratch_db["user"],
+        "db_password": scratch_db["password"],
+    }
+    apply_migrations(scratch_db, "v1")
+    v1 = start_app("v1", **db_env)
+    status, _, body = get(v1, "/db")
+    assert status == 200 and json.loads(body)["visits"] == 1
+    apply_migrations(scratch_db, "v2")
+    apply_migrations(scratch_db, "v2")  # idempotent: the bootstrap and the migrate role may both run it
+    assert get(v1, "/db")[0] == 200, "v1 must keep working against the v2 schema"
+    v2 = start_app("v2", **db_env)
+    status, _, body = get(v2, "/db")
+    assert status == 200 and json.loads(body)["visits"] == 3
+    with psycopg.connect(**scratch_db) as conn:
+        notes = conn.execute("SELECT version, note FROM visits ORDER BY id").fetchall()
+    assert notes == [("v1", None), ("v1", None), ("v2", "written by v2")]
+
+
+def test_db_failure_is_a_503_with_the_reason(start_app):
+    app = start_app("v1", db_host="127.0.0.1", db_port="1")
+    status, version, body = get(app, "/db")
+    assert (status, version) == (503, "v1")
+    assert "database" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("name", sorted(releases.VARIANTS))
+def test_release_tarballs_are_complete_and_reproducible(tmp_path, name):
+    first = releases.build(name, str(tmp_path / "a"))
+    second = releases.build(name, str(tmp_path / "b"))
+    assert first.sha256 == second.sha256 == hashlib.sha256(first.path.read_bytes()).hexdigest()
+    assert (tmp_path / "a" / (first.filename + ".sha256")).read_text().split() == [first.sha256, first.filename]
+    with tarfile.open(first.path) as tar:
+        names = set(tar.getnames())
+        assert {"VERSION", "release.json", "bin/start", "app/demoapp.py"} <= names
+        assert tar.getmember("bin/start").mode & 0o111
+        tar.extractall(tmp_path / "x", filter="data")
+    assert (tmp_path / "x/VERSION").read_text().strip() == name
+    migrations = [m.id for m in discover(str(tmp_path / "x/migrations"))]
+    expected = ["0001_create_visits.sql"] + ([] if name == "v1" else ["0002_visits_add_note.sql"])
+    assert migrations == expected

@@ -1,0 +1,141 @@
+"""The fleet harness itself, on real systemd-nspawn machines (root; the first run builds the rootfs).
+
+* the load generator, pointed at a fleet where one app host stops WITHOUT
+  draining, reports failed requests: with ``retries 0`` and no redispatch,
+  HAProxy cannot hide them, so a deploy that shows none really had none;
+* ``fleet up`` twice is safe: the second run leaves the running machines alone;
+* ``fleet down`` after a killed ``fleet up`` leaves no machine, mount, bridge,
+  cgroup or process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from fleet import core
+from support.loadgen import LoadGenerator
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
+
+TESTS = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.fleet
+
+
+def fleet_cli(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "fleet", *args], cwd=TESTS, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError("fleet %s failed (rc=%d):\n%s\n%s" % (args, proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+def unique_name(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:6]
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    if os.geteuid() != 0:
+        pytest.fail("the test fleet needs root (systemd-nspawn, mounts, a bridge)")
+    name = unique_name("it")
+    try:
+        fleet_cli("up", "--name", name, "--app-hosts", "2", "--bootstrap", "v1")
+        spec = core.load_spec(name)
+        yield spec
+    finally:
+        fleet_cli("down", "--name", name, check=False)
+        left = core.leftovers(name)
+        assert left == [], "fleet down left things behind: %s" % left
+
+
+def test_loadgen_sees_failures_when_a_host_stops_without_draining(fleet):
+    facts = fleet.facts()
+    url, admin = facts["fleet_lb_url"], facts["fleet_haproxy_admin"]
+    baseline = LoadGenerator(url, concurrency=4, duration=2, haproxy=admin, haproxy_backend="app").run()
+    assert baseline.requests > 0 and baseline.failed == 0, baseline.summary()
+    assert set(baseline.versions) == {"v1"}
+
+    try:
+        with LoadGenerator(url, concurrency=4, duration=6, haproxy=admin, haproxy_backend="app") as load:
+            wait_until(lambda: load.requests_so_far > 50, timeout=10, interval=0.05)
+            # no drain: HAProxy keeps sending app1 traffic until its health check notices
+            core.ssh(fleet, "app1", "systemctl stop demoapp")
+            wait_until(lambda: load.elapsed > 4, timeout=10, interval=0.1)
+        report = load.report
+    finally:
+        core.ssh(fleet, "app1", "systemctl start demoapp")
+    assert report.failed > 0, "the load generator saw no failure: %s" % report.summary()
+    assert report.succeeded > 0
+    reasons = {f["reason"] for f in report.failures}
+    assert reasons <= {"status", "connect", "timeout", "error"}
+    # HAProxy neither retried nor redispatched: the failures are the real ones
+    assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
+    app1 = report.haproxy_delta[admin]["app/app1"]
+    assert app1["econ"] + app1["eresp"] > 0, report.haproxy_delta
+    assert not report.ok
+
+
+def test_up_again_leaves_running_machines_alone(fleet):
+    before = {
+        h.name: core.ssh(fleet, h.name, "cat /etc/machine-id; cut -d' ' -f22 /proc/1/stat").stdout for h in fleet.hosts
+    }
+    proc = fleet_cli("up", "--name", fleet.name)
+    assert "booting" not in proc.stdout, proc.stdout
+    after = {
+        h.name: core.ssh(fleet, h.name, "cat /etc/machine-id; cut -d' ' -f22 /proc/1/stat").stdout for h in fleet.hosts
+    }
+    assert before == after  # same machine-ids, same PID 1 start times: nothing rebooted
+    status = core.status(fleet.name)
+    assert status["status"] == "up" and all(h["running"] and h["ssh"] for h in status["hosts"].values())
+
+
+def test_up_with_other_parameters_is_refused(fleet):
+    proc = fleet_cli("up", "--name", fleet.name, "--app-hosts", "3", check=False)
+    assert proc.returncode == 1
+    assert "already exists with 2 app hosts" in proc.stderr and "fleet down" in proc.stderr
+
+
+@pytest.mark.parametrize("kill_when", ["while preparing", "while booting"])
+def test_down_after_a_killed_up_leaves_nothing(kill_when):
+    if os.geteuid() != 0:
+        pytest.fail("the test fleet needs root (systemd-nspawn, mounts, a bridge)")
+    name = unique_name("k")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleet", "up", "--name", name, "--app-hosts", "2"],
+        cwd=TESTS,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        if kill_when == "while booting":
+            line = ""
+            deadline = time.monotonic() + 600  # a first run builds the rootfs
+            while "booting" not in line and time.monotonic() < deadline:
+                line = proc.stdout.readline()
+                assert line or proc.poll() is None, "fleet up ended before booting"
+            time.sleep(0.5)  # machines half-way through their boot
+        else:
+            spec = core.FleetSpec(name=name, app_hosts=2)
+            wait_until(lambda: (spec.state / "fleet.json").exists(), timeout=60, interval=0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert core.leftovers(name), "nothing to clean up: the kill came too late or too early to test anything"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        down = fleet_cli("down", "--name", name, check=False)
+    assert down.returncode == 0, down.stderr
+    assert core.leftovers(name) == []
+    assert not os.path.exists("/sys/class/net/zdf-" + name)
+    assert fleet_cli("leftovers", "--name", name, check=False).returncode == 0

@@ -1,0 +1,122 @@
+"""The test fleet's pure parts: names, addresses, generated HAProxy config, inventory, ssh_config."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from fleet import ansible_inventory, core, rootfs
+
+
+def test_default_fleet_layout():
+    spec = core.FleetSpec(name="unit", subnet="10.213.7.0/24", state_dir="/tmp/zdf-unit")
+    assert [(h.name, h.group, h.ip) for h in spec.hosts] == [
+        ("lb1", "lb", "10.213.7.2"),
+        ("db1", "db", "10.213.7.3"),
+        ("app1", "app", "10.213.7.11"),
+        ("app2", "app", "10.213.7.12"),
+        ("app3", "app", "10.213.7.13"),
+        ("app4", "app", "10.213.7.14"),
+    ]
+    assert spec.bridge == "zdf-unit" and len(spec.bridge) <= 15
+    assert spec.gateway == "10.213.7.1"
+    facts = spec.facts()
+    assert facts["fleet_lb_url"] == "http://10.213.7.2/"
+    assert facts["fleet_haproxy_admin"] == "10.213.7.2:%d" % core.HAPROXY_ADMIN_PORT
+    assert facts["fleet_db_host"] == "10.213.7.3"
+
+
+def test_default_subnet_is_private_and_stable():
+    one = core.FleetSpec(name="stable", state_dir="/tmp/zdf-unit")
+    two = core.FleetSpec(name="stable", state_dir="/tmp/zdf-unit")
+    assert one.subnet == two.subnet and re.match(r"^10\.213\.\d+\.0/24$", one.subnet)
+
+
+@pytest.mark.parametrize("name", ["", "Upper", "has-dash", "elevenchars", "1digit", "a b"])
+def test_bad_names_are_refused_with_the_value(name):
+    with pytest.raises(core.FleetError, match="fleet name %r is not valid" % name):
+        core.FleetSpec(name=name, state_dir="/tmp/zdf-unit")
+
+
+@pytest.mark.parametrize("subnet", ["10.0.0.0/16", "8.8.8.0/24", "nonsense", "fd00::/64"])
+def test_bad_subnets_are_refused_with_the_value(subnet):
+    with pytest.raises(core.FleetError, match=re.escape("subnet %r is not valid" % subnet)):
+        core.FleetSpec(name="unit", subnet=subnet, state_dir="/tmp/zdf-unit")
+
+
+@pytest.mark.parametrize("count", [0, 201])
+def test_bad_app_host_counts_are_refused(count):
+    with pytest.raises(core.FleetError, match="app host count %r" % count):
+        core.FleetSpec(name="unit", app_hosts=count, state_dir="/tmp/zdf-unit")
+
+
+def test_state_directory_inside_the_repository_is_refused():
+    with pytest.raises(core.FleetError, match="inside the repository"):
+        core.FleetSpec(name="unit", state_dir=str(core.REPO / "tests" / "state"))
+
+
+def test_haproxy_config_has_no_retries_no_redispatch_and_one_server_per_app_host():
+    spec = core.FleetSpec(name="unit", app_hosts=3, subnet="10.213.7.0/24", state_dir="/tmp/zdf-unit")
+    config = core.haproxy_config(spec)
+    words = [line.split("#", 1)[0].split() for line in config.splitlines()]
+    assert ["retries", "0"] in words
+    assert not [w for w in words if "redispatch" in w]
+    assert ["option", "httpchk", "GET", "/health/ready"] in words
+    servers = [w for w in words if w[:1] == ["server"]]
+    assert servers == [["server", "app%d" % i, "10.213.7.1%d:8080" % i, "check"] for i in (1, 2, 3)]
+    assert ["stats", "socket", core.HAPROXY_SOCKET, "mode", "660", "level", "admin", "expose-fd", "listeners"] in words
+    assert ["stats", "socket", "ipv4@10.213.7.2:9999", "level", "admin"] in words
+
+
+def test_inventory_and_ssh_config(tmp_path):
+    spec = core.FleetSpec(name="unit", app_hosts=2, subnet="10.213.7.0/24", state_dir=str(tmp_path / "state"))
+    core.write_client_files(spec)
+    inventory = json.loads(spec.inventory.read_text().split("\n", 1)[1])["all"]
+    assert inventory["vars"]["ansible_user"] == "root"
+    assert inventory["vars"]["ansible_python_interpreter"] == "/usr/bin/python3"
+    assert inventory["vars"]["ansible_ssh_private_key_file"] == str(spec.key)
+    assert "StrictHostKeyChecking=no" in inventory["vars"]["ansible_ssh_common_args"]
+    assert inventory["children"] == {
+        "app": {"hosts": {"app1": {"ansible_host": "10.213.7.11"}, "app2": {"ansible_host": "10.213.7.12"}}},
+        "lb": {"hosts": {"lb1": {"ansible_host": "10.213.7.2"}}},
+        "db": {"hosts": {"db1": {"ansible_host": "10.213.7.3"}}},
+    }
+    ssh_config = spec.ssh_config.read_text()
+    assert "Host app1\n    HostName 10.213.7.11" in ssh_config
+    assert "IdentityFile %s" % spec.key in ssh_config
+
+
+def test_molecule_gets_one_fleet_per_checkout_and_scenario(monkeypatch):
+    monkeypatch.delenv("ZERODOWN_FLEET_NAME", raising=False)
+    monkeypatch.delenv("MOLECULE_SCENARIO_NAME", raising=False)
+    assert core.default_name() == core.DEFAULT_NAME
+    monkeypatch.setenv("MOLECULE_PROJECT_DIRECTORY", "/work/a")
+    monkeypatch.setenv("MOLECULE_SCENARIO_NAME", "fleet")
+    first = core.default_name()
+    assert core.NAME_RE.match(first) and first == core.default_name()
+    monkeypatch.setenv("MOLECULE_SCENARIO_NAME", "rolling")
+    assert core.default_name() != first
+    monkeypatch.setenv("ZERODOWN_FLEET_NAME", "mine")
+    assert core.default_name() == "mine"
+
+
+def test_inventory_script_is_empty_without_a_fleet_and_lists_it_after(tmp_path, monkeypatch):
+    monkeypatch.setattr(core, "STATE_ROOT", tmp_path)
+    monkeypatch.setenv("ZERODOWN_FLEET_NAME", "unit")
+    empty = ansible_inventory.inventory()
+    assert empty["app"] == {"hosts": []} and empty["_meta"]["hostvars"] == {}
+    spec = core.FleetSpec(name="unit", app_hosts=2, subnet="10.213.7.0/24", state_dir=str(tmp_path / "unit"))
+    core.write_client_files(spec)
+    core.write_state(spec, "up")
+    full = ansible_inventory.inventory()
+    assert full["app"] == {"hosts": ["app1", "app2"]} and full["lb"] == {"hosts": ["lb1"]}
+    assert full["_meta"]["hostvars"]["db1"] == {"ansible_host": "10.213.7.3"}
+    assert full["all"]["vars"]["fleet_name"] == "unit"
+
+
+def test_rootfs_cache_key_follows_the_source():
+    key = rootfs.cache_key("http://deb.debian.org/debian", "bookworm")
+    assert key == rootfs.cache_key("http://deb.debian.org/debian", "bookworm")
+    assert key != rootfs.cache_key("http://deb.debian.org/debian", "trixie")
+    assert key != rootfs.cache_key("http://mirror.example/debian", "bookworm")
