@@ -361,7 +361,7 @@ class HAProxyRuntime:
         if (backend, name) not in servers:
             raise HAProxyNotFoundError(
                 "HAProxy at %s has no server %r in backend %r (servers: %s)"
-                % (self.address, name, backend, ", ".join(s for _, s in sorted(servers)) or "none")
+                % (self.address, name, backend, ", ".join(server for _be, server in sorted(servers)) or "none")
             )
         return servers[(backend, name)]
 

@@ -398,7 +398,7 @@ class LoadGenerator:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m support.loadgen", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m support.loadgen", description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("url")
     parser.add_argument("-c", "--concurrency", type=int, default=4)
     parser.add_argument("-d", "--duration", type=float, default=10.0, help="seconds (default 10)")

@@ -89,6 +89,10 @@ def runtime(answers=None, address="/run/haproxy.sock"):
     return HAProxyRuntime(address, socket_factory=fake), fake
 
 
+def runtime_only(answers=None):
+    return runtime(answers)[0]
+
+
 @pytest.mark.parametrize(
     "address,expected",
     [
@@ -219,7 +223,7 @@ def test_server_info_merges_state_and_stat():
 
 
 def test_unknown_server_and_backend():
-    rt, _ = runtime()
+    rt = runtime_only()
     with pytest.raises(HAProxyNotFoundError, match="no server 'zz' in backend 'app'.*s1, s2"):
         rt.server("app", "zz")
     with pytest.raises(HAProxyNotFoundError, match="no backend 'nope'"):
@@ -229,7 +233,7 @@ def test_unknown_server_and_backend():
 
 
 def test_show_servers_state_unknown_backend():
-    rt, _ = runtime({"show servers state nope": "Can't find backend.\n\n"})
+    rt = runtime_only({"show servers state nope": "Can't find backend.\n\n"})
     with pytest.raises(HAProxyNotFoundError, match="Can't find backend"):
         rt.show_servers_state("nope")
 
@@ -250,7 +254,7 @@ def test_bad_state_never_sent():
 
 
 def test_error_answers_raise():
-    rt, _ = runtime({"set server app/zz": "No such server.\n\n", "set weight": "Permission denied\n\n"})
+    rt = runtime_only({"set server app/zz": "No such server.\n\n", "set weight": "Permission denied\n\n"})
     with pytest.raises(HAProxyNotFoundError, match="No such server"):
         rt.set_server_state("app", "zz", "ready")
     with pytest.raises(HAProxyCommandError, match="Permission denied"):
@@ -262,7 +266,7 @@ def test_apply_sends_one_batch_and_detects_errors():
     rt.apply([rt.state_command("app", "s1", "ready"), rt.weight_command("app", "s2", 4)])
     assert fake.lines == ["set server app/s1 state ready; set weight app/s2 4"]
     assert len(fake.connects) == 1
-    rt2, _ = runtime({"set server": "\nNo such server.\n\n"})
+    rt2 = runtime_only({"set server": "\nNo such server.\n\n"})
     with pytest.raises(HAProxyNotFoundError):
         rt2.apply(["set server app/s1 state ready"])
     with pytest.raises(HAProxyNameError):
@@ -270,15 +274,15 @@ def test_apply_sends_one_batch_and_detects_errors():
 
 
 def test_get_weight():
-    rt, _ = runtime({"get weight": "3 (initial 10)\n\n"})
+    rt = runtime_only({"get weight": "3 (initial 10)\n\n"})
     assert rt.get_weight("app", "s1") == (3, 10)
-    rt2, _ = runtime({"get weight": "No such server.\n\n"})
+    rt2 = runtime_only({"get weight": "No such server.\n\n"})
     with pytest.raises(HAProxyNotFoundError):
         rt2.get_weight("app", "zz")
 
 
 def test_counters_and_backends():
-    rt, _ = runtime()
+    rt = runtime_only()
     assert rt.backends() == {"app": ["s1", "s2"], "other": ["o1"]}
     counters = rt.counters("app")
     assert set(counters) == {"app/s1", "app/s2"}

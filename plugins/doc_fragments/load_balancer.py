@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options shared by drain_backend and switch_traffic (plugins/module_utils/_lb.py ARGUMENT_SPEC).
+    DOCUMENTATION = r"""
+options:
+  provider:
+    description:
+      - Which kind of load balancer to control.
+      - V(haproxy) talks to HAProxy's runtime API (C(stats socket ... level admin)) on O(socket); changes
+        take effect at once, without a reload.
+      - V(nginx) edits the upstream's servers include file O(nginx.servers_file), checks the result with
+        C(nginx -t), puts the old file back if the check fails, and reloads nginx gracefully.
+    type: str
+    choices: [haproxy, nginx]
+    default: haproxy
+  socket:
+    description:
+      - HAProxy runtime API address, a unix socket path (C(/run/haproxy/admin.sock)) or C(host:port).
+      - A list for several load balancers (two HAProxy peers, say); every one is checked before any is changed,
+        and all are changed in the same call.
+      - The socket needs C(level admin) for changes.
+      - Required when O(provider=haproxy).
+    type: list
+    elements: str
+  api_timeout:
+    description:
+      - Seconds to wait for the HAProxy runtime API to connect and answer one command.
+    type: float
+    default: 5.0
+  nginx:
+    description:
+      - The nginx instance to control. Required when O(provider=nginx).
+      - The module owns O(nginx.servers_file) and rewrites it; include it inside the upstream block,
+        C(upstream app { include /etc/nginx/zerodown/app.servers; }).
+    type: dict
+    suboptions:
+      conf:
+        description:
+          - Main configuration file of the running nginx, passed as C(-c) to C(nginx -t).
+        type: path
+        required: true
+      servers_file:
+        description:
+          - The include file holding only the upstream's C(server host:port [weight=N] [params] [down];) lines.
+          - Server names given to the module are the C(host:port) addresses as written in this file.
+          - "A server taken out is written with C(down) and a C(# zerodown: drain) or C(# zerodown: maint)
+            comment, so the state reads back as it was set."
+        type: path
+        required: true
+      pid_file:
+        description:
+          - The running nginx master's pid file (its C(pid) directive); the reload is a SIGHUP to that PID.
+        type: path
+        default: /run/nginx.pid
+      binary:
+        description:
+          - The nginx executable used for C(nginx -t).
+        type: path
+        default: nginx
+      prefix:
+        description:
+          - Prefix path passed as C(-p) to C(nginx -t), when nginx runs with one.
+        type: path
+  backend:
+    description:
+      - HAProxy backend name, or the nginx upstream name.
+      - "Names may only hold C(A-Z a-z 0-9 _ . : -); anything else (C(;), spaces, newlines) is refused before
+        anything is sent, so no runtime API command can be injected through a name."
+    type: str
+    required: true
+notes:
+  - "nginx open source cannot report sessions per upstream server: a drained nginx server counts as busy until
+    every worker process that ran before the reload has exited, which is when their in-flight requests are done."
+  - HAProxy weights are 0-256, or a percentage V(N%) of the server's configured (initial) weight, computed as
+    HAProxy does (rounded down). nginx weights are integers of 1 or more; take a server out with a state, not weight 0.
+seealso:
+  - name: HAProxy management guide (runtime API)
+    description: C(show stat), C(show servers state), C(set server), C(shutdown sessions).
+    link: https://docs.haproxy.org/2.6/management.html
+  - name: nginx upstream module
+    description: The C(server) directive and its C(weight) and C(down) parameters.
+    link: https://nginx.org/en/docs/http/ngx_http_upstream_module.html#server
+"""

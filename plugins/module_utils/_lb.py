@@ -1,0 +1,489 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Private to the zerodown.deploy collection: one interface over every load balancer.
+
+A ``Provider`` is one load balancer (one HAProxy, one nginx). drain_backend
+and switch_traffic only talk to providers, so a cloud load balancer later is
+one more subclass:
+
+* ``read(backend)`` -> ``{server: {"state": ready|drain|maint, "weight": int, ...}}``
+* ``target_weight(info, weight)`` -> the absolute weight a requested weight means
+* ``apply(backend, changes)`` -> apply ``{server: {"state"?, "weight"?}}`` together
+* ``pending(backend, servers)`` -> ``{server: n}`` requests still to finish
+  (0 everywhere = drained)
+* ``shutdown(backend, servers)`` -> kill what is left, return how many
+
+Above that, plain functions do what the modules share: validate every LB
+before any change (``read_all`` + ``check_servers``), ``plan``,
+``apply_all`` (with rollback of LBs already changed if a later one fails),
+and ``drain`` (one wait over every LB and server, through ``wait_until``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+from ansible_collections.zerodown.deploy.plugins.module_utils import _haproxy as haproxy
+from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx as nginx
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
+
+STATES = ("ready", "drain", "maint")
+
+ServerMap = Dict[str, Dict[str, Any]]  # server -> {"state", "weight", ...}
+
+
+class LBError(Exception):
+    """Base class for load-balancer errors; the message is fit for a user."""
+
+
+class LBValidationError(LBError):
+    """Bad input (name, weight, state, unknown backend/server); nothing was changed."""
+
+
+class LBUnreachableError(LBError):
+    """A load balancer could not be reached; nothing was changed."""
+
+
+class LBApplyError(LBError):
+    """A change failed part way; ``rolled_back`` tells whether the earlier ones were undone."""
+
+    def __init__(self, message: str, rolled_back: bool = False) -> None:
+        super().__init__(message)
+        self.rolled_back = rolled_back
+
+
+class DrainTimeout(LBError):
+    def __init__(self, message: str, remaining: Dict[str, Dict[str, int]], elapsed: float) -> None:
+        super().__init__(message)
+        self.remaining = remaining
+        self.elapsed = elapsed
+
+
+class Provider:
+    """One load balancer. Subclasses implement the five methods below."""
+
+    kind = "abstract"
+
+    def __init__(self, ident: str) -> None:
+        self.id = ident
+
+    def check_name(self, name: Any, what: str = "server") -> str:
+        raise NotImplementedError
+
+    def read(self, backend: str) -> ServerMap:
+        raise NotImplementedError
+
+    def target_weight(self, info: Dict[str, Any], weight: Any) -> int:
+        raise NotImplementedError
+
+    def apply(self, backend: str, changes: ServerMap) -> None:
+        raise NotImplementedError
+
+    def pending(self, backend: str, servers: Sequence[str]) -> Dict[str, int]:
+        raise NotImplementedError
+
+    def shutdown(self, backend: str, servers: Sequence[str]) -> int:
+        raise NotImplementedError
+
+
+def order_commands(changes: ServerMap, current: ServerMap) -> List[str]:
+    """Server names in the order to change them: servers gaining traffic first, losing traffic last.
+
+    Applied in this order, a switch never passes through a moment where
+    fewer servers take traffic than before and after.
+    """
+
+    def rank(name: str) -> int:
+        change = changes[name]
+        state = change.get("state", current[name]["state"])
+        if state != "ready":
+            return 2
+        if change.get("state") == "ready" or change.get("weight", 0) > current[name]["weight"]:
+            return 0
+        return 1
+
+    return sorted(changes, key=lambda n: (rank(n), n))
+
+
+class HAProxyProvider(Provider):
+    kind = "haproxy"
+
+    def __init__(self, address: str, timeout: float = 5.0, runtime: Optional[haproxy.HAProxyRuntime] = None) -> None:
+        super().__init__(address)
+        try:
+            self.runtime = runtime or haproxy.HAProxyRuntime(address, timeout=timeout)
+        except haproxy.HAProxyError as exc:
+            raise LBValidationError(str(exc)) from exc
+
+    def _call(self, func, *args):
+        try:
+            return func(*args)
+        except haproxy.HAProxyConnectionError as exc:
+            raise LBUnreachableError(str(exc)) from exc
+        except (haproxy.HAProxyNameError, haproxy.HAProxyValueError, haproxy.HAProxyNotFoundError) as exc:
+            raise LBValidationError(str(exc)) from exc
+        except haproxy.HAProxyError as exc:
+            raise LBApplyError(str(exc)) from exc
+
+    def check_name(self, name: Any, what: str = "server") -> str:
+        return self._call(haproxy.validate_name, name, what)
+
+    def read(self, backend: str) -> ServerMap:
+        self.check_name(backend, "backend")
+        servers = self._call(self.runtime.servers, backend)
+        out: ServerMap = {}
+        for (_be, name), info in servers.items():
+            entry = dict(info)
+            entry["sessions"] = info["scur"] + info["qcur"]
+            out[name] = entry
+        return out
+
+    def target_weight(self, info: Dict[str, Any], weight: Any) -> int:
+        text = self._call(haproxy.normalize_weight, weight)
+        if text.endswith("%"):
+            # Same arithmetic as HAProxy's own 'set weight b/s N%', done here so
+            # the result is known before it is applied (plans, idempotence).
+            return info["initial_weight"] * int(text[:-1]) // 100
+        return int(text)
+
+    def apply(self, backend: str, changes: ServerMap) -> None:
+        if not changes:
+            return
+        current = self.read(backend)
+        commands = []
+        for name in order_commands(changes, current):
+            change = changes[name]
+            # Weight first: a server coming back is ready with its new weight at once.
+            if "weight" in change:
+                commands.append(self._call(self.runtime.weight_command, backend, name, change["weight"]))
+            if "state" in change:
+                commands.append(self._call(self.runtime.state_command, backend, name, change["state"]))
+        self._call(self.runtime.apply, commands)
+
+    def pending(self, backend: str, servers: Sequence[str]) -> Dict[str, int]:
+        sessions = self._call(self.runtime.sessions, backend, servers)
+        return {name: value["scur"] + value["qcur"] for name, value in sessions.items()}
+
+    def shutdown(self, backend: str, servers: Sequence[str]) -> int:
+        killed = 0
+        for name, count in self.pending(backend, servers).items():
+            if count:
+                killed += count
+                self._call(self.runtime.shutdown_sessions, backend, name)
+        return killed
+
+
+class NginxProvider(Provider):
+    """nginx: the servers include file is the state; a change is a tested, graceful reload."""
+
+    kind = "nginx"
+
+    def __init__(self, control: nginx.Nginx) -> None:
+        super().__init__(control.servers_file)
+        self.control = control
+        self._draining: set = set()  # old workers of our last reload
+
+    def _call(self, func, *args):
+        try:
+            return func(*args)
+        except (nginx.NginxFileError, nginx.NginxConfigTestError) as exc:
+            raise LBValidationError(str(exc)) from exc
+        except nginx.NginxReloadError as exc:
+            raise LBApplyError(str(exc), rolled_back=True) from exc
+        except nginx.NginxError as exc:
+            raise LBValidationError(str(exc)) from exc
+
+    def check_name(self, name: Any, what: str = "server") -> str:
+        if what == "backend":
+            return self._upstream(name)
+        return self._call(nginx.validate_address, name)
+
+    def _upstream(self, name: Any) -> str:
+        try:
+            return haproxy.validate_name(name, "upstream")
+        except haproxy.HAProxyError as exc:
+            raise LBValidationError(str(exc)) from exc
+
+    def read(self, backend: str) -> ServerMap:
+        self._upstream(backend)
+        self._call(self.control.master_pid)  # unreachable nginx fails here, before any change
+        out: ServerMap = {}
+        for server in self._call(self.control.read, backend):
+            out[server.address] = {
+                "state": server.state,
+                "weight": server.effective_weight,
+                "initial_weight": server.effective_weight,
+                "address": server.address,
+                "sessions": 0,
+            }
+        return out
+
+    def target_weight(self, info: Dict[str, Any], weight: Any) -> int:
+        return self._call(nginx.validate_weight, weight)
+
+    def render(self, backend: str, changes: ServerMap) -> str:
+        servers = self._call(self.control.read, backend)
+        by_name = {s.address: s for s in servers}
+        for name, change in changes.items():
+            if name not in by_name:
+                raise LBValidationError("nginx upstream %r has no server %r" % (backend, name))
+            if "weight" in change:
+                by_name[name].set_weight(change["weight"])
+            if "state" in change:
+                by_name[name].set_state(change["state"])
+        return nginx.render_servers(backend, servers)
+
+    def apply(self, backend: str, changes: ServerMap) -> None:
+        if not changes:
+            return
+        text = self.render(backend, changes)
+        if text == self._call(self.control.read_text):
+            return
+        self._draining = self._call(self.control.apply_text, text)
+
+    def pending(self, backend: str, servers: Sequence[str]) -> Dict[str, int]:
+        # nginx cannot tell which upstream an old worker's request goes to:
+        # every drained server waits for the old workers as a whole.
+        self._draining = self.control.alive(self._draining)
+        left = len(self._draining)
+        return {name: left for name in servers}
+
+    def client_connections(self) -> int:
+        return self.control.client_connections(self.control.alive(self._draining))
+
+    def shutdown(self, backend: str, servers: Sequence[str]) -> int:
+        return self.control.terminate(self._draining)
+
+
+# -- building providers from module parameters --------------------------------------------
+
+ARGUMENT_SPEC: Dict[str, Any] = {
+    "provider": {"type": "str", "default": "haproxy", "choices": ["haproxy", "nginx"]},
+    "socket": {"type": "list", "elements": "str"},
+    "api_timeout": {"type": "float", "default": 5.0},
+    "nginx": {
+        "type": "dict",
+        "options": {
+            "conf": {"type": "path", "required": True},
+            "servers_file": {"type": "path", "required": True},
+            "pid_file": {"type": "path", "default": "/run/nginx.pid"},
+            "binary": {"type": "path", "default": "nginx"},
+            "prefix": {"type": "path"},
+        },
+    },
+    "backend": {"type": "str", "required": True},
+}
+REQUIRED_IF = [("provider", "haproxy", ["socket"]), ("provider", "nginx", ["nginx"])]
+
+
+def providers_from_params(params: Dict[str, Any]) -> List[Provider]:
+    """One Provider per load balancer named in the module parameters (see ARGUMENT_SPEC)."""
+    if params["provider"] == "nginx":
+        opts = params["nginx"]
+        control = nginx.Nginx(
+            conf=opts["conf"],
+            servers_file=opts["servers_file"],
+            pid_file=opts["pid_file"],
+            binary=opts["binary"],
+            prefix=opts.get("prefix"),
+        )
+        return [NginxProvider(control)]
+    sockets = [s for s in params.get("socket") or [] if s is not None]
+    if not sockets:
+        raise LBValidationError(
+            "socket is empty: give the HAProxy runtime API address (a unix socket path or host:port)"
+        )
+    if len(set(sockets)) != len(sockets):
+        raise LBValidationError("socket lists the same load balancer twice: %s" % ", ".join(sockets))
+    return [HAProxyProvider(address, timeout=params.get("api_timeout") or 5.0) for address in sockets]
+
+
+def render_state_lines(states: Dict[str, Dict[str, Dict[str, Any]]], backend: str) -> str:
+    """Text for a module's diff: one line per LB and server."""
+    lines = []
+    for lb in sorted(states):
+        for server in sorted(states[lb]):
+            info = states[lb][server]
+            lines.append("%s %s/%s state=%s weight=%s" % (lb, backend, server, info["state"], info["weight"]))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+# -- shared logic --------------------------------------------------------------------
+
+
+def snapshot(servers: ServerMap, names: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
+    """The restorable part of a server map: {server: {"state", "weight"}}."""
+    wanted = names if names is not None else sorted(servers)
+    return {n: {"state": servers[n]["state"], "weight": servers[n]["weight"]} for n in wanted}
+
+
+def read_all(providers: Sequence[Provider], backend: str) -> Dict[str, ServerMap]:
+    """Read every LB; the first unreachable one or unknown backend raises before anything changes."""
+    return {p.id: p.read(backend) for p in providers}
+
+
+def check_servers(provider: Provider, backend: str, current: ServerMap, names: Sequence[str]) -> None:
+    for name in names:
+        provider.check_name(name)
+    missing = [n for n in names if n not in current]
+    if missing:
+        raise LBValidationError(
+            "%s load balancer %s: backend %r has no server %s (it has: %s)"
+            % (
+                provider.kind,
+                provider.id,
+                backend,
+                ", ".join(repr(m) for m in missing),
+                ", ".join(sorted(current)) or "none",
+            )
+        )
+
+
+def plan(provider: Provider, current: ServerMap, desired: Dict[str, Dict[str, Any]]) -> ServerMap:
+    """Only what differs: {server: {"state"?: s, "weight"?: absolute int}}. Validates states and weights."""
+    changes: ServerMap = {}
+    for name, want in desired.items():
+        info = current[name]
+        change: Dict[str, Any] = {}
+        state = want.get("state")
+        if state is not None:
+            if state not in STATES:
+                raise LBValidationError(
+                    "invalid state %r for server %r: use one of %s" % (state, name, ", ".join(STATES))
+                )
+            if state != info["state"]:
+                change["state"] = state
+        if want.get("weight") is not None:
+            try:
+                weight = provider.target_weight(info, want["weight"])
+            except LBValidationError as exc:
+                raise LBValidationError("server %r on %s: %s" % (name, provider.id, exc)) from exc
+            if weight != info["weight"]:
+                change["weight"] = weight
+        if change:
+            changes[name] = change
+    return changes
+
+
+def expected(current: ServerMap, changes: ServerMap) -> Dict[str, Dict[str, Any]]:
+    after = snapshot(current)
+    for name, change in changes.items():
+        after[name].update(change)
+    return after
+
+
+def apply_all(
+    providers: Sequence[Provider],
+    backend: str,
+    plans: Dict[str, ServerMap],
+    before: Dict[str, ServerMap],
+) -> None:
+    """Apply each LB's plan; if one fails, put the LBs already changed back as they were, then raise."""
+    done: List[Provider] = []
+    for provider in providers:
+        changes = plans.get(provider.id) or {}
+        try:
+            provider.apply(backend, changes)
+        except LBError as exc:
+            rolled_back = _undo(done, backend, plans, before)
+            # The failing LB itself may be half-changed (HAProxy applies a batch in order).
+            rolled_back = _undo([provider], backend, plans, before) and rolled_back
+            raise LBApplyError(
+                "%s load balancer %s: %s; %s"
+                % (
+                    provider.kind,
+                    provider.id,
+                    exc,
+                    "every load balancer was put back as it was"
+                    if rolled_back
+                    else "putting the earlier load balancers back failed too: check them",
+                ),
+                rolled_back=rolled_back,
+            ) from exc
+        done.append(provider)
+
+
+def _undo(
+    providers: Sequence[Provider], backend: str, plans: Dict[str, ServerMap], before: Dict[str, ServerMap]
+) -> bool:
+    ok = True
+    for provider in providers:
+        names = list(plans.get(provider.id) or {})
+        original = snapshot(before[provider.id], names)
+        try:
+            now = provider.read(backend)
+            provider.apply(backend, plan(provider, now, original))
+        except LBError:
+            ok = False
+    return ok
+
+
+class DrainOutcome:
+    __slots__ = ("drain_seconds", "killed_sessions", "drained_at", "attempts", "timed_out")
+
+    def __init__(self, drain_seconds: float, killed_sessions: int, drained_at: float, attempts: int, timed_out: bool):
+        self.drain_seconds = drain_seconds
+        self.killed_sessions = killed_sessions
+        self.drained_at = drained_at
+        self.attempts = attempts
+        self.timed_out = timed_out
+
+
+def pending_all(providers: Sequence[Provider], backend: str, servers: Sequence[str]) -> Dict[str, Dict[str, int]]:
+    return {p.id: p.pending(backend, servers) for p in providers}
+
+
+def wait_drained(
+    providers: Sequence[Provider],
+    backend: str,
+    servers: Sequence[str],
+    timeout: float,
+    interval: float,
+    on_timeout: str = "fail",
+    clock: Optional[Clock] = None,
+    shutdown_grace: float = 10.0,
+) -> DrainOutcome:
+    """Wait until no drained server on any LB has a request left; then, on timeout, fail or shut them down."""
+    clock = clock or Clock()
+    started = clock.monotonic()
+    last: Dict[str, Any] = {}
+
+    def drained() -> bool:
+        last["pending"] = pending_all(providers, backend, servers)
+        return not any(n for per_lb in last["pending"].values() for n in per_lb.values())
+
+    try:
+        result = wait_until(drained, timeout, interval, clock=clock, description="servers drained")
+        return DrainOutcome(round(result.elapsed, 3), 0, time.time(), result.attempts, False)
+    except WaitTimeout as exc:
+        remaining = {lb: {s: n for s, n in per.items() if n} for lb, per in last["pending"].items()}
+        remaining = {lb: per for lb, per in remaining.items() if per}
+        if on_timeout != "shutdown":
+            raise DrainTimeout(
+                "servers still busy after %ss: %s (raise timeout, or use on_timeout=shutdown to cut them off)"
+                % (timeout, _describe(remaining)),
+                remaining,
+                exc.elapsed,
+            ) from exc
+        killed = sum(p.shutdown(backend, servers) for p in providers)
+        try:
+            result = wait_until(drained, shutdown_grace, interval, clock=clock, description="sessions shut down")
+        except WaitTimeout as exc2:
+            raise DrainTimeout(
+                "sessions were shut down but some are still there after %ss: %s"
+                % (shutdown_grace, _describe(remaining)),
+                remaining,
+                clock.monotonic() - started,
+            ) from exc2
+        return DrainOutcome(round(clock.monotonic() - started, 3), killed, time.time(), result.attempts, True)
+
+
+def _describe(remaining: Dict[str, Dict[str, int]]) -> str:
+    return "; ".join(
+        "%s: %s" % (lb, ", ".join("%s=%d" % (s, n) for s, n in sorted(per.items())))
+        for lb, per in sorted(remaining.items())
+    )

@@ -1,0 +1,418 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Private to the zerodown.deploy collection: open-source nginx as a load balancer.
+
+nginx has no runtime API, so a server's state lives in a file: the module
+owns an include file holding the ``server`` lines of one upstream::
+
+    upstream app {
+        include /etc/nginx/zerodown/app.servers;   # this file
+    }
+
+with lines ``server host:port [weight=N] [down] [other params];``. A server
+marked ``down`` carries a trailing ``# zerodown: drain`` or ``# zerodown:
+maint`` comment so the two states (which nginx treats alike) read back the
+way they were set; ``down`` without the comment reads as ``maint``.
+
+A change is: write the new file atomically, ``nginx -t`` (with the same
+``-c``/``-p`` as the running nginx), put the old file back if the test fails,
+then a graceful reload (SIGHUP to the master from the pid file). The master
+starts new workers and tells the old ones to finish what they are serving
+and exit; a server is drained once the old workers, tracked by PID and start
+time from /proc before the reload, have exited.
+
+Knows nothing of AnsibleModule.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+from typing import Callable, Iterable, List, Optional, Set, Tuple
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
+
+HEADER_PREFIX = "# Managed by zerodown.deploy (drain_backend / switch_traffic): upstream "
+NGINX_STATES = ("ready", "drain", "maint")
+MAX_WEIGHT = 1000000
+_SERVER_RE = re.compile(
+    r"^\s*server\s+(?P<address>[^\s;#]+)(?P<params>[^;#]*);\s*(?:#\s*zerodown:\s*(?P<mark>[a-z]+)\s*)?(?:#.*)?$"
+)
+_ADDRESS_RE = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,255}$")
+Proc = Tuple[int, int]  # (pid, start time in clock ticks): a PID that cannot be confused with a reused one
+
+
+class NginxError(Exception):
+    """Base class for errors raised here."""
+
+
+class NginxFileError(NginxError):
+    """The servers include file is missing, unreadable or has lines we do not understand."""
+
+
+class NginxConfigTestError(NginxError):
+    """``nginx -t`` rejected the new configuration; the previous file was put back."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+class NginxReloadError(NginxError):
+    """The master could not be signalled or did not start new workers."""
+
+
+class NginxServer:
+    __slots__ = ("address", "weight", "down", "mark", "params")
+
+    def __init__(
+        self,
+        address: str,
+        weight: Optional[int] = None,
+        down: bool = False,
+        mark: Optional[str] = None,
+        params: Optional[List[str]] = None,
+    ) -> None:
+        self.address = address
+        self.weight = weight
+        self.down = down
+        self.mark = mark
+        self.params = list(params or [])
+
+    @property
+    def state(self) -> str:
+        if not self.down:
+            return "ready"
+        return self.mark if self.mark in ("drain", "maint") else "maint"
+
+    @property
+    def effective_weight(self) -> int:
+        return self.weight if self.weight is not None else 1
+
+    def set_state(self, state: str) -> None:
+        if state not in NGINX_STATES:
+            raise NginxError("invalid state %r: use one of %s" % (state, ", ".join(NGINX_STATES)))
+        self.down = state != "ready"
+        self.mark = state if self.down else None
+
+    def set_weight(self, weight: int) -> None:
+        # weight=1 is nginx's default: keep a line without weight= unchanged.
+        self.weight = None if (weight == 1 and self.weight is None) else weight
+
+    def render(self) -> str:
+        parts = ["server", self.address]
+        if self.weight is not None:
+            parts.append("weight=%d" % self.weight)
+        parts.extend(self.params)
+        if self.down:
+            parts.append("down")
+        line = "    " + " ".join(parts) + ";"
+        if self.down:
+            line += "  # zerodown: %s" % self.state
+        return line
+
+
+def validate_address(address: str) -> str:
+    if not isinstance(address, str) or not _ADDRESS_RE.match(address):
+        raise NginxError(
+            "invalid nginx upstream server %r: give host:port with characters A-Z a-z 0-9 _ . : - [ ] "
+            "(no spaces, ';', '#' or newlines)" % (address,)
+        )
+    return address
+
+
+def validate_weight(weight: object) -> int:
+    if isinstance(weight, bool) or not isinstance(weight, int) and not (isinstance(weight, str) and weight.isdigit()):
+        raise NginxError(
+            "invalid nginx weight %r: nginx takes an integer weight of 1 or more "
+            "(no percentages; use state drain/maint to take a server out)" % (weight,)
+        )
+    value = int(weight)  # type: ignore[arg-type]
+    if not 1 <= value <= MAX_WEIGHT:
+        raise NginxError(
+            "invalid nginx weight %r: must be 1-%d (nginx has no weight 0; use state drain or maint)"
+            % (weight, MAX_WEIGHT)
+        )
+    return value
+
+
+def parse_servers(text: str, path: str = "servers file") -> Tuple[Optional[str], List[NginxServer]]:
+    """Return (upstream named in our header or None, server lines)."""
+    upstream = None
+    servers: List[NginxServer] = []
+    seen: Set[str] = set()
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if line.startswith(HEADER_PREFIX.strip()):
+            upstream = line[len(HEADER_PREFIX.strip()) :].strip() or None
+            continue
+        if not line or line.startswith("#"):
+            continue
+        match = _SERVER_RE.match(line)
+        if not match:
+            raise NginxFileError(
+                "%s line %d is not a 'server host:port [params];' line: %r (this file must hold only the "
+                "server lines of one upstream)" % (path, number, raw)
+            )
+        params = match.group("params").split()
+        weight = None
+        down = False
+        rest = []
+        for param in params:
+            if param == "down":
+                down = True
+            elif param.startswith("weight="):
+                try:
+                    weight = int(param[len("weight=") :])
+                except ValueError:
+                    raise NginxFileError("%s line %d: bad %r" % (path, number, param)) from None
+            else:
+                rest.append(param)
+        address = match.group("address")
+        if address in seen:
+            raise NginxFileError("%s line %d: server %s appears twice" % (path, number, address))
+        seen.add(address)
+        mark = match.group("mark") if down else None
+        servers.append(NginxServer(address, weight, down, mark, rest))
+    return upstream, servers
+
+
+def render_servers(upstream: str, servers: Iterable[NginxServer]) -> str:
+    lines = [HEADER_PREFIX + upstream]
+    lines.extend(s.render() for s in servers)
+    return "\n".join(lines) + "\n"
+
+
+def _read_stat(proc_root: str, pid: int) -> Optional[Tuple[int, int, str]]:
+    """(ppid, starttime, state) of a process, or None if it is gone."""
+    try:
+        with open(os.path.join(proc_root, str(pid), "stat")) as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    # comm may hold spaces and parentheses: split after the last ')'.
+    fields = data[data.rfind(")") + 2 :].split()
+    try:
+        return int(fields[1]), int(fields[19]), fields[0]
+    except (IndexError, ValueError):
+        return None
+
+
+class Nginx:
+    """One nginx instance: its config, the servers include file, its master process."""
+
+    def __init__(
+        self,
+        conf: str,
+        servers_file: str,
+        pid_file: str = "/run/nginx.pid",
+        binary: str = "nginx",
+        prefix: Optional[str] = None,
+        proc_root: str = "/proc",
+        runner: Optional[Callable[..., subprocess.CompletedProcess]] = None,
+        clock: Optional[Clock] = None,
+    ) -> None:
+        self.conf = conf
+        self.servers_file = servers_file
+        self.pid_file = pid_file
+        self.binary = binary
+        self.prefix = prefix
+        self.proc_root = proc_root
+        self._run = runner or subprocess.run
+        self.clock = clock or Clock()
+
+    # -- file ------------------------------------------------------------------------
+
+    def read_text(self) -> str:
+        try:
+            with open(self.servers_file) as handle:
+                return handle.read()
+        except OSError as exc:
+            raise NginxFileError(
+                "cannot read the nginx servers file %s: %s (create it with the upstream's server lines and "
+                "include it inside the upstream block)" % (self.servers_file, exc.strerror or exc)
+            ) from exc
+
+    def read(self, upstream: Optional[str] = None) -> List[NginxServer]:
+        named, servers = parse_servers(self.read_text(), self.servers_file)
+        if upstream is not None and named is not None and named != upstream:
+            raise NginxFileError(
+                "%s holds the servers of upstream %r, not %r: give the servers file of upstream %r"
+                % (self.servers_file, named, upstream, upstream)
+            )
+        return servers
+
+    def write_text(self, text: str) -> None:
+        """Atomic replace, keeping the file's mode."""
+        directory = os.path.dirname(os.path.abspath(self.servers_file))
+        try:
+            mode = os.stat(self.servers_file).st_mode & 0o7777
+        except OSError:
+            mode = 0o644
+        fd, tmp = tempfile.mkstemp(prefix=".zerodown-", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            os.chmod(tmp, mode)
+            os.replace(tmp, self.servers_file)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    # -- nginx binary ----------------------------------------------------------------
+
+    def _base_cmd(self) -> List[str]:
+        cmd = [self.binary, "-c", self.conf]
+        if self.prefix:
+            cmd += ["-p", self.prefix]
+        return cmd
+
+    def test_config(self) -> Tuple[bool, str]:
+        try:
+            proc = self._run(self._base_cmd() + ["-t", "-q"], capture_output=True, text=True, timeout=60, check=False)
+        except OSError as exc:
+            return False, "cannot run %s: %s" % (self.binary, exc)
+        return proc.returncode == 0, (proc.stdout + proc.stderr).strip()
+
+    # -- processes -------------------------------------------------------------------
+
+    def master_pid(self) -> int:
+        try:
+            with open(self.pid_file) as handle:
+                pid = int(handle.read().strip())
+        except (OSError, ValueError) as exc:
+            raise NginxReloadError(
+                "cannot read the nginx master PID from %s: %s (is nginx running, and is that its 'pid' file?)"
+                % (self.pid_file, exc)
+            ) from exc
+        if _read_stat(self.proc_root, pid) is None:
+            raise NginxReloadError("nginx master PID %d from %s is not running" % (pid, self.pid_file))
+        return pid
+
+    def workers(self, master: Optional[int] = None) -> Set[Proc]:
+        """Children of the master (workers, cache manager): (pid, start time)."""
+        master = master if master is not None else self.master_pid()
+        out = set()
+        for entry in os.listdir(self.proc_root):
+            if not entry.isdigit():
+                continue
+            stat = _read_stat(self.proc_root, int(entry))
+            if stat and stat[0] == master and stat[2] != "Z":
+                out.add((int(entry), stat[1]))
+        return out
+
+    def alive(self, procs: Iterable[Proc]) -> Set[Proc]:
+        out = set()
+        for pid, start in procs:
+            stat = _read_stat(self.proc_root, pid)
+            if stat and stat[1] == start and stat[2] != "Z":
+                out.add((pid, start))
+        return out
+
+    def _socket_inodes(self, pid: int) -> Set[str]:
+        inodes = set()
+        fd_dir = os.path.join(self.proc_root, str(pid), "fd")
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:
+            return inodes
+        for name in names:
+            try:
+                target = os.readlink(os.path.join(fd_dir, name))
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        return inodes
+
+    def _tcp_table(self) -> List[Tuple[int, str, str]]:
+        """(local port, state, inode) for every TCP socket in this network namespace."""
+        rows = []
+        for name in ("tcp", "tcp6"):
+            try:
+                with open(os.path.join(self.proc_root, "net", name)) as handle:
+                    lines = handle.read().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if len(fields) > 9:
+                    rows.append((int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]))
+        return rows
+
+    def client_connections(self, procs: Iterable[Proc], master: Optional[int] = None) -> int:
+        """Established client connections (on nginx's listening ports) held by these processes."""
+        procs = list(procs)
+        if not procs:
+            return 0
+        table = self._tcp_table()
+        try:
+            master = master if master is not None else self.master_pid()
+        except NginxReloadError:
+            return 0
+        master_inodes = self._socket_inodes(master)
+        listen_ports = {port for port, state, inode in table if state == "0A" and inode in master_inodes}
+        inodes: Set[str] = set()
+        for pid, _start in self.alive(procs):
+            inodes |= self._socket_inodes(pid)
+        return sum(1 for port, state, inode in table if state == "01" and inode in inodes and port in listen_ports)
+
+    # -- change ----------------------------------------------------------------------
+
+    def apply_text(self, new_text: str, reload_timeout: float = 30.0, interval: float = 0.05) -> Set[Proc]:
+        """Write, test, reload. Returns the old workers (they exit once their requests are done).
+
+        On a failed ``nginx -t`` or a reload that does not take, the previous
+        file is written back and nothing else changed.
+        """
+        old_text = self.read_text()
+        master = self.master_pid()
+        old_workers = self.workers(master)
+        self.write_text(new_text)
+        ok, output = self.test_config()
+        if not ok:
+            self.write_text(old_text)
+            raise NginxConfigTestError(
+                "nginx -t rejected the configuration with the new %s, which was put back as it was: %s"
+                % (self.servers_file, output),
+                output,
+            )
+        try:
+            os.kill(master, signal.SIGHUP)
+        except OSError as exc:
+            self.write_text(old_text)
+            raise NginxReloadError("cannot signal the nginx master %d to reload: %s" % (master, exc)) from exc
+        try:
+            # The reload took once a worker exists that was not there before.
+            wait_until(
+                lambda: self.workers(master) - old_workers,
+                timeout=reload_timeout,
+                interval=interval,
+                clock=self.clock,
+                description="new nginx workers after reload",
+            )
+        except WaitTimeout as exc:
+            self.write_text(old_text)
+            raise NginxReloadError(
+                "nginx master %d started no new workers within %ss after SIGHUP; the previous %s was put back "
+                "(see nginx's error log)" % (master, reload_timeout, self.servers_file)
+            ) from exc
+        return old_workers
+
+    def terminate(self, procs: Iterable[Proc]) -> int:
+        """Fast-stop old workers still draining; returns the client connections they held."""
+        procs = self.alive(procs)
+        killed = self.client_connections(procs)
+        for pid, _start in procs:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        return killed

@@ -1,0 +1,332 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: drain_backend
+short_description: Take servers out of a load balancer and wait until their last request is done
+version_added: 0.1.0
+description:
+  - Drains one or many servers of one backend on one or many load balancers (HAProxy peers, or nginx) in one call,
+    then waits until none of them has an active session or a queued request left, polling every O(poll_interval)
+    seconds (not a fixed sleep), so it returns as soon as the last in-flight request ends.
+  - O(state=drained) puts each server in HAProxy's C(drain) state (no new connections, in-flight requests finish);
+    O(state=maint) drains first, waits, then puts the server in maintenance (health checks stop too);
+    O(state=ready) puts the servers back into rotation, with no wait.
+  - Before anything changes, every load balancer is reached and every name checked (backend, servers, characters
+    allowed in names). One failure, and no load balancer is touched.
+  - When O(timeout) passes with requests still running, O(on_timeout=fail) fails (the servers stay drained; the
+    result still has RV(previous) to restore them), O(on_timeout=shutdown) kills the remaining sessions
+    (HAProxy C(shutdown sessions server), or a fast stop of nginx's old worker processes) and reports how many in
+    RV(killed_sessions).
+  - A server that is already in maintenance counts as drained for O(state=drained) and is left as it is.
+author:
+  - zerodown.deploy contributors (@zerodown)
+extends_documentation_fragment:
+  - zerodown.deploy.load_balancer
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Reads the live state and reports what would change (with the sessions that would have to finish);
+      changes nothing and does not wait.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: One line per load balancer and server, with its state and weight before and after.
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+    details: Servers already in the requested state are not changed (C(changed=false)); the module still waits for
+      their remaining sessions when draining.
+options:
+  server:
+    description:
+      - One server to drain. Exactly one of O(server) and O(servers) is required.
+    type: str
+  servers:
+    description:
+      - Several servers of O(backend) to drain together; they are drained at the same time and the module waits for
+        all of them.
+    type: list
+    elements: str
+  state:
+    description:
+      - V(drained) stops new traffic and waits until in-flight requests are done.
+      - V(maint) does the same, then puts the servers in maintenance.
+      - V(ready) puts the servers back in rotation.
+    type: str
+    choices: [drained, maint, ready]
+    default: drained
+  timeout:
+    description:
+      - Seconds to wait for the last session to end before O(on_timeout) applies.
+    type: float
+    default: 60
+  on_timeout:
+    description:
+      - V(fail) fails the task when sessions remain after O(timeout) (servers stay drained).
+      - V(shutdown) kills the remaining sessions, reports how many in RV(killed_sessions), and succeeds.
+    type: str
+    choices: [fail, shutdown]
+    default: fail
+  poll_interval:
+    description:
+      - Seconds between two looks at the session counts. Small values make the module return sooner after the
+        last request ends; each look is one cheap runtime API command per load balancer.
+    type: float
+    default: 0.1
+"""
+
+EXAMPLES = r"""
+- name: Drain web1 on both HAProxy peers before stopping it
+  zerodown.deploy.drain_backend:
+    socket:
+      - /run/haproxy/admin.sock
+      - 10.0.0.3:9999
+    backend: app
+    server: web1
+    timeout: 120
+  register: drain
+
+- name: Drain a batch, cutting off whatever is left after 30 s
+  zerodown.deploy.drain_backend:
+    socket: /run/haproxy/admin.sock
+    backend: app
+    servers: "{{ batch }}"
+    timeout: 30
+    on_timeout: shutdown
+
+- name: Back in rotation
+  zerodown.deploy.drain_backend:
+    socket: /run/haproxy/admin.sock
+    backend: app
+    servers: "{{ batch }}"
+    state: ready
+
+- name: Drain an nginx upstream server (rewrites the include file, nginx -t, graceful reload)
+  zerodown.deploy.drain_backend:
+    provider: nginx
+    nginx:
+      conf: /etc/nginx/nginx.conf
+      servers_file: /etc/nginx/zerodown/app.servers
+    backend: app
+    server: 10.0.0.11:8080
+"""
+
+RETURN = r"""
+previous:
+  description: State and weight of each named server before the call, per load balancer (socket or nginx servers
+    file). Feed it to M(zerodown.deploy.switch_traffic) O(zerodown.deploy.switch_traffic#module:restore) to put the
+    servers back exactly.
+  returned: always
+  type: dict
+  sample: {"/run/haproxy/admin.sock": {"web1": {"state": "ready", "weight": 10}}}
+current:
+  description: State and weight of each named server after the call, read back from the load balancer (in check
+    mode, what they would be).
+  returned: always
+  type: dict
+  sample: {"/run/haproxy/admin.sock": {"web1": {"state": "drain", "weight": 10}}}
+drain_seconds:
+  description: Seconds from the start of the drain until the last session of the named servers had ended (or was
+    shut down). 0 when nothing had to drain.
+  returned: always
+  type: float
+  sample: 1.84
+drained_at:
+  description: Wall-clock time (seconds since the epoch) when the servers were seen drained; null when not waited.
+  returned: always
+  type: float
+  sample: 1764349212.31
+sessions_at_start:
+  description: Active sessions plus queued requests on the named servers, summed over every load balancer, when the
+    drain began. For nginx, the client connections held by the worker processes replaced by the reload.
+  returned: always
+  type: int
+  sample: 3
+sessions_by_server:
+  description: RV(sessions_at_start) per load balancer and server.
+  returned: always
+  type: dict
+  sample: {"/run/haproxy/admin.sock": {"web1": 3}}
+killed_sessions:
+  description: Sessions killed because O(timeout) passed with O(on_timeout=shutdown). 0 otherwise.
+  returned: always
+  type: int
+  sample: 0
+timed_out:
+  description: Whether O(timeout) passed before the servers were drained.
+  returned: always
+  type: bool
+  sample: false
+remaining:
+  description: Sessions still running per load balancer and server when the module failed on a timeout.
+  returned: failure
+  type: dict
+  sample: {"/run/haproxy/admin.sock": {"web1": 2}}
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
+
+TARGET = {"drained": "drain", "maint": "maint", "ready": "ready"}
+
+
+def main():
+    argument_spec = dict(lb.ARGUMENT_SPEC)
+    argument_spec.update(
+        server=dict(type="str"),
+        servers=dict(type="list", elements="str"),
+        state=dict(type="str", default="drained", choices=["drained", "maint", "ready"]),
+        timeout=dict(type="float", default=60.0),
+        on_timeout=dict(type="str", default="fail", choices=["fail", "shutdown"]),
+        poll_interval=dict(type="float", default=0.1),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        required_if=lb.REQUIRED_IF,
+        required_one_of=[["server", "servers"]],
+        mutually_exclusive=[["server", "servers"]],
+        supports_check_mode=True,
+    )
+    params = module.params
+    backend = params["backend"]
+    names = [params["server"]] if params["server"] is not None else list(params["servers"])
+    result = dict(
+        changed=False,
+        previous={},
+        current={},
+        drain_seconds=0.0,
+        drained_at=None,
+        sessions_at_start=0,
+        sessions_by_server={},
+        killed_sessions=0,
+        timed_out=False,
+    )
+    if not names:
+        module.fail_json(msg="servers is empty: name at least one server of backend %r to drain" % backend, **result)
+    if len(set(names)) != len(names):
+        module.fail_json(msg="servers lists a server twice: %s" % ", ".join(names), **result)
+    if params["timeout"] < 0:
+        module.fail_json(msg="timeout must be 0 or more seconds, got %s" % params["timeout"], **result)
+    if not 0 < params["poll_interval"] <= 10:
+        module.fail_json(
+            msg="poll_interval must be more than 0 and at most 10 seconds, got %s" % params["poll_interval"], **result
+        )
+    target = TARGET[params["state"]]
+
+    # Validate everything on every load balancer before the first change.
+    try:
+        providers = lb.providers_from_params(params)
+        for provider in providers:
+            provider.check_name(backend, "backend")
+            for name in names:
+                provider.check_name(name)
+        before = lb.read_all(providers, backend)
+        for provider in providers:
+            lb.check_servers(provider, backend, before[provider.id], names)
+    except lb.LBError as exc:
+        module.fail_json(msg=str(exc), **result)
+
+    # Draining only ever moves a ready server to drain: a server already in
+    # drain or maint takes no new traffic (maint counts as drained).
+    plans = {}
+    final_plans = {}
+    for provider in providers:
+        current = before[provider.id]
+        if target == "ready":
+            wanted = {n: {"state": "ready"} for n in names}
+        else:
+            wanted = {n: {"state": "drain"} for n in names if current[n]["state"] == "ready"}
+        plans[provider.id] = lb.plan(provider, current, wanted)
+        final_plans[provider.id] = {
+            n: {"state": "maint"} for n in names if target == "maint" and current[n]["state"] != "maint"
+        }
+
+    result["previous"] = {p.id: lb.snapshot(before[p.id], names) for p in providers}
+    expected_after = {}
+    for provider in providers:
+        merged = lb.expected(before[provider.id], plans[provider.id])
+        for name, change in final_plans[provider.id].items():
+            merged[name].update(change)
+        expected_after[provider.id] = {n: merged[n] for n in names}
+    result["changed"] = any(plans.values()) or any(final_plans.values())
+    if module._diff:
+        result["diff"] = dict(
+            before=lb.render_state_lines(result["previous"], backend),
+            after=lb.render_state_lines(expected_after, backend),
+        )
+    if target != "ready":
+        by_server = {p.id: {n: before[p.id][n]["sessions"] for n in names} for p in providers}
+        result["sessions_by_server"] = by_server
+        result["sessions_at_start"] = sum(sum(v.values()) for v in by_server.values())
+    if module.check_mode:
+        result["current"] = expected_after
+        module.exit_json(**result)
+
+    try:
+        lb.apply_all(providers, backend, plans, before)
+    except lb.LBError as exc:
+        result["changed"] = False
+        result["current"] = _read_back(providers, backend, names)
+        module.fail_json(msg=str(exc), **result)
+
+    if target != "ready":
+        for provider in providers:
+            if isinstance(provider, lb.NginxProvider) and plans[provider.id]:
+                count = provider.client_connections()
+                result["sessions_by_server"][provider.id] = {n: count for n in names}
+                result["sessions_at_start"] = count
+        try:
+            outcome = lb.wait_drained(
+                providers,
+                backend,
+                names,
+                timeout=params["timeout"],
+                interval=params["poll_interval"],
+                on_timeout=params["on_timeout"],
+            )
+        except lb.DrainTimeout as exc:
+            result.update(timed_out=True, remaining=exc.remaining, drain_seconds=round(exc.elapsed, 3))
+            result["current"] = _read_back(providers, backend, names)
+            module.fail_json(msg=str(exc), **result)
+        except lb.LBError as exc:
+            result["current"] = _read_back(providers, backend, names)
+            module.fail_json(msg="while waiting for the drain: %s" % exc, **result)
+        result.update(
+            drain_seconds=outcome.drain_seconds,
+            drained_at=outcome.drained_at,
+            killed_sessions=outcome.killed_sessions,
+            timed_out=outcome.timed_out,
+        )
+        if any(final_plans.values()):
+            try:
+                lb.apply_all(
+                    providers, backend, final_plans, {p.id: lb.expected(before[p.id], plans[p.id]) for p in providers}
+                )
+            except lb.LBError as exc:
+                result["current"] = _read_back(providers, backend, names)
+                module.fail_json(msg="servers were drained, but maintenance failed: %s" % exc, **result)
+
+    result["current"] = _read_back(providers, backend, names)
+    module.exit_json(**result)
+
+
+def _read_back(providers, backend, names):
+    out = {}
+    for provider in providers:
+        try:
+            out[provider.id] = lb.snapshot(provider.read(backend), names)
+        except lb.LBError as exc:
+            out[provider.id] = {"error": str(exc)}
+    return out
+
+
+if __name__ == "__main__":
+    main()

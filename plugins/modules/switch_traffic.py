@@ -1,0 +1,305 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: switch_traffic
+short_description: Set the state and weight of many load-balancer servers in one step, and put them back exactly
+version_added: 0.1.0
+description:
+  - Sets the state (V(ready), V(drain), V(maint)) and weight of many servers of one backend on one or many load
+    balancers in one call, for canary steps (weights, percentages), blue-green switches (O(active) / O(standby))
+    and rollbacks (O(restore)).
+  - Always returns RV(previous), the state and weight of every server of the backend on every load balancer before
+    the call; a later call with O(restore) set to that value puts everything back exactly.
+  - With none of O(servers), O(active), O(standby), O(restore) the module only reads and reports (RV(current),
+    RV(serving)), for instance to find which blue-green colour is live.
+  - Every load balancer is reached and every name, state and weight checked before the first change. On HAProxy the
+    changes of one load balancer go in one runtime API batch, ordered so that servers gaining traffic are enabled
+    before servers losing it; on nginx they are one rewrite of the servers file and one graceful reload.
+  - If a load balancer fails part way, the ones already changed are put back as they were and the task fails.
+  - Draining the servers that lose traffic (waiting for their in-flight requests) is M(zerodown.deploy.drain_backend)'s
+    job; this module does not wait.
+author:
+  - zerodown.deploy contributors (@zerodown)
+extends_documentation_fragment:
+  - zerodown.deploy.load_balancer
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Reads the live state, validates and reports RV(changes) and RV(current) as they would be; changes nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: One line per load balancer and server, with its state and weight before and after.
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+    details: Servers already in the requested state and weight are not touched; C(changed=false) when nothing differs.
+options:
+  servers:
+    description:
+      - Server name to what it should become, a dict with C(state) and/or C(weight), applied on every load balancer.
+      - C(state) is V(ready), V(drain) or V(maint).
+      - C(weight) for HAProxy is an integer 0-256 or a percentage V(N%) of the server's configured weight (canary
+        steps); for nginx an integer of 1 or more.
+      - "Example: C({web1: {state: ready, weight: 10}, canary1: {weight: '5%'}})."
+    type: dict
+  active:
+    description:
+      - Blue-green, servers that must take traffic; they are set V(ready) (enabled first).
+    type: list
+    elements: str
+  standby:
+    description:
+      - Blue-green, servers that must stop taking traffic; they are set to O(standby_state) (after the active ones are
+        enabled).
+    type: list
+    elements: str
+  standby_state:
+    description:
+      - State given to O(standby) servers. V(drain) keeps health checks running, so the standby colour can be switched
+        back at once.
+    type: str
+    choices: [drain, maint]
+    default: drain
+  restore:
+    description:
+      - A RV(previous) value from an earlier call of this module or of M(zerodown.deploy.drain_backend), that is, a
+        load balancer (socket, or nginx servers file) to a server to its V(state) and V(weight). Every server listed is
+        put back exactly; load balancers must be among those given in O(socket) (or O(nginx)).
+      - Cannot be combined with O(servers), O(active) or O(standby).
+    type: dict
+"""
+
+EXAMPLES = r"""
+- name: Which colour is live?
+  zerodown.deploy.switch_traffic:
+    socket: /run/haproxy/admin.sock
+    backend: app
+  register: lb_state
+
+- name: Blue-green switch on both HAProxy peers, remembering the state before
+  zerodown.deploy.switch_traffic:
+    socket: [/run/haproxy/admin.sock, 10.0.0.3:9999]
+    backend: app
+    active: [green1, green2]
+    standby: [blue1, blue2]
+  register: switch
+
+- name: Canary step, 5 % of the canary's configured weight
+  zerodown.deploy.switch_traffic:
+    socket: /run/haproxy/admin.sock
+    backend: app
+    servers:
+      canary1: {state: ready, weight: "5%"}
+
+- name: Roll back the load balancers exactly
+  zerodown.deploy.switch_traffic:
+    socket: [/run/haproxy/admin.sock, 10.0.0.3:9999]
+    backend: app
+    restore: "{{ switch.previous }}"
+
+- name: nginx, weights in the upstream's include file
+  zerodown.deploy.switch_traffic:
+    provider: nginx
+    nginx:
+      conf: /etc/nginx/nginx.conf
+      servers_file: /etc/nginx/zerodown/app.servers
+    backend: app
+    servers:
+      "10.0.0.11:8080": {weight: 1}
+      "10.0.0.12:8080": {weight: 19}
+"""
+
+RETURN = r"""
+previous:
+  description: State and weight of every server of the backend on every load balancer before the call, keyed by load
+    balancer (socket address or nginx servers file), then server. Pass it as O(restore) to undo.
+  returned: always
+  type: dict
+  sample: {"/run/haproxy/admin.sock": {"blue1": {"state": "ready", "weight": 10}, "green1": {"state": "drain", "weight": 10}}}
+current:
+  description: The same after the call, read back from the load balancers (in check mode, as it would be).
+  returned: always
+  type: dict
+  sample: {"/run/haproxy/admin.sock": {"blue1": {"state": "drain", "weight": 10}, "green1": {"state": "ready", "weight": 10}}}
+changes:
+  description: What was (or in check mode would be) changed, per load balancer and server; weights are absolute.
+  returned: always
+  type: dict
+  sample: {"/run/haproxy/admin.sock": {"blue1": {"state": "drain"}, "green1": {"state": "ready"}}}
+serving:
+  description: Per load balancer, the servers that take new traffic after the call (state V(ready), weight above 0).
+  returned: always
+  type: dict
+  sample: {"/run/haproxy/admin.sock": ["green1"]}
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
+
+
+def _desired(module, params):
+    """{server: {"state"?, "weight"?}} wanted on every LB, from servers / active / standby."""
+    desired = {}
+    for name, want in (params["servers"] or {}).items():
+        if want is None:
+            module.fail_json(msg="servers.%s is empty: give its state and/or weight" % name)
+        if want.get("state") is None and want.get("weight") is None:
+            module.fail_json(msg="servers.%s sets nothing: give its state and/or weight" % name)
+        desired[name] = {k: v for k, v in want.items() if v is not None}
+    active = params["active"] or []
+    standby = params["standby"] or []
+    both = sorted(set(active) & set(standby))
+    if both:
+        module.fail_json(
+            msg="server(s) %s are in both active and standby: a server can only be in one" % ", ".join(both)
+        )
+    for names, state in ((active, "ready"), (standby, params["standby_state"])):
+        for name in names:
+            entry = desired.setdefault(name, {})
+            if entry.get("state", state) != state:
+                module.fail_json(
+                    msg="server %s: servers.%s.state=%s contradicts its place in %s"
+                    % (name, name, entry["state"], "active" if state == "ready" else "standby")
+                )
+            entry["state"] = state
+    return desired
+
+
+def _restore_plan(module, params, providers):
+    restore = params["restore"]
+    ids = [p.id for p in providers]
+    unknown = sorted(set(restore) - set(ids))
+    if unknown:
+        module.fail_json(
+            msg="restore names load balancer(s) %s that are not in this call (%s): give the same socket/nginx as the "
+            "call that returned it" % (", ".join(unknown), ", ".join(ids))
+        )
+    out = {}
+    for lb_id, servers in restore.items():
+        if not isinstance(servers, dict):
+            module.fail_json(msg="restore[%r] must map server names to {state, weight}, got %r" % (lb_id, servers))
+        out[lb_id] = {}
+        for name, want in servers.items():
+            if not isinstance(want, dict) or set(want) - {"state", "weight"} or "state" not in want:
+                module.fail_json(
+                    msg="restore[%r][%r] must be {state: ..., weight: ...} as returned in previous, got %r"
+                    % (lb_id, name, want)
+                )
+            out[lb_id][name] = dict(want)
+    return out
+
+
+def main():
+    argument_spec = dict(lb.ARGUMENT_SPEC)
+    argument_spec.update(
+        servers=dict(type="dict"),
+        active=dict(type="list", elements="str"),
+        standby=dict(type="list", elements="str"),
+        standby_state=dict(type="str", default="drain", choices=["drain", "maint"]),
+        restore=dict(type="dict"),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        required_if=lb.REQUIRED_IF,
+        mutually_exclusive=[["restore", "servers"], ["restore", "active"], ["restore", "standby"]],
+        supports_check_mode=True,
+    )
+    params = module.params
+    backend = params["backend"]
+    result = dict(changed=False, previous={}, current={}, changes={}, serving={})
+
+    servers_param = params["servers"] or {}
+    for name, want in servers_param.items():
+        if want is not None and (not isinstance(want, dict) or set(want) - {"state", "weight"}):
+            module.fail_json(msg="servers.%s must be a dict with state and/or weight, got %r" % (name, want), **result)
+        if want and want.get("state") not in (None, "ready", "drain", "maint"):
+            module.fail_json(
+                msg="servers.%s.state=%r is not a state: use ready, drain or maint" % (name, want.get("state")),
+                **result,
+            )
+
+    try:
+        providers = lb.providers_from_params(params)
+        if params["restore"] is not None:
+            per_lb = _restore_plan(module, params, providers)
+        else:
+            desired = _desired(module, params)
+            per_lb = {p.id: desired for p in providers}
+        # Validate every name on every LB before reading or changing anything.
+        for provider in providers:
+            provider.check_name(backend, "backend")
+            for name in per_lb.get(provider.id, {}):
+                provider.check_name(name)
+        before = lb.read_all(providers, backend)
+        plans = {}
+        for provider in providers:
+            wanted = per_lb.get(provider.id, {})
+            lb.check_servers(provider, backend, before[provider.id], list(wanted))
+            plans[provider.id] = lb.plan(provider, before[provider.id], wanted)
+    except lb.LBError as exc:
+        module.fail_json(msg=str(exc), **result)
+
+    result["previous"] = {p.id: lb.snapshot(before[p.id]) for p in providers}
+    result["changes"] = {lb_id: changes for lb_id, changes in plans.items() if changes}
+    result["changed"] = bool(result["changes"])
+    expected = {p.id: lb.expected(before[p.id], plans[p.id]) for p in providers}
+    if module._diff:
+        result["diff"] = dict(
+            before=lb.render_state_lines(result["previous"], backend),
+            after=lb.render_state_lines(expected, backend),
+        )
+    if module.check_mode or not result["changed"]:
+        result["current"] = expected
+        result["serving"] = _serving(expected)
+        module.exit_json(**result)
+
+    try:
+        lb.apply_all(providers, backend, plans, before)
+    except lb.LBApplyError as exc:
+        result["changed"] = not exc.rolled_back
+        result["current"] = _read_back(providers, backend)
+        module.fail_json(msg=str(exc), **result)
+
+    result["current"] = _read_back(providers, backend)
+    result["serving"] = _serving(result["current"])
+    mismatch = [
+        "%s %s: wanted %s, found %s" % (lb_id, name, expected[lb_id][name], result["current"][lb_id].get(name))
+        for lb_id in expected
+        for name in plans[lb_id]
+        if result["current"][lb_id].get(name) != expected[lb_id][name]
+    ]
+    if mismatch:
+        module.fail_json(msg="the load balancer did not take the change: %s" % "; ".join(mismatch), **result)
+    module.exit_json(**result)
+
+
+def _read_back(providers, backend):
+    out = {}
+    for provider in providers:
+        try:
+            out[provider.id] = lb.snapshot(provider.read(backend))
+        except lb.LBError as exc:
+            out[provider.id] = {"error": str(exc)}
+    return out
+
+
+def _serving(states):
+    return {
+        lb_id: sorted(
+            n for n, s in servers.items() if isinstance(s, dict) and s.get("state") == "ready" and s.get("weight")
+        )
+        for lb_id, servers in states.items()
+    }
+
+
+if __name__ == "__main__":
+    main()

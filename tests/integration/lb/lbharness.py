@@ -1,0 +1,312 @@
+"""Real HAProxy and nginx processes for the load-balancer tests and the drain bench.
+
+Each instance runs as a child process with its own configuration, sockets
+and pid file in a temporary directory, on ephemeral loopback ports; stop()
+(always called by the fixtures) terminates it and waits for it.
+
+Backends are real HTTP servers (tests/support/http_server.py) that answer
+``X-App-Version: <name>`` and sleep ``?delay=S`` seconds on ``/slow``, to
+hold requests in flight. HAProxy is configured with ``retries 0`` and no
+``option redispatch`` (and nginx with ``proxy_next_upstream off``) so that a
+server going away under a request shows up as a failed request, not a hidden
+retry. ``/pin/<server>/...`` is routed to that server (HAProxy
+``use-server``), to put slow requests on the server a test drains.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from support.http_server import Request, Response, ServerHandle, serve
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError, HAProxyRuntime
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def require(binary: str) -> str:
+    path = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/local/sbin:/sbin")
+    if not path:
+        raise RuntimeError(
+            "%s is not installed: the load-balancer tests need a real %s (run scripts/ensure-host.sh as root, "
+            "or apt-get install %s)" % (binary, binary, "haproxy" if binary == "haproxy" else "nginx-light")
+        )
+    return path
+
+
+def app_handler(name: str):
+    def handler(req: Request) -> Response:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(req.path).query)
+        delay = float(query.get("delay", ["0"])[0]) if "/slow" in req.path else 0.0
+        return Response(200, {"X-App-Version": name}, ("%s\n" % name).encode(), delay=delay)
+
+    return handler
+
+
+class Backends:
+    """Named HTTP servers: ``backends["web1"].in_flight``, ``.port``, ``.requests``."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.servers: Dict[str, ServerHandle] = {}
+        for name in names:
+            server = serve(app_handler(name))
+            # HAProxy resets idle server-side keep-alive connections; the stdlib
+            # server would print a traceback for each. Not an error here.
+            server._server.handle_error = lambda request, client_address: None
+            self.servers[name] = server.start()
+
+    def __getitem__(self, name: str) -> ServerHandle:
+        return self.servers[name]
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+
+class HAProxyInstance:
+    def __init__(
+        self,
+        directory: Path,
+        backends: Backends,
+        servers: Optional[Sequence[str]] = None,
+        backend: str = "app",
+        weight: int = 10,
+        tcp_stats: bool = True,
+    ) -> None:
+        self.binary = require("haproxy")
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.backend = backend
+        self.port = free_port()
+        self.socket = str(self.dir / "admin.sock")
+        self.tcp_address = "127.0.0.1:%d" % free_port() if tcp_stats else None
+        names = list(servers or backends.servers)
+        lines = [
+            "global",
+            "    stats socket %s mode 600 level admin" % self.socket,
+        ]
+        if self.tcp_address:
+            lines.append("    stats socket ipv4@%s level admin" % self.tcp_address)
+        lines += [
+            "    stats timeout 30s",
+            "defaults",
+            "    mode http",
+            "    timeout connect 2s",
+            "    timeout client 60s",
+            "    timeout server 60s",
+            # A retry or redispatch would hide a request that hit a server going away.
+            "    retries 0",
+            "frontend fe",
+            "    bind 127.0.0.1:%d" % self.port,
+            "    default_backend %s" % backend,
+            "backend %s" % backend,
+            "    balance roundrobin",
+        ]
+        for name in names:
+            lines.append("    use-server %s if { path_beg /pin/%s/ }" % (name, name))
+        for name in names:
+            lines.append("    server %s 127.0.0.1:%d weight %d" % (name, backends[name].port, weight))
+        lines.append("backend other")
+        lines.append("    server o1 127.0.0.1:%d" % backends[names[0]].port)
+        self.config = self.dir / "haproxy.cfg"
+        self.config.write_text("\n".join(lines) + "\n")
+        self.log = open(self.dir / "haproxy.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [self.binary, "-f", str(self.config), "-db"], stdout=self.log, stderr=subprocess.STDOUT
+        )
+        self.runtime = HAProxyRuntime(self.socket)
+        try:
+            wait_until(self._ready, timeout=15, interval=0.05, description="haproxy runtime API")
+        except Exception:
+            self.stop()
+            raise RuntimeError("haproxy did not start: %s" % (self.dir / "haproxy.log").read_text()) from None
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(
+                "haproxy exited with %s: %s" % (self.proc.returncode, (self.dir / "haproxy.log").read_text())
+            )
+        try:
+            self.runtime.show_servers_state()
+            if self.tcp_address:
+                HAProxyRuntime(self.tcp_address).show_servers_state()
+            return True
+        except HAProxyError:
+            return False
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:%d" % self.port
+
+    def states(self, columns=("srv_op_state", "srv_admin_state", "srv_uweight", "srv_iweight")) -> Dict[str, tuple]:
+        """The live ``show servers state`` of our backend, minus the clock column."""
+        return {
+            row["srv_name"]: tuple(row[c] for c in columns) for row in self.runtime.show_servers_state(self.backend)
+        }
+
+    def full_state(self) -> List[tuple]:
+        """Every ``show servers state`` row, every column except srv_time_since_last_change."""
+        return [
+            tuple(v for k, v in sorted(row.items()) if k != "srv_time_since_last_change")
+            for row in self.runtime.show_servers_state()
+        ]
+
+    def server(self, name: str) -> dict:
+        return self.runtime.server(self.backend, name)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
+
+
+class NginxInstance:
+    def __init__(self, directory: Path, backends: Backends, upstream: str = "app") -> None:
+        self.binary = require("nginx")
+        self.dir = Path(directory)
+        (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
+        (self.dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.upstream = upstream
+        self.pid_file = str(self.dir / "nginx.pid")
+        self.servers_file = str(self.dir / ("%s.servers" % upstream))
+        self.addresses = {name: "127.0.0.1:%d" % server.port for name, server in backends.servers.items()}
+        Path(self.servers_file).write_text("".join("server %s;\n" % a for a in self.addresses.values()))
+        tmp = self.dir / "tmp"
+        self.conf = str(self.dir / "nginx.conf")
+        Path(self.conf).write_text(
+            "worker_processes 2;\n"
+            "pid %s;\n"
+            "error_log %s/logs/error.log info;\n"
+            "events { worker_connections 512; }\n"
+            "http {\n"
+            "    access_log off;\n"
+            "    client_body_temp_path %s/body;\n"
+            "    proxy_temp_path %s/proxy;\n"
+            "    fastcgi_temp_path %s/fastcgi;\n"
+            "    uwsgi_temp_path %s/uwsgi;\n"
+            "    scgi_temp_path %s/scgi;\n"
+            "    upstream %s {\n"
+            "        include %s;\n"
+            "    }\n"
+            "    server {\n"
+            "        listen 127.0.0.1:%d;\n"
+            "        location / {\n"
+            "            proxy_pass http://%s;\n"
+            "            proxy_http_version 1.1;\n"
+            '            proxy_set_header Connection "";\n'
+            # Like HAProxy's retries 0: a failing server is a failed request, not a hidden retry.
+            "            proxy_next_upstream off;\n"
+            "            proxy_read_timeout 60s;\n"
+            "        }\n"
+            "    }\n"
+            "}\n" % (self.pid_file, self.dir, tmp, tmp, tmp, tmp, tmp, upstream, self.servers_file, self.port, upstream)
+        )
+        self.log = open(self.dir / "nginx.out", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", self.conf, "-p", str(self.dir), "-g", "daemon off;"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until(self._ready, timeout=15, interval=0.05, description="nginx listening")
+        except Exception:
+            self.stop()
+            raise RuntimeError("nginx did not start: %s" % (self.dir / "nginx.out").read_text()) from None
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(
+                "nginx exited with %s: %s" % (self.proc.returncode, (self.dir / "nginx.out").read_text())
+            )
+        if not Path(self.pid_file).exists():
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def module_args(self) -> dict:
+        return {
+            "provider": "nginx",
+            "nginx": {
+                "conf": self.conf,
+                "servers_file": self.servers_file,
+                "pid_file": self.pid_file,
+                "binary": self.binary,
+                "prefix": str(self.dir),
+            },
+            "backend": self.upstream,
+        }
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
+
+
+class SlowRequests:
+    """Requests held in flight: ``n`` GETs of ``url`` in threads; each records status and end time."""
+
+    def __init__(self, url: str, n: int, timeout: float = 60.0) -> None:
+        self.url = url
+        self.results: List[dict] = []
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._one, args=(timeout,), daemon=True) for _index in range(n)]
+        for thread in self._threads:
+            thread.start()
+
+    def _one(self, timeout: float) -> None:
+        import http.client
+
+        parts = urllib.parse.urlsplit(self.url)
+        started = time.time()
+        entry = {"started": started}
+        try:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            conn.request(
+                "GET", parts.path + ("?" + parts.query if parts.query else ""), headers={"Connection": "close"}
+            )
+            resp = conn.getresponse()
+            resp.read()
+            entry.update(status=resp.status, version=resp.getheader("X-App-Version"))
+            conn.close()
+        except Exception as exc:  # noqa: BLE001 - a killed request is a result here
+            entry.update(status=None, error="%s: %s" % (type(exc).__name__, exc))
+        entry["ended"] = time.time()
+        with self._lock:
+            self.results.append(entry)
+
+    def join(self, timeout: float = 60.0) -> List[dict]:
+        for thread in self._threads:
+            thread.join(timeout)
+        return self.results

@@ -1,0 +1,131 @@
+"""drain_backend and switch_traffic against a real nginx (servers include file + graceful reload)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from lbharness import SlowRequests
+from support.loadgen import LoadGenerator
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._nginx import Nginx
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
+
+
+def _load(nginx):
+    return LoadGenerator(nginx.url + "/", concurrency=3, max_duration=120, timeout=30, pause=0.01)
+
+
+def _control(nginx) -> Nginx:
+    return Nginx(nginx.conf, nginx.servers_file, pid_file=nginx.pid_file, binary=nginx.binary, prefix=str(nginx.dir))
+
+
+def _in_flight(backends) -> int:
+    return sum(s.in_flight for s in backends.servers.values())
+
+
+def test_nginx_drain_reloads_and_waits_for_old_workers(nginx, backends, module_runner):
+    control = _control(nginx)
+    web1 = nginx.addresses["web1"]
+    args = dict(nginx.module_args, server=web1, timeout=60, poll_interval=0.1)
+    original = Path(nginx.servers_file).read_text()
+    with _load(nginx) as load:
+        wait_until(lambda: load.requests_so_far > 20, timeout=10, interval=0.05)
+        workers = control.workers()
+        checked = module_runner("drain_backend", args, check=True)
+        assert checked["changed"] is True and checked["current"][nginx.servers_file][web1]["state"] == "drain"
+        assert Path(nginx.servers_file).read_text() == original
+        assert control.workers() == workers  # no reload happened
+
+        # Slow requests on both servers, long enough to outlive the module's start-up.
+        slow = SlowRequests(nginx.url + "/slow?delay=6", 4)
+        wait_until(lambda: _in_flight(backends) >= 4, timeout=10, interval=0.02)
+        result = module_runner("drain_backend", args)
+        returned = time.monotonic()
+        results = slow.join()
+        assert not result["failed"], result
+        assert result["changed"] is True
+        assert result["previous"] == {nginx.servers_file: {web1: {"state": "ready", "weight": 1}}}
+        assert result["current"] == {nginx.servers_file: {web1: {"state": "drain", "weight": 1}}}
+        assert result["sessions_at_start"] >= 4  # client connections held by the old workers
+        assert "server %s down;  # zerodown: drain" % web1 in Path(nginx.servers_file).read_text()
+        # The old workers are gone, so every request they held is done; all succeeded.
+        assert control.alive(workers) == set()
+        assert [r["status"] for r in results] == [200] * 4, results
+        lag = result["drained_at"] - max(r["ended"] for r in results)
+        print("nginx: drain returned %.3fs after the last in-flight request ended" % lag)
+        assert -0.05 < lag < 1.0
+
+        again = module_runner("drain_backend", args)
+        assert again["changed"] is False and not again["failed"]
+        target = load.requests_so_far + 30
+        wait_until(lambda: load.requests_so_far > target, timeout=10, interval=0.05)
+    print("load:", load.report.summary())
+    assert load.report.failed == 0, load.report.failures[:5]
+    # No new request reached web1 after the reload.
+    assert [r.path for r in backends["web1"].requests if r.at > returned] == []
+    assert set(load.report.version_timeline[-1]["versions"]) == {"web2", "web3"}
+
+
+def test_nginx_config_test_failure_keeps_old_config(nginx, backends, module_runner):
+    control = _control(nginx)
+    web2 = nginx.addresses["web2"]
+    original = Path(nginx.servers_file).read_text()
+    conf = Path(nginx.conf)
+    good_conf = conf.read_text()
+    # An operator's broken edit of the main configuration, not yet reloaded.
+    conf.write_text(good_conf.replace("http {", "http {\n    zerodown_bogus_directive on;", 1))
+    workers = control.workers()
+    try:
+        with _load(nginx) as load:
+            result = module_runner("drain_backend", dict(nginx.module_args, server=web2))
+            assert result["failed"] is True
+            assert "nginx -t rejected" in result["msg"] and "zerodown_bogus_directive" in result["msg"]
+            assert "put back" in result["msg"]
+            assert Path(nginx.servers_file).read_text() == original
+            assert control.workers() == workers  # not reloaded
+            assert module_runner("switch_traffic", dict(nginx.module_args, servers={web2: {"weight": 5}}))["failed"]
+            assert Path(nginx.servers_file).read_text() == original
+            wait_until(lambda: load.requests_so_far > 50, timeout=10, interval=0.05)
+    finally:
+        conf.write_text(good_conf)
+    assert load.report.failed == 0
+    assert {"web1", "web2", "web3"} <= set(load.report.versions)
+
+
+def test_nginx_timeout_shutdown_kills_old_workers(nginx, backends, module_runner):
+    control = _control(nginx)
+    web3 = nginx.addresses["web3"]
+    workers = control.workers()
+    slow = SlowRequests(nginx.url + "/slow?delay=40", 2)
+    wait_until(lambda: _in_flight(backends) >= 2, timeout=10, interval=0.02)
+    result = module_runner("drain_backend", dict(nginx.module_args, server=web3, timeout=1, on_timeout="shutdown"))
+    assert not result["failed"], result
+    assert result["timed_out"] is True
+    assert result["killed_sessions"] == 2
+    assert control.alive(workers) == set()
+    results = slow.join(10)
+    assert len(results) == 2 and all(r["status"] is None for r in results), results
+    assert result["drain_seconds"] < 15
+
+
+def test_nginx_switch_weights_and_restore(nginx, module_runner):
+    web1, web2 = nginx.addresses["web1"], nginx.addresses["web2"]
+    control = _control(nginx)
+    states_before = {s.address: (s.state, s.effective_weight) for s in control.read()}
+    args = dict(nginx.module_args, servers={web1: {"weight": 5}, web2: {"state": "maint"}})
+    checked = module_runner("switch_traffic", args, check=True)
+    assert checked["changes"] == {nginx.servers_file: {web1: {"weight": 5}, web2: {"state": "maint"}}}
+    switched = module_runner("switch_traffic", args)
+    assert not switched["failed"], switched
+    text = Path(nginx.servers_file).read_text()
+    assert "server %s weight=5;" % web1 in text and "server %s down;  # zerodown: maint" % web2 in text
+    assert module_runner("switch_traffic", args)["changed"] is False
+    for bad, message in (({"weight": "50%"}, "no percentages"), ({"weight": 0}, "no weight 0")):
+        failed = module_runner("switch_traffic", dict(nginx.module_args, servers={web1: bad}))
+        assert failed["failed"] and message in failed["msg"], failed
+    restored = module_runner("switch_traffic", dict(nginx.module_args, restore=switched["previous"]))
+    assert not restored["failed"] and restored["current"] == switched["previous"]
+    assert {s.address: (s.state, s.effective_weight) for s in control.read()} == states_before
+    unknown = module_runner("drain_backend", dict(nginx.module_args, server="127.0.0.1:1"))
+    assert unknown["failed"] and "no server '127.0.0.1:1'" in unknown["msg"]

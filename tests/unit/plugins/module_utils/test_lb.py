@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyRuntime
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
+
+
+class FakeProvider(lb.Provider):
+    kind = "fake"
+
+    def __init__(self, ident, servers, fail_apply=False):
+        super().__init__(ident)
+        self.servers = {k: dict(v) for k, v in servers.items()}
+        self.fail_apply = fail_apply
+        self.applied = []
+        self.sessions = {}
+        self.shutdowns = 0
+
+    def check_name(self, name, what="server"):
+        if not isinstance(name, str) or ";" in name or "\n" in name:
+            raise lb.LBValidationError("invalid %s %r" % (what, name))
+        return name
+
+    def read(self, backend):
+        if backend != "app":
+            raise lb.LBValidationError("no backend %r" % backend)
+        return {k: dict(v, initial_weight=10, sessions=self.sessions.get(k, 0)) for k, v in self.servers.items()}
+
+    def target_weight(self, info, weight):
+        if isinstance(weight, str) and weight.endswith("%"):
+            return info["initial_weight"] * int(weight[:-1]) // 100
+        if not 0 <= int(weight) <= 256:
+            raise lb.LBValidationError("invalid weight %r" % weight)
+        return int(weight)
+
+    def apply(self, backend, changes):
+        self.applied.append(changes)
+        if self.fail_apply and any(c.get("state") != "ready" for c in changes.values()):
+            # half-applies, like an HAProxy batch failing at its last command
+            first = sorted(changes)[0]
+            self.servers[first].update(changes[first])
+            raise lb.LBApplyError("boom")
+        for name, change in changes.items():
+            self.servers[name].update(change)
+
+    def pending(self, backend, servers):
+        return {s: self.sessions.get(s, 0) for s in servers}
+
+    def shutdown(self, backend, servers):
+        killed = sum(self.sessions.get(s, 0) for s in servers)
+        self.shutdowns += 1
+        for s in servers:
+            self.sessions[s] = 0
+        return killed
+
+
+def servers():
+    return {
+        "web1": {"state": "ready", "weight": 10},
+        "web2": {"state": "ready", "weight": 10},
+        "web3": {"state": "drain", "weight": 10},
+    }
+
+
+def test_plan_keeps_only_differences_and_resolves_percentages():
+    p = FakeProvider("lb1", servers())
+    current = p.read("app")
+    changes = lb.plan(
+        p,
+        current,
+        {"web1": {"state": "ready", "weight": "50%"}, "web2": {"weight": 10}, "web3": {"state": "ready"}},
+    )
+    assert changes == {"web1": {"weight": 5}, "web3": {"state": "ready"}}
+
+
+def test_plan_rejects_bad_state_and_names_the_server_for_bad_weight():
+    p = FakeProvider("lb1", servers())
+    with pytest.raises(lb.LBValidationError, match="invalid state 'up' for server 'web1'"):
+        lb.plan(p, p.read("app"), {"web1": {"state": "up"}})
+    with pytest.raises(lb.LBValidationError, match="server 'web2' on lb1: invalid weight 999"):
+        lb.plan(p, p.read("app"), {"web2": {"weight": 999}})
+
+
+def test_check_servers_lists_what_exists():
+    p = FakeProvider("lb1", servers())
+    with pytest.raises(lb.LBValidationError, match=r"no server 'zz' \(it has: web1, web2, web3\)"):
+        lb.check_servers(p, "app", p.read("app"), ["web1", "zz"])
+    with pytest.raises(lb.LBValidationError, match="invalid server"):
+        lb.check_servers(p, "app", p.read("app"), ["web1;x"])
+
+
+def test_snapshot_and_expected():
+    current = FakeProvider("lb1", servers()).read("app")
+    assert lb.snapshot(current, ["web3"]) == {"web3": {"state": "drain", "weight": 10}}
+    after = lb.expected(current, {"web1": {"state": "drain"}, "web3": {"weight": 2}})
+    assert after == {
+        "web1": {"state": "drain", "weight": 10},
+        "web2": {"state": "ready", "weight": 10},
+        "web3": {"state": "drain", "weight": 2},
+    }
+
+
+def test_order_enables_before_disabling():
+    current = servers()
+    changes = {"web1": {"state": "drain"}, "web3": {"state": "ready"}, "web2": {"weight": 1}}
+    assert lb.order_commands(changes, current) == ["web3", "web2", "web1"]
+    assert lb.order_commands({"web1": {"weight": 20}, "web2": {"weight": 5}}, current) == ["web1", "web2"]
+
+
+def test_apply_all_rolls_back_earlier_lbs_when_one_fails():
+    good = FakeProvider("lb1", servers())
+    bad = FakeProvider("lb2", servers(), fail_apply=True)
+    before = lb.read_all([good, bad], "app")
+    plans = {p.id: lb.plan(p, before[p.id], {"web1": {"state": "drain"}, "web2": {"weight": 3}}) for p in (good, bad)}
+    with pytest.raises(lb.LBApplyError, match="lb2: boom; every load balancer was put back") as info:
+        lb.apply_all([good, bad], "app", plans, before)
+    assert info.value.rolled_back is True
+    assert good.servers == servers()
+    assert bad.servers["web1"] == {"state": "ready", "weight": 10}
+
+
+def test_wait_drained_returns_when_sessions_reach_zero():
+    clock = FakeClock()
+    p1, p2 = FakeProvider("lb1", servers()), FakeProvider("lb2", servers())
+    p1.sessions = {"web1": 2}
+    p2.sessions = {"web1": 1}
+    polls = {"n": 0}
+    original = p2.pending
+
+    def pending(backend, names):
+        polls["n"] += 1
+        if polls["n"] == 4:
+            p1.sessions["web1"] = 0
+        if polls["n"] == 6:
+            p2.sessions["web1"] = 0
+        return original(backend, names)
+
+    p2.pending = pending
+    outcome = lb.wait_drained([p1, p2], "app", ["web1"], timeout=10, interval=0.1, clock=clock)
+    assert outcome.timed_out is False and outcome.killed_sessions == 0
+    assert outcome.drain_seconds == pytest.approx(0.5)
+    assert clock.sleeps == [0.1] * 5  # polled, never slept past the drain
+
+
+def test_wait_drained_timeout_fail_reports_remaining():
+    clock = FakeClock()
+    p = FakeProvider("lb1", servers())
+    p.sessions = {"web1": 2, "web2": 0}
+    with pytest.raises(lb.DrainTimeout, match=r"still busy after 1.0s: lb1: web1=2 .*on_timeout=shutdown") as info:
+        lb.wait_drained([p], "app", ["web1", "web2"], timeout=1.0, interval=0.2, clock=clock)
+    assert info.value.remaining == {"lb1": {"web1": 2}}
+    assert p.shutdowns == 0 and p.sessions["web1"] == 2
+
+
+def test_wait_drained_timeout_shutdown_counts_killed():
+    clock = FakeClock()
+    p = FakeProvider("lb1", servers())
+    p.sessions = {"web1": 2, "web2": 1}
+    outcome = lb.wait_drained(
+        [p], "app", ["web1", "web2"], timeout=1.0, interval=0.2, on_timeout="shutdown", clock=clock
+    )
+    assert outcome.timed_out is True and outcome.killed_sessions == 3 and p.shutdowns == 1
+
+
+def test_providers_from_params():
+    params = {"provider": "haproxy", "socket": ["/run/a.sock", "127.0.0.1:9000"], "api_timeout": 2.0, "nginx": None}
+    providers = lb.providers_from_params(params)
+    assert [p.id for p in providers] == ["/run/a.sock", "127.0.0.1:9000"]
+    assert all(isinstance(p, lb.HAProxyProvider) for p in providers)
+    with pytest.raises(lb.LBValidationError, match="twice"):
+        lb.providers_from_params(dict(params, socket=["/a", "/a"]))
+    with pytest.raises(lb.LBValidationError, match="socket is empty"):
+        lb.providers_from_params(dict(params, socket=[]))
+    ng = lb.providers_from_params(
+        {
+            "provider": "nginx",
+            "nginx": {"conf": "/c", "servers_file": "/s", "pid_file": "/p", "binary": "nginx", "prefix": None},
+        }
+    )
+    assert isinstance(ng[0], lb.NginxProvider) and ng[0].id == "/s"
+
+
+def test_render_state_lines():
+    text = lb.render_state_lines(
+        {"lb1": {"web2": {"state": "drain", "weight": 3}, "web1": {"state": "ready", "weight": 1}}}, "app"
+    )
+    assert text == "lb1 app/web1 state=ready weight=1\nlb1 app/web2 state=drain weight=3\n"
+
+
+class ScriptedSocket:
+    def __init__(self, answers, log):
+        self.answers = answers
+        self.log = log
+        self.out = b""
+
+    def sendall(self, data):
+        line = data.decode().strip()
+        self.log.append(line)
+        self.out = self.answers.get(line.split(" ")[0] + " " + line.split(" ")[1], "\n").encode()
+
+    def recv(self, size):
+        chunk, self.out = self.out[:size], self.out[size:]
+        return chunk
+
+    def close(self):
+        pass
+
+
+def test_haproxy_provider_batches_changes_in_traffic_safe_order():
+    state = (
+        "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
+        "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
+        "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port\n"
+        "3 app 1 blue 127.0.0.1 2 0 10 10 1 1 0 2 0 0 0 0 - 8001\n"
+        "3 app 2 green 127.0.0.1 2 8 10 10 1 1 0 2 0 0 0 0 - 8002\n"
+    )
+    stat = "# pxname,svname,qcur,scur,status,\napp,blue,0,4,UP,\napp,green,1,0,DRAIN,\napp,BACKEND,0,4,UP,\n"
+    log = []
+    answers = {"show servers": state, "show stat": stat}
+    runtime = HAProxyRuntime("/x.sock", socket_factory=lambda kind, target, timeout: ScriptedSocket(answers, log))
+    provider = lb.HAProxyProvider("/x.sock", runtime=runtime)
+    current = provider.read("app")
+    assert (
+        current["blue"]["sessions"] == 4 and current["green"]["state"] == "drain" and current["green"]["sessions"] == 1
+    )
+    changes = lb.plan(provider, current, {"blue": {"state": "drain"}, "green": {"state": "ready", "weight": "50%"}})
+    assert changes == {"blue": {"state": "drain"}, "green": {"state": "ready", "weight": 5}}
+    log.clear()
+    provider.apply("app", changes)
+    assert log[-1] == "set weight app/green 5; set server app/green state ready; set server app/blue state drain"
+    assert provider.pending("app", ["blue", "green"]) == {"blue": 4, "green": 1}
+    log.clear()
+    assert provider.shutdown("app", ["blue", "green"]) == 5
+    assert log[-2:] == ["shutdown sessions server app/blue", "shutdown sessions server app/green"]
+    with pytest.raises(lb.LBValidationError, match="invalid server"):
+        provider.check_name("a;b")
+
+
+def test_haproxy_provider_maps_unreachable():
+    provider = lb.HAProxyProvider("/nonexistent/dir/haproxy.sock", timeout=0.2)
+    with pytest.raises(lb.LBUnreachableError, match="cannot reach"):
+        provider.read("app")

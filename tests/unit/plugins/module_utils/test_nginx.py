@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils._nginx import (
+    HEADER_PREFIX,
+    Nginx,
+    NginxConfigTestError,
+    NginxError,
+    NginxFileError,
+    NginxReloadError,
+    NginxServer,
+    parse_servers,
+    render_servers,
+    validate_address,
+    validate_weight,
+)
+
+SAMPLE = """# written by hand
+server 10.0.0.1:8080;
+server 10.0.0.2:8080 weight=3 max_fails=2 fail_timeout=5s;
+  server 10.0.0.3:8080 down;
+server 10.0.0.4:8080 weight=2 down;  # zerodown: drain
+"""
+
+
+def test_parse_reads_state_weight_and_keeps_other_params():
+    upstream, servers = parse_servers(SAMPLE)
+    assert upstream is None
+    assert [(s.address, s.state, s.effective_weight, s.params) for s in servers] == [
+        ("10.0.0.1:8080", "ready", 1, []),
+        ("10.0.0.2:8080", "ready", 3, ["max_fails=2", "fail_timeout=5s"]),
+        ("10.0.0.3:8080", "maint", 1, []),
+        ("10.0.0.4:8080", "drain", 2, []),
+    ]
+
+
+def test_render_round_trips_and_marks_states():
+    servers = parse_servers(SAMPLE)[1]
+    servers[0].set_state("drain")
+    servers[1].set_weight(7)
+    servers[3].set_state("ready")
+    servers[2].set_weight(1)  # nginx's default: no weight= added
+    text = render_servers("app", servers)
+    assert text == (
+        HEADER_PREFIX + "app\n"
+        "    server 10.0.0.1:8080 down;  # zerodown: drain\n"
+        "    server 10.0.0.2:8080 weight=7 max_fails=2 fail_timeout=5s;\n"
+        "    server 10.0.0.3:8080 down;  # zerodown: maint\n"
+        "    server 10.0.0.4:8080 weight=2;\n"
+    )
+    upstream, again = parse_servers(text)
+    assert upstream == "app"
+    assert [(s.address, s.state, s.effective_weight) for s in again] == [
+        ("10.0.0.1:8080", "drain", 1),
+        ("10.0.0.2:8080", "ready", 7),
+        ("10.0.0.3:8080", "maint", 1),
+        ("10.0.0.4:8080", "ready", 2),
+    ]
+    assert render_servers("app", again) == text
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("upstream app { server a:1; }\n", "not a 'server"),
+        ("server a:1\n", "not a 'server"),
+        ("server a:1;\nserver a:1;\n", "appears twice"),
+        ("server a:1 weight=x;\n", "bad 'weight=x'"),
+    ],
+)
+def test_parse_rejects_what_it_does_not_own(text, message):
+    with pytest.raises(NginxFileError, match=message):
+        parse_servers(text)
+
+
+@pytest.mark.parametrize("address", ["10.0.0.1:80", "web-1.internal:8080", "[::1]:80"])
+def test_valid_addresses(address):
+    assert validate_address(address) == address
+
+
+@pytest.mark.parametrize("address", ["a:1;", "a:1\nserver evil:1", "a b", "a:1#", "unix:/run/app.sock", "", None])
+def test_invalid_addresses(address):
+    with pytest.raises(NginxError):
+        validate_address(address)
+
+
+def test_weights():
+    assert validate_weight(1) == 1 and validate_weight("20") == 20
+    for bad, message in ((0, "no weight 0"), ("50%", "no percentages"), (True, "integer"), (-1, "must be 1-")):
+        with pytest.raises(NginxError, match=message):
+            validate_weight(bad)
+
+
+def _stat(pid, ppid, start, state="S", comm="nginx"):
+    # /proc/PID/stat: field 22 (starttime) is the 18th after "state ppid".
+    return "%d (%s) %s %d %s" % (pid, comm, state, ppid, " ".join(["0"] * 17 + [str(start)] + ["0"] * 5))
+
+
+@pytest.fixture
+def fake_nginx(tmp_path):
+    proc = tmp_path / "proc"
+    for pid, ppid, start, state in (
+        (500, 1, 10, "S"),
+        (501, 500, 11, "S"),
+        (502, 500, 12, "S"),
+        (503, 500, 13, "Z"),
+        (600, 1, 5, "S"),
+    ):
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "stat").write_text(_stat(pid, ppid, start, state, comm="nginx: worker (x)"))
+    (tmp_path / "nginx.pid").write_text("500\n")
+    servers = tmp_path / "app.servers"
+    servers.write_text("server 10.0.0.1:80;\nserver 10.0.0.2:80;\n")
+    calls = []
+
+    def runner(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1, "", 'nginx: [emerg] unknown directive "bogus" in /etc/nginx.conf:3')
+
+    control = Nginx(
+        str(tmp_path / "nginx.conf"),
+        str(servers),
+        pid_file=str(tmp_path / "nginx.pid"),
+        binary="/usr/sbin/nginx",
+        prefix=str(tmp_path),
+        proc_root=str(proc),
+        runner=runner,
+    )
+    return control, calls, proc
+
+
+def test_workers_are_children_of_master_tracked_with_start_time(fake_nginx):
+    control, proc = fake_nginx[0], fake_nginx[2]
+    assert control.master_pid() == 500
+    workers = control.workers()
+    assert workers == {(501, 11), (502, 12)}  # the zombie and unrelated processes are not workers
+    # 502 exits and its PID is reused by an unrelated process: not the same worker.
+    (proc / "502" / "stat").write_text(_stat(502, 1, 99))
+    assert control.alive(workers) == {(501, 11)}
+
+
+def test_failed_config_test_puts_the_old_file_back(fake_nginx):
+    control, calls = fake_nginx[0], fake_nginx[1]
+    before = control.read_text()
+    with pytest.raises(NginxConfigTestError, match="put back as it was: nginx: .emerg. unknown directive"):
+        control.apply_text(render_servers("app", [NginxServer("10.0.0.1:80", down=True, mark="drain")]))
+    assert control.read_text() == before
+    assert calls == [["/usr/sbin/nginx", "-c", control.conf, "-p", str(control.prefix), "-t", "-q"]]
+
+
+def test_missing_master_is_an_error(fake_nginx, tmp_path):
+    control = fake_nginx[0]
+    (tmp_path / "nginx.pid").write_text("4242\n")
+    with pytest.raises(NginxReloadError, match="4242"):
+        control.master_pid()
+    control.pid_file = str(tmp_path / "absent.pid")
+    with pytest.raises(NginxReloadError, match="is nginx running"):
+        control.master_pid()
+
+
+def test_upstream_mismatch_and_missing_file(fake_nginx, tmp_path):
+    control = fake_nginx[0]
+    control.write_text(render_servers("other", [NginxServer("10.0.0.1:80")]))
+    with pytest.raises(NginxFileError, match="upstream 'other', not 'app'"):
+        control.read("app")
+    control.servers_file = str(tmp_path / "missing.servers")
+    with pytest.raises(NginxFileError, match="cannot read"):
+        control.read_text()
+
+
+def test_nginx_provider_plans_and_maps_errors(fake_nginx):
+    control = fake_nginx[0]
+    provider = lb.NginxProvider(control)
+    current = provider.read("app")
+    assert current == {
+        "10.0.0.1:80": {"state": "ready", "weight": 1, "initial_weight": 1, "address": "10.0.0.1:80", "sessions": 0},
+        "10.0.0.2:80": {"state": "ready", "weight": 1, "initial_weight": 1, "address": "10.0.0.2:80", "sessions": 0},
+    }
+    changes = lb.plan(provider, current, {"10.0.0.1:80": {"state": "drain", "weight": 4}})
+    assert changes == {"10.0.0.1:80": {"state": "drain", "weight": 4}}
+    assert "server 10.0.0.1:80 weight=4 down;  # zerodown: drain" in provider.render("app", changes)
+    with pytest.raises(lb.LBValidationError, match="nginx -t rejected"):
+        provider.apply("app", changes)
+    with pytest.raises(lb.LBValidationError, match="no percentages"):
+        lb.plan(provider, current, {"10.0.0.1:80": {"weight": "5%"}})
+    with pytest.raises(lb.LBValidationError, match="invalid nginx upstream server"):
+        provider.check_name("10.0.0.1:80;")
+    assert provider.pending("app", ["10.0.0.1:80"]) == {"10.0.0.1:80": 0}
