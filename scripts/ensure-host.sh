@@ -53,7 +53,7 @@ fi
 # PostgreSQL: the tests talk to 127.0.0.1:5432 as the postgres superuser.
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   log "starting PostgreSQL"
-  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+  version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
   if [[ -z $version ]]; then
     echo "PostgreSQL is installed but has no cluster under /etc/postgresql" >&2
     exit 1
@@ -74,7 +74,8 @@ su postgres -c "psql -qAtc \"ALTER ROLE postgres PASSWORD 'postgres'\"" >/dev/nu
 if ! mysqladmin -h 127.0.0.1 -P 3306 -uroot status >/dev/null 2>&1; then
   if ! mysqladmin --protocol=socket -uroot status >/dev/null 2>&1; then
     log "starting MariaDB"
-    mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+    mkdir -p /run/mysqld
+    chown mysql:mysql /run/mysqld 2>/dev/null || true
     daemon=$(command -v mariadbd || command -v mysqld || echo /usr/sbin/mariadbd)
     start-stop-daemon --start --oknodo --background --exec "$daemon"
     for _ in $(seq 1 100); do mysqladmin --protocol=socket -uroot status >/dev/null 2>&1 && break; sleep 0.2; done

@@ -22,6 +22,7 @@ Nothing here knows AnsibleModule: bad options raise ``HttpOptionError``
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -52,7 +53,7 @@ MAX_BODY_BYTES = 1024 * 1024
 SNIPPET_CHARS = 200
 #: A readiness result keeps the most recent attempts only (``attempt_count`` has them all).
 MAX_REPORTED_ATTEMPTS = 50
-#: The last attempt before a deadline still gets this long to answer.
+#: No attempt is given less time than this; none starts when less than this is left.
 MIN_ATTEMPT_TIMEOUT = 0.25
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -91,7 +92,7 @@ def positive_number(value: Any, option: str, allow_zero: bool = False, unit: str
         number = float(value)
     except (TypeError, ValueError):
         raise HttpOptionError(option, "expected a number of %s, got %r" % (unit, value)) from None
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise HttpOptionError(option, "expected a finite number of %s, got %r" % (unit, value))
     if number < 0 or (number == 0 and not allow_zero):
         bound = "zero or more" if allow_zero else "greater than zero"
@@ -338,6 +339,10 @@ class CheckSpec:
         self.is_tcp = urlsplit(url).scheme.lower() == "tcp"
         if self.method not in HTTP_METHODS:
             raise HttpOptionError("method", "unsupported method %r; use one of %s" % (method, ", ".join(HTTP_METHODS)))
+        if self.method == "HEAD" and self.expect.needs_body:
+            raise HttpOptionError(
+                "method", "a HEAD answer has no body, so body_regex and json cannot match; use GET for %s" % url
+            )
         if self.is_tcp:
             e = self.expect
             if e.body_regex is not None or e.json_fields or e.headers or e.version or body is not None:
@@ -365,7 +370,10 @@ class RawResponse:
         self.encoding = encoding
 
     def text(self) -> str:
-        return self.body.decode(self.encoding or "utf-8", errors="replace")
+        try:
+            return self.body.decode(self.encoding or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            return self.body.decode("utf-8", errors="replace")
 
 
 class CheckResult:
@@ -450,6 +458,31 @@ class RequestsTransport:
             raise RuntimeError("the Python library 'requests' is required")
 
     def http(self, spec: CheckSpec, timeout: float) -> RawResponse:
+        """One request, bounded as a whole by ``timeout``.
+
+        requests' own timeout bounds each connect and each socket read, not the
+        total: a server trickling its answer (or a slow DNS lookup) would outlive
+        any deadline. So the request runs in a daemon thread that is abandoned
+        once ``timeout`` has passed; it ends with its socket or with the process.
+        """
+        outcome: Dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["response"] = self._http(spec, timeout)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name="zerodown-http", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if "error" in outcome:
+            raise outcome["error"]
+        if "response" not in outcome:
+            raise TransportError("timed out: no answer within %gs" % round(timeout, 2))
+        return outcome["response"]
+
+    def _http(self, spec: CheckSpec, timeout: float) -> RawResponse:
         verify: Any = spec.tls.validate_certs
         if verify and spec.tls.ca_path:
             verify = spec.tls.ca_path
@@ -458,34 +491,36 @@ class RequestsTransport:
             cert = (spec.tls.client_cert, spec.tls.client_key) if spec.tls.client_key else spec.tls.client_cert
         session = requests.Session()
         try:
-            with warnings.catch_warnings():
-                if not verify:
-                    warnings.simplefilter("ignore", InsecureRequestWarning)
-                response = session.request(
-                    spec.method,
-                    spec.url,
-                    headers=spec.headers,
-                    data=spec.body,
-                    timeout=timeout,
-                    verify=verify,
-                    cert=cert,
-                    allow_redirects=spec.follow_redirects,
-                    stream=True,
-                )
-                try:
-                    body = b""
-                    if spec.method != "HEAD":
-                        chunks = []
-                        size = 0
-                        for chunk in response.iter_content(64 * 1024):
-                            chunks.append(chunk)
-                            size += len(chunk)
-                            if size >= MAX_BODY_BYTES:
-                                break
-                        body = b"".join(chunks)[:MAX_BODY_BYTES]
-                    return RawResponse(response.status_code, dict(response.headers), body, response.encoding)
-                finally:
-                    response.close()
+            if not verify:
+                # The user chose validate_certs=false; urllib3 would warn on every attempt.
+                warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+            response = session.request(
+                spec.method,
+                spec.url,
+                headers=spec.headers,
+                data=spec.body,
+                timeout=timeout,
+                verify=verify,
+                cert=cert,
+                allow_redirects=spec.follow_redirects,
+                stream=True,
+            )
+            try:
+                body = b""
+                if spec.method != "HEAD":
+                    chunks = []
+                    size = 0
+                    for chunk in response.iter_content(64 * 1024):
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size >= MAX_BODY_BYTES:
+                            break
+                    body = b"".join(chunks)[:MAX_BODY_BYTES]
+                # Only an explicit charset counts; requests' ISO-8859-1 default for text/* garbles UTF-8.
+                charset = response.encoding if "charset=" in response.headers.get("Content-Type", "").lower() else None
+                return RawResponse(response.status_code, dict(response.headers), body, charset)
+            finally:
+                response.close()
         except RequestException as exc:
             raise TransportError(describe_exception(exc, timeout)) from exc
         except (OSError, ValueError) as exc:  # e.g. unreadable client key, bad cert file
@@ -520,7 +555,7 @@ def describe_exception(exc: BaseException, timeout: float) -> str:
     timed_out = HAS_REQUESTS and isinstance(exc, (ConnectTimeout, ReadTimeout))
     if timed_out or any(isinstance(e, socket.timeout) for e in chain):
         what = "connect" if HAS_REQUESTS and isinstance(exc, ConnectTimeout) else "answer"
-        return "timed out: no %s within %gs" % (what, timeout)
+        return "timed out: no %s within %gs" % (what, round(timeout, 2))
     for e in chain:
         if isinstance(e, ssl.SSLCertVerificationError):
             return "TLS certificate verification failed: %s" % (e.verify_message or e.reason or e)
@@ -715,7 +750,12 @@ def probe_target(
 
     def attempt() -> bool:
         remaining = deadline - clock.monotonic()
-        timeout = max(min(spec.timeout, remaining), min(spec.timeout, MIN_ATTEMPT_TIMEOUT))
+        shortest = min(spec.timeout, MIN_ATTEMPT_TIMEOUT)
+        if remaining < shortest and progress.attempt_count:
+            # Too little time left for a fair attempt: a request cut short would
+            # only hide the real reason of the previous failure.
+            return False
+        timeout = max(min(spec.timeout, remaining), shortest)
         result = checker.check(spec, timeout=timeout)
         progress.attempt_count += 1
         progress.last = result

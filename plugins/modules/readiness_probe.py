@@ -26,16 +26,19 @@ description:
     last response body.
   - The module only reads; it never reports C(changed).
 author:
-  - zerodown.deploy maintainers
+  - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
   - zerodown.deploy.http_client
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The probe only sends O(method) requests (GET or HEAD), so in check mode it runs exactly as normal.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Read-only; C(changed) is always false.
 options:
@@ -310,6 +313,10 @@ def build_specs(params: dict) -> tuple:
         max_latency_ms=max_latency_ms,
     )
     tcp_expect = Expectations(max_latency_ms=max_latency_ms)
+    if all(u.lower().startswith("tcp://") for u in urls):
+        for option in ("body_regex", "json", "expect_header"):
+            if params[option]:
+                raise HttpOptionError(option, "only applies to http(s):// URLs, and every URL here is tcp://")
     headers = validate_headers(params["headers"], "headers")
     validate_tls_files(params["ca_path"], params["client_cert"], params["client_key"])
     tls = TLSOptions(params["validate_certs"], params["ca_path"], params["client_cert"], params["client_key"])

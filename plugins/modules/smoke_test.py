@@ -21,16 +21,19 @@ description:
   - The module never reports C(changed). In check mode only safe methods (GET, HEAD, OPTIONS) are sent; checks with
     other methods are reported as skipped, because they may change the application's data.
 author:
-  - zerodown.deploy maintainers
+  - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
   - zerodown.deploy.http_client
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: partial
     details: In check mode only GET, HEAD and OPTIONS checks run; POST, PUT, PATCH and DELETE checks are skipped.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: The module reports no change; whether the application's own data changes depends on the checks' requests.
 options:

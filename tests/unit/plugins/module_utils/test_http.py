@@ -361,7 +361,7 @@ def probe(script, successes=1, timeout=10.0, interval=1.0, request_timeout=5.0, 
 
 def test_ready_after_a_delay():
     starting = ok(b'{"status": "starting"}', status=503)
-    progress, _, _ = probe([starting, starting, ok()], successes=1)
+    progress = probe([starting, starting, ok()], successes=1)[0]
     assert progress.ready and progress.attempt_count == 3 and progress.failures == 2
     assert progress.time_to_ready == pytest.approx(2.03)
     assert progress.to_dict()["last_reason"].startswith("status 503 not in [200]")
@@ -369,7 +369,7 @@ def test_ready_after_a_delay():
 
 def test_flapping_resets_the_consecutive_count():
     bad = ok(status=500)
-    progress, _, _ = probe([ok(), ok(), bad, ok(), bad, ok(), ok(), ok()], successes=3)
+    progress = probe([ok(), ok(), bad, ok(), bad, ok(), ok(), ok()], successes=3)[0]
     assert progress.ready
     assert progress.attempt_count == 8
     assert progress.successes == 6 and progress.failures == 2
@@ -381,25 +381,32 @@ def test_never_ready_stops_at_the_deadline_and_says_why():
     assert not progress.ready
     assert clock.now == pytest.approx(5.01, abs=0.02)
     message = progress.failure_message(2)
-    assert message.startswith(URL + ": 0 of 2 consecutive successes after 6 attempts (6 failed)")
+    assert message.startswith(URL + ": 0 of 2 consecutive successes after 5 attempts (5 failed)")
     assert "last failure: status 503 not in [200]; response body: 'booting'" in message
 
 
 def test_attempts_never_wait_past_the_deadline():
-    progress, transport, _ = probe([ok(status=500)], timeout=2.5, interval=1, request_timeout=5)
-    timeouts = [t for _, t in transport.calls]
+    progress, transport, _clock = probe([ok(status=500)], timeout=2.5, interval=1, request_timeout=5)
+    timeouts = [timeout for _url, timeout in transport.calls]
     assert timeouts[0] == pytest.approx(2.5)
     assert all(t <= 2.5 for t in timeouts)
-    assert timeouts[-1] == pytest.approx(_http.MIN_ATTEMPT_TIMEOUT)
+    assert timeouts[-1] == pytest.approx(0.48)  # what was left at the third attempt
+    assert progress.attempt_count == 3  # none started in the last moment
+
+
+def test_first_attempt_always_runs_even_with_a_tiny_deadline():
+    progress, transport, _clock = probe([ok()], timeout=0.01, interval=1, request_timeout=5)
+    assert progress.ready
+    assert transport.calls[0][1] == pytest.approx(_http.MIN_ATTEMPT_TIMEOUT)
 
 
 def test_reported_attempts_are_capped():
-    progress, _, _ = probe([ok(status=500)], timeout=100, interval=1)
+    progress = probe([ok(status=500)], timeout=100, interval=1)[0]
     data = progress.to_dict()
-    assert data["attempt_count"] == 100
+    assert data["attempt_count"] == 99  # 1.01 s apart (10 ms latency), none in the last moment
     assert len(data["attempts"]) == _http.MAX_REPORTED_ATTEMPTS
     assert data["attempts_truncated"] is True
-    assert data["attempts"][-1]["attempt"] == 100
+    assert data["attempts"][-1]["attempt"] == 99
 
 
 def test_probe_until_ready_runs_every_url_concurrently():
@@ -409,7 +416,7 @@ def test_probe_until_ready_runs_every_url_concurrently():
     started = []
 
     def factory(**kwargs):
-        thread = threading.Thread(**kwargs)
+        thread = threading.Thread(target=kwargs.pop("target"), **kwargs)
         started.append(thread)
         return thread
 
@@ -454,7 +461,7 @@ def smoke(script, checks, rounds=1, safe_only=False):
 def test_smoke_lists_every_failing_check():
     a, b, c = "http://lb/a", "http://lb/b", "http://lb/c"
     checks = [NamedCheck("a", CheckSpec(a)), NamedCheck("b", CheckSpec(b)), NamedCheck("c", CheckSpec(c))]
-    outcome, _ = smoke({a: [ok(status=500)], b: [ok()], c: [ok(), TransportError("connection refused")]}, checks, 2)
+    outcome = smoke({a: [ok(status=500)], b: [ok()], c: [ok(), TransportError("connection refused")]}, checks, 2)[0]
     assert not outcome["passed"]
     assert outcome["failed_checks"] == ["a", "c"]
     assert [r["passed"] for r in outcome["rounds"]] == [False, False]
@@ -480,3 +487,12 @@ def test_smoke_check_mode_skips_unsafe_methods():
     assert skipped["reason"] == "skipped in check mode: POST is not a safe method"
     outcome, transport = smoke({url: [ok()]}, checks, rounds=2, safe_only=False)
     assert outcome["skipped_checks"] == [] and len(transport.calls) == 4
+
+
+def test_head_cannot_judge_a_body():
+    with pytest.raises(HttpOptionError, match="a HEAD answer has no body"):
+        CheckSpec(URL, method="HEAD", expect=Expectations(body_regex=compile_regex("ok", "body_regex")))
+
+
+def test_unknown_charset_falls_back_to_utf8():
+    assert RawResponse(200, {}, "é".encode(), "no-such-charset").text() == "é"
