@@ -1,0 +1,1 @@
+alter table `users` drop `legacy_code`

@@ -1,0 +1,1 @@
+ALTER TABLE `users` CHANGE `name` `full_name` varchar(255) DEFAULT NULL

@@ -1,0 +1,1 @@
+ALTER TABLE users DROP INDEX uq_users_email;

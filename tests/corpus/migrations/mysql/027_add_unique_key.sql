@@ -1,0 +1,1 @@
+ALTER TABLE accounts ADD UNIQUE KEY uq_accounts_slug (slug);

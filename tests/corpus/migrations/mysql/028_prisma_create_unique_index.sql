@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE UNIQUE INDEX `Account_slug_key` ON `Account`(`slug`);

@@ -1,0 +1,1 @@
+ALTER TABLE payments MODIFY amount DECIMAL(14,2);

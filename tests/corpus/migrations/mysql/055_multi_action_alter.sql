@@ -1,0 +1,4 @@
+ALTER TABLE invoices
+    ADD COLUMN paid_at DATETIME NULL,
+    DROP COLUMN legacy_status,
+    ALGORITHM=INPLACE;

@@ -1,0 +1,1 @@
+alter table `users` add unique `users_username_unique`(`username`)

@@ -1,0 +1,1 @@
+ALTER TABLE orders CHANGE COLUMN status status VARCHAR(32) NOT NULL DEFAULT 'new';

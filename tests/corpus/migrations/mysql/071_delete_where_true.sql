@@ -1,0 +1,1 @@
+DELETE FROM feature_flags WHERE TRUE;

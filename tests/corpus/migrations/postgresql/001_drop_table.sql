@@ -1,0 +1,2 @@
+-- Sessions moved to Redis in v3.2.
+DROP TABLE legacy_sessions;

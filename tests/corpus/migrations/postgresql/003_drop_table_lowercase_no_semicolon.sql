@@ -1,0 +1,1 @@
+drop table if exists "audit_log_2019" cascade

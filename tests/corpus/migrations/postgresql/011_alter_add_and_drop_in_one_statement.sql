@@ -1,0 +1,3 @@
+ALTER TABLE invoices
+    ADD COLUMN paid_at timestamptz,
+    DROP COLUMN legacy_status;

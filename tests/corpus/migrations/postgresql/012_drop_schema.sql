@@ -1,0 +1,1 @@
+DROP SCHEMA reporting_v1 CASCADE;

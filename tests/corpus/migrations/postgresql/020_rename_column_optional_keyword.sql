@@ -1,0 +1,1 @@
+alter table users rename login to username;

@@ -1,0 +1,1 @@
+ALTER TABLE users RENAME CONSTRAINT users_email_check TO users_email_format_check;

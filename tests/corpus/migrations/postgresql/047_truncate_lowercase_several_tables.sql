@@ -1,0 +1,1 @@
+truncate audit_events, audit_events_archive restart identity

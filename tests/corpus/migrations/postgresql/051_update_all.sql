@@ -1,0 +1,1 @@
+UPDATE users SET marketing_opt_in = false;

@@ -1,0 +1,1 @@
+UPDATE products SET currency = 'EUR' WHERE 1=1;

@@ -1,0 +1,1 @@
+alter table experiments add column bucket double precision default random()

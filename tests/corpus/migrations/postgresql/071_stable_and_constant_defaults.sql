@@ -1,0 +1,3 @@
+ALTER TABLE documents
+    ADD COLUMN updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP,
+    ADD version integer DEFAULT 1;

@@ -1,0 +1,1 @@
+CLUSTER orders USING idx_orders_created_at;

@@ -1,0 +1,4 @@
+BEGIN;
+LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE;
+UPDATE accounts SET plan = 'free' WHERE plan IS NULL;
+COMMIT;

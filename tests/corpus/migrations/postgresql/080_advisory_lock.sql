@@ -1,0 +1,2 @@
+SELECT pg_advisory_xact_lock(hashtext('backfill_accounts'));
+UPDATE accounts SET plan = 'free' WHERE plan IS NULL;

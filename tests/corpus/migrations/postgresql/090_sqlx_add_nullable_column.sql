@@ -1,0 +1,2 @@
+-- Add migration script here
+ALTER TABLE subscriptions ADD COLUMN trial_ends_at TIMESTAMPTZ;

@@ -1,0 +1,1 @@
+update accounts set flags = flags | 4 where true

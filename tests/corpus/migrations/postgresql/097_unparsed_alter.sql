@@ -1,0 +1,1 @@
+ALTER TABLE orders FROBNICATE COLUMN total_cents WITH LEVEL 3;

@@ -1,0 +1,1 @@
+ALTER TABLE legacy_imports ADD COLUMN id bigserial;

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX uq_accounts_slug ON accounts (slug);

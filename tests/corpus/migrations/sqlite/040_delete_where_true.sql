@@ -1,0 +1,1 @@
+delete from feature_flags where true;

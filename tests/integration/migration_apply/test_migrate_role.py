@@ -1,0 +1,210 @@
+"""Role zerodown.deploy.migrate and playbooks/contract.yml through real ansible-playbook on localhost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, ansible_env
+
+USERS = "CREATE TABLE users (id integer primary key, name varchar(100) not null);\n"
+EMAIL = "ALTER TABLE users ADD COLUMN email varchar(200);\n"
+DROP_NAME = "ALTER TABLE users DROP COLUMN name;\n"
+PLAYBOOK = """---
+- name: Migrate
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: zerodown.deploy.migrate
+  post_tasks:
+    - name: Show the result
+      ansible.builtin.debug:
+        msg: "RESULT={{ zerodown_migration_result | to_json }}"
+"""
+
+
+def playbook(
+    tmp_path: Path, variables: dict, text: str = PLAYBOOK, inventory: str = "localhost ansible_connection=local\n"
+):
+    (tmp_path / "play.yml").write_text(text)
+    (tmp_path / "vars.json").write_text(json.dumps(variables))
+    (tmp_path / "inventory").write_text(inventory)
+    cmd = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        str(tmp_path / "inventory"),
+        str(tmp_path / "play.yml"),
+        "-e",
+        "@%s" % (tmp_path / "vars.json"),
+    ]
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_DISPLAY_OK_HOSTS="true")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False, cwd=str(tmp_path))
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    return proc
+
+
+def result_of(proc) -> dict:
+    for line in proc.stdout.splitlines():
+        if '"msg": "RESULT=' in line:
+            return json.loads(json.loads("{" + line.strip() + "}")["msg"][len("RESULT=") :])
+    raise AssertionError("no RESULT in output:\n" + proc.stdout)
+
+
+def recap_changed(proc) -> int:
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("localhost") and "changed=" in x)
+    return int(line.split("changed=")[1].split()[0])
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_compatible_migrations_are_applied_incompatible_ones_blocked(tmp_path, make_db, migrations, dialect):
+    db = make_db(dialect)
+    migrations(
+        {"0001_users.sql": USERS, "0002_email.sql": EMAIL, "0003_drop.sql": "-- zerodown:contract\n" + DROP_NAME}
+    )
+    variables = {
+        "zerodown_db_dialect": dialect,
+        "zerodown_db_dsn": db.args["dsn"],
+        "zerodown_db_password": db.args.get("password", ""),
+        "zerodown_release": "r1",
+    }
+    # The controller-side copy for PostgreSQL, the in-place directory for SQLite: both paths are exercised.
+    if dialect == "postgresql":
+        variables["zerodown_migrations_src"] = str(migrations.dir)
+    else:
+        variables["zerodown_migrations_dir"] = str(migrations.dir)
+
+    scratch_before = set(Path("/tmp").glob("zerodown-pending-*")) | set(Path("/tmp").glob("zerodown-migrations-*"))
+    proc = playbook(tmp_path, variables)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = result_of(proc)
+    assert result["applied"] == ["0001_users.sql", "0002_email.sql"]
+    assert result["skipped_contract"] == ["0003_drop.sql"]
+    assert db.columns("users") == ["id", "name", "email"]
+    assert [r[0] for r in db.tracking()] == ["0001_users.sql", "0002_email.sql"]
+
+    again = playbook(tmp_path, variables)
+    assert again.returncode == 0, again.stdout
+    assert result_of(again)["applied"] == []
+    assert recap_changed(again) == 0
+
+    migrations(
+        {"0004_drop_email.sql": "ALTER TABLE users DROP COLUMN email;\n", "0005_ok.sql": "CREATE TABLE t (x int);\n"}
+    )
+    blocked = playbook(tmp_path, variables)
+    assert blocked.returncode != 0
+    assert "Release blocked" in blocked.stdout and "0004_drop_email.sql line 1: drop_column" in blocked.stdout
+    assert "fix:" in blocked.stdout
+    assert "email" in db.columns("users"), "nothing may be applied when the check blocks"
+    assert "t" not in db.tables()
+    assert [r[0] for r in db.tracking()] == ["0001_users.sql", "0002_email.sql"]
+    left = (
+        set(Path("/tmp").glob("zerodown-pending-*")) | set(Path("/tmp").glob("zerodown-migrations-*")) - scratch_before
+    )
+    assert not left, "the role must remove its temporary directories: %s" % left
+
+
+def test_check_mode_run_of_the_role_changes_nothing(tmp_path, make_db, migrations):
+    db = make_db("sqlite")
+    migrations({"0001_users.sql": USERS})
+    variables = {
+        "zerodown_db_dialect": "sqlite",
+        "zerodown_db_dsn": db.path,
+        "zerodown_migrations_dir": str(migrations.dir),
+    }
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    proc = playbook(tmp_path, variables)
+    assert proc.returncode == 0
+    migrations({"0002_email.sql": EMAIL})
+    (tmp_path / "vars.json").write_text(json.dumps(variables))
+    cmd = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        str(tmp_path / "inventory"),
+        str(tmp_path / "play.yml"),
+        "-e",
+        "@%s" % (tmp_path / "vars.json"),
+        "--check",
+    ]
+    check = subprocess.run(
+        cmd,
+        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout
+    assert result_of(check)["pending"] == ["0002_email.sql"]
+    assert "email" not in db.columns("users")
+
+
+def test_application_migration_command_is_gated_by_the_rendered_sql(tmp_path, make_db):
+    db = make_db("sqlite")
+    marker = tmp_path / "command-ran"
+    render = tmp_path / "render.sql"
+    variables = {
+        "zerodown_db_dialect": "sqlite",
+        "zerodown_migrate_command": "%s -c \"open('%s', 'w').write('ran')\"" % (sys.executable, marker),
+        "zerodown_migrate_render_command": "cat %s" % render,
+        "zerodown_migrate_chdir": str(tmp_path),
+    }
+    render.write_text("ALTER TABLE users RENAME COLUMN name TO full_name;\n")
+    blocked = playbook(tmp_path, variables)
+    assert blocked.returncode != 0
+    assert "rename_column" in blocked.stdout and "Release blocked" in blocked.stdout
+    assert not marker.exists(), "the migration command must not run when its SQL is incompatible"
+
+    render.write_text(USERS + EMAIL)
+    ok = playbook(tmp_path, variables)
+    assert ok.returncode == 0, ok.stdout
+    assert marker.read_text() == "ran"
+
+    marker.unlink()
+    unchecked = playbook(tmp_path, dict(variables, zerodown_migrate_render_command=""))
+    assert unchecked.returncode != 0 and "zerodown_migrate_allow_unchecked" in unchecked.stdout
+    assert not marker.exists()
+    assert db.tables() == set()
+
+
+CONTRACT_INVENTORY = """[app]
+web1 ansible_connection=local zerodown_base_dir={base}/web1
+web2 ansible_connection=local zerodown_base_dir={base}/web2
+"""
+
+
+def test_contract_playbook_refuses_while_a_host_runs_an_older_release(tmp_path, make_db, migrations):
+    db = make_db("postgresql")
+    migrations({"0001_users.sql": USERS, "0002_drop_name.contract.sql": DROP_NAME})
+    variables = {
+        "zerodown_app_name": "shop",
+        "zerodown_release": "r2",
+        "zerodown_db_dialect": "postgresql",
+        "zerodown_db_dsn": db.args["dsn"],
+        "zerodown_db_password": db.args["password"],
+        "zerodown_migrations_dir": str(migrations.dir),
+        "zerodown_migrate_host": "web1",
+    }
+    deploy_vars = {k: v for k, v in variables.items() if k != "zerodown_migrate_host"}
+    deploy = playbook(tmp_path, deploy_vars, inventory="localhost ansible_connection=local\n")
+    assert deploy.returncode == 0, deploy.stdout
+    for host, release in (("web1", "r2"), ("web2", "r1")):
+        (tmp_path / host / "shop" / "releases" / release).mkdir(parents=True)
+        (tmp_path / host / "shop" / "current").symlink_to("releases/%s" % release)
+    contract = (REPO / "playbooks" / "contract.yml").read_text()
+    inventory = CONTRACT_INVENTORY.format(base=tmp_path)
+
+    refused = playbook(tmp_path, variables, text=contract, inventory=inventory)
+    assert refused.returncode != 0
+    assert "web2: runs r1" in refused.stdout and "web1" not in refused.stdout.split("do not run r2:")[1].split(".")[0]
+    assert "name" in db.columns("users")
+
+    (tmp_path / "web2" / "shop" / "releases" / "r2").mkdir()
+    (tmp_path / "web2" / "shop" / "current").unlink()
+    (tmp_path / "web2" / "shop" / "current").symlink_to("releases/r2")
+    done = playbook(tmp_path, variables, text=contract, inventory=inventory)
+    assert done.returncode == 0, done.stdout
+    assert db.columns("users") == ["id"]
+    assert [r[0] for r in db.tracking()] == ["0001_users.sql", "0002_drop_name.contract.sql"]

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._migrate import (
+    MigrateError,
+    Migrator,
+    validate_table_name,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import MigrationFile
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
+
+
+def mf(name, text):
+    return MigrationFile("/m/" + name, text)
+
+
+FILES = [
+    mf("1_a.sql", "CREATE TABLE a (x int);"),
+    mf("2_drop.sql", "-- zerodown:contract\nALTER TABLE a DROP COLUMN x;"),
+    mf("3_b.sql", "CREATE TABLE b (x int);"),
+]
+
+
+def applied(*files):
+    return {f.id: {"checksum": f.checksum, "applied_at": "t", "release": "r0"} for f in files}
+
+
+def test_plan_skips_contract_files_and_lists_them():
+    pending, skipped = Migrator(None, "postgresql").plan(FILES, applied(FILES[0]))
+    assert [f.id for f in pending] == ["3_b.sql"] and skipped == ["2_drop.sql"]
+
+
+def test_contract_plan_waits_for_expand_files_ordered_before():
+    with pytest.raises(MigrateError, match="1_a.sql is not applied yet") as info:
+        Migrator(None, "postgresql").plan(FILES, {}, contract=True)
+    assert info.value.details == {"blocking": ["1_a.sql"]}
+    pending, skipped = Migrator(None, "postgresql").plan(FILES, applied(FILES[0]), contract=True)
+    assert [f.id for f in pending] == ["2_drop.sql"] and skipped == []
+
+
+def test_drift_names_every_changed_file():
+    rows = applied(FILES[0])
+    rows["1_a.sql"]["checksum"] = "0" * 64
+    with pytest.raises(MigrateError, match=r"/m/1_a.sql was applied \(release r0, t\) with checksum 000000000000"):
+        Migrator(None, "sqlite").plan(FILES, rows)
+
+
+def test_postgresql_statement_that_refuses_a_transaction_needs_the_marker():
+    files = [mf("1_i.sql", "-- why\nCREATE UNIQUE INDEX CONCURRENTLY i ON a (x);")]
+    with pytest.raises(MigrateError, match="1_i.sql line 2: CREATE UNIQUE INDEX CONCURRENTLY"):
+        Migrator(None, "postgresql").plan(files, {})
+    marked = [mf("1_i.sql", "-- +goose NO TRANSACTION\nCREATE INDEX CONCURRENTLY i ON a (x);")]
+    assert Migrator(None, "postgresql").plan(marked, {})[0] == marked
+
+
+def test_mysql_ddl_is_reported_as_non_transactional_but_dml_and_temporary_tables_are_not():
+    m = Migrator(None, "mysql")
+    assert "MySQL commits DDL implicitly (line 2: ALTER TABLE a" in m.non_transactional_reason(
+        mf("1.sql", "INSERT INTO a VALUES (1);\nALTER TABLE a ADD y int;")
+    )
+    assert (
+        m.non_transactional_reason(mf("2.sql", "CREATE TEMPORARY TABLE t (x int);\nUPDATE a SET x = 1 WHERE x = 2;"))
+        is None
+    )
+    assert Migrator(None, "postgresql").non_transactional_reason(mf("3.sql", "ALTER TABLE a ADD y int;")) is None
+
+
+def test_unsplittable_file_is_an_error_before_anything_runs():
+    with pytest.raises(MigrateError, match="never closed. Nothing was applied"):
+        Migrator(None, "postgresql").plan([mf("1.sql", "SELECT 'oops;")], {})
+
+
+@pytest.mark.parametrize("name", ["x; DROP TABLE a", "a.b.c", "", "1abc", "a-b"])
+def test_table_names_are_validated(name):
+    with pytest.raises(ValueError, match="not a valid tracking table name"):
+        validate_table_name(name, "postgresql")
+    assert validate_table_name("ops.zerodown_migrations", "mysql") == ["ops", "zerodown_migrations"]
+    with pytest.raises(ValueError):
+        validate_table_name("ops.t", "sqlite")
+
+
+def _sqlite(tmp_path):
+    conn = sqlite3.connect(str(tmp_path / "a.db"), isolation_level=None, check_same_thread=False)
+    return conn
+
+
+def test_sqlite_apply_rolls_back_the_failing_file_and_keeps_earlier_ones(tmp_path):
+    conn = _sqlite(tmp_path)
+    files = [
+        mf("1_a.sql", "CREATE TABLE a (x int);\nINSERT INTO a VALUES (1);"),
+        mf("2_bad.sql", "CREATE TABLE b (x int);\nINSERT INTO nope VALUES (1);"),
+    ]
+    m = Migrator(conn, "sqlite", release="r1", applied_by="me@here", clock=FakeClock())
+    with pytest.raises(MigrateError) as info:
+        m.apply(files)
+    assert info.value.details["failed_file"] == "2_bad.sql"
+    assert info.value.details["failed_statement"]["line"] == 2
+    assert m.result["applied"] == ["1_a.sql"]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"a", "zerodown_migrations"}
+    assert conn.execute("SELECT id, release, applied_by FROM zerodown_migrations").fetchall() == [
+        ("1_a.sql", "r1", "me@here")
+    ]
+
+
+def test_sqlite_lock_timeout_retries_then_reports(tmp_path):
+    conn = _sqlite(tmp_path)
+    other = _sqlite(tmp_path)
+    other.execute("CREATE TABLE a (x int)")
+    other.execute("BEGIN IMMEDIATE")
+    clock = FakeClock()
+    m = Migrator(conn, "sqlite", lock_timeout=0.2, lock_retries=2, lock_retry_delay=7, clock=clock)
+    with pytest.raises(Exception, match=r"3 attempts of lock_timeout 0.2s, 7s apart"):
+        m.apply([mf("1_a.sql", "ALTER TABLE a ADD y int;")])
+    assert clock.sleeps.count(7) == 2
+    other.execute("ROLLBACK")
+
+
+def test_tracking_table_of_another_tool_is_refused(tmp_path):
+    conn = _sqlite(tmp_path)
+    conn.execute("CREATE TABLE schema_migrations (version text)")
+    with pytest.raises(MigrateError, match="schema_migrations exists but is not a zerodown tracking table"):
+        Migrator(conn, "sqlite", table="schema_migrations").apply(FILES[:1])
