@@ -433,12 +433,19 @@ def apply_release(
             if service:
                 actions.append("restart")
             if not check:
+                timings = result.setdefault("seconds", {})
+                started = time.monotonic()
                 if service:
                     tree.systemctl("stop", service)
+                timings["stop"] = round(time.monotonic() - started, 3)
+                started = time.monotonic()
                 tree.switch(target)
                 tree.record(target, live)
+                timings["switch"] = round(time.monotonic() - started, 3)
                 if service:
+                    started = time.monotonic()
                     tree.systemctl("start", service)
+                    timings["start"] = round(time.monotonic() - started, 3)
                     result["restarted"] = True
             before_live = live
             result["current"] = target
