@@ -84,8 +84,9 @@ def playbook(
     env: Optional[Dict[str, str]] = None,
     echo: bool = False,
     timeout: float = 1800,
+    on_line=None,
 ) -> PlaybookRun:
-    """Run ``zerodown.deploy.<name>``; with ``echo`` stream its output (the demo)."""
+    """Run ``zerodown.deploy.<name>``; ``echo`` streams its output, ``on_line`` sees each line (the demo)."""
     start = time.monotonic()
     proc = subprocess.Popen(
         playbook_cmd(name, inventories, args),
@@ -101,6 +102,8 @@ def playbook(
         if echo:
             sys.stdout.write(line)
             sys.stdout.flush()
+        if on_line is not None:
+            on_line(line)
     rc = proc.wait(timeout=timeout)
     return PlaybookRun(rc, "".join(lines), time.monotonic() - start)
 
