@@ -167,7 +167,7 @@ class ReleaseTree:
                 found.append((float(marker.get("unpacked_epoch", 0)), name))
             elif os.path.isdir(os.path.join(self.releases_dir, name)):
                 found.append((os.stat(os.path.join(self.releases_dir, name)).st_mtime, name))
-        return [name for _, name in sorted(found)]
+        return [name for _unpacked, name in sorted(found)]
 
     def partials(self) -> List[str]:
         if not os.path.isdir(self.releases_dir):
@@ -332,8 +332,7 @@ class ReleaseTree:
     def is_active(self, service: str) -> bool:
         if self.runner is None:
             return False
-        rc, _, _ = self.runner(["systemctl", "is-active", "--quiet", service])
-        return rc == 0
+        return self.runner(["systemctl", "is-active", "--quiet", service])[0] == 0
 
 
 def _chown_tree(path: str, owner: Tuple[int, int]) -> None:
