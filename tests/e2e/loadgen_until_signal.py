@@ -17,6 +17,9 @@ from support import loadgen
 
 
 def _stop(signum, frame):
+    # once: a second signal (a wrapper forwarding it again) must not cut the report short
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
