@@ -226,3 +226,47 @@ def test_stale_lock_is_taken_over_and_logged(run, inventory, facts, host, tmp_pa
     assert takeovers and takeovers[-1]["previous"]["owner"] == "crashed-ci"
     assert takeovers[-1]["previous"]["run_id"] == "crashed-run"
     assert not host("lb1").file("/var/lib/zerodown/demoapp/deploy.lock").exists
+
+
+# -- the first deploy onto a host that never ran the application ------------------------------------
+
+
+def test_first_deploy_on_a_fresh_host_fails_cleanly_then_bootstraps_it(
+    run, inventory, facts, host, app_names, tmp_path
+):
+    fresh = app_names[-1]
+    backend = facts["fleet_haproxy_backend"]
+    out = host("lb1").run("echo 'set server %s/%s state maint' | socat stdio /run/haproxy/admin.sock", backend, fresh)
+    assert out.rc == 0, out.stderr
+    wipe = host(fresh).run(
+        "systemctl stop demoapp && systemctl disable --quiet demoapp && rm -f /etc/systemd/system/demoapp.service"
+        " && systemctl daemon-reload && rm -rf %s/current %s/releases %s/.zerodown-release.json",
+        BASE,
+        BASE,
+        BASE,
+    )
+    assert wipe.rc == 0, wipe.stderr
+    never_ready = "/var/lib/zerodown-fleet/%s/releases/demoapp-v2-never-ready.tar.gz" % facts["fleet_name"]
+    before = lb_states(host, backend)
+
+    failed, report = deploy_under_load(
+        run,
+        inventory,
+        facts,
+        tmp_path,
+        extra_vars={"zerodown_ready_timeout": 10},
+        host_vars={fresh: {"zerodown_artifact": never_ready}},
+    )
+    assert not failed.ok and "failed and was rolled back" in failed.output
+    assert_no_failed_requests(report)
+    assert not host(fresh).file(BASE + "/current").exists
+    assert not host(fresh).file(BASE + "/releases/v2").exists
+    assert not host(fresh).service("demoapp").is_running
+    assert lb_states(host, backend) == before  # the fresh server stayed out (maint)
+    assert all(current_on(host, name) == "v2-slow-stop" for name in app_names[:-1])
+
+    ok, report = deploy_under_load(run, inventory, facts, tmp_path)
+    assert ok.ok, ok.output[-3000:]
+    assert_no_failed_requests(report)
+    assert {name: current_on(host, name) for name in app_names} == {name: "v2" for name in app_names}
+    assert lb_states(host, backend)[fresh][0] == "0"  # admin state ready: in the pool
