@@ -68,13 +68,37 @@ def task_results(play_output: dict, name_part: str):
 
 def one_run(inventory: str, vars_inv: str, lb_url: str, admin: str) -> dict:
     fleet("bootstrap", "--release", "v1")
+    # every run installs v2 from scratch (and a rebuilt v2 artifact never meets an older unpack)
+    wipe = subprocess.run(
+        [
+            deploy_run.ansible_bin("ansible"),
+            "-i",
+            inventory,
+            "app",
+            "-m",
+            "zerodown.deploy.release",
+            "-a",
+            json.dumps({"app": "demoapp", "release": "v2", "state": "absent"}),
+        ],
+        env=deploy_run.ansible_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if wipe.returncode != 0:
+        sys.exit("could not remove v2 before the run:\n" + wipe.stdout + wipe.stderr)
+    results_file = Path(vars_inv).parent / "results.jsonl"
+    if results_file.exists():
+        results_file.unlink()
+    env = {
+        "ANSIBLE_CALLBACK_PLUGINS": str(Path(__file__).resolve().parent / "callback"),
+        "ZERODOWN_BENCH_RESULTS": str(results_file),
+    }
     with deploy_run.under_load(lb_url, admin, "app") as load:
-        run = deploy_run.playbook(
-            "deploy", [inventory, vars_inv], env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
-        )
+        run = deploy_run.playbook("deploy", [inventory, vars_inv], env=env)
     if not run.ok:
         sys.exit("deploy failed:\n" + run.output[-3000:])
-    out = json.loads(run.output[run.output.index("{") :])
+    out = [json.loads(line) for line in results_file.read_text().splitlines()]
     drain = 0.0
     for _, looped in task_results(out, "Drain this batch"):
         # one item per load balancer, drained at the same time: the longest counts
