@@ -58,12 +58,11 @@ def fleet(*args: str) -> str:
     return proc.stdout
 
 
-def task_results(play_output: dict, name_part: str):
-    """Every (host, result) of tasks whose name contains ``name_part`` (json callback output)."""
-    for play in play_output["plays"]:
-        for task in play["tasks"]:
-            if name_part in task["task"]["name"]:
-                yield from task["hosts"].items()
+def task_results(results: list, name_part: str):
+    """Every (host, result) of tasks whose name contains ``name_part`` (callback/bench_results.py lines)."""
+    for line in results:
+        if name_part in line["task"]:
+            yield line["host"], line["result"]
 
 
 def one_run(inventory: str, vars_inv: str, lb_url: str, admin: str) -> dict:
@@ -113,6 +112,12 @@ def one_run(inventory: str, vars_inv: str, lb_url: str, admin: str) -> dict:
     ledger_out = next(r for _, r in task_results(out, "Finish the ledger"))
     phases = ledger_out["phase_seconds"]
     rolling = sum(v for k, v in phases.items() if k.startswith("batch "))
+    per_task = {}
+    for line in out:
+        per_task[line["task"]] = max(per_task.get(line["task"], 0.0), line.get("task_seconds", 0.0))
+    if os.environ.get("ZERODOWN_BENCH_VERBOSE"):
+        for name, seconds in sorted(per_task.items(), key=lambda kv: -kv[1])[:15]:
+            print("    %6.2f s  %s" % (seconds, name), flush=True)
     inherent = drain + stop + start + ready
     return {
         "rolling": rolling,

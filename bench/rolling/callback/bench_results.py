@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -23,6 +24,11 @@ class CallbackModule(CallbackBase):
     CALLBACK_NAME = "bench_results"
     CALLBACK_NEEDS_ENABLED = False
 
+    _task_started = 0.0
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._task_started = time.monotonic()
+
     def _write(self, result, status):
         path = os.environ.get("ZERODOWN_BENCH_RESULTS")
         if not path:
@@ -32,6 +38,7 @@ class CallbackModule(CallbackBase):
             "host": result._host.get_name(),
             "status": status,
             "result": result._result,
+            "task_seconds": round(time.monotonic() - self._task_started, 3),
         }
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, default=str) + "\n")
