@@ -39,6 +39,7 @@ class CallbackModule(CallbackBase):
             "status": status,
             "result": result._result,
             "task_seconds": round(time.monotonic() - self._task_started, 3),
+            "at": time.time(),
         }
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, default=str) + "\n")
