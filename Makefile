@@ -88,7 +88,7 @@ demo: host venv link
 	$(BIN)/python demo/run.py $(DEMO_ARGS)
 
 demo-down: venv
-	cd tests && $(BIN)/python -m fleet down --name $${ZERODOWN_DEMO_FLEET:-zerodown-demo}
+	cd tests && $(BIN)/python -m fleet down --name $${ZERODOWN_DEMO_FLEET:-zddemo}
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint

@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from e2e import deploy_run  # noqa: E402
 
-FLEET = os.environ.get("ZERODOWN_DEMO_FLEET", "zerodown-demo")
+FLEET = os.environ.get("ZERODOWN_DEMO_FLEET", "zddemo")
 STATE = Path("/var/lib/zerodown-fleet") / FLEET
 
 DEPLOY_VARS = {
@@ -95,6 +95,8 @@ def main() -> int:
     facts = json.loads((STATE / "fleet.json").read_text())["facts"]
     inventory = str(STATE / "inventory.yml")
     lb_url, admin = facts["fleet_lb_url"], facts["fleet_haproxy_admin"]
+    # a re-run after the sample app changed must not meet an older unpack of the same release id
+    deploy_run.remove_release(inventory, "app", args.release)
     print("set-up took %.1f s" % (time.monotonic() - t0))
 
     artifact = STATE / "releases" / ("demoapp-%s.tar.gz" % args.release)
@@ -111,12 +113,17 @@ def main() -> int:
         vars_inv = deploy_run.write_vars_inventory(Path(tmp) / "vars.json", deploy_vars)
         say("deploy %s (rolling, 1 host per batch) while the load generator runs through %s" % (args.release, lb_url))
 
+        rolling_back: list = []
+
         def progress(line: str) -> None:
             m = re.search(r'"msg": "(batch \d+: .*)"', line)
             if m:
                 print("  " + m.group(1), flush=True)
-            elif line.startswith("PLAY [Zerodown"):
+            elif line.startswith("PLAY [Zerodown") and ("rollback" not in line or rolling_back):
                 print("  " + line.split("[", 1)[1].split("]", 1)[0], flush=True)
+            elif line.startswith("TASK [Remember why the deploy stops]") and not rolling_back:
+                rolling_back.append(True)
+                print("  !! the deploy stops: rolling back every host it moved", flush=True)
             elif '"msg": "deploy of' in line or "fatal: [lb1]" in line and "rolled back" in line:
                 print("  " + line.strip()[:400], flush=True)
 
@@ -141,8 +148,9 @@ def main() -> int:
     print("versions answering: %s" % report.versions)
     ledger_data = data.get("ledger") or {}
     print("ledger: outcome %s, %s s" % (ledger_data.get("outcome"), ledger_data.get("duration")))
-    for name, seconds in (data.get("phase_seconds") or {}).items():
-        print("  %-10s %7.2f s" % (name, seconds))
+    for phase in ledger_data.get("phases") or []:
+        if phase.get("seconds") is not None:
+            print("  %-10s %7.2f s" % (phase["name"], phase["seconds"]))
     if not run.ok:
         print(run.output[-2000:])
     return 0 if run.ok and report.failed == 0 else 1

@@ -2,7 +2,7 @@
 
     /work/venv/bin/python bench/rolling/run.py [--runs N] [--write]
 
-On a test fleet (``$ZERODOWN_BENCH_FLEET``, default ``zerodown-bench``; booted
+On a test fleet (``$ZERODOWN_BENCH_FLEET``, default ``zdbench``; booted
 if needed) each run installs v1 with the fleet's bootstrap, then runs
 ``ansible-playbook zerodown.deploy.deploy`` v1 -> v2 (zerodown_batch_size 1)
 with a small results callback (callback/), while a load generator sends traffic through HAProxy.
@@ -42,7 +42,7 @@ from e2e import deploy_run  # noqa: E402
 
 from demo.run import DEPLOY_VARS  # noqa: E402
 
-FLEET = os.environ.get("ZERODOWN_BENCH_FLEET", "zerodown-bench")
+FLEET = os.environ.get("ZERODOWN_BENCH_FLEET", "zdbench")
 STATE = Path("/var/lib/zerodown-fleet") / FLEET
 
 
@@ -76,24 +76,7 @@ def task_at(results: list, name_part: str):
 def one_run(inventory: str, vars_inv: str, lb_url: str, admin: str) -> dict:
     fleet("bootstrap", "--release", "v1")
     # every run installs v2 from scratch (and a rebuilt v2 artifact never meets an older unpack)
-    wipe = subprocess.run(
-        [
-            deploy_run.ansible_bin("ansible"),
-            "-i",
-            inventory,
-            "app",
-            "-m",
-            "zerodown.deploy.release",
-            "-a",
-            json.dumps({"app": "demoapp", "release": "v2", "state": "absent"}),
-        ],
-        env=deploy_run.ansible_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if wipe.returncode != 0:
-        sys.exit("could not remove v2 before the run:\n" + wipe.stdout + wipe.stderr)
+    deploy_run.remove_release(inventory, "app", "v2")
     results_file = Path(vars_inv).parent / "results.jsonl"
     if results_file.exists():
         results_file.unlink()

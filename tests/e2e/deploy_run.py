@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess  # noqa: F401 - re-exported for the verifier
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -143,3 +143,20 @@ def write_vars_inventory(path: Path, group_vars: Dict, host_vars: Optional[Dict[
         data["all"]["hosts"] = host_vars
     path.write_text(json.dumps(data, indent=1))
     return path
+
+
+def remove_release(inventory: str, hosts: str, release: str, app: str = "demoapp") -> None:
+    """Remove an installed, not live, release from hosts (test set-up: a rebuilt artifact under the same id)."""
+    cmd = [
+        ansible_bin("ansible"),
+        "-i",
+        str(inventory),
+        hosts,
+        "-m",
+        "zerodown.deploy.release",
+        "-a",
+        json.dumps({"app": app, "release": release, "state": "absent"}),
+    ]
+    out = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError("removing %s from %s failed:\n%s%s" % (release, hosts, out.stdout, out.stderr))

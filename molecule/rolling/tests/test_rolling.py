@@ -61,18 +61,7 @@ def assert_no_failed_requests(report):
 
 def remove_release(run, inventory, hosts, release):
     """Test set-up: make room for another artifact under a release id a host already holds."""
-    cmd = [
-        run.ansible_bin("ansible"),
-        "-i",
-        inventory,
-        hosts,
-        "-m",
-        "zerodown.deploy.release",
-        "-a",
-        json.dumps({"app": APP, "release": release, "state": "absent"}),
-    ]
-    out = run.subprocess.run(cmd, env=run.ansible_env(), capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stdout + out.stderr
+    run.remove_release(inventory, hosts, release)
 
 
 # -- after converge: v2 everywhere ------------------------------------------------------------------
