@@ -83,7 +83,7 @@ def ledger(inventory: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--release", default="v2", help="release to deploy (default v2; try v2-never-ready)")
     args = parser.parse_args()
 

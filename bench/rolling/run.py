@@ -90,24 +90,24 @@ def one_run(inventory: str, vars_inv: str, lb_url: str, admin: str) -> dict:
         sys.exit("deploy failed:\n" + run.output[-3000:])
     out = [json.loads(line) for line in results_file.read_text().splitlines()]
     drain = 0.0
-    for _, looped in task_results(out, "Drain this batch"):
+    for _host, looped in task_results(out, "Drain this batch"):
         # one item per load balancer, drained at the same time: the longest counts
         drain += max((item.get("drain_seconds") or 0.0) for item in looped.get("results", [looped]))
     stop = start = 0.0
-    for _, r in task_results(out, "Stop, point current at the release, start"):
+    for _host, r in task_results(out, "Stop, point current at the release, start"):
         stop += r.get("seconds", {}).get("stop", 0.0)
         start += r.get("seconds", {}).get("start", 0.0)
     # Start-up + first ready probe per host: from the moment the switch call (systemctl start) came back to
     # the first healthy answer = the probe's own start (its result time minus its elapsed) minus the switch's
     # result time, plus the probe's time to ready. Both times are on the controller's clock.
-    switched_at = {host: r_at for host, r_at in task_at(out, "Stop, point current at the release, start")}
+    switched_at = dict(task_at(out, "Stop, point current at the release, start"))
     ready = 0.0
     for host, r in task_results(out, "Wait until the whole batch answers ready"):
         probe_at = dict(task_at(out, "Wait until the whole batch answers ready"))[host]
         ttr = max((t.get("time_to_ready") or 0.0) for t in r["results"])
         gap = (probe_at - float(r.get("elapsed", 0.0))) - switched_at[host]
         ready += max(gap, 0.0) + ttr
-    ledger_out = next(r for _, r in task_results(out, "Finish the ledger"))
+    ledger_out = next(r for _host, r in task_results(out, "Finish the ledger"))
     phases = ledger_out["phase_seconds"]
     rolling = sum(v for k, v in phases.items() if k.startswith("batch "))
     per_task = {}
@@ -134,7 +134,7 @@ def one_run(inventory: str, vars_inv: str, lb_url: str, admin: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
