@@ -139,6 +139,7 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
     fleet("up", "--app-hosts", "4")
+    fleet("bootstrap", "--release", "v1")  # also builds the release tarballs
     facts = json.loads((STATE / "fleet.json").read_text())["facts"]
     inventory = str(STATE / "inventory.yml")
     checksum = (STATE / "releases" / "demoapp-v2.tar.gz.sha256").read_text().split()[0]
