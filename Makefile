@@ -21,13 +21,15 @@ export PATH := $(BIN):$(PATH)
 # pytest exit code 5 ("no tests ran") is a non-zero exit and fails the target.
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: help test setup host venv link sanity lint ruff unit integration molecule changelog clean
+.PHONY: help test setup host venv link sanity lint ruff unit integration molecule changelog clean demo demo-down
 
 help:
 	@echo "make test         set up everything, then sanity, lint, ruff, unit, integration, molecule"
 	@echo "make unit         unit tests only (after set-up)"
 	@echo "make integration  module integration tests against real HAProxy, nginx, HTTP(S), databases"
 	@echo "make molecule     end-to-end scenarios on the systemd-nspawn test fleet"
+	@echo "make demo         boot the fleet, install v1, deploy v2 rolling under load, print the figures"
+	@echo "make demo-down    remove the demo fleet"
 
 test: setup sanity lint ruff unit integration molecule
 	@echo "zerodown.deploy: all test stages passed"
@@ -79,6 +81,14 @@ molecule: host venv link
 	  echo "== molecule test -s $$scenario"; \
 	  $(BIN)/molecule test -s $$scenario; \
 	done
+
+# The demo: set-up, fleet, v1, then a rolling deploy of v2 under load (demo/run.py).
+DEMO_ARGS ?=
+demo: host venv link
+	$(BIN)/python demo/run.py $(DEMO_ARGS)
+
+demo-down: venv
+	cd tests && $(BIN)/python -m fleet down --name $${ZERODOWN_DEMO_FLEET:-zddemo}
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint

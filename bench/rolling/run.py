@@ -1,0 +1,235 @@
+"""Rolling deploy of 4 hosts, one at a time: wall time vs the time the hosts themselves need.
+
+    /work/venv/bin/python bench/rolling/run.py [--runs N] [--write]
+
+On a test fleet (``$ZERODOWN_BENCH_FLEET``, default ``zdbench``; booted
+if needed) each run installs v1 with the fleet's bootstrap, then runs
+``ansible-playbook zerodown.deploy.deploy`` v1 -> v2 (zerodown_batch_size 1)
+with a small results callback (callback/), while a load generator sends traffic through HAProxy.
+
+* rolling time: the four batch phases of the deploy ledger, summed (from the
+  ledger call that opens batch 1 to the end of batch 4, measured on the LB
+  host's clock);
+* inherent time: per host, drain (drain_backend's drain_seconds) + stop +
+  start (the release module's own stop/start seconds) + start-up until the
+  first ready answer (from the switch call's return to the first healthy
+  answer: the gap to the probe's start plus its time to ready), summed over
+  the 4 hosts. The switch call's return reaches the controller a little after
+  systemctl start returned on the host, so the start-up is slightly
+  underestimated and the ratio errs on the unfavourable side.
+
+Target: rolling / inherent <= 1.5. With ``--write`` the result replaces the
+``## rolling`` section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+
+from e2e import deploy_run  # noqa: E402
+
+from demo.run import DEPLOY_VARS  # noqa: E402
+
+FLEET = os.environ.get("ZERODOWN_BENCH_FLEET", "zdbench")
+STATE = Path("/var/lib/zerodown-fleet") / FLEET
+
+
+def fleet(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "fleet", *args, "--name", FLEET],
+        cwd=REPO / "tests",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        sys.exit("fleet %s failed:\n%s%s" % (" ".join(args), proc.stdout, proc.stderr))
+    return proc.stdout
+
+
+def task_results(results: list, name_part: str):
+    """Every (host, result) of tasks whose name contains ``name_part`` (callback/bench_results.py lines)."""
+    for line in results:
+        if name_part in line["task"]:
+            yield line["host"], line["result"]
+
+
+def task_at(results: list, name_part: str):
+    """(host, controller time the result arrived) of tasks whose name contains ``name_part``."""
+    for line in results:
+        if name_part in line["task"]:
+            yield line["host"], line["at"]
+
+
+def one_run(inventory: str, vars_inv: str, lb_url: str, admin: str) -> dict:
+    fleet("bootstrap", "--release", "v1")
+    # every run installs v2 from scratch (and a rebuilt v2 artifact never meets an older unpack)
+    deploy_run.remove_release(inventory, "app", "v2")
+    results_file = Path(vars_inv).parent / "results.jsonl"
+    if results_file.exists():
+        results_file.unlink()
+    env = {
+        "ANSIBLE_CALLBACK_PLUGINS": str(Path(__file__).resolve().parent / "callback"),
+        "ZERODOWN_BENCH_RESULTS": str(results_file),
+    }
+    with deploy_run.under_load(lb_url, admin, "app") as load:
+        run = deploy_run.playbook("deploy", [inventory, vars_inv], env=env)
+    if not run.ok:
+        sys.exit("deploy failed:\n" + run.output[-3000:])
+    out = [json.loads(line) for line in results_file.read_text().splitlines()]
+    drain = 0.0
+    for _host, looped in task_results(out, "Drain this batch"):
+        # one item per load balancer, drained at the same time: the longest counts
+        drain += max((item.get("drain_seconds") or 0.0) for item in looped.get("results", [looped]))
+    stop = start = 0.0
+    for _host, r in task_results(out, "Stop, point current at the release, start"):
+        stop += r.get("seconds", {}).get("stop", 0.0)
+        start += r.get("seconds", {}).get("start", 0.0)
+    # Start-up + first ready probe per host: from the moment the switch call (systemctl start) came back to
+    # the first healthy answer = the probe's own start (its result time minus its elapsed) minus the switch's
+    # result time, plus the probe's time to ready. Both times are on the controller's clock.
+    switched_at = dict(task_at(out, "Stop, point current at the release, start"))
+    ready = 0.0
+    for host, r in task_results(out, "Wait until the whole batch answers ready"):
+        probe_at = dict(task_at(out, "Wait until the whole batch answers ready"))[host]
+        ttr = max((t.get("time_to_ready") or 0.0) for t in r["results"])
+        gap = (probe_at - float(r.get("elapsed", 0.0))) - switched_at[host]
+        ready += max(gap, 0.0) + ttr
+    ledger_out = next(r for _host, r in task_results(out, "Finish the ledger"))
+    phases = ledger_out["phase_seconds"]
+    rolling = sum(v for k, v in phases.items() if k.startswith("batch "))
+    per_task = {}
+    for line in out:
+        per_task[line["task"]] = max(per_task.get(line["task"], 0.0), line.get("task_seconds", 0.0))
+    if os.environ.get("ZERODOWN_BENCH_VERBOSE"):
+        for name, seconds in sorted(per_task.items(), key=lambda kv: -kv[1])[:15]:
+            print("    %6.2f s  %s" % (seconds, name), flush=True)
+    inherent = drain + stop + start + ready
+    return {
+        "rolling": rolling,
+        "inherent": inherent,
+        "ratio": rolling / inherent,
+        "drain": drain,
+        "stop": stop,
+        "start": start,
+        "ready": ready,
+        "total": run.seconds,
+        "phases": phases,
+        "requests": load.report.requests,
+        "failed": load.report.failed,
+        "haproxy": load.report.haproxy_delta_totals,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = parser.parse_args()
+    fleet("up", "--app-hosts", "4")
+    fleet("bootstrap", "--release", "v1")  # also builds the release tarballs
+    facts = json.loads((STATE / "fleet.json").read_text())["facts"]
+    inventory = str(STATE / "inventory.yml")
+    checksum = (STATE / "releases" / "demoapp-v2.tar.gz.sha256").read_text().split()[0]
+    deploy_vars = dict(
+        DEPLOY_VARS,
+        zerodown_release="v2",
+        zerodown_artifact=str(STATE / "releases" / "demoapp-v2.tar.gz"),
+        zerodown_artifact_checksum="sha256:" + checksum,
+        zerodown_smoke_expect_version="v2",
+        zerodown_smoke_base_url=facts["fleet_lb_url"].rstrip("/"),
+    )
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        vars_inv = str(deploy_run.write_vars_inventory(Path(tmp) / "vars.json", deploy_vars))
+        for i in range(args.runs):
+            r = one_run(inventory, vars_inv, facts["fleet_lb_url"], facts["fleet_haproxy_admin"])
+            print(
+                "run %d: rolling %.2f s, inherent %.2f s (drain %.2f + stop %.2f + start %.2f + ready %.2f), "
+                "ratio %.2f; whole playbook %.1f s; %d requests, %d failed, HAProxy %s"
+                % (
+                    i + 1,
+                    r["rolling"],
+                    r["inherent"],
+                    r["drain"],
+                    r["stop"],
+                    r["start"],
+                    r["ready"],
+                    r["ratio"],
+                    r["total"],
+                    r["requests"],
+                    r["failed"],
+                    r["haproxy"],
+                ),
+                flush=True,
+            )
+            runs.append(r)
+    ratios = [r["ratio"] for r in runs]
+    load = os.getloadavg()[0]
+    section = "\n".join(
+        [
+            "## rolling",
+            "",
+            "Rolling deploy v1 -> v2 of the sample app on 4 app hosts of the test fleet (systemd-nspawn, HAProxy",
+            "`retries 0`), one host per batch, under load (4 clients through HAProxy). rolling = the four batch",
+            "phases of the deploy ledger; inherent = drain + stop + start + first ready probe, summed over the hosts",
+            "(start-up measured from the switch call's return; see bench/rolling/run.py). Target: ratio <= 1.5.",
+            "",
+            "Command: `/work/venv/bin/python bench/rolling/run.py --runs %d --write` (%s, 2 cores shared, load average"
+            " %.1f at the end)" % (args.runs, datetime.date.today().isoformat(), load),
+            "",
+            "| run | rolling | inherent | drain | stop | start | ready | ratio | whole playbook | failed requests |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        + [
+            "| %d | %.2f s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f | %.1f s | %d of %d |"
+            % (
+                i + 1,
+                r["rolling"],
+                r["inherent"],
+                r["drain"],
+                r["stop"],
+                r["start"],
+                r["ready"],
+                r["ratio"],
+                r["total"],
+                r["failed"],
+                r["requests"],
+            )
+            for i, r in enumerate(runs)
+        ]
+        + [
+            "",
+            "Median ratio %.2f (target <= 1.5: %s)."
+            % (statistics.median(ratios), "met" if statistics.median(ratios) <= 1.5 else "NOT met"),
+            "",
+        ]
+    )
+    print(section)
+    if args.write:
+        path = REPO / "bench" / "RESULTS.md"
+        text = path.read_text() if path.exists() else "# Benchmark results\n\n"
+        if "\n## rolling\n" in text:
+            head, rest = text.split("\n## rolling\n", 1)
+            tail = rest[rest.index("\n## ") :] if "\n## " in rest else ""
+            text = head.rstrip("\n") + "\n\n" + section + tail
+        else:
+            text = text.rstrip("\n") + "\n\n" + section
+        path.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Issue 7 acceptance, after converge (v1 -> v2 under load, idempotent re-run).
+
+The tests run in file order and build on each other: the fleet state after
+converge, then a rollback on demand, a release that never becomes ready in the
+last batch, a deploy refused while another runs, a slow-stopping release with
+pruning, and a stale lock taken over. Every deploy and rollback runs under
+load: zero failed requests and zero HAProxy retries/redispatches each time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+APP = "demoapp"
+BASE = "/opt/demoapp"
+
+
+def releases_on(host, name):
+    out = host(name).run("ls -1 %s/releases", BASE)
+    assert out.rc == 0, out.stderr
+    return sorted(x for x in out.stdout.split() if not x.startswith("."))
+
+
+def current_on(host, name):
+    return host(name).file(BASE + "/current").linked_to.rsplit("/", 1)[-1]
+
+
+def lb_states(host, backend):
+    """server -> (admin state, operational state, weight) from `show servers state`."""
+    out = host("lb1").run("echo 'show servers state %s' | socat stdio /run/haproxy/admin.sock", backend)
+    assert out.rc == 0, out.stderr
+    states = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) > 7 and parts[1] == backend:
+            states[parts[3]] = (parts[6], parts[5], parts[7])
+    assert states, out.stdout
+    return states
+
+
+def deploy_under_load(run, inventory, facts, tmp_path, playbook="deploy", extra_vars=None, host_vars=None):
+    """extra_vars go in -e (they must beat group_vars/all.yml); host_vars in an inventory file
+    (a per-host value beats group vars, which -e would not allow per host)."""
+    inventories = [inventory]
+    if host_vars:
+        inventories.append(str(run.write_vars_inventory(tmp_path / "hosts.json", {}, host_vars)))
+    args = ["-e", json.dumps(extra_vars)] if extra_vars else []
+    url = facts["fleet_lb_url"]
+    with run.under_load(url, facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
+        result = run.playbook(playbook, inventories, args=args)
+    return result, load.report
+
+
+def assert_no_failed_requests(report):
+    assert report.requests > 0
+    assert report.failed == 0, report.failures[:5]
+    assert report.haproxy_delta_totals["wretr"] == 0, report.haproxy_delta_totals
+    assert report.haproxy_delta_totals["wredis"] == 0, report.haproxy_delta_totals
+
+
+def remove_release(run, inventory, hosts, release):
+    """Test set-up: make room for another artifact under a release id a host already holds."""
+    run.remove_release(inventory, hosts, release)
+
+
+# -- after converge: v2 everywhere ------------------------------------------------------------------
+
+
+def test_every_host_runs_v2_from_the_same_release_id(host, app_names):
+    assert {name: current_on(host, name) for name in app_names} == {name: "v2" for name in app_names}
+    for name in app_names:
+        assert host(name).file(BASE + "/current/VERSION").content_string.strip() == "v2"
+        assert host(name).service("demoapp").is_running
+        assert host(name).service("demoapp").is_enabled
+
+
+def test_layout_symlinks_ownership_permissions(host, app_names):
+    for name in app_names:
+        h = host(name)
+        current = h.file(BASE + "/current")
+        assert current.is_symlink and current.linked_to == BASE + "/releases/v2"
+        release = h.file(BASE + "/releases/v2")
+        assert release.is_directory and release.user == "demoapp" and release.group == "demoapp"
+        assert release.mode == 0o755
+        start = h.file(BASE + "/releases/v2/bin/start")
+        assert start.user == "demoapp" and start.mode == 0o755
+        assert h.file(BASE + "/releases/v2/release.json").mode == 0o644
+        assert h.file(BASE + "/releases/v2/.zerodown-release.json").exists
+        assert h.file(BASE + "/shared").is_directory
+
+
+def test_unit_runs_current_with_graceful_stop(host, app_names):
+    for name in app_names:
+        unit = host(name).file("/etc/systemd/system/demoapp.service")
+        assert unit.user == "root" and unit.mode == 0o644
+        text = unit.content_string
+        assert "WorkingDirectory=%s/current" % BASE in text
+        assert 'ExecStart=/bin/sh -c "exec bin/start"' in text
+        assert "KillSignal=SIGTERM" in text and "TimeoutStopSec=" in text
+        assert "User=demoapp" in text
+
+
+def test_lock_released_and_ledger_records_the_deploy(host):
+    lb = host("lb1")
+    assert not lb.file("/var/lib/zerodown/demoapp/deploy.lock").exists
+    assert lb.file("/var/lib/zerodown/demoapp").mode == 0o700
+    ledger = json.loads(lb.file("/var/lib/zerodown/demoapp/ledger.json").content_string)
+    assert ledger["release"] == "v2" and ledger["outcome"] == "succeeded"
+    assert {h["previous"] for h in ledger["hosts"].values()} == {"v1"}
+    assert [b["batch"] for b in ledger["batches"]] == [1, 2, 3, 4]
+
+
+# -- rollback on demand ----------------------------------------------------------------------------
+
+
+def test_rollback_on_demand_returns_every_host_to_v1_under_load(run, inventory, facts, host, app_names, tmp_path):
+    before = lb_states(host, facts["fleet_haproxy_backend"])
+    result, report = deploy_under_load(run, inventory, facts, tmp_path, playbook="rollback")
+    assert result.ok, result.output[-3000:]
+    assert_no_failed_requests(report)
+    assert {name: current_on(host, name) for name in app_names} == {name: "v1" for name in app_names}
+    assert lb_states(host, facts["fleet_haproxy_backend"]) == before
+
+
+# -- a release that never becomes ready, in the LAST batch ------------------------------------------
+
+
+def test_never_ready_in_the_last_batch_rolls_every_batch_back(run, inventory, facts, host, app_names, tmp_path):
+    last = app_names[-1]
+    # Same release id everywhere; only the last host gets the variant whose /health/ready never answers 200.
+    remove_release(run, inventory, last, "v2")
+    never_ready = "/var/lib/zerodown-fleet/%s/releases/demoapp-v2-never-ready.tar.gz" % facts["fleet_name"]
+    before = lb_states(host, facts["fleet_haproxy_backend"])
+    result, report = deploy_under_load(
+        run,
+        inventory,
+        facts,
+        tmp_path,
+        extra_vars={"zerodown_ready_timeout": 10},
+        host_vars={last: {"zerodown_artifact": never_ready}},
+    )
+    assert not result.ok
+    assert "failed and was rolled back" in result.output and last in result.output
+    assert "not ready" in result.output
+    assert_no_failed_requests(report)
+    assert {name: current_on(host, name) for name in app_names} == {name: "v1" for name in app_names}
+    assert lb_states(host, facts["fleet_haproxy_backend"]) == before
+    assert not host("lb1").file("/var/lib/zerodown/demoapp/deploy.lock").exists
+    ledger = json.loads(host("lb1").file("/var/lib/zerodown/demoapp/ledger.json").content_string)
+    assert ledger["outcome"] == "rolled_back" and last in ledger["cause"]
+    assert {h["status"] for h in ledger["hosts"].values()} == {"rolled_back"}
+    remove_release(run, inventory, last, "v2")
+
+
+# -- one deploy at a time --------------------------------------------------------------------------
+
+
+def test_second_deploy_is_refused_with_the_holders_details(run, inventory, facts, host, app_names, tmp_path):
+    lock = host("lb1").file("/var/lib/zerodown/demoapp/deploy.lock")
+    with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
+        first = run.start_playbook("deploy", [inventory], log=tmp_path / "first.log")
+        deadline = time.monotonic() + 120
+        while not lock.exists:
+            assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the first deploy never took the lock"
+            time.sleep(0.2)
+        holder = json.loads(lock.content_string)
+        second = run.playbook("deploy", [inventory], args=["-e", "zerodown_owner=second-operator"])
+        assert first.wait(timeout=900) == 0, (tmp_path / "first.log").read_text()[-3000:]
+    assert not second.ok
+    assert "is held by owner %r" % holder["owner"] in second.output
+    assert "release 'v2'" in second.output and "expires in" in second.output and "age " in second.output
+    assert_no_failed_requests(load.report)
+    assert {name: current_on(host, name) for name in app_names} == {name: "v2" for name in app_names}
+
+
+# -- a release that stops slowly; pruning ----------------------------------------------------------
+
+
+def test_slow_stopping_release_loses_no_request_and_old_releases_are_pruned(
+    run, inventory, facts, host, app_names, tmp_path
+):
+    result, report = deploy_under_load(run, inventory, facts, tmp_path, extra_vars={"zerodown_release": "v2-slow-stop"})
+    assert result.ok, result.output[-3000:]
+    assert_no_failed_requests(report)
+    for name in app_names:
+        assert current_on(host, name) == "v2-slow-stop"
+        # keep 2: the live release and the one before it; v1 is gone
+        assert releases_on(host, name) == ["v2", "v2-slow-stop"]
+
+
+# -- a stale lock ----------------------------------------------------------------------------------
+
+
+def test_stale_lock_is_taken_over_and_logged(run, inventory, facts, host, tmp_path):
+    stale = {"app": APP, "state": "acquired", "run_id": "crashed-run", "owner": "crashed-ci", "release": "v9", "ttl": 1}
+    cmd = [
+        run.ansible_bin("ansible"),
+        "-i",
+        inventory,
+        "lb1",
+        "-m",
+        "zerodown.deploy.deploy_lock",
+        "-a",
+        json.dumps(stale),
+    ]
+    out = run.subprocess.run(cmd, env=run.ansible_env(), capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    time.sleep(1.5)
+    result = run.playbook("deploy", [inventory], args=["-e", "zerodown_release=v2-slow-stop"])
+    assert result.ok, result.output[-3000:]
+    audit = [json.loads(x) for x in host("lb1").file("/var/lib/zerodown/demoapp/audit.log").content_string.splitlines()]
+    takeovers = [e for e in audit if e["event"] == "takeover"]
+    assert takeovers and takeovers[-1]["previous"]["owner"] == "crashed-ci"
+    assert takeovers[-1]["previous"]["run_id"] == "crashed-run"
+    assert not host("lb1").file("/var/lib/zerodown/demoapp/deploy.lock").exists
+
+
+# -- the first deploy onto a host that never ran the application ------------------------------------
+
+
+def test_first_deploy_on_a_fresh_host_fails_cleanly_then_bootstraps_it(
+    run, inventory, facts, host, app_names, tmp_path
+):
+    fresh = app_names[-1]
+    backend = facts["fleet_haproxy_backend"]
+    out = host("lb1").run("echo 'set server %s/%s state maint' | socat stdio /run/haproxy/admin.sock", backend, fresh)
+    assert out.rc == 0, out.stderr
+    wipe = host(fresh).run(
+        "systemctl stop demoapp && systemctl disable --quiet demoapp && rm -f /etc/systemd/system/demoapp.service"
+        " && systemctl daemon-reload && rm -rf %s/current %s/releases %s/.zerodown-release.json",
+        BASE,
+        BASE,
+        BASE,
+    )
+    assert wipe.rc == 0, wipe.stderr
+    never_ready = "/var/lib/zerodown-fleet/%s/releases/demoapp-v2-never-ready.tar.gz" % facts["fleet_name"]
+    before = lb_states(host, backend)
+
+    failed, report = deploy_under_load(
+        run,
+        inventory,
+        facts,
+        tmp_path,
+        extra_vars={"zerodown_ready_timeout": 10},
+        host_vars={fresh: {"zerodown_artifact": never_ready}},
+    )
+    assert not failed.ok and "failed and was rolled back" in failed.output
+    assert_no_failed_requests(report)
+    assert not host(fresh).file(BASE + "/current").exists
+    assert not host(fresh).file(BASE + "/releases/v2").exists
+    assert not host(fresh).service("demoapp").is_running
+    assert lb_states(host, backend) == before  # the fresh server stayed out (maint)
+    assert all(current_on(host, name) == "v2-slow-stop" for name in app_names[:-1])
+
+    ok, report = deploy_under_load(run, inventory, facts, tmp_path)
+    assert ok.ok, ok.output[-3000:]
+    assert_no_failed_requests(report)
+    assert {name: current_on(host, name) for name in app_names} == {name: "v2" for name in app_names}
+    assert lb_states(host, backend)[fresh][0] == "0"  # admin state ready: in the pool

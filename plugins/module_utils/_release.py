@@ -1,0 +1,488 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Private to the zerodown.deploy collection: the release layout on an app host.
+
+    <base>/<app>/releases/<release>/   one unpacked artifact per release
+    <base>/<app>/shared/               files and directories every release links to
+    <base>/<app>/current -> releases/<release>   swapped atomically (symlink + rename)
+    <base>/<app>/.zerodown-release.json          which release is live and which ran before it
+
+Everything a host does during a deploy happens in one module call built on
+``ReleaseTree``: verify the artifact, unpack it (reusing a complete earlier
+unpack), link shared paths, swap ``current`` with the service stopped and
+start it again, prune. A release directory is complete when it carries the
+marker written just before it is renamed into place; a crash mid-unpack
+leaves only a ``.partial`` directory that the next run removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tarfile
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._lock import iso, validate_app
+
+_RELEASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
+MARKER = ".zerodown-release.json"
+STATE = ".zerodown-release.json"
+_HEX_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class ReleaseError(Exception):
+    """A release cannot be installed, switched to, or removed; the message says why and what to do."""
+
+
+def validate_release(release: str) -> str:
+    if not isinstance(release, str) or not _RELEASE_RE.match(release) or release in (".", ".."):
+        raise ValueError(
+            "release %r is not a valid release id; use 1-128 letters, digits, '.', '_', '+' or '-', "
+            "starting with a letter or digit (the same id on every host)" % (release,)
+        )
+    return release
+
+
+def parse_checksum(checksum: Optional[str]) -> Optional[str]:
+    """``sha256:<hex>`` or bare hex -> lowercase hex."""
+    if checksum is None:
+        return None
+    value = checksum.strip()
+    if ":" in value:
+        algo, value = value.split(":", 1)
+        if algo.lower() != "sha256":
+            raise ValueError("checksum %r uses %r; give a sha256 checksum as sha256:<64 hex digits>" % (checksum, algo))
+    if not _HEX_RE.match(value):
+        raise ValueError("checksum %r is not a sha256 digest; give sha256:<64 hex digits>" % (checksum,))
+    return value.lower()
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _safe_members(tar: tarfile.TarFile, strip: int) -> List[Tuple[tarfile.TarInfo, str]]:
+    """Members with their destination path; refuses anything escaping the release directory."""
+    out = []
+    for member in tar.getmembers():
+        parts = [p for p in member.name.replace("\\", "/").split("/") if p not in ("", ".")]
+        if member.name.startswith("/") or ".." in parts:
+            raise ReleaseError("artifact member %r escapes the release directory; rebuild the artifact" % member.name)
+        if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+            raise ReleaseError("artifact member %r is a device or fifo; rebuild the artifact" % member.name)
+        if len(parts) <= strip:
+            continue
+        rel = "/".join(parts[strip:])
+        if member.issym() or member.islnk():
+            target = member.linkname
+            if member.islnk():
+                tparts = [p for p in target.split("/") if p not in ("", ".")]
+                if target.startswith("/") or ".." in tparts or len(tparts) <= strip:
+                    raise ReleaseError("artifact hard link %r -> %r leaves the release" % (member.name, target))
+            else:
+                resolved = os.path.normpath(os.path.join(os.path.dirname(rel), target))
+                if target.startswith("/") or resolved.startswith(".."):
+                    raise ReleaseError(
+                        "artifact symlink %r -> %r points outside the release; use shared paths instead"
+                        % (member.name, target)
+                    )
+        out.append((member, rel))
+    return out
+
+
+Runner = Callable[[List[str]], Tuple[int, str, str]]
+
+
+class ReleaseTree:
+    def __init__(
+        self, base_dir: str, app: str, runner: Optional[Runner] = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        if not base_dir or not os.path.isabs(base_dir):
+            raise ValueError("base_dir %r must be an absolute path, e.g. /opt" % (base_dir,))
+        self.app = validate_app(app)
+        self.root = os.path.join(base_dir, app)
+        self.releases_dir = os.path.join(self.root, "releases")
+        self.shared_dir = os.path.join(self.root, "shared")
+        self.current_link = os.path.join(self.root, "current")
+        self.runner = runner
+        self.clock = clock
+
+    # -- reading --
+
+    def release_dir(self, release: str) -> str:
+        return os.path.join(self.releases_dir, validate_release(release))
+
+    def marker(self, release: str) -> Optional[Dict[str, Any]]:
+        try:
+            with open(os.path.join(self.release_dir(release), MARKER), encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def is_complete(self, release: str) -> bool:
+        """Our unpacks appear complete or not at all (marker + rename). A release directory
+        without the marker was installed by another tool and is adopted as it is."""
+        return self.marker(release) is not None or os.path.isdir(self.release_dir(release))
+
+    def live(self) -> Optional[str]:
+        """The release ``current`` points at, or None before the first deploy."""
+        if not os.path.islink(self.current_link):
+            if os.path.exists(self.current_link):
+                raise ReleaseError(
+                    "%s exists but is not a symlink; move it away so zerodown can manage releases" % self.current_link
+                )
+            return None
+        target = os.readlink(self.current_link)
+        return os.path.basename(os.path.normpath(target))
+
+    def state(self) -> Dict[str, Any]:
+        try:
+            with open(os.path.join(self.root, STATE), encoding="utf-8") as handle:
+                data = json.load(handle)
+                return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def releases(self) -> List[str]:
+        """Complete releases, oldest first (by unpack time)."""
+        if not os.path.isdir(self.releases_dir):
+            return []
+        found = []
+        for name in os.listdir(self.releases_dir):
+            if name.startswith(".") or not _RELEASE_RE.match(name):
+                continue
+            marker = self.marker(name)
+            if marker is not None:
+                found.append((float(marker.get("unpacked_epoch", 0)), name))
+            elif os.path.isdir(os.path.join(self.releases_dir, name)):
+                found.append((os.stat(os.path.join(self.releases_dir, name)).st_mtime, name))
+        return [name for _unpacked, name in sorted(found)]
+
+    def partials(self) -> List[str]:
+        if not os.path.isdir(self.releases_dir):
+            return []
+        return sorted(n for n in os.listdir(self.releases_dir) if n.startswith(".") and n.endswith(".partial"))
+
+    # -- planning --
+
+    def plan_prune(self, keep: int, live: Optional[str], before_live: Optional[str]) -> List[str]:
+        if keep < 1:
+            raise ValueError("keep must be at least 1, got %r" % (keep,))
+        releases = self.releases()
+        kept = set(releases[-keep:]) | {r for r in (live, before_live) if r}
+        return [r for r in releases if r not in kept]
+
+    # -- doing --
+
+    def _ensure_dirs(self, owner: Optional[Tuple[int, int]]) -> None:
+        for path in (self.root, self.releases_dir, self.shared_dir):
+            if not os.path.isdir(path):
+                os.makedirs(path, 0o755)
+                if owner and path == self.shared_dir:
+                    os.chown(path, *owner)
+
+    def unpack(
+        self,
+        release: str,
+        artifact: str,
+        checksum: Optional[str],
+        strip: int,
+        owner: Optional[Tuple[int, int]],
+        shared_dirs: Sequence[str] = (),
+        shared_files: Sequence[str] = (),
+    ) -> Dict[str, Any]:
+        """Unpack ``artifact`` into releases/<release> unless a complete copy is there."""
+        dest = self.release_dir(release)
+        marker = self.marker(release)
+        if marker is None and os.path.isdir(dest):
+            return {"changed": False, "sha256": None}  # adopted, see is_complete
+        if marker is not None:
+            if checksum and marker.get("sha256") and marker["sha256"] != checksum:
+                raise ReleaseError(
+                    "release %r is already installed from an artifact with sha256 %s, not %s; release ids must "
+                    "name one artifact - use a new release id" % (release, marker["sha256"], checksum)
+                )
+            return {"changed": False, "sha256": marker.get("sha256")}
+        if not artifact or not os.path.isfile(artifact):
+            raise ReleaseError(
+                "artifact %r is not a file on this host; copy it first (role zerodown.deploy.release "
+                "does) or fix zerodown_artifact" % (artifact,)
+            )
+        digest = sha256_file(artifact)
+        if checksum and digest != checksum:
+            raise ReleaseError(
+                "artifact %s has sha256 %s, expected %s; the file is corrupt or not the release "
+                "you meant - nothing was changed" % (artifact, digest, checksum)
+            )
+        self._ensure_dirs(owner)
+        for stale in self.partials():
+            shutil.rmtree(os.path.join(self.releases_dir, stale), ignore_errors=True)
+        partial = os.path.join(self.releases_dir, ".%s.%d.partial" % (release, os.getpid()))
+        os.mkdir(partial, 0o755)
+        try:
+            try:
+                with tarfile.open(artifact) as tar:
+                    for member, rel in _safe_members(tar, strip):
+                        member.name = rel
+                        if member.islnk():
+                            member.linkname = "/".join(
+                                [p for p in member.linkname.split("/") if p not in ("", ".")][strip:]
+                            )
+                        # no setuid/setgid/sticky, nothing group- or world-writable
+                        member.mode = member.mode & 0o755
+                        member.uid = member.gid = 0
+                        member.uname = member.gname = ""
+                        if hasattr(tarfile, "data_filter"):
+                            tar.extract(member, partial, set_attrs=not member.issym(), filter="data")
+                        else:
+                            tar.extract(member, partial, set_attrs=not member.issym())
+            except tarfile.TarError as exc:
+                raise ReleaseError("artifact %s is not a readable tar archive: %s" % (artifact, exc)) from exc
+            self._link_shared(partial, shared_dirs, shared_files, owner)
+            with open(os.path.join(partial, MARKER), "w", encoding="utf-8") as handle:
+                now = self.clock()
+                json.dump(
+                    {"release": release, "sha256": digest, "unpacked_at": iso(now), "unpacked_epoch": now}, handle
+                )
+            if owner:
+                _chown_tree(partial, owner)
+            os.rename(partial, dest)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        return {"changed": True, "sha256": digest}
+
+    def check_shared_files(self, shared_files: Sequence[str]) -> None:
+        missing = [f for f in shared_files if not os.path.isfile(os.path.join(self.shared_dir, f))]
+        if missing:
+            raise ReleaseError(
+                "shared files %s are missing under %s; create them (configuration, secrets) before deploying"
+                % (", ".join(missing), self.shared_dir)
+            )
+
+    def _link_shared(
+        self,
+        release_path: str,
+        shared_dirs: Sequence[str],
+        shared_files: Sequence[str],
+        owner: Optional[Tuple[int, int]],
+    ) -> None:
+        for rel, is_dir in [(d, True) for d in shared_dirs] + [(f, False) for f in shared_files]:
+            target = os.path.join(self.shared_dir, rel)
+            if is_dir and not os.path.isdir(target):
+                os.makedirs(target, 0o755)
+                if owner:
+                    os.chown(target, *owner)
+            link = os.path.join(release_path, rel)
+            os.makedirs(os.path.dirname(link), 0o755, exist_ok=True)
+            if os.path.isdir(link) and not os.path.islink(link):
+                shutil.rmtree(link)
+            elif os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(target, link)
+
+    def switch(self, release: str) -> None:
+        """Point ``current`` at ``release``: a new symlink renamed over the old one (atomic)."""
+        if not self.is_complete(release):
+            raise ReleaseError("release %r is not installed completely under %s" % (release, self.releases_dir))
+        tmp = os.path.join(self.root, ".current.%d.tmp" % os.getpid())
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(os.path.join("releases", release), tmp)
+        os.rename(tmp, self.current_link)
+        _fsync_dir(self.root)
+
+    def record(self, live: Optional[str], before_live: Optional[str]) -> None:
+        path = os.path.join(self.root, STATE)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump({"live": live, "previous": before_live, "switched_at": iso(self.clock())}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+
+    def remove(self, release: str) -> None:
+        shutil.rmtree(self.release_dir(release))
+
+    def unlink_current(self) -> None:
+        if os.path.islink(self.current_link):
+            os.unlink(self.current_link)
+
+    # -- services --
+
+    def systemctl(self, *args: str) -> str:
+        if self.runner is None:
+            raise ReleaseError("no command runner to manage the service")
+        rc, out, err = self.runner(["systemctl"] + list(args))
+        if rc != 0:
+            raise ReleaseError("systemctl %s failed (rc=%s): %s" % (" ".join(args), rc, (err or out).strip()))
+        return out
+
+    def is_active(self, service: str) -> bool:
+        if self.runner is None:
+            return False
+        return self.runner(["systemctl", "is-active", "--quiet", service])[0] == 0
+
+
+def _chown_tree(path: str, owner: Tuple[int, int]) -> None:
+    os.lchown(path, *owner)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), *owner)
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _validate_rel_paths(kind: str, paths: Sequence[str]) -> None:
+    for rel in paths:
+        parts = rel.split("/")
+        if not rel or rel.startswith("/") or ".." in parts or "" in parts:
+            raise ValueError(
+                "%s entry %r must be a relative path inside the release, e.g. log or config/app.env" % (kind, rel)
+            )
+
+
+def apply_release(
+    tree: ReleaseTree,
+    state: str,
+    release: Optional[str],
+    artifact: Optional[str] = None,
+    checksum: Optional[str] = None,
+    strip: int = 0,
+    owner: Optional[Tuple[int, int]] = None,
+    shared_dirs: Sequence[str] = (),
+    shared_files: Sequence[str] = (),
+    service: Optional[str] = None,
+    keep: Optional[int] = None,
+    check: bool = False,
+) -> Dict[str, Any]:
+    """Plan, then (unless ``check``) do, one host's part of a deploy. Validates everything first."""
+    if release is not None:
+        validate_release(release)
+    _validate_rel_paths("shared_dirs", shared_dirs)
+    _validate_rel_paths("shared_files", shared_files)
+    if keep is not None and keep < 1:
+        raise ValueError("keep must be at least 1, got %r" % (keep,))
+    if strip < 0:
+        raise ValueError("strip_components must be >= 0, got %r" % (strip,))
+
+    live = tree.live()
+    recorded = tree.state()
+    before_live = recorded.get("previous") if recorded.get("live") == live else None
+    actions: List[str] = []
+    result: Dict[str, Any] = {
+        "previous": live,
+        "current": live,
+        "release": release,
+        "pruned": [],
+        "restarted": False,
+        "actions": actions,
+    }
+
+    target = release
+    if state == "rollback":
+        target = release or before_live
+        if target is None:
+            raise ReleaseError(
+                "nothing to roll back to on this host: no previous release is recorded; give the "
+                "release to return to, or use state=absent to remove a first release"
+            )
+        if not tree.is_complete(target):
+            raise ReleaseError(
+                "cannot roll back to %r: it is not installed under %s (pruned?)" % (target, tree.releases_dir)
+            )
+    if state in ("present", "current"):
+        if release is None:
+            raise ValueError("state=%s needs release" % state)
+        if not tree.is_complete(release):
+            if shared_files:
+                tree.check_shared_files(shared_files)
+            actions.append("unpack")
+            if not check:
+                result["sha256"] = tree.unpack(
+                    release, artifact or "", checksum, strip, owner, shared_dirs, shared_files
+                )["sha256"]
+            elif not artifact or not os.path.isfile(artifact):
+                raise ReleaseError("artifact %r is not a file on this host; copy it first" % (artifact,))
+            elif checksum and sha256_file(artifact) != checksum:
+                raise ReleaseError("artifact %s does not have sha256 %s" % (artifact, checksum))
+        else:
+            result["sha256"] = tree.unpack(release, artifact or "", checksum, strip, owner)["sha256"]
+
+    if state in ("current", "rollback"):
+        if live != target:
+            actions.append("switch")
+            if service:
+                actions.append("restart")
+            if not check:
+                timings = result.setdefault("seconds", {})
+                started = time.monotonic()
+                if service:
+                    tree.systemctl("stop", service)
+                timings["stop"] = round(time.monotonic() - started, 3)
+                started = time.monotonic()
+                tree.switch(target)
+                tree.record(target, live)
+                timings["switch"] = round(time.monotonic() - started, 3)
+                if service:
+                    started = time.monotonic()
+                    tree.systemctl("start", service)
+                    timings["start"] = round(time.monotonic() - started, 3)
+                    result["restarted"] = True
+            before_live = live
+            result["current"] = target
+        elif service and not tree.is_active(service):
+            actions.append("start")
+            if not check:
+                tree.systemctl("start", service)
+                result["restarted"] = True
+
+    if state == "absent":
+        if release is None:
+            raise ValueError("state=absent needs release")
+        if live == release:
+            actions.append("unlink current")
+            if service:
+                actions.append("stop")
+            if not check:
+                if service:
+                    tree.systemctl("stop", service)
+                tree.unlink_current()
+                tree.record(None, None)
+            result["current"] = None
+            before_live = None
+        if os.path.isdir(tree.release_dir(release)):
+            actions.append("remove")
+            if not check:
+                tree.remove(release)
+
+    if keep is not None:
+        # never the live release, never the one before it (the instant rollback target)
+        prune = tree.plan_prune(keep, result["current"], before_live)
+        if prune:
+            actions.append("prune")
+            result["pruned"] = prune
+            if not check:
+                for name in prune:
+                    tree.remove(name)
+
+    result["changed"] = bool(actions)
+    result["releases"] = tree.releases()
+    return result

@@ -1,0 +1,258 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: deploy_ledger
+short_description: The record of what a deploy moved, kept next to the deploy lock
+version_added: 0.1.0
+description:
+  - Keeps the deploy ledger C(<path>/<app>/ledger.json) on the host the module runs on (the load-balancer
+    host, next to the M(zerodown.deploy.deploy_lock) lock) - what each host ran before the deploy, what it
+    runs now, the load-balancer state captured before the first change, per-batch progress, the phase
+    timeline and the outcome.
+  - Because it lives outside any play's memory it survives C(serial) batches and a crashed controller; the
+    rescue of C(deploy.yml) and C(rollback.yml) read it to roll back every host the deploy moved.
+  - Starting a new run keeps the last ledger as C(ledger.previous.json). Files are mode 0600 in a 0700
+    directory, written atomically.
+author:
+  - zerodown.deploy contributors (@zerodown)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: partial
+    details: Recording the same facts again changes nothing; naming a new O(phase) or O(batch) is a change by design.
+options:
+  app:
+    description: Application name (the same as for M(zerodown.deploy.deploy_lock)).
+    type: str
+    required: true
+  state:
+    description:
+      - C(started) begins the ledger of run O(run_id) (no change if this run already started it).
+      - C(recorded) merges O(hosts), O(batch), O(phase), O(lb_state) and O(cause) into the run's ledger.
+      - C(finished) records O(outcome) (and O(cause)) and closes the phase timeline.
+      - C(query) returns the ledger without changing it.
+    type: str
+    choices: [started, recorded, finished, query]
+    default: recorded
+  run_id:
+    description: The deploy run the ledger belongs to; required except for O(state=query).
+    type: str
+  release:
+    description: The release being deployed (with O(state=started)).
+    type: str
+  lb_state:
+    description:
+      - The load-balancer state before the first change, as returned by M(zerodown.deploy.switch_traffic)
+        in its read-only mode; recorded once, never overwritten.
+    type: raw
+  hosts:
+    description:
+      - Per inventory host, any of C(previous) (release it ran before this deploy, null if none; the first
+        value recorded is kept), C(current), C(server) (backend server name), C(status) (one of
+        C(staged), C(switching), C(moved), C(rolled_back), C(removed), C(unchanged), C(failed)) and C(batch).
+    type: dict
+  batch:
+    description: Number of the batch the O(hosts) belong to; appended to the per-batch progress.
+    type: int
+  phase:
+    description: Name of the phase starting now; the previous phase ends now.
+    type: str
+  outcome:
+    description:
+      - With O(state=finished), how the deploy ended.
+      - C(unchanged) (nothing moved) puts the ledger of the last real deploy back in place, so that
+        C(rollback.yml) after a no-op re-run still returns the fleet to what it ran before that deploy.
+    type: str
+    choices: [succeeded, unchanged, rolled_back, failed, planned]
+  cause:
+    description: Why the deploy failed (the first cause recorded is kept).
+    type: str
+  plan:
+    description: Free-form plan details stored with O(state=started) (batches, timeouts).
+    type: dict
+  path:
+    description: Directory holding one sub-directory per application.
+    type: path
+    default: /var/lib/zerodown
+"""
+
+EXAMPLES = r"""
+- name: Start the ledger with the load-balancer state captured before the first change
+  zerodown.deploy.deploy_ledger:
+    app: shop
+    state: started
+    run_id: "{{ _zerodown_run_id }}"
+    release: "2024.06.01-1"
+    lb_state: "{{ lb_before.current }}"
+  delegate_to: "{{ groups['lb'][0] }}"
+  run_once: true
+
+- name: Record the batch about to switch (before the switch, so a crash cannot hide it)
+  zerodown.deploy.deploy_ledger:
+    app: shop
+    run_id: "{{ _zerodown_run_id }}"
+    batch: 2
+    phase: batch 2
+    hosts:
+      app3: {status: switching, current: "2024.06.01-1"}
+  delegate_to: "{{ groups['lb'][0] }}"
+  run_once: true
+
+- name: Read it (rollback.yml does this)
+  zerodown.deploy.deploy_ledger:
+    app: shop
+    state: query
+  register: ledger
+"""
+
+RETURN = r"""
+ledger:
+  description: The ledger after the call (null for O(state=query) when there is none).
+  returned: always
+  type: dict
+  contains:
+    run_id:
+      description: The run the ledger belongs to.
+      type: str
+    release:
+      description: The release deployed.
+      type: str
+    outcome:
+      description: C(running), C(succeeded), C(rolled_back), C(failed) or C(planned).
+      type: str
+    cause:
+      description: Why the deploy failed.
+      type: str
+    lb_state:
+      description: Load-balancer state captured before the first change.
+      type: raw
+    hosts:
+      description: Per host, C(previous), C(current), C(server), C(status), C(batch).
+      type: dict
+    batches:
+      description: Per batch, its number, hosts and start time.
+      type: list
+      elements: dict
+    phases:
+      description: Phase timeline (name, start, end, seconds).
+      type: list
+      elements: dict
+moved_hosts:
+  description: Hosts whose release this run changed (or began to change) and not yet rolled back.
+  returned: always
+  type: list
+  elements: str
+phase_seconds:
+  description: Seconds spent per phase name (closed phases only).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (  # noqa: E402
+    Ledger,
+    LedgerError,
+    moved_hosts,
+    phase_seconds,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir, StateError  # noqa: E402
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            app=dict(type="str", required=True),
+            state=dict(type="str", choices=["started", "recorded", "finished", "query"], default="recorded"),
+            run_id=dict(type="str"),
+            release=dict(type="str"),
+            lb_state=dict(type="raw"),
+            hosts=dict(type="dict"),
+            batch=dict(type="int"),
+            phase=dict(type="str"),
+            outcome=dict(type="str", choices=["succeeded", "unchanged", "rolled_back", "failed", "planned"]),
+            cause=dict(type="str"),
+            plan=dict(type="dict"),
+            path=dict(type="path", default="/var/lib/zerodown"),
+        ),
+        required_if=[
+            ("state", "started", ["run_id"]),
+            ("state", "recorded", ["run_id"]),
+            ("state", "finished", ["run_id", "outcome"]),
+        ],
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        ledger = Ledger(StateDir(p["path"], p["app"]))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+    try:
+        if p["state"] == "query":
+            current = ledger.read()
+            module.exit_json(
+                changed=False,
+                ledger=current,
+                moved_hosts=moved_hosts(current or {}),
+                phase_seconds=phase_seconds(current or {}),
+            )
+        if p["state"] == "started":
+            out = ledger.start(p["run_id"], p["release"], p["lb_state"], p["plan"], check=module.check_mode)
+        changes = dict(
+            hosts=p["hosts"],
+            batch=p["batch"],
+            phase=p["phase"],
+            cause=p["cause"],
+            lb_state=p["lb_state"],
+            outcome=p["outcome"] if p["state"] == "finished" else None,
+        )
+        if p["state"] == "started":
+            # hosts/phase given with the start go into the same ledger
+            if (
+                any(v is not None for k, v in changes.items() if k != "lb_state")
+                and module.check_mode
+                and out["changed"]
+            ):
+                new = ledger.plan_update(out["ledger"], p["run_id"], **changes)
+                out = {"changed": True, "ledger": new, "previous": out["previous"]}
+            elif any(v is not None for k, v in changes.items() if k != "lb_state"):
+                upd = ledger.update(p["run_id"], check=module.check_mode, **changes)
+                out = {
+                    "changed": out["changed"] or upd["changed"],
+                    "ledger": upd["ledger"],
+                    "previous": out["previous"],
+                }
+        else:
+            out = ledger.update(p["run_id"], check=module.check_mode, **changes)
+    except (LedgerError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
+    except (StateError, OSError) as exc:
+        module.fail_json(
+            msg="deploy ledger in %s: %s; check that the directory is writable by the connecting user "
+            "(become: true on the ledger host)" % (p["path"], exc)
+        )
+    module.exit_json(
+        changed=out["changed"],
+        ledger=out["ledger"],
+        moved_hosts=moved_hosts(out["ledger"] or {}),
+        phase_seconds=phase_seconds(out["ledger"] or {}),
+        diff=dict(before=out["previous"] or {}, after=out["ledger"] or {}),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: deploy_lock
+short_description: One deploy per application at a time, with a TTL and an audited force break
+version_added: 0.1.0
+description:
+  - Acquires, releases or inspects a deploy lock kept on the host the module runs on (normally the
+    load-balancer host, so that every controller sees the same lock).
+  - The lock is a JSON file C(<path>/<app>/deploy.lock) (mode 0600, in a 0700 directory) recording the
+    owner, the controller host, the release, the start time, the TTL and the run id. It appears
+    atomically, complete, or not at all.
+  - A second deploy fails fast with the holder's owner, release, age and time to expiry.
+  - A lock past its TTL is taken over; a live lock can be broken with O(force=true). Every acquire,
+    release, takeover and force break is appended to the audit log C(<path>/<app>/audit.log)
+    (who took over from whom, and when).
+author:
+  - zerodown.deploy contributors (@zerodown)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Reports what would happen (including a refusal naming the holder) and writes nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+    details: Acquiring a lock the same O(run_id) already holds, or releasing a lock that is not there, changes nothing.
+options:
+  app:
+    description: Application name; one lock per application. Letters, digits, C(.), C(_), C(-).
+    type: str
+    required: true
+  state:
+    description:
+      - C(acquired) takes the lock (or takes over a stale one); C(released) gives it back;
+        C(query) only reports the current holder.
+    type: str
+    choices: [acquired, released, query]
+    default: acquired
+  run_id:
+    description:
+      - Identifies one deploy run; the run that acquired the lock is the only one that may release it
+        without O(force). Required for O(state=acquired) and O(state=released).
+    type: str
+  owner:
+    description: Who deploys (a person or a CI job), shown to anyone refused by the lock.
+    type: str
+  controller:
+    description: The controller host running the deploy, shown to anyone refused by the lock.
+    type: str
+  release:
+    description: The release being deployed, shown to anyone refused by the lock.
+    type: str
+  ttl:
+    description:
+      - Seconds after which the lock counts as stale and the next deploy takes it over (logged).
+        Choose more than the worst-case length of a deploy.
+    type: int
+    default: 3600
+  force:
+    description:
+      - Break a live lock held by another run (when acquiring or releasing). The break is written to
+        the audit log with both parties.
+    type: bool
+    default: false
+  path:
+    description: Directory holding one sub-directory per application.
+    type: path
+    default: /var/lib/zerodown
+"""
+
+EXAMPLES = r"""
+- name: Take the deploy lock on the load balancer
+  zerodown.deploy.deploy_lock:
+    app: shop
+    run_id: "{{ _zerodown_run_id }}"
+    owner: "{{ lookup('ansible.builtin.env', 'USER') }}"
+    controller: "{{ lookup('ansible.builtin.pipe', 'hostname') }}"
+    release: "2024.06.01-1"
+    ttl: 1800
+  delegate_to: "{{ groups['lb'][0] }}"
+  run_once: true
+
+- name: Who holds the lock?
+  zerodown.deploy.deploy_lock:
+    app: shop
+    state: query
+  register: lock
+
+- name: Release it
+  zerodown.deploy.deploy_lock:
+    app: shop
+    state: released
+    run_id: "{{ _zerodown_run_id }}"
+
+- name: Break a lock left by a crashed controller (audited)
+  zerodown.deploy.deploy_lock:
+    app: shop
+    state: released
+    force: true
+    owner: ops-oncall
+"""
+
+RETURN = r"""
+lock:
+  description: The lock as it is after the call (null when no lock is held).
+  returned: always
+  type: dict
+  sample:
+    owner: alice
+    controller: ctl1
+    release: "2024.06.01-1"
+    run_id: 5f1c0e
+    pid: 4242
+    ttl: 1800
+    started_at: "2024-06-01T10:00:00Z"
+    expires_at: "2024-06-01T10:30:00Z"
+action:
+  description: What was (or in check mode would be) done.
+  returned: always
+  type: str
+  sample: takeover
+  choices: [none, create, takeover, force_break, release, query]
+previous_holder:
+  description: The lock replaced or removed by this call (stale or broken holder), if any.
+  returned: always
+  type: dict
+holder:
+  description: The current holder when the lock was refused, with O(owner), O(release), RV(age), RV(expires_in).
+  returned: failure
+  type: dict
+held:
+  description: Whether a lock is held after the call (for O(state=query), whether one is held now).
+  returned: always
+  type: bool
+expired:
+  description: Whether the lock found is past its TTL.
+  returned: always
+  type: bool
+age:
+  description: Seconds since the current lock was taken.
+  returned: when a lock is held
+  type: int
+expires_in:
+  description: Seconds until the current lock counts as stale (negative when already past it).
+  returned: when a lock is held
+  type: int
+audit:
+  description: The audit-log entry written by this call.
+  returned: when changed and not in check mode
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (  # noqa: E402
+    DeployLock,
+    LockHeld,
+    NotOwner,
+    StateDir,
+    StateError,
+)
+
+
+def _timing(lock, holder):
+    if not holder:
+        return {}
+    now = lock.clock()
+    return {
+        "age": int(now - float(holder.get("started_epoch", now))),
+        "expires_in": int(float(holder.get("expires_epoch", now)) - now),
+    }
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            app=dict(type="str", required=True),
+            state=dict(type="str", choices=["acquired", "released", "query"], default="acquired"),
+            run_id=dict(type="str"),
+            owner=dict(type="str"),
+            controller=dict(type="str"),
+            release=dict(type="str"),
+            ttl=dict(type="int", default=3600),
+            force=dict(type="bool", default=False),
+            path=dict(type="path", default="/var/lib/zerodown"),
+        ),
+        required_if=[("state", "acquired", ["run_id"])],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["ttl"] <= 0:
+        module.fail_json(msg="ttl must be a positive number of seconds, got %r; use e.g. ttl: 3600" % (p["ttl"],))
+    if p["state"] == "released" and not p["run_id"] and not p["force"]:
+        module.fail_json(msg="state=released needs the run_id that acquired the lock, or force: true to break it")
+    try:
+        lock = DeployLock(StateDir(p["path"], p["app"]))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+    try:
+        if p["state"] == "query":
+            holder = lock.read()
+            result = dict(changed=False, action="query", lock=holder, previous_holder=None, held=holder is not None)
+            result["expired"] = bool(holder) and lock.is_expired(holder)
+            result.update(_timing(lock, holder))
+            module.exit_json(**result)
+
+        if p["state"] == "acquired":
+            if module.check_mode:
+                plan = lock.plan_acquire(p["run_id"], p["force"])
+                changed = plan["action"] != "none"
+                after = (
+                    plan["holder"]
+                    if not changed
+                    else lock.new_holder(p["owner"] or "", p["run_id"], p["release"], p["ttl"], p["controller"])
+                )
+                result = dict(
+                    changed=changed,
+                    action=plan["action"],
+                    lock=after,
+                    previous_holder=plan["holder"] if changed else None,
+                )
+            else:
+                out = lock.acquire(p["owner"] or "", p["run_id"], p["release"], p["ttl"], p["controller"], p["force"])
+                result = dict(
+                    changed=out["changed"],
+                    action=out["action"],
+                    lock=out["lock"],
+                    previous_holder=out["previous_holder"],
+                )
+                if out["audit"]:
+                    result["audit"] = out["audit"]
+            before = result["previous_holder"] if result["changed"] else result["lock"]
+            result["diff"] = dict(before=before or {}, after=result["lock"] or {})
+            result["held"] = True
+            result["expired"] = False
+            result.update(_timing(lock, result["lock"]))
+            module.exit_json(**result)
+
+        # released
+        if module.check_mode:
+            plan = lock.plan_release(p["run_id"], p["force"])
+            changed = plan["action"] != "none"
+            result = dict(changed=changed, action=plan["action"], lock=None, previous_holder=plan["holder"])
+        else:
+            out = lock.release(p["run_id"], p["owner"], p["force"])
+            result = dict(
+                changed=out["changed"], action=out["action"], lock=None, previous_holder=out["previous_holder"]
+            )
+            if out["audit"]:
+                result["audit"] = out["audit"]
+        result["diff"] = dict(before=result["previous_holder"] or {}, after={})
+        result["held"] = False
+        result["expired"] = False
+        module.exit_json(**result)
+    except (LockHeld, NotOwner) as exc:
+        holder = dict(exc.holder)
+        holder.update(_timing(lock, holder))
+        module.fail_json(msg=str(exc), holder=holder, changed=False)
+    except (StateError, OSError) as exc:
+        module.fail_json(
+            msg="deploy lock in %s: %s; check that the directory is writable by the connecting user "
+            "(become: true on the lock host)" % (p["path"], exc)
+        )
+
+
+if __name__ == "__main__":
+    main()

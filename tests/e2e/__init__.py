@@ -1,0 +1,1 @@
+"""End-to-end helpers shared by molecule/rolling, demo/ and bench/rolling."""

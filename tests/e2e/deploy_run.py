@@ -1,0 +1,162 @@
+"""Run a zerodown.deploy playbook against a test fleet, optionally under load.
+
+One place for what the molecule verifier, ``make demo`` and the rolling
+benchmark all do: call ``ansible-playbook zerodown.deploy.<name>`` with the
+fleet's inventory (plus extra inventory files that carry the deploy variables,
+so a per-host value can beat a group value, which ``-e`` would not allow),
+while ``tests/support/loadgen.py`` sends traffic through the load balancer.
+
+    run = playbook("deploy", inventories=[fleet_inv, vars_inv])
+    with under_load(lb_url, haproxy_admin) as load:
+        run = playbook("deploy", ...)
+    load.report.failed, load.report.haproxy_delta_totals
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+COLLECTIONS = REPO / ".collections"
+sys.path.insert(0, str(REPO / "tests"))
+
+from support.loadgen import LoadGenerator  # noqa: E402
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    output: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+
+def ensure_collection_link() -> None:
+    link = COLLECTIONS / "ansible_collections" / "zerodown" / "deploy"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(Path("..") / ".." / "..")
+
+
+def ansible_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    ensure_collection_link()
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+        ANSIBLE_HOST_KEY_CHECKING="false",
+        ANSIBLE_PIPELINING="true",
+        ANSIBLE_FORKS="20",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+        ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=120s",
+    )
+    env.update(extra or {})
+    return env
+
+
+def ansible_bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def playbook_cmd(name: str, inventories: Sequence[str], args: Sequence[str] = ()) -> List[str]:
+    cmd = [ansible_bin("ansible-playbook")]
+    for inv in inventories:
+        cmd += ["-i", str(inv)]
+    return cmd + ["zerodown.deploy." + name] + list(args)
+
+
+def playbook(
+    name: str,
+    inventories: Sequence[str],
+    args: Sequence[str] = (),
+    env: Optional[Dict[str, str]] = None,
+    echo: bool = False,
+    timeout: float = 1800,
+    on_line=None,
+) -> PlaybookRun:
+    """Run ``zerodown.deploy.<name>``; ``echo`` streams its output, ``on_line`` sees each line (the demo)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        playbook_cmd(name, inventories, args),
+        env=ansible_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if echo:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+        if on_line is not None:
+            on_line(line)
+    rc = proc.wait(timeout=timeout)
+    return PlaybookRun(rc, "".join(lines), time.monotonic() - start)
+
+
+def start_playbook(name: str, inventories: Sequence[str], args: Sequence[str] = (), log: Optional[Path] = None):
+    """Start a playbook in the background (the lock test); returns the Popen."""
+    handle = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed by the caller's wait
+    return subprocess.Popen(
+        playbook_cmd(name, inventories, args), env=ansible_env(), stdout=handle, stderr=subprocess.STDOUT, text=True
+    )
+
+
+@contextlib.contextmanager
+def under_load(url: str, haproxy: Optional[str] = None, backend: str = "app", concurrency: int = 4) -> Iterator:
+    """Traffic through the load balancer for as long as the block runs (bounded at 30 min)."""
+    load = LoadGenerator(
+        url,
+        concurrency=concurrency,
+        max_duration=1800,
+        max_requests=10_000_000,
+        # a short pause per client keeps the machine usable; traffic never stops
+        pause=0.01,
+        haproxy=[haproxy] if haproxy else [],
+        haproxy_backend=backend if haproxy else None,
+    )
+    load.start()
+    try:
+        yield load
+    finally:
+        load.stop()
+
+
+def write_vars_inventory(path: Path, group_vars: Dict, host_vars: Optional[Dict[str, Dict]] = None) -> Path:
+    """An inventory file (JSON is YAML) with deploy variables for ``all`` and per-host overrides."""
+    data: Dict = {"all": {"vars": group_vars}} if group_vars else {"all": {}}
+    if host_vars:
+        data["all"]["hosts"] = host_vars
+    path.write_text(json.dumps(data, indent=1))
+    return path
+
+
+def remove_release(inventory: str, hosts: str, release: str, app: str = "demoapp") -> None:
+    """Remove an installed, not live, release from hosts (test set-up: a rebuilt artifact under the same id)."""
+    cmd = [
+        ansible_bin("ansible"),
+        "-i",
+        str(inventory),
+        hosts,
+        "-m",
+        "zerodown.deploy.release",
+        "-a",
+        json.dumps({"app": app, "release": release, "state": "absent"}),
+    ]
+    out = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError("removing %s from %s failed:\n%s%s" % (release, hosts, out.stdout, out.stderr))

@@ -1,0 +1,59 @@
+"""deploy_ledger through real Ansible against a state directory in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+from conftest import run_module
+
+LB = {"app1": {"state": "ready", "weight": 1}, "app2": {"state": "ready", "weight": 1}}
+
+
+def _args(tmp_path, **kw):
+    args = {"app": "shop", "path": str(tmp_path / "state"), "run_id": "run-1"}
+    args.update(kw)
+    return args
+
+
+def _file(tmp_path):
+    return tmp_path / "state" / "shop" / "ledger.json"
+
+
+def test_start_check_real_again(tmp_path):
+    start = _args(tmp_path, state="started", release="v2", lb_state=LB, hosts={"app1": {"previous": "v1"}})
+    check = run_module("deploy_ledger", start, check=True, diff=True)
+    assert check["changed"] and check["ledger"]["hosts"]["app1"]["previous"] == "v1"
+    assert not _file(tmp_path).exists()
+    real = run_module("deploy_ledger", start)
+    assert real["changed"] and not real["failed"]
+    data = json.loads(_file(tmp_path).read_text())
+    assert data["lb_state"] == LB and data["release"] == "v2" and data["hosts"]["app1"]["previous"] == "v1"
+    assert stat.S_IMODE(_file(tmp_path).stat().st_mode) == 0o600
+    again = run_module("deploy_ledger", start)
+    assert again["changed"] is False
+
+
+def test_batches_are_readable_by_a_later_run_of_the_module(tmp_path):
+    run_module("deploy_ledger", _args(tmp_path, state="started", release="v2", lb_state=LB))
+    rec = _args(tmp_path, batch=1, phase="batch 1", hosts={"app1": {"previous": "v1", "status": "switching"}})
+    check = run_module("deploy_ledger", rec, check=True)
+    assert check["changed"] and json.loads(_file(tmp_path).read_text())["hosts"] == {}
+    assert run_module("deploy_ledger", rec)["changed"]
+    run_module("deploy_ledger", _args(tmp_path, batch=2, phase="batch 2", hosts={"app2": {"status": "switching"}}))
+    query = run_module("deploy_ledger", {"app": "shop", "path": str(tmp_path / "state"), "state": "query"})
+    assert query["moved_hosts"] == ["app1", "app2"] and query["changed"] is False
+    assert query["phase_seconds"].keys() == {"batch 1"}
+    fin = run_module(
+        "deploy_ledger", _args(tmp_path, state="finished", outcome="rolled_back", cause="app2 never ready")
+    )
+    assert fin["ledger"]["outcome"] == "rolled_back" and fin["ledger"]["cause"] == "app2 never ready"
+    assert set(fin["phase_seconds"]) == {"batch 1", "batch 2"}
+
+
+def test_bad_input_fails_naming_it(tmp_path):
+    run_module("deploy_ledger", _args(tmp_path, state="started"))
+    bad = run_module("deploy_ledger", _args(tmp_path, hosts={"app1": {"status": "done"}}))
+    assert bad["failed"] and "'done'" in bad["msg"]
+    other = run_module("deploy_ledger", _args(tmp_path, run_id="run-0", phase="x"))
+    assert other["failed"] and "run-1" in other["msg"]

@@ -1,0 +1,105 @@
+"""release through real Ansible on a base_dir in tmp_path (services are exercised on the fleet)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pwd
+import stat
+import tarfile
+
+from conftest import run_module
+
+
+def make_artifact(path, release):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, body, mode in (("VERSION", release, 0o644), ("bin/run", "#!/bin/sh\necho hi\n", 0o755)):
+            data = body.encode()
+            info = tarfile.TarInfo("%s/%s" % (release, name))
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return "sha256:" + hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def _args(tmp_path, release, **kw):
+    art = tmp_path / ("shop-%s.tar.gz" % release)
+    checksum = make_artifact(str(art), release) if not art.exists() else None
+    args = {
+        "app": "shop",
+        "release": release,
+        "base_dir": str(tmp_path / "opt"),
+        "artifact": str(art),
+        "strip_components": 1,
+        "shared_dirs": ["log"],
+    }
+    if checksum:
+        args["checksum"] = checksum
+    args.update(kw)
+    return args
+
+
+def test_install_check_real_again_then_switch_and_rollback(tmp_path):
+    root = tmp_path / "opt" / "shop"
+    v1 = _args(tmp_path, "v1", owner="nobody")
+    check = run_module("release", v1, check=True, diff=True)
+    assert check["changed"] and check["actions"] == ["unpack", "switch"] and not (tmp_path / "opt").exists()
+
+    real = run_module("release", v1)
+    assert real["changed"] and real["previous"] is None and real["current"] == "v1"
+    assert os.readlink(root / "current") == "releases/v1"
+    assert (root / "current" / "VERSION").read_text() == "v1"
+    nobody = pwd.getpwnam("nobody").pw_uid
+    assert (root / "releases" / "v1" / "VERSION").stat().st_uid == nobody
+    assert (root / "shared" / "log").stat().st_uid == nobody
+    assert stat.S_IMODE((root / "releases" / "v1" / "bin" / "run").stat().st_mode) == 0o755
+    assert os.readlink(root / "releases" / "v1" / "log") == str(root / "shared" / "log")
+
+    again = run_module("release", v1)
+    assert again["changed"] is False and again["actions"] == []
+
+    v2 = run_module("release", _args(tmp_path, "v2"))
+    assert v2["previous"] == "v1" and v2["current"] == "v2" and os.readlink(root / "current") == "releases/v2"
+
+    back = run_module("release", {"app": "shop", "base_dir": str(tmp_path / "opt"), "state": "rollback"})
+    assert back["changed"] and back["current"] == "v1" and os.readlink(root / "current") == "releases/v1"
+
+
+def test_wrong_checksum_changes_nothing(tmp_path):
+    args = _args(tmp_path, "v1")
+    args["checksum"] = "sha256:" + "0" * 64
+    out = run_module("release", args)
+    assert out["failed"] and "expected" in out["msg"] and "nothing was changed" in out["msg"]
+    assert not (tmp_path / "opt" / "shop" / "current").exists()
+    assert not (tmp_path / "opt" / "shop" / "releases").exists()
+
+
+def test_prune_never_the_live_one_or_the_one_before(tmp_path):
+    for rel in ("v1", "v2", "v3", "v4"):
+        run_module("release", _args(tmp_path, rel))
+    base = {"app": "shop", "base_dir": str(tmp_path / "opt"), "state": "pruned", "keep": 1}
+    check = run_module("release", base, check=True)
+    assert sorted(check["pruned"]) == ["v1", "v2"] and len(os.listdir(tmp_path / "opt" / "shop" / "releases")) == 4
+    real = run_module("release", base)
+    assert sorted(real["pruned"]) == ["v1", "v2"]
+    assert sorted(os.listdir(tmp_path / "opt" / "shop" / "releases")) == ["v3", "v4"]
+    assert run_module("release", base)["changed"] is False
+
+
+def test_absent_removes_a_first_release(tmp_path):
+    run_module("release", _args(tmp_path, "v1"))
+    args = {"app": "shop", "base_dir": str(tmp_path / "opt"), "release": "v1", "state": "absent"}
+    assert run_module("release", args)["changed"]
+    assert not os.path.lexists(tmp_path / "opt" / "shop" / "current")
+    assert not (tmp_path / "opt" / "shop" / "releases" / "v1").exists()
+    assert run_module("release", args)["changed"] is False
+
+
+def test_bad_input_is_named(tmp_path):
+    args = _args(tmp_path, "v1")
+    args["release"] = "../v1"
+    out = run_module("release", args)
+    assert out["failed"] and "'../v1'" in out["msg"]
+    out = run_module("release", _args(tmp_path, "v1", owner="no-such-user-zd"))
+    assert out["failed"] and "no-such-user-zd" in out["msg"]
+    assert not (tmp_path / "opt").exists()
