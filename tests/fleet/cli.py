@@ -16,9 +16,11 @@ def _log(message: str) -> None:
 
 
 def _spec(args: argparse.Namespace) -> core.FleetSpec:
+    # Only `up` takes --app-hosts/--subnet; other commands use the fleet's saved spec.
     existing = core.load_spec(args.name, args.state_dir)
-    app_hosts = args.app_hosts if args.app_hosts is not None else (existing.app_hosts if existing else 4)
-    subnet = args.subnet or (existing.subnet if existing else "")
+    requested_hosts = getattr(args, "app_hosts", None)
+    app_hosts = requested_hosts if requested_hosts is not None else (existing.app_hosts if existing else 4)
+    subnet = getattr(args, "subnet", None) or (existing.subnet if existing else "")
     return core.FleetSpec(name=args.name, app_hosts=app_hosts, subnet=subnet, state_dir=args.state_dir or "")
 
 

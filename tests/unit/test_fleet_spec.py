@@ -129,3 +129,14 @@ def test_rootfs_cache_key_follows_the_source():
     assert key == rootfs.cache_key("http://deb.debian.org/debian", "bookworm")
     assert key != rootfs.cache_key("http://deb.debian.org/debian", "trixie")
     assert key != rootfs.cache_key("http://mirror.example/debian", "bookworm")
+
+
+def test_releases_command_needs_no_running_fleet(tmp_path, capsys):
+    from fleet import cli
+
+    assert (
+        cli.main(["releases", "--name", "unitrel", "--state-dir", str(tmp_path / "state"), "--out", str(tmp_path)]) == 0
+    )
+    built = sorted(p.name for p in tmp_path.glob("demoapp-*.tar.gz"))
+    assert "demoapp-v1.tar.gz" in built and "demoapp-v2-never-ready.tar.gz" in built
+    assert "v1 " in capsys.readouterr().out
