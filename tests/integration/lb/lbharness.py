@@ -178,7 +178,18 @@ class HAProxyInstance:
         self.log.close()
 
 
+def _ppid(proc_dir: Path) -> int:
+    try:
+        stat = (proc_dir / "stat").read_text()
+    except OSError:
+        return -1
+    # the command name may contain spaces and parentheses: fields follow the last ')'
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 class NginxInstance:
+    WORKERS = 2
+
     def __init__(self, directory: Path, backends: Backends, upstream: str = "app") -> None:
         self.binary = require("nginx")
         self.dir = Path(directory)
@@ -193,7 +204,7 @@ class NginxInstance:
         tmp = self.dir / "tmp"
         self.conf = str(self.dir / "nginx.conf")
         Path(self.conf).write_text(
-            "worker_processes 2;\n"
+            "worker_processes %d;\n"
             "pid %s;\n"
             "error_log %s/logs/error.log info;\n"
             "events { worker_connections 512; }\n"
@@ -218,7 +229,21 @@ class NginxInstance:
             "            proxy_read_timeout 60s;\n"
             "        }\n"
             "    }\n"
-            "}\n" % (self.pid_file, self.dir, tmp, tmp, tmp, tmp, tmp, upstream, self.servers_file, self.port, upstream)
+            "}\n"
+            % (
+                self.WORKERS,
+                self.pid_file,
+                self.dir,
+                tmp,
+                tmp,
+                tmp,
+                tmp,
+                tmp,
+                upstream,
+                self.servers_file,
+                self.port,
+                upstream,
+            )
         )
         self.log = open(self.dir / "nginx.out", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -238,6 +263,11 @@ class NginxInstance:
                 "nginx exited with %s: %s" % (self.proc.returncode, (self.dir / "nginx.out").read_text())
             )
         if not Path(self.pid_file).exists():
+            return False
+        # Both workers forked: tests compare worker sets before and after a
+        # module call, and a worker still being forked would look like a reload.
+        children = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == self.proc.pid]
+        if len(children) < self.WORKERS:
             return False
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
