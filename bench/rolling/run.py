@@ -1,6 +1,6 @@
 """Rolling deploy of 4 hosts, one at a time: wall time vs the time the hosts themselves need.
 
-    /work/venv/bin/python bench/rolling/run.py [--runs N] [--write]
+    .venv/bin/python bench/rolling/run.py [--runs N] [--write]
 
 On a test fleet (``$ZERODOWN_BENCH_FLEET``, default ``zdbench``; booted
 if needed) each run installs v1 with the fleet's bootstrap, then runs
@@ -187,7 +187,7 @@ def main() -> int:
             "phases of the deploy ledger; inherent = drain + stop + start + first ready probe, summed over the hosts",
             "(start-up measured from the switch call's return; see bench/rolling/run.py). Target: ratio <= 1.5.",
             "",
-            "Command: `/work/venv/bin/python bench/rolling/run.py --runs %d --write` (%s, 2 cores shared, load average"
+            "Command: `.venv/bin/python bench/rolling/run.py --runs %d --write` (%s, 2 cores shared, load average"
             " %.1f at the end)" % (args.runs, datetime.date.today().isoformat(), load),
             "",
             "| run | rolling | inherent | drain | stop | start | ready | ratio | whole playbook | failed requests |",
