@@ -48,9 +48,10 @@ DEPLOY_VARS = {
 }
 
 
-def fleet(*args: str) -> str:
+def fleet(*args: str, name: str = FLEET) -> str:
+    """Run the test-fleet CLI (tests/fleet) on fleet ``name``; exit with its output on failure."""
     proc = subprocess.run(
-        [sys.executable, "-m", "fleet", *args, "--name", FLEET],
+        [sys.executable, "-m", "fleet", *args, "--name", name],
         cwd=REPO / "tests",
         capture_output=True,
         text=True,

@@ -29,7 +29,6 @@ import datetime
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -41,22 +40,14 @@ sys.path.insert(0, str(REPO))
 from e2e import deploy_run  # noqa: E402
 
 from demo.run import DEPLOY_VARS  # noqa: E402
+from demo.run import fleet as demo_fleet  # noqa: E402
 
 FLEET = os.environ.get("ZERODOWN_BENCH_FLEET", "zdbench")
 STATE = Path("/var/lib/zerodown-fleet") / FLEET
 
 
 def fleet(*args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "fleet", *args, "--name", FLEET],
-        cwd=REPO / "tests",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        sys.exit("fleet %s failed:\n%s%s" % (" ".join(args), proc.stdout, proc.stderr))
-    return proc.stdout
+    return demo_fleet(*args, name=FLEET)
 
 
 def task_results(results: list, name_part: str):
