@@ -2,89 +2,24 @@
 
 * makes ``ansible_collections.zerodown.deploy`` importable (the repository is
   flat; ``.collections/ansible_collections/zerodown/deploy`` links back to it);
-* ``run_module``: runs one of our modules through real Ansible (ad-hoc, on
-  localhost) and returns its result dict, so integration tests exercise the
-  same argument parsing, check mode and JSON output users get.
+* ``module_runner``: ``support.ansible_run.run_module``, which runs one of our
+  modules through real Ansible (ad-hoc, on localhost) and returns its result
+  dict, so integration tests exercise the same argument parsing, check mode
+  and JSON output users get. Test modules may import it directly.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from support.ansible_run import COLLECTIONS, REPO, ansible_env, ensure_collection_link, run_module
 
-REPO = Path(__file__).resolve().parent.parent
-COLLECTIONS = REPO / ".collections"
-_LINK = COLLECTIONS / "ansible_collections" / "zerodown" / "deploy"
+__all__ = ["REPO", "COLLECTIONS", "ansible_env", "run_module"]
 
-if not _LINK.exists():
-    _LINK.parent.mkdir(parents=True, exist_ok=True)
-    _LINK.symlink_to(Path("..") / ".." / "..")
+ensure_collection_link()
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
-
-
-def ansible_env(**extra: str) -> dict:
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
-        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.oneline",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-        ANSIBLE_HOST_KEY_CHECKING="false",
-        ANSIBLE_RETRY_FILES_ENABLED="false",
-    )
-    env.update(extra)
-    return env
-
-
-def run_module(name: str, args: dict, check: bool = False, diff: bool = False, timeout: float = 300) -> dict:
-    """Run ``zerodown.deploy.<name>`` on localhost and return the module result.
-
-    The result always has ``failed`` (bool) and ``changed`` (bool); a
-    traceback from the module (``module_stderr`` / ``exception``) fails the
-    test immediately, because users must never see one.
-    """
-    fqcn = name if "." in name else "zerodown.deploy." + name
-    cmd = [
-        str(Path(sys.executable).parent / "ansible"),
-        "localhost",
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-m",
-        fqcn,
-        "-a",
-        json.dumps(args),
-    ]
-    if check:
-        cmd.append("--check")
-    if diff:
-        cmd.append("--diff")
-    proc = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
-    # oneline prints "localhost | SUCCESS => {...}" (or FAILED!) on one line.
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("localhost | ")), "")
-    try:
-        result = json.loads(line.split(" => ", 1)[1])
-    except (ValueError, IndexError) as exc:
-        raise AssertionError(
-            "could not read the module result (rc=%s)\nstdout:\n%s\nstderr:\n%s"
-            % (proc.returncode, proc.stdout, proc.stderr)
-        ) from exc
-    status = line.split(" | ", 1)[1].split(" => ", 1)[0]
-    result["failed"] = result.get("failed", False) or status.startswith(("FAILED", "UNREACHABLE"))
-    assert "module_stderr" not in result and "exception" not in result, "module crashed: %r" % (result,)
-    result.setdefault("changed", False)
-    return result
 
 
 @pytest.fixture

@@ -33,14 +33,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-LINK = REPO / ".collections" / "ansible_collections" / "zerodown" / "deploy"
-if not LINK.exists():
-    LINK.parent.mkdir(parents=True, exist_ok=True)
-    LINK.symlink_to(Path("..") / ".." / "..")
 for path in (REPO / ".collections", REPO / "tests", REPO / "tests" / "integration" / "lb"):
     sys.path.insert(0, str(path))
 
 from lbharness import Backends, HAProxyInstance, SlowRequests  # noqa: E402
+from support import ansible_run  # noqa: E402
 from support.loadgen import LoadGenerator, percentile  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
@@ -48,20 +45,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_
 
 
 def run_module(args: dict) -> dict:
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.oneline",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-    )
-    ansible = str(Path(sys.executable).parent / "ansible")
-    cmd = [ansible, "localhost", "-i", "localhost,", "-c", "local", "-m", "zerodown.deploy.drain_backend"]
-    proc = subprocess.run(cmd + ["-a", json.dumps(args)], env=env, capture_output=True, text=True, check=False)
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("localhost | ")), "")
-    return json.loads(line.split(" => ", 1)[1])
+    return ansible_run.run_module("drain_backend", args)
 
 
 def one_run(haproxy, backends, args, rng):

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
-COLLECTIONS = REPO / ".collections"
+
 sys.path.insert(0, str(REPO / "tests"))
 
+from support.ansible_run import COLLECTIONS, ensure_collection_link  # noqa: E402
 from support.loadgen import LoadGenerator  # noqa: E402
 
 
@@ -40,13 +41,6 @@ class PlaybookRun:
     @property
     def ok(self) -> bool:
         return self.rc == 0
-
-
-def ensure_collection_link() -> None:
-    link = COLLECTIONS / "ansible_collections" / "zerodown" / "deploy"
-    if not link.exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(Path("..") / ".." / "..")
 
 
 def ansible_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:

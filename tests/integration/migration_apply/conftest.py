@@ -7,7 +7,6 @@ server fails the test with a message, it never skips.
 
 from __future__ import annotations
 
-import importlib.util
 import sqlite3
 import uuid
 from pathlib import Path
@@ -15,19 +14,7 @@ from pathlib import Path
 import psycopg
 import pymysql
 import pytest
-
-# Test modules here and elsewhere do `from conftest import run_module`; with
-# rootdir-style imports that name can resolve to this file, so it re-exports
-# the shared helpers of tests/conftest.py (loaded under another module name).
-_spec = importlib.util.spec_from_file_location(
-    "zerodown_tests_conftest", Path(__file__).resolve().parents[2] / "conftest.py"
-)
-_root = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_root)
-REPO = _root.REPO
-COLLECTIONS = _root.COLLECTIONS
-ansible_env = _root.ansible_env
-run_module = _root.run_module
+from support.ansible_run import COLLECTIONS, REPO, ansible_env, run_module  # noqa: F401 - re-exported for this directory's tests
 
 PG = dict(host="127.0.0.1", port=5432, user="postgres", password="postgres")
 MY = dict(host="127.0.0.1", port=3306, user="root", password="")
