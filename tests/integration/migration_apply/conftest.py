@@ -14,7 +14,6 @@ from pathlib import Path
 import psycopg
 import pymysql
 import pytest
-from support.ansible_run import COLLECTIONS, REPO, ansible_env, run_module  # noqa: F401 - re-exported for this directory's tests
 
 PG = dict(host="127.0.0.1", port=5432, user="postgres", password="postgres")
 MY = dict(host="127.0.0.1", port=3306, user="root", password="")
