@@ -39,6 +39,8 @@ PACKAGES = (
     "openssh-server",
     "python3",
     "python3-apt",
+    # the app-host side of readiness and smoke checks (zerodown.deploy's HTTP engine uses requests)
+    "python3-requests",
     # releases are tarballs; the app talks to PostgreSQL
     "tar",
     "gzip",
