@@ -39,7 +39,15 @@ setup: host venv link
 host:
 	@bash scripts/ensure-host.sh
 
-venv: $(STAMP)
+# zerodown-dev.pth in the venv's site-packages names this checkout's tests/ (the
+# test-support package zerodown_testkit) and .collections (the collection as
+# ansible_collections.zerodown.deploy), so tests, bench/, demo/, molecule and
+# `python -m zerodown_testkit.fleet` import both from any directory, with no
+# sys.path changes in code. Python skips a .pth line whose directory is missing
+# when it starts, hence the link first.
+venv: $(STAMP) link
+	@printf '%s\n' "$(CURDIR)/tests" "$(COLLECTIONS)" \
+	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/zerodown-dev.pth"
 $(STAMP): requirements/test.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
@@ -88,7 +96,7 @@ demo: host venv link
 	$(BIN)/python demo/run.py $(DEMO_ARGS)
 
 demo-down: venv
-	cd tests && $(BIN)/python -m fleet down --name $${ZERODOWN_DEMO_FLEET:-zddemo}
+	$(BIN)/python -m zerodown_testkit.fleet down --name $${ZERODOWN_DEMO_FLEET:-zddemo}
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint
