@@ -1,6 +1,6 @@
 """Benchmark the test fleet: rootfs (cached or built), `fleet up`, v1 bootstrap, `fleet down`.
 
-    sudo python3 bench/fleet_boot.py [--app-hosts 4] [--runs 3]
+    sudo .venv/bin/python bench/fleet_boot.py [--app-hosts 4] [--runs 3]
 
 Prints one line per run and a JSON summary; figures go to bench/RESULTS.md
 (section "test fleet"). Not a test: nothing here asserts a timing.
@@ -17,10 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path.insert(0, str(TESTS))
-
-from fleet import bootstrap, core, rootfs  # noqa: E402
+from zerodown_testkit.fleet import bootstrap, core, rootfs
 
 
 def rss_kib(spec: core.FleetSpec, host: str) -> int:

@@ -21,45 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from e2e import deploy_run  # noqa: E402
+from zerodown_testkit.e2e import deploy_run
 
 FLEET = os.environ.get("ZERODOWN_DEMO_FLEET", "zddemo")
 STATE = Path("/var/lib/zerodown-fleet") / FLEET
 
-DEPLOY_VARS = {
-    "zerodown_app_name": "demoapp",
-    "zerodown_exec_start": "bin/start",
-    "zerodown_app_user": "demoapp",
-    "zerodown_app_group": "demoapp",
-    "zerodown_environment_file": "/opt/demoapp/shared/demoapp.env",
-    "zerodown_strategy": "rolling",
-    "zerodown_batch_size": 1,
-    "zerodown_keep_releases": 2,
-    "zerodown_haproxy_backend": "app",
-    "zerodown_app_port": 8080,
-    "zerodown_health_path": "/health/ready",
-    "zerodown_version_header": "X-App-Version",
-    "zerodown_drain_timeout": 30,
-    "zerodown_ready_timeout": 30,
-    "zerodown_smoke_checks": [{"name": "home", "path": "/"}, {"name": "version", "path": "/version"}],
-}
 
-
-def fleet(*args: str, name: str = FLEET) -> str:
-    """Run the test-fleet CLI (tests/fleet) on fleet ``name``; exit with its output on failure."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "fleet", *args, "--name", name],
-        cwd=REPO / "tests",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        sys.exit("fleet %s failed:\n%s%s" % (" ".join(args), proc.stdout, proc.stderr))
-    return proc.stdout
+def fleet(*args: str) -> str:
+    return deploy_run.fleet_cli(*args, name=FLEET)
 
 
 def say(text: str) -> None:
@@ -103,7 +72,7 @@ def main() -> int:
     artifact = STATE / "releases" / ("demoapp-%s.tar.gz" % args.release)
     checksum = (STATE / "releases" / ("demoapp-%s.tar.gz.sha256" % args.release)).read_text().split()[0]
     deploy_vars = dict(
-        DEPLOY_VARS,
+        deploy_run.DEMOAPP_DEPLOY_VARS,
         zerodown_release=args.release,
         zerodown_artifact=str(artifact),
         zerodown_artifact_checksum="sha256:" + checksum,

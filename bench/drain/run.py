@@ -32,16 +32,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from zerodown_testkit.support import ansible_run
+from zerodown_testkit.support.lbharness import Backends, HAProxyInstance, SlowRequests
+from zerodown_testkit.support.loadgen import LoadGenerator, percentile
+
+from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
+
 REPO = Path(__file__).resolve().parents[2]
-for path in (REPO / ".collections", REPO / "tests", REPO / "tests" / "integration" / "lb"):
-    sys.path.insert(0, str(path))
-
-from lbharness import Backends, HAProxyInstance, SlowRequests  # noqa: E402
-from support import ansible_run  # noqa: E402
-from support.loadgen import LoadGenerator, percentile  # noqa: E402
-
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until  # noqa: E402
 
 
 def run_module(args: dict) -> dict:

@@ -19,15 +19,10 @@ import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / ".collections"))
+from zerodown_testkit.support.http_server import Response, serve
 
-from support.http_server import Response, serve  # noqa: E402
-
-from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._http import (
     CheckSpec,
     HttpChecker,
     probe_until_ready,

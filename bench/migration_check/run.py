@@ -27,16 +27,10 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-COLLECTIONS = ROOT / ".collections"
-LINK = COLLECTIONS / "ansible_collections" / "zerodown" / "deploy"
-if not LINK.exists():
-    LINK.parent.mkdir(parents=True, exist_ok=True)
-    LINK.symlink_to(Path("..") / ".." / "..")
-sys.path.insert(0, str(COLLECTIONS))
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import Catalog, analyze_sql
+from ansible_collections.zerodown.deploy.plugins.modules.migration_check import run_check
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import Catalog, analyze_sql  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.modules.migration_check import run_check  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 CORPUS = ROOT / "tests" / "corpus" / "migrations"
 DIALECTS = ("postgresql", "mysql", "sqlite")

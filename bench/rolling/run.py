@@ -33,21 +33,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from zerodown_testkit.e2e import deploy_run
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO))
-
-from e2e import deploy_run  # noqa: E402
-
-from demo.run import DEPLOY_VARS  # noqa: E402
-from demo.run import fleet as demo_fleet  # noqa: E402
-
 FLEET = os.environ.get("ZERODOWN_BENCH_FLEET", "zdbench")
 STATE = Path("/var/lib/zerodown-fleet") / FLEET
 
 
 def fleet(*args: str) -> str:
-    return demo_fleet(*args, name=FLEET)
+    return deploy_run.fleet_cli(*args, name=FLEET)
 
 
 def task_results(results: list, name_part: str):
@@ -135,7 +129,7 @@ def main() -> int:
     inventory = str(STATE / "inventory.yml")
     checksum = (STATE / "releases" / "demoapp-v2.tar.gz.sha256").read_text().split()[0]
     deploy_vars = dict(
-        DEPLOY_VARS,
+        deploy_run.DEMOAPP_DEPLOY_VARS,
         zerodown_release="v2",
         zerodown_artifact=str(STATE / "releases" / "demoapp-v2.tar.gz"),
         zerodown_artifact_checksum="sha256:" + checksum,

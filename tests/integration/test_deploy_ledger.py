@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import stat
 
-from support.ansible_run import run_module
+from zerodown_testkit.support.ansible_run import run_module
 
 LB = {"app1": {"state": "ready", "weight": 1}, "app2": {"state": "ready", "weight": 1}}
 

@@ -7,7 +7,7 @@ import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from support.ansible_run import run_module
+from zerodown_testkit.support.ansible_run import run_module
 
 
 def _args(tmp_path, **kw):

@@ -9,7 +9,7 @@ import pwd
 import stat
 import tarfile
 
-from support.ansible_run import run_module
+from zerodown_testkit.support.ansible_run import run_module
 
 
 def make_artifact(path, release):

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from fleet import ansible_inventory, core, rootfs
+from zerodown_testkit.fleet import ansible_inventory, core, rootfs
 
 
 def test_default_fleet_layout():
@@ -132,7 +132,7 @@ def test_rootfs_cache_key_follows_the_source():
 
 
 def test_releases_command_needs_no_running_fleet(tmp_path, capsys):
-    from fleet import cli
+    from zerodown_testkit.fleet import cli
 
     assert (
         cli.main(["releases", "--name", "unitrel", "--state-dir", str(tmp_path / "state"), "--out", str(tmp_path)]) == 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 import ssl
 import urllib.request
 
-from support.http_server import Response, make_tls, serve
+from zerodown_testkit.support.http_server import Response, make_tls, serve
 
 
 def test_serves_handler_responses_over_http():

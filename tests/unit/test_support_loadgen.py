@@ -4,13 +4,10 @@ import json
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
-from support.http_server import Response, serve
-from support.loadgen import LoadGenerator, percentile
-
-TESTS = Path(__file__).resolve().parents[1]
+from zerodown_testkit.support.http_server import Response, serve
+from zerodown_testkit.support.loadgen import LoadGenerator, percentile
 
 
 def test_percentile_nearest_rank():
@@ -93,8 +90,7 @@ def test_rejects_bad_urls():
 def test_cli_prints_json_report():
     with serve(lambda req: Response(200, {"X-App-Version": "9"}, b"ok")) as srv:
         proc = subprocess.run(
-            [sys.executable, "-m", "support.loadgen", srv.url, "-c", "2", "-d", "0.3"],
-            cwd=str(TESTS),
+            [sys.executable, "-m", "zerodown_testkit.support.loadgen", srv.url, "-c", "2", "-d", "0.3"],
             capture_output=True,
             text=True,
             timeout=30,
@@ -106,7 +102,7 @@ def test_cli_prints_json_report():
 
 
 def test_https_with_ca_and_verification(tmp_path):
-    from support.http_server import make_tls
+    from zerodown_testkit.support.http_server import make_tls
 
     tls = make_tls(tmp_path)
     with serve(lambda req: Response(200, {"X-App-Version": "tls"}, b"ok"), tls=tls) as srv:

@@ -1,7 +1,7 @@
 """Shared fixtures for the `fleet` scenario's testinfra verifier.
 
 testinfra runs with ``--connection=ansible --ansible-inventory=<molecule's
-inventory directory>``, where ``hosts`` links to tests/fleet/ansible_inventory.py.
+inventory directory>``, where ``hosts`` links to tests/zerodown_testkit/fleet/ansible_inventory.py.
 """
 
 from __future__ import annotations

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
-
-REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO / "tests"))
-
-from e2e import deploy_run  # noqa: E402
+from zerodown_testkit.e2e import deploy_run
 
 
 @pytest.fixture(scope="session")

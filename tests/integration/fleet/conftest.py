@@ -12,12 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-TESTS = Path(__file__).resolve().parents[2]
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
-
-from fleet import releases  # noqa: E402
+from zerodown_testkit.fleet import releases
 
 
 class AppProcess:

@@ -13,7 +13,7 @@ import time
 
 import psycopg
 import pytest
-from fleet import releases
+from zerodown_testkit.fleet import releases
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import discover
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until

@@ -16,21 +16,23 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from fleet import core
-from support.loadgen import LoadGenerator
+from zerodown_testkit.fleet import core
+from zerodown_testkit.support.loadgen import LoadGenerator
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
 
-TESTS = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet
 
 
 def fleet_cli(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "fleet", *args], cwd=TESTS, capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "zerodown_testkit.fleet", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if check and proc.returncode != 0:
         raise AssertionError("fleet %s failed (rc=%d):\n%s\n%s" % (args, proc.returncode, proc.stdout, proc.stderr))
@@ -113,8 +115,7 @@ def test_down_after_a_killed_up_leaves_nothing(kill_when, tmp_path):
     if kill_when == "while building the rootfs":
         env["ZERODOWN_FLEET_CACHE"] = str(cache)  # an empty cache: up starts debootstrap
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fleet", "up", "--name", name, "--app-hosts", "2"],
-        cwd=TESTS,
+        [sys.executable, "-m", "zerodown_testkit.fleet", "up", "--name", name, "--app-hosts", "2"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -142,8 +143,7 @@ def test_down_after_a_killed_up_leaves_nothing(kill_when, tmp_path):
             proc.wait()
         proc.stdout.close()
         down = subprocess.run(
-            [sys.executable, "-m", "fleet", "down", "--name", name],
-            cwd=TESTS,
+            [sys.executable, "-m", "zerodown_testkit.fleet", "down", "--name", name],
             env=env,
             capture_output=True,
             text=True,

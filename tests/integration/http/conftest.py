@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from support.http_server import make_tls
+from zerodown_testkit.support.http_server import make_tls
 
 
 @pytest.fixture(scope="session")

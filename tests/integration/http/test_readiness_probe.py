@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from support.http_server import Response, serve
+from zerodown_testkit.support.http_server import Response, serve
 
 HEALTHY = b'{"status": "ok", "checks": {"db": "up"}}'
 

@@ -6,7 +6,7 @@ import itertools
 import json
 import threading
 
-from support.http_server import Response, serve
+from zerodown_testkit.support.http_server import Response, serve
 
 
 class App:

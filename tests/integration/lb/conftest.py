@@ -1,13 +1,7 @@
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from lbharness import Backends, HAProxyInstance, NginxInstance  # noqa: E402
+from zerodown_testkit.support.lbharness import Backends, HAProxyInstance, NginxInstance
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from lbharness import SlowRequests
-from support.loadgen import LoadGenerator
+from zerodown_testkit.support.lbharness import SlowRequests
+from zerodown_testkit.support.loadgen import LoadGenerator
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
 
@@ -194,7 +194,7 @@ def test_two_load_balancers_drained_in_one_call(haproxy, haproxy2, backends, mod
 
 
 def test_validation_fails_before_any_change_on_any_lb(haproxy, haproxy2, backends, tmp_path, module_runner):
-    from lbharness import HAProxyInstance
+    from zerodown_testkit.support.lbharness import HAProxyInstance
 
     before1, before2 = haproxy.full_state(), haproxy2.full_state()
     small = HAProxyInstance(tmp_path / "lb3", backends, servers=["web1", "web2"], tcp_stats=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from lbharness import SlowRequests
-from support.loadgen import LoadGenerator
+from zerodown_testkit.support.lbharness import SlowRequests
+from zerodown_testkit.support.loadgen import LoadGenerator
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._nginx import Nginx
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until

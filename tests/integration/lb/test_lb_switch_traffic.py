@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support.loadgen import LoadGenerator
+from zerodown_testkit.support.loadgen import LoadGenerator
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
 
@@ -116,7 +116,7 @@ def test_canary_weights_percent_and_absolute(haproxy, module_runner):
 
 
 def test_validation_before_any_change(haproxy, haproxy2, backends, tmp_path, module_runner):
-    from lbharness import HAProxyInstance
+    from zerodown_testkit.support.lbharness import HAProxyInstance
 
     before1, before2 = haproxy.full_state(), haproxy2.full_state()
     small = HAProxyInstance(tmp_path / "lb3", backends, servers=["web1", "web2"], tcp_stats=False)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.ansible_run import REPO, ansible_env
+from zerodown_testkit.support.ansible_run import REPO, ansible_env
 
 USERS = "CREATE TABLE users (id integer primary key, name varchar(100) not null);\n"
 EMAIL = "ALTER TABLE users ADD COLUMN email varchar(200);\n"

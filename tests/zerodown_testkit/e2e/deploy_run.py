@@ -4,7 +4,7 @@ One place for what the molecule verifier, ``make demo`` and the rolling
 benchmark all do: call ``ansible-playbook zerodown.deploy.<name>`` with the
 fleet's inventory (plus extra inventory files that carry the deploy variables,
 so a per-host value can beat a group value, which ``-e`` would not allow),
-while ``tests/support/loadgen.py`` sends traffic through the load balancer.
+while ``zerodown_testkit.support.loadgen`` sends traffic through the load balancer.
 
     run = playbook("deploy", inventories=[fleet_inv, vars_inv])
     with under_load(lb_url, haproxy_admin) as load:
@@ -24,12 +24,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
 
-REPO = Path(__file__).resolve().parents[2]
+from ..support.ansible_run import COLLECTIONS, ensure_collection_link
+from ..support.loadgen import LoadGenerator
 
-sys.path.insert(0, str(REPO / "tests"))
-
-from support.ansible_run import COLLECTIONS, ensure_collection_link  # noqa: E402
-from support.loadgen import LoadGenerator  # noqa: E402
+# The deploy variables of the sample app (zerodown_testkit.fleet) on a test fleet; callers add the
+# release, its artifact and checksum, and the smoke test's base URL and expected version.
+DEMOAPP_DEPLOY_VARS = {
+    "zerodown_app_name": "demoapp",
+    "zerodown_exec_start": "bin/start",
+    "zerodown_app_user": "demoapp",
+    "zerodown_app_group": "demoapp",
+    "zerodown_environment_file": "/opt/demoapp/shared/demoapp.env",
+    "zerodown_strategy": "rolling",
+    "zerodown_batch_size": 1,
+    "zerodown_keep_releases": 2,
+    "zerodown_haproxy_backend": "app",
+    "zerodown_app_port": 8080,
+    "zerodown_health_path": "/health/ready",
+    "zerodown_version_header": "X-App-Version",
+    "zerodown_drain_timeout": 30,
+    "zerodown_ready_timeout": 30,
+    "zerodown_smoke_checks": [{"name": "home", "path": "/"}, {"name": "version", "path": "/version"}],
+}
 
 
 @dataclass
@@ -62,6 +78,19 @@ def ansible_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 
 def ansible_bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
+
+
+def fleet_cli(*args: str, name: str) -> str:
+    """Run the test-fleet CLI on fleet ``name`` (for scripts: exit with its output on failure)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "zerodown_testkit.fleet", *args, "--name", name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        sys.exit("fleet %s failed:\n%s%s" % (" ".join(args), proc.stdout, proc.stderr))
+    return proc.stdout
 
 
 def playbook_cmd(name: str, inventories: Sequence[str], args: Sequence[str] = ()) -> List[str]:

@@ -1,10 +1,10 @@
-"""``tests/support/loadgen.py`` for a background job: SIGTERM or SIGINT ends it with its report.
+"""``zerodown_testkit.support.loadgen`` for a background job: SIGTERM or SIGINT ends it with its report.
 
 A command started with ``&`` by a non-interactive shell ignores SIGINT, so the
 load generator's own Ctrl-C handling never runs there; this wrapper turns both
 signals into the KeyboardInterrupt it handles (stop, print the JSON report).
 
-    cd tests && python -m e2e.loadgen_until_signal URL -c 4 -d 1200 ... > report.json &
+    python -m zerodown_testkit.e2e.loadgen_until_signal URL -c 4 -d 1200 ... > report.json &
     kill -TERM $!
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from support import loadgen
+from ..support import loadgen
 
 
 def _stop(signum, frame):

@@ -1,5 +1,5 @@
 """The zerodown test fleet: systemd-nspawn machines, a sample app and its releases.
 
-Run from ``tests/``: ``python3 -m fleet up|down|status|ssh|releases|bootstrap``
-(or ``tests/fleet/fleet.py ...`` from anywhere). See docs/test-fleet.md.
+``python -m zerodown_testkit.fleet up|down|status|ssh|releases|bootstrap``, from
+any directory with the project venv's Python. See docs/test-fleet.md.
 """

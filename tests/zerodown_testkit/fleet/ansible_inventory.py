@@ -9,16 +9,11 @@ name derived from the project directory and scenario (see fleet.core).
 """
 
 import json
-import os
 import sys
 
-if __package__:
-    from . import core
-else:
-    # Run as a script: our own directory first on sys.path would make
-    # tests/fleet/fleet.py, not the package, `fleet`.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    from fleet import core
+# Absolute, so that it works when Ansible runs this file as a script too: the
+# project venv's Python imports zerodown_testkit from anywhere (make venv).
+from zerodown_testkit.fleet import core
 
 
 def inventory() -> dict:

@@ -1,4 +1,4 @@
-"""``python3 -m fleet``: bring the test fleet up and down, look at it, log into it."""
+"""``python -m zerodown_testkit.fleet``: bring the test fleet up and down, look at it, log into it."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ from typing import Callable, Dict, List, Optional
 from . import releases
 from . import rootfs as rootfs_mod
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 STATE_ROOT = Path(os.environ.get("ZERODOWN_FLEET_STATE", "/var/lib/zerodown-fleet"))
 
 
@@ -461,7 +461,7 @@ def _enable(root: Path, unit: str, target: str = "multi-user.target") -> None:
 def haproxy_config(spec: FleetSpec) -> str:
     lb = spec.host("lb1").ip
     servers = "\n".join("    server %s %s:%d check" % (h.name, h.ip, APP_PORT) for h in spec.group("app"))
-    return """# Written by the zerodown test fleet (tests/fleet). No retries and no
+    return """# Written by the zerodown test fleet (zerodown_testkit.fleet). No retries and no
 # redispatch: a request sent to a server that is stopping must show up as a
 # failure, not be hidden by HAProxy trying another server.
 global
@@ -712,7 +712,7 @@ def write_client_files(spec: FleetSpec) -> None:
     _write(
         spec.state,
         "inventory.yml",
-        "# zerodown test fleet %s (tests/fleet)\n" % spec.name + json.dumps(inv, indent=2) + "\n",
+        "# zerodown test fleet %s (zerodown_testkit.fleet)\n" % spec.name + json.dumps(inv, indent=2) + "\n",
     )
 
 

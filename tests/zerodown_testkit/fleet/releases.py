@@ -1,4 +1,4 @@
-"""Release tarballs of the sample app (tests/fleet/app) for the end-to-end tests.
+"""Release tarballs of the sample app (app/ beside this file) for the end-to-end tests.
 
 Every tarball unpacks (no top-level directory) into
 ``/opt/demoapp/releases/<name>``::

@@ -4,7 +4,7 @@ Each instance runs as a child process with its own configuration, sockets
 and pid file in a temporary directory, on ephemeral loopback ports; stop()
 (always called by the fixtures) terminates it and waits for it.
 
-Backends are real HTTP servers (tests/support/http_server.py) that answer
+Backends are real HTTP servers (http_server.py beside this file) that answer
 ``X-App-Version: <name>`` and sleep ``?delay=S`` seconds on ``/slow``, to
 hold requests in flight. HAProxy is configured with ``retries 0`` and no
 ``option redispatch`` (and nginx with ``proxy_next_upstream off``) so that a
@@ -25,10 +25,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from support.http_server import Request, Response, ServerHandle, serve
-
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError, HAProxyRuntime
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
+
+from .http_server import Request, Response, ServerHandle, serve
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """Load generator for zero-downtime proofs: N concurrent HTTP clients, every failure recorded.
 
-    from support.loadgen import LoadGenerator
+    from zerodown_testkit.support.loadgen import LoadGenerator
 
     with LoadGenerator("http://127.0.0.1:8080/", concurrency=4, duration=30,
                        haproxy="/tmp/x/admin.sock", haproxy_backend="app") as load:
@@ -13,7 +13,7 @@
 
 CLI (prints the JSON report; exit code 1 when any request failed)::
 
-    cd tests && python -m support.loadgen http://127.0.0.1:8080/ -c 4 -d 10 \
+    python -m zerodown_testkit.support.loadgen http://127.0.0.1:8080/ -c 4 -d 10 \
         --haproxy /run/haproxy/admin.sock --haproxy-backend app
 
 Every run is bounded: it stops by itself at ``duration`` (or ``max_duration``
@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[3]
 
 
 def _haproxy_module():
@@ -398,7 +398,9 @@ class LoadGenerator:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m support.loadgen", description=__doc__.split("\n", maxsplit=1)[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m zerodown_testkit.support.loadgen", description=__doc__.split("\n", maxsplit=1)[0]
+    )
     parser.add_argument("url")
     parser.add_argument("-c", "--concurrency", type=int, default=4)
     parser.add_argument("-d", "--duration", type=float, default=10.0, help="seconds (default 10)")

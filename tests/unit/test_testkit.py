@@ -1,0 +1,84 @@
+"""The test-support package imports from anywhere, and nothing edits sys.path to make it so."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from zerodown_testkit.fleet import ansible_inventory
+from zerodown_testkit.support.ansible_run import REPO
+
+# sys.path.insert/append/extend/remove, sys.path[...] = ..., sys.path = / += ..., site.addsitedir(...)
+SYS_PATH_EDIT = re.compile(
+    r"\bsys\.path\s*(\.\s*(insert|append|extend|remove)\s*\(|\[[^\]]*\]\s*=[^=]|\+=|=[^=])|\bsite\.addsitedir\s*\("
+)
+
+
+def _python_files() -> list:
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.py"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout
+    return [name for name in out.decode().split("\0") if name and (REPO / name).exists()]
+
+
+def test_no_python_file_edits_sys_path():
+    files = _python_files()
+    assert "tests/zerodown_testkit/fleet/core.py" in files
+    offenders = []
+    for name in files:
+        if name.startswith((".venv/", ".collections/")):
+            continue
+        for number, line in enumerate((REPO / name).read_text(errors="replace").splitlines(), 1):
+            if SYS_PATH_EDIT.search(line) and name != "tests/unit/test_testkit.py":
+                offenders.append("%s:%d: %s" % (name, number, line.strip()))
+    assert offenders == [], "import zerodown_testkit / ansible_collections instead (make venv's .pth):\n" + "\n".join(
+        offenders
+    )
+
+
+def test_the_sys_path_pattern_catches_the_usual_tricks():
+    for line in (
+        "sys.path.insert(0, str(REPO / 'tests'))",
+        "sys.path.append(x)",
+        "sys.path[0] = os.path.dirname(here)",
+        "sys.path += [x]",
+        "site.addsitedir(x)",
+    ):
+        assert SYS_PATH_EDIT.search(line), line
+    for line in ("if str(x) not in sys.path:", "print(sys.path)", "sys.path[0] == here"):
+        assert not SYS_PATH_EDIT.search(line), line
+
+
+def test_fleet_cli_runs_from_any_directory():
+    proc = subprocess.run(
+        [sys.executable, "-m", "zerodown_testkit.fleet", "--help"],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: fleet ") and "bootstrap" in proc.stdout
+
+
+def test_inventory_script_runs_as_a_script_from_any_directory(tmp_path):
+    # what Ansible does with molecule's inventory link: execute the file itself
+    env = dict(os.environ, ZERODOWN_FLEET_STATE=str(tmp_path), ZERODOWN_FLEET_NAME="unitinv")
+    proc = subprocess.run(
+        [sys.executable, ansible_inventory.__file__, "--list"],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["app"] == {"hosts": []}
