@@ -86,7 +86,7 @@ def main() -> int:
         rolling_back: list = []
 
         def progress(line: str) -> None:
-            m = re.search(r'"msg": "(batch \d+: .*)"', line)
+            m = re.search(r"\(item=(batch \d+: [^)]*)\)", line)
             if m:
                 print("  " + m.group(1), flush=True)
             elif line.startswith("PLAY [Zerodown") and ("rollback" not in line or rolling_back):

@@ -17,9 +17,9 @@ options:
         take effect at once, without a reload.
       - V(nginx) edits the upstream's servers include file O(nginx.servers_file), checks the result with
         C(nginx -t), puts the old file back if the check fails, and reloads nginx gracefully.
+      - V(haproxy) when neither this nor O(load_balancer) is given.
     type: str
     choices: [haproxy, nginx]
-    default: haproxy
   socket:
     description:
       - HAProxy runtime API address, a unix socket path (C(/run/haproxy/admin.sock)) or C(host:port).
@@ -31,9 +31,8 @@ options:
     elements: str
   api_timeout:
     description:
-      - Seconds to wait for the HAProxy runtime API to connect and answer one command.
+      - Seconds to wait for the HAProxy runtime API to connect and answer one command (5 when not given).
     type: float
-    default: 5.0
   nginx:
     description:
       - The nginx instance to control. Required when O(provider=nginx).
@@ -73,8 +72,8 @@ options:
       - HAProxy backend name, or the nginx upstream name.
       - "Names may only hold C(A-Z a-z 0-9 _ . : -); anything else (C(;), spaces, newlines) is refused before
         anything is sent, so no runtime API command can be injected through a name."
+      - Required unless O(load_balancer) is given.
     type: str
-    required: true
 notes:
   - "nginx open source cannot report sessions per upstream server: a drained nginx server counts as busy until
     every worker process that ran before the reload has exited, which is when their in-flight requests are done."

@@ -819,6 +819,99 @@ def probe_until_ready(
     return all(p.ready for p in progress), elapsed, progress
 
 
+#: readiness_probe's options (the module documents them); the release module's ``ready`` takes a subset.
+READINESS_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
+    "url": {"type": "str"},
+    "urls": {"type": "list", "elements": "str"},
+    "timeout": {"type": "float", "default": 60},
+    "interval": {"type": "float", "default": 1},
+    "successes": {"type": "int", "default": 1},
+    "request_timeout": {"type": "float", "default": 5},
+    "method": {"type": "str", "default": "GET", "choices": ["GET", "HEAD"]},
+    "status_codes": {"type": "list", "elements": "int", "default": [200]},
+    "body_regex": {"type": "str"},
+    "json": {"type": "dict"},
+    "expect_header": {"type": "dict"},
+    "max_latency_ms": {"type": "float"},
+    "headers": {"type": "dict", "no_log": True},
+}
+_READINESS_DEFAULTS: Dict[str, Any] = {
+    name: spec.get("default") for name, spec in dict(READINESS_ARGUMENT_SPEC, **HTTP_CLIENT_ARGUMENT_SPEC).items()
+}
+
+
+def build_readiness_specs(params: Dict[str, Any]) -> Tuple[List[CheckSpec], float, int, int]:
+    """Validate readiness_probe's options and build one CheckSpec per URL; raises HttpOptionError.
+
+    ``params`` holds READINESS_ARGUMENT_SPEC's and HTTP_CLIENT_ARGUMENT_SPEC's keys; a missing key takes
+    its default, so a caller with a smaller option set (the release module's ``ready``) shares this.
+    """
+    params = dict(_READINESS_DEFAULTS, **{k: v for k, v in params.items() if v is not None})
+    timeout = positive_number(params["timeout"], "timeout")
+    interval = positive_number(params["interval"], "interval")
+    request_timeout = positive_number(params["request_timeout"], "request_timeout")
+    successes = positive_int(params["successes"], "successes")
+    if params["urls"] is not None:
+        if not params["urls"]:
+            raise HttpOptionError("urls", "give at least one URL")
+        urls = [validate_url(u, "urls", allow_tcp=True) for u in params["urls"]]
+        if len(set(urls)) != len(urls):
+            duplicate = next(u for u in urls if urls.count(u) > 1)
+            raise HttpOptionError("urls", "URL %r is listed twice" % duplicate)
+    else:
+        urls = [validate_url(params["url"], "url", allow_tcp=True)]
+    max_latency_ms = None
+    if params["max_latency_ms"] is not None:
+        max_latency_ms = positive_number(params["max_latency_ms"], "max_latency_ms", unit="milliseconds")
+    http_expect = Expectations(
+        status_codes=validate_status_codes(params["status_codes"], "status_codes"),
+        body_regex=compile_regex(params["body_regex"], "body_regex"),
+        json_fields=parse_json_expectations(params["json"], "json"),
+        headers=parse_header_expectations(params["expect_header"], "expect_header"),
+        max_latency_ms=max_latency_ms,
+    )
+    tcp_expect = Expectations(max_latency_ms=max_latency_ms)
+    if all(u.lower().startswith("tcp://") for u in urls):
+        for option in ("body_regex", "json", "expect_header"):
+            if params[option]:
+                raise HttpOptionError(option, "only applies to http(s):// URLs, and every URL here is tcp://")
+    headers = validate_headers(params["headers"], "headers")
+    validate_tls_files(params["ca_path"], params["client_cert"], params["client_key"])
+    tls = TLSOptions(params["validate_certs"], params["ca_path"], params["client_cert"], params["client_key"])
+    specs = []
+    for url in urls:
+        is_tcp = url.lower().startswith("tcp://")
+        specs.append(
+            CheckSpec(
+                url,
+                method=params["method"],
+                headers=None if is_tcp else headers,
+                timeout=request_timeout,
+                tls=tls,
+                follow_redirects=params["follow_redirects"],
+                expect=tcp_expect if is_tcp else http_expect,
+            )
+        )
+    return specs, timeout, interval, successes
+
+
+def wait_ready(
+    checker: HttpChecker, specs: Sequence[CheckSpec], timeout: float, interval: float, successes: int
+) -> Dict[str, Any]:
+    """Probe until ready; {ready, elapsed, results} plus, when not ready, ``msg`` naming every URL's reason."""
+    ready, elapsed, progress = probe_until_ready(checker, specs, timeout, interval, successes)
+    out: Dict[str, Any] = {"ready": ready, "elapsed": elapsed, "results": [p.to_dict() for p in progress]}
+    if not ready:
+        not_ready = [p for p in progress if not p.ready]
+        out["msg"] = "%d of %d URL(s) not ready within %gs: %s" % (
+            len(not_ready),
+            len(progress),
+            timeout,
+            " | ".join(p.failure_message(successes) for p in not_ready),
+        )
+    return out
+
+
 # --------------------------------------------------------------------------
 # Smoke tests: named checks, repeated for some rounds, every failure reported.
 

@@ -261,23 +261,69 @@ class NginxProvider(Provider):
 
 # -- building providers from module parameters --------------------------------------------
 
+_NGINX_SPEC: Dict[str, Any] = {
+    "type": "dict",
+    "options": {
+        "conf": {"type": "path", "required": True},
+        "servers_file": {"type": "path", "required": True},
+        "pid_file": {"type": "path", "default": "/run/nginx.pid"},
+        "binary": {"type": "path", "default": "nginx"},
+        "prefix": {"type": "path"},
+    },
+}
+#: The keys of one load-balancer description, as options of their own or inside ``load_balancer``.
+LB_KEYS = ("provider", "socket", "api_timeout", "nginx", "backend")
+
 ARGUMENT_SPEC: Dict[str, Any] = {
-    "provider": {"type": "str", "default": "haproxy", "choices": ["haproxy", "nginx"]},
+    "provider": {"type": "str", "choices": ["haproxy", "nginx"]},
     "socket": {"type": "list", "elements": "str"},
-    "api_timeout": {"type": "float", "default": 5.0},
-    "nginx": {
+    "api_timeout": {"type": "float"},
+    "nginx": _NGINX_SPEC,
+    "backend": {"type": "str"},
+    # The same description as one value: zerodown_plan.lb, built from zerodown_lb by the deploy plan.
+    "load_balancer": {
         "type": "dict",
         "options": {
-            "conf": {"type": "path", "required": True},
-            "servers_file": {"type": "path", "required": True},
-            "pid_file": {"type": "path", "default": "/run/nginx.pid"},
-            "binary": {"type": "path", "default": "nginx"},
-            "prefix": {"type": "path"},
+            "provider": {"type": "str", "default": "haproxy", "choices": ["haproxy", "nginx"]},
+            "socket": {"type": "list", "elements": "str"},
+            "api_timeout": {"type": "float", "default": 5.0},
+            "nginx": _NGINX_SPEC,
+            "backend": {"type": "str", "required": True},
+            "servers": {"type": "dict"},
         },
     },
-    "backend": {"type": "str", "required": True},
 }
-REQUIRED_IF = [("provider", "haproxy", ["socket"]), ("provider", "nginx", ["nginx"])]
+
+
+def resolve_params(params: Dict[str, Any]) -> Dict[str, Any]:
+    """One load-balancer description from a module's parameters: ``load_balancer`` or the separate options.
+
+    Returns {provider, socket, api_timeout, nginx, backend}; raises LBValidationError naming what is
+    missing or given twice. Called before anything is read or changed.
+    """
+    given = params.get("load_balancer")
+    separate = sorted(k for k in LB_KEYS if params.get(k) is not None)
+    if given is not None:
+        if separate:
+            raise LBValidationError(
+                "give the load balancer either as load_balancer or as %s, not both (%s given beside load_balancer)"
+                % ("/".join(LB_KEYS), ", ".join(separate))
+            )
+        out = {k: given.get(k) for k in LB_KEYS}
+    else:
+        out = {k: params.get(k) for k in LB_KEYS}
+    out["provider"] = out["provider"] or "haproxy"
+    if out["api_timeout"] is None:
+        out["api_timeout"] = 5.0
+    if not out["backend"]:
+        raise LBValidationError("backend is missing: name the HAProxy backend (or nginx upstream) of the app servers")
+    if out["provider"] == "haproxy" and not out["socket"]:
+        raise LBValidationError(
+            "provider haproxy needs socket: the HAProxy runtime API address (a unix socket path or host:port)"
+        )
+    if out["provider"] == "nginx" and not out["nginx"]:
+        raise LBValidationError("provider nginx needs nginx: {conf, servers_file} of the nginx to control")
+    return out
 
 
 def providers_from_params(params: Dict[str, Any]) -> List[Provider]:

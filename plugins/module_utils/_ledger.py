@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir, iso
+from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir, StateError, iso
 
 LEDGER_FILE = "ledger.json"
 PREVIOUS_LEDGER_FILE = "ledger.previous.json"
@@ -32,8 +32,78 @@ HOST_STATUSES = ("staged", "switching", "moved", "rolled_back", "removed", "unch
 OUTCOMES = ("running", "succeeded", "unchanged", "rolled_back", "failed", "planned")
 
 
+#: The ``ledger`` option of the modules that record while they work (drain_backend, switch_traffic):
+#: one call both changes the load balancer and writes the ledger, so a batch costs no extra round trip.
+RECORD_SPEC: Dict[str, Any] = {
+    "app": {"type": "str", "required": True},
+    "path": {"type": "path", "default": "/var/lib/zerodown"},
+    "run_id": {"type": "str", "required": True},
+    "hosts": {"type": "raw"},
+    "status": {"type": "str", "choices": list(HOST_STATUSES)},
+    "current": {"type": "str"},
+    "servers": {"type": "dict"},
+    "batch": {"type": "int"},
+    "phase": {"type": "str"},
+}
+
+
 class LedgerError(Exception):
     """The ledger is missing, belongs to another run, or an update is invalid."""
+
+
+def host_entries(
+    hosts: Any,
+    status: Optional[str] = None,
+    current: Optional[str] = None,
+    servers: Optional[Dict[str, str]] = None,
+    batch: Optional[int] = None,
+) -> Dict[str, Dict[str, Any]]:
+    """The per-host map the ledger stores, from what a playbook has at hand.
+
+    ``hosts`` is a dict (host -> fields, as stored), a list of inventory host names, or a list of the
+    ``zerodown_release_state`` facts the release action sets (``host`` and ``previous`` are taken from them).
+    ``status``, ``current``, ``batch`` and the host's server (from ``servers``, the plan's map) are added
+    to every host that does not set them itself.
+    """
+    if hosts is None:
+        return {}
+    if isinstance(hosts, dict):
+        items = [(name, dict(fields) if isinstance(fields, dict) else fields) for name, fields in hosts.items()]
+    elif isinstance(hosts, (list, tuple)):
+        items = []
+        for item in hosts:
+            if isinstance(item, str):
+                items.append((item, {}))
+            elif isinstance(item, dict) and isinstance(item.get("host"), str):
+                items.append((item["host"], {"previous": item["previous"]} if "previous" in item else {}))
+            else:
+                raise LedgerError(
+                    "hosts entries must be inventory host names or zerodown_release_state facts (with host), got %r"
+                    % (item,)
+                )
+    else:
+        raise LedgerError("hosts must be a list of host names or a dict of host -> fields, got %r" % (hosts,))
+    out: Dict[str, Dict[str, Any]] = {}
+    for name, fields in items:
+        if not isinstance(fields, dict):
+            raise LedgerError("hosts[%r] must be a dict of %s, got %r" % (name, ", ".join(HOST_FIELDS), fields))
+        defaults = {"status": status, "current": current, "batch": batch, "server": (servers or {}).get(name)}
+        for key, value in defaults.items():
+            if value is not None and fields.get(key) is None:
+                fields[key] = value
+        out[name] = fields
+    return out
+
+
+def record(params: Dict[str, Any], check: bool = False, clock: Callable[[], float] = time.time) -> Dict[str, Any]:
+    """Apply one ``ledger`` option (RECORD_SPEC) to the ledger on this host; returns Ledger.update's result."""
+    ledger = Ledger(StateDir(params["path"], params["app"]), clock=clock)
+    hosts = host_entries(
+        params.get("hosts"), params.get("status"), params.get("current"), params.get("servers"), params.get("batch")
+    )
+    return ledger.update(
+        params["run_id"], check=check, hosts=hosts or None, batch=params.get("batch"), phase=params.get("phase")
+    )
 
 
 class Ledger:
@@ -195,6 +265,92 @@ def moved_hosts(ledger: Dict[str, Any]) -> List[str]:
         for name, entry in ledger.get("hosts", {}).items()
         if entry.get("status") in ("switching", "moved", "failed")
     )
+
+
+def storage_error(path: str, exc: BaseException) -> str:
+    return (
+        "deploy ledger in %s: %s; check that the directory is writable by the connecting user "
+        "(become: true on the ledger host)" % (path, exc)
+    )
+
+
+def record_step(params: Optional[Dict[str, Any]], check: bool = False) -> Optional[str]:
+    """Record a module's ``ledger`` option, if given and not in check mode; the error message if it failed."""
+    if not params or check:
+        return None
+    try:
+        record(params)
+    except (LedgerError, ValueError) as exc:
+        return "deploy ledger: %s" % exc
+    except (StateError, OSError) as exc:
+        return storage_error(params["path"], exc)
+    return None
+
+
+def rollback_plan(ledger: Dict[str, Any]) -> Dict[str, Any]:
+    """What a rollback does, from the ledger: batches (the last batch first) and, per host, where it goes back to.
+
+    ``hosts``: host -> {to: release or None (it ran nothing before: the release is removed and its server stays
+    out of the pool), server}. Each batch: its ``hosts`` and ``servers``, the ``ready`` servers (hosts going back to
+    a release) and the ``maint`` ones (hosts going back to nothing), and ``record``, what the ledger records once
+    the batch is back. ``restore``: the load-balancer state captured before the deploy, less the ``maint`` servers.
+    """
+    entries = ledger.get("hosts", {})
+    hosts = {
+        name: {"to": entries[name].get("previous") or None, "server": entries[name].get("server") or name}
+        for name in moved_hosts(ledger)
+    }
+    by_batch: Dict[int, List[str]] = {}
+    for name in hosts:
+        by_batch.setdefault(int(entries[name].get("batch") or 0), []).append(name)
+    batches = []
+    for number in sorted(by_batch, reverse=True):
+        names = sorted(by_batch[number])
+        batches.append(
+            {
+                "batch": number,
+                "hosts": names,
+                "servers": [hosts[n]["server"] for n in names],
+                "ready": [hosts[n]["server"] for n in names if hosts[n]["to"]],
+                "maint": [hosts[n]["server"] for n in names if not hosts[n]["to"]],
+                "record": {
+                    n: {"status": "rolled_back" if hosts[n]["to"] else "removed", "current": hosts[n]["to"]}
+                    for n in names
+                },
+            }
+        )
+    removed = {info["server"] for info in hosts.values() if not info["to"]}
+    restore = {
+        lb_id: {server: dict(state) for server, state in servers.items() if server not in removed}
+        for lb_id, servers in (ledger.get("lb_state") or {}).items()
+    }
+    return {"batches": batches, "hosts": hosts, "restore": restore}
+
+
+def summary(ledger: Dict[str, Any]) -> Dict[str, Any]:
+    """What a finished deploy reports (and publishes to AWX with set_stats)."""
+    hosts = {name: entry.get("current") for name, entry in sorted(ledger.get("hosts", {}).items())}
+    return {
+        "zerodown_release": ledger.get("release"),
+        "zerodown_run_id": ledger.get("run_id"),
+        "zerodown_outcome": ledger.get("outcome"),
+        "zerodown_cause": ledger.get("cause"),
+        "zerodown_duration": ledger.get("duration", 0),
+        "zerodown_phase_seconds": phase_seconds(ledger),
+        "zerodown_hosts": hosts,
+    }
+
+
+def summary_lines(ledger: Dict[str, Any]) -> List[str]:
+    data = summary(ledger)
+    lines = [
+        "outcome: %s in %s s (run %s)" % (data["zerodown_outcome"], data["zerodown_duration"], data["zerodown_run_id"]),
+        "per phase (s): %s" % ", ".join("%s %s" % kv for kv in data["zerodown_phase_seconds"].items()),
+        "hosts: %s" % ", ".join("%s=%s" % (h, c or "-") for h, c in data["zerodown_hosts"].items()),
+    ]
+    if data["zerodown_cause"]:
+        lines.append("cause: %s" % data["zerodown_cause"])
+    return lines
 
 
 def phase_seconds(ledger: Dict[str, Any]) -> Dict[str, float]:

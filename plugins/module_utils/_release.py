@@ -29,6 +29,7 @@ import tarfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _unit
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import iso, validate_app
 
 _RELEASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
@@ -372,10 +373,33 @@ def apply_release(
     service: Optional[str] = None,
     keep: Optional[int] = None,
     check: bool = False,
+    unit: Optional[Dict[str, Any]] = None,
+    unit_dir: str = _unit.UNIT_DIR,
+    artifact_missing: str = "fail",
+    download: Optional[Callable[[], str]] = None,
+    ready: Optional[Callable[[Optional[str]], Dict[str, Any]]] = None,
+    restart: bool = False,
 ) -> Dict[str, Any]:
-    """Plan, then (unless ``check``) do, one host's part of a deploy. Validates everything first."""
+    """Plan, then (unless ``check``) do, one host's part of a deploy. Validates everything first.
+
+    ``unit`` (the release module's option) is rendered and written before the switch, systemd reloaded and the unit
+    enabled only when its text changed. When the release is not unpacked yet and ``artifact`` is not there (or has
+    another sha256): ``download()`` fetches it and returns its path; without it, ``artifact_missing="skip"`` returns
+    at once with ``artifact_needed`` (nothing changed), so the caller can send it; otherwise it is an error.
+    ``ready(release now current)`` runs after the service (re)started; its outcome is ``result["ready"]``. ``restart`` restarts the
+    service even when ``current`` does not move (the unit changed when the release was staged).
+    """
     if release is not None:
         validate_release(release)
+    if artifact_missing not in ("fail", "skip"):
+        raise ValueError("artifact_missing must be fail or skip, got %r" % (artifact_missing,))
+    unit_text = None
+    if unit is not None:
+        if not service:
+            raise ValueError("unit needs service, the name of the systemd unit to write (e.g. shop.service)")
+        unit_text = _unit.render_unit(tree.app, tree.current_link, unit)
+    if service:
+        _unit.validate_service(service)
     _validate_rel_paths("shared_dirs", shared_dirs)
     _validate_rel_paths("shared_files", shared_files)
     if keep is not None and keep < 1:
@@ -395,6 +419,18 @@ def apply_release(
         "restarted": False,
         "actions": actions,
     }
+
+    if state in ("present", "current") and release is not None and not tree.is_complete(release):
+        have = bool(artifact) and os.path.isfile(artifact or "") and (not checksum or sha256_file(artifact) == checksum)
+        if not have and download is not None:
+            if check:
+                actions.append("download")
+            else:
+                artifact = download()
+                have = True
+        if not have and artifact_missing == "skip":
+            result.update(changed=False, artifact_needed=True, releases=tree.releases(), needs_switch=True)
+            return result
 
     target = release
     if state == "rollback":
@@ -426,6 +462,19 @@ def apply_release(
         else:
             result["sha256"] = tree.unpack(release, artifact or "", checksum, strip, owner)["sha256"]
 
+    unit_changed = False
+    if unit_text is not None:
+        unit_path = os.path.join(unit_dir, service or "")
+        unit_changed = _unit.read_unit(unit_path) != unit_text
+        if unit_changed:
+            actions.append("unit")
+            if not check:
+                _unit.write_unit(unit_path, unit_text)
+                tree.systemctl("daemon-reload")
+                tree.systemctl("enable", "--quiet", service or "")
+    result["unit_changed"] = unit_changed
+    result["needs_switch"] = release is not None and (live != release or unit_changed)
+
     if state in ("current", "rollback"):
         if live != target:
             actions.append("switch")
@@ -448,6 +497,12 @@ def apply_release(
                     result["restarted"] = True
             before_live = live
             result["current"] = target
+        elif service and (restart or unit_changed):
+            # Same release, new unit text: the running process still has the old settings.
+            actions.append("restart")
+            if not check:
+                tree.systemctl("restart", service)
+                result["restarted"] = True
         elif service and not tree.is_active(service):
             actions.append("start")
             if not check:
@@ -482,6 +537,9 @@ def apply_release(
             if not check:
                 for name in prune:
                     tree.remove(name)
+
+    if ready is not None and state in ("current", "rollback") and not check:
+        result["ready"] = ready(result["current"])
 
     result["changed"] = bool(actions)
     result["releases"] = tree.releases()

@@ -20,8 +20,13 @@ description:
     rescue of C(deploy.yml) and C(rollback.yml) read it to roll back every host the deploy moved.
   - Starting a new run keeps the last ledger as C(ledger.previous.json). Files are mode 0600 in a 0700
     directory, written atomically.
+  - With O(state=started) and O(load_balancer), the load balancer on this host is read first and its state is
+    recorded as RV(ledger.lb_state), keyed by load balancer, before the first change; every server named in its
+    C(servers) map must exist. This is the deploy's preflight of the load balancer; nothing is written if it fails.
 author:
   - zerodown.deploy contributors (@zerodown)
+extends_documentation_fragment:
+  - zerodown.deploy.lb_description
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -60,9 +65,22 @@ options:
     type: raw
   hosts:
     description:
-      - Per inventory host, any of C(previous) (release it ran before this deploy, null if none; the first
-        value recorded is kept), C(current), C(server) (backend server name), C(status) (one of
-        C(staged), C(switching), C(moved), C(rolled_back), C(removed), C(unchanged), C(failed)) and C(batch).
+      - The hosts to record, as a list of inventory host names, a list of C(zerodown_release_state) facts (as the
+        C(zerodown.deploy.release) action sets them; their C(host) and C(previous) are recorded), or a dict of host
+        to any of C(previous) (release it ran before this deploy, null if none; the first value recorded is kept),
+        C(current), C(server) (backend server name), C(status) and C(batch).
+      - O(status), O(current), O(batch) and each host's server from O(servers) are added to every host that does not
+        set them itself, so a playbook never builds this map.
+    type: raw
+  status:
+    description: Status recorded for every host in O(hosts).
+    type: str
+    choices: [staged, switching, moved, rolled_back, removed, unchanged, failed]
+  current:
+    description: Release recorded as the current one of every host in O(hosts).
+    type: str
+  servers:
+    description: Inventory host to backend server name (C(zerodown_plan.servers)); each host's server is recorded.
     type: dict
   batch:
     description: Number of the batch the O(hosts) belong to; appended to the per-batch progress.
@@ -75,8 +93,9 @@ options:
       - With O(state=finished), how the deploy ended.
       - C(unchanged) (nothing moved) puts the ledger of the last real deploy back in place, so that
         C(rollback.yml) after a no-op re-run still returns the fleet to what it ran before that deploy.
+      - C(completed) is C(succeeded) when the run moved a host, C(unchanged) otherwise.
     type: str
-    choices: [succeeded, unchanged, rolled_back, failed, planned]
+    choices: [succeeded, completed, unchanged, rolled_back, failed, planned]
   cause:
     description: Why the deploy failed (the first cause recorded is kept).
     type: str
@@ -94,7 +113,7 @@ EXAMPLES = r"""
   zerodown.deploy.deploy_ledger:
     app: shop
     state: started
-    run_id: "{{ _zerodown_run_id }}"
+    run_id: "{{ zerodown_plan.run_id }}"
     release: "2024.06.01-1"
     lb_state: "{{ lb_before.current }}"
   delegate_to: "{{ groups['lb'][0] }}"
@@ -103,12 +122,14 @@ EXAMPLES = r"""
 - name: Record the batch about to switch (before the switch, so a crash cannot hide it)
   zerodown.deploy.deploy_ledger:
     app: shop
-    run_id: "{{ _zerodown_run_id }}"
+    run_id: "{{ zerodown_plan.run_id }}"
     batch: 2
     phase: batch 2
-    hosts:
-      app3: {status: switching, current: "2024.06.01-1"}
-  delegate_to: "{{ groups['lb'][0] }}"
+    hosts: [app3, app4]
+    status: switching
+    current: "2024.06.01-1"
+    servers: "{{ zerodown_plan.servers }}"
+  delegate_to: "{{ zerodown_plan.lock_host }}"
   run_once: true
 
 - name: Read it (rollback.yml does this)
@@ -159,17 +180,63 @@ phase_seconds:
   description: Seconds spent per phase name (closed phases only).
   returned: always
   type: dict
+summary:
+  description:
+    - The run in a few keys, for C(set_stats) (AWX / Automation Controller job artifacts) - C(zerodown_release),
+      C(zerodown_run_id), C(zerodown_outcome), C(zerodown_cause), C(zerodown_duration), C(zerodown_phase_seconds),
+      C(zerodown_hosts) (host to the release it runs).
+  returned: except with O(state=query)
+  type: dict
+summary_lines:
+  description: RV(summary) as lines for a person.
+  returned: except with O(state=query)
+  type: list
+  elements: str
+rollback:
+  description:
+    - What a rollback of this ledger does (with O(state=query)); C(zerodown.deploy.rolling)'s C(rollback) entry point
+      follows it.
+  returned: when O(state=query) and a ledger exists
+  type: dict
+  contains:
+    batches:
+      description: The moved hosts by batch, the last batch first.
+      type: list
+      elements: list
+    hosts:
+      description: Per moved host, C(to) (the release to return to; null means it ran nothing before) and C(server).
+      type: dict
+    restore:
+      description: RV(ledger.lb_state) less the servers of hosts that go back to nothing (they stay out of the pool).
+      type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (  # noqa: E402
     Ledger,
     LedgerError,
+    host_entries,
     moved_hosts,
     phase_seconds,
+    rollback_plan,
+    storage_error,
+    summary,
+    summary_lines,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir, StateError  # noqa: E402
+
+
+def capture_lb(spec):
+    """The load balancer's state before the first change, {lb id: {server: {state, weight}}}; checks its servers."""
+    params = lb.resolve_params({"load_balancer": spec})
+    providers = lb.providers_from_params(params)
+    before = lb.read_all(providers, params["backend"])
+    names = sorted(set((spec.get("servers") or {}).values()))
+    for provider in providers:
+        lb.check_servers(provider, params["backend"], before[provider.id], names)
+    return {p.id: lb.snapshot(before[p.id]) for p in providers}
 
 
 def main():
@@ -180,10 +247,18 @@ def main():
             run_id=dict(type="str"),
             release=dict(type="str"),
             lb_state=dict(type="raw"),
-            hosts=dict(type="dict"),
+            load_balancer=dict(type="dict", options=lb.ARGUMENT_SPEC["load_balancer"]["options"]),
+            hosts=dict(type="raw"),
+            status=dict(
+                type="str", choices=["staged", "switching", "moved", "rolled_back", "removed", "unchanged", "failed"]
+            ),
+            current=dict(type="str"),
+            servers=dict(type="dict"),
             batch=dict(type="int"),
             phase=dict(type="str"),
-            outcome=dict(type="str", choices=["succeeded", "unchanged", "rolled_back", "failed", "planned"]),
+            outcome=dict(
+                type="str", choices=["succeeded", "completed", "unchanged", "rolled_back", "failed", "planned"]
+            ),
             cause=dict(type="str"),
             plan=dict(type="dict"),
             path=dict(type="path", default="/var/lib/zerodown"),
@@ -201,6 +276,18 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=str(exc))
 
+    lb_state = p["lb_state"]
+    try:
+        hosts = host_entries(p["hosts"], p["status"], p["current"], p["servers"], p["batch"]) or None
+        if p["load_balancer"] is not None:
+            if p["state"] != "started":
+                raise ValueError("load_balancer is read with state=started only (the state before the first change)")
+            lb_state = capture_lb(p["load_balancer"])
+    except (LedgerError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
+    except lb.LBError as exc:
+        module.fail_json(msg="load balancer preflight failed, nothing was changed: %s" % exc)
+
     try:
         if p["state"] == "query":
             current = ledger.read()
@@ -209,16 +296,25 @@ def main():
                 ledger=current,
                 moved_hosts=moved_hosts(current or {}),
                 phase_seconds=phase_seconds(current or {}),
+                rollback=rollback_plan(current) if current else None,
+            )
+        outcome = p["outcome"]
+        if outcome == "completed":
+            current = ledger.read() or {}
+            outcome = (
+                "succeeded"
+                if any(h.get("status") == "moved" for h in current.get("hosts", {}).values())
+                else "unchanged"
             )
         if p["state"] == "started":
-            out = ledger.start(p["run_id"], p["release"], p["lb_state"], p["plan"], check=module.check_mode)
+            out = ledger.start(p["run_id"], p["release"], lb_state, p["plan"], check=module.check_mode)
         changes = dict(
-            hosts=p["hosts"],
+            hosts=hosts,
             batch=p["batch"],
             phase=p["phase"],
             cause=p["cause"],
-            lb_state=p["lb_state"],
-            outcome=p["outcome"] if p["state"] == "finished" else None,
+            lb_state=lb_state,
+            outcome=outcome if p["state"] == "finished" else None,
         )
         if p["state"] == "started":
             # hosts/phase given with the start go into the same ledger
@@ -241,15 +337,14 @@ def main():
     except (LedgerError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     except (StateError, OSError) as exc:
-        module.fail_json(
-            msg="deploy ledger in %s: %s; check that the directory is writable by the connecting user "
-            "(become: true on the ledger host)" % (p["path"], exc)
-        )
+        module.fail_json(msg=storage_error(p["path"], exc))
     module.exit_json(
         changed=out["changed"],
         ledger=out["ledger"],
         moved_hosts=moved_hosts(out["ledger"] or {}),
         phase_seconds=phase_seconds(out["ledger"] or {}),
+        summary=summary(out["ledger"] or {}),
+        summary_lines=summary_lines(out["ledger"] or {}),
         diff=dict(before=out["previous"] or {}, after=out["ledger"] or {}),
     )
 

@@ -83,7 +83,7 @@ EXAMPLES = r"""
 - name: Take the deploy lock on the load balancer
   zerodown.deploy.deploy_lock:
     app: shop
-    run_id: "{{ _zerodown_run_id }}"
+    run_id: "{{ zerodown_plan.run_id }}"
     owner: "{{ lookup('ansible.builtin.env', 'USER') }}"
     controller: "{{ lookup('ansible.builtin.pipe', 'hostname') }}"
     release: "2024.06.01-1"
@@ -101,7 +101,7 @@ EXAMPLES = r"""
   zerodown.deploy.deploy_lock:
     app: shop
     state: released
-    run_id: "{{ _zerodown_run_id }}"
+    run_id: "{{ zerodown_plan.run_id }}"
 
 - name: Break a lock left by a crashed controller (audited)
   zerodown.deploy.deploy_lock:

@@ -30,6 +30,8 @@ author:
   - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
   - zerodown.deploy.load_balancer
+  - zerodown.deploy.lb_description
+  - zerodown.deploy.ledger_record
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -176,11 +178,13 @@ remaining:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
 
 
 def main():
     argument_spec = dict(lb.ARGUMENT_SPEC)
     argument_spec.update(
+        ledger=dict(type="dict", options=ledger.RECORD_SPEC),
         server=dict(type="str"),
         servers=dict(type="list", elements="str"),
         state=dict(type="str", default="drained", choices=["drained", "maint", "ready"]),
@@ -190,13 +194,11 @@ def main():
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
-        required_if=lb.REQUIRED_IF,
         required_one_of=[["server", "servers"]],
         mutually_exclusive=[["server", "servers"]],
         supports_check_mode=True,
     )
     params = module.params
-    backend = params["backend"]
     names = [params["server"]] if params["server"] is not None else list(params["servers"])
     result = dict(
         changed=False,
@@ -209,6 +211,11 @@ def main():
         killed_sessions=0,
         timed_out=False,
     )
+    try:
+        lb_params = lb.resolve_params(params)
+    except lb.LBError as exc:
+        module.fail_json(msg=str(exc), **result)
+    backend = lb_params["backend"]
     if not names:
         module.fail_json(msg="servers is empty: name at least one server of backend %r to drain" % backend, **result)
     if len(set(names)) != len(names):
@@ -223,7 +230,7 @@ def main():
 
     # Validate everything on every load balancer before the first change.
     try:
-        providers = lb.providers_from_params(params)
+        providers = lb.providers_from_params(lb_params)
         for provider in providers:
             provider.check_name(backend, "backend")
             for name in names:
@@ -261,6 +268,11 @@ def main():
     if module.check_mode:
         result["current"] = expected_after
         module.exit_json(**result)
+
+    problem = ledger.record_step(params["ledger"])
+    if problem:
+        result["changed"] = False
+        module.fail_json(msg=problem + "; nothing was changed", **result)
 
     try:
         lb.apply_all(providers, backend, plans, before)

@@ -268,91 +268,17 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # no
 from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # noqa: E402
     HAS_REQUESTS,
     HTTP_CLIENT_ARGUMENT_SPEC,
+    READINESS_ARGUMENT_SPEC,
     REQUESTS_IMPORT_ERROR,
-    CheckSpec,
-    Expectations,
     HttpChecker,
     HttpOptionError,
-    TLSOptions,
-    compile_regex,
-    parse_header_expectations,
-    parse_json_expectations,
-    positive_int,
-    positive_number,
-    probe_until_ready,
-    validate_headers,
-    validate_status_codes,
-    validate_tls_files,
-    validate_url,
+    build_readiness_specs,
+    wait_ready,
 )
 
 
-def build_specs(params: dict) -> tuple:
-    """Validate every option and build one CheckSpec per URL; raises HttpOptionError."""
-    timeout = positive_number(params["timeout"], "timeout")
-    interval = positive_number(params["interval"], "interval")
-    request_timeout = positive_number(params["request_timeout"], "request_timeout")
-    successes = positive_int(params["successes"], "successes")
-    if params["urls"] is not None:
-        if not params["urls"]:
-            raise HttpOptionError("urls", "give at least one URL")
-        urls = [validate_url(u, "urls", allow_tcp=True) for u in params["urls"]]
-        if len(set(urls)) != len(urls):
-            duplicate = next(u for u in urls if urls.count(u) > 1)
-            raise HttpOptionError("urls", "URL %r is listed twice" % duplicate)
-    else:
-        urls = [validate_url(params["url"], "url", allow_tcp=True)]
-    max_latency_ms = None
-    if params["max_latency_ms"] is not None:
-        max_latency_ms = positive_number(params["max_latency_ms"], "max_latency_ms", unit="milliseconds")
-    http_expect = Expectations(
-        status_codes=validate_status_codes(params["status_codes"], "status_codes"),
-        body_regex=compile_regex(params["body_regex"], "body_regex"),
-        json_fields=parse_json_expectations(params["json"], "json"),
-        headers=parse_header_expectations(params["expect_header"], "expect_header"),
-        max_latency_ms=max_latency_ms,
-    )
-    tcp_expect = Expectations(max_latency_ms=max_latency_ms)
-    if all(u.lower().startswith("tcp://") for u in urls):
-        for option in ("body_regex", "json", "expect_header"):
-            if params[option]:
-                raise HttpOptionError(option, "only applies to http(s):// URLs, and every URL here is tcp://")
-    headers = validate_headers(params["headers"], "headers")
-    validate_tls_files(params["ca_path"], params["client_cert"], params["client_key"])
-    tls = TLSOptions(params["validate_certs"], params["ca_path"], params["client_cert"], params["client_key"])
-    specs = []
-    for url in urls:
-        is_tcp = url.lower().startswith("tcp://")
-        specs.append(
-            CheckSpec(
-                url,
-                method=params["method"],
-                headers=None if is_tcp else headers,
-                timeout=request_timeout,
-                tls=tls,
-                follow_redirects=params["follow_redirects"],
-                expect=tcp_expect if is_tcp else http_expect,
-            )
-        )
-    return specs, timeout, interval, successes
-
-
 def main() -> None:
-    argument_spec = dict(
-        url=dict(type="str"),
-        urls=dict(type="list", elements="str"),
-        timeout=dict(type="float", default=60),
-        interval=dict(type="float", default=1),
-        successes=dict(type="int", default=1),
-        request_timeout=dict(type="float", default=5),
-        method=dict(type="str", default="GET", choices=["GET", "HEAD"]),
-        status_codes=dict(type="list", elements="int", default=[200]),
-        body_regex=dict(type="str"),
-        json=dict(type="dict"),
-        expect_header=dict(type="dict"),
-        max_latency_ms=dict(type="float"),
-        headers=dict(type="dict", no_log=True),
-    )
+    argument_spec = dict(READINESS_ARGUMENT_SPEC)
     argument_spec.update(HTTP_CLIENT_ARGUMENT_SPEC)
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -365,22 +291,14 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 
     try:
-        specs, timeout, interval, successes = build_specs(module.params)
+        specs, timeout, interval, successes = build_readiness_specs(module.params)
     except HttpOptionError as exc:
         module.fail_json(msg="readiness_probe: %s" % exc, ready=False, elapsed=0.0, results=[])
 
-    ready, elapsed, progress = probe_until_ready(HttpChecker(), specs, timeout, interval, successes)
-    results = [p.to_dict() for p in progress]
-    if not ready:
-        not_ready = [p for p in progress if not p.ready]
-        msg = "readiness_probe: %d of %d URL(s) not ready within %gs: %s" % (
-            len(not_ready),
-            len(progress),
-            timeout,
-            " | ".join(p.failure_message(successes) for p in not_ready),
-        )
-        module.fail_json(msg=msg, ready=False, elapsed=elapsed, results=results)
-    module.exit_json(changed=False, ready=True, elapsed=elapsed, results=results)
+    outcome = wait_ready(HttpChecker(), specs, timeout, interval, successes)
+    if not outcome["ready"]:
+        module.fail_json(msg="readiness_probe: %s" % outcome.pop("msg"), **outcome)
+    module.exit_json(changed=False, **outcome)
 
 
 if __name__ == "__main__":

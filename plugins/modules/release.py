@@ -21,6 +21,12 @@ description:
     before (or O(release)); O(state=absent) removes a release (and C(current) if it pointed there, which
     is how a failed first deploy is undone).
   - With O(keep), prunes old releases keeping the newest O(keep), never the live one nor the one before it.
+  - With O(unit), writes the systemd unit of O(service) in the same call (atomically, root-owned 0644), reloads
+    systemd and enables the unit only when its text changed.
+  - With O(ready), waits after the (re)start until the application answers ready on this host (local readiness, no
+    extra round trip), and fails naming the reason if it does not within O(ready.timeout).
+  - The action plugin of the same name sends O(src) from the controller only when the host does not already have
+    the release unpacked, and sets the fact C(zerodown_release_state) (see RV(ansible_facts)).
 author:
   - zerodown.deploy contributors (@zerodown)
 attributes:
@@ -56,6 +62,25 @@ options:
   artifact:
     description: Path of the release tarball on the host (gzip, bzip2, xz or plain tar).
     type: path
+  src:
+    description:
+      - Path of the release tarball on the controller. The action plugin sends it to the host only when the release
+        is not unpacked there yet, and passes its sha256 as O(checksum) when none is given, so the copy is verified.
+      - Cannot be combined with O(artifact) or O(url).
+    type: path
+  url:
+    description:
+      - http(s) URL the host downloads the release tarball from when the release is not unpacked there yet.
+      - Needs O(checksum). TLS certificates are verified.
+    type: str
+  artifact_missing:
+    description:
+      - What to do when the release is not unpacked and O(artifact) is not there (or has another sha256).
+      - V(fail) is an error; V(skip) returns RV(artifact_needed) without changing anything (the action plugin uses it
+        to send O(src) only when needed).
+    type: str
+    choices: [fail, skip]
+    default: fail
   checksum:
     description: Expected sha256 of O(artifact), as C(sha256:<hex>) or bare hex. Checked before unpacking.
     type: str
@@ -89,6 +114,86 @@ options:
   keep:
     description: Prune old releases, keeping this many (never the live one or the one before it).
     type: int
+  restart:
+    description: Restart O(service) even when C(current) does not move (its unit changed when the release was staged).
+    type: bool
+    default: false
+  unit:
+    description:
+      - The systemd unit of O(service), written to C(/etc/systemd/system/<service>) before the switch; it runs the
+        release C(current) points at, so it does not change between releases.
+    type: dict
+    suboptions:
+      exec_start:
+        description: Command the unit runs from the C(current) directory (through C(/bin/sh -c "exec ...")).
+        type: str
+        required: true
+      user:
+        description: User the service runs as.
+        type: str
+        default: root
+      group:
+        description: Group the service runs as.
+        type: str
+        default: root
+      port:
+        description: Port the application listens on, exported to it as C(ZERODOWN_APP_PORT).
+        type: int
+      environment:
+        description: Extra environment variables (escaped for systemd).
+        type: dict
+        default: {}
+      environment_file:
+        description: An C(EnvironmentFile), optional (a missing file is ignored); empty for none.
+        type: str
+        default: ""
+      stop_timeout:
+        description: C(TimeoutStopSec) - how long the app may take to finish in-flight requests after SIGTERM.
+        type: int
+        default: 30
+      description:
+        description: The unit's C(Description) (default C(<app> (zerodown.deploy))).
+        type: str
+  ready:
+    description:
+      - After the service (re)started with O(state=current) or O(state=rollback), probe it from this host until it
+        answers ready, as M(zerodown.deploy.readiness_probe) does; the module fails if it does not.
+      - Needs the Python C(requests) library on this host.
+    type: dict
+    suboptions:
+      url:
+        description: The readiness URL as seen from this host, e.g. C(http://127.0.0.1:8080/health).
+        type: str
+        required: true
+      timeout:
+        description: Seconds the service has to become ready.
+        type: float
+        default: 60
+      interval:
+        description: Seconds between attempts.
+        type: float
+        default: 0.1
+      successes:
+        description: Consecutive healthy answers needed.
+        type: int
+        default: 1
+      request_timeout:
+        description: Seconds one attempt may take.
+        type: float
+        default: 5
+      status_codes:
+        description: Status codes that count as ready.
+        type: list
+        elements: int
+        default: [200]
+      expect_header:
+        description: Headers the ready answer must carry.
+        type: dict
+      version_header:
+        description:
+          - Response header that carries the release id (e.g. C(X-App-Version)); the answer must name the release
+            that is current after the call, so the new (or, in a rollback, the old) version is the one answering.
+        type: str
 """
 
 EXAMPLES = r"""
@@ -162,19 +267,104 @@ sha256:
   description: sha256 of the installed artifact.
   returned: when O(state=present) or O(state=current)
   type: str
+needs_switch:
+  description: Whether the host must be switched (and so drained) to run O(release) - it runs another release, or the
+    unit changed.
+  returned: when O(release) is given
+  type: bool
+unit_changed:
+  description: Whether the unit file was (or would be) rewritten.
+  returned: when O(release) is given
+  type: bool
+artifact_needed:
+  description: The release is not unpacked and the artifact is not on the host (with O(artifact_missing=skip)).
+  returned: when true
+  type: bool
+ready:
+  description: The readiness outcome with O(ready) - C(ready), C(elapsed) and per-URL C(results).
+  returned: when O(ready) ran
+  type: dict
+ansible_facts:
+  description: Set by the action plugin with O(state=present) or O(state=current).
+  returned: when O(release) is given
+  type: dict
+  contains:
+    zerodown_release_state:
+      description:
+        - This host's staging result, read by the strategy roles - C(host), C(app), C(release), C(previous) (the
+          release live before, null if none), C(needs_switch) and C(unit_changed).
+      type: dict
 """
 
 import grp  # noqa: E402
+import os  # noqa: E402
 import pwd  # noqa: E402
+import shutil  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.urls import open_url  # noqa: E402
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _http as http  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import (  # noqa: E402
     ReleaseError,
     ReleaseTree,
     apply_release,
     parse_checksum,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._unit import UNIT_SPEC  # noqa: E402
+
+READY_SPEC = dict(
+    url=dict(type="str", required=True),
+    timeout=dict(type="float", default=60),
+    interval=dict(type="float", default=0.1),
+    successes=dict(type="int", default=1),
+    request_timeout=dict(type="float", default=5),
+    status_codes=dict(type="list", elements="int", default=[200]),
+    expect_header=dict(type="dict"),
+    version_header=dict(type="str"),
+)
+
+
+def readiness(params):
+    """The ``ready`` option as a callable for apply_release; options are checked before anything changes."""
+    if params is None:
+        return None
+    if not http.HAS_REQUESTS:
+        raise ValueError(missing_required_lib("requests") + " (ready probes this host from itself)")
+    params = dict(params)
+    version_header = params.pop("version_header", None)
+    try:
+        http.build_readiness_specs(params)  # every option checked before anything changes
+    except http.HttpOptionError as exc:
+        raise ValueError("ready.%s" % exc) from None
+
+    def probe(release):
+        wanted = dict(params)
+        if version_header:
+            wanted["expect_header"] = dict(wanted.get("expect_header") or {}, **{version_header: release})
+        specs, timeout, interval, successes = http.build_readiness_specs(wanted)
+        return http.wait_ready(http.HttpChecker(), specs, timeout, interval, successes)
+
+    return probe
+
+
+def downloader(module, url):
+    if url is None:
+        return None
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError("url %r must be an http(s):// URL" % (url,))
+
+    def download():
+        dest = os.path.join(module.tmpdir, "artifact")
+        try:
+            response = open_url(url, validate_certs=True, timeout=60)
+            with open(dest, "wb") as handle:
+                shutil.copyfileobj(response, handle)
+        except Exception as exc:  # noqa: BLE001 - urllib, socket and TLS errors alike become one message
+            raise ReleaseError("could not download %s: %s" % (url, exc)) from exc
+        return dest
+
+    return download
 
 
 def main():
@@ -193,7 +383,15 @@ def main():
             group=dict(type="str"),
             service=dict(type="str"),
             keep=dict(type="int"),
+            src=dict(type="path"),
+            url=dict(type="str"),
+            artifact_missing=dict(type="str", choices=["fail", "skip"], default="fail"),
+            restart=dict(type="bool", default=False),
+            unit=dict(type="dict", options=UNIT_SPEC),
+            ready=dict(type="dict", options=READY_SPEC),
         ),
+        mutually_exclusive=[("artifact", "url")],
+        required_by={"url": "checksum"},
         required_if=[
             ("state", "present", ["release"]),
             ("state", "current", ["release"]),
@@ -203,6 +401,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    if p["src"] is not None:
+        module.fail_json(msg="src is sent by the zerodown.deploy.release action plugin; call the module through it")
     owner = None
     try:
         checksum = parse_checksum(p["checksum"])
@@ -234,6 +434,11 @@ def main():
             service=p["service"],
             keep=p["keep"],
             check=module.check_mode,
+            unit=p["unit"],
+            artifact_missing=p["artifact_missing"],
+            download=downloader(module, p["url"]),
+            ready=readiness(p["ready"]),
+            restart=p["restart"],
         )
     except (ValueError, ReleaseError) as exc:
         module.fail_json(msg=str(exc))
@@ -246,6 +451,11 @@ def main():
         before={"current": result["previous"]},
         after={"current": result["current"], "pruned": result["pruned"]},
     )
+    if result.get("ready") is not None and not result["ready"]["ready"]:
+        module.fail_json(
+            msg="%s %s of %s is not ready: %s" % (p["state"], result["current"], p["app"], result["ready"]["msg"]),
+            **result,
+        )
     module.exit_json(**result)
 
 

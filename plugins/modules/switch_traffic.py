@@ -28,6 +28,8 @@ author:
   - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
   - zerodown.deploy.load_balancer
+  - zerodown.deploy.lb_description
+  - zerodown.deploy.ledger_record
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -144,11 +146,13 @@ serving:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
 
 
 def main():
     argument_spec = dict(lb.ARGUMENT_SPEC)
     argument_spec.update(
+        ledger=dict(type="dict", options=ledger.RECORD_SPEC),
         servers=dict(type="dict"),
         active=dict(type="list", elements="str"),
         standby=dict(type="list", elements="str"),
@@ -157,16 +161,16 @@ def main():
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
-        required_if=lb.REQUIRED_IF,
         mutually_exclusive=[["restore", "servers"], ["restore", "active"], ["restore", "standby"]],
         supports_check_mode=True,
     )
     params = module.params
-    backend = params["backend"]
     result = dict(changed=False, previous={}, current={}, changes={}, serving={})
 
     try:
-        providers = lb.providers_from_params(params)
+        lb_params = lb.resolve_params(params)
+        backend = lb_params["backend"]
+        providers = lb.providers_from_params(lb_params)
         if params["restore"] is not None:
             per_lb = lb.restore_states(params["restore"], [p.id for p in providers])
         else:
@@ -198,6 +202,9 @@ def main():
     if module.check_mode or not result["changed"]:
         result["current"] = expected
         result["serving"] = lb.serving(expected)
+        problem = ledger.record_step(params["ledger"], module.check_mode)
+        if problem:
+            module.fail_json(msg=problem, **result)
         module.exit_json(**result)
 
     try:
@@ -217,6 +224,9 @@ def main():
     ]
     if mismatch:
         module.fail_json(msg="the load balancer did not take the change: %s" % "; ".join(mismatch), **result)
+    problem = ledger.record_step(params["ledger"])
+    if problem:
+        module.fail_json(msg="the load balancer changed, but %s" % problem, **result)
     module.exit_json(**result)
 
 

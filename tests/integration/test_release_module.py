@@ -103,3 +103,66 @@ def test_bad_input_is_named(tmp_path):
     out = run_module("release", _args(tmp_path, "v1", owner="no-such-user-zd"))
     assert out["failed"] and "no-such-user-zd" in out["msg"]
     assert not (tmp_path / "opt").exists()
+
+
+# -- the action plugin: the artifact is sent only when the host does not have the release ----------
+
+
+def test_src_is_sent_only_when_needed_and_staging_sets_the_release_state(tmp_path):
+    art = tmp_path / "controller" / "shop-v3.tar.gz"
+    art.parent.mkdir()
+    make_artifact(str(art), "v3")
+    args = {
+        "app": "shop",
+        "release": "v3",
+        "state": "present",
+        "src": str(art),
+        "base_dir": str(tmp_path / "opt"),
+        "strip_components": 1,
+    }
+    check = run_module("release", args, check=True)
+    assert check["changed"] and check["actions"][:2] == ["transfer", "unpack"]
+    assert not (tmp_path / "opt" / "shop" / "releases" / "v3").exists()
+
+    first = run_module("release", args)
+    assert not first["failed"], first
+    assert first["actions"][:2] == ["transfer", "unpack"]
+    state = first["ansible_facts"]["zerodown_release_state"]
+    assert state == {
+        "host": "localhost",
+        "app": "shop",
+        "release": "v3",
+        "previous": None,
+        "needs_switch": True,
+        "unit_changed": False,
+    }
+    assert (tmp_path / "opt" / "shop" / "releases" / "v3" / "VERSION").read_text() == "v3"
+
+    gone = run_module("release", dict(args, src=str(tmp_path / "controller" / "gone.tar.gz")))
+    assert gone["failed"] and "not a file on the controller" in gone["msg"]
+    again = run_module("release", args)
+    assert not again["failed"] and again["changed"] is False and "transfer" not in again["actions"]
+
+
+def test_a_corrupted_transfer_is_refused_by_its_checksum(tmp_path):
+    art = tmp_path / "shop-v4.tar.gz"
+    make_artifact(str(art), "v4")
+    out = run_module(
+        "release",
+        {
+            "app": "shop",
+            "release": "v4",
+            "state": "present",
+            "src": str(art),
+            "checksum": "0" * 64,
+            "base_dir": str(tmp_path / "opt"),
+            "strip_components": 1,
+        },
+    )
+    assert out["failed"] and "sha256" in out["msg"]
+    assert not (tmp_path / "opt" / "shop" / "releases" / "v4").exists()
+
+
+def test_src_and_artifact_are_one_source(tmp_path):
+    out = run_module("release", {"app": "shop", "release": "v5", "state": "present", "src": "/x", "artifact": "/y"})
+    assert out["failed"] and "give one source" in out["msg"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import time
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._plan import HOOKS
+
 APP = "demoapp"
 BASE = "/opt/demoapp"
 
@@ -111,6 +113,22 @@ def test_lock_released_and_ledger_records_the_deploy(host):
     assert [b["batch"] for b in ledger["batches"]] == [1, 2, 3, 4]
 
 
+HOOKS_LOG = "/var/tmp/zerodown-hooks.log"
+
+
+def hook_lines(host, name):
+    return host(name).file(HOOKS_LOG).content_string.splitlines()
+
+
+def test_one_hook_of_each_kind_ran_on_every_app_host(host, app_names):
+    for name in app_names:
+        lines = hook_lines(host, name)
+        for hook in (h for h in HOOKS if h != "on_rollback"):
+            assert "%s v2" % hook in lines, (name, hook, lines)
+        # per-host hooks ran in the order of the batch
+        assert lines.index("before_switch v2") < lines.index("after_switch v2") < lines.index("before_allow_traffic v2")
+
+
 # -- rollback on demand ----------------------------------------------------------------------------
 
 
@@ -121,6 +139,8 @@ def test_rollback_on_demand_returns_every_host_to_v1_under_load(run, inventory, 
     assert_no_failed_requests(report)
     assert {name: current_on(host, name) for name in app_names} == {name: "v1" for name in app_names}
     assert lb_states(host, facts["fleet_haproxy_backend"]) == before
+    for name in app_names:
+        assert "on_rollback v2" in hook_lines(host, name)
 
 
 # -- a release that never becomes ready, in the LAST batch ------------------------------------------
@@ -151,6 +171,25 @@ def test_never_ready_in_the_last_batch_rolls_every_batch_back(run, inventory, fa
     assert ledger["outcome"] == "rolled_back" and last in ledger["cause"]
     assert {h["status"] for h in ledger["hosts"].values()} == {"rolled_back"}
     remove_release(run, inventory, last, "v2")
+
+
+# -- a failing lifecycle hook ------------------------------------------------------------------------
+
+
+def test_a_failing_hook_rolls_back_like_any_other_failure(run, inventory, facts, host, app_names, tmp_path):
+    second = app_names[1]
+    before = lb_states(host, facts["fleet_haproxy_backend"])
+    result, report = deploy_under_load(
+        run, inventory, facts, tmp_path, host_vars={second: {"zerodown_test_failing_hook": "after_switch"}}
+    )
+    assert not result.ok
+    assert "failed and was rolled back" in result.output
+    assert "hook after_switch failed on purpose on %s" % second in result.output
+    assert_no_failed_requests(report)
+    assert {name: current_on(host, name) for name in app_names} == {name: "v1" for name in app_names}
+    assert lb_states(host, facts["fleet_haproxy_backend"]) == before
+    ledger = json.loads(host("lb1").file("/var/lib/zerodown/demoapp/ledger.json").content_string)
+    assert ledger["outcome"] == "rolled_back" and "after_switch" in ledger["cause"]
 
 
 # -- one deploy at a time --------------------------------------------------------------------------
@@ -259,3 +298,63 @@ def test_first_deploy_on_a_fresh_host_fails_cleanly_then_bootstraps_it(
     assert_no_failed_requests(report)
     assert {name: current_on(host, name) for name in app_names} == {name: "v2" for name in app_names}
     assert lb_states(host, backend)[fresh][0] == "0"  # admin state ready: in the pool
+
+
+# -- each role alone, in a user's own playbook, with only its documented inputs ---------------------
+
+ROLE_ALONE = """
+- name: A user's playbook that uses the roles alone
+  hosts: app
+  gather_facts: false
+  vars:
+    zerodown_app_name: demoapp
+    zerodown_release: "{{ release }}"
+    zerodown_artifact: "/var/lib/zerodown-fleet/{{ fleet_name }}/releases/demoapp-{{ release }}.tar.gz"
+    zerodown_exec_start: bin/start
+    zerodown_app_user: demoapp
+    zerodown_app_group: demoapp
+    zerodown_environment_file: /opt/demoapp/shared/demoapp.env
+    zerodown_app_port: "{{ fleet_app_port }}"
+    zerodown_health_path: /health/ready
+    zerodown_version_header: X-App-Version
+    zerodown_lb: {provider: haproxy, socket: /run/haproxy/admin.sock, backend: "{{ fleet_haproxy_backend }}"}
+    zerodown_batch_size: 50%
+    ansible_python_interpreter: /usr/bin/python3
+  tasks:
+    - name: Stage only (role release)
+      ansible.builtin.include_role:
+        name: zerodown.deploy.release
+        tasks_from: stage
+    - name: What staging reports
+      ansible.builtin.debug:
+        msg: "STATE {{ inventory_hostname }} {{ zerodown_release_state | to_json }}"
+    - name: Roll out (role rolling), or roll back (its rollback entry point)
+      ansible.builtin.include_role:
+        name: zerodown.deploy.rolling
+        tasks_from: "{{ entry }}"
+"""
+
+
+def test_the_roles_alone_roll_out_and_back_under_load(run, inventory, facts, host, app_names, tmp_path):
+    play = tmp_path / "user-playbook.yml"
+    play.write_text(ROLE_ALONE)
+    backend = facts["fleet_haproxy_backend"]
+    before = lb_states(host, backend)
+    # only the documented inputs: the scenario's group_vars spell the load balancer the older way, blank them
+    extra = {"release": "v2-slow-stop", "entry": "main"}
+    extra.update(dict.fromkeys(("zerodown_lb_provider", "zerodown_haproxy_socket", "zerodown_haproxy_backend"), ""))
+    with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], backend) as load:
+        out = run.playbook(str(play), [inventory], args=["-e", json.dumps(extra)])
+    assert out.ok, out.output[-3000:]
+    assert_no_failed_requests(load.report)
+    assert '"previous": "v2"' in out.output and '"needs_switch": true' in out.output
+    assert {name: current_on(host, name) for name in app_names} == {name: "v2-slow-stop" for name in app_names}
+    ledger = json.loads(host("lb1").file("/var/lib/zerodown/demoapp/ledger.json").content_string)
+    assert [b["batch"] for b in ledger["batches"]] == [1, 2]  # 50 % of 4 hosts: the plan made by the role
+
+    with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], backend) as load:
+        back = run.playbook(str(play), [inventory], args=["-e", json.dumps(dict(extra, entry="rollback"))])
+    assert back.ok, back.output[-3000:]
+    assert_no_failed_requests(load.report)
+    assert {name: current_on(host, name) for name in app_names} == {name: "v2" for name in app_names}
+    assert lb_states(host, backend) == before

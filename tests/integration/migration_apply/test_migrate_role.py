@@ -172,6 +172,8 @@ def test_application_migration_command_is_gated_by_the_rendered_sql(tmp_path, ma
 CONTRACT_INVENTORY = """[app]
 web1 ansible_connection=local zerodown_base_dir={base}/web1
 web2 ansible_connection=local zerodown_base_dir={base}/web2
+[lb]
+lock1 ansible_connection=local
 """
 
 
@@ -186,8 +188,9 @@ def test_contract_playbook_refuses_while_a_host_runs_an_older_release(tmp_path, 
         "zerodown_db_password": db.args["password"],
         "zerodown_migrations_dir": str(migrations.dir),
         "zerodown_migrate_host": "web1",
+        "zerodown_state_dir": str(tmp_path / "state"),
     }
-    deploy_vars = {k: v for k, v in variables.items() if k != "zerodown_migrate_host"}
+    deploy_vars = {k: v for k, v in variables.items() if k not in ("zerodown_migrate_host", "zerodown_state_dir")}
     deploy = playbook(tmp_path, deploy_vars, inventory="localhost ansible_connection=local\n")
     assert deploy.returncode == 0, deploy.stdout
     for host, release in (("web1", "r2"), ("web2", "r1")):
@@ -208,3 +211,7 @@ def test_contract_playbook_refuses_while_a_host_runs_an_older_release(tmp_path, 
     assert done.returncode == 0, done.stdout
     assert db.columns("users") == ["id"]
     assert [r[0] for r in db.tracking()] == ["0001_users.sql", "0002_drop_name.contract.sql"]
+    # the deploy lock was taken and given back both times
+    assert not (tmp_path / "state" / "shop" / "deploy.lock").exists()
+    audit = [json.loads(line) for line in (tmp_path / "state" / "shop" / "audit.log").read_text().splitlines()]
+    assert [e["event"] for e in audit if e["event"] in ("acquire", "release")] == ["acquire", "release"] * 2

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
 
-from ..support.ansible_run import COLLECTIONS, ensure_collection_link
+from ..support.ansible_run import base_env
 from ..support.loadgen import LoadGenerator
 
 # The deploy variables of the sample app (zerodown_testkit.fleet) on a test fleet; callers add the
@@ -38,7 +37,7 @@ DEMOAPP_DEPLOY_VARS = {
     "zerodown_strategy": "rolling",
     "zerodown_batch_size": 1,
     "zerodown_keep_releases": 2,
-    "zerodown_haproxy_backend": "app",
+    "zerodown_lb": {"provider": "haproxy", "socket": "/run/haproxy/admin.sock", "backend": "app"},
     "zerodown_app_port": 8080,
     "zerodown_health_path": "/health/ready",
     "zerodown_version_header": "X-App-Version",
@@ -60,20 +59,14 @@ class PlaybookRun:
 
 
 def ansible_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    ensure_collection_link()
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
-        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-        ANSIBLE_HOST_KEY_CHECKING="false",
+    """For playbooks against a fleet: pipelining, persistent SSH connections, enough forks for every host."""
+    settings = dict(
         ANSIBLE_PIPELINING="true",
         ANSIBLE_FORKS="20",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="false",
         ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=120s",
     )
-    env.update(extra or {})
-    return env
+    settings.update(extra or {})
+    return base_env(**settings)
 
 
 def ansible_bin(name: str) -> str:
@@ -94,10 +87,12 @@ def fleet_cli(*args: str, name: str) -> str:
 
 
 def playbook_cmd(name: str, inventories: Sequence[str], args: Sequence[str] = ()) -> List[str]:
+    """``name`` is one of the collection's playbooks (deploy, rollback, contract) or the path of a playbook file."""
     cmd = [ansible_bin("ansible-playbook")]
     for inv in inventories:
         cmd += ["-i", str(inv)]
-    return cmd + ["zerodown.deploy." + name] + list(args)
+    target = str(name) if str(name).endswith((".yml", ".yaml")) else "zerodown.deploy." + name
+    return cmd + [target] + list(args)
 
 
 def playbook(

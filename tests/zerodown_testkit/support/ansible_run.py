@@ -26,23 +26,35 @@ def ensure_collection_link() -> None:
         _LINK.symlink_to(Path("..") / ".." / "..")
 
 
-def ansible_env(**extra: str) -> dict:
+def base_env(**extra: str) -> dict:
+    """The environment every Ansible run of the tests, bench and demo starts from: this checkout's collection only."""
     ensure_collection_link()
     env = dict(os.environ)
     env.update(
         ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
         ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.oneline",
         ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
         ANSIBLE_HOST_KEY_CHECKING="false",
         ANSIBLE_RETRY_FILES_ENABLED="false",
     )
     env.update(extra)
     return env
+
+
+def ansible_env(**extra: str) -> dict:
+    """For modules run ad hoc on localhost: one line per result, the test's own Python."""
+    return base_env(
+        **dict(
+            dict(
+                ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+                ANSIBLE_STDOUT_CALLBACK="ansible.builtin.oneline",
+                ANSIBLE_LOCALHOST_WARNING="false",
+                ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+            ),
+            **extra,
+        )
+    )
 
 
 def run_module(name: str, args: dict, check: bool = False, diff: bool = False, timeout: float = 300) -> dict:

@@ -5,8 +5,12 @@ import pytest
 from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (
     Ledger,
     LedgerError,
+    host_entries,
     moved_hosts,
     phase_seconds,
+    rollback_plan,
+    summary,
+    summary_lines,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir
 
@@ -112,3 +116,73 @@ def test_a_no_op_run_puts_the_last_real_ledger_back(ledger):
     out = ledger.update("run-2", outcome="unchanged")
     assert out["changed"] and ledger.read()["run_id"] == "run-1"
     assert moved_hosts(ledger.read()) == ["app1"]
+
+
+# -- host maps, rollback plan and summary: built here, never in a playbook -------------------------
+
+
+def test_host_entries_from_names_release_states_or_a_map():
+    servers = {"app1": "web1", "app2": "web2"}
+    assert host_entries(["app1", "app2"], status="moved", current="v2", servers=servers, batch=3) == {
+        "app1": {"status": "moved", "current": "v2", "batch": 3, "server": "web1"},
+        "app2": {"status": "moved", "current": "v2", "batch": 3, "server": "web2"},
+    }
+    states = [
+        {"host": "app1", "previous": "v1", "release": "v2", "needs_switch": True},
+        {"host": "app2", "previous": None},
+    ]
+    assert host_entries(states, status="switching") == {
+        "app1": {"previous": "v1", "status": "switching"},
+        "app2": {"previous": None, "status": "switching"},
+    }
+    # a field the caller sets itself is kept
+    assert host_entries({"app1": {"status": "removed"}}, status="rolled_back") == {"app1": {"status": "removed"}}
+    assert host_entries(None) == {}
+
+
+@pytest.mark.parametrize("bad", ["app1", [42], [{"previous": "v1"}], {"app1": "moved"}])
+def test_host_entries_refuse_what_they_cannot_read(bad):
+    with pytest.raises(LedgerError):
+        host_entries(bad)
+
+
+def test_rollback_plan_is_the_last_batch_first_and_keeps_first_releases_out():
+    ledger = {
+        "run_id": "r1",
+        "release": "v2",
+        "lb_state": {"/run/haproxy/admin.sock": {s: {"state": "ready", "weight": 1} for s in ("w1", "w2", "w3", "w4")}},
+        "hosts": {
+            "app1": {"previous": "v1", "server": "w1", "status": "moved", "batch": 1},
+            "app2": {"previous": "v1", "server": "w2", "status": "moved", "batch": 2},
+            "app3": {"previous": None, "server": "w3", "status": "switching", "batch": 2},
+            "app4": {"previous": "v1", "server": "w4", "status": "unchanged", "batch": 3},
+        },
+    }
+    out = rollback_plan(ledger)
+    assert [b["hosts"] for b in out["batches"]] == [["app2", "app3"], ["app1"]]
+    assert out["batches"][0]["ready"] == ["w2"] and out["batches"][0]["maint"] == ["w3"]
+    assert out["batches"][0]["record"] == {
+        "app2": {"status": "rolled_back", "current": "v1"},
+        "app3": {"status": "removed", "current": None},
+    }
+    assert out["hosts"]["app3"] == {"to": None, "server": "w3"}
+    assert set(out["restore"]["/run/haproxy/admin.sock"]) == {"w1", "w2", "w4"}
+    assert rollback_plan({"hosts": {}}) == {"batches": [], "hosts": {}, "restore": {}}
+
+
+def test_summary_for_awx_and_for_a_person():
+    ledger = {
+        "run_id": "r1",
+        "release": "v2",
+        "outcome": "rolled_back",
+        "cause": "app3: not ready",
+        "duration": 12.5,
+        "hosts": {"app1": {"current": "v1"}, "app2": {"current": None}},
+        "phases": [{"name": "stage", "started_epoch": 1.0, "ended_epoch": 3.0}],
+    }
+    data = summary(ledger)
+    assert data["zerodown_outcome"] == "rolled_back" and data["zerodown_hosts"] == {"app1": "v1", "app2": None}
+    assert data["zerodown_phase_seconds"] == {"stage": 2.0}
+    lines = summary_lines(ledger)
+    assert lines[0].startswith("outcome: rolled_back in 12.5 s") and lines[-1] == "cause: app3: not ready"
+    assert "app2=-" in lines[2]

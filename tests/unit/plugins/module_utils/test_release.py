@@ -61,7 +61,8 @@ def deploy(tree, tmp_path, release, state="current", **kw):
     if not os.path.exists(art):
         make_tar(art, {"run.sh": "echo %s" % release, "VERSION": release})
     kw.setdefault("checksum", parse_checksum("sha256:" + hashlib.sha256(open(art, "rb").read()).hexdigest()))
-    return apply_release(tree, state, release, artifact=art, strip=1, service="shop.service", **kw)
+    kw.setdefault("service", "shop.service")
+    return apply_release(tree, state, release, artifact=art, strip=1, **kw)
 
 
 def test_first_deploy_unpacks_switches_and_starts(tree, tmp_path, sysd):
@@ -198,3 +199,81 @@ def test_a_release_installed_by_another_tool_is_adopted(tree, tmp_path):
     assert out["previous"] == "v0" and sorted(tree.releases()) == ["v0", "v1"]
     back = apply_release(tree, "rollback", None)
     assert back["current"] == "v0"
+
+
+# -- staging in one call: the unit, the artifact only when needed, readiness on the host ------------
+
+UNIT = {"exec_start": "bin/start", "user": "root", "group": "root", "port": 8080, "stop_timeout": 30}
+
+
+def test_staging_writes_the_unit_once_and_reports_what_needs_a_switch(tree, tmp_path, sysd):
+    units = tmp_path / "units"
+    units.mkdir()
+    first = deploy(tree, tmp_path, "v1", state="present", unit=UNIT, unit_dir=str(units))
+    assert first["actions"] == ["unpack", "unit"] and first["unit_changed"] and first["needs_switch"]
+    assert "WorkingDirectory=%s" % tree.current_link in (units / "shop.service").read_text()
+    assert sysd.calls == [["daemon-reload"], ["enable", "--quiet", "shop.service"]]
+    deploy(tree, tmp_path, "v1")
+    sysd.calls.clear()
+    again = deploy(tree, tmp_path, "v1", state="present", unit=UNIT, unit_dir=str(units))
+    assert sysd.calls == []
+    assert again["actions"] == [] and not again["unit_changed"] and not again["needs_switch"]
+    changed = deploy(tree, tmp_path, "v1", state="present", unit=dict(UNIT, stop_timeout=5), unit_dir=str(units))
+    assert changed["unit_changed"] and changed["needs_switch"], "a new unit needs the host drained and restarted"
+    out = apply_release(tree, "current", "v1", service="shop.service", restart=True)
+    assert out["actions"] == ["restart"] and ["restart", "shop.service"] in sysd.calls
+
+
+def test_a_missing_artifact_is_asked_for_before_anything_changes(tree, tmp_path, sysd):
+    units = tmp_path / "units"
+    units.mkdir()
+    out = apply_release(
+        tree,
+        "present",
+        "v1",
+        artifact=str(tmp_path / "absent"),
+        service="shop.service",
+        unit=UNIT,
+        unit_dir=str(units),
+        artifact_missing="skip",
+    )
+    assert out["artifact_needed"] and out["changed"] is False and out["needs_switch"]
+    assert sysd.calls == [] and not (units / "shop.service").exists() and not tree.is_complete("v1")
+    with pytest.raises(ReleaseError, match="not a file"):
+        apply_release(tree, "present", "v1", artifact=str(tmp_path / "absent"), check=True)
+
+
+def test_a_download_is_used_only_when_the_release_is_missing(tree, tmp_path):
+    art = str(tmp_path / "dl.tar.gz")
+    checksum = parse_checksum(make_tar(art, {"VERSION": "v1"}))
+    fetched = []
+
+    def download():
+        fetched.append(art)
+        return art
+
+    apply_release(tree, "current", "v1", checksum=checksum, strip=1, download=download)
+    apply_release(tree, "current", "v1", checksum=checksum, strip=1, download=download)
+    assert fetched == [art]
+
+
+def test_readiness_runs_after_the_restart_with_the_release_now_current(tree, tmp_path):
+    seen = []
+
+    def ready(release):
+        seen.append(release)
+        return {"ready": release == "v1", "elapsed": 0.1, "results": []}
+
+    deploy(tree, tmp_path, "v1", ready=ready)
+    out = deploy(tree, tmp_path, "v2", ready=ready)
+    back = apply_release(tree, "rollback", None, service="shop.service", ready=ready)
+    assert seen == ["v1", "v2", "v1"] and out["ready"]["ready"] is False and back["ready"]["ready"] is True
+    assert "ready" not in deploy(tree, tmp_path, "v2", state="present", ready=ready)
+
+
+def test_bad_service_and_unit_values_change_nothing(tree, tmp_path, sysd):
+    with pytest.raises(ValueError, match="service"):
+        deploy(tree, tmp_path, "v1", service="shop; reboot", unit=UNIT)
+    with pytest.raises(ValueError, match="needs service"):
+        apply_release(tree, "present", "v1", unit=UNIT)
+    assert sysd.calls == [] and not tree.is_complete("v1")

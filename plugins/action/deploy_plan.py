@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Action plugin zerodown.deploy.deploy_plan: the whole deploy plan, computed once on the controller.
+
+It reads the deploy variables (``zerodown_*``) of the host it runs for,
+resolves the host patterns against the inventory, and returns the plan as the
+fact ``zerodown_plan`` (with ``run_once`` it is set on every host of the play).
+The decisions themselves are ``module_utils/_plan.py``; this file only gathers
+the inputs. Nothing is sent to any host.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import socket
+import time
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import lookup_loader
+from ansible.utils.display import Display
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._plan import DEFAULTS, PlanError, build_plan
+from ansible_collections.zerodown.deploy.plugins.module_utils._release import sha256_file
+
+FACT = "zerodown_plan"
+display = Display()
+_ARGS = ("mode", "run_id")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def _var(self, task_vars, name):
+        if name not in task_vars:
+            return DEFAULTS.get(name)
+        return self._templar.template(task_vars[name])
+
+    def _hosts(self, task_vars, pattern):
+        if (
+            pattern not in task_vars.get("groups", {})
+            and not any(c in pattern for c in ":,&!*~[")
+            and (pattern not in task_vars.get("hostvars", {}))
+        ):
+            return []  # a plain group name that the inventory does not have (no warning for an absent db group)
+        lookup = lookup_loader.get("ansible.builtin.inventory_hostnames", loader=self._loader, templar=self._templar)
+        return list(lookup.run([pattern], variables=task_vars))
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        unknown = sorted(set(self._task.args) - set(_ARGS))
+        if unknown:
+            result.update(failed=True, msg="deploy_plan takes %s, not %s" % (", ".join(_ARGS), ", ".join(unknown)))
+            return result
+        mode = self._task.args.get("mode", "deploy")
+        try:
+            names = sorted(n for n in task_vars if n.startswith("zerodown_") and n != FACT)
+            variables = {n: self._var(task_vars, n) for n in names}
+            patterns = {
+                kind: variables.get("zerodown_%s_hosts" % kind) or DEFAULTS["zerodown_%s_hosts" % kind]
+                for kind in ("app", "lb", "db")
+            }
+            hosts = {kind: self._hosts(task_vars, pattern) for kind, pattern in patterns.items()}
+            hostvars = task_vars.get("hostvars", {})
+            addresses = {}
+            for host in hosts["app"] + hosts["lb"]:
+                address = hostvars[host].get("ansible_host") if host in hostvars else None
+                addresses[host] = self._templar.template(address) if address else host
+        except AnsibleError as exc:
+            result.update(failed=True, msg="deploy_plan could not read the deploy variables: %s" % exc)
+            return result
+        run_id = self._task.args.get("run_id") or "%s-%s%s" % (
+            time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+            "rb-" if mode == "rollback" else "",
+            secrets.token_hex(3),
+        )
+        identity = {
+            "run_id": run_id,
+            "owner": variables.get("zerodown_owner") or os.environ.get("USER") or getpass.getuser(),
+            "controller": socket.gethostname(),
+        }
+        try:
+            plan = build_plan(variables, mode, hosts["app"], hosts["lb"], hosts["db"], addresses, identity, sha256_file)
+        except PlanError as exc:
+            result.update(failed=True, msg=str(exc), problems=exc.problems)
+            return result
+        except OSError as exc:
+            result.update(failed=True, msg="deploy_plan: %s; nothing was changed" % exc)
+            return result
+        if plan["deprecations"]:
+            result["deprecations"] = [
+                {"msg": note, "version": "1.0.0", "collection_name": "zerodown.deploy"} for note in plan["deprecations"]
+            ]
+        for line in plan["summary"]:
+            display.display("zerodown plan: %s" % line)
+        result.update(changed=False, plan=plan, ansible_facts={FACT: plan})
+        return result

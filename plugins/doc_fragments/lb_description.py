@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The load_balancer option (plugins/module_utils/_lb.py ARGUMENT_SPEC["load_balancer"]).
+    DOCUMENTATION = r"""
+options:
+  load_balancer:
+    description:
+      - The whole load-balancer description as one value, as M(zerodown.deploy.deploy_plan) computes it from
+        C(zerodown_lb) (C(zerodown_plan.lb)), so that a playbook passes one value and the provider is never a branch.
+      - Its keys mean what the options of the same names of M(zerodown.deploy.switch_traffic) mean.
+      - In M(zerodown.deploy.drain_backend) and M(zerodown.deploy.switch_traffic) it cannot be combined with
+        their separate C(provider), C(socket), C(api_timeout), C(nginx) or C(backend) options.
+    type: dict
+    suboptions:
+      provider:
+        description: As the option C(provider) of M(zerodown.deploy.switch_traffic).
+        type: str
+        choices: [haproxy, nginx]
+        default: haproxy
+      socket:
+        description: As the option C(socket) of M(zerodown.deploy.switch_traffic).
+        type: list
+        elements: str
+      api_timeout:
+        description: As the option C(api_timeout) of M(zerodown.deploy.switch_traffic).
+        type: float
+        default: 5.0
+      nginx:
+        description: As the option C(nginx) of M(zerodown.deploy.switch_traffic).
+        type: dict
+        suboptions:
+          conf:
+            description: As C(nginx.conf) of M(zerodown.deploy.switch_traffic).
+            type: path
+            required: true
+          servers_file:
+            description: As C(nginx.servers_file) of M(zerodown.deploy.switch_traffic).
+            type: path
+            required: true
+          pid_file:
+            description: As C(nginx.pid_file) of M(zerodown.deploy.switch_traffic).
+            type: path
+            default: /run/nginx.pid
+          binary:
+            description: As C(nginx.binary) of M(zerodown.deploy.switch_traffic).
+            type: path
+            default: nginx
+          prefix:
+            description: As C(nginx.prefix) of M(zerodown.deploy.switch_traffic).
+            type: path
+      backend:
+        description: As the option C(backend) of M(zerodown.deploy.switch_traffic).
+        type: str
+        required: true
+      servers:
+        description: Inventory host to backend server name (the plan's map); M(zerodown.deploy.deploy_ledger) checks that each exists.
+        type: dict
+"""

@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The ledger option of the modules that record while they work (plugins/module_utils/_ledger.py RECORD_SPEC).
+    DOCUMENTATION = r"""
+options:
+  ledger:
+    description:
+      - Also record this step in the deploy ledger kept on this host (see M(zerodown.deploy.deploy_ledger)), in the
+        same call, so that a deploy's batch costs no extra round trip.
+      - M(zerodown.deploy.drain_backend) records before it changes anything, so a crash cannot hide a host it was
+        about to move; M(zerodown.deploy.switch_traffic) records after the change took effect.
+      - Not recorded in check mode.
+    type: dict
+    suboptions:
+      app:
+        description: Application name (the ledger is C(<path>/<app>/ledger.json)).
+        type: str
+        required: true
+      path:
+        description: Directory holding one sub-directory per application.
+        type: path
+        default: /var/lib/zerodown
+      run_id:
+        description: The deploy run; the ledger must have been started by that run.
+        type: str
+        required: true
+      hosts:
+        description:
+          - The inventory hosts this step concerns, as a list of host names, a list of C(zerodown_release_state)
+            facts (their C(host) and C(previous) are recorded), or a dict of host to fields as for
+            M(zerodown.deploy.deploy_ledger).
+        type: raw
+      status:
+        description: Status recorded for every host in O(ledger.hosts).
+        type: str
+        choices: [staged, switching, moved, rolled_back, removed, unchanged, failed]
+      current:
+        description: Release recorded as each host's current one.
+        type: str
+      servers:
+        description: Inventory host to backend server name (the plan's C(servers) map); each host's server is recorded.
+        type: dict
+      batch:
+        description: Batch number the hosts belong to.
+        type: int
+      phase:
+        description: Name of the phase starting now.
+        type: str
+"""

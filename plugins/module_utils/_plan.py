@@ -1,0 +1,438 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Private to the zerodown.deploy collection: the deploy plan.
+
+Every decision a deploy takes before its first change is made here, once, on
+the controller (by the ``deploy_plan`` action plugin): which hosts, in which
+batches, which backend server each host is, which load balancer and how to
+reach it, where the lock and ledger live, how long the worst case takes. The
+playbooks read the result, one fact, and compute nothing themselves. Every
+problem in the input is collected and reported in one message before anything
+changes.
+
+``build_plan(variables, hosts, ...)`` is a pure function of the deploy
+variables (``zerodown_*``, already templated) and the resolved host lists, so
+it is unit-tested without Ansible.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyNameError, validate_name
+from ansible_collections.zerodown.deploy.plugins.module_utils._lock import validate_app
+from ansible_collections.zerodown.deploy.plugins.module_utils._release import validate_release
+
+STRATEGIES = ("rolling", "blue_green", "canary")
+#: Strategies whose role this version ships; the others are refused by the plan.
+AVAILABLE_STRATEGIES = ("rolling",)
+PROVIDERS = ("haproxy", "nginx")
+MODES = ("deploy", "rollback", "contract")
+#: The older spelling of zerodown_lb, still accepted (see the changelog's deprecation note).
+LEGACY_LB_VARS = (
+    "zerodown_lb_provider",
+    "zerodown_haproxy_socket",
+    "zerodown_haproxy_backend",
+    "zerodown_haproxy_server_names",
+)
+HOOKS = (
+    "before_stage",
+    "after_stage",
+    "before_switch",
+    "after_switch",
+    "before_allow_traffic",
+    "after_deploy",
+    "on_rollback",
+)
+_SHA256 = re.compile(r"^(sha256:)?([0-9a-fA-F]{64})$")
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+DEFAULTS: Dict[str, Any] = {
+    "zerodown_strategy": "rolling",
+    "zerodown_app_hosts": "app",
+    "zerodown_lb_hosts": "lb",
+    "zerodown_db_hosts": "db",
+    "zerodown_state_dir": "/var/lib/zerodown",
+    "zerodown_batch_size": 1,
+    "zerodown_drain_timeout": 60,
+    "zerodown_stop_timeout": 30,
+    "zerodown_ready_timeout": 60,
+    "zerodown_app_port": 8080,
+    "zerodown_lock_ttl": 0,
+    "zerodown_artifact_checksum": "",
+}
+
+
+class PlanError(ValueError):
+    """The deploy variables do not make a plan; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(
+            "the deploy variables have %d problem(s), nothing was changed:\n  - %s"
+            % (len(self.problems), "\n  - ".join(self.problems))
+        )
+
+
+def batch_size(value: Any, host_count: int) -> int:
+    """Hosts per batch: a whole number, or a percentage of the hosts, floored, at least 1 (as Ansible's serial)."""
+    text = str(value)
+    match = _PERCENT.match(text)
+    if match:
+        percent = float(match.group(1))
+        if not 0 < percent <= 100:
+            raise ValueError("zerodown_batch_size %r: a percentage must be more than 0 and at most 100" % (value,))
+        return max(int(host_count * percent / 100), 1)
+    if isinstance(value, bool):
+        raise ValueError("zerodown_batch_size %r is not a number of hosts or a percentage such as 25%%" % (value,))
+    try:
+        size = int(text)
+    except ValueError:
+        raise ValueError(
+            "zerodown_batch_size %r is not a number of hosts or a percentage such as 25%%" % (value,)
+        ) from None
+    if size < 1:
+        raise ValueError("zerodown_batch_size %r must be 1 or more" % (value,))
+    return size
+
+
+def batches(hosts: Sequence[str], size: int) -> List[List[str]]:
+    return [list(hosts[i : i + size]) for i in range(0, len(hosts), size)]
+
+
+def worst_case_seconds(batch_count: int, drain: float, stop: float, ready: float) -> int:
+    """The longest a deploy can take before its timeouts stop it: every batch at its limits, plus a fixed part."""
+    return int(batch_count * (drain + stop + ready + 10) + 120)
+
+
+def _number(variables: Dict[str, Any], name: str, problems: List[str]) -> float:
+    value = variables.get(name, DEFAULTS.get(name))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems.append("%s=%r is not a number of seconds" % (name, value))
+        return 0.0
+    if number <= 0:
+        problems.append("%s=%r must be more than 0 seconds" % (name, value))
+    return number
+
+
+def load_balancer(
+    variables: Dict[str, Any],
+    app_hosts: Sequence[str],
+    host_addresses: Dict[str, str],
+    problems: List[str],
+    needed: bool = True,
+) -> Tuple[Dict[str, Any], List[str]]:
+    """``zerodown_lb`` (or the older zerodown_haproxy_* shorthand) as one description; (lb, deprecation notes).
+
+    Not ``needed`` (contract migrations touch no load balancer), a missing backend is no problem.
+    """
+    notes: List[str] = []
+    given = variables.get("zerodown_lb")
+    legacy = [name for name in LEGACY_LB_VARS if variables.get(name) not in (None, "", {})]
+    if given not in (None, "", {}):
+        if not isinstance(given, dict):
+            problems.append(
+                "zerodown_lb must be a dict (provider, socket or nginx, backend, servers), got %r" % (given,)
+            )
+            given = {}
+        if legacy:
+            problems.append(
+                "zerodown_lb is set, and so is the older shorthand %s: keep only zerodown_lb" % ", ".join(legacy)
+            )
+        spec = dict(given)
+    else:
+        spec = {
+            "provider": variables.get("zerodown_lb_provider") or "haproxy",
+            "socket": variables.get("zerodown_haproxy_socket") or "/run/haproxy/admin.sock",
+            "backend": variables.get("zerodown_haproxy_backend"),
+            "servers": variables.get("zerodown_haproxy_server_names") or {},
+        }
+        if legacy:
+            notes.append(
+                "%s are the older spelling of zerodown_lb (provider, socket, backend, servers); "
+                "they will be removed in zerodown.deploy 1.0.0" % ", ".join(legacy)
+            )
+    unknown = sorted(set(spec) - {"provider", "socket", "backend", "upstream", "nginx", "servers", "api_timeout"})
+    if unknown:
+        problems.append(
+            "zerodown_lb has unknown key(s) %s; it takes provider, socket, nginx, backend (or upstream), servers, "
+            "api_timeout" % ", ".join(unknown)
+        )
+    provider = spec.get("provider") or "haproxy"
+    if provider not in PROVIDERS:
+        problems.append("zerodown_lb.provider=%r is not one of %s" % (provider, ", ".join(PROVIDERS)))
+    backend = spec.get("backend") or spec.get("upstream")
+    if not backend and needed:
+        problems.append(
+            "zerodown_lb.backend is missing: name the HAProxy backend (or nginx upstream) holding the app servers"
+        )
+    elif backend:
+        try:
+            validate_name(backend, "zerodown_lb.backend")
+        except HAProxyNameError as exc:
+            problems.append(str(exc))
+    out: Dict[str, Any] = {"provider": provider, "backend": backend, "api_timeout": spec.get("api_timeout") or 5.0}
+    if provider == "haproxy":
+        socket = spec.get("socket") or "/run/haproxy/admin.sock"
+        out["socket"] = [socket] if isinstance(socket, str) else list(socket)
+        out["nginx"] = None
+    elif provider == "nginx":
+        nginx = spec.get("nginx")
+        if not isinstance(nginx, dict) or not nginx.get("conf") or not nginx.get("servers_file"):
+            problems.append(
+                "zerodown_lb.provider=nginx needs zerodown_lb.nginx with conf (nginx.conf of the running nginx) and "
+                "servers_file (the include file of the upstream's server lines)"
+            )
+            nginx = {}
+        out["nginx"] = dict(nginx)
+        out["socket"] = None
+    # inventory host -> backend server: the inventory name for HAProxy, host:port as written in nginx's file
+    mapping = spec.get("servers") or {}
+    if not isinstance(mapping, dict):
+        problems.append("zerodown_lb.servers must map inventory hosts to server names, got %r" % (mapping,))
+        mapping = {}
+    strangers = sorted(set(mapping) - set(app_hosts))
+    if strangers:
+        problems.append(
+            "zerodown_lb.servers names host(s) %s that are not in the app hosts (%s)"
+            % (", ".join(strangers), ", ".join(app_hosts) or "none")
+        )
+    port = variables.get("zerodown_app_port", DEFAULTS["zerodown_app_port"])
+    servers = {}
+    for host in app_hosts:
+        if host in mapping:
+            servers[host] = str(mapping[host])
+        elif provider == "nginx":
+            servers[host] = "%s:%s" % (host_addresses.get(host) or host, port)
+        else:
+            servers[host] = host
+        if provider == "haproxy":
+            try:
+                validate_name(servers[host], "server name of %s" % host)
+            except HAProxyNameError as exc:
+                problems.append(str(exc))
+    seen: Dict[str, str] = {}
+    for host, server in servers.items():
+        if server in seen:
+            problems.append(
+                "hosts %s and %s are both server %r: every app host needs its own" % (seen[server], host, server)
+            )
+        seen.setdefault(server, host)
+    out["servers"] = servers
+    return out, notes
+
+
+def artifact(variables: Dict[str, Any], problems: List[str], sha256_of) -> Dict[str, Any]:
+    source = variables.get("zerodown_artifact") or ""
+    checksum = str(variables.get("zerodown_artifact_checksum") or "")
+    out: Dict[str, Any] = {"src": None, "url": None, "sha256": ""}
+    if checksum:
+        match = _SHA256.match(checksum.strip())
+        if not match:
+            problems.append(
+                "zerodown_artifact_checksum=%r is not a sha256 (64 hex digits, optionally prefixed sha256:)" % checksum
+            )
+        else:
+            out["sha256"] = match.group(2).lower()
+    if not source:
+        problems.append("zerodown_artifact is missing: a release tarball on the controller, or an http(s) URL")
+        return out
+    if re.match(r"^https?://", source):
+        out["url"] = source
+        if not checksum:
+            problems.append("zerodown_artifact is a URL (%s): set zerodown_artifact_checksum (its sha256)" % source)
+        return out
+    if not os.path.isfile(source):
+        problems.append("zerodown_artifact %s is not a file on the controller" % source)
+        return out
+    out["src"] = source
+    actual = sha256_of(source)
+    if out["sha256"] and actual != out["sha256"]:
+        problems.append(
+            "zerodown_artifact %s has sha256 %s, not zerodown_artifact_checksum %s" % (source, actual, out["sha256"])
+        )
+    out["sha256"] = actual
+    return out
+
+
+def hooks(variables: Dict[str, Any], problems: List[str]) -> Dict[str, str]:
+    out = {}
+    for name in HOOKS:
+        value = variables.get("zerodown_hook_%s" % name) or ""
+        if not isinstance(value, str):
+            problems.append("zerodown_hook_%s must be the path of a task file, got %r" % (name, value))
+            value = ""
+        out[name] = value
+    return out
+
+
+def entry_url(variables: Dict[str, Any], lb_hosts: Sequence[str], host_addresses: Dict[str, str]) -> str:
+    """Where users reach the application: zerodown_smoke_base_url, else the first load balancer's address."""
+    given = variables.get("zerodown_smoke_base_url")
+    if given:
+        return str(given).rstrip("/")
+    if not lb_hosts:
+        return ""
+    return "http://%s:%s" % (host_addresses.get(lb_hosts[0]) or lb_hosts[0], variables.get("zerodown_lb_port") or 80)
+
+
+def migrations(variables: Dict[str, Any]) -> Dict[str, Any]:
+    for key, kind in (
+        ("zerodown_migrate_command", "command"),
+        ("zerodown_migrations_src", "controller directory"),
+        ("zerodown_migrations_dir", "directory on the migrate host"),
+    ):
+        value = variables.get(key)
+        if value:
+            files: Optional[List[str]] = None
+            if key == "zerodown_migrations_src" and os.path.isdir(value):
+                files = sorted(n for n in os.listdir(value) if n.endswith(".sql"))
+            return {"source": kind, "location": value, "files": files}
+    return {"source": "none", "location": "", "files": []}
+
+
+def build_plan(
+    variables: Dict[str, Any],
+    mode: str,
+    app_hosts: Sequence[str],
+    lb_hosts: Sequence[str],
+    db_hosts: Sequence[str],
+    host_addresses: Dict[str, str],
+    identity: Dict[str, str],
+    sha256_of,
+) -> Dict[str, Any]:
+    """The plan, or PlanError listing every problem. ``identity``: run_id, owner, controller."""
+    problems: List[str] = []
+    if mode not in MODES:
+        raise PlanError(["mode=%r is not one of %s" % (mode, ", ".join(MODES))])
+    app = variables.get("zerodown_app_name") or ""
+    try:
+        validate_app(app)
+    except ValueError as exc:
+        problems.append("zerodown_app_name: %s" % exc)
+    release = variables.get("zerodown_release") or ""
+    if mode != "rollback":
+        try:
+            validate_release(release)
+        except ValueError as exc:
+            problems.append("zerodown_release: %s" % exc)
+    strategy = variables.get("zerodown_strategy") or DEFAULTS["zerodown_strategy"]
+    if strategy not in STRATEGIES:
+        problems.append("zerodown_strategy=%r is not one of %s" % (strategy, ", ".join(STRATEGIES)))
+    elif mode == "deploy" and strategy not in AVAILABLE_STRATEGIES:
+        problems.append(
+            "zerodown_strategy=%s is not available in this version of zerodown.deploy; use %s"
+            % (strategy, " or ".join(AVAILABLE_STRATEGIES))
+        )
+    if not app_hosts:
+        problems.append(
+            "no host matches the app pattern %r (zerodown_app_hosts)"
+            % (variables.get("zerodown_app_hosts") or DEFAULTS["zerodown_app_hosts"])
+        )
+    if not lb_hosts:
+        problems.append(
+            "no host matches the load-balancer pattern %r (zerodown_lb_hosts); the lock and ledger live on its first host"
+            % (variables.get("zerodown_lb_hosts") or DEFAULTS["zerodown_lb_hosts"])
+        )
+    both = sorted(set(app_hosts) & set(lb_hosts))
+    if both:
+        problems.append(
+            "host(s) %s are both app and load-balancer hosts; keep the two patterns apart" % ", ".join(both)
+        )
+    lb, notes = load_balancer(variables, app_hosts, host_addresses, problems, needed=mode != "contract")
+    state_dir = variables.get("zerodown_state_dir") or DEFAULTS["zerodown_state_dir"]
+    if not os.path.isabs(str(state_dir)):
+        problems.append("zerodown_state_dir=%r must be an absolute path" % (state_dir,))
+    size = 1
+    try:
+        size = batch_size(variables.get("zerodown_batch_size", DEFAULTS["zerodown_batch_size"]), len(app_hosts))
+    except ValueError as exc:
+        problems.append(str(exc))
+    timeouts = {
+        "drain": _number(variables, "zerodown_drain_timeout", problems),
+        "stop": _number(variables, "zerodown_stop_timeout", problems),
+        "ready": _number(variables, "zerodown_ready_timeout", problems),
+    }
+    plan_batches = batches(list(app_hosts), size)
+    worst = worst_case_seconds(len(plan_batches), timeouts["drain"], timeouts["stop"], timeouts["ready"])
+    ttl_given = variables.get("zerodown_lock_ttl") or 0
+    try:
+        ttl = int(ttl_given) if ttl_given else worst + 600
+        if ttl < 1:
+            raise ValueError
+    except (TypeError, ValueError):
+        problems.append("zerodown_lock_ttl=%r must be a whole number of seconds, 1 or more" % (ttl_given,))
+        ttl = worst + 600
+    plan: Dict[str, Any] = {
+        "mode": mode,
+        "app": app,
+        "release": release,
+        "strategy": strategy,
+        "role": "zerodown.deploy.%s" % strategy,
+        "run_id": identity["run_id"],
+        "owner": identity["owner"],
+        "controller": identity["controller"],
+        "app_hosts": list(app_hosts),
+        "lb_hosts": list(lb_hosts),
+        "db_hosts": list(db_hosts),
+        "lock_host": lb_hosts[0] if lb_hosts else None,
+        "state_dir": state_dir,
+        "lb": lb,
+        "servers": lb["servers"],
+        "batch_size": size,
+        "batches": plan_batches,
+        "timeouts": timeouts,
+        "worst_case_seconds": worst,
+        "lock_ttl": ttl,
+        "hooks": hooks(variables, problems),
+        "entry_url": entry_url(variables, lb_hosts, host_addresses),
+        # what the modules' ``ledger`` option needs besides the step itself
+        "ledger": {"app": app, "path": state_dir, "run_id": identity["run_id"], "servers": lb["servers"]},
+        "migrations": migrations(variables),
+        "deprecations": notes,
+    }
+    if mode == "deploy":
+        if not variables.get("zerodown_exec_start"):
+            problems.append("zerodown_exec_start is missing: the command the systemd unit runs from current")
+        plan["artifact"] = artifact(variables, problems, sha256_of)
+    if problems:
+        raise PlanError(problems)
+    plan["summary"] = summary(plan)
+    return plan
+
+
+def summary(plan: Dict[str, Any]) -> List[str]:
+    """What check mode and the first lines of a run print."""
+    lines = [
+        "%s %s of %s, strategy %s, run %s by %s on %s"
+        % (
+            plan["mode"],
+            plan["release"] or "-",
+            plan["app"],
+            plan["strategy"],
+            plan["run_id"],
+            plan["owner"],
+            plan["controller"],
+        ),
+        "%d batch(es) of up to %d: %s"
+        % (len(plan["batches"]), plan["batch_size"], " | ".join(", ".join(b) for b in plan["batches"])),
+        "load balancer: %s backend %s on %s (lock and ledger on %s)"
+        % (plan["lb"]["provider"], plan["lb"]["backend"], ", ".join(plan["lb_hosts"]), plan["lock_host"]),
+        "worst case (from the timeouts): %d s; lock TTL %d s" % (plan["worst_case_seconds"], plan["lock_ttl"]),
+        "migrations: %s%s"
+        % (
+            plan["migrations"]["source"],
+            (" " + plan["migrations"]["location"]) if plan["migrations"]["location"] else "",
+        ),
+    ]
+    active = [name for name, path in plan["hooks"].items() if path]
+    if active:
+        lines.append("hooks: %s" % ", ".join(active))
+    return lines

@@ -1,0 +1,194 @@
+"""The deploy plan: one pure function of the deploy variables, every problem reported at once."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._plan import (
+    PlanError,
+    batch_size,
+    batches,
+    build_plan,
+    worst_case_seconds,
+)
+
+IDENTITY = {"run_id": "r-1", "owner": "ops", "controller": "ctl"}
+APPS = ("app1", "app2", "app3", "app4")
+
+
+@pytest.fixture
+def artifact(tmp_path):
+    path = tmp_path / "shop-v2.tar.gz"
+    path.write_bytes(b"release bytes")
+    return str(path), hashlib.sha256(b"release bytes").hexdigest()
+
+
+def sha(path):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def plan(variables, mode="deploy", apps=APPS, lbs=("lb1",), addresses=None):
+    return build_plan(variables, mode, list(apps), list(lbs), [], addresses or {}, IDENTITY, sha)
+
+
+def deploy_vars(artifact, **extra):
+    base = {
+        "zerodown_app_name": "shop",
+        "zerodown_release": "v2",
+        "zerodown_artifact": artifact[0],
+        "zerodown_exec_start": "bin/start",
+        "zerodown_lb": {"backend": "app"},
+    }
+    base.update(extra)
+    return base
+
+
+def test_a_plan_holds_every_decision(artifact):
+    out = plan(deploy_vars(artifact, zerodown_batch_size="50%", zerodown_artifact_checksum="sha256:" + artifact[1]))
+    assert out["run_id"] == "r-1" and out["owner"] == "ops" and out["controller"] == "ctl"
+    assert out["strategy"] == "rolling" and out["role"] == "zerodown.deploy.rolling"
+    assert out["batches"] == [["app1", "app2"], ["app3", "app4"]] and out["batch_size"] == 2
+    assert out["servers"] == {h: h for h in APPS}
+    assert out["lb"] == {
+        "provider": "haproxy",
+        "backend": "app",
+        "api_timeout": 5.0,
+        "socket": ["/run/haproxy/admin.sock"],
+        "nginx": None,
+        "servers": out["servers"],
+    }
+    assert out["lock_host"] == "lb1" and out["lb_hosts"] == ["lb1"]
+    assert out["state_dir"] == "/var/lib/zerodown"
+    assert out["worst_case_seconds"] == worst_case_seconds(2, 60, 30, 60) == 440
+    assert out["lock_ttl"] == 440 + 600
+    assert out["artifact"] == {"src": artifact[0], "url": None, "sha256": artifact[1]}
+    assert out["ledger"] == {"app": "shop", "path": "/var/lib/zerodown", "run_id": "r-1", "servers": out["servers"]}
+    assert out["entry_url"] == "http://lb1:80"
+    assert out["hooks"]["before_switch"] == "" and out["migrations"]["source"] == "none"
+    assert any("2 batch(es)" in line for line in out["summary"])
+
+
+def test_every_problem_is_listed_in_one_error(tmp_path):
+    bad = {
+        "zerodown_app_name": "../etc",
+        "zerodown_release": "v 2",
+        "zerodown_strategy": "big_bang",
+        "zerodown_batch_size": "0",
+        "zerodown_drain_timeout": "soon",
+        "zerodown_artifact": str(tmp_path / "missing.tar.gz"),
+        "zerodown_lb": {"provider": "f5", "colour": "blue"},
+    }
+    with pytest.raises(PlanError) as err:
+        plan(bad)
+    text = str(err.value)
+    for fragment in (
+        "zerodown_app_name",
+        "zerodown_release",
+        "big_bang",
+        "zerodown_batch_size '0'",
+        "zerodown_drain_timeout='soon'",
+        "missing.tar.gz is not a file",
+        "zerodown_exec_start is missing",
+        "unknown key(s) colour",
+        "provider='f5'",
+        "backend is missing",
+    ):
+        assert fragment in text, fragment
+    assert "nothing was changed" in text
+    assert len(err.value.problems) >= 10
+
+
+def test_a_wrong_checksum_is_refused_before_anything(artifact):
+    with pytest.raises(PlanError, match="has sha256 .* not zerodown_artifact_checksum"):
+        plan(deploy_vars(artifact, zerodown_artifact_checksum="0" * 64))
+    with pytest.raises(PlanError, match="not a sha256"):
+        plan(deploy_vars(artifact, zerodown_artifact_checksum="abc"))
+
+
+def test_a_url_needs_a_checksum(artifact):
+    with pytest.raises(PlanError, match="is a URL .* set zerodown_artifact_checksum"):
+        plan(deploy_vars(artifact, zerodown_artifact="https://example.invalid/shop.tar.gz"))
+    out = plan(
+        deploy_vars(
+            artifact, zerodown_artifact="https://example.invalid/shop.tar.gz", zerodown_artifact_checksum="a" * 64
+        )
+    )
+    assert out["artifact"] == {"src": None, "url": "https://example.invalid/shop.tar.gz", "sha256": "a" * 64}
+
+
+def test_the_older_haproxy_shorthand_still_works_with_a_deprecation(artifact):
+    variables = deploy_vars(artifact, zerodown_haproxy_backend="web", zerodown_haproxy_server_names={"app1": "web1"})
+    del variables["zerodown_lb"]
+    out = plan(variables)
+    assert out["lb"]["backend"] == "web" and out["servers"]["app1"] == "web1" and out["servers"]["app2"] == "app2"
+    assert out["deprecations"] and "zerodown_haproxy_backend" in out["deprecations"][0]
+    with pytest.raises(PlanError, match="keep only zerodown_lb"):
+        plan(dict(variables, zerodown_lb={"backend": "app"}))
+
+
+def test_nginx_servers_default_to_the_hosts_address_and_port(artifact):
+    variables = deploy_vars(
+        artifact,
+        zerodown_app_port=8081,
+        zerodown_lb={
+            "provider": "nginx",
+            "upstream": "app",
+            "nginx": {"conf": "/etc/nginx/nginx.conf", "servers_file": "/etc/nginx/app.servers"},
+        },
+    )
+    out = plan(variables, addresses={"app1": "10.0.0.11"})
+    assert out["lb"]["provider"] == "nginx" and out["lb"]["socket"] is None
+    assert out["servers"]["app1"] == "10.0.0.11:8081" and out["servers"]["app2"] == "app2:8081"
+    with pytest.raises(PlanError, match="needs zerodown_lb.nginx with conf"):
+        plan(deploy_vars(artifact, zerodown_lb={"provider": "nginx", "backend": "app"}))
+
+
+def test_server_names_are_unique_safe_and_name_app_hosts_only(artifact):
+    with pytest.raises(PlanError) as err:
+        plan(
+            deploy_vars(
+                artifact,
+                zerodown_lb={"backend": "app", "servers": {"app1": "x", "app2": "x", "db9": "y", "app3": "a;b"}},
+            )
+        )
+    text = str(err.value)
+    assert "both server 'x'" in text and "db9" in text and "'a;b'" in text
+
+
+def test_hosts_and_strategies(artifact):
+    with pytest.raises(PlanError, match="no host matches the app pattern"):
+        plan(deploy_vars(artifact), apps=[])
+    with pytest.raises(PlanError, match="both app and load-balancer hosts"):
+        plan(deploy_vars(artifact), lbs=["app1"])
+    with pytest.raises(PlanError, match="blue_green is not available in this version"):
+        plan(deploy_vars(artifact, zerodown_strategy="blue_green"))
+
+
+def test_rollback_and_contract_need_less(tmp_path):
+    out = plan({"zerodown_app_name": "shop", "zerodown_lb": {"backend": "app"}}, mode="rollback")
+    assert out["mode"] == "rollback" and "artifact" not in out
+    out = plan({"zerodown_app_name": "shop", "zerodown_release": "v2"}, mode="contract")
+    assert out["lock_host"] == "lb1"
+    with pytest.raises(PlanError, match="backend is missing"):
+        plan({"zerodown_app_name": "shop"}, mode="rollback")
+
+
+@pytest.mark.parametrize(
+    "value, hosts, size",
+    [(1, 4, 1), ("2", 4, 2), ("25%", 4, 1), ("50%", 4, 2), ("10%", 4, 1), ("100%", 3, 3), ("33%", 12, 3)],
+)
+def test_batch_size_is_serial_arithmetic(value, hosts, size):
+    assert batch_size(value, hosts) == size
+
+
+@pytest.mark.parametrize("value", [0, "-1", "0%", "150%", "many", True, None])
+def test_bad_batch_sizes(value):
+    with pytest.raises(ValueError, match="zerodown_batch_size"):
+        batch_size(value, 4)
+
+
+def test_batches_keep_inventory_order():
+    assert batches(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
