@@ -657,7 +657,7 @@ def canary_weights(
         for canary_total in range(c, c * max_weight + 1):
             # For this canary sum the best baseline sum is next to C * (1 - t) / t.
             ideal = canary_total * (1 - target) / target
-            for baseline_total in {math.floor(ideal), math.ceil(ideal)}:
+            for baseline_total in sorted({math.floor(ideal), math.ceil(ideal)}):
                 baseline_total = max(b, min(b * max_weight, baseline_total))
                 error = abs(Fraction(canary_total, canary_total + baseline_total) - target)
                 uneven = (canary_total % c != 0) + (baseline_total % b != 0)

@@ -74,8 +74,8 @@ options:
     elements: str
   since:
     description:
-      - The RV(snapshot) an earlier call returned, taken on the same O(socket) list and O(backend): where the step
-        starts.
+      - The RV(snapshot) an earlier call returned, taken on the same O(socket) list and O(backend); the step starts
+        there.
       - Without it the module takes a snapshot itself at the start, and O(pause) must be above 0.
     type: dict
   pause:

@@ -117,7 +117,7 @@ def test_too_little_traffic_is_inconclusive(tmp_path, module_runner):
     with canary_fleet(tmp_path, share=50) as haproxy:
         snap = module_runner("canary_analysis", _args(haproxy, state="snapshot", servers=[CANARY, "web1"]), check=True)
         assert list(snap["snapshot"]["load_balancers"][haproxy.socket]["servers"]) == [CANARY, "web1"]
-        for _ in range(6):
+        for _attempt in range(6):
             urllib.request.urlopen(haproxy.url + "/", timeout=10).read()
         result = module_runner(
             "canary_analysis",
@@ -185,7 +185,7 @@ def test_bad_input_and_cleared_counters(tmp_path, module_runner):
             assert message in result["msg"], (args, result["msg"])
             assert result["changed"] is False
         # Counters cleared under the step (as after a reload): a clear error, not a negative rate.
-        for _ in range(3):
+        for _attempt in range(3):
             urllib.request.urlopen(haproxy.url + "/", timeout=10).read()
         fresh = module_runner("canary_analysis", _args(haproxy, state="snapshot"))["snapshot"]
         haproxy.runtime.execute("clear counters all")

@@ -37,7 +37,7 @@ def test_fisher_known_values():
 
 def test_fisher_matches_exact_enumeration():
     rng = random.Random(11)
-    for _ in range(300):
+    for _attempt in range(300):
         nc, nb = rng.randint(1, 60), rng.randint(1, 60)
         ec, eb = rng.randint(0, nc), rng.randint(0, nb)
         assert canary.fisher_one_sided(ec, nc, eb, nb) == pytest.approx(
@@ -67,7 +67,7 @@ def test_binomial_known_values():
     assert canary.binomial_one_sided(3, 10, 0.0) == 0.0  # any error breaks a zero-error budget
     assert canary.binomial_one_sided(3, 10, 1.0) == 1.0
     rng = random.Random(5)
-    for _ in range(200):
+    for _attempt in range(200):
         n = rng.randint(1, 80)
         e, p = rng.randint(0, n), rng.choice([0.001, 0.01, 0.05, 0.2, 0.5])
         assert canary.binomial_one_sided(e, n, p) == pytest.approx(float(_binomial_brute(e, n, p)), rel=1e-9, abs=1e-12)
@@ -86,7 +86,7 @@ def test_step_mean_on_a_cold_server_is_the_plain_mean():
     w = Window().add([10] * 300)
     assert _estimate(w, [30] * 100) == pytest.approx(30, abs=1.5)
     rng = random.Random(3)
-    values = [rng.randint(0, 80) for _ in range(150)]
+    values = [rng.randint(0, 80) for _index in range(150)]
     assert _estimate(Window().add([5] * 100), values) == pytest.approx(sum(values) / len(values), abs=1.5)
 
 
