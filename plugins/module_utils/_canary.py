@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import validate_name
@@ -431,6 +431,15 @@ class Thresholds:
     max_latency_ratio: float = 1.5
     significance: float = 0.01
     min_latency_ms: float = 5.0
+
+    @classmethod
+    def argument_spec(cls) -> Dict[str, Dict[str, Any]]:
+        """The module options for the thresholds, defaults included, from the fields above."""
+        return {f.name: {"type": f.type, "default": f.default} for f in fields(cls)}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Thresholds:
+        return cls(**{f.name: params[f.name] for f in fields(cls)}).check()
 
     def check(self) -> Thresholds:
         """Raise CanaryInputError naming the first bad value and what would be right."""

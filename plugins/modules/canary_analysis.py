@@ -36,17 +36,15 @@ description:
 author:
   - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
+  - zerodown.deploy.attributes
   - zerodown.deploy.load_balancer
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads, so check mode runs it fully, including the pause.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Never changes anything (C(changed=false)); two runs read different counters, so their measurements differ.
 options:
@@ -331,13 +329,7 @@ def check_params(params):
         params["baseline_servers"],
         list(params["canary_servers"]) + list(params["baseline_servers"] or []),
     )
-    return canary.Thresholds(
-        min_requests=params["min_requests"],
-        max_error_rate=params["max_error_rate"],
-        max_latency_ratio=params["max_latency_ratio"],
-        significance=params["significance"],
-        min_latency_ms=params["min_latency_ms"],
-    ).check()
+    return canary.Thresholds.from_params(params)
 
 
 def main(clock=None):
@@ -351,12 +343,8 @@ def main(clock=None):
         pause=dict(type="float", default=0),
         max_wait=dict(type="float", default=0),
         poll_interval=dict(type="float", default=1.0),
-        min_requests=dict(type="int", default=100),
-        max_error_rate=dict(type="float", default=0.01),
-        max_latency_ratio=dict(type="float", default=1.5),
-        min_latency_ms=dict(type="float", default=5.0),
-        significance=dict(type="float", default=0.01),
     )
+    argument_spec.update(canary.Thresholds.argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, required_if=lb.REQUIRED_IF, supports_check_mode=True)
     params = module.params
     backend = params["backend"]
