@@ -597,11 +597,8 @@ def judge(canary: Counts, baseline: Counts, thresholds: Thresholds) -> Verdict:
 # -- one step, end to end -----------------------------------------------------------------
 
 
-def check_groups(
-    canary: Sequence[str], baseline: Optional[Sequence[str]], known: Sequence[str]
-) -> Tuple[List[str], List[str]]:
-    """Validate the canary and baseline server lists against the servers a snapshot knows."""
-    canary = list(canary or [])
+def check_names(canary: Sequence[str], baseline: Optional[Sequence[str]]) -> None:
+    """The canary and baseline lists on their own: not empty, safe names, no server in both."""
     if not canary:
         raise CanaryInputError("canary_servers is empty: name the servers that run the new release")
     for name in list(canary) + list(baseline or []):
@@ -615,6 +612,13 @@ def check_groups(
             "server(s) %s are in both canary_servers and baseline_servers: a server can only be in one"
             % ", ".join(both)
         )
+
+
+def check_groups(
+    canary: Sequence[str], baseline: Optional[Sequence[str]], known: Sequence[str]
+) -> Tuple[List[str], List[str]]:
+    """``check_names``, then against the servers a snapshot knows; the baseline defaults to all the others."""
+    check_names(canary, baseline)
     if baseline is None:
         baseline = [n for n in known if n not in canary]
     unknown = [n for n in list(canary) + list(baseline) if n not in known]
@@ -623,7 +627,7 @@ def check_groups(
             "server(s) %s are not in the snapshot (it has: %s): name servers of the backend, or take the snapshot "
             "with them" % (", ".join(sorted(unknown)), ", ".join(known) or "none")
         )
-    return canary, list(baseline)
+    return list(canary), list(baseline)
 
 
 @dataclass

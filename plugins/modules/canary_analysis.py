@@ -324,11 +324,7 @@ def check_params(params):
             "no step to measure: give since (the snapshot returned by a state=snapshot call) or a pause above 0 "
             "(the module then takes the snapshot itself and waits)"
         )
-    canary.check_groups(
-        params["canary_servers"],
-        params["baseline_servers"],
-        list(params["canary_servers"]) + list(params["baseline_servers"] or []),
-    )
+    canary.check_names(params["canary_servers"], params["baseline_servers"])
     return canary.Thresholds.from_params(params)
 
 
