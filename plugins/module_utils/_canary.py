@@ -99,19 +99,29 @@ def _log_comb(n: int, k: int) -> float:
 
 
 def _tail(log_pmf: Callable[[int], float], start: int, low: int, high: int, mode: float) -> float:
-    """P(X >= start) for a discrete distribution on [low, high] given by its log pmf.
+    """P(X >= start) for a unimodal discrete distribution on [low, high] given by its log pmf.
 
-    Sums whichever side of ``start`` holds the smaller probability (the tail
-    beyond the mode), so a tiny p-value keeps its precision and a large one
-    costs no more than the few terms below ``start``.
+    Sums whichever side of ``start`` lies beyond the mode (the smaller
+    probability), so a tiny p-value keeps its precision; walking away from the
+    mode the terms only shrink, so the sum stops once they no longer count.
     """
     if start <= low:
         return 1.0
     if start > high:
         return 0.0
     if start > mode:
-        return min(1.0, math.fsum(math.exp(log_pmf(x)) for x in range(start, high + 1)))
-    return max(0.0, 1.0 - math.fsum(math.exp(log_pmf(x)) for x in range(low, start)))
+        return min(1.0, _sum_away(log_pmf, range(start, high + 1)))
+    return max(0.0, 1.0 - _sum_away(log_pmf, range(start - 1, low - 1, -1)))
+
+
+def _sum_away(log_pmf: Callable[[int], float], xs: range) -> float:
+    terms: List[float] = []
+    for x in xs:
+        term = math.exp(log_pmf(x))
+        terms.append(term)
+        if term == 0.0 or (len(terms) > 1 and term < 1e-17 * terms[0]):
+            break
+    return math.fsum(terms)
 
 
 def fisher_one_sided(canary_errors: int, canary_requests: int, baseline_errors: int, baseline_requests: int) -> float:

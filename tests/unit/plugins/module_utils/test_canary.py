@@ -348,3 +348,11 @@ def test_analyze_step_waits_for_min_requests_up_to_max_wait():
     result = canary.analyze_step({"lb": quiet}, since, ["web3"], ["web1"], T, pause=5, max_wait=20, clock=clock)
     assert result.verdict.verdict == "inconclusive"
     assert clock.now == pytest.approx(25)
+
+
+def test_large_counts_stay_cheap_and_sane():
+    # A million requests: the sums stop once the terms no longer count.
+    assert 0.0005 < canary.binomial_one_sided(10300, 1_000_000, 0.01) < 0.005
+    assert canary.binomial_one_sided(9000, 1_000_000, 0.01) == pytest.approx(1.0)
+    assert canary.fisher_one_sided(5000, 100_000, 40_000, 900_000) < 1e-10
+    assert canary.fisher_one_sided(4000, 100_000, 40_000, 900_000) > 0.5
