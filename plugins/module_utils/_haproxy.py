@@ -189,6 +189,18 @@ def parse_servers_state(text: str) -> List[Dict[str, Any]]:
     return rows
 
 
+def parse_info(text: str) -> Dict[str, str]:
+    """Parse ``show info``: one ``Key: value`` per line (Pid, Start_time_sec, Uptime_sec, Version, ...)."""
+    info: Dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            info[key.strip()] = value.strip()
+    if "Pid" not in info:
+        raise HAProxyCommandError("unexpected 'show info' answer: %r" % (text[:200],), "show info", text)
+    return info
+
+
 def admin_state_name(admin_state: int) -> str:
     """ready / drain / maint from the srv_admin_state bit field (maint wins over drain)."""
     if admin_state & ADMF_MAINT:
@@ -315,6 +327,10 @@ class HAProxyRuntime:
             validate_name(backend, "backend")
             rows = [r for r in rows if r.get("pxname") == backend]
         return rows
+
+    def show_info(self) -> Dict[str, str]:
+        """``show info`` as a dict of strings; ``Pid`` and ``Start_time_sec`` tell one HAProxy process from the next."""
+        return parse_info(self.execute("show info"))
 
     def show_servers_state(self, backend: Optional[str] = None) -> List[Dict[str, Any]]:
         """``show servers state [backend]`` rows as dicts (be_name, srv_name, srv_admin_state, srv_uweight, ...)."""

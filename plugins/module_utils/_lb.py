@@ -24,7 +24,9 @@ and ``drain`` (one wait over every LB and server, through ``wait_until``).
 
 from __future__ import annotations
 
+import math
 import time
+from fractions import Fraction
 from typing import Any, Dict, List, Optional, Sequence
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _haproxy as haproxy
@@ -639,3 +641,90 @@ def _describe(remaining: Dict[str, Dict[str, int]]) -> str:
         "%s: %s" % (lb, ", ".join("%s=%d" % (s, n) for s, n in sorted(per.items())))
         for lb, per in sorted(remaining.items())
     )
+
+
+# -- canary traffic shares --------------------------------------------------------------
+
+
+def canary_weights(
+    canary: Sequence[str], baseline: Sequence[str], percent: Any, max_weight: int = haproxy.MAX_WEIGHT
+) -> Dict[str, int]:
+    """HAProxy weights that send ``percent`` % of new requests to the canary servers.
+
+    HAProxy's weighted algorithms (``roundrobin``, ``static-rr``, ``random``)
+    share requests in proportion to the weights, so the canary share is
+    ``C / (C + B)`` with C and B the sums of the canary and baseline weights.
+    Every server keeps a weight between 1 and ``max_weight``; among those
+    sums the pair closest to ``percent`` wins, then one that splits evenly
+    over each group's servers, then the smallest (only the ratio matters). So
+    5 % with one canary and three baseline servers is exactly 3 against 19 on
+    each baseline server, and 99 % is 256 against 1, 1 and 1 (98.8 %), the
+    closest the 0-256 range allows. Within a group, weights differ by at most
+    1, so each group spreads its share evenly.
+
+    0 % gives the canary servers weight 0 and the baseline 1; 100 % gives the
+    baseline servers weight 0 and the canary 1. Weight 0 rather than ``drain``:
+    a weight-0 server takes no new requests from the balancing algorithm yet
+    stays ``ready`` with its health checks (as ``drain`` would), shows in
+    ``serving()`` as not serving, and a later step is only a weight change;
+    waiting for its in-flight requests is drain_backend's job. Share by
+    request count assumes a weighted algorithm; ``leastconn`` and ``first``
+    do not follow weights that way.
+
+    ``canary_share(weights, canary)`` gives the share the weights achieve.
+    """
+    canary, baseline = list(canary), list(baseline)
+    if not canary:
+        raise LBValidationError("no canary servers: name at least one server to send the canary share to")
+    both = sorted(set(canary) & set(baseline))
+    if both:
+        raise LBValidationError("server(s) %s are both canary and baseline: a server can only be one" % ", ".join(both))
+    if len(set(canary)) != len(canary) or len(set(baseline)) != len(baseline):
+        raise LBValidationError("a server is listed twice: name each canary and baseline server once")
+    if isinstance(percent, bool) or not isinstance(percent, (int, float)) or not 0 <= percent <= 100:
+        raise LBValidationError(
+            "canary share %r: give a percentage of requests between 0 and 100 (5 sends 5 %% to the canary)" % (percent,)
+        )
+    if isinstance(max_weight, bool) or not isinstance(max_weight, int) or not 1 <= max_weight <= haproxy.MAX_WEIGHT:
+        raise LBValidationError("max_weight %r: give an integer between 1 and %d" % (max_weight, haproxy.MAX_WEIGHT))
+    target = Fraction(str(percent)) / 100
+    if target < 1 and not baseline:
+        raise LBValidationError(
+            "canary share %s %% needs baseline servers to take the other %s %%: name them, or use 100"
+            % (percent, 100 - percent)
+        )
+    c, b = len(canary), len(baseline)
+    if target == 0:
+        canary_total, baseline_total = 0, b
+    elif target == 1:
+        canary_total, baseline_total = c, 0
+    else:
+        best = None
+        for canary_total in range(c, c * max_weight + 1):
+            # For this canary sum the best baseline sum is next to C * (1 - t) / t.
+            ideal = canary_total * (1 - target) / target
+            for baseline_total in sorted({math.floor(ideal), math.ceil(ideal)}):
+                baseline_total = max(b, min(b * max_weight, baseline_total))
+                error = abs(Fraction(canary_total, canary_total + baseline_total) - target)
+                uneven = (canary_total % c != 0) + (baseline_total % b != 0)
+                key = (error, uneven, canary_total + baseline_total)
+                if best is None or key < best[0]:
+                    best = (key, canary_total, baseline_total)
+        canary_total, baseline_total = best[1], best[2]
+    weights = _spread(canary, canary_total)
+    weights.update(_spread(baseline, baseline_total))
+    return weights
+
+
+def _spread(names: Sequence[str], total: int) -> Dict[str, int]:
+    """``total`` over ``names`` as evenly as integers allow (the first ones get the remainder)."""
+    if not names:
+        return {}
+    share, extra = divmod(total, len(names))
+    return {name: share + (1 if index < extra else 0) for index, name in enumerate(names)}
+
+
+def canary_share(weights: Dict[str, int], canary: Sequence[str]) -> float:
+    """Percentage of new requests ``weights`` send to the ``canary`` servers (0.0 when every weight is 0)."""
+    total = sum(weights.values())
+    return 100.0 * sum(weights[n] for n in canary) / total if total else 0.0

@@ -305,3 +305,16 @@ def test_tcp_refused():
         port = s.getsockname()[1]
     with pytest.raises(HAProxyConnectionError):
         HAProxyRuntime("127.0.0.1:%d" % port, timeout=0.5).show_stat()
+
+
+def test_show_info_parses_pid_and_start_time():
+    fake = FakeHAProxy({"show info": "Name: HAProxy\nVersion: 2.6.12\nPid: 4242\nStart_time_sec: 1796110930\n\n"})
+    info = HAProxyRuntime("/run/haproxy.sock", socket_factory=fake).show_info()
+    assert info["Pid"] == "4242" and info["Start_time_sec"] == "1796110930"
+    assert fake.lines == ["show info"]
+
+
+def test_show_info_refuses_an_answer_without_pid():
+    fake = FakeHAProxy({"show info": "Unknown command.\n"})
+    with pytest.raises(HAProxyCommandError, match="show info"):
+        HAProxyRuntime("/run/haproxy.sock", socket_factory=fake).show_info()

@@ -1,0 +1,393 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: canary_analysis
+short_description: Judge a canary step from HAProxy's own per-server counters
+version_added: 0.1.0
+description:
+  - Compares canary servers with baseline servers over the same interval, from the difference between two readings
+    of HAProxy's C(show stat) counters, summed over every load balancer in O(socket). No metrics system is needed.
+  - O(state=snapshot) reads the counters of the backend's servers and returns them as RV(snapshot), to be given back
+    as O(since) when the step ends.
+  - O(state=analyze) optionally waits O(pause) seconds, reads the counters again and judges the step since O(since)
+    (or, without O(since), since a snapshot taken at the start of the call), returning RV(verdict) V(pass),
+    V(fail) or V(inconclusive) with the measured values, the test statistics and a RV(reason) naming them against
+    the thresholds. Its RV(snapshot) is where the next step starts.
+  - "Error rate: requests are C(stot), errors are 5xx answers (C(hrsp_5xx)), connection errors (C(econ)) and
+    response errors (C(eresp)). The canary fails when its error rate is higher than the baseline's by a one-sided
+    Fisher exact test (p below O(significance)), or higher than O(max_error_rate) by a one-sided exact binomial test.
+    Exact tests stay right at small counts: one error in 40 canary requests at a 5 % step (p=0.05) does not fail, 5 %
+    errors over a busy step does."
+  - Latency is the ratio of the mean server response times of canary and baseline over the step, against
+    O(max_latency_ratio). HAProxy keeps no cumulative response time, only C(rtime), an average over a sliding window
+    of 512 samples; the module recovers the step's own mean from C(rtime) and the request counter at both ends.
+  - A canary with fewer than O(min_requests) requests in the step is V(inconclusive), never V(pass);
+    O(max_wait) keeps reading until it has them or the time is up.
+  - The module only reads; it never changes a server or a weight, and does not fail on a V(fail) verdict (test
+    RV(verdict) in the play).
+  - Needs HAProxy. nginx open source keeps no per-server counters; with O(provider=nginx) the module fails and says
+    so (counters from access logs are not supported).
+author:
+  - zerodown.deploy contributors (@zerodown)
+extends_documentation_fragment:
+  - zerodown.deploy.attributes
+  - zerodown.deploy.load_balancer
+  - zerodown.deploy.lb_description
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads, so check mode runs it fully, including the pause.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details: Never changes anything (C(changed=false)); two runs read different counters, so their measurements differ.
+options:
+  state:
+    description:
+      - V(snapshot) returns the current counters; V(analyze) judges a step.
+    type: str
+    choices: [snapshot, analyze]
+    default: analyze
+  servers:
+    description:
+      - With O(state=snapshot), the servers to record; all servers of O(backend) when omitted.
+    type: list
+    elements: str
+  canary_servers:
+    description:
+      - Servers running the new release. Required with O(state=analyze).
+    type: list
+    elements: str
+  baseline_servers:
+    description:
+      - Servers running the current release, to compare with. Every other server of O(backend) in O(since) when
+        omitted.
+    type: list
+    elements: str
+  since:
+    description:
+      - The RV(snapshot) an earlier call returned, taken on the same O(socket) list and O(backend); the step starts
+        there.
+      - Without it the module takes a snapshot itself at the start, and O(pause) must be above 0.
+    type: dict
+  pause:
+    description:
+      - Seconds to wait before reading the counters that end the step.
+    type: float
+    default: 0
+  max_wait:
+    description:
+      - After O(pause), seconds to keep reading (every O(poll_interval)) while the canary has fewer than
+        O(min_requests) requests in the step. 0 reads once.
+    type: float
+    default: 0
+  poll_interval:
+    description:
+      - Seconds between readings during O(max_wait).
+    type: float
+    default: 1.0
+  min_requests:
+    description:
+      - Canary requests a step needs before it can pass or fail; fewer is V(inconclusive).
+    type: int
+    default: 100
+  max_error_rate:
+    description:
+      - Error rate the canary must not significantly exceed, as a fraction (V(0.01) is 1 %), whatever the baseline
+        does.
+    type: float
+    default: 0.01
+  max_latency_ratio:
+    description:
+      - Largest allowed ratio of the canary's mean response time to the baseline's (V(1.5) fails a canary 50 %
+        slower).
+    type: float
+    default: 1.5
+  min_latency_ms:
+    description:
+      - Means below this many milliseconds count as this value in the latency ratio. HAProxy measures whole
+        milliseconds, so a 1 ms against 3 ms difference is noise, not a 3x slowdown.
+    type: float
+    default: 5.0
+  significance:
+    description:
+      - P-value below which a higher canary error rate is not put down to chance, for both one-sided tests.
+    type: float
+    default: 0.01
+notes:
+  - HAProxy counters live in the HAProxy process. A reload or restart (or C(clear counters)) between O(since) and
+    the end of the step makes the step unmeasurable; the module detects it (process id and start time from
+    C(show info), counters going down) and fails saying so, rather than report a negative or partial rate.
+  - Requests that HAProxy retries or redispatches to another server count on the server that finally answered
+    them; use C(retries 0) and no C(option redispatch) so that a failing canary shows its errors.
+  - Shares of traffic for the steps are set with M(zerodown.deploy.switch_traffic) weights.
+seealso:
+  - module: zerodown.deploy.switch_traffic
+  - name: HAProxy management guide, CSV format of show stat
+    description: The meaning of C(stot), C(hrsp_5xx), C(econ), C(eresp), C(req_tot) and C(rtime).
+    link: https://docs.haproxy.org/2.6/management.html#9.1
+"""
+
+EXAMPLES = r"""
+- name: Counters before the step
+  zerodown.deploy.canary_analysis:
+    socket: /run/haproxy/admin.sock
+    backend: app
+    state: snapshot
+  register: before
+
+- name: Send 5 % of requests to the canary
+  zerodown.deploy.switch_traffic:
+    socket: /run/haproxy/admin.sock
+    backend: app
+    servers:
+      web4: {weight: 3}
+      web1: {weight: 19}
+      web2: {weight: 19}
+      web3: {weight: 19}
+
+- name: Judge the step after 60 s (up to 120 s more if traffic is thin)
+  zerodown.deploy.canary_analysis:
+    socket: /run/haproxy/admin.sock
+    backend: app
+    canary_servers: [web4]
+    baseline_servers: [web1, web2, web3]
+    since: "{{ before.snapshot }}"
+    pause: 60
+    max_wait: 120
+    min_requests: 200
+    max_error_rate: 0.01
+    max_latency_ratio: 1.5
+  register: step
+
+- name: Stop the canary on a failed step
+  ansible.builtin.fail:
+    msg: "canary failed: {{ step.reason }}"
+  when: step.verdict == 'fail'
+
+- name: One call per step, on two HAProxy peers (snapshot at the start, 30 s pause)
+  zerodown.deploy.canary_analysis:
+    socket: [/run/haproxy/admin.sock, 10.0.0.3:9999]
+    backend: app
+    canary_servers: [web4]
+    pause: 30
+  register: step
+"""
+
+RETURN = r"""
+snapshot:
+  description:
+    - Counters read at the end of the call (for O(state=snapshot), now), per load balancer and server, with the
+      HAProxy process id and start time. Give it as O(since) to the call that ends the next step.
+  returned: always
+  type: dict
+  sample:
+    version: 1
+    backend: app
+    taken_at: 1796110930.52
+    load_balancers:
+      /run/haproxy/admin.sock:
+        pid: 4242
+        started: 1796100000
+        servers:
+          web1: {stot: 1520, lbtot: 1520, req_tot: 1520, econ: 0, eresp: 0, hrsp_1xx: 0, hrsp_2xx: 1518, hrsp_3xx: 0,
+                 hrsp_4xx: 2, hrsp_5xx: 0, hrsp_other: 0, rtime: 12}
+verdict:
+  description: V(pass), V(fail) or V(inconclusive) (fewer than O(min_requests) canary requests).
+  returned: when O(state=analyze)
+  type: str
+  sample: fail
+reason:
+  description: The measured values against the thresholds, in words.
+  returned: when O(state=analyze)
+  type: str
+  sample: "canary error rate 5.00 % (50 of 1000) is above the baseline's 0.00 % (0 of 19000): one-sided Fisher exact
+    p=1.2e-65 < significance 0.01"
+failures:
+  description: Each threshold the canary broke, in words; empty unless RV(verdict) is V(fail).
+  returned: when O(state=analyze)
+  type: list
+  elements: str
+canary:
+  description:
+    - What the canary servers did over the step, summed over servers and load balancers.
+    - C(requests), C(errors), C(error_rate) (a fraction, null without requests), C(http_5xx), C(connection_errors),
+      C(response_errors), C(latency_ms) (mean server response time over the step, null without responses).
+  returned: when O(state=analyze)
+  type: dict
+  sample: {requests: 1000, errors: 50, error_rate: 0.05, http_5xx: 50, connection_errors: 0, response_errors: 0,
+           latency_ms: 14.2}
+baseline:
+  description: The same for the baseline servers.
+  returned: when O(state=analyze)
+  type: dict
+  sample: {requests: 19000, errors: 0, error_rate: 0.0, http_5xx: 0, connection_errors: 0, response_errors: 0,
+           latency_ms: 13.9}
+tests:
+  description:
+    - The two one-sided tests of the error rate, each with C(test), C(p_value) and C(significant)
+      (p below O(significance)).
+    - C(error_rate_vs_baseline) is the Fisher exact test against the baseline (null p-value without baseline
+      requests); C(error_rate_vs_max) the exact binomial test against O(max_error_rate).
+  returned: when O(state=analyze)
+  type: dict
+  sample:
+    error_rate_vs_baseline: {test: one-sided Fisher exact, p_value: 1.2e-65, significant: true}
+    error_rate_vs_max: {test: one-sided exact binomial, p_value: 2.1e-20, significant: true}
+latency_ratio:
+  description: Canary mean response time over the baseline's (each at least O(min_latency_ms)); null when either
+    had no response.
+  returned: when O(state=analyze)
+  type: float
+  sample: 1.02
+thresholds:
+  description: The thresholds the step was judged against.
+  returned: when O(state=analyze)
+  type: dict
+  sample: {min_requests: 100, max_error_rate: 0.01, max_latency_ratio: 1.5, significance: 0.01, min_latency_ms: 5.0}
+servers:
+  description: The same counts as RV(canary) for each canary and baseline server.
+  returned: when O(state=analyze)
+  type: dict
+  sample: {web4: {requests: 1000, errors: 50, error_rate: 0.05, http_5xx: 50, connection_errors: 0,
+           response_errors: 0, latency_ms: 14.2}}
+canary_servers:
+  description: The canary servers judged.
+  returned: when O(state=analyze)
+  type: list
+  elements: str
+  sample: [web4]
+baseline_servers:
+  description: The baseline servers compared with (O(baseline_servers), or every other server of the snapshot).
+  returned: when O(state=analyze)
+  type: list
+  elements: str
+  sample: [web1, web2, web3]
+step_seconds:
+  description: Seconds between the snapshot given as O(since) (or taken at the start) and the final reading.
+  returned: when O(state=analyze)
+  type: float
+  sample: 60.4
+waited_seconds:
+  description: Seconds this call spent in O(pause) and O(max_wait).
+  returned: when O(state=analyze)
+  type: float
+  sample: 60.0
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError  # noqa: E402
+
+NGINX_MESSAGE = (
+    "canary_analysis needs per-server request, error and response-time counters, which nginx open source does not "
+    "keep: use provider=haproxy (its runtime API counts them per server), or judge the canary from access-log based "
+    "counters, which this collection does not provide yet"
+)
+
+
+def check_params(params):
+    """Everything that can be checked before reaching a load balancer; returns the thresholds."""
+    if params["provider"] == "nginx":
+        raise canary.CanaryInputError(NGINX_MESSAGE)
+    for key in ("pause", "max_wait"):
+        if params[key] < 0:
+            raise canary.CanaryInputError("%s=%r: give 0 or more seconds" % (key, params[key]))
+    if params["poll_interval"] <= 0:
+        raise canary.CanaryInputError("poll_interval=%r: give more than 0 seconds" % (params["poll_interval"],))
+    if params["state"] == "snapshot":
+        extra = [k for k in ("canary_servers", "baseline_servers", "since") if params[k] is not None]
+        if extra:
+            raise canary.CanaryInputError(
+                "%s only apply to state=analyze: leave them out of the snapshot call, or use state=analyze"
+                % ", ".join(extra)
+            )
+        return None
+    if params["servers"] is not None:
+        raise canary.CanaryInputError(
+            "servers only applies to state=snapshot: for state=analyze name canary_servers (and baseline_servers)"
+        )
+    if not params["canary_servers"]:
+        raise canary.CanaryInputError(
+            "canary_servers is required with state=analyze: name the servers of the new release"
+        )
+    if params["since"] is None and params["pause"] <= 0:
+        raise canary.CanaryInputError(
+            "no step to measure: give since (the snapshot returned by a state=snapshot call) or a pause above 0 "
+            "(the module then takes the snapshot itself and waits)"
+        )
+    canary.check_names(params["canary_servers"], params["baseline_servers"])
+    return canary.Thresholds.from_params(params)
+
+
+def main(clock=None):
+    argument_spec = dict(lb.ARGUMENT_SPEC)
+    argument_spec.update(
+        state=dict(type="str", default="analyze", choices=["snapshot", "analyze"]),
+        servers=dict(type="list", elements="str"),
+        canary_servers=dict(type="list", elements="str"),
+        baseline_servers=dict(type="list", elements="str"),
+        since=dict(type="dict"),
+        pause=dict(type="float", default=0),
+        max_wait=dict(type="float", default=0),
+        poll_interval=dict(type="float", default=1.0),
+    )
+    argument_spec.update(canary.Thresholds.argument_spec())
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    result = dict(changed=False, snapshot={})
+    try:
+        lb_params = lb.resolve_params(params)
+        backend = lb_params["backend"]
+        thresholds = check_params(dict(params, provider=lb_params["provider"]))
+        providers = lb.providers_from_params(lb_params)
+        for provider in providers:
+            provider.check_name(backend, "backend")
+        runtimes = {p.id: p.runtime for p in providers}
+        if params["state"] == "snapshot":
+            result["snapshot"] = canary.take_snapshot(runtimes, backend, params["servers"])
+            module.exit_json(**result)
+        if params["since"] is not None:
+            since = canary.check_snapshot(params["since"], backend, list(runtimes))
+        else:
+            since = canary.take_snapshot(runtimes, backend)
+        canary_servers, baseline_servers = canary.check_groups(
+            params["canary_servers"], params["baseline_servers"], canary.snapshot_servers(since)
+        )
+        outcome = canary.analyze_step(
+            runtimes,
+            since,
+            canary_servers,
+            baseline_servers,
+            thresholds,
+            pause=params["pause"],
+            max_wait=params["max_wait"],
+            poll_interval=params["poll_interval"],
+            clock=clock,
+        )
+    except (canary.CanaryError, lb.LBError, HAProxyError) as exc:
+        module.fail_json(msg=str(exc), **result)
+
+    result.update(outcome.verdict.to_dict())
+    result.update(
+        snapshot=outcome.snapshot,
+        servers={name: counts.to_dict() for name, counts in sorted(outcome.per_server.items())},
+        canary_servers=canary_servers,
+        baseline_servers=baseline_servers,
+        step_seconds=outcome.step_seconds,
+        waited_seconds=outcome.waited_seconds,
+    )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

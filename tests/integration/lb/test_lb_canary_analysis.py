@@ -1,0 +1,195 @@
+"""canary_analysis against a real HAProxy serving real traffic from real backends, one of them a bad canary."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import urllib.request
+
+from zerodown_testkit.support.http_server import Response, serve
+from zerodown_testkit.support.lbharness import Backends, HAProxyInstance
+from zerodown_testkit.support.loadgen import LoadGenerator
+
+from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
+
+BASELINE = ["web1", "web2"]
+CANARY = "canary"
+
+
+def canary_app(error_every: int = 0, delay: float = 0.0):
+    """The new release: every ``error_every``-th request answers 500; every answer takes ``delay`` s."""
+    counter = itertools.count(1)
+
+    def handler(req):
+        if error_every and next(counter) % error_every == 0:
+            return Response(500, {"X-App-Version": CANARY}, b"boom\n")
+        return Response(200, {"X-App-Version": CANARY}, b"canary\n", delay=delay)
+
+    return handler
+
+
+@contextlib.contextmanager
+def canary_fleet(tmp_path, share: int = 25, **canary_behaviour):
+    """HAProxy over two real baseline backends and one canary, weighted to give the canary ``share`` %."""
+    backends = Backends(BASELINE)
+    server = serve(canary_app(**canary_behaviour))
+    server._server.handle_error = lambda request, client_address: None
+    backends.servers[CANARY] = server.start()
+    haproxy = None
+    try:
+        haproxy = HAProxyInstance(tmp_path / "lb", backends, servers=BASELINE + [CANARY])
+        for name, weight in lb.canary_weights([CANARY], BASELINE, share).items():
+            haproxy.runtime.set_weight("app", name, weight)
+        yield haproxy
+    finally:
+        if haproxy is not None:
+            haproxy.stop()
+        backends.stop()
+
+
+def _load(haproxy):
+    return LoadGenerator(haproxy.url + "/", concurrency=3, max_duration=120, timeout=30, pause=0.005)
+
+
+def _args(haproxy, **extra):
+    return dict({"socket": [haproxy.socket], "backend": "app"}, **extra)
+
+
+def _wait_requests(load, more, timeout=60):
+    target = load.requests_so_far + more
+    wait_until(lambda: load.requests_so_far >= target, timeout=timeout, interval=0.05)
+
+
+def test_5xx_canary_fails_at_a_step_with_enough_traffic(tmp_path, module_runner):
+    with canary_fleet(tmp_path, share=25, error_every=10) as haproxy, _load(haproxy) as load:
+        state_before = haproxy.full_state()
+        _wait_requests(load, 30)
+        snap = module_runner("canary_analysis", _args(haproxy, state="snapshot"))
+        assert not snap["failed"], snap
+        assert snap["changed"] is False
+        assert set(snap["snapshot"]["load_balancers"][haproxy.socket]["servers"]) == {"web1", "web2", CANARY}
+        _wait_requests(load, 600)
+        analyze = _args(haproxy, canary_servers=[CANARY], since=snap["snapshot"], min_requests=50)
+        checked = module_runner("canary_analysis", analyze, check=True)
+        result = module_runner("canary_analysis", analyze)
+        assert haproxy.full_state() == state_before  # it only reads
+    print(result["reason"], result["canary"], result["baseline"])
+    for run in (checked, result):
+        assert not run["failed"] and run["changed"] is False, run
+        assert run["verdict"] == "fail", run["reason"]
+        assert run["baseline_servers"] == BASELINE
+        assert run["canary"]["requests"] >= 100 and run["canary"]["http_5xx"] >= 10
+        assert run["baseline"]["errors"] == 0
+        assert run["tests"]["error_rate_vs_baseline"]["significant"] is True
+        assert run["tests"]["error_rate_vs_baseline"]["p_value"] < 0.01
+        assert "above the baseline's 0.00 %" in run["reason"] and "Fisher exact p=" in run["reason"]
+    # The canary answered roughly one in ten with 500, and those are the only failed requests.
+    assert 0.05 < result["canary"]["error_rate"] < 0.15
+    report = load.report
+    assert report.failed > 0 and {f["status"] for f in report.failures} == {500}
+    assert report.failed <= 0.25 * report.requests / 10 * 1.5 + 5  # bounded by the canary's share
+
+
+def test_healthy_canary_passes_with_pause_and_chained_steps(tmp_path, module_runner):
+    with canary_fleet(tmp_path, share=25) as haproxy, _load(haproxy) as load:
+        _wait_requests(load, 30)
+        args = _args(haproxy, canary_servers=[CANARY], baseline_servers=BASELINE, pause=4, min_requests=50)
+        first = module_runner("canary_analysis", args)
+        assert not first["failed"], first
+        print(first["reason"], first["canary"], first["baseline"])
+        assert first["verdict"] == "pass", first["reason"]
+        assert first["canary"]["requests"] >= 50 and first["canary"]["errors"] == 0
+        assert 4 <= first["waited_seconds"] < 60 and first["step_seconds"] >= 3.5
+        assert first["latency_ratio"] is not None and first["latency_ratio"] <= 1.5
+        # The next step starts where this one ended; check mode runs it fully.
+        _wait_requests(load, 400)
+        second = module_runner(
+            "canary_analysis", dict(args, pause=0, since=first["snapshot"], min_requests=30), check=True
+        )
+        assert second["verdict"] == "pass", second["reason"]
+        assert second["canary"]["requests"] >= 30
+        assert second["snapshot"]["taken_at"] > first["snapshot"]["taken_at"]
+    assert load.report.failed == 0, load.report.failures[:5]
+
+
+def test_too_little_traffic_is_inconclusive(tmp_path, module_runner):
+    with canary_fleet(tmp_path, share=50) as haproxy:
+        snap = module_runner("canary_analysis", _args(haproxy, state="snapshot", servers=[CANARY, "web1"]), check=True)
+        assert list(snap["snapshot"]["load_balancers"][haproxy.socket]["servers"]) == [CANARY, "web1"]
+        for _attempt in range(6):
+            urllib.request.urlopen(haproxy.url + "/", timeout=10).read()
+        result = module_runner(
+            "canary_analysis",
+            _args(
+                haproxy,
+                canary_servers=[CANARY],
+                baseline_servers=["web1"],
+                since=snap["snapshot"],
+                min_requests=50,
+                max_wait=1,
+                poll_interval=0.2,
+            ),
+        )
+    assert not result["failed"], result
+    assert result["verdict"] == "inconclusive"
+    assert 1 <= result["canary"]["requests"] <= 6
+    assert "fewer than min_requests 50" in result["reason"]
+    assert result["waited_seconds"] >= 1
+
+
+def test_slow_canary_fails_on_the_latency_ratio(tmp_path, module_runner):
+    with canary_fleet(tmp_path, share=25, delay=0.04) as haproxy, _load(haproxy) as load:
+        _wait_requests(load, 30)
+        snap = module_runner("canary_analysis", _args(haproxy, state="snapshot"))
+        _wait_requests(load, 300)
+        result = module_runner(
+            "canary_analysis", _args(haproxy, canary_servers=[CANARY], since=snap["snapshot"], min_requests=30)
+        )
+    print(result["reason"], result["canary"], result["baseline"])
+    assert result["verdict"] == "fail", result["reason"]
+    assert result["canary"]["errors"] == 0
+    # The step's own mean from HAProxy's rtime window: the canary sleeps 40 ms per request.
+    assert 30 <= result["canary"]["latency_ms"] <= 100, result["canary"]
+    assert result["baseline"]["latency_ms"] < 10, result["baseline"]
+    assert result["latency_ratio"] > 1.5
+    assert "max_latency_ratio 1.5" in result["reason"]
+    assert load.report.failed == 0
+
+
+def test_bad_input_and_cleared_counters(tmp_path, module_runner):
+    with canary_fleet(tmp_path, share=25) as haproxy:
+        snap = module_runner("canary_analysis", _args(haproxy, state="snapshot"))["snapshot"]
+        before = haproxy.full_state()
+        cases = [
+            (
+                {
+                    "provider": "nginx",
+                    "nginx": {"conf": "/nonexistent.conf", "servers_file": "/nonexistent.servers"},
+                    "backend": "app",
+                    "canary_servers": [CANARY],
+                    "pause": 1,
+                },
+                "nginx open source does not keep",
+            ),
+            (_args(haproxy, canary_servers=["web9"], since=snap), "web9 are not in the snapshot"),
+            (_args(haproxy, backend="zz", state="snapshot"), "no backend 'zz'"),
+            (_args(haproxy, socket=[haproxy.tcp_address], canary_servers=[CANARY], since=snap), "same socket list"),
+            (_args(haproxy, socket=[str(tmp_path / "gone.sock")], state="snapshot"), "cannot reach"),
+            (_args(haproxy, canary_servers=[CANARY], since=snap, max_error_rate=5), "max_error_rate=5.0"),
+            (_args(haproxy, canary_servers=[CANARY]), "give since"),
+        ]
+        for args, message in cases:
+            result = module_runner("canary_analysis", args)
+            assert result["failed"] is True, (args, result)
+            assert message in result["msg"], (args, result["msg"])
+            assert result["changed"] is False
+        # Counters cleared under the step (as after a reload): a clear error, not a negative rate.
+        for _attempt in range(3):
+            urllib.request.urlopen(haproxy.url + "/", timeout=10).read()
+        fresh = module_runner("canary_analysis", _args(haproxy, state="snapshot"))["snapshot"]
+        haproxy.runtime.execute("clear counters all")
+        cleared = module_runner("canary_analysis", _args(haproxy, canary_servers=[CANARY], since=fresh))
+        assert cleared["failed"] is True
+        assert "counters went back" in cleared["msg"] and "take a new snapshot" in cleared["msg"]
+        assert haproxy.full_state() == before
