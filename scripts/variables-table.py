@@ -1,7 +1,7 @@
 """Write (or, with --check, compare) the README's deploy-variables table from the argument specs.
 
 Sources: playbooks/vars/deploy_variables.yml (what the playbooks read themselves) and the main entry points of the
-roles deploy.yml runs (release, rolling, migrate). One row per variable, the first source naming it wins.
+roles deploy.yml runs (the strategies, release, migrate). One row per variable, the first source naming it wins.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ START, END = "<!-- variables:start (scripts/variables-table.py) -->", "<!-- vari
 SOURCES = [
     ("playbooks", REPO / "playbooks" / "vars" / "deploy_variables.yml", ("playbook_variables",)),
     ("rolling", REPO / "roles" / "rolling" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
+    ("blue_green", REPO / "roles" / "blue_green" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
+    ("canary", REPO / "roles" / "canary" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
     ("release", REPO / "roles" / "release" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
     ("migrate", REPO / "roles" / "migrate" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
 ]

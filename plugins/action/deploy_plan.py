@@ -68,6 +68,11 @@ class ActionModule(ActionBase):
                 for kind in ("app", "lb", "db")
             }
             hosts = {kind: self._hosts(task_vars, pattern) for kind, pattern in patterns.items()}
+            # blue-green colours: inventory groups, or any host pattern (app1:app2)
+            colours = {}
+            for colour in ("blue", "green"):
+                pattern = variables.get("zerodown_%s_group" % colour) or DEFAULTS["zerodown_%s_group" % colour]
+                colours[pattern] = self._hosts(task_vars, pattern)
             hostvars = task_vars.get("hostvars", {})
             addresses = {}
             for host in hosts["app"] + hosts["lb"]:
@@ -87,7 +92,17 @@ class ActionModule(ActionBase):
             "controller": socket.gethostname(),
         }
         try:
-            plan = build_plan(variables, mode, hosts["app"], hosts["lb"], hosts["db"], addresses, identity, sha256_file)
+            plan = build_plan(
+                variables,
+                mode,
+                hosts["app"],
+                hosts["lb"],
+                hosts["db"],
+                addresses,
+                identity,
+                sha256_file,
+                groups=colours,
+            )
         except PlanError as exc:
             result.update(failed=True, msg=str(exc), problems=exc.problems)
             return result

@@ -53,4 +53,7 @@ options:
       phase:
         description: Name of the phase starting now.
         type: str
+      step:
+        description: A measured step to append to the ledger's C(steps) (a canary step's analysis, say).
+        type: dict
 """

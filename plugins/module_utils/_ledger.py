@@ -26,6 +26,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import State
 
 LEDGER_FILE = "ledger.json"
 PREVIOUS_LEDGER_FILE = "ledger.previous.json"
+NOOP_LEDGER_FILE = "ledger.last-noop.json"
 
 HOST_FIELDS = ("previous", "current", "server", "status", "batch")
 HOST_STATUSES = ("staged", "switching", "moved", "rolled_back", "removed", "unchanged", "failed")
@@ -44,6 +45,7 @@ RECORD_SPEC: Dict[str, Any] = {
     "servers": {"type": "dict"},
     "batch": {"type": "int"},
     "phase": {"type": "str"},
+    "step": {"type": "dict"},
 }
 
 
@@ -102,7 +104,12 @@ def record(params: Dict[str, Any], check: bool = False, clock: Callable[[], floa
         params.get("hosts"), params.get("status"), params.get("current"), params.get("servers"), params.get("batch")
     )
     return ledger.update(
-        params["run_id"], check=check, hosts=hosts or None, batch=params.get("batch"), phase=params.get("phase")
+        params["run_id"],
+        check=check,
+        hosts=hosts or None,
+        batch=params.get("batch"),
+        phase=params.get("phase"),
+        step=params.get("step"),
     )
 
 
@@ -156,6 +163,7 @@ class Ledger:
         outcome: Optional[str] = None,
         cause: Optional[str] = None,
         lb_state: Optional[Any] = None,
+        step: Optional[Dict[str, Any]] = None,
     ) -> Dict[str, Any]:
         if current is None:
             raise LedgerError("no ledger for app %r; start one with state: started first" % (self.dir.app,))
@@ -199,6 +207,9 @@ class Ledger:
             if not phases or phases[-1]["name"] != phase or phases[-1].get("ended_epoch") is not None:
                 _close_phase(phases, now)
                 phases.append({"name": phase, "started_at": iso(now), "started_epoch": now, "ended_epoch": None})
+        if step is not None:
+            # a strategy's measured step (a canary analysis, a bake window), in order
+            new.setdefault("steps", []).append(dict(step, at=iso(now)))
         if lb_state is not None and new.get("lb_state") is None:
             new["lb_state"] = lb_state
         if cause is not None and not new.get("cause"):
@@ -241,12 +252,14 @@ class Ledger:
             current = self.read()
             new = self.plan_update(current, run_id, **changes)
             changed = _strip_times(new) != _strip_times(current)
-            if changes.get("outcome") == "unchanged" and moved_hosts(new) == []:
-                # A deploy that moved nothing is not one to roll back to: the
-                # ledger of the last real deploy becomes current again.
+            if changes.get("outcome") not in (None, "running", "planned") and not touched(new):
+                # A deploy that moved nothing (nothing to do, or stopped before its first change) is not one to
+                # roll back to: the ledger of the last real deploy becomes current again, and this run's stays
+                # beside it for the record.
                 earlier = self.dir.read_json(PREVIOUS_LEDGER_FILE)
                 if earlier is not None:
                     if not check:
+                        self.dir.replace_json(NOOP_LEDGER_FILE, new)
                         self.dir.replace_json(LEDGER_FILE, earlier)
                     return {"changed": True, "ledger": new, "previous": current, "restored": earlier}
             if changed and not check:
@@ -256,6 +269,14 @@ class Ledger:
         if check:
             return apply()
         return self.dir.guarded(apply)
+
+
+def touched(ledger: Dict[str, Any]) -> bool:
+    """Whether the run changed any host (moved it, or began to, or rolled it back)."""
+    return any(
+        entry.get("status") in ("switching", "moved", "failed", "rolled_back", "removed")
+        for entry in ledger.get("hosts", {}).values()
+    )
 
 
 def moved_hosts(ledger: Dict[str, Any]) -> List[str]:
@@ -351,6 +372,33 @@ def summary_lines(ledger: Dict[str, Any]) -> List[str]:
     if data["zerodown_cause"]:
         lines.append("cause: %s" % data["zerodown_cause"])
     return lines
+
+
+def captured_restore(path: str, app: str, drain_moved: bool = False) -> Dict[str, Any]:
+    """The restore of the ledger on this host (rollback_plan's), or LedgerError naming what is missing.
+
+    With ``drain_moved`` the servers of the moved hosts get state drain (their captured weight) instead.
+    """
+    try:
+        current = Ledger(StateDir(path, app)).read()
+    except (StateError, OSError, ValueError) as exc:
+        raise LedgerError(storage_error(path, exc)) from exc
+    if current is None:
+        raise LedgerError(
+            "no deploy ledger for app %r in %s on this host: nothing was captured to restore" % (app, path)
+        )
+    if not current.get("lb_state"):
+        raise LedgerError(
+            "the ledger of app %r (run %s) holds no load-balancer state: start it with state=started and load_balancer"
+            % (app, current.get("run_id"))
+        )
+    plan = rollback_plan(current)
+    if drain_moved:
+        moved = {info["server"] for info in plan["hosts"].values()}
+        for servers in plan["restore"].values():
+            for name in moved & set(servers):
+                servers[name] = dict(servers[name], state="drain")
+    return plan["restore"]
 
 
 def phase_seconds(ledger: Dict[str, Any]) -> Dict[str, float]:

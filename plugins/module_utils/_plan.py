@@ -25,12 +25,13 @@ import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyNameError, validate_name
+from ansible_collections.zerodown.deploy.plugins.module_utils._lb import LBError, canary_weights
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import validate_app
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import validate_release
 
 STRATEGIES = ("rolling", "blue_green", "canary")
 #: Strategies whose role this version ships; the others are refused by the plan.
-AVAILABLE_STRATEGIES = ("rolling",)
+AVAILABLE_STRATEGIES = STRATEGIES
 PROVIDERS = ("haproxy", "nginx")
 MODES = ("deploy", "rollback", "contract")
 #: The older spelling of zerodown_lb, still accepted (see the changelog's deprecation note).
@@ -65,6 +66,18 @@ DEFAULTS: Dict[str, Any] = {
     "zerodown_app_port": 8080,
     "zerodown_lock_ttl": 0,
     "zerodown_artifact_checksum": "",
+    "zerodown_blue_group": "blue",
+    "zerodown_green_group": "green",
+    "zerodown_standby": "keep",
+    "zerodown_adopt_colour": "blue",
+    "zerodown_canary_hosts": 1,
+    "zerodown_canary_steps": [5, 25, 50, 100],
+    "zerodown_canary_pause": 30,
+    "zerodown_canary_min_requests": 100,
+    "zerodown_canary_max_error_rate": 0.01,
+    "zerodown_canary_max_latency_ratio": 1.5,
+    "zerodown_canary_on_inconclusive": "pause",
+    "zerodown_canary_max_wait": 120,
 }
 
 
@@ -298,6 +311,132 @@ def migrations(variables: Dict[str, Any]) -> Dict[str, Any]:
     return {"source": "none", "location": "", "files": []}
 
 
+def _setting(variables: Dict[str, Any], name: str) -> Any:
+    value = variables.get(name)
+    return DEFAULTS[name] if value in (None, "") else value
+
+
+def blue_green(
+    variables: Dict[str, Any],
+    app_hosts: Sequence[str],
+    groups: Dict[str, Sequence[str]],
+    servers: Dict[str, str],
+    problems: List[str],
+) -> Dict[str, Any]:
+    """The two colours (inventory groups or host patterns, resolved in ``groups``, in app-host order); which one is
+    live is read from the load balancer."""
+    colours = {}
+    for colour in ("blue", "green"):
+        group = _setting(variables, "zerodown_%s_group" % colour)
+        members = [h for h in app_hosts if h in set(groups.get(group) or [])]
+        if not members:
+            problems.append(
+                "zerodown_strategy=blue_green: the %s group %r (zerodown_%s_group) has no app host; put half of "
+                "the app hosts in it" % (colour, group, colour)
+            )
+        colours[colour] = members
+    both = sorted(set(colours["blue"]) & set(colours["green"]))
+    if both:
+        problems.append("host(s) %s are in both the blue and the green group" % ", ".join(both))
+    neither = [h for h in app_hosts if h not in colours["blue"] and h not in colours["green"]]
+    if neither:
+        problems.append("app host(s) %s are in neither the blue nor the green group" % ", ".join(neither))
+    standby = _setting(variables, "zerodown_standby")
+    if standby not in ("keep", "stop"):
+        problems.append("zerodown_standby=%r must be keep (instant rollback) or stop" % (standby,))
+    adopt = _setting(variables, "zerodown_adopt_colour")
+    if adopt not in ("blue", "green"):
+        problems.append("zerodown_adopt_colour=%r must be blue or green" % (adopt,))
+    return {
+        "colours": colours,
+        "servers": {c: [servers.get(h, h) for h in hosts] for c, hosts in colours.items()},
+        "standby": standby,
+        "adopt": adopt,
+    }
+
+
+def canary(
+    variables: Dict[str, Any], app_hosts: Sequence[str], servers: Dict[str, str], problems: List[str], weights_for
+) -> Dict[str, Any]:
+    """Canary hosts (the first ones, a count or a percentage), the steps with their weights, the thresholds."""
+    count = 1
+    try:
+        count = batch_size(_setting(variables, "zerodown_canary_hosts"), len(app_hosts))
+    except ValueError as exc:
+        problems.append(str(exc).replace("zerodown_batch_size", "zerodown_canary_hosts"))
+    if count >= len(app_hosts):
+        problems.append(
+            "zerodown_canary_hosts=%r takes %d of the %d app hosts: leave at least one baseline host"
+            % (_setting(variables, "zerodown_canary_hosts"), count, len(app_hosts))
+        )
+        count = max(len(app_hosts) - 1, 0)
+    hosts = list(app_hosts[:count])
+    baseline = list(app_hosts[count:])
+    raw_steps = _setting(variables, "zerodown_canary_steps")
+    steps: List[Dict[str, Any]] = []
+    if not isinstance(raw_steps, list) or not raw_steps:
+        problems.append("zerodown_canary_steps must be a list of percentages such as [5, 25, 50, 100]")
+        raw_steps = []
+    last = 0.0
+    for value in raw_steps:
+        try:
+            percent = float(value)
+        except (TypeError, ValueError):
+            problems.append("zerodown_canary_steps: %r is not a percentage" % (value,))
+            continue
+        if not last < percent <= 100:
+            problems.append("zerodown_canary_steps must rise, each above 0 and at most 100; %r does not" % (value,))
+            continue
+        last = percent
+        step: Dict[str, Any] = {"percent": percent, "name": "canary %g%%" % percent}
+        if hosts and baseline:
+            canary_servers = [servers[h] for h in hosts]
+            try:
+                weights = weights_for(canary_servers, [servers[h] for h in baseline], percent)
+            except (ValueError, LBError) as exc:
+                problems.append("zerodown_canary_steps %r: %s" % (value, exc))
+                weights = {}
+            step["weights"] = weights
+            # switch_traffic's servers option: every weight, and the canary servers back in the pool
+            step["servers"] = {
+                name: dict({"weight": weight}, **({"state": "ready"} if name in canary_servers else {}))
+                for name, weight in weights.items()
+            }
+        steps.append(step)
+    numbers = {}
+    for name in ("pause", "min_requests", "max_error_rate", "max_latency_ratio", "max_wait"):
+        key = "zerodown_canary_%s" % name
+        value = _setting(variables, key)
+        try:
+            numbers[name] = float(value)
+            if numbers[name] < 0 or (name in ("max_latency_ratio", "min_requests") and numbers[name] <= 0):
+                raise ValueError
+        except (TypeError, ValueError):
+            problems.append("%s=%r must be a positive number" % (key, value))
+            numbers[name] = float(DEFAULTS[key])
+    if numbers["max_error_rate"] >= 1:
+        problems.append(
+            "zerodown_canary_max_error_rate=%r is a fraction, e.g. 0.01 for 1 %%" % (numbers["max_error_rate"],)
+        )
+    on_inconclusive = _setting(variables, "zerodown_canary_on_inconclusive")
+    if on_inconclusive not in ("pause", "fail"):
+        problems.append("zerodown_canary_on_inconclusive=%r must be pause or fail" % (on_inconclusive,))
+    return {
+        "hosts": hosts,
+        "baseline": baseline,
+        "servers": [servers[h] for h in hosts if h in servers],
+        "baseline_servers": [servers[h] for h in baseline if h in servers],
+        "steps": steps,
+        "pause": numbers["pause"],
+        "min_requests": int(numbers["min_requests"]),
+        "max_error_rate": numbers["max_error_rate"],
+        "max_latency_ratio": numbers["max_latency_ratio"],
+        "on_inconclusive": on_inconclusive,
+        # pause: keep reading the counters up to max_wait for enough canary requests; fail: judge once
+        "max_wait": numbers["max_wait"] if on_inconclusive == "pause" else 0.0,
+    }
+
+
 def build_plan(
     variables: Dict[str, Any],
     mode: str,
@@ -307,6 +446,8 @@ def build_plan(
     host_addresses: Dict[str, str],
     identity: Dict[str, str],
     sha256_of,
+    groups: Optional[Dict[str, Sequence[str]]] = None,
+    weights_for=canary_weights,
 ) -> Dict[str, Any]:
     """The plan, or PlanError listing every problem. ``identity``: run_id, owner, controller."""
     problems: List[str] = []
@@ -360,8 +501,20 @@ def build_plan(
         "stop": _number(variables, "zerodown_stop_timeout", problems),
         "ready": _number(variables, "zerodown_ready_timeout", problems),
     }
-    plan_batches = batches(list(app_hosts), size)
+    strategy_plan: Dict[str, Any] = {}
+    rolled = list(app_hosts)
+    if strategy == "blue_green" and mode != "contract":
+        strategy_plan["blue_green"] = blue_green(variables, app_hosts, groups or {}, lb["servers"], problems)
+    elif strategy == "canary" and mode != "contract":
+        strategy_plan["canary"] = canary(variables, app_hosts, lb["servers"], problems, weights_for)
+        rolled = strategy_plan["canary"]["baseline"]  # promoted with the rolling batches after the canary steps
+    plan_batches = batches(rolled, size)
     worst = worst_case_seconds(len(plan_batches), timeouts["drain"], timeouts["stop"], timeouts["ready"])
+    if "canary" in strategy_plan:
+        c = strategy_plan["canary"]
+        worst += int(len(c["steps"]) * (c["pause"] + c["max_wait"]) + timeouts["drain"] + timeouts["ready"])
+    elif "blue_green" in strategy_plan:
+        worst = worst_case_seconds(1, timeouts["drain"] * 2, timeouts["stop"], timeouts["ready"])
     ttl_given = variables.get("zerodown_lock_ttl") or 0
     try:
         ttl = int(ttl_given) if ttl_given else worst + 600
@@ -398,6 +551,7 @@ def build_plan(
         "migrations": migrations(variables),
         "deprecations": notes,
     }
+    plan.update(strategy_plan)
     if mode == "deploy":
         if not variables.get("zerodown_exec_start"):
             problems.append("zerodown_exec_start is missing: the command the systemd unit runs from current")
@@ -432,6 +586,33 @@ def summary(plan: Dict[str, Any]) -> List[str]:
             (" " + plan["migrations"]["location"]) if plan["migrations"]["location"] else "",
         ),
     ]
+    if "blue_green" in plan:
+        bg = plan["blue_green"]
+        lines.append(
+            "colours: blue = %s; green = %s; the live colour is read from the load balancer (adopting: %s stays "
+            "live); the old colour is then %s"
+            % (
+                ", ".join(bg["colours"]["blue"]),
+                ", ".join(bg["colours"]["green"]),
+                bg["adopt"],
+                "kept on standby" if bg["standby"] == "keep" else "stopped",
+            )
+        )
+    if "canary" in plan:
+        c = plan["canary"]
+        lines.append(
+            "canary hosts %s, steps %s %% of requests (pause %g s, at least %d canary requests, error rate <= %g, "
+            "latency ratio <= %g, inconclusive: %s), then the rest in the batches above"
+            % (
+                ", ".join(c["hosts"]),
+                "/".join("%g" % s["percent"] for s in c["steps"]),
+                c["pause"],
+                c["min_requests"],
+                c["max_error_rate"],
+                c["max_latency_ratio"],
+                c["on_inconclusive"],
+            )
+        )
     active = [name for name, path in plan["hooks"].items() if path]
     if active:
         lines.append("hooks: %s" % ", ".join(active))

@@ -39,6 +39,7 @@ extends_documentation_fragment:
   - zerodown.deploy.attributes
   - zerodown.deploy.load_balancer
   - zerodown.deploy.lb_description
+  - zerodown.deploy.ledger_record
 attributes:
   check_mode:
     support: full
@@ -121,6 +122,13 @@ options:
       - P-value below which a higher canary error rate is not put down to chance, for both one-sided tests.
     type: float
     default: 0.01
+  require_pass:
+    description:
+      - Fail the task unless the verdict is V(pass) (after recording the step in O(ledger)), with RV(reason) as the
+        message and the whole analysis in the result; a strategy role uses it so that a failed or inconclusive step
+        triggers the rollback.
+    type: bool
+    default: false
 notes:
   - HAProxy counters live in the HAProxy process. A reload or restart (or C(clear counters)) between O(since) and
     the end of the step makes the step unmeasurable; the module detects it (process id and start time from
@@ -286,6 +294,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError  # noqa: E402
 
 NGINX_MESSAGE = (
@@ -340,6 +349,8 @@ def main(clock=None):
         pause=dict(type="float", default=0),
         max_wait=dict(type="float", default=0),
         poll_interval=dict(type="float", default=1.0),
+        require_pass=dict(type="bool", default=False),
+        ledger=dict(type="dict", options=ledger.RECORD_SPEC),
     )
     argument_spec.update(canary.Thresholds.argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -386,6 +397,14 @@ def main(clock=None):
         step_seconds=outcome.step_seconds,
         waited_seconds=outcome.waited_seconds,
     )
+    if params["ledger"] is not None:
+        analysis = {k: v for k, v in result.items() if k not in ("changed", "snapshot", "servers")}
+        record = dict(params["ledger"], step=dict(params["ledger"].get("step") or {}, **analysis))
+        problem = ledger.record_step(record, module.check_mode)
+        if problem:
+            module.fail_json(msg=problem, **result)
+    if params["require_pass"] and result["verdict"] != "pass":
+        module.fail_json(msg="canary step %s: %s" % (result["verdict"], result["reason"]), **result)
     module.exit_json(**result)
 
 

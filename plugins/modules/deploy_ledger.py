@@ -91,8 +91,9 @@ options:
   outcome:
     description:
       - With O(state=finished), how the deploy ended.
-      - C(unchanged) (nothing moved) puts the ledger of the last real deploy back in place, so that
-        C(rollback.yml) after a no-op re-run still returns the fleet to what it ran before that deploy.
+      - A run that changed no host (nothing to do, or stopped before its first change) puts the ledger of the last
+        real deploy back in place (and keeps its own as C(ledger.last-noop.json)), so that C(rollback.yml) after it
+        still returns the fleet to what it ran before that deploy.
       - C(completed) is C(succeeded) when the run moved a host, C(unchanged) otherwise.
     type: str
     choices: [succeeded, completed, unchanged, rolled_back, failed, planned]

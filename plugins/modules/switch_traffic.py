@@ -77,6 +77,29 @@ options:
         put back exactly; load balancers must be among those given in O(socket) (or O(nginx)).
       - Cannot be combined with O(servers), O(active) or O(standby).
     type: dict
+  restore_ledger:
+    description:
+      - Put every server back to the state the deploy ledger on this host captured before the deploy's first change
+        (see M(zerodown.deploy.deploy_ledger)), less the servers of hosts that went back to nothing (they stay out).
+        A rollback's last step, one call per load-balancer host, each to its own captured state.
+      - Cannot be combined with O(restore), O(servers), O(active) or O(standby).
+    type: dict
+    suboptions:
+      app:
+        description: Application name of the ledger.
+        type: str
+        required: true
+      path:
+        description: Directory holding one sub-directory per application.
+        type: path
+        default: /var/lib/zerodown
+      drain_moved:
+        description:
+          - The servers of the hosts the deploy moved (and has not rolled back yet) go to V(drain) instead of their
+            captured state, in the same call - a canary rollback gives the baseline its weights back and takes every
+            moved host out at once, so that no moment leaves nothing serving, and no half-switched host serves.
+        type: bool
+        default: false
 """
 
 EXAMPLES = r"""
@@ -158,10 +181,26 @@ def main():
         standby=dict(type="list", elements="str"),
         standby_state=dict(type="str", default="drain", choices=["drain", "maint"]),
         restore=dict(type="dict"),
+        restore_ledger=dict(
+            type="dict",
+            options=dict(
+                app=dict(type="str", required=True),
+                path=dict(type="path", default="/var/lib/zerodown"),
+                drain_moved=dict(type="bool", default=False),
+            ),
+        ),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[["restore", "servers"], ["restore", "active"], ["restore", "standby"]],
+        mutually_exclusive=[
+            ["restore", "servers"],
+            ["restore", "active"],
+            ["restore", "standby"],
+            ["restore_ledger", "restore"],
+            ["restore_ledger", "servers"],
+            ["restore_ledger", "active"],
+            ["restore_ledger", "standby"],
+        ],
         supports_check_mode=True,
     )
     params = module.params
@@ -171,6 +210,10 @@ def main():
         lb_params = lb.resolve_params(params)
         backend = lb_params["backend"]
         providers = lb.providers_from_params(lb_params)
+        if params["restore_ledger"] is not None:
+            params["restore"] = ledger.captured_restore(
+                params["restore_ledger"]["path"], params["restore_ledger"]["app"]
+            )
         if params["restore"] is not None:
             per_lb = lb.restore_states(params["restore"], [p.id for p in providers])
         else:
@@ -187,7 +230,7 @@ def main():
             wanted = per_lb.get(provider.id, {})
             lb.check_servers(provider, backend, before[provider.id], list(wanted))
             plans[provider.id] = lb.plan(provider, before[provider.id], wanted)
-    except lb.LBError as exc:
+    except (lb.LBError, ledger.LedgerError) as exc:
         module.fail_json(msg=str(exc), **result)
 
     result["previous"] = {p.id: lb.snapshot(before[p.id]) for p in providers}

@@ -29,6 +29,8 @@ def test_the_plan_defaults_are_the_documented_ones():
     for path, keys in (
         (REPO / "playbooks" / "vars" / "deploy_variables.yml", ("playbook_variables",)),
         (REPO / "roles" / "rolling" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
+        (REPO / "roles" / "blue_green" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
+        (REPO / "roles" / "canary" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
         (REPO / "roles" / "release" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
     ):
         node = yaml.safe_load(path.read_text())

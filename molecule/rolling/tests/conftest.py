@@ -28,7 +28,7 @@ def facts(runner) -> dict:
 @pytest.fixture(scope="session")
 def app_names(runner) -> list:
     names = sorted(runner.get_hosts("app"), key=lambda n: int(n[3:]))
-    assert len(names) == 4, "the rolling scenario needs 4 app hosts, the fleet has %s" % names
+    assert len(names) == 4, "the scenario needs 4 app hosts, the fleet has %s" % names
     return names
 
 

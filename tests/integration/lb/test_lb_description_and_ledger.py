@@ -140,3 +140,74 @@ def test_nginx_through_the_same_description(tmp_path, nginx, module_runner):
     assert drained["current"][servers_file][first]["state"] == "drain"
     back = module_runner("switch_traffic", {"load_balancer": description, "restore": drained["previous"]})
     assert not back["failed"] and back["current"][servers_file][first]["state"] == "ready"
+
+
+def test_two_load_balancers_whose_states_differ_are_each_restored_to_their_own(
+    tmp_path, haproxy, haproxy2, module_runner
+):
+    # before the deploy the two HAProxy instances do not agree (a weight changed by hand on one, a server in maint on
+    # the other): a rollback must give each its own state back, not the first one's to both
+    haproxy.runtime.set_weight("app", "web2", 3)
+    haproxy2.runtime.set_server_state("app", "web3", "maint")
+    before1, before2 = haproxy.full_state(), haproxy2.full_state()
+    both = {"provider": "haproxy", "socket": [haproxy.socket, haproxy2.socket], "backend": "app"}
+    started = module_runner(
+        "deploy_ledger", dict(ledger_args(tmp_path), state="started", release="v2", load_balancer=both)
+    )
+    assert not started["failed"], started
+    assert started["ledger"]["lb_state"][haproxy.socket]["web2"]["weight"] == 3
+    assert started["ledger"]["lb_state"][haproxy2.socket]["web3"]["state"] == "maint"
+
+    # the deploy changes both the same way: web1 drained, web2 and web3 ready at weight 10
+    changed = module_runner(
+        "switch_traffic",
+        {
+            "load_balancer": both,
+            "servers": {"web1": {"state": "drain"}, "web2": {"weight": 10}, "web3": {"state": "ready"}},
+        },
+    )
+    assert not changed["failed"], changed
+    assert haproxy.full_state() != before1 and haproxy2.full_state() != before2
+
+    restored = module_runner(
+        "switch_traffic", {"load_balancer": both, "restore_ledger": {"app": "shop", "path": str(tmp_path / "state")}}
+    )
+    assert not restored["failed"], restored
+    assert haproxy.full_state() == before1
+    assert haproxy2.full_state() == before2
+
+
+def test_restore_from_a_ledger_that_captured_nothing_is_refused(tmp_path, haproxy, module_runner):
+    before = haproxy.full_state()
+    out = module_runner(
+        "switch_traffic",
+        {"load_balancer": lb_description(haproxy), "restore_ledger": {"app": "shop", "path": str(tmp_path / "none")}},
+    )
+    assert out["failed"] and "nothing was captured to restore" in out["msg"]
+    assert haproxy.full_state() == before
+
+
+COLOURS = {"blue": ["app1"], "green": ["app2", "app3"]}
+SERVERS = {"app1": "web1", "app2": "web2", "app3": "web3"}
+
+
+def test_the_live_colour_is_read_from_haproxy(haproxy, module_runner):
+    args = {"load_balancer": lb_description(haproxy), "colours": COLOURS, "servers": SERVERS}
+    # all three ready on one release: adopted, blue stays live
+    adopted = module_runner("blue_green_state", dict(args, releases={h: "v1" for h in SERVERS}))
+    assert not adopted["failed"] and adopted["adopted"] and adopted["live"] == "blue"
+    assert adopted["idle_servers"] == ["web2", "web3"]
+    # on different releases: refused, nothing changed
+    before = haproxy.full_state()
+    refused = module_runner("blue_green_state", dict(args, releases={"app1": "v1", "app2": "v2", "app3": "v2"}))
+    assert refused["failed"] and "different releases" in refused["msg"] and "nothing was changed" in refused["msg"]
+    assert haproxy.full_state() == before
+    # green drained by hand: blue is live, whatever any record says; up to date when blue runs the release
+    haproxy.runtime.set_server_state("app", "web2", "drain")
+    haproxy.runtime.set_weight("app", "web3", 0)
+    live = module_runner("blue_green_state", dict(args, releases={h: "v1" for h in SERVERS}, release="v1"))
+    assert live["live"] == "blue" and live["idle"] == "green" and not live["adopted"] and live["up_to_date"]
+    for server in ("web1",):
+        haproxy.runtime.set_server_state("app", server, "maint")
+    none = module_runner("blue_green_state", dict(args, releases={h: "v1" for h in SERVERS}))
+    assert none["failed"] and "neither colour is live" in none["msg"]

@@ -186,3 +186,19 @@ def test_summary_for_awx_and_for_a_person():
     lines = summary_lines(ledger)
     assert lines[0].startswith("outcome: rolled_back in 12.5 s") and lines[-1] == "cause: app3: not ready"
     assert "app2=-" in lines[2]
+
+
+def test_a_run_that_changed_no_host_gives_the_last_real_deploys_ledger_back(tmp_path):
+    ledger = Ledger(StateDir(str(tmp_path), "shop"), clock=Clock())
+    ledger.start("real", "v2", {"lb": {"s1": {"state": "ready", "weight": 1}}})
+    ledger.update("real", hosts={"app1": {"previous": "v1", "status": "moved"}})
+    ledger.update("real", outcome="succeeded")
+    ledger.start("refused", "v3", {"lb": {"s1": {"state": "drain", "weight": 1}}})
+    ledger.update("refused", cause="both colours live", outcome="rolled_back")
+    assert ledger.read()["run_id"] == "real"
+    noop = StateDir(str(tmp_path), "shop").read_json("ledger.last-noop.json")
+    assert noop["run_id"] == "refused" and noop["cause"] == "both colours live"
+    # a run that moved a host, even if it then rolled back, stays the ledger
+    ledger.start("moved", "v4", {"lb": {}})
+    ledger.update("moved", hosts={"app1": {"previous": "v2", "status": "rolled_back"}}, outcome="rolled_back")
+    assert ledger.read()["run_id"] == "moved"

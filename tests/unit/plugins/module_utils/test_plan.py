@@ -163,8 +163,86 @@ def test_hosts_and_strategies(artifact):
         plan(deploy_vars(artifact), apps=[])
     with pytest.raises(PlanError, match="both app and load-balancer hosts"):
         plan(deploy_vars(artifact), lbs=["app1"])
-    with pytest.raises(PlanError, match="blue_green is not available in this version"):
+    with pytest.raises(PlanError, match="the blue group 'blue' .* has no app host"):
         plan(deploy_vars(artifact, zerodown_strategy="blue_green"))
+
+
+def test_blue_green_colours_come_from_inventory_groups(artifact):
+    groups = {"blue": ["app1", "app2"], "green": ["app3", "app4"]}
+    out = build_plan(
+        deploy_vars(artifact, zerodown_strategy="blue_green", zerodown_standby="stop"),
+        "deploy",
+        list(APPS),
+        ["lb1"],
+        [],
+        {},
+        IDENTITY,
+        sha,
+        groups=groups,
+    )
+    assert out["role"] == "zerodown.deploy.blue_green"
+    assert out["blue_green"]["colours"] == groups and out["blue_green"]["standby"] == "stop"
+    assert any("colours: blue = app1, app2; green = app3, app4" in line for line in out["summary"])
+    with pytest.raises(PlanError) as err:
+        build_plan(
+            deploy_vars(
+                artifact, zerodown_strategy="blue_green", zerodown_standby="later", zerodown_adopt_colour="red"
+            ),
+            "deploy",
+            list(APPS),
+            ["lb1"],
+            [],
+            {},
+            IDENTITY,
+            sha,
+            groups={"blue": ["app1", "app3"], "green": ["app3"]},
+        )
+    text = str(err.value)
+    assert "app3 are in both" in text and "app2, app4 are in neither" in text
+    assert "zerodown_standby='later'" in text and "zerodown_adopt_colour='red'" in text
+
+
+def test_canary_hosts_steps_weights_and_promotion_batches(artifact):
+    out = plan(
+        deploy_vars(
+            artifact, zerodown_strategy="canary", zerodown_canary_hosts="25%", zerodown_canary_steps=[5, 50, 100]
+        )
+    )
+    c = out["canary"]
+    assert c["hosts"] == ["app1"] and c["baseline"] == ["app2", "app3", "app4"]
+    assert [s["percent"] for s in c["steps"]] == [5, 50, 100]
+    assert c["steps"][0]["servers"]["app1"] == {"weight": 3, "state": "ready"} and c["steps"][0]["servers"]["app2"] == {
+        "weight": 19
+    }
+    assert c["steps"][-1]["weights"]["app2"] == 0
+    assert out["batches"] == [["app2"], ["app3"], ["app4"]], "the rest follows in rolling batches"
+    assert c["max_wait"] == 120 and c["on_inconclusive"] == "pause"
+    assert (
+        plan(deploy_vars(artifact, zerodown_strategy="canary", zerodown_canary_on_inconclusive="fail"))["canary"][
+            "max_wait"
+        ]
+        == 0
+    )
+    with pytest.raises(PlanError) as err:
+        plan(
+            deploy_vars(
+                artifact,
+                zerodown_strategy="canary",
+                zerodown_canary_hosts=4,
+                zerodown_canary_steps=[50, 25, "x"],
+                zerodown_canary_max_error_rate=5,
+                zerodown_canary_on_inconclusive="wait",
+            )
+        )
+    text = str(err.value)
+    for fragment in (
+        "leave at least one baseline host",
+        "must rise",
+        "'x' is not a percentage",
+        "is a fraction",
+        "pause or fail",
+    ):
+        assert fragment in text, fragment
 
 
 def test_rollback_and_contract_need_less(tmp_path):

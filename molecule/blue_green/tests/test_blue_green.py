@@ -1,0 +1,110 @@
+"""Issue 11, blue-green, on the test fleet under load (the tests build on each other, in file order).
+
+After converge: v1 was bootstrapped on all four hosts, so both colours served one release and the first deploy
+adopted them - blue (app1, app2) stayed live on v1 and v2 went to green, which now serves alone; blue is on
+standby, drained. Every deploy below runs under load: zero failed requests and zero HAProxy retries/redispatches.
+"""
+
+from __future__ import annotations
+
+import json
+
+BLUE, GREEN = ["app1", "app2"], ["app3", "app4"]
+BASE = "/opt/demoapp"
+LEDGER = "/var/lib/zerodown/demoapp/ledger.json"
+
+
+def current_on(host, name):
+    return host(name).file(BASE + "/current").linked_to.rsplit("/", 1)[-1]
+
+
+def lb_states(host, backend):
+    """server -> (admin state, operational state, weight) from `show servers state`."""
+    out = host("lb1").run("echo 'show servers state %s' | socat stdio /run/haproxy/admin.sock", backend)
+    assert out.rc == 0, out.stderr
+    return {
+        p[3]: (p[6], p[5], p[7])
+        for p in (line.split() for line in out.stdout.splitlines())
+        if len(p) > 7 and p[1] == backend
+    }
+
+
+def serving(states):
+    return sorted(s for s, (admin, _op, weight) in states.items() if admin == "0" and weight != "0")
+
+
+def set_state(host, backend, servers, state):
+    for server in servers:
+        out = host("lb1").run(
+            "echo 'set server %s/%s state %s' | socat stdio /run/haproxy/admin.sock", backend, server, state
+        )
+        assert out.rc == 0 and not out.stdout.strip(), out.stdout + out.stderr
+
+
+def deploy(run, inventory, facts, release=None, playbook="deploy"):
+    args = ["-e", json.dumps({"zerodown_release": release})] if release else []
+    with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
+        result = run.playbook(playbook, [inventory], args=args)
+    report = load.report
+    assert report.requests > 0
+    assert report.failed == 0, report.failures[:5]
+    assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0, (
+        report.haproxy_delta_totals
+    )
+    return result
+
+
+def test_the_first_deploy_adopted_the_fleet_and_green_serves_v2(host, facts):
+    states = lb_states(host, facts["fleet_haproxy_backend"])
+    assert serving(states) == GREEN
+    assert all(states[s][0] == "8" for s in BLUE), states  # drain: on standby, an instant rollback away
+    assert [current_on(host, h) for h in GREEN] == ["v2", "v2"]
+    assert [current_on(host, h) for h in BLUE] == ["v1", "v1"]
+    assert all(host(h).service("demoapp").is_running for h in BLUE + GREEN)
+    ledger = json.loads(host("lb1").file(LEDGER).content_string)
+    assert ledger["outcome"] == "succeeded" and sorted(ledger["hosts"]) == GREEN
+
+
+def test_a_release_failing_its_smoke_test_leaves_traffic_on_the_live_colour(run, inventory, facts, host):
+    backend = facts["fleet_haproxy_backend"]
+    before = lb_states(host, backend)
+    result = deploy(run, inventory, facts, "v2-smoke-fail")
+    assert not result.ok and "failed and was rolled back" in result.output and "smoke" in result.output
+    assert lb_states(host, backend) == before
+    assert [current_on(host, h) for h in BLUE] == ["v1", "v1"]
+    assert [current_on(host, h) for h in GREEN] == ["v2", "v2"]
+
+
+def test_a_second_deploy_goes_the_other_way(run, inventory, facts, host):
+    backend = facts["fleet_haproxy_backend"]
+    result = deploy(run, inventory, facts, "v2-slow-stop")
+    assert result.ok, result.output[-3000:]
+    assert serving(lb_states(host, backend)) == BLUE
+    assert [current_on(host, h) for h in BLUE] == ["v2-slow-stop"] * 2
+    assert [current_on(host, h) for h in GREEN] == ["v2", "v2"]
+
+
+def test_both_colours_live_on_different_releases_is_refused_before_any_change(run, inventory, facts, host):
+    backend = facts["fleet_haproxy_backend"]
+    set_state(host, backend, ["app3", "app4"], "ready")
+    before = lb_states(host, backend)
+    try:
+        result = deploy(run, inventory, facts, "v1")
+        assert not result.ok
+        assert "both colours are live on different releases" in result.output
+        assert "blue runs v2-slow-stop, green runs v2" in result.output
+        assert lb_states(host, backend) == before
+        assert [current_on(host, h) for h in BLUE + GREEN] == ["v2-slow-stop"] * 2 + ["v2"] * 2
+        assert not host("lb1").file("/var/lib/zerodown/demoapp/deploy.lock").exists
+    finally:
+        set_state(host, backend, ["app3", "app4"], "drain")
+
+
+def test_rollback_on_demand_is_one_switch_back(run, inventory, facts, host):
+    backend = facts["fleet_haproxy_backend"]
+    result = deploy(run, inventory, facts, playbook="rollback")
+    assert result.ok, result.output[-3000:]
+    assert serving(lb_states(host, backend)) == GREEN
+    assert [current_on(host, h) for h in BLUE] == ["v1", "v1"]
+    ledger = json.loads(host("lb1").file(LEDGER).content_string)
+    assert ledger["outcome"] == "rolled_back"

@@ -1,0 +1,94 @@
+"""Issue 11, canary, on the test fleet under load (the tests build on each other, in file order).
+
+After converge: app1 was the canary at 10, 50 and 100 % of the requests, each step judged from HAProxy's own
+counters, then the rest followed one host per batch: every host runs v2.
+"""
+
+from __future__ import annotations
+
+import json
+
+APPS = ["app1", "app2", "app3", "app4"]
+BASE = "/opt/demoapp"
+LEDGER = "/var/lib/zerodown/demoapp/ledger.json"
+
+
+def current_on(host, name):
+    return host(name).file(BASE + "/current").linked_to.rsplit("/", 1)[-1]
+
+
+def lb_states(host, backend):
+    out = host("lb1").run("echo 'show servers state %s' | socat stdio /run/haproxy/admin.sock", backend)
+    assert out.rc == 0, out.stderr
+    return {
+        p[3]: (p[6], p[5], p[7])
+        for p in (line.split() for line in out.stdout.splitlines())
+        if len(p) > 7 and p[1] == backend
+    }
+
+
+def deploy(run, inventory, facts, extra=None):
+    args = ["-e", json.dumps(extra)] if extra else []
+    with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
+        result = run.playbook("deploy", [inventory], args=args)
+    return result, load.report
+
+
+def assert_clean(report):
+    assert report.requests > 0
+    assert report.failed == 0, report.failures[:5]
+    assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0, (
+        report.haproxy_delta_totals
+    )
+
+
+def test_every_host_runs_v2_and_every_step_was_judged(host):
+    assert [current_on(host, h) for h in APPS] == ["v2"] * 4
+    ledger = json.loads(host("lb1").file(LEDGER).content_string)
+    assert ledger["outcome"] == "succeeded"
+    steps = ledger["steps"]
+    assert [s["percent"] for s in steps] == [10, 50, 100]
+    for step in steps:
+        assert step["verdict"] == "pass", step
+        assert step["canary"]["requests"] >= 20 and "tests" in step and "latency_ratio" in step
+
+
+def test_a_canary_answering_5xx_aborts_at_the_first_step_and_goes_back(run, inventory, facts, host):
+    backend = facts["fleet_haproxy_backend"]
+    before = lb_states(host, backend)
+    result, report = deploy(run, inventory, facts, {"zerodown_release": "v2-5xx"})
+    assert not result.ok and "failed and was rolled back" in result.output
+    assert "canary step fail" in result.output
+    assert [current_on(host, h) for h in APPS] == ["v2"] * 4
+    assert lb_states(host, backend) == before
+    ledger = json.loads(host("lb1").file(LEDGER).content_string)
+    assert ledger["outcome"] == "rolled_back" and "canary step fail" in ledger["cause"]
+    assert [s["percent"] for s in ledger["steps"]] == [10], "aborted at the first step"
+    step = ledger["steps"][0]
+    assert step["verdict"] == "fail" and step["canary"]["errors"] > 0
+    # the only failed requests are the canary's own 5xx answers, bounded by its share of that step
+    assert report.failed > 0
+    assert all(f.status == 500 for f in report.failures), report.failures[:5]
+    assert report.failed <= step["canary"]["errors"] + 5
+    assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
+
+
+def test_too_little_traffic_is_inconclusive_and_never_promoted(run, inventory, facts, host):
+    backend = facts["fleet_haproxy_backend"]
+    before = lb_states(host, backend)
+    result, report = deploy(
+        run,
+        inventory,
+        facts,
+        {
+            "zerodown_release": "v2-slow-stop",
+            "zerodown_canary_min_requests": 1000000,
+            "zerodown_canary_on_inconclusive": "fail",
+        },
+    )
+    assert not result.ok and "canary step inconclusive" in result.output
+    assert_clean(report)
+    assert [current_on(host, h) for h in APPS] == ["v2"] * 4
+    assert lb_states(host, backend) == before
+    ledger = json.loads(host("lb1").file(LEDGER).content_string)
+    assert ledger["steps"][-1]["verdict"] == "inconclusive"
