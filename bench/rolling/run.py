@@ -24,7 +24,6 @@ Target: rolling / inherent <= 1.5. With ``--write`` the result replaces the
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import statistics
@@ -32,11 +31,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from zerodown_testkit import bench
 from zerodown_testkit.e2e import deploy_run
 
 REPO = Path(__file__).resolve().parents[2]
 FLEET = os.environ.get("ZERODOWN_BENCH_FLEET", "zdbench")
-STATE = Path("/var/lib/zerodown-fleet") / FLEET
 
 
 def fleet(*args: str) -> str:
@@ -116,19 +115,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
-    fleet("up", "--app-hosts", "4")
-    fleet("bootstrap", "--release", "v1")  # also builds the release tarballs
-    facts = json.loads((STATE / "fleet.json").read_text())["facts"]
-    inventory = str(STATE / "inventory.yml")
-    checksum = (STATE / "releases" / "demoapp-v2.tar.gz.sha256").read_text().split()[0]
-    deploy_vars = dict(
-        deploy_run.DEMOAPP_DEPLOY_VARS,
-        zerodown_release="v2",
-        zerodown_artifact=str(STATE / "releases" / "demoapp-v2.tar.gz"),
-        zerodown_artifact_checksum="sha256:" + checksum,
-        zerodown_smoke_expect_version="v2",
-        zerodown_smoke_base_url=facts["fleet_lb_url"].rstrip("/"),
-    )
+    facts, inventory, deploy_vars = bench.demo_fleet(FLEET)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         vars_inv = str(deploy_run.write_vars_inventory(Path(tmp) / "vars.json", deploy_vars))
@@ -156,7 +143,6 @@ def main() -> int:
             )
             runs.append(r)
     ratios = [r["ratio"] for r in runs]
-    load = os.getloadavg()[0]
     section = "\n".join(
         [
             "## rolling",
@@ -167,8 +153,8 @@ def main() -> int:
             "(start-up measured by the readiness the switch call runs on the host; see bench/rolling/run.py);",
             "whole playbook = ansible-playbook start to exit. Target: ratio <= 1.5.",
             "",
-            "Command: `.venv/bin/python bench/rolling/run.py --runs %d --write` (%s, 2 cores shared, load average"
-            " %.1f at the end)" % (args.runs, datetime.date.today().isoformat(), load),
+            "Command: `.venv/bin/python bench/rolling/run.py --runs %d --write` (%s at the end)"
+            % (args.runs, bench.when_and_load()),
             "",
             "| run | rolling | inherent | drain | stop | start | ready | ratio | whole playbook | failed requests |",
             "|---|---|---|---|---|---|---|---|---|---|",
@@ -203,15 +189,7 @@ def main() -> int:
     )
     print(section)
     if args.write:
-        path = REPO / "bench" / "RESULTS.md"
-        text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-        if "\n## rolling\n" in text:
-            head, rest = text.split("\n## rolling\n", 1)
-            tail = rest[rest.index("\n## ") :] if "\n## " in rest else ""
-            text = head.rstrip("\n") + "\n\n" + section + tail
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        path.write_text(text)
+        bench.write_section("rolling", section)
     return 0
 
 

@@ -506,6 +506,11 @@ def build_plan(
     if strategy == "blue_green" and mode != "contract":
         strategy_plan["blue_green"] = blue_green(variables, app_hosts, groups or {}, lb["servers"], problems)
     elif strategy == "canary" and mode != "contract":
+        if lb["provider"] == "nginx" and mode == "deploy":
+            problems.append(
+                "zerodown_strategy=canary judges each step from the load balancer's per-server counters, which nginx "
+                "open source does not keep: use zerodown_lb.provider=haproxy, or the rolling or blue_green strategy"
+            )
         strategy_plan["canary"] = canary(variables, app_hosts, lb["servers"], problems, weights_for)
         rolled = strategy_plan["canary"]["baseline"]  # promoted with the rolling batches after the canary steps
     plan_batches = batches(rolled, size)

@@ -9,24 +9,10 @@ from __future__ import annotations
 
 import json
 
+from zerodown_testkit.e2e.verifier import current_on, lb_states
+
 BLUE, GREEN = ["app1", "app2"], ["app3", "app4"]
-BASE = "/opt/demoapp"
 LEDGER = "/var/lib/zerodown/demoapp/ledger.json"
-
-
-def current_on(host, name):
-    return host(name).file(BASE + "/current").linked_to.rsplit("/", 1)[-1]
-
-
-def lb_states(host, backend):
-    """server -> (admin state, operational state, weight) from `show servers state`."""
-    out = host("lb1").run("echo 'show servers state %s' | socat stdio /run/haproxy/admin.sock", backend)
-    assert out.rc == 0, out.stderr
-    return {
-        p[3]: (p[6], p[5], p[7])
-        for p in (line.split() for line in out.stdout.splitlines())
-        if len(p) > 7 and p[1] == backend
-    }
 
 
 def serving(states):
@@ -108,3 +94,15 @@ def test_rollback_on_demand_is_one_switch_back(run, inventory, facts, host):
     assert [current_on(host, h) for h in BLUE] == ["v1", "v1"]
     ledger = json.loads(host("lb1").file(LEDGER).content_string)
     assert ledger["outcome"] == "rolled_back"
+
+
+def test_check_mode_prints_the_plan_with_the_live_colour_and_changes_nothing(run, inventory, facts, host):
+    backend = facts["fleet_haproxy_backend"]
+    before = lb_states(host, backend), [current_on(host, h) for h in BLUE + GREEN]
+    result = run.playbook(
+        "deploy", [inventory], args=["--check", "-e", json.dumps({"zerodown_release": "v2-slow-stop"})]
+    )
+    assert result.ok, result.output[-3000:]
+    assert "colours: blue = app1, app2; green = app3, app4" in result.output
+    assert "green is live" in result.output and "v2-slow-stop goes to blue" in result.output
+    assert (lb_states(host, backend), [current_on(host, h) for h in BLUE + GREEN]) == before

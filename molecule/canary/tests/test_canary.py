@@ -8,23 +8,10 @@ from __future__ import annotations
 
 import json
 
+from zerodown_testkit.e2e.verifier import current_on, lb_states
+
 APPS = ["app1", "app2", "app3", "app4"]
-BASE = "/opt/demoapp"
 LEDGER = "/var/lib/zerodown/demoapp/ledger.json"
-
-
-def current_on(host, name):
-    return host(name).file(BASE + "/current").linked_to.rsplit("/", 1)[-1]
-
-
-def lb_states(host, backend):
-    out = host("lb1").run("echo 'show servers state %s' | socat stdio /run/haproxy/admin.sock", backend)
-    assert out.rc == 0, out.stderr
-    return {
-        p[3]: (p[6], p[5], p[7])
-        for p in (line.split() for line in out.stdout.splitlines())
-        if len(p) > 7 and p[1] == backend
-    }
 
 
 def deploy(run, inventory, facts, extra=None):
@@ -92,3 +79,15 @@ def test_too_little_traffic_is_inconclusive_and_never_promoted(run, inventory, f
     assert lb_states(host, backend) == before
     ledger = json.loads(host("lb1").file(LEDGER).content_string)
     assert ledger["steps"][-1]["verdict"] == "inconclusive"
+
+
+def test_check_mode_prints_the_canary_plan_and_changes_nothing(run, inventory, facts, host):
+    backend = facts["fleet_haproxy_backend"]
+    before = lb_states(host, backend), [current_on(host, h) for h in APPS]
+    result = run.playbook(
+        "deploy", [inventory], args=["--check", "-e", json.dumps({"zerodown_release": "v2-slow-stop"})]
+    )
+    assert result.ok, result.output[-3000:]
+    assert "canary hosts app1, steps 10/50/100 % of requests" in result.output
+    assert "3 batch(es) of up to 1: app2 | app3 | app4" in result.output
+    assert (lb_states(host, backend), [current_on(host, h) for h in APPS]) == before

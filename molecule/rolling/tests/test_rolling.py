@@ -13,6 +13,8 @@ import json
 import re
 import time
 
+from zerodown_testkit.e2e.verifier import assert_no_failed_requests, current_on, deploy_under_load, lb_states
+
 from ansible_collections.zerodown.deploy.plugins.module_utils._plan import HOOKS
 
 APP = "demoapp"
@@ -23,43 +25,6 @@ def releases_on(host, name):
     out = host(name).run("ls -1 %s/releases", BASE)
     assert out.rc == 0, out.stderr
     return sorted(x for x in out.stdout.split() if not x.startswith("."))
-
-
-def current_on(host, name):
-    return host(name).file(BASE + "/current").linked_to.rsplit("/", 1)[-1]
-
-
-def lb_states(host, backend):
-    """server -> (admin state, operational state, weight) from `show servers state`."""
-    out = host("lb1").run("echo 'show servers state %s' | socat stdio /run/haproxy/admin.sock", backend)
-    assert out.rc == 0, out.stderr
-    states = {}
-    for line in out.stdout.splitlines():
-        parts = line.split()
-        if len(parts) > 7 and parts[1] == backend:
-            states[parts[3]] = (parts[6], parts[5], parts[7])
-    assert states, out.stdout
-    return states
-
-
-def deploy_under_load(run, inventory, facts, tmp_path, playbook="deploy", extra_vars=None, host_vars=None):
-    """extra_vars go in -e (they must beat group_vars/all.yml); host_vars in an inventory file
-    (a per-host value beats group vars, which -e would not allow per host)."""
-    inventories = [inventory]
-    if host_vars:
-        inventories.append(str(run.write_vars_inventory(tmp_path / "hosts.json", {}, host_vars)))
-    args = ["-e", json.dumps(extra_vars)] if extra_vars else []
-    url = facts["fleet_lb_url"]
-    with run.under_load(url, facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
-        result = run.playbook(playbook, inventories, args=args)
-    return result, load.report
-
-
-def assert_no_failed_requests(report):
-    assert report.requests > 0
-    assert report.failed == 0, report.failures[:5]
-    assert report.haproxy_delta_totals["wretr"] == 0, report.haproxy_delta_totals
-    assert report.haproxy_delta_totals["wredis"] == 0, report.haproxy_delta_totals
 
 
 def remove_release(run, inventory, hosts, release):

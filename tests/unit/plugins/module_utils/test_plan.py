@@ -270,3 +270,10 @@ def test_bad_batch_sizes(value):
 
 def test_batches_keep_inventory_order():
     assert batches(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
+
+
+def test_a_canary_needs_the_counters_nginx_does_not_keep(artifact):
+    nginx = {"provider": "nginx", "backend": "app", "nginx": {"conf": "/etc/nginx/nginx.conf", "servers_file": "/x"}}
+    with pytest.raises(PlanError, match="nginx open source does not keep"):
+        plan(deploy_vars(artifact, zerodown_strategy="canary", zerodown_lb=nginx))
+    assert plan(deploy_vars(artifact, zerodown_strategy="rolling", zerodown_lb=nginx))["lb"]["provider"] == "nginx"

@@ -1,0 +1,101 @@
+"""The molecule scenarios' verifier plumbing, one place for all of them (a pytest plugin).
+
+Each scenario's ``tests/conftest.py`` says ``pytest_plugins = ["zerodown_testkit.e2e.verifier"]``: testinfra runs
+with molecule's inventory (``--ansible-inventory``), and these fixtures and helpers read the fleet through it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import testinfra
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+from . import deploy_run
+
+BASE = "/opt/demoapp"
+STATE = "/var/lib/zerodown/demoapp"
+ADMIN_SOCKET = "/run/haproxy/admin.sock"
+
+
+@pytest.fixture(scope="session")
+def inventory(request) -> str:
+    path = request.config.option.ansible_inventory
+    assert path, "run through molecule (testinfra needs --ansible-inventory)"
+    return path
+
+
+@pytest.fixture(scope="session")
+def runner(inventory) -> AnsibleRunner:
+    return AnsibleRunner(inventory)
+
+
+@pytest.fixture(scope="session")
+def facts(runner) -> dict:
+    return runner.get_variables("lb1")
+
+
+@pytest.fixture(scope="session")
+def app_names(runner) -> list:
+    names = sorted(runner.get_hosts("app"), key=lambda n: int(n[3:]))
+    assert len(names) == 4, "the scenario needs 4 app hosts, the fleet has %s" % names
+    return names
+
+
+@pytest.fixture(scope="session")
+def host(inventory):
+    def get(name: str):
+        return testinfra.get_host("ansible://%s" % name, ansible_inventory=inventory)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def run():
+    return deploy_run
+
+
+def current_on(host, name: str) -> str:
+    """The release ``current`` points at on app host ``name``."""
+    return host(name).file(BASE + "/current").linked_to.rsplit("/", 1)[-1]
+
+
+def lb_states(host, backend: str) -> dict:
+    """server -> (admin state, operational state, weight), from HAProxy's `show servers state` on lb1."""
+    out = host("lb1").run("echo 'show servers state %s' | socat stdio %s", backend, ADMIN_SOCKET)
+    assert out.rc == 0, out.stderr
+    states = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) > 7 and parts[1] == backend:
+            states[parts[3]] = (parts[6], parts[5], parts[7])
+    assert states, out.stdout
+    return states
+
+
+def ledger(host) -> dict:
+    return json.loads(host("lb1").file(STATE + "/ledger.json").content_string)
+
+
+def lock_exists(host) -> bool:
+    return host("lb1").file(STATE + "/deploy.lock").exists
+
+
+def assert_no_failed_requests(report) -> None:
+    assert report.requests > 0
+    assert report.failed == 0, report.failures[:5]
+    assert report.haproxy_delta_totals["wretr"] == 0, report.haproxy_delta_totals
+    assert report.haproxy_delta_totals["wredis"] == 0, report.haproxy_delta_totals
+
+
+def deploy_under_load(run, inventory, facts, tmp_path, playbook="deploy", extra_vars=None, host_vars=None, args=()):
+    """extra_vars go in -e (they must beat group_vars/all.yml); host_vars in an inventory file
+    (a per-host value beats group vars, which -e would not allow per host)."""
+    inventories = [inventory]
+    if host_vars:
+        inventories.append(str(run.write_vars_inventory(tmp_path / "hosts.json", {}, host_vars)))
+    cli = list(args) + (["-e", json.dumps(extra_vars)] if extra_vars else [])
+    with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
+        result = run.playbook(playbook, inventories, args=cli)
+    return result, load.report
