@@ -55,7 +55,7 @@ def test_a_canary_answering_5xx_aborts_at_the_first_step_and_goes_back(run, inve
     assert step["verdict"] == "fail" and step["canary"]["errors"] > 0
     # the only failed requests are the canary's own 5xx answers, bounded by its share of that step
     assert report.failed > 0
-    assert all(f.status == 500 for f in report.failures), report.failures[:5]
+    assert all(f["status"] == 500 for f in report.failures), report.failures[:5]
     assert report.failed <= step["canary"]["errors"] + 5
     assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
 
