@@ -341,10 +341,14 @@ def rollback_plan(ledger: Dict[str, Any]) -> Dict[str, Any]:
             }
         )
     removed = {info["server"] for info in hosts.values() if not info["to"]}
-    restore = {
-        lb_id: {server: dict(state) for server, state in servers.items() if server not in removed}
-        for lb_id, servers in (ledger.get("lb_state") or {}).items()
-    }
+    restore: Dict[str, Any] = {}
+    for lb_id, servers in (ledger.get("lb_state") or {}).items():
+        if not isinstance(servers, dict) or not all(isinstance(v, dict) for v in servers.values()):
+            raise LedgerError(
+                "the ledger's lb_state[%r] is not {server: {state, weight}}: it was not captured by "
+                "deploy_ledger state=started with load_balancer (or switch_traffic's previous)" % (lb_id,)
+            )
+        restore[lb_id] = {server: dict(state) for server, state in servers.items() if server not in removed}
     return {"batches": batches, "hosts": hosts, "restore": restore}
 
 

@@ -196,7 +196,7 @@ summary_lines:
 rollback:
   description:
     - What a rollback of this ledger does (with O(state=query)); C(zerodown.deploy.rolling)'s C(rollback) entry point
-      follows it.
+      follows it. Only C(error) when the ledger's load-balancer state cannot be read back.
   returned: when O(state=query) and a ledger exists
   type: dict
   contains:
@@ -292,12 +292,16 @@ def main():
     try:
         if p["state"] == "query":
             current = ledger.read()
+            try:
+                rollback = rollback_plan(current) if current else None
+            except LedgerError as exc:
+                rollback = {"error": str(exc)}
             module.exit_json(
                 changed=False,
                 ledger=current,
                 moved_hosts=moved_hosts(current or {}),
                 phase_seconds=phase_seconds(current or {}),
-                rollback=rollback_plan(current) if current else None,
+                rollback=rollback,
             )
         outcome = p["outcome"]
         if outcome == "completed":

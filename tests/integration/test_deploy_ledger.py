@@ -7,7 +7,7 @@ import stat
 
 from zerodown_testkit.support.ansible_run import run_module
 
-LB = {"app1": {"state": "ready", "weight": 1}, "app2": {"state": "ready", "weight": 1}}
+LB = {"/run/haproxy/admin.sock": {"app1": {"state": "ready", "weight": 1}, "app2": {"state": "ready", "weight": 1}}}
 
 
 def _args(tmp_path, **kw):
