@@ -110,6 +110,14 @@ def validate_table_name(table: str, dialect: str) -> List[str]:
     return parts
 
 
+def file_statements(migration: MigrationFile, dialect: str) -> List[Statement]:
+    """The statements migration_apply runs for a file, in order (the same cut migration_check judges)."""
+    try:
+        return split_statements(migration.up_sql, dialect)
+    except SplitError as exc:
+        raise MigrateError("%s: %s. Nothing was applied." % (migration.path, exc)) from None
+
+
 class Migrator:
     """Applies migration files over one open autocommit DB-API connection."""
 
@@ -327,10 +335,7 @@ class Migrator:
         return pending, skipped
 
     def statements(self, migration: MigrationFile) -> List[Statement]:
-        try:
-            return split_statements(migration.up_sql, self.dialect)
-        except SplitError as exc:
-            raise MigrateError("%s: %s. Nothing was applied." % (migration.path, exc)) from None
+        return file_statements(migration, self.dialect)
 
     def non_transactional_reason(self, migration: MigrationFile) -> Optional[str]:
         """Why a file cannot run as one transaction, or None when it can."""

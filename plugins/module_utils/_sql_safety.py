@@ -52,6 +52,11 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import
     is_contract,
     up_section,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._sqlsplit import (
+    SplitError,
+    mask,
+    split_statements,
+)
 
 try:
     from sqlparse import lexer as _sql_lexer
@@ -65,6 +70,7 @@ except ImportError as _exc:  # pragma: no cover - reported by the module
 
 DIALECTS = ("postgresql", "mysql", "sqlite")
 ALL = DIALECTS
+ON_UNDETERMINED = ("block", "warn")
 
 # Bounds that keep garbage input cheap: statements longer than this are only
 # classified by their head (a huge INSERT is data, not DDL).
@@ -267,6 +273,13 @@ RULES: Dict[str, Rule] = {
             "-- zerodown:waive unparsed reason: <why it is safe>.",
         ),
         Rule(
+            "undetermined",
+            ALL,
+            "the checker cannot determine what this statement does to the schema the old version uses",
+            "Let the checker see the prior schema: keep the earlier migration files in the directory (history), or "
+            "pass schema_dsn; or review it by hand and waive it with -- zerodown:waive undetermined reason: <why>.",
+        ),
+        Rule(
             "invalid_waiver",
             ALL,
             "a zerodown:waive comment without a known rule id or without a reason; it waives nothing",
@@ -357,6 +370,8 @@ class Report:
         self.contract = contract
         self.no_transaction = no_transaction
         self.findings: List[Finding] = []
+        # (first line, last line) of each top-level statement judged, as the front end cut them
+        self.statement_spans: List[Tuple[int, int]] = []
 
     @property
     def compatible(self) -> bool:
@@ -381,8 +396,26 @@ class Report:
 # Schema knowledge
 
 
+# Where a fact came from: ``live`` (schema_dsn), ``history:<file>`` (an applied file replayed), ``file:<file>`` (a
+# file checked in this run: the same file, or an earlier pending one). Findings that rest on a fact name it.
+LIVE = "live"
+
+
+def describe_source(source: str, current_path: str = "") -> str:
+    """The source of a fact, in words, seen from the file being checked."""
+    kind, _sep, where = source.partition(":")
+    name = os.path.basename(where)
+    if kind == "history":
+        return "the migration history (%s)" % name
+    if kind == "file":
+        return "this file" if where == current_path else "earlier pending file %s" % name
+    if kind == LIVE:
+        return "the live schema (schema_dsn)"
+    return "an earlier file"
+
+
 class ColumnInfo:
-    __slots__ = ("name", "type", "not_null", "has_default", "unique", "primary_key")
+    __slots__ = ("name", "type", "not_null", "has_default", "unique", "primary_key", "source")
 
     def __init__(
         self,
@@ -392,6 +425,7 @@ class ColumnInfo:
         has_default: bool = False,
         unique: bool = False,
         primary_key: bool = False,
+        source: str = "",
     ) -> None:
         self.name = name
         self.type = type_
@@ -399,18 +433,22 @@ class ColumnInfo:
         self.has_default = has_default
         self.unique = unique
         self.primary_key = primary_key
+        self.source = source
 
     def copy(self) -> ColumnInfo:
-        return ColumnInfo(self.name, self.type, self.not_null, self.has_default, self.unique, self.primary_key)
+        return ColumnInfo(
+            self.name, self.type, self.not_null, self.has_default, self.unique, self.primary_key, self.source
+        )
 
 
 class TableInfo:
-    __slots__ = ("name", "columns", "row_count")
+    __slots__ = ("name", "columns", "row_count", "source")
 
-    def __init__(self, name: str, row_count: Optional[int] = None) -> None:
+    def __init__(self, name: str, row_count: Optional[int] = None, source: str = "") -> None:
         self.name = name
         self.columns: Dict[str, ColumnInfo] = {}
         self.row_count = row_count
+        self.source = source
 
 
 class Catalog:
@@ -421,11 +459,29 @@ class Catalog:
     pending migration that no old version uses.
     """
 
-    def __init__(self, authoritative: bool = False) -> None:
+    def __init__(self, authoritative: bool = False, pending_known: bool = False) -> None:
         self.tables: Dict[str, TableInfo] = {}
         self.unique_indexes: Set[str] = set()
-        self.indexes: Dict[str, str] = {}
+        self.indexes: Dict[str, str] = {}  # index or constraint name -> source, for every one whose kind is known
+        # table -> CHECK constraint name -> (the column it proves NOT NULL, or "", validated)
+        self.checks: Dict[str, Dict[str, Tuple[str, bool]]] = {}
+        self.views: Set[str] = set()
         self.authoritative = authoritative
+        # pending_known: the files checked in this run have not run yet (the caller knows the applied ones), so a
+        # table one of them creates is new to the old version in the later ones too
+        self.pending_known = pending_known
+        self.new_tables: Set[str] = set()
+
+    def merge_history(self, history: Catalog) -> None:
+        """Add what only the replayed history knows; the live schema (this catalog) wins where both know a fact."""
+        for table, checks in history.checks.items():
+            if table in self.tables:
+                self.checks.setdefault(table, {}).update(
+                    {k: v for k, v in checks.items() if k not in self.checks.get(table, {})}
+                )
+        for name, source in history.indexes.items():
+            if name not in self.indexes:
+                self.indexes[name] = source
 
     def table(self, name: str) -> Optional[TableInfo]:
         return self.tables.get(name)
@@ -454,143 +510,23 @@ class _Piece:
         self.masked = masked
 
 
-_SCANNERS: Dict[str, re.Pattern[str]] = {}
-_NOT_NEWLINE = re.compile(r"[^\n]")
-
-
-def _scanner(dialect: str) -> re.Pattern[str]:
-    if dialect not in _SCANNERS:
-        parts = [r"(?P<comment>--[^\n]*|/\*.*?\*/)"]
-        if dialect == "mysql":
-            parts[0] = r"(?P<comment>--(?=[ \t\r\n]|$)[^\n]*|#[^\n]*|/\*.*?\*/)"
-            parts.append(r"(?P<string>'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\")")
-            parts.append(r"(?P<ident>`(?:[^`]|``)*`)")
-            opener = r"/\*|'|\"|`"
-        else:
-            if dialect == "postgresql":
-                parts.append(r"(?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z0-9_]*|)\$.*?\$(?P=tag)\$)")
-                parts.append(r"(?P<estring>(?<![A-Za-z0-9_])[Ee]'(?:[^'\\]|\\.|'')*')")
-                opener = r"/\*|'|\"|\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$"
-            else:
-                parts.append(r"(?P<ident2>`(?:[^`]|``)*`|\[[^\]\n]*\])")
-                opener = r"/\*|'|\"|`"
-            parts.append(r"(?P<string>'(?:[^']|'')*')")
-            parts.append(r"(?P<ident>\"(?:[^\"]|\"\")*\")")
-        parts.append(r"(?P<open>" + opener + ")")
-        _SCANNERS[dialect] = re.compile("|".join(parts), re.DOTALL)
-    return _SCANNERS[dialect]
-
-
-def _mask(text: str, dialect: str) -> Tuple[str, Optional[Tuple[int, str]]]:
-    """Text with comments blanked and quoted contents blanked; plus (offset, what) of an unterminated quote."""
-    out = []
-    pos = 0
-    scanner = _scanner(dialect)
-    problem = None
-    while True:
-        m = scanner.search(text, pos)
-        if not m:
-            out.append(text[pos:])
-            break
-        out.append(text[pos : m.start()])
-        kind = m.lastgroup if m.lastgroup != "tag" else "dollar"
-        if m.group("open") is not None:
-            what = {
-                "/*": "comment",
-                "'": "string",
-                '"': "quoted identifier" if dialect != "mysql" else "string",
-                "`": "quoted identifier",
-            }.get(m.group("open"), "dollar-quoted body")
-            problem = (m.start(), what)
-            out.append(_NOT_NEWLINE.sub(" ", text[m.start() :]))
-            break
-        seg = m.group(0)
-        if kind == "comment" and dialect == "postgresql" and seg.startswith("/*") and "/*" in seg[2:]:
-            end = _nested_comment_end(text, m.start())
-            if end < 0:
-                problem = (m.start(), "comment")
-                out.append(_NOT_NEWLINE.sub(" ", text[m.start() :]))
-                break
-            out.append(_NOT_NEWLINE.sub(" ", text[m.start() : end]))
-            pos = end
-            continue
-        if kind == "comment":
-            out.append(_NOT_NEWLINE.sub(" ", seg))
-        elif kind in ("ident", "ident2"):
-            out.append(seg.replace(";", " "))
-        elif kind == "dollar":
-            tag = "$" + (m.group("tag") or "") + "$"
-            out.append(tag + _NOT_NEWLINE.sub(" ", seg[len(tag) : -len(tag)]) + tag)
-        else:
-            head = 2 if kind == "estring" else 1
-            out.append(seg[:head] + _NOT_NEWLINE.sub(" ", seg[head:-1]) + seg[-1])
-        pos = m.end()
-    return "".join(out), problem
-
-
-def _nested_comment_end(text: str, start: int) -> int:
-    """End offset of a PostgreSQL block comment, which may nest; -1 when it never closes."""
-    depth = 0
-    for m in re.finditer(r"/\*|\*/", text[start:]):
-        depth += 1 if m.group(0) == "/*" else -1
-        if depth == 0:
-            return start + m.end()
-    return -1
-
-
-_DELIMITER_RE = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S+)[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
-_COMPOUND_HEAD_RE = re.compile(
-    r"\s*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:(?:TEMP|TEMPORARY|CONSTRAINT|AGGREGATE)\s+)?"
-    r"(?:PROCEDURE|FUNCTION|TRIGGER|EVENT)\b|BEGIN\s+NOT\s+ATOMIC\b)",
-    re.IGNORECASE,
-)
-_BLOCK_WORD_RE = re.compile(r"\b(BEGIN|CASE|END)\b(?:\s+(IF|LOOP|WHILE|REPEAT|FOR)\b)?", re.IGNORECASE)
-
-
-def _block_balance(masked: str) -> int:
-    depth = 0
-    for m in _BLOCK_WORD_RE.finditer(masked):
-        word = m.group(1).upper()
-        if word in ("BEGIN", "CASE"):
-            depth += 1
-        elif not m.group(2):
-            depth -= 1
-    return depth
-
-
 def _split(text: str, masked: str, dialect: str) -> List[_Piece]:
-    """Statements of ``text`` (offsets into it), honouring MySQL DELIMITER and compound bodies."""
-    regions: List[Tuple[int, int, str]] = []
-    if dialect == "mysql":
-        pos = 0
-        delim = ";"
-        for m in _DELIMITER_RE.finditer(masked):
-            regions.append((pos, m.start(), delim))
-            delim = m.group(1)
-            pos = m.end()
-        regions.append((pos, len(text), delim))
-    else:
-        regions.append((0, len(text), ";"))
-    pieces: List[_Piece] = []
-    for rstart, rend, delim in regions:
-        start = rstart
-        search = rstart
-        while start < rend:
-            idx = masked.find(delim, search, rend)
-            end = rend if idx < 0 else idx
-            chunk = masked[start:end]
-            if idx >= 0 and delim == ";" and _COMPOUND_HEAD_RE.match(chunk) and _block_balance(chunk) > 0:
-                search = idx + 1
-                continue
-            stripped = len(chunk) - len(chunk.lstrip())
-            s = start + stripped
-            e = start + len(chunk.rstrip())
-            if e > s:
-                pieces.append(_Piece(s, e, text[s:e], masked[s:e]))
-            if idx < 0:
-                break
-            start = search = idx + len(delim)
-    return pieces
+    """Statements of ``text`` as the one front end cuts them (the statements migration_apply runs)."""
+    return _split_checked(text, masked, dialect)[0]
+
+
+def _split_checked(text: str, masked: str, dialect: str) -> Tuple[List[_Piece], Optional[SplitError]]:
+    """The statements, and the splitter's error (an unterminated part) with the statements before it."""
+    error = None
+    try:
+        statements = split_statements(text, dialect)
+    except SplitError as exc:
+        error = exc
+        try:
+            statements = split_statements(text[: exc.offset], dialect) if exc.offset > 0 else []
+        except SplitError:
+            statements = []
+    return [_Piece(st.start, st.end, st.text, masked[st.start : st.end]) for st in statements], error
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1105,8 +1041,12 @@ class _Analyzer:
         catalog: Catalog,
         no_transaction: bool,
         small_table_rows: Optional[int],
+        on_undetermined: str = "block",
+        history: bool = False,
     ) -> None:
         self.text = text
+        self.on_undetermined = on_undetermined
+        self.source = ("history:" if history else "file:") + path
         self.dialect = dialect
         self.path = path
         self.catalog = catalog
@@ -1166,6 +1106,8 @@ class _Analyzer:
             return
         if rule in RULES and self.dialect not in RULES[rule].dialects:
             return
+        if rule == "undetermined":
+            severity = "error" if self.on_undetermined == "block" else "warning"
         line = self.line_of(ctx.start if offset < 0 else offset)
         excerpt = _WS_RE.sub(" ", stmt_text).strip()
         if len(excerpt) > EXCERPT_CHARS:
@@ -1181,8 +1123,10 @@ class _Analyzer:
     # ---- entry
 
     def run(self) -> None:
-        masked, problem = _mask(self.text, self.dialect)
-        pieces = _split(self.text, masked, self.dialect)
+        masked, problem = mask(self.text, self.dialect)
+        pieces, split_error = _split_checked(self.text, masked, self.dialect)
+        if problem is None and split_error is not None:
+            problem = (split_error.offset, "")
         self._prescan(pieces)
         for piece in pieces:
             if problem is not None and (piece.end > problem[0] or ";" not in masked[piece.end : problem[0]]):
@@ -1200,8 +1144,12 @@ class _Analyzer:
                 "unparsed",
                 ctx,
                 self.text[offset : offset + 80],
-                "unterminated %s starting here: the rest of the file (line %d to the end) cannot be checked"
-                % (what, self.line_of(offset)),
+                (
+                    "unterminated %s starting here" % what
+                    if what
+                    else "%s" % split_error  # the splitter's own words, e.g. a goose StatementBegin without End
+                )
+                + ": the rest of the file (line %d to the end) cannot be checked" % self.line_of(offset),
                 force=True,
             )
         elif not pieces:
@@ -1358,20 +1306,23 @@ class _Analyzer:
 
     def unparsed(self, ctx: _Ctx, text: str, toks: Sequence[_Tok], what: str = "") -> None:
         first = toks[0].v if toks and toks[0].kind == "w" else ""
-        severity = "error" if first in _ALTERISH else "warning"
         if ctx.depth == 0 and not what:
             self.unreadable += 1
+        if first in _ALTERISH:
+            self.add(
+                "unparsed",
+                ctx,
+                text,
+                what or "cannot classify this statement; it changes an existing object, so it blocks until reviewed",
+            )
+            return
         self.add(
-            "unparsed",
+            "undetermined",
             ctx,
             text,
             what
-            or (
-                "cannot classify this statement; it changes an existing object, so it blocks until reviewed"
-                if severity == "error"
-                else "cannot classify this statement"
-            ),
-            severity,
+            or "cannot classify this statement (%s ...), so what it does to the old version's schema is unknown"
+            % (first or (toks[0].raw if toks else "?")),
         )
 
     # ---- helpers on state
@@ -1379,7 +1330,7 @@ class _Analyzer:
     def is_new(self, table: Optional[str]) -> bool:
         if table is None:
             return False
-        if table in self.created_tables:
+        if table in self.created_tables or table in self.catalog.new_tables:
             return True
         return self.catalog.exists(table) is False
 
@@ -1388,6 +1339,12 @@ class _Analyzer:
             return False
         info = self.catalog.table(table)
         return info is not None and info.row_count is not None and info.row_count < self.small_table_rows
+
+    def origin(self, known: Optional[ColumnInfo]) -> str:
+        """' (per <source>)' for a finding that rests on a catalog fact, or ''."""
+        if known is None or not known.source:
+            return ""
+        return " (per %s)" % describe_source(known.source, self.path)
 
     def lock_rule(self, rule: str, table: Optional[str], ctx: _Ctx, text: str, detail: str = "") -> None:
         if self.small(table):
@@ -1431,6 +1388,8 @@ class _Analyzer:
             name = cur.name()
             if name:
                 self.created_objects.add(name)
+                if w in ("VIEW", "MATERIALIZED", "RECURSIVE"):
+                    self.catalog.views.add(name)
         else:
             return  # sequences, types, extensions, triggers, roles ... add things
 
@@ -1446,7 +1405,9 @@ class _Analyzer:
         elif self.or_replace and not self.is_new(name):
             self.add("drop_table", ctx, text, "CREATE OR REPLACE TABLE drops existing table %s with its rows" % name)
         self.created_tables.add(name)
-        info = TableInfo(name)
+        if self.catalog.pending_known and self.source.startswith("file:"):
+            self.catalog.new_tables.add(name)
+        info = TableInfo(name, source=self.source)
         cols: List[_ColumnDef] = []
         if cur.punct() == "(":
             for part in _split_top(cur.skip_group()):
@@ -1454,6 +1415,7 @@ class _Analyzer:
                 if first in ("CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "KEY", "INDEX", "EXCLUDE") or (
                     first in ("FULLTEXT", "SPATIAL", "LIKE")
                 ):
+                    self.remember_constraint(name, part, validated=True)
                     if first == "PRIMARY" or (first == "CONSTRAINT" and "PRIMARY" in _words(part)):
                         names = _group_names(part)
                         for c in cols:
@@ -1465,6 +1427,7 @@ class _Analyzer:
                     cols.append(col)
         for c in cols:
             info.columns[c.name] = c.info()
+            info.columns[c.name].source = self.source
         self.table_defs[name] = cols
         if not (self.catalog.authoritative and name in self.catalog.tables and name not in self.rebuilt):
             self.catalog.tables[name] = info
@@ -1488,8 +1451,12 @@ class _Analyzer:
         table = cur.name()
         if index:
             self.created_indexes.add(index)
+            self.catalog.indexes[index] = self.source
             if unique:
                 self.created_unique_indexes.add(index)
+                self.catalog.unique_indexes.add(index)
+            else:
+                self.catalog.unique_indexes.discard(index)
         if self.is_new(table) or table in self.rebuilt:
             return
         if self.dialect == "mysql":
@@ -1642,6 +1609,9 @@ class _Analyzer:
                 cur.i += 1
                 cur.accept("CONSTRAINT")
                 name = cur.name()
+                known_check = self.catalog.checks.get(table, {}).get(name or "")
+                if known_check is not None:
+                    self.catalog.checks[table][name or ""] = (known_check[0], True)
                 pending = self.not_valid.get(name or "")
                 if pending and pending[1] == self.tx and not new_table:
                     rules = ["add_constraint_validating"]
@@ -1771,6 +1741,7 @@ class _Analyzer:
         ):
             if constraint:
                 self.created_constraints.add(constraint)
+                self.remember_constraint(table, cur.t[cur.i :], validated=not not_valid, name=constraint)
             if w == "PRIMARY":
                 using_index = "USING" in rest_words and "INDEX" in rest_words
                 if new_table:
@@ -1931,11 +1902,15 @@ class _Analyzer:
                 cur.accept("KEY")
             cur.accept("IF", "EXISTS")
             name = cur.name() or ""
+            was_unique = self.unique_name(name)
+            self.catalog.checks.get(table, {}).pop(name, None)
+            self.catalog.indexes.pop(name, None)
+            self.catalog.unique_indexes.discard(name)
             if new_table or name in self.created_constraints or name in self.created_indexes:
                 return ""
             if w in ("FOREIGN", "CHECK"):
                 return ""
-            if self.unique_name(name):
+            if was_unique:
                 if name.endswith("_pkey") or name.lower() == "primary":
                     return "pk"
                 self.add(
@@ -1971,6 +1946,30 @@ class _Analyzer:
         )
         return ""
 
+    def remember_constraint(self, table: str, part: Sequence[_Tok], validated: bool, name: str = "") -> None:
+        """Record a table constraint's kind in the catalog: unique (UNIQUE / PRIMARY KEY) or not, and CHECKs."""
+        words = _words(part)
+        if not name and words[:1] == ["CONSTRAINT"] and len(part) > 1:
+            name = _unquote_name(part[1].raw)
+        if not name:
+            return
+        if "UNIQUE" in words[:3] or "PRIMARY" in words[:3]:
+            self.catalog.unique_indexes.add(name)
+        else:
+            self.catalog.unique_indexes.discard(name)
+        self.catalog.indexes[name] = self.source
+        if "CHECK" in words[:3]:
+            self.catalog.checks.setdefault(table, {})[name] = (_not_null_check_column(part), validated)
+
+    def not_null_check(self, table: str, col: str) -> Optional[str]:
+        """The name of a validated CHECK (col IS NOT NULL) on the table (PostgreSQL), or None."""
+        if self.dialect != "postgresql":
+            return None
+        for name, (column, validated) in self.catalog.checks.get(table, {}).items():
+            if column == col and validated:
+                return name
+        return None
+
     def catalog_unique(self, name: str) -> bool:
         return name in self.catalog.unique_indexes
 
@@ -1978,6 +1977,8 @@ class _Analyzer:
         """Is this index/constraint unique? The live catalog knows; otherwise its name tells."""
         if name in self.created_unique_indexes or name in self.catalog.unique_indexes:
             return True
+        if name in self.catalog.indexes:
+            return False  # known from this file, the history or the live schema, and not unique
         return not self.catalog.authoritative and _looks_unique(name)
 
     def alter_column(self, table: str, cur: _Cur, text: str, ctx: _Ctx, new_table: bool) -> None:
@@ -2007,10 +2008,14 @@ class _Analyzer:
             if known is not None:
                 was_not_null = known.not_null
                 known.not_null = True
+                known.source = self.source
                 if was_not_null:
                     return
             if new_table:
                 return
+            proof = self.not_null_check(table, col)
+            if proof is not None and new_col is None:
+                return  # PostgreSQL 12+ uses the validated CHECK and skips the scan; old code cannot write NULL already
             if new_col is not None:
                 new_col.not_null = True
                 if not new_col.fills_itself:
@@ -2076,8 +2081,10 @@ class _Analyzer:
         collate: bool = False,
     ) -> None:
         prior = known.type if known is not None else ""
+        origin = self.origin(known)
         if known is not None:
             known.type = new_type
+            known.source = self.source
         if (table, col) in self.new_columns:
             self.new_columns[(table, col)].type = new_type
         if new_table:
@@ -2104,15 +2111,18 @@ class _Analyzer:
                     "table_rewrite",
                     ctx,
                     text,
-                    "widens %s.%s from %s to %s across the 255-byte length prefix: MySQL copies the table"
-                    % (table, col, prior, new_type),
+                    "widens %s.%s from %s to %s across the 255-byte length prefix: MySQL copies the table%s"
+                    % (table, col, prior, new_type, origin),
                 )
                 return
         detail = "changes the type of %s.%s to %s" % (table, col, new_type)
         if prior:
-            detail += " (was %s)" % prior
+            detail += " (was %s%s)" % (prior, ", " + origin[2:-1] if origin else "")
         elif self.dialect == "postgresql" and (_parse_type(new_type) or ("",))[0] in _VARCHAR_NAMES | {"text"}:
-            detail += "; the prior type is unknown, so a safe varchar widening cannot be told apart (use schema_dsn)"
+            detail += (
+                "; the prior type is in neither this file, the migration history nor the live schema, so a safe "
+                "varchar widening cannot be told apart"
+            )
         if collate:
             detail += " with a new collation"
         self.add("alter_type", ctx, text, detail)
@@ -2155,6 +2165,7 @@ class _Analyzer:
             return
         prior_type = known.type if known is not None else ""
         prior_not_null = known.not_null if known is not None else None
+        origin = self.origin(known)
         if old != col.name and known is None:
             return  # a rename restates the definition; without the prior one only the rename is certain
         if col.not_null and not prior_not_null:
@@ -2162,7 +2173,8 @@ class _Analyzer:
                 "set_not_null",
                 ctx,
                 text,
-                "%s makes %s.%s NOT NULL: old-version writes of NULL fail" % (verb, table, col.name),
+                "%s makes %s.%s NOT NULL: old-version writes of NULL fail%s"
+                % (verb, table, col.name, origin if known is not None else ""),
             )
         if prior_type:
             change = _type_change(self.dialect, prior_type, col.type)
@@ -2171,28 +2183,30 @@ class _Analyzer:
                     "table_rewrite",
                     ctx,
                     text,
-                    "widens %s.%s from %s to %s across the 255-byte length prefix: MySQL copies the table"
-                    % (table, col.name, prior_type, col.type),
+                    "widens %s.%s from %s to %s across the 255-byte length prefix: MySQL copies the table%s"
+                    % (table, col.name, prior_type, col.type, origin),
                 )
             elif change == "change" or col.collate:
                 self.add(
                     "alter_type",
                     ctx,
                     text,
-                    "changes %s.%s from %s to %s: MySQL copies the table" % (table, col.name, prior_type, col.type),
+                    "changes %s.%s from %s to %s: MySQL copies the table%s"
+                    % (table, col.name, prior_type, col.type, origin),
                 )
         elif not col.not_null:
             self.add(
                 "alter_type",
                 ctx,
                 text,
-                "%s redefines %s.%s as %s; its prior type is unknown, so this is treated as a type change "
-                "(a table copy in MySQL) — use schema_dsn to compare with the live column"
+                "%s redefines %s.%s as %s; its prior type is in neither this file, the migration history nor the "
+                "live schema, so this is treated as a type change (a table copy in MySQL)"
                 % (verb, table, col.name, col.type),
             )
         if known is not None:
             known.type = col.type
             known.not_null = col.not_null
+            known.source = self.source
 
     def alter_rename(self, table: str, cur: _Cur, text: str, ctx: _Ctx, new_table: bool) -> None:
         if cur.accept("CONSTRAINT") or cur.accept("INDEX") or cur.accept("KEY"):
@@ -2223,6 +2237,11 @@ class _Analyzer:
         if old in self.created_tables:
             self.created_tables.discard(old)
             self.created_tables.add(new)
+        if old in self.catalog.new_tables:
+            self.catalog.new_tables.discard(old)
+            self.catalog.new_tables.add(new)
+        if old in self.catalog.checks:
+            self.catalog.checks[new] = self.catalog.checks.pop(old)
         if new in self.rebuild_targets and self.rebuild_targets[new] == old and new in self.rebuilt:
             self.finish_rebuild(new, old, text, ctx)
             return
@@ -2289,15 +2308,26 @@ class _Analyzer:
                 names = names[:1]
             new = [n for n in names if n in self.created_indexes]
             old = [n for n in names if n and n not in self.created_indexes]
+            unique = [n for n in old if self.unique_name(n)]
+            known = {n: self.catalog.indexes.get(n, "") for n in unique}
+            for n in names:
+                if n:
+                    self.catalog.indexes.pop(n, None)
+                    self.catalog.unique_indexes.discard(n)
             if not old or self.is_new(table):
                 return
-            unique = [n for n in old if self.unique_name(n)]
             if unique:
                 self.add(
                     "drop_unique_constraint",
                     ctx,
                     text,
-                    "drops %s, which by its name is a unique index the old version may rely on" % ", ".join(unique),
+                    "drops %s, %s the old version may rely on"
+                    % (
+                        ", ".join(unique),
+                        "a unique index per " + describe_source(known[unique[0]], self.path)
+                        if known[unique[0]]
+                        else "which by its name is a unique index",
+                    ),
                 )
             if self.dialect == "postgresql" and not concurrently:
                 self.add("drop_index_blocking", ctx, text, "")
@@ -2486,18 +2516,22 @@ class _Analyzer:
             findings.append(("drop_column", "the rebuild of %s does not carry column %s over" % (old, gone)))
         if prior is None and not findings:
             self.add(
-                "unparsed",
+                "undetermined",
                 ctx,
                 text,
-                "table %s is rebuilt (create, copy, drop, rename); its old definition is not known here, so a column "
-                "the file never mentions could have been dropped: check it with schema_dsn" % old,
-                "warning",
+                "table %s is rebuilt (create, copy, drop, rename); its old definition is not in this file, the "
+                "migration history or the live schema, so a column the file never mentions could have been dropped"
+                % old,
             )
+        origin = (
+            " (old definition from %s)" % describe_source(prior.source, self.path) if prior and prior.source else ""
+        )
         for rule, detail in findings:
-            self.add(rule, ctx, text, detail)
-        tinfo = TableInfo(old)
+            self.add(rule, ctx, text, detail + origin)
+        tinfo = TableInfo(old, source=self.source)
         for c in cols:
             tinfo.columns[c.name] = c.info()
+            tinfo.columns[c.name].source = self.source
         self.catalog.tables[old] = tinfo
 
     catalog_before: Dict[str, TableInfo] = {}
@@ -2543,7 +2577,7 @@ class _Analyzer:
     def body(self, body: str, offset: int, ctx: _Ctx, label: str) -> None:
         if ctx.depth >= MAX_BODY_DEPTH:
             return
-        masked, problem = _mask(body, self.dialect)
+        masked, problem = mask(body, self.dialect)
         if problem is not None:
             self.add("unparsed", ctx, body, "unterminated %s inside this body" % problem[1])
             return
@@ -2584,7 +2618,7 @@ class _Analyzer:
                 continue
             if word == "PERFORM":
                 text = "SELECT" + text[len("PERFORM") :]
-            self.statement(text, _mask(text, self.dialect)[0], sub)
+            self.statement(text, mask(text, self.dialect)[0], sub)
 
     def do_block(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         body = next((t for t in cur.rest() if t.kind == "d" or t.kind == "s"), None)
@@ -2621,9 +2655,7 @@ class _Analyzer:
         lits = [t for t in toks[1:] if t.kind in ("s", "d")]
         words = _words(toks[1:])
         if not lits:
-            self.add(
-                "unparsed", ctx, text, "EXECUTE of a dynamic string: the statement it runs cannot be checked", "warning"
-            )
+            self.add("undetermined", ctx, text, "EXECUTE of a dynamic string: the statement it runs is not in the file")
             return
         if (
             len(lits) == 1
@@ -2639,7 +2671,7 @@ class _Analyzer:
         if ctx.depth >= MAX_BODY_DEPTH:
             return
         sub = _Ctx(offset, ctx.outer_start_line, ctx.outer_end_line, ctx.depth + 1, label)
-        masked, problem = _mask(sql, self.dialect)
+        masked, problem = mask(sql, self.dialect)
         for piece in _split(sql, masked, self.dialect):
             self.statement(
                 piece.text, piece.masked, _Ctx(offset, sub.outer_start_line, sub.outer_end_line, sub.depth, label)
@@ -2702,11 +2734,11 @@ class _Analyzer:
         elif tok.kind == "w" and tok.v.startswith("@"):
             if tok.v not in self.user_vars:
                 self.add(
-                    "unparsed",
+                    "undetermined",
                     ctx,
                     text,
-                    "PREPARE from %s, whose SQL text is not set in this file" % tok.raw,
-                    "warning",
+                    "PREPARE from %s, whose SQL text is not set in this file: the statement it runs is unknown"
+                    % tok.raw,
                 )
                 return
             self.prepared[name] = self.user_vars[tok.v]
@@ -2740,6 +2772,19 @@ def _group_names(toks: Sequence[_Tok]) -> Set[str]:
 
 
 _UNIQUE_NAME_RE = re.compile(r"(^|_)(uniq|unique|uq|ux|uk|key|pkey|pk|primary)(_|$)|_key$|_pkey$|^primary$", re.I)
+
+
+def _not_null_check_column(part: Sequence[_Tok]) -> str:
+    """The column of a ``CHECK (col IS NOT NULL)`` constraint, or ""."""
+    toks = list(part)
+    for i, tok in enumerate(toks):
+        if tok.kind == "w" and tok.v == "CHECK":
+            inner = [t for t in toks[i + 1 :] if not (t.kind == "p" and t.v in ("(", ")"))]
+            if len(inner) >= 4 and inner[0].kind in ("w", "q") and _words(inner[1:4]) == ["IS", "NOT", "NULL"]:
+                if len(inner) == 4 or _words(inner[4:5]) in (["NOT"], ["NO"]):
+                    return _unquote_name(inner[0].raw)
+            return ""
+    return ""
 
 
 def _looks_unique(name: str) -> bool:
@@ -2938,15 +2983,24 @@ def analyze_sql(
     waivers: Iterable[dict] = (),
     catalog: Optional[Catalog] = None,
     small_table_rows: Optional[int] = None,
+    on_undetermined: str = "block",
+    history: bool = False,
 ) -> Report:
     """Judge one migration file (its Up part) and return a Report.
 
     ``waivers``: option-level waivers, dicts with ``rule``, ``reason`` and an optional ``file`` glob.
     ``catalog``: schema knowledge carried between files or read from the database; updated in place.
     ``small_table_rows``: with a catalog that knows row counts, lock-only hazards on smaller tables are dropped.
+    ``on_undetermined``: ``block`` (a statement whose effect cannot be determined is a blocking ``undetermined``
+    finding) or ``warn`` (it is a warning).
+    ``history``: the file already ran; it is replayed only to learn the schema (its facts are named as history).
     """
     if dialect not in DIALECTS:
         raise SqlSafetyError("unknown dialect %r: use one of %s (MariaDB is mysql)" % (dialect, ", ".join(DIALECTS)))
+    if on_undetermined not in ON_UNDETERMINED:
+        raise SqlSafetyError(
+            "unknown on_undetermined %r: use one of %s" % (on_undetermined, ", ".join(ON_UNDETERMINED))
+        )
     if not HAS_SQLPARSE:
         raise SqlSafetyError("the Python library sqlparse is required on the host that runs migration_check")
     text = sql_text.replace("\r\n", "\n")
@@ -2975,12 +3029,13 @@ def analyze_sql(
     if dialect == "mysql" and "/*" in up:
         up = _VERSIONED_COMMENT_RE.sub(lambda m: " " * len(m.group(1)) + m.group(2) + "  ", up)
     catalog = catalog if catalog is not None else Catalog()
-    analyzer = _Analyzer(up, dialect, path, catalog, no_tx, small_table_rows)
+    analyzer = _Analyzer(up, dialect, path, catalog, no_tx, small_table_rows, on_undetermined, history)
     analyzer.catalog_before = {
         name: _copy_table(t) for name, t in catalog.tables.items()
     }  # old definitions for rebuild judgement
     analyzer.run()
     findings = analyzer.findings
+    report.statement_spans = list(analyzer.spans)
     good, bad = parse_waivers(up)
     for lineno, excerpt, problem in bad:
         findings.append(
@@ -3023,7 +3078,7 @@ _VERSIONED_COMMENT_RE = re.compile(r"(/\*M?!\d*)(.*?)\*/", re.DOTALL)
 
 
 def _copy_table(t: TableInfo) -> TableInfo:
-    c = TableInfo(t.name, t.row_count)
+    c = TableInfo(t.name, t.row_count, t.source)
     c.columns = {k: v.copy() for k, v in t.columns.items()}
     return c
 

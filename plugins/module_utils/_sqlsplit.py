@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Private to the zerodown.deploy collection: split a migration file into statements.
+r"""Private to the zerodown.deploy collection: split a migration file into statements.
 
 Drivers run one statement per call (sqlite3 and PyMySQL refuse several), and
 running statement by statement is what lets a failure name the exact
@@ -16,37 +16,63 @@ a literal is not:
 * MySQL ``DELIMITER`` regions (a client command, never sent to the server);
 * bodies that contain ``;`` legitimately: SQLite ``CREATE TRIGGER ... BEGIN
   ... END`` (decided by ``sqlite3.complete_statement``), PostgreSQL
-  ``BEGIN ATOMIC ... END``, goose ``-- +goose StatementBegin/StatementEnd``.
+  ``BEGIN ATOMIC ... END``, MySQL ``CREATE PROCEDURE/FUNCTION/TRIGGER/EVENT
+  ... BEGIN ... END`` without a ``DELIMITER`` line (the server takes the
+  compound statement in one call), goose ``-- +goose StatementBegin/StatementEnd``;
+* PostgreSQL ``COPY ... FROM stdin`` data, up to the ``\.`` line, which is
+  data and never a statement.
+
+It is the one SQL front end: migration_apply runs the statements it returns
+and migration_check judges the same statements, so the two can never cut a
+file differently. ``mask`` (comments and quoted text blanked, lengths and
+newlines kept) is the checker's view of the same text.
 
 Each statement keeps the 1-based line where its code starts, counted in the
-text given, which is the Up section with line numbers preserved.
+text given, which is the Up section with line numbers preserved, and its
+offsets in that text.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
-from typing import List
+from typing import Dict, List, Optional, Tuple
 
 _DELIMITER_RE = re.compile(r"[ \t]*DELIMITER[ \t]+(\S+)[ \t]*(?:\r?\n|$)", re.IGNORECASE)
 _DOLLAR_RE = re.compile(r"\$([A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*)?\$")
 _GOOSE_BEGIN_RE = re.compile(r"--\s*\+goose\s+StatementBegin\b", re.IGNORECASE)
 _GOOSE_END_RE = re.compile(r"--\s*\+goose\s+StatementEnd\b", re.IGNORECASE)
 _WORD_CHARS = re.compile(r"[A-Za-z0-9_$\x80-\uffff]")
+_WORD_RUN = re.compile(r"[A-Za-z0-9_$\x80-\uffff]+")
+_PLAIN_RUNS: Dict[str, re.Pattern[str]] = {}
+_COMPOUND_HEAD_RE = re.compile(
+    r"\s*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:(?:TEMP|TEMPORARY|CONSTRAINT|AGGREGATE)\s+)?"
+    r"(?:PROCEDURE|FUNCTION|TRIGGER|EVENT)\b|BEGIN\s+NOT\s+ATOMIC\b)",
+    re.IGNORECASE,
+)
+_BLOCK_WORD_RE = re.compile(r"\b(BEGIN|CASE|END)\b(?:\s+(IF|LOOP|WHILE|REPEAT|FOR)\b)?", re.IGNORECASE)
+_COPY_STDIN_RE = re.compile(r"COPY\b[^;]*?\bFROM\s+STDIN\b", re.IGNORECASE)
+_COPY_END_RE = re.compile(r"^\\\.[ \t]*\r?$", re.MULTILINE)
 
 
 class SplitError(Exception):
-    """The text cannot be split: an unterminated string, comment or block."""
+    """The text cannot be split: an unterminated string, comment or block (``offset``: where it starts)."""
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        self.offset = offset
 
 
 class Statement:
-    """One statement: its text (without terminator) and the line its code starts on."""
+    """One statement: its text (without terminator), the line its code starts on, its offsets in the text."""
 
-    __slots__ = ("text", "line")
+    __slots__ = ("text", "line", "start", "end")
 
-    def __init__(self, text: str, line: int) -> None:
+    def __init__(self, text: str, line: int, start: int = 0, end: int = -1) -> None:
         self.text = text
         self.line = line
+        self.start = start
+        self.end = start + len(text) if end < 0 else end
 
     def first_words(self, count: int = 3) -> List[str]:
         return [w.upper() for w in re.findall(r"[A-Za-z_]+", _strip_comments(self.text))[:count]]
@@ -82,11 +108,28 @@ class _Splitter:
         self.start = 0  # where the current statement's text begins
         self.code_start = -1  # first code character of the current statement
         self.goose_block = False
+        self.goose_begin = 0
         self.atomic_depth = 0  # PostgreSQL BEGIN ATOMIC ... END nesting
         self.prev_word = ""
+        self._masked: Optional[str] = None
+        self._line_at = (0, 1)
 
     def line_of(self, offset: int) -> int:
-        return self.sql.count("\n", 0, offset) + 1
+        # statements come in order: count only the newlines since the last question (linear on huge files)
+        if offset < self._line_at[0]:
+            self._line_at = (0, 1)
+        at, line = self._line_at
+        line += self.sql.count("\n", at, offset)
+        self._line_at = (offset, line)
+        return line
+
+    def plain_run(self) -> re.Pattern[str]:
+        """Characters that can neither start a comment, quote, word nor the delimiter: skipped in one step."""
+        if self.delimiter not in _PLAIN_RUNS:
+            _PLAIN_RUNS[self.delimiter] = re.compile(
+                r"[^-#/'\"`\[$A-Za-z0-9_\x80-\uffff%s]+" % re.escape(self.delimiter[0])
+            )
+        return _PLAIN_RUNS[self.delimiter]
 
     def mark_code(self, offset: int) -> None:
         if self.code_start < 0:
@@ -96,7 +139,7 @@ class _Splitter:
         if self.code_start >= 0:
             text = self.sql[self.code_start : end].rstrip()
             if text:
-                self.out.append(Statement(text, self.line_of(self.code_start)))
+                self.out.append(Statement(text, self.line_of(self.code_start), self.code_start))
         self.code_start = -1
         self.atomic_depth = 0
         self.prev_word = ""
@@ -126,6 +169,7 @@ class _Splitter:
                 if _GOOSE_BEGIN_RE.match(comment):
                     self.emit(i)
                     self.goose_block = True
+                    self.goose_begin = i
                 elif _GOOSE_END_RE.match(comment) and self.goose_block:
                     self.goose_block = False
                     self.emit(self._strip_terminator(i))
@@ -151,22 +195,30 @@ class _Splitter:
                     close = sql.find(match.group(0), match.end())
                     if close < 0:
                         raise SplitError(
-                            "line %d: dollar-quoted string %s is never closed" % (self.line_of(i), match.group(0))
+                            "line %d: dollar-quoted string %s is never closed" % (self.line_of(i), match.group(0)), i
                         )
                     self.mark_code(i)
                     i = close + len(match.group(0))
                     continue
             if not self.goose_block and sql.startswith(self.delimiter, i) and self.atomic_depth == 0:
                 end = i + len(self.delimiter)
-                if self.dialect != "sqlite" or sqlite3.complete_statement(sql[self.start : end]):
+                if (self.dialect != "sqlite" or sqlite3.complete_statement(sql[self.start : end])) and not (
+                    mysql and self.inside_compound(i)
+                ):
+                    count = len(self.out)
                     self.emit(i)
                     i = end
+                    if pg and len(self.out) > count and _COPY_STDIN_RE.match(self.out[-1].text):
+                        i = self._copy_data_end(i)
                     self.start = i
                     continue
             if _WORD_CHARS.match(c) and not (c == "$" and pg):
-                j = i
-                while j < n and _WORD_CHARS.match(sql[j]) and (j == i or not sql.startswith(self.delimiter, j)):
-                    j += 1
+                if _WORD_CHARS.match(self.delimiter[0]):
+                    j = i
+                    while j < n and _WORD_CHARS.match(sql[j]) and (j == i or not sql.startswith(self.delimiter, j)):
+                        j += 1
+                else:
+                    j = _WORD_RUN.match(sql, i).end()
                 if pg and c in "eE" and j == i + 1 and j < n and sql[j] == "'":
                     self.mark_code(i)
                     i = self._quoted_end(j, backslash=True)
@@ -176,13 +228,38 @@ class _Splitter:
                     self._track_atomic(sql[i:j].upper())
                 i = j
                 continue
-            if not c.isspace():
-                self.mark_code(i)
-            i += 1
+            run = self.plain_run().match(sql, i)
+            if run is None:
+                if not c.isspace():
+                    self.mark_code(i)
+                i += 1
+                continue
+            if self.code_start < 0 and not run.group(0).isspace():
+                self.mark_code(i + len(run.group(0)) - len(run.group(0).lstrip()))
+            i = run.end()
         if self.goose_block:
-            raise SplitError("-- +goose StatementBegin without a matching -- +goose StatementEnd")
+            raise SplitError("-- +goose StatementBegin without a matching -- +goose StatementEnd", self.goose_begin)
         self.emit(n)
         return self.out
+
+    def inside_compound(self, i: int) -> bool:
+        """A MySQL compound statement (procedure, trigger, ... with BEGIN ... END) whose END is not reached yet."""
+        if self.delimiter != ";" or self.code_start < 0:
+            return False
+        if not _COMPOUND_HEAD_RE.match(self.sql, self.code_start):
+            return False
+        if self._masked is None:
+            self._masked = mask(self.sql, self.dialect)[0]
+        return block_balance(self._masked[self.code_start : i]) > 0
+
+    def _copy_data_end(self, i: int) -> int:
+        """COPY ... FROM stdin: the data lines up to ``\\.`` belong to the COPY statement, never split as SQL."""
+        match = _COPY_END_RE.search(self.sql, i)
+        end = match.end() if match else self.n
+        last = self.out[-1]
+        last.text = self.sql[last.start : end].rstrip()
+        last.end = last.start + len(last.text)
+        return end
 
     def _strip_terminator(self, end: int) -> int:
         """End offset of a goose block's statement, without its trailing terminator."""
@@ -217,7 +294,7 @@ class _Splitter:
             end = sql.find("*/", i + 2)
             if end >= 0:
                 return end + 2
-        raise SplitError("line %d: /* comment is never closed" % self.line_of(i))
+        raise SplitError("line %d: /* comment is never closed" % self.line_of(i), i)
 
     def _quoted_end(self, i: int, backslash: bool = False) -> int:
         sql = self.sql
@@ -236,4 +313,102 @@ class _Splitter:
                     continue
                 return j + 1
             j += 1
-        raise SplitError("line %d: %s quoted text is never closed" % (self.line_of(i), sql[i]))
+        raise SplitError("line %d: %s quoted text is never closed" % (self.line_of(i), sql[i]), i)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The checker's view: the same text with comments and quoted contents blanked (same length, newlines kept)
+
+_SCANNERS: Dict[str, re.Pattern[str]] = {}
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def _scanner(dialect: str) -> re.Pattern[str]:
+    if dialect not in _SCANNERS:
+        parts = [r"(?P<comment>--[^\n]*|/\*.*?\*/)"]
+        if dialect == "mysql":
+            parts[0] = r"(?P<comment>--(?=[ \t\r\n]|$)[^\n]*|#[^\n]*|/\*.*?\*/)"
+            parts.append(r"(?P<string>'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\")")
+            parts.append(r"(?P<ident>`(?:[^`]|``)*`)")
+            opener = r"/\*|'|\"|`"
+        else:
+            if dialect == "postgresql":
+                parts.append(r"(?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z0-9_]*|)\$.*?\$(?P=tag)\$)")
+                parts.append(r"(?P<estring>(?<![A-Za-z0-9_])[Ee]'(?:[^'\\]|\\.|'')*')")
+                opener = r"/\*|'|\"|\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$"
+            else:
+                parts.append(r"(?P<ident2>`(?:[^`]|``)*`|\[[^\]\n]*\])")
+                opener = r"/\*|'|\"|`"
+            parts.append(r"(?P<string>'(?:[^']|'')*')")
+            parts.append(r"(?P<ident>\"(?:[^\"]|\"\")*\")")
+        parts.append(r"(?P<open>" + opener + ")")
+        _SCANNERS[dialect] = re.compile("|".join(parts), re.DOTALL)
+    return _SCANNERS[dialect]
+
+
+def mask(text: str, dialect: str) -> Tuple[str, Optional[Tuple[int, str]]]:
+    """Text with comments blanked and quoted contents blanked; plus (offset, what) of an unterminated quote."""
+    out = []
+    pos = 0
+    scanner = _scanner(dialect)
+    problem = None
+    while True:
+        m = scanner.search(text, pos)
+        if not m:
+            out.append(text[pos:])
+            break
+        out.append(text[pos : m.start()])
+        kind = m.lastgroup if m.lastgroup != "tag" else "dollar"
+        if m.group("open") is not None:
+            what = {
+                "/*": "comment",
+                "'": "string",
+                '"': "quoted identifier" if dialect != "mysql" else "string",
+                "`": "quoted identifier",
+            }.get(m.group("open"), "dollar-quoted body")
+            problem = (m.start(), what)
+            out.append(_NOT_NEWLINE.sub(" ", text[m.start() :]))
+            break
+        seg = m.group(0)
+        if kind == "comment" and dialect == "postgresql" and seg.startswith("/*") and "/*" in seg[2:]:
+            end = _nested_comment_end(text, m.start())
+            if end < 0:
+                problem = (m.start(), "comment")
+                out.append(_NOT_NEWLINE.sub(" ", text[m.start() :]))
+                break
+            out.append(_NOT_NEWLINE.sub(" ", text[m.start() : end]))
+            pos = end
+            continue
+        if kind == "comment":
+            out.append(_NOT_NEWLINE.sub(" ", seg))
+        elif kind in ("ident", "ident2"):
+            out.append(seg.replace(";", " "))
+        elif kind == "dollar":
+            tag = "$" + (m.group("tag") or "") + "$"
+            out.append(tag + _NOT_NEWLINE.sub(" ", seg[len(tag) : -len(tag)]) + tag)
+        else:
+            head = 2 if kind == "estring" else 1
+            out.append(seg[:head] + _NOT_NEWLINE.sub(" ", seg[head:-1]) + seg[-1])
+        pos = m.end()
+    return "".join(out), problem
+
+
+def _nested_comment_end(text: str, start: int) -> int:
+    """End offset of a PostgreSQL block comment, which may nest; -1 when it never closes."""
+    depth = 0
+    for m in re.finditer(r"/\*|\*/", text[start:]):
+        depth += 1 if m.group(0) == "/*" else -1
+        if depth == 0:
+            return start + m.end()
+    return -1
+
+
+def block_balance(masked: str) -> int:
+    depth = 0
+    for m in _BLOCK_WORD_RE.finditer(masked):
+        word = m.group(1).upper()
+        if word in ("BEGIN", "CASE"):
+            depth += 1
+        elif not m.group(2):
+            depth -= 1
+    return depth

@@ -184,8 +184,8 @@ def test_sqlite_rebuild_against_the_live_definition(database, module_runner, tmp
     )
     before = snapshot()
     static = _check(module_runner, "sqlite", sql)
-    assert static["compatible"] is True
-    assert [(f["rule"], f["severity"]) for f in static["findings"]] == [("unparsed", "warning")]
+    assert static["compatible"] is False  # fails closed: the old definition is unknown without the live schema
+    assert [(f["rule"], f["severity"]) for f in static["findings"]] == [("undetermined", "error")]
     aware = _check(module_runner, "sqlite", sql, dsn, check=True)
     assert aware["compatible"] is False
     assert [(f["line"], f["rule"]) for f in aware["findings"]] == [(6, "drop_column")]
