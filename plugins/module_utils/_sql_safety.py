@@ -985,12 +985,29 @@ def _type_change(dialect: str, prior: str, new: str) -> str:
         if an in ("numeric", "decimal") and bn == an and ascale == bscale and al and (bl is None or bl >= al):
             return "safe"
         return "change"
+    if dialect == "sqlite":
+        # SQLite stores by type affinity and enforces no length: varchar(255) -> varchar(768) changes nothing
+        return "same" if _sqlite_affinity(prior) == _sqlite_affinity(new) else "change"
     if dialect == "mysql":
         if an in _VARCHAR_NAMES and bn in _VARCHAR_NAMES and al and bl and bl >= al:
             # utf8mb4: 4 bytes a character; the length prefix grows from 1 to 2 bytes past 255 bytes.
             return "safe" if (al * 4 > 255) == (bl * 4 > 255) else "rewrite"
         return "change"
     return "change"
+
+
+def _sqlite_affinity(declared: str) -> str:
+    """The column affinity SQLite derives from a declared type (section 3.1 of its datatype documentation)."""
+    t = declared.upper()
+    if "INT" in t:
+        return "INTEGER"
+    if "CHAR" in t or "CLOB" in t or "TEXT" in t:
+        return "TEXT"
+    if "BLOB" in t or not t.strip():
+        return "BLOB"
+    if "REAL" in t or "FLOA" in t or "DOUB" in t:
+        return "REAL"
+    return "NUMERIC"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1084,6 +1101,7 @@ class _Analyzer:
         self.spans: List[Tuple[int, int]] = []
         self.created_objects: Set[str] = set()
         self.reads: Dict[str, Set[str]] = {}
+        self.unique_drops: Dict[str, Finding] = {}
 
     # ---- positions
 
@@ -1437,10 +1455,12 @@ class _Analyzer:
         cur.accept_any("FULLTEXT", "SPATIAL")
         cur.accept("INDEX")
         concurrently = bool(cur.accept("CONCURRENTLY"))
-        cur.accept("IF", "NOT", "EXISTS")
+        if_not_exists = cur.accept("IF", "NOT", "EXISTS")
         index = None
         if cur.word() != "ON":
             index = cur.name()
+        if if_not_exists and index and index in self.catalog.indexes:
+            return  # the index exists (this file, the history or the live schema): the statement does nothing
         cur.accept_any("USING")  # mysql: CREATE INDEX i USING BTREE ON t
         if cur.word() not in ("ON",) and cur.word(1) == "ON":
             cur.i += 1
@@ -1454,6 +1474,10 @@ class _Analyzer:
             self.catalog.indexes[index] = self.source
             if unique:
                 self.created_unique_indexes.add(index)
+                restored = self.unique_drops.pop(index, None)
+                if restored is not None and restored in self.findings:
+                    self.findings.remove(restored)  # dropped and re-created unique in one transaction: no gap
+                    unique = False  # the data was unique under the old index already
                 self.catalog.unique_indexes.add(index)
             else:
                 self.catalog.unique_indexes.discard(index)
@@ -1913,8 +1937,8 @@ class _Analyzer:
             if was_unique:
                 if name.endswith("_pkey") or name.lower() == "primary":
                     return "pk"
-                self.add(
-                    "drop_unique_constraint",
+                self.add_unique_drop(
+                    [name],
                     ctx,
                     text,
                     "drops %s, which by its name is a unique constraint/index the old version may rely on" % name,
@@ -1945,6 +1969,13 @@ class _Analyzer:
             "drops column %s.%s while the old version still reads or writes it" % (table, col),
         )
         return ""
+
+    def add_unique_drop(self, names: List[str], ctx: _Ctx, text: str, detail: str) -> None:
+        """drop_unique_constraint, withdrawn if the same file re-creates a unique index of that name."""
+        count = len(self.findings)
+        self.add("drop_unique_constraint", ctx, text, detail)
+        if len(self.findings) > count and len(names) == 1:
+            self.unique_drops[names[0]] = self.findings[-1]
 
     def remember_constraint(self, table: str, part: Sequence[_Tok], validated: bool, name: str = "") -> None:
         """Record a table constraint's kind in the catalog: unique (UNIQUE / PRIMARY KEY) or not, and CHECKs."""
@@ -2317,8 +2348,8 @@ class _Analyzer:
             if not old or self.is_new(table):
                 return
             if unique:
-                self.add(
-                    "drop_unique_constraint",
+                self.add_unique_drop(
+                    unique,
                     ctx,
                     text,
                     "drops %s, %s the old version may rely on"
@@ -2513,6 +2544,8 @@ class _Analyzer:
                     )
                 )
         for gone in sorted(old_cols - sources):
+            if self.dialect == "sqlite" and gone in by_name and by_name[gone].primary_key:
+                continue  # an INTEGER PRIMARY KEY left out of the copy is the rowid, assigned anew: not a drop
             findings.append(("drop_column", "the rebuild of %s does not carry column %s over" % (old, gone)))
         if prior is None and not findings:
             self.add(
@@ -3024,7 +3057,7 @@ def analyze_sql(
         )
         return report
     up = up_section(text)
-    # Flyway placeholders ${schema} stand for names; MySQL runs the body of /*!40101 ... */ comments.
+    # placeholders (Flyway ${schema}, Go templates {{ ... }}) stand for names; MySQL runs /*!40101 ... */ bodies.
     up = _PLACEHOLDER_RE.sub(lambda m: "_" * len(m.group(0)), up)
     if dialect == "mysql" and "/*" in up:
         up = _VERSIONED_COMMENT_RE.sub(lambda m: " " * len(m.group(1)) + m.group(2) + "  ", up)
@@ -3073,7 +3106,9 @@ def analyze_sql(
 
 
 _PRISMA_DROP_RE = re.compile(r"You are about to drop the column `([^`]+)` on the `([^`]+)` table")
-_PLACEHOLDER_RE = re.compile(r"\$\{[A-Za-z0-9_.:-]+\}")
+# Flyway ${placeholders}, and the {{ ... }} of Go templates (gobuffalo pop/fizz, as Supabase Auth writes
+# {{ index .Options "Namespace" }}) and Jinja: they stand for names, so they become one of the same length.
+_PLACEHOLDER_RE = re.compile(r"\$\{[A-Za-z0-9_.:-]+\}|\{\{[^\n{}]*\}\}")
 _VERSIONED_COMMENT_RE = re.compile(r"(/\*M?!\d*)(.*?)\*/", re.DOTALL)
 
 

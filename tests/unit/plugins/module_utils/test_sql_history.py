@@ -240,3 +240,34 @@ def test_the_live_schema_wins_over_the_history() -> None:
     assert "per the live schema (schema_dsn)" in narrow.findings[0].message
     # the CHECK only the history knows still proves the column NOT NULL
     assert analyze_sql("ALTER TABLE users ALTER COLUMN email SET NOT NULL;", "postgresql", catalog=live2).compatible
+
+
+# ---- what the real-world corpus taught (tests/corpus/realworld)
+
+SQLITE_USERS = "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, email VARCHAR(255) NOT NULL, bio TEXT);"
+
+
+def test_an_index_that_exists_makes_create_index_if_not_exists_a_no_op() -> None:
+    history = ["CREATE TABLE t (id int PRIMARY KEY, k int);", "CREATE INDEX CONCURRENTLY t_k_idx ON t (k);"]
+    assert blocking(judge(history, "CREATE INDEX IF NOT EXISTS t_k_idx ON t (k);", "postgresql")) == []
+    assert blocking(judge(history, "CREATE INDEX t_k_idx2 ON t (k);", "postgresql")) == ["create_index_blocking"]
+
+
+def test_a_unique_index_dropped_and_recreated_in_the_file_leaves_no_gap() -> None:
+    history = ["CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT);", "CREATE UNIQUE INDEX t_k_key ON t (k);"]
+    again = "DROP INDEX IF EXISTS t_k_key;\nCREATE UNIQUE INDEX t_k_key ON t (k);"
+    assert blocking(judge(history, again, "sqlite")) == []
+    assert blocking(judge(history, "DROP INDEX IF EXISTS t_k_key;", "sqlite")) == ["drop_unique_constraint"]
+
+
+def test_sqlite_types_compare_by_affinity_and_the_rowid_is_not_a_column_drop() -> None:
+    rebuild = (
+        "CREATE TABLE users_new (id INTEGER PRIMARY KEY AUTOINCREMENT, email VARCHAR(768) NOT NULL, bio TEXT);\n"
+        "INSERT INTO users_new (email, bio) SELECT email, bio FROM users ORDER BY id;\n"
+        "DROP TABLE users;\nALTER TABLE users_new RENAME TO users;\n"
+    )
+    assert blocking(judge([SQLITE_USERS], rebuild, "sqlite")) == []
+    narrowed = rebuild.replace("email VARCHAR(768)", "email INTEGER")
+    assert blocking(judge([SQLITE_USERS], narrowed, "sqlite")) == ["alter_type"]
+    dropped = rebuild.replace(", bio TEXT)", ")").replace("email, bio", "email")
+    assert blocking(judge([SQLITE_USERS], dropped, "sqlite")) == ["drop_column"]
