@@ -5,7 +5,7 @@ Usage (from the repository root, with the optional parsers installed in the venv
     .venv/bin/python bench/migration_check/parsers.py [--rounds 3]
 
 For every statement of the spec corpus (tests/corpus/migrations) and the real-world corpus
-(tests/corpus/realworld), cut by the one front end (_sqlsplit, what migration_apply runs) after the same
+(tests/corpus/realworld), cut by the one front end (_sql/lexer.py, what migration_apply runs) after the same
 placeholder substitution the checker does, it prints per parser and dialect:
   * understood: statements parsed into a statement tree (pglast: PostgreSQL's own grammar, libpg_query;
     sqloxide: sqlparser-rs; sqlglot: its fallback ``Command`` node counts as not understood; the current engine:
@@ -32,11 +32,11 @@ from support.ansible_run import ensure_collection_link  # noqa: E402
 ensure_collection_link()
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import up_section  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import SplitError, split_statements  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (  # noqa: E402
     _PLACEHOLDER_RE,
     analyze_sql,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._sqlsplit import SplitError, split_statements  # noqa: E402
 
 SPEC = REPO / "tests" / "corpus" / "migrations"
 DIALECTS = ("postgresql", "mysql", "sqlite")

@@ -42,7 +42,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._db import (
     release_runner_lock,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import MigrationFile
-from ansible_collections.zerodown.deploy.plugins.module_utils._sqlsplit import SplitError, Statement, split_statements
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import SplitError, Statement, split_statements
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
 
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Iterable, List, Optional, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._db import DatabaseError, connect, parse_dsn
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import Catalog, ColumnInfo, TableInfo
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import Catalog, ColumnInfo, TableInfo
 
 _PG_COLUMNS = """
 SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef

@@ -52,29 +52,27 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import
     is_contract,
     up_section,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._sqlsplit import (
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import (
+    Catalog,
+    ColumnInfo,
+    TableInfo,
+    describe_source,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import (
+    HAS_SQLPARSE,
+    MAX_LEX_CHARS,
     SplitError,
+    Token,
     mask,
     split_statements,
+    tokenize,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.registry import RULES
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import DIALECTS
 
-try:
-    from sqlparse import lexer as _sql_lexer
-    from sqlparse import tokens as _T
-
-    HAS_SQLPARSE = True
-    SQLPARSE_IMPORT_ERROR = None
-except ImportError as _exc:  # pragma: no cover - reported by the module
-    HAS_SQLPARSE = False
-    SQLPARSE_IMPORT_ERROR = _exc
-
-DIALECTS = ("postgresql", "mysql", "sqlite")
-ALL = DIALECTS
 ON_UNDETERMINED = ("block", "warn")
 
-# Bounds that keep garbage input cheap: statements longer than this are only
-# classified by their head (a huge INSERT is data, not DDL).
-MAX_LEX_CHARS = 64 * 1024
+# Bounds that keep garbage input cheap (MAX_LEX_CHARS, in the lexer: only a statement's head is classified).
 EXCERPT_CHARS = 160
 MAX_FINDINGS_PER_FILE = 500
 MAX_BODY_DEPTH = 4
@@ -87,218 +85,6 @@ _NO_LEX_HEADS = frozenset(("COMMENT", "GRANT", "REVOKE", "ANALYZE", "ANALYSE", "
 
 class SqlSafetyError(Exception):
     """Input that cannot be analysed at all (unknown dialect, missing sqlparse)."""
-
-
-class Rule:
-    __slots__ = ("id", "dialects", "summary", "remedy")
-
-    def __init__(self, rule_id: str, dialects: Sequence[str], summary: str, remedy: str) -> None:
-        self.id = rule_id
-        self.dialects = tuple(dialects)
-        self.summary = summary
-        self.remedy = remedy
-
-    def __repr__(self) -> str:
-        return "Rule(%r)" % (self.id,)
-
-
-_CONTRACT_LATER = (
-    "in a later contract migration (a file marked -- zerodown:contract, run by contract.yml once no host runs the "
-    "old version)"
-)
-
-RULES: Dict[str, Rule] = {
-    r.id: r
-    for r in (
-        Rule(
-            "drop_table",
-            ALL,
-            "drops a table the old version still reads and writes",
-            "Release code that no longer uses the table first; drop the table " + _CONTRACT_LATER + ".",
-        ),
-        Rule(
-            "drop_column",
-            ALL,
-            "drops a column the old version still selects or inserts",
-            "Release code that no longer reads or writes the column (ORMs: mark it ignored) first; drop the column "
-            + _CONTRACT_LATER
-            + ".",
-        ),
-        Rule(
-            "drop_schema",
-            ("postgresql", "mysql"),
-            "drops a whole schema/database with every object the old version uses",
-            "Move the old version off the schema first; drop it " + _CONTRACT_LATER + ".",
-        ),
-        Rule(
-            "drop_view",
-            ALL,
-            "drops a view the old version may query",
-            "Release code that no longer queries the view; drop it " + _CONTRACT_LATER + ".",
-        ),
-        Rule(
-            "rename_table",
-            ALL,
-            "renames a table: every query of the old version names the old table",
-            "Expand: create the new table (or a view with the new name over the old table), write to both, backfill, "
-            "switch reads in the new release; drop the old name " + _CONTRACT_LATER + ".",
-        ),
-        Rule(
-            "rename_column",
-            ALL,
-            "renames a column (MySQL CHANGE included): the old version's queries use the old name",
-            "Expand: add the new column, write both (application or trigger), backfill in batches, switch reads; drop "
-            "the old column " + _CONTRACT_LATER + ".",
-        ),
-        Rule(
-            "set_not_null",
-            ALL,
-            "makes an existing column NOT NULL: old-version inserts that omit it or write NULL start failing",
-            "Release code that always writes the column and backfill NULLs first; add NOT NULL in a later migration "
-            "once no old version runs (PostgreSQL: ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID, VALIDATE "
-            "CONSTRAINT in its own transaction, then SET NOT NULL).",
-        ),
-        Rule(
-            "add_not_null_no_default",
-            ALL,
-            "adds a NOT NULL column without a default (or drops the default afterwards): old-version inserts do not "
-            "know the column and fail",
-            "Add the column with a DEFAULT (or nullable), backfill, and drop the default / add NOT NULL in a later "
-            "migration once every running version writes the column.",
-        ),
-        Rule(
-            "drop_unique_constraint",
-            ALL,
-            "drops a UNIQUE / PRIMARY KEY constraint or unique index the old version relies on (upserts, ON CONFLICT, "
-            "single-row lookups)",
-            "Keep the constraint while the old version runs; drop it " + _CONTRACT_LATER + ".",
-        ),
-        Rule(
-            "alter_primary_key",
-            ("postgresql", "mysql"),
-            "changes a table's primary key: rebuilds/locks the table and changes row identity under the old version",
-            "Add the new key as a unique index built online (PostgreSQL: CREATE UNIQUE INDEX CONCURRENTLY), move "
-            "references over, and swap the primary key " + _CONTRACT_LATER + ".",
-        ),
-        Rule(
-            "add_unique_constraint",
-            ALL,
-            "adds a UNIQUE constraint: the index is built while writes wait, and old-version writes of duplicates fail",
-            "PostgreSQL: CREATE UNIQUE INDEX CONCURRENTLY (outside a transaction), then ALTER TABLE ... ADD CONSTRAINT "
-            "... UNIQUE USING INDEX. MySQL/SQLite: make the new release write unique values and de-duplicate first; "
-            "add the unique index once no old version runs.",
-        ),
-        Rule(
-            "alter_type",
-            ALL,
-            "changes a column's type or collation: the table is rewritten/copied under lock and old-version values may "
-            "no longer fit",
-            "Expand: add a new column of the new type, write both, backfill in batches, switch reads; drop the old "
-            "column " + _CONTRACT_LATER + ". (PostgreSQL varchar widening is safe when the prior type is known.)",
-        ),
-        Rule(
-            "truncate",
-            ("postgresql", "mysql"),
-            "TRUNCATE removes every row the old version still serves (and takes an ACCESS EXCLUSIVE lock)",
-            "Delete obsolete rows in batches with a WHERE clause, or drop the data " + _CONTRACT_LATER + ".",
-        ),
-        Rule(
-            "delete_all",
-            ALL,
-            "DELETE without a real WHERE removes every row while the old version serves them, locking them all",
-            "Delete in batches with a WHERE clause on a key range, outside the deploy's schema migration.",
-        ),
-        Rule(
-            "update_all",
-            ALL,
-            "UPDATE without a real WHERE rewrites and locks every row while the old version writes them",
-            "Backfill in batches (UPDATE ... WHERE id BETWEEN x AND y), each in its own transaction, outside the "
-            "schema migration.",
-        ),
-        Rule(
-            "create_index_blocking",
-            ("postgresql",),
-            "CREATE INDEX without CONCURRENTLY blocks every write to the table while the index is built",
-            "CREATE INDEX CONCURRENTLY, in a migration that runs outside a transaction (goose: -- +goose NO "
-            "TRANSACTION).",
-        ),
-        Rule(
-            "drop_index_blocking",
-            ("postgresql",),
-            "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table",
-            "DROP INDEX CONCURRENTLY, in a migration that runs outside a transaction.",
-        ),
-        Rule(
-            "add_constraint_validating",
-            ("postgresql",),
-            "adds a CHECK constraint that is validated under an ACCESS EXCLUSIVE lock (full scan while the old version "
-            "waits)",
-            "ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT in a separate transaction or later migration.",
-        ),
-        Rule(
-            "add_foreign_key_blocking",
-            ("postgresql",),
-            "adds a FOREIGN KEY validated while both tables are locked against writes",
-            "ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, then VALIDATE CONSTRAINT in a separate transaction or later "
-            "migration.",
-        ),
-        Rule(
-            "add_column_volatile_default",
-            ("postgresql",),
-            "adds a column whose default is volatile (random(), gen_random_uuid(), clock_timestamp(), nextval/serial, "
-            "identity): every row is rewritten under an ACCESS EXCLUSIVE lock",
-            "Add the column without a default (or with a constant/now()), SET DEFAULT for new rows, backfill existing "
-            "rows in batches.",
-        ),
-        Rule(
-            "table_rewrite",
-            ("postgresql", "mysql"),
-            "rewrites or copies the whole table while the old version is blocked (PostgreSQL VACUUM FULL, CLUSTER, "
-            "SET TABLESPACE, stored generated column; MySQL ALGORITHM=COPY, ENGINE/ROW_FORMAT change, OPTIMIZE, "
-            "varchar widening across 255 bytes)",
-            "Do it online: PostgreSQL pg_repack or a new table filled in batches; MySQL ALGORITHM=INPLACE/INSTANT "
-            "with LOCK=NONE, or gh-ost/pt-online-schema-change, outside the deploy.",
-        ),
-        Rule(
-            "lock_table",
-            ("postgresql", "mysql"),
-            "locks a whole table explicitly: the old version's queries wait",
-            "Drop the explicit lock; use row-level locking or batched updates.",
-        ),
-        Rule(
-            "unparsed",
-            ALL,
-            "a statement the checker cannot classify",
-            "Rewrite it in a form the checker understands, or review it by hand and waive it with "
-            "-- zerodown:waive unparsed reason: <why it is safe>.",
-        ),
-        Rule(
-            "undetermined",
-            ALL,
-            "the checker cannot determine what this statement does to the schema the old version uses",
-            "Let the checker see the prior schema: keep the earlier migration files in the directory (history), or "
-            "pass schema_dsn; or review it by hand and waive it with -- zerodown:waive undetermined reason: <why>.",
-        ),
-        Rule(
-            "invalid_waiver",
-            ALL,
-            "a zerodown:waive comment without a known rule id or without a reason; it waives nothing",
-            "Write: -- zerodown:waive <rule>[, <rule>] reason: <why this is safe here>.",
-        ),
-    )
-}
-
-# Rules that only describe lock duration: a tiny table (schema-aware mode) makes them harmless.
-LOCK_ONLY_RULES = frozenset(
-    (
-        "create_index_blocking",
-        "drop_index_blocking",
-        "add_constraint_validating",
-        "add_foreign_key_blocking",
-        "add_column_volatile_default",
-        "table_rewrite",
-    )
-)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -393,110 +179,6 @@ class Report:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Schema knowledge
-
-
-# Where a fact came from: ``live`` (schema_dsn), ``history:<file>`` (an applied file replayed), ``file:<file>`` (a
-# file checked in this run: the same file, or an earlier pending one). Findings that rest on a fact name it.
-LIVE = "live"
-
-
-def describe_source(source: str, current_path: str = "") -> str:
-    """The source of a fact, in words, seen from the file being checked."""
-    kind, _sep, where = source.partition(":")
-    name = os.path.basename(where)
-    if kind == "history":
-        return "the migration history (%s)" % name
-    if kind == "file":
-        return "this file" if where == current_path else "earlier pending file %s" % name
-    if kind == LIVE:
-        return "the live schema (schema_dsn)"
-    return "an earlier file"
-
-
-class ColumnInfo:
-    __slots__ = ("name", "type", "not_null", "has_default", "unique", "primary_key", "source")
-
-    def __init__(
-        self,
-        name: str,
-        type_: str = "",
-        not_null: bool = False,
-        has_default: bool = False,
-        unique: bool = False,
-        primary_key: bool = False,
-        source: str = "",
-    ) -> None:
-        self.name = name
-        self.type = type_
-        self.not_null = not_null
-        self.has_default = has_default
-        self.unique = unique
-        self.primary_key = primary_key
-        self.source = source
-
-    def copy(self) -> ColumnInfo:
-        return ColumnInfo(
-            self.name, self.type, self.not_null, self.has_default, self.unique, self.primary_key, self.source
-        )
-
-
-class TableInfo:
-    __slots__ = ("name", "columns", "row_count", "source")
-
-    def __init__(self, name: str, row_count: Optional[int] = None, source: str = "") -> None:
-        self.name = name
-        self.columns: Dict[str, ColumnInfo] = {}
-        self.row_count = row_count
-        self.source = source
-
-
-class Catalog:
-    """What is known of the schema before a file runs.
-
-    ``authoritative`` (schema-aware mode) means a table missing here does not
-    exist in the database, so statements on it concern a table created by a
-    pending migration that no old version uses.
-    """
-
-    def __init__(self, authoritative: bool = False, pending_known: bool = False) -> None:
-        self.tables: Dict[str, TableInfo] = {}
-        self.unique_indexes: Set[str] = set()
-        self.indexes: Dict[str, str] = {}  # index or constraint name -> source, for every one whose kind is known
-        # table -> CHECK constraint name -> (the column it proves NOT NULL, or "", validated)
-        self.checks: Dict[str, Dict[str, Tuple[str, bool]]] = {}
-        self.views: Set[str] = set()
-        self.authoritative = authoritative
-        # pending_known: the files checked in this run have not run yet (the caller knows the applied ones), so a
-        # table one of them creates is new to the old version in the later ones too
-        self.pending_known = pending_known
-        self.new_tables: Set[str] = set()
-
-    def merge_history(self, history: Catalog) -> None:
-        """Add what only the replayed history knows; the live schema (this catalog) wins where both know a fact."""
-        for table, checks in history.checks.items():
-            if table in self.tables:
-                self.checks.setdefault(table, {}).update(
-                    {k: v for k, v in checks.items() if k not in self.checks.get(table, {})}
-                )
-        for name, source in history.indexes.items():
-            if name not in self.indexes:
-                self.indexes[name] = source
-
-    def table(self, name: str) -> Optional[TableInfo]:
-        return self.tables.get(name)
-
-    def column(self, table: str, column: str) -> Optional[ColumnInfo]:
-        t = self.tables.get(table)
-        return t.columns.get(column) if t else None
-
-    def exists(self, table: str) -> Optional[bool]:
-        if table in self.tables:
-            return True
-        return False if self.authoritative else None
-
-
-# --------------------------------------------------------------------------------------------------------------
 # Splitting: a linear scanner that masks comments and quoted text (same length, newlines kept)
 
 
@@ -533,63 +215,6 @@ def _split_checked(text: str, masked: str, dialect: str) -> Tuple[List[_Piece], 
 # Tokens
 
 
-class _Tok:
-    __slots__ = ("kind", "v", "raw", "off")
-
-    # kind: w (word, v upper-cased), q (quoted identifier, v inner text), s (string, v unescaped),
-    #       d (dollar-quoted body, v body), n (number / placeholder), p (punctuation / operator)
-    def __init__(self, kind: str, v: str, raw: str, off: int) -> None:
-        self.kind = kind
-        self.v = v
-        self.raw = raw
-        self.off = off
-
-    def __repr__(self) -> str:
-        return "%s:%s" % (self.kind, self.v)
-
-
-_WS_RE = re.compile(r"\s+")
-
-
-def _tokenize(text: str) -> List[_Tok]:
-    toks: List[_Tok] = []
-    off = 0
-    for ttype, value in _sql_lexer.tokenize(text[:MAX_LEX_CHARS]):
-        here = off
-        off += len(value)
-        if ttype in _T.Whitespace or ttype in _T.Newline or ttype in _T.Comment or ttype is _T.Text:
-            continue
-        if ttype in _T.String.Single or (ttype in _T.Literal and value[:1] in ("'",)):
-            inner = value[1:-1].replace("''", "'").replace("\\'", "'")
-            if toks and toks[-1].kind == "w" and toks[-1].v in ("E", "N", "B", "X", "U&") and toks[-1].off + 1 == here:
-                toks.pop()
-            toks.append(_Tok("s", inner, value, here))
-        elif value[:1] == "$" and ttype in _T.Literal and len(value) > 1 and not value[1:2].isdigit():
-            tag_end = value.index("$", 1) + 1
-            toks.append(_Tok("d", value[tag_end:-tag_end], value, here + tag_end))
-        elif value[:1] in ('"', "`", "["):
-            toks.append(_Tok("q", value[1:-1].replace('""', '"').replace("``", "`"), value, here))
-        elif ttype in _T.Number or ttype in _T.Name.Placeholder:
-            toks.append(_Tok("n", value, value, here))
-        elif ttype in _T.Punctuation or ttype in _T.Operator or ttype in _T.Assignment or ttype is _T.Error:
-            if value == "@" and toks is not None:
-                toks.append(_Tok("p", value, value, here))
-            else:
-                toks.append(_Tok("p", value, value, here))
-        else:
-            words = _WS_RE.split(value.strip())
-            if len(words) == 1:
-                prev = toks[-1] if toks else None
-                if prev is not None and prev.kind == "p" and prev.v in ("@", "@@") and prev.off + len(prev.v) == here:
-                    toks[-1] = _Tok("w", prev.v + value.upper(), prev.v + value, prev.off)
-                else:
-                    toks.append(_Tok("w", value.upper(), value, here))
-            else:
-                for w in words:
-                    toks.append(_Tok("w", w.upper(), w, here))
-    return toks
-
-
 def _norm(name: str) -> str:
     return name.lower()
 
@@ -597,14 +222,14 @@ def _norm(name: str) -> str:
 class _Cur:
     """A cursor over a token list with the few reading helpers the classifier needs."""
 
-    def __init__(self, toks: List[_Tok], i: int = 0) -> None:
+    def __init__(self, toks: List[Token], i: int = 0) -> None:
         self.t = toks
         self.i = i
 
     def at_end(self) -> bool:
         return self.i >= len(self.t)
 
-    def peek(self, k: int = 0) -> Optional[_Tok]:
+    def peek(self, k: int = 0) -> Optional[Token]:
         j = self.i + k
         return self.t[j] if 0 <= j < len(self.t) else None
 
@@ -649,7 +274,7 @@ class _Cur:
             self.i += 2
         return _norm(last)
 
-    def skip_group(self) -> List[_Tok]:
+    def skip_group(self) -> List[Token]:
         """Skip a parenthesised group at the cursor; return the tokens inside."""
         if self.punct() != "(":
             return []
@@ -667,12 +292,12 @@ class _Cur:
             self.i += 1
         return self.t[start + 1 :]
 
-    def rest(self) -> List[_Tok]:
+    def rest(self) -> List[Token]:
         return self.t[self.i :]
 
 
-def _split_top(toks: Sequence[_Tok], sep: str = ",") -> List[List[_Tok]]:
-    out: List[List[_Tok]] = [[]]
+def _split_top(toks: Sequence[Token], sep: str = ",") -> List[List[Token]]:
+    out: List[List[Token]] = [[]]
     depth = 0
     for tok in toks:
         if tok.kind == "p":
@@ -687,7 +312,7 @@ def _split_top(toks: Sequence[_Tok], sep: str = ",") -> List[List[_Tok]]:
     return [x for x in out if x]
 
 
-def _top_words(toks: Sequence[_Tok]) -> List[Tuple[int, str]]:
+def _top_words(toks: Sequence[Token]) -> List[Tuple[int, str]]:
     """(index, word) of the words at parenthesis depth 0."""
     out = []
     depth = 0
@@ -786,11 +411,11 @@ class _ColumnDef:
     def __init__(self, name: str) -> None:
         self.name = name
         self.type = ""
-        self.type_toks: List[_Tok] = []
+        self.type_toks: List[Token] = []
         self.not_null = False
         self.null = False
         self.has_default = False
-        self.default_toks: List[_Tok] = []
+        self.default_toks: List[Token] = []
         self.primary_key = False
         self.unique = False
         self.references = False
@@ -821,7 +446,7 @@ class _ColumnDef:
         )
 
 
-def _type_text(toks: Sequence[_Tok]) -> str:
+def _type_text(toks: Sequence[Token]) -> str:
     out = []
     for tok in toks:
         if tok.kind == "p":
@@ -831,7 +456,7 @@ def _type_text(toks: Sequence[_Tok]) -> str:
     return "".join(out).strip().lower()
 
 
-def _parse_column(toks: List[_Tok]) -> Optional[_ColumnDef]:
+def _parse_column(toks: List[Token]) -> Optional[_ColumnDef]:
     cur = _Cur(toks)
     name = cur.name()
     if name is None:
@@ -920,7 +545,7 @@ def _parse_column(toks: List[_Tok]) -> Optional[_ColumnDef]:
     return col
 
 
-def _default_volatility(toks: Sequence[_Tok]) -> Optional[str]:
+def _default_volatility(toks: Sequence[Token]) -> Optional[str]:
     """Name of the volatile (or unknown) function a default calls, or None for a stable default."""
     for i, tok in enumerate(toks):
         if tok.kind != "w":
@@ -1127,7 +752,7 @@ class _Analyzer:
         if rule == "undetermined":
             severity = "error" if self.on_undetermined == "block" else "warning"
         line = self.line_of(ctx.start if offset < 0 else offset)
-        excerpt = _WS_RE.sub(" ", stmt_text).strip()
+        excerpt = " ".join(stmt_text.split())
         if len(excerpt) > EXCERPT_CHARS:
             excerpt = excerpt[: EXCERPT_CHARS - 3] + "..."
         rule_obj = RULES[rule]
@@ -1238,7 +863,7 @@ class _Analyzer:
                     force=True,
                 )
             return
-        toks = _tokenize(text)
+        toks = tokenize(text)
         if not toks:
             return
         try:
@@ -1246,7 +871,7 @@ class _Analyzer:
         except (IndexError, ValueError, AttributeError) as exc:  # a reader bug must not hide a statement
             self.add("unparsed", ctx, text, "the checker could not read this statement (%s)" % exc, "error")
 
-    def classify(self, toks: List[_Tok], text: str, ctx: _Ctx) -> None:
+    def classify(self, toks: List[Token], text: str, ctx: _Ctx) -> None:
         cur = _Cur(toks)
         # labels / leading parentheses (a parenthesised SELECT)
         w = cur.word()
@@ -1322,7 +947,7 @@ class _Analyzer:
         else:
             self.unparsed(ctx, text, toks)
 
-    def unparsed(self, ctx: _Ctx, text: str, toks: Sequence[_Tok], what: str = "") -> None:
+    def unparsed(self, ctx: _Ctx, text: str, toks: Sequence[Token], what: str = "") -> None:
         first = toks[0].v if toks and toks[0].kind == "w" else ""
         if ctx.depth == 0 and not what:
             self.unreadable += 1
@@ -1602,7 +1227,7 @@ class _Analyzer:
         else:
             self.unparsed(ctx, text, cur.t)
 
-    def alter_table(self, table: str, actions: List[List[_Tok]], text: str, ctx: _Ctx) -> None:
+    def alter_table(self, table: str, actions: List[List[Token]], text: str, ctx: _Ctx) -> None:
         new_table = self.is_new(table) or table in self.rebuilt
         fk_added = False
         pk_dropped = False
@@ -1737,7 +1362,7 @@ class _Analyzer:
             self.add("alter_primary_key", ctx, text, "adds a primary key to existing table %s" % table)
         del fk_added
 
-    def mysql_alter_options(self, table: str, toks: Sequence[_Tok], text: str, ctx: _Ctx) -> None:
+    def mysql_alter_options(self, table: str, toks: Sequence[Token], text: str, ctx: _Ctx) -> None:
         """ALGORITHM=COPY copies the table; LOCK=SHARED/EXCLUSIVE blocks the old version for the whole ALTER."""
         toks = list(toks)
         for i, tok in enumerate(toks[:-1]):
@@ -1977,7 +1602,7 @@ class _Analyzer:
         if len(self.findings) > count and len(names) == 1:
             self.unique_drops[names[0]] = self.findings[-1]
 
-    def remember_constraint(self, table: str, part: Sequence[_Tok], validated: bool, name: str = "") -> None:
+    def remember_constraint(self, table: str, part: Sequence[Token], validated: bool, name: str = "") -> None:
         """Record a table constraint's kind in the catalog: unique (UNIQUE / PRIMARY KEY) or not, and CHECKs."""
         words = _words(part)
         if not name and words[:1] == ["CONSTRAINT"] and len(part) > 1:
@@ -2415,7 +2040,7 @@ class _Analyzer:
         if not self.filtered(cur.rest()):
             self.add("update_all", ctx, text, "UPDATE %s without a real WHERE rewrites and locks every row" % table)
 
-    def filtered(self, toks: List[_Tok]) -> bool:
+    def filtered(self, toks: List[Token]) -> bool:
         top = _top_words(toks)
         words = [w for _i, w in top]
         if "LIMIT" in words or ("JOIN" in words and "ON" in words) or "USING" in words:
@@ -2658,7 +2283,7 @@ class _Analyzer:
         if body is None and len(text) > MAX_LEX_CHARS:
             m = re.search(r"\$(\w*)\$(.*)\$\1\$", text, re.DOTALL)
             if m:
-                body = _Tok("d", m.group(2), m.group(0), m.start(2))
+                body = Token("d", m.group(2), m.group(0), m.start(2))
         if body is None:
             self.unparsed(ctx, text, cur.t, "cannot find the body of this DO block")
             return
@@ -2671,7 +2296,7 @@ class _Analyzer:
             return
         self.body(body.v, ctx.start + body.off + (0 if body.kind == "d" else 1), ctx, "inside a DO block")
 
-    def calls(self, toks: List[_Tok], text: str, ctx: _Ctx) -> None:
+    def calls(self, toks: List[Token], text: str, ctx: _Ctx) -> None:
         for i, tok in enumerate(toks):
             if tok.kind != "w":
                 continue
@@ -2684,7 +2309,7 @@ class _Analyzer:
                     self.body(body, off, ctx, "in routine %s, called by this file" % name)
 
     def plpgsql_execute(self, text: str, offset: int, ctx: _Ctx) -> None:
-        toks = _tokenize(text)
+        toks = tokenize(text)
         lits = [t for t in toks[1:] if t.kind in ("s", "d")]
         words = _words(toks[1:])
         if not lits:
@@ -2748,7 +2373,7 @@ class _Analyzer:
                 if part and part[0].kind == "w" and part[0].v.startswith("@") and not part[0].v.startswith("@@"):
                     self.user_vars[part[0].v] = _sql_strings(part[2:], ctx.start)
 
-    def select_into_var(self, toks: List[_Tok], ctx: _Ctx) -> None:
+    def select_into_var(self, toks: List[Token], ctx: _Ctx) -> None:
         words = _top_words(toks)
         for i, w in words:
             if w == "INTO" and i + 1 < len(toks) and toks[i + 1].kind == "w" and toks[i + 1].v.startswith("@"):
@@ -2784,7 +2409,7 @@ class _Analyzer:
 # Small pure helpers
 
 
-def _words(toks: Sequence[_Tok]) -> List[str]:
+def _words(toks: Sequence[Token]) -> List[str]:
     return [t.v for t in toks if t.kind == "w"]
 
 
@@ -2793,11 +2418,11 @@ def _unquote_name(raw: str) -> str:
     return _norm(last.strip('"`[]'))
 
 
-def _first_name(toks: Sequence[_Tok]) -> Optional[str]:
+def _first_name(toks: Sequence[Token]) -> Optional[str]:
     return _Cur(list(toks)).name()
 
 
-def _group_names(toks: Sequence[_Tok]) -> Set[str]:
+def _group_names(toks: Sequence[Token]) -> Set[str]:
     cur = _Cur(list(toks))
     while not cur.at_end() and cur.punct() != "(":
         cur.i += 1
@@ -2807,7 +2432,7 @@ def _group_names(toks: Sequence[_Tok]) -> Set[str]:
 _UNIQUE_NAME_RE = re.compile(r"(^|_)(uniq|unique|uq|ux|uk|key|pkey|pk|primary)(_|$)|_key$|_pkey$|^primary$", re.I)
 
 
-def _not_null_check_column(part: Sequence[_Tok]) -> str:
+def _not_null_check_column(part: Sequence[Token]) -> str:
     """The column of a ``CHECK (col IS NOT NULL)`` constraint, or ""."""
     toks = list(part)
     for i, tok in enumerate(toks):
@@ -2824,7 +2449,7 @@ def _looks_unique(name: str) -> bool:
     return bool(_UNIQUE_NAME_RE.search(name or "")) and not re.search(r"(_fkey|_fk|^fk_)", name or "", re.I)
 
 
-def _tautology(cond: Sequence[_Tok]) -> bool:
+def _tautology(cond: Sequence[Token]) -> bool:
     if not cond:
         return True
     if any(t.kind == "q" for t in cond):
@@ -2902,7 +2527,7 @@ def _placeholders(fmt: str) -> str:
     return re.sub(r"%(?:\d+\$)?[ILs]", "_dynamic_", fmt).replace("%%", "%")
 
 
-def _sql_strings(toks: Sequence[_Tok], base: int) -> List[Tuple[str, int]]:
+def _sql_strings(toks: Sequence[Token], base: int) -> List[Tuple[str, int]]:
     """SQL texts a MySQL expression can evaluate to: CONCAT() joins, IF()/CASE pick one of several literals."""
     lits = [t for t in toks if t.kind == "s"]
     if not lits:
@@ -2929,7 +2554,7 @@ _EXPR_KEYWORDS = frozenset(
 )
 
 
-def _expr_columns(expr: Sequence[_Tok]) -> Set[str]:
+def _expr_columns(expr: Sequence[Token]) -> Set[str]:
     """Column names an expression reads (identifiers that are not keywords, functions, types or qualifiers)."""
     out: Set[str] = set()
     toks = list(expr)
@@ -2948,7 +2573,7 @@ def _expr_columns(expr: Sequence[_Tok]) -> Set[str]:
     return out
 
 
-def _expr_source(expr: Sequence[_Tok]) -> Tuple[str, Optional[str]]:
+def _expr_source(expr: Sequence[Token]) -> Tuple[str, Optional[str]]:
     """What a SELECT-list expression copies: ('col'|'coalesce'|'cast'|'expr', source column or None)."""
     toks = list(expr)
     # strip an alias: expr [AS] alias

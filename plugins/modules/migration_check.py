@@ -290,11 +290,13 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import
     MigrationFile,
     discover,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import Catalog  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import (  # noqa: E402
     HAS_SQLPARSE,
-    RULES,
     SQLPARSE_IMPORT_ERROR,
-    Catalog,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.registry import RULES  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (  # noqa: E402
     SqlSafetyError,
     analyze_sql,
 )

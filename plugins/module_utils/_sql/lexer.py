@@ -38,6 +38,19 @@ import re
 import sqlite3
 from typing import Dict, List, Optional, Tuple
 
+try:
+    from sqlparse import lexer as _sql_lexer
+    from sqlparse import tokens as _T
+
+    HAS_SQLPARSE = True
+    SQLPARSE_IMPORT_ERROR = None
+except ImportError as _exc:  # pragma: no cover - reported by migration_check
+    HAS_SQLPARSE = False
+    SQLPARSE_IMPORT_ERROR = _exc
+
+# statements longer than this are only classified by their head (a huge INSERT is data, not DDL)
+MAX_LEX_CHARS = 64 * 1024
+
 _DELIMITER_RE = re.compile(r"[ \t]*DELIMITER[ \t]+(\S+)[ \t]*(?:\r?\n|$)", re.IGNORECASE)
 _DOLLAR_RE = re.compile(r"\$([A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*)?\$")
 _GOOSE_BEGIN_RE = re.compile(r"--\s*\+goose\s+StatementBegin\b", re.IGNORECASE)
@@ -412,3 +425,64 @@ def block_balance(masked: str) -> int:
         elif not m.group(2):
             depth -= 1
     return depth
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Tokens, for the checker's reader: sqlparse's lexer, folded into words, quoted names, strings, numbers, punctuation
+
+
+class Token:
+    __slots__ = ("kind", "v", "raw", "off")
+
+    # kind: w (word, v upper-cased), q (quoted identifier, v inner text), s (string, v unescaped),
+    #       d (dollar-quoted body, v body), n (number / placeholder), p (punctuation / operator)
+    def __init__(self, kind: str, v: str, raw: str, off: int) -> None:
+        self.kind = kind
+        self.v = v
+        self.raw = raw
+        self.off = off
+
+    def __repr__(self) -> str:
+        return "%s:%s" % (self.kind, self.v)
+
+
+_WS_RE = re.compile(r"\s+")
+
+
+def tokenize(text: str) -> List[Token]:
+    toks: List[Token] = []
+    off = 0
+    for ttype, value in _sql_lexer.tokenize(text[:MAX_LEX_CHARS]):
+        here = off
+        off += len(value)
+        if ttype in _T.Whitespace or ttype in _T.Newline or ttype in _T.Comment or ttype is _T.Text:
+            continue
+        if ttype in _T.String.Single or (ttype in _T.Literal and value[:1] in ("'",)):
+            inner = value[1:-1].replace("''", "'").replace("\\'", "'")
+            if toks and toks[-1].kind == "w" and toks[-1].v in ("E", "N", "B", "X", "U&") and toks[-1].off + 1 == here:
+                toks.pop()
+            toks.append(Token("s", inner, value, here))
+        elif value[:1] == "$" and ttype in _T.Literal and len(value) > 1 and not value[1:2].isdigit():
+            tag_end = value.index("$", 1) + 1
+            toks.append(Token("d", value[tag_end:-tag_end], value, here + tag_end))
+        elif value[:1] in ('"', "`", "["):
+            toks.append(Token("q", value[1:-1].replace('""', '"').replace("``", "`"), value, here))
+        elif ttype in _T.Number or ttype in _T.Name.Placeholder:
+            toks.append(Token("n", value, value, here))
+        elif ttype in _T.Punctuation or ttype in _T.Operator or ttype in _T.Assignment or ttype is _T.Error:
+            if value == "@" and toks is not None:
+                toks.append(Token("p", value, value, here))
+            else:
+                toks.append(Token("p", value, value, here))
+        else:
+            words = _WS_RE.split(value.strip())
+            if len(words) == 1:
+                prev = toks[-1] if toks else None
+                if prev is not None and prev.kind == "p" and prev.v in ("@", "@@") and prev.off + len(prev.v) == here:
+                    toks[-1] = Token("w", prev.v + value.upper(), prev.v + value, prev.off)
+                else:
+                    toks.append(Token("w", value.upper(), value, here))
+            else:
+                for w in words:
+                    toks.append(Token("w", w.upper(), w, here))
+    return toks
