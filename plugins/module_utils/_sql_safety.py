@@ -59,11 +59,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import
     is_contract,
     up_section,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import (  # noqa: F401 - the API
-    Catalog,
-    ColumnInfo,
-    TableInfo,
-)
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import Catalog, TableInfo
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding, Report
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import HAS_SQLPARSE
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.reader import Analyzer

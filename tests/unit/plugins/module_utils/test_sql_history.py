@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import Catalog, analyze_sql
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import Catalog, ColumnInfo, TableInfo
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import analyze_sql
 
 
 def judge(history: list, pending: str, dialect: str, pending_known: bool = False):
@@ -225,8 +226,6 @@ def test_the_live_schema_wins_over_the_history() -> None:
         catalog=history,
         history=True,
     )
-    from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import ColumnInfo, TableInfo
-
     live.tables["users"] = TableInfo("users", source="live")
     live.tables["users"].columns["email"] = ColumnInfo("email", "character varying(100)", source="live")
     live.merge_history(history)

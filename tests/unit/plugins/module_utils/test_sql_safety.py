@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (
-    RULES,
-    Catalog,
-    ColumnInfo,
-    SqlSafetyError,
-    TableInfo,
-    analyze_sql,
-)
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import Catalog, ColumnInfo, TableInfo
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.registry import RULES
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import SqlSafetyError, analyze_sql
 
 
 def blocking(sql: str, dialect: str = "postgresql", **kw) -> list:
