@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import yaml
+from zerodown_testkit.support.realworld import SQUAWK_STYLE_RULES
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import Catalog, analyze_sql
 from ansible_collections.zerodown.deploy.plugins.modules.migration_check import run_check
@@ -34,22 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CORPUS = ROOT / "tests" / "corpus" / "migrations"
 DIALECTS = ("postgresql", "mysql", "sqlite")
-SQUAWK_STYLE_RULES = {
-    "prefer-robust-stmts",
-    "require-timeout-settings",
-    "require-lock-timeout",
-    "require-statement-timeout",
-    "prefer-bigint-over-int",
-    "prefer-bigint-over-smallint",
-    "prefer-identity",
-    "prefer-text-field",
-    "prefer-timestamptz",
-    "ban-char-field",
-    "prefer-big-int",
-    "ban-concurrent-index-creation-in-transaction",
-    "transaction-nesting",
-    "syntax-error",
-}
 
 
 def load_corpus():
@@ -70,6 +55,20 @@ def best(fn, rounds):
         result = fn()
         times.append(time.perf_counter() - t0)
     return min(times), result
+
+
+def check_params(path: str, pending) -> dict:
+    """migration_check's parameters, as the module receives them."""
+    return {
+        "path": path,
+        "sql": None,
+        "dialect": "postgresql",
+        "waivers": [],
+        "pending": pending,
+        "unapplied": [],
+        "history": True,
+        "on_undetermined": "block",
+    }
 
 
 def engine_verdicts(cases):
@@ -97,15 +96,42 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         hundred = Path(tmp) / "m"
         hundred.mkdir()
+        names = []
         for i in range(100):
             path, text = pg[i % len(pg)][1], pg[i % len(pg)][2]
-            (hundred / ("%03d_%s" % (i + 1, path.name.split("_", 1)[1]))).write_text(text)
-        params = {"path": str(hundred), "sql": None, "dialect": "postgresql", "waivers": []}
-        t_100, result = best(lambda: run_check(params, Catalog(), None), args.rounds)
+            names.append("%03d_%s" % (i + 1, path.name.split("_", 1)[1]))
+            (hundred / names[-1]).write_text(text)
+        for label, pending in (
+            ("100 files checked, no history", None),
+            ("100 files: 99 replayed as history, 1 pending", names[-1:]),
+            ("100 files: 50 replayed as history, 50 pending", names[50:]),
+        ):
+            params = check_params(str(hundred), pending)
+            t_100, result = best(lambda params=params: run_check(params, Catalog(), None), args.rounds)
+            print(
+                "engine, %s, one module-equivalent call (discover + replay + analyse): %.3f s (best of %d; target "
+                "< 1 s), %d findings" % (label, t_100, args.rounds, len(result["findings"]))
+            )
+        real = sorted((ROOT / "tests" / "corpus" / "realworld").glob("*/postgresql/*.sql"))
+        heavy = Path(tmp) / "real"
+        heavy.mkdir()
+        for i in range(100):
+            (heavy / ("%03d_%s" % (i + 1, real[i % len(real)].name))).write_text(real[i % len(real)].read_text())
+        last = sorted(p.name for p in heavy.iterdir())[-1:]
+        params = check_params(str(heavy), last)
+        t_heavy, result = best(lambda: run_check(params, Catalog(), None), args.rounds)
         print(
-            "engine, 100 files in one module-equivalent call: %.3f s (best of %d; target < 1 s), %d findings"
-            % (t_100, args.rounds, len(result["findings"]))
+            "engine, 100 real-world PostgreSQL files (%d KB; 99 history, 1 pending): %.3f s (best of %d; target < 1 s)"
+            % (sum(p.stat().st_size for p in heavy.iterdir()) // 1024, t_heavy, args.rounds)
         )
+    supabase = ROOT / "tests" / "corpus" / "realworld" / "supabase-auth" / "postgresql"
+    files = sorted(p.name for p in supabase.glob("*.sql"))
+    params = check_params(str(supabase), files[-1:])
+    t_real, result = best(lambda: run_check(params, Catalog(), None), args.rounds)
+    print(
+        "engine, supabase/auth's real directory (%d files: %d history, 1 pending): %.3f s (best of %d)"
+        % (len(files), len(result["history"]), t_real, args.rounds)
+    )
 
     t_pg, ours = best(lambda: engine_verdicts(pg), args.rounds)
     if not os.path.exists(args.squawk):

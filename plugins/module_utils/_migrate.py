@@ -42,7 +42,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._db import (
     release_runner_lock,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import MigrationFile
-from ansible_collections.zerodown.deploy.plugins.module_utils._sqlsplit import SplitError, Statement, split_statements
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import SplitError, Statement, split_statements
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
 
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -108,6 +108,14 @@ def validate_table_name(table: str, dialect: str) -> List[str]:
             "optionally schema.table for PostgreSQL/MySQL" % (table,)
         )
     return parts
+
+
+def file_statements(migration: MigrationFile, dialect: str) -> List[Statement]:
+    """The statements migration_apply runs for a file, in order (the same cut migration_check judges)."""
+    try:
+        return split_statements(migration.up_sql, dialect)
+    except SplitError as exc:
+        raise MigrateError("%s: %s. Nothing was applied." % (migration.path, exc)) from None
 
 
 class Migrator:
@@ -327,10 +335,7 @@ class Migrator:
         return pending, skipped
 
     def statements(self, migration: MigrationFile) -> List[Statement]:
-        try:
-            return split_statements(migration.up_sql, self.dialect)
-        except SplitError as exc:
-            raise MigrateError("%s: %s. Nothing was applied." % (migration.path, exc)) from None
+        return file_statements(migration, self.dialect)
 
     def non_transactional_reason(self, migration: MigrationFile) -> Optional[str]:
         """Why a file cannot run as one transaction, or None when it can."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Iterable, List, Optional, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._db import DatabaseError, connect, parse_dsn
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import Catalog, ColumnInfo, TableInfo
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import LIVE, Catalog, ColumnInfo, TableInfo
 
 _PG_COLUMNS = """
 SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef
@@ -128,6 +128,12 @@ def _read(conn: Any, dialect: str, count_limit: int) -> Catalog:
                     if len(cols) == 1 and cols[0] and cols[0].lower() in info.columns:
                         info.columns[cols[0].lower()].unique = True
             qualified[table.lower()] = quoted
+    for info in catalog.tables.values():
+        info.source = LIVE
+        for column in info.columns.values():
+            column.source = LIVE
+    for index in catalog.unique_indexes:
+        catalog.indexes[index] = LIVE
     for name, quoted in qualified.items():
         # bounded count: the exact size of a small table, or "at least count_limit" for a big one
         sql = "SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) AS bounded" % (quoted, max(count_limit, 1))  # noqa: S608

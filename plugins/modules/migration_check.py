@@ -23,6 +23,14 @@ description:
     incompatible.
   - "A hazard can be waived deliberately, with a reason, by a C(-- zerodown:waive <rule> reason: <why>) comment on
     or directly above the statement, or by O(waivers). Waived findings are still reported, with C(waived=true)."
+  - "History: the files of the migrations directory that already ran are replayed first (Up sections only, in run
+    order) into an in-memory catalog of tables, columns (type, nullability, default), unique and primary keys,
+    indexes and whether they are unique, CHECK constraints and whether they are validated, and views. Verdicts that
+    depend on the prior schema use it: a PostgreSQL varchar widening, a MySQL C(MODIFY)/C(CHANGE) compared with the
+    prior column, an SQLite table rebuild compared with the old definition, a C(DROP INDEX) of an index known not to
+    be unique, C(SET NOT NULL) on a column with a validated C(CHECK (col IS NOT NULL)). Which files already ran is
+    O(pending) (the others), or for a single file O(path) the files that sort before it. Findings that rest on such a
+    fact name its source: this file, an earlier pending file, the migration history or the live schema."
   - Static analysis needs no database. Optionally (O(schema_dsn)) the live catalog resolves what it cannot know
     alone (whether a table exists, a column's prior type (PostgreSQL varchar widening, MySQL length-prefix
     boundary) and nullability, and the row count, so a blocking index build on a table smaller than
@@ -49,6 +57,30 @@ options:
       - A migration file, or a directory whose C(*.sql) files (not recursive) are checked in version order.
       - Mutually exclusive with O(sql).
     type: path
+  pending:
+    description:
+      - With a directory O(path), the names of its files that have not run yet (for example RV(zerodown.deploy.migration_apply#module:pending)
+        of M(zerodown.deploy.migration_apply) in check mode). Only these are checked; the directory's other files
+        already ran and are replayed as history (O(history)), except those in O(unapplied).
+      - A table created by one pending file is new to the old version in the later pending files too.
+      - Without it every file of the directory is checked, none is taken as history.
+    type: list
+    elements: str
+  unapplied:
+    description:
+      - With O(pending), names of files that have not run and are not checked now either (contract migrations left
+        for C(contract.yml)); they are neither checked nor replayed.
+    type: list
+    elements: str
+    default: []
+  history:
+    description:
+      - Replay the files that already ran (see O(pending); for a single-file O(path), the files of its directory
+        that sort before it) to know the schema before the checked files.
+      - With O(schema_dsn) the live schema wins where both know a fact; the history only adds what the live catalog
+        does not read (CHECK constraints, non-unique indexes).
+    type: bool
+    default: true
   sql:
     description:
       - Inline SQL to check instead of files. Findings name the file C(<sql>).
@@ -99,6 +131,17 @@ options:
     description: Seconds to wait for the O(schema_dsn) connection.
     type: float
     default: 10
+  on_undetermined:
+    description:
+      - What a statement or file whose effect the checker cannot determine does (rule C(undetermined), naming the
+        statement, its line and what is unknown), for example an SQLite table rebuild whose old definition is in
+        neither the file, the migration history nor the live schema, a statement it cannot classify, or an
+        C(EXECUTE) of a string built at run time.
+      - V(block) (the default) makes it a blocking finding, resolved by the history (O(history)), O(schema_dsn) or
+        an explicit waiver; V(warn) reports it as a warning and lets the file through (the earlier behaviour).
+    type: str
+    choices: [block, warn]
+    default: block
   small_table_rows:
     description:
       - In schema-aware mode, lock-only hazards (C(create_index_blocking), C(drop_index_blocking),
@@ -108,8 +151,9 @@ options:
     type: int
     default: 10000
 notes:
-  - The verdict is static and conservative; a statement it cannot classify is reported as rule C(unparsed)
-    (blocking when it alters or drops an existing object), never ignored.
+  - The verdict is static and conservative, and it fails closed; a statement it cannot read is reported as rule
+    C(unparsed) (blocking when it alters or drops an existing object), one whose effect it cannot determine as
+    C(undetermined) (blocking unless O(on_undetermined=warn)); neither is ever ignored.
 seealso:
   - module: zerodown.deploy.migration_apply
 """
@@ -135,6 +179,12 @@ EXAMPLES = r"""
   zerodown.deploy.migration_check:
     sql: "ALTER TABLE users ADD COLUMN nickname text;"
     dialect: sqlite
+
+- name: Check only the pending files; the ones that already ran are replayed as history
+  zerodown.deploy.migration_check:
+    path: db/migrations
+    dialect: postgresql
+    pending: "{{ plan.pending }}"   # from zerodown.deploy.migration_apply in check mode
 
 - name: Schema-aware mode resolves prior types and table sizes
   zerodown.deploy.migration_check:
@@ -221,32 +271,92 @@ schema_aware:
   description: Whether the live catalog of O(schema_dsn) was used.
   returned: always
   type: bool
+history:
+  description: The files replayed as history (already run), in run order.
+  returned: always
+  type: list
+  elements: str
+  sample: [migrations/0001_create_users.sql, migrations/0002_add_email.sql]
 """
 
+import os  # noqa: E402
 import traceback  # noqa: E402
+from typing import List, Tuple  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import MigrationError, discover  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import (  # noqa: E402
+    MigrationError,
+    MigrationFile,
+    discover,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import Catalog  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import (  # noqa: E402
     HAS_SQLPARSE,
-    RULES,
     SQLPARSE_IMPORT_ERROR,
-    Catalog,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.registry import RULES  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (  # noqa: E402
     SqlSafetyError,
     analyze_sql,
 )
 
 
+def select_files(params: dict) -> Tuple[List[MigrationFile], List[MigrationFile]]:
+    """(history, checked): the files that already ran, to replay, and the files to check, both in run order."""
+    path = params["path"]
+    pending = params["pending"]
+    if os.path.isdir(path):
+        files = discover(path)
+        if pending is None:
+            return [], files
+        names = {f.id for f in files}
+        unknown = sorted(set(pending) - names) + sorted(set(params["unapplied"]) - names)
+        if unknown:
+            raise MigrationError(
+                "pending/unapplied name files that are not in %s: %s (give file names, as migration_apply returns "
+                "them)" % (path, ", ".join(unknown))
+            )
+        checked = [f for f in files if f.id in pending]
+        history = [f for f in files if f.id not in pending and f.id not in params["unapplied"]]
+    else:
+        if pending is not None:
+            raise MigrationError("pending needs a directory path, and %s is a file" % path)
+        checked = discover(path)
+        history = []
+        directory = os.path.dirname(os.path.abspath(path))
+        if params["history"] and any(n.endswith(".sql") and n != checked[0].id for n in os.listdir(directory)):
+            history = [f for f in discover(directory) if f.version < checked[0].version]
+    return (history if params["history"] else []), checked
+
+
+def replay_history(history: List[MigrationFile], dialect: str, catalog: Catalog) -> None:
+    """Replay files that already ran into the catalog; the live schema (an authoritative catalog) wins."""
+    target = Catalog() if catalog.authoritative else catalog
+    for migration in history:
+        analyze_sql(migration.text, dialect, migration.path, catalog=target, history=True)
+    if target is not catalog:
+        catalog.merge_history(target)
+
+
 def run_check(params: dict, catalog: Catalog, small_table_rows) -> dict:
     waivers = params["waivers"] or []
+    undetermined = params["on_undetermined"]
     reports = []
+    history: List[MigrationFile] = []
     if params["sql"] is not None:
-        reports.append(analyze_sql(params["sql"], params["dialect"], "<sql>", waivers, catalog, small_table_rows))
+        reports.append(
+            analyze_sql(params["sql"], params["dialect"], "<sql>", waivers, catalog, small_table_rows, undetermined)
+        )
     else:
-        for migration in discover(params["path"]):
+        history, checked = select_files(params)
+        replay_history(history, params["dialect"], catalog)
+        catalog.pending_known = params["pending"] is not None
+        for migration in checked:
             reports.append(
-                analyze_sql(migration.text, params["dialect"], migration.path, waivers, catalog, small_table_rows)
+                analyze_sql(
+                    migration.text, params["dialect"], migration.path, waivers, catalog, small_table_rows, undetermined
+                )
             )
     files = [r.to_dict() for r in reports]
     findings = [f for r in reports for f in r.findings]
@@ -256,6 +366,7 @@ def run_check(params: dict, catalog: Catalog, small_table_rows) -> dict:
         "files": files,
         "findings": [f.to_dict() for f in findings],
         "report_lines": [f.one_line() for f in blocking],
+        "history": [f.path for f in history],
     }
 
 
@@ -280,6 +391,10 @@ def main() -> None:
             schema_password=dict(type="str", no_log=True),
             schema_connect_timeout=dict(type="float", default=10),
             small_table_rows=dict(type="int", default=10000),
+            on_undetermined=dict(type="str", default="block", choices=["block", "warn"]),
+            pending=dict(type="list", elements="str"),
+            unapplied=dict(type="list", elements="str", default=[]),
+            history=dict(type="bool", default=True),
         ),
         mutually_exclusive=[("path", "sql")],
         required_one_of=[("path", "sql")],
@@ -295,6 +410,10 @@ def main() -> None:
             )
         if not str(waiver["reason"]).strip():
             module.fail_json(msg="waivers: the waiver for %s needs a non-empty reason" % waiver["rule"])
+    if params["sql"] is not None and params["pending"] is not None:
+        module.fail_json(msg="pending goes with a directory path, not with sql")
+    if params["unapplied"] and params["pending"] is None:
+        module.fail_json(msg="unapplied goes with pending: name the pending files too")
     if params["small_table_rows"] < 0:
         module.fail_json(msg="small_table_rows must be 0 or more, got %d" % params["small_table_rows"])
 

@@ -106,14 +106,41 @@ def test_compatible_migrations_are_applied_incompatible_ones_blocked(tmp_path, m
     assert not left, "the role must remove its temporary directories: %s" % left
 
 
-def test_check_mode_run_of_the_role_changes_nothing(tmp_path, make_db, migrations):
+def _sqlite_with_users(make_db, migrations):
+    """An SQLite database and a migrations directory holding 0001_users.sql, and the role's variables for them."""
     db = make_db("sqlite")
     migrations({"0001_users.sql": USERS})
-    variables = {
+    return db, {
         "zerodown_db_dialect": "sqlite",
         "zerodown_db_dsn": db.path,
         "zerodown_migrations_dir": str(migrations.dir),
     }
+
+
+REBUILD_KEEPING_ALL = (
+    "CREATE TABLE users_new (id integer primary key, name varchar(100) not null, nick text);\n"
+    "INSERT INTO users_new (id, name) SELECT id, name FROM users;\n"
+    "DROP TABLE users;\nALTER TABLE users_new RENAME TO users;\n"
+)
+
+
+def test_the_history_settles_what_the_pending_file_alone_cannot(tmp_path, make_db, migrations):
+    """An SQLite rebuild is undetermined alone (fails closed); the applied 0001 shows it drops nothing."""
+    db, variables = _sqlite_with_users(make_db, migrations)
+    assert playbook(tmp_path, variables).returncode == 0
+    migrations({"0002_rebuild.sql": REBUILD_KEEPING_ALL})
+    blind = playbook(tmp_path, dict(variables, zerodown_migration_history=False))
+    assert blind.returncode != 0
+    assert "0002_rebuild.sql line 4: undetermined" in blind.stdout, blind.stdout
+    assert "nick" not in db.columns("users"), "nothing may be applied when the check blocks"
+    proc = playbook(tmp_path, variables)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert result_of(proc)["applied"] == ["0002_rebuild.sql"]
+    assert db.columns("users") == ["id", "name", "nick"]
+
+
+def test_check_mode_run_of_the_role_changes_nothing(tmp_path, make_db, migrations):
+    db, variables = _sqlite_with_users(make_db, migrations)
     (tmp_path / "play.yml").write_text(PLAYBOOK)
     proc = playbook(tmp_path, variables)
     assert proc.returncode == 0

@@ -139,6 +139,7 @@ def test_fail_on_incompatible_false(tmp_path: Path, module_runner) -> None:
             "unknown rule 'drop_colum'",
         ),
         ({"sql": "SELECT 1", "dialect": "mysql", "waivers": [{"rule": "drop_column"}]}, "reason"),
+        ({"sql": "SELECT 1", "dialect": "mysql", "on_undetermined": "ignore"}, "on_undetermined"),
     ],
 )
 def test_bad_input(args: dict, words: str, module_runner) -> None:
@@ -156,3 +157,83 @@ def test_binary_file_and_empty_directory(tmp_path: Path, module_runner) -> None:
     empty.mkdir()
     result = module_runner("migration_check", {"path": str(empty), "dialect": "postgresql"})
     assert not result["failed"] and result["compatible"] is True and result["files"] == []
+
+
+def test_undetermined_blocks_by_default_and_warns_when_told(tmp_path: Path, module_runner) -> None:
+    path = tmp_path / "0007_rebuild.sql"
+    path.write_text(
+        "CREATE TABLE users_new (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n"
+        "INSERT INTO users_new (id, email) SELECT id, email FROM users;\n"
+        "DROP TABLE users;\nALTER TABLE users_new RENAME TO users;\n"
+    )
+    blocked = module_runner("migration_check", {"path": str(path), "dialect": "sqlite"})
+    assert blocked["failed"] and blocked["compatible"] is False
+    assert [(f["line"], f["rule"], f["severity"]) for f in blocked["findings"]] == [(4, "undetermined", "error")]
+    assert "old definition" in blocked["findings"][0]["message"]
+    assert "0007_rebuild.sql:4 undetermined" in blocked["msg"]
+    warned = module_runner("migration_check", {"path": str(path), "dialect": "sqlite", "on_undetermined": "warn"})
+    assert not warned["failed"] and warned["compatible"] is True
+    assert [(f["rule"], f["severity"]) for f in warned["findings"]] == [("undetermined", "warning")]
+
+
+def _history_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "history"
+    d.mkdir()
+    (d / "0001_users.sql").write_text("CREATE TABLE users (id bigint PRIMARY KEY, email varchar(100));\n")
+    (d / "0002_index.sql").write_text("CREATE INDEX users_email_key ON users (email);\n")
+    (d / "0003_widen.sql").write_text(
+        "ALTER TABLE users ALTER COLUMN email TYPE varchar(320);\nDROP INDEX CONCURRENTLY users_email_key;\n"
+    )
+    (d / "0004_drop.contract.sql").write_text("ALTER TABLE users DROP COLUMN email;\n")
+    return d
+
+
+def test_pending_files_are_judged_with_the_history(tmp_path: Path, module_runner) -> None:
+    d = _history_dir(tmp_path)
+    before = _digest(d)
+    args = {
+        "path": str(d),
+        "dialect": "postgresql",
+        "pending": ["0003_widen.sql"],
+        "unapplied": ["0004_drop.contract.sql"],
+    }
+    for check in (True, False):
+        result = module_runner("migration_check", args, check=check)
+        assert not result["failed"], result.get("msg")
+        assert result["compatible"] is True and result["changed"] is False
+        assert [Path(f["path"]).name for f in result["files"]] == ["0003_widen.sql"]
+        assert [Path(p).name for p in result["history"]] == ["0001_users.sql", "0002_index.sql"]
+        assert result["findings"] == []
+    assert _digest(d) == before
+    # without the history the widening and the "key" index are what the checker cannot tell apart
+    alone = module_runner("migration_check", dict(args, history=False), check=True)
+    assert alone["failed"] and sorted(f["rule"] for f in alone["findings"]) == ["alter_type", "drop_unique_constraint"]
+    assert alone["history"] == []
+
+
+def test_a_single_file_is_judged_after_the_files_before_it(tmp_path: Path, module_runner) -> None:
+    d = _history_dir(tmp_path)
+    (d / "0003_widen.sql").write_text("ALTER TABLE users ALTER COLUMN email TYPE varchar(50);\n")
+    result = module_runner("migration_check", {"path": str(d / "0003_widen.sql"), "dialect": "postgresql"})
+    assert result["failed"] and result["compatible"] is False
+    assert [Path(p).name for p in result["history"]] == ["0001_users.sql", "0002_index.sql"]
+    finding = result["findings"][0]
+    assert finding["rule"] == "alter_type"
+    assert "was varchar(100), per the migration history (0001_users.sql)" in finding["message"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ({"pending": ["0009_nope.sql"]}, "not in"),
+        ({"unapplied": ["0004_drop.contract.sql"]}, "unapplied goes with pending"),
+    ],
+)
+def test_bad_pending(tmp_path: Path, module_runner, extra: dict, words: str) -> None:
+    d = _history_dir(tmp_path)
+    result = module_runner("migration_check", dict({"path": str(d), "dialect": "postgresql"}, **extra))
+    assert result["failed"] and words in result["msg"], result["msg"]
+    file_result = module_runner(
+        "migration_check", {"path": str(d / "0001_users.sql"), "dialect": "postgresql", "pending": ["x.sql"]}
+    )
+    assert file_result["failed"] and "pending needs a directory path" in file_result["msg"]

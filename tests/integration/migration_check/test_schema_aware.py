@@ -151,7 +151,34 @@ def test_postgresql_prior_type_and_small_table(database, module_runner, tmp_path
         # a table the database does not have is created by a pending migration
         assert [(f["line"], f["rule"]) for f in aware["findings"]] == [(2, "alter_type"), (4, "create_index_blocking")]
     assert snapshot() == before
-    assert "(was character varying(80))" in aware["findings"][0]["message"]
+    assert "(was character varying(80), per the live schema (schema_dsn))" in aware["findings"][0]["message"]
+
+
+def test_the_live_schema_wins_over_the_history(database, module_runner, tmp_path):
+    """The history says name is varchar(400) (the database was changed by hand since); the live schema says 50."""
+    dsn, password, snapshot = database("postgresql", ["CREATE TABLE users (id bigint PRIMARY KEY, name varchar(50))"])
+    d = tmp_path / "migrations"
+    d.mkdir()
+    (d / "0001_users.sql").write_text("CREATE TABLE users (id bigint PRIMARY KEY, name varchar(400));\n")
+    (d / "0002_name_check.sql").write_text(
+        "ALTER TABLE users ADD CONSTRAINT users_name_nn CHECK (name IS NOT NULL) NOT VALID;\n"
+        "COMMIT;\nALTER TABLE users VALIDATE CONSTRAINT users_name_nn;\n"
+    )
+    (d / "0003_widen.sql").write_text(
+        "ALTER TABLE users ALTER COLUMN name TYPE varchar(100);\nALTER TABLE users ALTER COLUMN name SET NOT NULL;\n"
+    )
+    args = {"path": str(d), "dialect": "postgresql", "fail_on_incompatible": False, "pending": ["0003_widen.sql"]}
+    before = snapshot()
+    from_history = module_runner("migration_check", args, check=True)
+    assert [Path(p).name for p in from_history["history"]] == ["0001_users.sql", "0002_name_check.sql"]
+    # per the history 400 -> 100 narrows; the validated CHECK makes SET NOT NULL safe
+    assert [(f["line"], f["rule"]) for f in from_history["findings"]] == [(1, "alter_type")]
+    assert "per the migration history (0001_users.sql)" in from_history["findings"][0]["message"]
+    aware = module_runner("migration_check", dict(args, schema_dsn=dsn, schema_password=password), check=True)
+    # per the live schema 50 -> 100 widens; the CHECK only the history knows still counts
+    assert aware["schema_aware"] is True and aware["compatible"] is True, aware["findings"]
+    assert aware["findings"] == []
+    assert snapshot() == before
 
 
 def test_mariadb_length_prefix_boundary(database, module_runner, tmp_path):
@@ -184,8 +211,8 @@ def test_sqlite_rebuild_against_the_live_definition(database, module_runner, tmp
     )
     before = snapshot()
     static = _check(module_runner, "sqlite", sql)
-    assert static["compatible"] is True
-    assert [(f["rule"], f["severity"]) for f in static["findings"]] == [("unparsed", "warning")]
+    assert static["compatible"] is False  # fails closed: the old definition is unknown without the live schema
+    assert [(f["rule"], f["severity"]) for f in static["findings"]] == [("undetermined", "error")]
     aware = _check(module_runner, "sqlite", sql, dsn, check=True)
     assert aware["compatible"] is False
     assert [(f["line"], f["rule"]) for f in aware["findings"]] == [(6, "drop_column")]

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (
-    RULES,
-    Catalog,
-    ColumnInfo,
-    SqlSafetyError,
-    TableInfo,
-    analyze_sql,
-)
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import Catalog, ColumnInfo, TableInfo
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.registry import RULES
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import SqlSafetyError, analyze_sql
 
 
 def blocking(sql: str, dialect: str = "postgresql", **kw) -> list:
@@ -278,9 +273,31 @@ def test_rebuild_that_keeps_everything_is_safe():
     assert findings(REBUILD, "sqlite", catalog=catalog) == []
 
 
-def test_rebuild_with_unknown_old_definition_warns():
+def test_rebuild_with_unknown_old_definition_fails_closed():
     found = findings(REBUILD, "sqlite")
-    assert [(f.rule, f.severity) for f in found] == [("unparsed", "warning")]
+    assert [(f.rule, f.severity, f.line) for f in found] == [("undetermined", "error", 6)]
+    assert "old definition" in found[0].message and "users" in found[0].message
+    assert not analyze_sql(REBUILD, "sqlite").compatible
+
+
+def test_on_undetermined_warn_keeps_the_old_behaviour():
+    report = analyze_sql(REBUILD, "sqlite", on_undetermined="warn")
+    assert [(f.rule, f.severity) for f in report.findings] == [("undetermined", "warning")]
+    assert report.compatible
+
+
+def test_undetermined_can_be_waived_with_a_reason():
+    sql = REBUILD.replace(
+        "ALTER TABLE users_new",
+        "-- zerodown:waive undetermined reason: users had only id and email\nALTER TABLE users_new",
+    )
+    report = analyze_sql(sql, "sqlite")
+    assert report.compatible and [f.waived for f in report.findings] == [True]
+
+
+def test_unknown_on_undetermined_is_an_error():
+    with pytest.raises(SqlSafetyError, match="on_undetermined"):
+        analyze_sql("SELECT 1", "sqlite", on_undetermined="ignore")
 
 
 # ---- MySQL copies
@@ -368,7 +385,7 @@ def test_contract_file_is_reported_but_never_blocks():
 
 
 def test_unparsed_statements_are_reported():
-    assert [(f.rule, f.severity) for f in findings("FROBNICATE the database; SELECT 1;")] == [("unparsed", "warning")]
+    assert [(f.rule, f.severity) for f in findings("FROBNICATE the database; SELECT 1;")] == [("undetermined", "error")]
     assert [(f.rule, f.severity) for f in findings("ALTER TABLE t FROBNICATE c;")] == [("unparsed", "error")]
 
 
@@ -454,5 +471,6 @@ def test_text_that_is_not_sql_blocks():
     found = findings('{"name": "not sql"}\nhello world; foo bar;\n')
     assert [f.severity for f in found if f.rule == "unparsed"].count("error") == 1
     assert not analyze_sql("hello world; foo bar", "mysql").compatible
-    # one unknown statement among real ones stays a warning
-    assert analyze_sql("FROBNICATE x; ALTER TABLE t ADD COLUMN c int;", "postgresql").compatible
+    # one unknown statement among real ones: its effect is unknown, so it blocks unless told to warn
+    assert not analyze_sql("FROBNICATE x; ALTER TABLE t ADD COLUMN c int;", "postgresql").compatible
+    assert analyze_sql("FROBNICATE x; ALTER TABLE t ADD COLUMN c int;", "postgresql", on_undetermined="warn").compatible

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._sqlsplit import SplitError, split_statements
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import SplitError, split_statements
 
 
 def texts(sql, dialect):

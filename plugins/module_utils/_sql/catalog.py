@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Private to the zerodown.deploy collection: what migration_check knows of the schema before a file runs.
+
+Filled from the live database (schema-aware mode, ``_schema_catalog``), from the files of the migrations
+directory that already ran (the history, replayed), and by the files being checked; every fact keeps its source,
+which the findings that rest on it name.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional, Set, Tuple
+
+# Where a fact came from: ``live`` (schema_dsn), ``history:<file>`` (an applied file replayed), ``file:<file>`` (a
+# file checked in this run: the same file, or an earlier pending one). Findings that rest on a fact name it.
+LIVE = "live"
+
+
+def describe_source(source: str, current_path: str = "") -> str:
+    """The source of a fact, in words, seen from the file being checked."""
+    kind, _sep, where = source.partition(":")
+    name = os.path.basename(where)
+    if kind == "history":
+        return "the migration history (%s)" % name
+    if kind == "file":
+        return "this file" if where == current_path else "earlier pending file %s" % name
+    if kind == LIVE:
+        return "the live schema (schema_dsn)"
+    return "an earlier file"
+
+
+class ColumnInfo:
+    __slots__ = ("name", "type", "not_null", "has_default", "unique", "primary_key", "source")
+
+    def __init__(
+        self,
+        name: str,
+        type_: str = "",
+        not_null: bool = False,
+        has_default: bool = False,
+        unique: bool = False,
+        primary_key: bool = False,
+        source: str = "",
+    ) -> None:
+        self.name = name
+        self.type = type_
+        self.not_null = not_null
+        self.has_default = has_default
+        self.unique = unique
+        self.primary_key = primary_key
+        self.source = source
+
+    def copy(self) -> ColumnInfo:
+        return ColumnInfo(
+            self.name, self.type, self.not_null, self.has_default, self.unique, self.primary_key, self.source
+        )
+
+
+class TableInfo:
+    __slots__ = ("name", "columns", "row_count", "source")
+
+    def __init__(self, name: str, row_count: Optional[int] = None, source: str = "") -> None:
+        self.name = name
+        self.columns: Dict[str, ColumnInfo] = {}
+        self.row_count = row_count
+        self.source = source
+
+
+class Catalog:
+    """What is known of the schema before a file runs.
+
+    ``authoritative`` (schema-aware mode) means a table missing here does not
+    exist in the database, so statements on it concern a table created by a
+    pending migration that no old version uses.
+    """
+
+    def __init__(self, authoritative: bool = False, pending_known: bool = False) -> None:
+        self.tables: Dict[str, TableInfo] = {}
+        self.unique_indexes: Set[str] = set()
+        self.indexes: Dict[str, str] = {}  # index or constraint name -> source, for every one whose kind is known
+        # table -> CHECK constraint name -> (the column it proves NOT NULL, or "", validated)
+        self.checks: Dict[str, Dict[str, Tuple[str, bool]]] = {}
+        self.views: Set[str] = set()
+        self.authoritative = authoritative
+        # pending_known: the files checked in this run have not run yet (the caller knows the applied ones), so a
+        # table one of them creates is new to the old version in the later ones too
+        self.pending_known = pending_known
+        self.new_tables: Set[str] = set()
+
+    def merge_history(self, history: Catalog) -> None:
+        """Add what only the replayed history knows; the live schema (this catalog) wins where both know a fact."""
+        for table, checks in history.checks.items():
+            if table in self.tables:
+                self.checks.setdefault(table, {}).update(
+                    {k: v for k, v in checks.items() if k not in self.checks.get(table, {})}
+                )
+        for name, source in history.indexes.items():
+            if name not in self.indexes:
+                self.indexes[name] = source
+
+    def table(self, name: str) -> Optional[TableInfo]:
+        return self.tables.get(name)
+
+    def column(self, table: str, column: str) -> Optional[ColumnInfo]:
+        t = self.tables.get(table)
+        return t.columns.get(column) if t else None
+
+    def exists(self, table: str) -> Optional[bool]:
+        if table in self.tables:
+            return True
+        return False if self.authoritative else None

@@ -1,0 +1,29 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Rule ``add_column_volatile_default``: the dialects it applies to, why it is a hazard, and the expand/contract remedy.
+
+The spec is design.md section 4; its cases are the spec-corpus files that list it
+(tests/corpus/migrations/*/expected.yml: ``rules:`` for the unsafe forms, ``safe_for:`` for their safe twins),
+asserted by test_sql_safety_corpus.py.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import Rule
+
+RULE = Rule(
+    "add_column_volatile_default",
+    ("postgresql",),
+    (
+        "adds a column whose default is volatile (random(), gen_random_uuid(), clock_timestamp(), "
+        "nextval/serial, identity): every row is rewritten under an ACCESS EXCLUSIVE lock"
+    ),
+    (
+        "Add the column without a default (or with a constant/now()), SET DEFAULT for new rows, "
+        "backfill existing rows in batches."
+    ),
+    lock_only=True,
+)

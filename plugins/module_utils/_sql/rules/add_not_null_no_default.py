@@ -1,0 +1,28 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Rule ``add_not_null_no_default``: the dialects it applies to, why it is a hazard, and the expand/contract remedy.
+
+The spec is design.md section 4; its cases are the spec-corpus files that list it
+(tests/corpus/migrations/*/expected.yml: ``rules:`` for the unsafe forms, ``safe_for:`` for their safe twins),
+asserted by test_sql_safety_corpus.py.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, Rule
+
+RULE = Rule(
+    "add_not_null_no_default",
+    ALL,
+    (
+        "adds a NOT NULL column without a default (or drops the default afterwards): old-version "
+        "inserts do not know the column and fail"
+    ),
+    (
+        "Add the column with a DEFAULT (or nullable), backfill, and drop the default / add NOT NULL "
+        "in a later migration once every running version writes the column."
+    ),
+)

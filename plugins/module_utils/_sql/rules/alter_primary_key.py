@@ -1,0 +1,25 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Rule ``alter_primary_key``: the dialects it applies to, why it is a hazard, and the expand/contract remedy.
+
+The spec is design.md section 4; its cases are the spec-corpus files that list it
+(tests/corpus/migrations/*/expected.yml: ``rules:`` for the unsafe forms, ``safe_for:`` for their safe twins),
+asserted by test_sql_safety_corpus.py.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import CONTRACT_LATER, Rule
+
+RULE = Rule(
+    "alter_primary_key",
+    ("postgresql", "mysql"),
+    ("changes a table's primary key: rebuilds/locks the table and changes row identity under the old version"),
+    (
+        "Add the new key as a unique index built online (PostgreSQL: CREATE UNIQUE INDEX CONCURRENTLY), move "
+        "references over, and swap the primary key " + CONTRACT_LATER + "."
+    ),
+)

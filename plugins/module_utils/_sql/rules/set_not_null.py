@@ -1,0 +1,26 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Rule ``set_not_null``: the dialects it applies to, why it is a hazard, and the expand/contract remedy.
+
+The spec is design.md section 4; its cases are the spec-corpus files that list it
+(tests/corpus/migrations/*/expected.yml: ``rules:`` for the unsafe forms, ``safe_for:`` for their safe twins),
+asserted by test_sql_safety_corpus.py.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, Rule
+
+RULE = Rule(
+    "set_not_null",
+    ALL,
+    ("makes an existing column NOT NULL: old-version inserts that omit it or write NULL start failing"),
+    (
+        "Release code that always writes the column and backfill NULLs first; add NOT NULL in a later"
+        " migration once no old version runs (PostgreSQL: ADD CONSTRAINT ... CHECK (col IS NOT NULL) "
+        "NOT VALID, VALIDATE CONSTRAINT in its own transaction, then SET NOT NULL)."
+    ),
+)

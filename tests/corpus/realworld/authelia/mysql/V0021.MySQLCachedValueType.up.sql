@@ -1,0 +1,1 @@
+ALTER TABLE cached_data MODIFY value MEDIUMBLOB;

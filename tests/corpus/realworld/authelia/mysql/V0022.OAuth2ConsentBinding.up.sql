@@ -1,0 +1,2 @@
+ALTER TABLE oauth2_consent_session
+    ADD COLUMN expires_at TIMESTAMP NOT NULL DEFAULT '2000-01-01 00:00:00';
