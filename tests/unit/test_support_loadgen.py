@@ -148,7 +148,7 @@ def _fake_haproxy(path, rows):
     def loop():
         while True:
             try:
-                conn, _ = server.accept()
+                conn, _peer = server.accept()
             except OSError:
                 return
             with conn:

@@ -116,7 +116,7 @@ def test_nginx_serves_every_app_host_through_the_upstream(fleet):
     assert set(report.versions) == {"v1"}
     assert not report.haproxy_read and report.haproxy_delta_totals == {}  # no HAProxy counters claimed
     hosts = set()
-    for _ in range(6):
+    for _attempt in range(6):
         with urllib.request.urlopen(facts["fleet_nginx_url"], timeout=5) as resp:  # noqa: S310 - the fleet's nginx
             hosts.add(json.loads(resp.read())["host"])
     assert hosts == {"app1", "app2"}
