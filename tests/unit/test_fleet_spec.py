@@ -164,3 +164,20 @@ def test_nginx_beside_haproxy_with_no_retries_and_the_modules_servers_file():
     assert [(s.address, s.state) for s in servers] == [("10.213.7.1%d:8080" % i, "ready") for i in (1, 2, 3)]
     assert _nginx.render_servers("app", servers) == text
     assert core.NGINX_SERVERS_HEADER == _nginx.HEADER_PREFIX
+
+
+def test_cgroup_pids_survive_a_cgroup_that_vanishes_during_the_walk(tmp_path, monkeypatch):
+    import os
+
+    (tmp_path / "lb1/payload/system.slice/gone.service").mkdir(parents=True)
+    (tmp_path / "lb1/cgroup.procs").write_text("11\n12\n")
+    (tmp_path / "lb1/payload/cgroup.procs").write_text("13\n")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("gone.service"):  # removed by the machine's systemd between listing and reading
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert sorted(core._cgroup_pids(tmp_path / "lb1")) == [11, 12, 13]

@@ -324,9 +324,13 @@ def _cgroup_pids(directory: Path) -> List[int]:
     pids: List[int] = []
     if not directory.is_dir():
         return pids
-    for procs in directory.rglob("cgroup.procs"):
+    # os.walk, not Path.rglob: a running machine's systemd adds and removes cgroups below ours while we walk
+    # (units starting at boot), and os.walk skips a directory that vanished where rglob raises FileNotFoundError
+    for root, _dirs, files in os.walk(directory):
+        if "cgroup.procs" not in files:
+            continue
         try:
-            pids += [int(p) for p in procs.read_text().split()]
+            pids += [int(p) for p in Path(root, "cgroup.procs").read_text().split()]
         except (OSError, ValueError):
             continue
     return pids
