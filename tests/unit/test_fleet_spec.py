@@ -140,3 +140,44 @@ def test_releases_command_needs_no_running_fleet(tmp_path, capsys):
     built = sorted(p.name for p in tmp_path.glob("demoapp-*.tar.gz"))
     assert "demoapp-v1.tar.gz" in built and "demoapp-v2-never-ready.tar.gz" in built
     assert "v1 " in capsys.readouterr().out
+
+
+def test_nginx_beside_haproxy_with_no_retries_and_the_modules_servers_file():
+    from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx
+
+    spec = core.FleetSpec(name="unit", app_hosts=3, subnet="10.213.7.0/24", state_dir="/tmp/zdf-unit")
+    facts = spec.facts()
+    assert facts["fleet_nginx_url"] == "http://10.213.7.2:%d/" % core.NGINX_PORT and core.NGINX_PORT != 80
+    assert facts["fleet_nginx_servers_file"] == core.NGINX_SERVERS_FILE
+    assert facts["fleet_nginx_conf"] == core.NGINX_CONF and facts["fleet_nginx_pid_file"] == core.NGINX_PID_FILE
+    config = core.nginx_config(spec)
+    words = [line.split("#", 1)[0].strip().rstrip(";").split() for line in config.splitlines()]
+    assert ["proxy_next_upstream", "off"] in words
+    assert ["listen", str(core.NGINX_PORT)] in words and ["listen", "80"] not in words
+    assert ["include", core.NGINX_SERVERS_FILE] in words and ["upstream", facts["fleet_nginx_upstream"], "{"] in words
+    assert ["pid", core.NGINX_PID_FILE] in words
+    assert not [w for w in words if w[:1] == ["include"] and "sites-enabled" in w[1]]  # Debian's default site: :80
+    # the servers file is what the nginx provider itself renders for every app server in the pool
+    text = core.nginx_servers(spec)
+    upstream, servers = _nginx.parse_servers(text)
+    assert upstream == "app"
+    assert [(s.address, s.state) for s in servers] == [("10.213.7.1%d:8080" % i, "ready") for i in (1, 2, 3)]
+    assert _nginx.render_servers("app", servers) == text
+    assert core.NGINX_SERVERS_HEADER == _nginx.HEADER_PREFIX
+
+
+def test_cgroup_pids_survive_a_cgroup_that_vanishes_during_the_walk(tmp_path, monkeypatch):
+    import os
+
+    (tmp_path / "lb1/payload/system.slice/gone.service").mkdir(parents=True)
+    (tmp_path / "lb1/cgroup.procs").write_text("11\n12\n")
+    (tmp_path / "lb1/payload/cgroup.procs").write_text("13\n")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("gone.service"):  # removed by the machine's systemd between listing and reading
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert sorted(core._cgroup_pids(tmp_path / "lb1")) == [11, 12, 13]

@@ -122,3 +122,70 @@ def test_haproxy_errors_are_reported_not_raised(tmp_path):
     assert report.failed == 0
     assert report.haproxy_errors and "cannot reach" in report.haproxy_errors[0]
     assert not report.ok
+
+
+def test_without_haproxy_the_report_claims_no_counters():
+    # nginx (or a bare app) in front: zero failed requests is the whole proof, and the report says so
+    with serve(lambda req: Response(200, {}, b"ok")) as srv:
+        report = LoadGenerator(srv.url, concurrency=1, max_requests=3, duration=10).run()
+    assert report.ok and report.failed == 0
+    assert report.haproxy_read is False
+    assert report.haproxy_delta_totals == {} and report.haproxy_delta == {} and report.haproxy_errors == []
+    assert "no HAProxy counters read" in report.summary() and "haproxy deltas" not in report.summary()
+    assert report.to_dict()["haproxy_read"] is False
+
+
+def _fake_haproxy(path, rows):
+    """A unix socket answering every runtime API command with ``show stat`` CSV of ``rows``."""
+    import socket
+
+    fields = ["pxname", "svname", "scur", "wretr", "wredis", "hrsp_5xx", "econ", "eresp", "stot"]
+    text = "# " + ",".join(fields) + "\n" + "".join(",".join(str(r.get(f, 0)) for f in fields) + "\n" for r in rows)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(8)
+
+    def loop():
+        while True:
+            try:
+                conn, _peer = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                conn.sendall(text.encode() + b"\n")
+
+    threading.Thread(target=loop, daemon=True).start()
+    return server
+
+
+def test_haproxy_counters_read_are_said_so_and_an_empty_backend_is_an_error(tmp_path):
+    sock = _fake_haproxy(
+        tmp_path / "admin.sock", [{"pxname": "app", "svname": "web1"}, {"pxname": "app", "svname": "BACKEND"}]
+    )
+    try:
+        with serve(lambda req: Response(200, {}, b"ok")) as srv:
+            read = LoadGenerator(
+                srv.url,
+                concurrency=1,
+                max_requests=2,
+                duration=10,
+                haproxy=str(tmp_path / "admin.sock"),
+                haproxy_backend="app",
+            ).run()
+            wrong = LoadGenerator(
+                srv.url,
+                concurrency=1,
+                max_requests=2,
+                duration=10,
+                haproxy=str(tmp_path / "admin.sock"),
+                haproxy_backend="other",
+            ).run()
+    finally:
+        sock.close()
+    assert read.ok and read.haproxy_read and read.haproxy_delta_totals["wretr"] == 0
+    assert "haproxy deltas" in read.summary()
+    # a backend with no servers has no counters to compare: not a silent "zero retries"
+    assert wrong.failed == 0 and not wrong.haproxy_read and not wrong.ok
+    assert wrong.haproxy_errors and "no servers in backend other" in wrong.haproxy_errors[0]
+    assert "HAProxy counters NOT read" in wrong.summary()

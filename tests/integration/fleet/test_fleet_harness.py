@@ -3,6 +3,10 @@
 * the load generator, pointed at a fleet where one app host stops WITHOUT
   draining, reports failed requests: with ``retries 0`` and no redispatch,
   HAProxy cannot hide them, so a deploy that shows none really had none;
+* nginx on lb1 (beside HAProxy, on its own port) serves every app host
+  through the upstream whose servers file the zerodown modules own, and with
+  ``proxy_next_upstream off`` the load generator sees the same failures
+  through it;
 * ``fleet up`` twice is safe: the second run leaves the running machines alone;
 * ``fleet down`` after a killed ``fleet up`` leaves no machine, mount, bridge,
   cgroup or process behind.
@@ -10,11 +14,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -82,6 +88,56 @@ def test_loadgen_sees_failures_when_a_host_stops_without_draining(fleet):
     assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
     app1 = report.haproxy_delta[admin]["app/app1"]
     assert app1["econ"] + app1["eresp"] > 0, report.haproxy_delta
+    assert not report.ok
+
+
+def _ready_direct(fleet, host: str) -> bool:
+    import http.client
+
+    conn = http.client.HTTPConnection(fleet.host(host).ip, core.APP_PORT, timeout=2)
+    try:
+        conn.request("GET", "/health/ready")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def test_nginx_serves_every_app_host_through_the_upstream(fleet):
+    facts = fleet.facts()
+    for host in ("app1", "app2"):  # the previous test restarted app1
+        wait_until(lambda host=host: _ready_direct(fleet, host), timeout=30, interval=0.2)
+    servers = core.ssh(fleet, "lb1", "cat %s" % facts["fleet_nginx_servers_file"]).stdout
+    assert servers == core.nginx_servers(fleet)
+    assert "%s:%d" % (fleet.host("app2").ip, core.APP_PORT) in servers
+    report = LoadGenerator(facts["fleet_nginx_url"], concurrency=4, duration=2).run()
+    assert report.requests > 0 and report.failed == 0, report.summary()
+    assert set(report.versions) == {"v1"}
+    assert not report.haproxy_read and report.haproxy_delta_totals == {}  # no HAProxy counters claimed
+    hosts = set()
+    for _attempt in range(6):
+        with urllib.request.urlopen(facts["fleet_nginx_url"], timeout=5) as resp:  # noqa: S310 - the fleet's nginx
+            hosts.add(json.loads(resp.read())["host"])
+    assert hosts == {"app1", "app2"}
+
+
+def test_loadgen_sees_failures_through_nginx_when_a_host_stops_without_draining(fleet):
+    url = fleet.facts()["fleet_nginx_url"]
+    try:
+        with LoadGenerator(url, concurrency=4, duration=5) as load:
+            wait_until(lambda: load.requests_so_far > 50, timeout=10, interval=0.05)
+            # not marked down in the servers file: nginx keeps choosing app1, and proxy_next_upstream off
+            # makes each such request a failure instead of a retry on app2
+            core.ssh(fleet, "app1", "systemctl stop demoapp")
+            wait_until(lambda: load.elapsed > 4, timeout=10, interval=0.1)
+        report = load.report
+    finally:
+        core.ssh(fleet, "app1", "systemctl start demoapp")
+        wait_until(lambda: _ready_direct(fleet, "app1"), timeout=30, interval=0.2)
+    assert report.failed > 0, "the load generator saw no failure through nginx: %s" % report.summary()
+    assert report.succeeded > 0
+    assert {f["status"] for f in report.failures if f["reason"] == "status"} <= {502, 503, 504}
     assert not report.ok
 
 

@@ -10,6 +10,8 @@ while ``zerodown_testkit.support.loadgen`` sends traffic through the load balanc
     with under_load(lb_url, haproxy_admin) as load:
         run = playbook("deploy", ...)
     load.report.failed, load.report.haproxy_delta_totals
+    with under_load(nginx_url) as load:      # nginx: no HAProxy counters (report.haproxy_read is False)
+        ...
 """
 
 from __future__ import annotations
@@ -136,7 +138,12 @@ def start_playbook(name: str, inventories: Sequence[str], args: Sequence[str] = 
 
 @contextlib.contextmanager
 def under_load(url: str, haproxy: Optional[str] = None, backend: str = "app", concurrency: int = 4) -> Iterator:
-    """Traffic through the load balancer for as long as the block runs (bounded at 30 min)."""
+    """Traffic through the load balancer for as long as the block runs (bounded at 30 min).
+
+    ``haproxy`` (a runtime API address) adds HAProxy's retry/redispatch counters to the report; without it
+    (nginx: ``fleet_nginx_url``) there are none, ``load.report.haproxy_read`` is False and zero failed
+    requests is the proof.
+    """
     load = LoadGenerator(
         url,
         concurrency=concurrency,

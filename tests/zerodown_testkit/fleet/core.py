@@ -1,7 +1,8 @@
 """The test fleet: systemd-nspawn machines on a private bridge.
 
-One fleet is ``<n>`` app hosts (app1..appN), one load balancer (lb1, HAProxy)
-and one database host (db1, PostgreSQL), each a systemd-nspawn machine booted
+One fleet is ``<n>`` app hosts (app1..appN), one load balancer (lb1: HAProxy
+on :80 and, beside it, nginx on :8081, both in front of every app host) and
+one database host (db1, PostgreSQL), each a systemd-nspawn machine booted
 with real systemd and sshd from an overlayfs copy of the cached rootfs, with
 its own address on a bridge that has no route out (no gateway, no NAT,
 forwarding off).
@@ -75,6 +76,15 @@ APP_NAME = "demoapp"
 APP_PORT = 8080
 HAPROXY_ADMIN_PORT = 9999
 HAPROXY_SOCKET = "/run/haproxy/admin.sock"
+# nginx on lb1, beside HAProxy: its own port, one upstream whose server lines the zerodown modules own
+NGINX_PORT = 8081
+NGINX_CONF = "/etc/nginx/nginx.conf"
+NGINX_SERVERS_FILE = "/etc/nginx/zerodown/app.servers"
+NGINX_PID_FILE = "/run/nginx.pid"
+NGINX_UPSTREAM = "app"
+# The first line zerodown.deploy's nginx provider writes (plugins/module_utils/_nginx.py HEADER_PREFIX; a unit
+# test keeps the two equal): the fleet's file reads back byte for byte as the modules would write it.
+NGINX_SERVERS_HEADER = "# Managed by zerodown.deploy (drain_backend / switch_traffic): upstream "
 DB_NAME = "demoapp"
 DB_USER = "demoapp"
 DB_PASSWORD = "demoapp"  # noqa: S105 - a throw-away database on a private bridge
@@ -256,6 +266,12 @@ class FleetSpec:
             "fleet_haproxy_socket": HAPROXY_SOCKET,
             "fleet_haproxy_admin": "%s:%d" % (lb, HAPROXY_ADMIN_PORT),
             "fleet_haproxy_backend": "app",
+            # nginx on lb1 beside HAProxy (a deploy with zerodown_lb.provider nginx goes through it)
+            "fleet_nginx_url": "http://%s:%d/" % (lb, NGINX_PORT),
+            "fleet_nginx_conf": NGINX_CONF,
+            "fleet_nginx_servers_file": NGINX_SERVERS_FILE,
+            "fleet_nginx_pid_file": NGINX_PID_FILE,
+            "fleet_nginx_upstream": NGINX_UPSTREAM,
             "fleet_app_name": APP_NAME,
             "fleet_app_port": APP_PORT,
             "fleet_db_host": db,
@@ -308,9 +324,13 @@ def _cgroup_pids(directory: Path) -> List[int]:
     pids: List[int] = []
     if not directory.is_dir():
         return pids
-    for procs in directory.rglob("cgroup.procs"):
+    # os.walk, not Path.rglob: a running machine's systemd adds and removes cgroups below ours while we walk
+    # (units starting at boot), and os.walk skips a directory that vanished where rglob raises FileNotFoundError
+    for root, _dirs, files in os.walk(directory):
+        if "cgroup.procs" not in files:
+            continue
         try:
-            pids += [int(p) for p in procs.read_text().split()]
+            pids += [int(p) for p in Path(root, "cgroup.procs").read_text().split()]
         except (OSError, ValueError):
             continue
     return pids
@@ -507,6 +527,63 @@ listen stats
 """ % {"socket": HAPROXY_SOCKET, "lb": lb, "admin": HAPROXY_ADMIN_PORT, "servers": servers}
 
 
+def nginx_servers(spec: FleetSpec) -> str:
+    """The upstream's servers include file as ``fleet up`` writes it: every app server ``addr:port``, in the pool.
+
+    Exactly the text the nginx provider renders for the same servers all ready, so a deploy that ends with
+    every server back in the pool leaves the file as it found it.
+    """
+    lines = [NGINX_SERVERS_HEADER + NGINX_UPSTREAM]
+    lines += ["    server %s:%d;" % (h.ip, APP_PORT) for h in spec.group("app")]
+    return "\n".join(lines) + "\n"
+
+
+def nginx_config(spec: FleetSpec) -> str:
+    """lb1's nginx.conf (replacing Debian's, whose default site would take HAProxy's port 80)."""
+    return """# Written by the zerodown test fleet (zerodown_testkit.fleet): nginx as a second
+# load balancer on lb1, beside HAProxy, on its own port. No retries
+# (proxy_next_upstream off, nginx's "retries 0"): a request sent to a server
+# that is stopping must show up as a failure, not be replayed on another one.
+user www-data;
+worker_processes 1;
+pid %(pid)s;
+error_log /var/log/nginx/error.log warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    # ~1000 requests/s under load: the load generator counts them, the disk need not
+    access_log off;
+    # Client keep-alive is short, so a client that keeps a connection idle does not keep an old worker (one
+    # that a reload told to finish) alive for long; old workers close idle keep-alive connections when told to
+    # finish and serve the requests in flight to the end.
+    keepalive_timeout 5s;
+    keepalive_requests 1000;
+
+    upstream %(upstream)s {
+        # the server lines: owned by zerodown.deploy's drain_backend / switch_traffic
+        include %(servers)s;
+    }
+
+    server {
+        listen %(port)d;
+        location / {
+            proxy_pass http://%(upstream)s;
+            # one request per server-side connection (HTTP/1.0, no upstream keepalive), as HAProxy's
+            # http-server-close: no idle connection the app could close while nginx reuses it
+            proxy_http_version 1.0;
+            proxy_next_upstream off;
+            proxy_connect_timeout 2s;
+            proxy_send_timeout 60s;
+            proxy_read_timeout 60s;
+        }
+    }
+}
+""" % {"pid": NGINX_PID_FILE, "upstream": NGINX_UPSTREAM, "servers": NGINX_SERVERS_FILE, "port": NGINX_PORT}
+
+
 def prepare_machine(spec: FleetSpec, host: Host, rootfs: Path, pubkey: str) -> None:
     mdir = spec.machine_dir(host.name)
     upper, work, root = mdir / "upper", mdir / "work", mdir / "root"
@@ -546,6 +623,9 @@ def prepare_machine(spec: FleetSpec, host: Host, rootfs: Path, pubkey: str) -> N
     if host.group == "lb":
         _write(root, "/etc/haproxy/haproxy.cfg", haproxy_config(spec))
         _enable(root, "haproxy.service")
+        _write(root, NGINX_CONF, nginx_config(spec))
+        _write(root, NGINX_SERVERS_FILE, nginx_servers(spec))
+        _enable(root, "nginx.service")
     if host.group == "db":
         for hba in root.glob("etc/postgresql/*/main/pg_hba.conf"):
             text = hba.read_text()
@@ -751,7 +831,12 @@ def setup_db(spec: FleetSpec) -> None:
 
 
 def check_lb(spec: FleetSpec) -> None:
-    ssh(spec, "lb1", "systemctl is-active --quiet haproxy || systemctl restart haproxy; systemctl is-active haproxy")
+    ssh(
+        spec,
+        "lb1",
+        "for s in haproxy nginx; do systemctl is-active --quiet $s || systemctl restart $s; done; "
+        "systemctl is-active haproxy nginx",
+    )
 
 
 # -- the commands ----------------------------------------------------------------------------------------

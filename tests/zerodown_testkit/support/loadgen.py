@@ -29,7 +29,13 @@ and counted per time bucket, so a report shows when traffic moved.
 HAProxy's per-server counters at start and end and their deltas: ``wretr``
 (retries), ``wredis`` (redispatches), ``hrsp_5xx``, ``econ``/``eresp``
 (connection/response errors). With ``retries 0`` and no ``option redispatch``
-a non-zero delta means a server went away under a request.
+a non-zero delta means a server went away under a request. ``haproxy_read``
+says whether those counters were really read (every HAProxy answered at start
+and end, with servers in the backend); without ``haproxy`` (nginx, a bare app)
+the report has no counters and says so (``haproxy_read`` false, empty deltas,
+"no HAProxy counters read" in the summary): the proof is then zero failed
+requests alone. A HAProxy that does not answer, or shows no server in the
+backend, is an entry in ``haproxy_errors`` and makes the report not ``ok``.
 """
 
 from __future__ import annotations
@@ -96,10 +102,12 @@ class Report:
     haproxy_delta: Dict[str, Dict[str, Dict[str, int]]] = field(default_factory=dict)
     haproxy_delta_totals: Dict[str, int] = field(default_factory=dict)
     haproxy_errors: List[str] = field(default_factory=list)
+    # True only when every HAProxy given answered at start and end with the backend's servers
+    haproxy_read: bool = False
 
     @property
     def ok(self) -> bool:
-        """No failed request, and (when HAProxy was watched) no retry, redispatch or 5xx."""
+        """No failed request, and (when HAProxy was watched) no retry, redispatch or 5xx and no unread counters."""
         totals = self.haproxy_delta_totals
         return (
             self.failed == 0
@@ -124,8 +132,12 @@ class Report:
             lat.get("max", 0.0),
             self.versions,
         )
-        if self.haproxy_delta_totals:
+        if self.haproxy_read:
             text += "; haproxy deltas %s" % (self.haproxy_delta_totals,)
+        elif self.haproxy_errors:
+            text += "; HAProxy counters NOT read: %s" % "; ".join(self.haproxy_errors)
+        else:
+            text += "; no HAProxy counters read (none asked for)"
         return text
 
 
@@ -342,9 +354,18 @@ class LoadGenerator:
         out = {}
         for address in self.haproxy_addresses:
             try:
-                out[address] = haproxy.HAProxyRuntime(address).counters(self.haproxy_backend)
+                counters = haproxy.HAProxyRuntime(address).counters(self.haproxy_backend)
             except haproxy.HAProxyError as exc:
                 self._haproxy_errors.append("%s: %s" % (address, exc))
+                continue
+            if not counters:
+                # nothing to compare: a wrong backend name must not pass as "zero retries"
+                self._haproxy_errors.append(
+                    "%s: no servers%s in show stat"
+                    % (address, " in backend %s" % self.haproxy_backend if self.haproxy_backend else "")
+                )
+                continue
+            out[address] = counters
         return out
 
     # -- report ----------------------------------------------------------------------
@@ -394,6 +415,9 @@ class LoadGenerator:
                 haproxy_delta=delta,
                 haproxy_delta_totals=totals,
                 haproxy_errors=list(self._haproxy_errors),
+                haproxy_read=bool(self.haproxy_addresses)
+                and not self._haproxy_errors
+                and all(a in self._haproxy_start and a in haproxy_end for a in self.haproxy_addresses),
             )
 
 
