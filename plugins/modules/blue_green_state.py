@@ -138,7 +138,7 @@ def releases_by_host(value):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            load_balancer=dict(type="dict", required=True, options=lb.ARGUMENT_SPEC["load_balancer"]["options"]),
+            load_balancer=dict(type="dict", options=lb.ARGUMENT_SPEC["load_balancer"]["options"]),
             colours=dict(type="dict", required=True),
             servers=dict(type="dict", default={}),
             releases=dict(type="raw", default={}),

@@ -14,6 +14,7 @@ import contextlib
 import json
 import time
 
+from zerodown_testkit.e2e.verifier import current_on, ledger
 from zerodown_testkit.fleet import core
 from zerodown_testkit.support.loadgen import LoadGenerator
 
@@ -21,10 +22,6 @@ from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx
 
 BASE = "/opt/demoapp"
 STATE = "/var/lib/zerodown/demoapp"
-
-
-def current_on(host, name):
-    return host(name).file(BASE + "/current").linked_to.rsplit("/", 1)[-1]
 
 
 def servers_file(host, facts):
@@ -40,10 +37,6 @@ def nginx_processes(host, settle=10.0):
         if "shutting down" not in out or time.monotonic() > deadline:
             return master, sorted(int(line.split()[0]) for line in out.splitlines() if line.strip())
         time.sleep(0.2)
-
-
-def ledger(host):
-    return json.loads(host("lb1").file(STATE + "/ledger.json").content_string)
 
 
 def deploy_under_load(run, inventory, facts, tmp_path, playbook="deploy", extra_vars=None, host_vars=None):
