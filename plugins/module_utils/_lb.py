@@ -587,6 +587,75 @@ class DrainOutcome:
         self.timed_out = timed_out
 
 
+def unhealthy(current: ServerMap, names: Sequence[str]) -> List[str]:
+    """Servers among ``names`` whose health checks do not pass (HAProxy's operational state is not running).
+
+    nginx open source reports no health: its servers always count as healthy here."""
+    return sorted(n for n in names if current.get(n, {}).get("operational_state", "running") not in ("running",))
+
+
+def gaining_and_losing(current: ServerMap, changes: ServerMap):
+    """(servers that start taking new traffic, servers that stop) in a planned change."""
+    gaining, losing = [], []
+    for name, change in changes.items():
+        info = current[name]
+        before = info["state"] == "ready" and info["weight"] > 0
+        after = change.get("state", info["state"]) == "ready" and change.get("weight", info["weight"]) > 0
+        if after and not before:
+            gaining.append(name)
+        elif before and not after:
+            losing.append(name)
+    return sorted(gaining), sorted(losing)
+
+
+def wait_healthy(
+    providers: Sequence[Provider],
+    backend: str,
+    plans: Dict[str, ServerMap],
+    before: Dict[str, ServerMap],
+    timeout: float,
+    interval: float = 0.1,
+    clock: Optional[Clock] = None,
+) -> Dict[str, ServerMap]:
+    """Before a change that moves traffic away from some servers, wait until the servers that take it over pass
+    their health checks, so that no moment of the switch leaves nothing serving (a restarted colour is ready on its
+    host before HAProxy's checks have seen it come back). A server in maint is set to drain first, so that it is
+    checked. Returns the fresh reads; raises LBValidationError when they are still unhealthy after ``timeout``
+    (nothing was changed but that drain)."""
+    waiting = {
+        p.id: gaining_and_losing(before[p.id], plans.get(p.id) or {})[0]
+        for p in providers
+        if gaining_and_losing(before[p.id], plans.get(p.id) or {})[1]
+    }
+    if not any(waiting.values()):
+        return before
+    # HAProxy does not check a server in maint: bring such a server to drain first (its checks start, it still
+    # takes no new traffic), so that its health can be seen before it takes over
+    for provider in providers:
+        waking = {
+            n: {"state": "drain"}
+            for n in waiting.get(provider.id, [])
+            if before[provider.id][n]["state"] == "maint" and "operational_state" in before[provider.id][n]
+        }
+        if waking:
+            provider.apply(backend, waking)
+    last: Dict[str, Any] = {"states": before}
+
+    def healthy() -> bool:
+        last["states"] = read_all(providers, backend)
+        return not any(unhealthy(last["states"][pid], names) for pid, names in waiting.items())
+
+    try:
+        wait_until(healthy, timeout, interval, clock=clock, description="servers taking over traffic healthy")
+    except WaitTimeout:
+        sick = {pid: unhealthy(last["states"][pid], names) for pid, names in waiting.items()}
+        raise LBValidationError(
+            "the servers that would take the traffic do not pass their health checks after %ss (%s); the traffic was "
+            "not moved" % (timeout, "; ".join("%s: %s" % (pid, ", ".join(n)) for pid, n in sorted(sick.items()) if n))
+        ) from None
+    return last["states"]
+
+
 def pending_all(providers: Sequence[Provider], backend: str, servers: Sequence[str]) -> Dict[str, Dict[str, int]]:
     return {p.id: p.pending(backend, servers) for p in providers}
 

@@ -77,6 +77,15 @@ options:
         put back exactly; load balancers must be among those given in O(socket) (or O(nginx)).
       - Cannot be combined with O(servers), O(active) or O(standby).
     type: dict
+  healthy_timeout:
+    description:
+      - When the change takes traffic away from some servers (a blue-green switch, a canary step that sets the
+        baseline's weight to 0), first wait up to this many seconds until the servers that take it over pass their
+        health checks (HAProxy's operational state), so that no moment leaves nothing serving; such a server in
+        V(maint) is set to V(drain) first, so that HAProxy checks it. Still unhealthy after it - the task fails and
+        the traffic is not moved. nginx reports no health; its servers count as healthy.
+    type: float
+    default: 30.0
   restore_ledger:
     description:
       - Put every server back to the state the deploy ledger on this host captured before the deploy's first change
@@ -181,6 +190,7 @@ def main():
         standby=dict(type="list", elements="str"),
         standby_state=dict(type="str", default="drain", choices=["drain", "maint"]),
         restore=dict(type="dict"),
+        healthy_timeout=dict(type="float", default=30.0),
         restore_ledger=dict(
             type="dict",
             options=dict(
@@ -242,6 +252,18 @@ def main():
             before=lb.render_state_lines(result["previous"], backend),
             after=lb.render_state_lines(expected, backend),
         )
+    if result["changed"] and not module.check_mode:
+        try:
+            fresh = lb.wait_healthy(providers, backend, plans, before, params["healthy_timeout"])
+            if fresh is not before:
+                # states moved while waiting (the health checks): plan again on what is there now
+                before = fresh
+                plans = {p.id: lb.plan(p, before[p.id], per_lb.get(p.id, {})) for p in providers}
+                result["changes"] = {lb_id: changes for lb_id, changes in plans.items() if changes}
+                result["changed"] = bool(result["changes"])
+                expected = {p.id: lb.expected(before[p.id], plans[p.id]) for p in providers}
+        except lb.LBError as exc:
+            module.fail_json(msg=str(exc), **result)
     if module.check_mode or not result["changed"]:
         result["current"] = expected
         result["serving"] = lb.serving(expected)

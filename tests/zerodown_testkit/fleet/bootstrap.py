@@ -169,6 +169,13 @@ def bootstrap(spec: core.FleetSpec, release_name: str = "v1", timeout: float = 6
     apps = spec.group("app")
     with ThreadPoolExecutor(max_workers=len(apps)) as pool:
         list(pool.map(install, apps))
+    # every server back in the pool at its configured weight, whatever a deploy left (a blue-green standby colour
+    # in drain, canary weights), so that a bootstrapped fleet is always "one release, every server serving"
+    runtime = haproxy_runtime(spec)
+    runtime.apply(
+        [runtime.weight_command("app", h.name, "100%") for h in apps]
+        + [runtime.state_command("app", h.name, "ready") for h in apps]
+    )
 
     def all_up() -> bool:
         # the new release answering on every host first: HAProxy may still show the old process UP

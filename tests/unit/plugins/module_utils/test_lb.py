@@ -304,3 +304,61 @@ def test_serving_and_read_back():
     out = lb.read_back([good, gone], "app", ["web1"])
     assert out["lb1"] == {"web1": {"state": "ready", "weight": 10}}
     assert "cannot reach" in out["/nonexistent/dir/x.sock"]["error"]
+
+
+# -- a switch waits until the servers taking over pass their health checks ---------------------------
+
+
+class HealthChecked(FakeProvider):
+    """Servers come up (operational state running) after ``rise`` reads, as HAProxy's checks do after a restart."""
+
+    def __init__(self, ident, servers, rise):
+        super().__init__(ident, servers)
+        self.rise = dict(rise)
+
+    def read(self, backend):
+        out = super().read(backend)
+        for name, left in self.rise.items():
+            out[name]["operational_state"] = "running" if left <= 0 else "stopped"
+            self.rise[name] = left - 1
+        return out
+
+
+def test_gaining_and_losing():
+    current = {
+        "b1": {"state": "ready", "weight": 10},
+        "g1": {"state": "drain", "weight": 10},
+        "c": {"state": "ready", "weight": 0},
+    }
+    assert lb.gaining_and_losing(current, {"g1": {"state": "ready"}, "b1": {"state": "drain"}}) == (["g1"], ["b1"])
+    assert lb.gaining_and_losing(current, {"c": {"weight": 3}, "b1": {"weight": 0}}) == (["c"], ["b1"])
+    assert lb.gaining_and_losing(current, {"g1": {"state": "ready"}}) == (["g1"], [])
+
+
+def test_a_switch_waits_for_the_new_servers_health_then_nothing_when_nothing_loses_traffic():
+    servers = {"b1": {"state": "ready", "weight": 10}, "g1": {"state": "drain", "weight": 10}}
+    provider = HealthChecked("lb", servers, rise={"g1": 3})
+    before = {"lb": provider.read("app")}
+    plans = {"lb": {"g1": {"state": "ready"}, "b1": {"state": "drain"}}}
+    clock = FakeClock()
+    fresh = lb.wait_healthy([provider], "app", plans, before, timeout=5, interval=0.1, clock=clock)
+    assert fresh["lb"]["g1"]["operational_state"] == "running" and clock.now > 0
+    # a change that only adds traffic does not wait
+    only_up = {"lb": {"g1": {"state": "ready"}}}
+    assert lb.wait_healthy([provider], "app", only_up, before, timeout=5, clock=FakeClock()) is before
+
+
+def test_a_switch_to_servers_that_stay_unhealthy_changes_nothing():
+    servers = {"b1": {"state": "ready", "weight": 10}, "g1": {"state": "drain", "weight": 10}}
+    provider = HealthChecked("lb", servers, rise={"g1": 10**6})
+    before = {"lb": provider.read("app")}
+    with pytest.raises(lb.LBValidationError, match="g1.*the traffic was not moved"):
+        lb.wait_healthy(
+            [provider],
+            "app",
+            {"lb": {"g1": {"state": "ready"}, "b1": {"state": "drain"}}},
+            before,
+            2,
+            clock=FakeClock(),
+        )
+    assert provider.applied == []
