@@ -536,15 +536,28 @@ def _ms(value: Optional[float]) -> str:
     return "n/a" if value is None else "%.1f ms" % value
 
 
-def judge(canary: Counts, baseline: Counts, thresholds: Thresholds) -> Verdict:
+@dataclass(frozen=True)
+class Labels:
+    """How a reason names what is judged and what it is compared with."""
+
+    subject: str = "canary"
+    reference: str = "the baseline"  # a noun phrase
+    reference_s: str = "the baseline's"  # its possessive, before a measured value
+
+
+CANARY_LABELS = Labels()
+
+
+def judge(canary: Counts, baseline: Counts, thresholds: Thresholds, labels: Labels = CANARY_LABELS) -> Verdict:
     """pass | fail | inconclusive for one step, with a reason naming the measured values and the thresholds."""
     t = thresholds
+    who, ref, refs = labels.subject, labels.reference, labels.reference_s
     if canary.requests < t.min_requests:
         return Verdict(
             "inconclusive",
-            "canary served %d requests in this step, fewer than min_requests %d (errors so far: %d; baseline %s): "
+            "%s served %d requests in this step, fewer than min_requests %d (errors so far: %d; %s %s): "
             "not enough traffic to judge; wait longer or send more traffic"
-            % (canary.requests, t.min_requests, canary.errors, _rate(baseline)),
+            % (who, canary.requests, t.min_requests, canary.errors, ref, _rate(baseline)),
             canary,
             baseline,
             t,
@@ -561,30 +574,32 @@ def judge(canary: Counts, baseline: Counts, thresholds: Thresholds) -> Verdict:
     notes = []
     if fisher_p is not None and fisher_p < t.significance:
         failures.append(
-            "canary error rate %s is above the baseline's %s: one-sided Fisher exact p=%.3g < significance %g"
-            % (_rate(canary), _rate(baseline), fisher_p, t.significance)
+            "%s error rate %s is above %s %s: one-sided Fisher exact p=%.3g < significance %g"
+            % (who, _rate(canary), refs, _rate(baseline), fisher_p, t.significance)
         )
     elif fisher_p is not None:
         notes.append(
-            "error rate %s vs baseline %s (Fisher p=%.3g >= %g)"
-            % (_rate(canary), _rate(baseline), fisher_p, t.significance)
+            "error rate %s vs %s %s (Fisher p=%.3g >= %g)"
+            % (_rate(canary), ref, _rate(baseline), fisher_p, t.significance)
         )
     else:
-        notes.append("error rate %s; the baseline served no requests, so only max_error_rate applies" % _rate(canary))
+        notes.append("error rate %s; %s served no requests, so only max_error_rate applies" % (_rate(canary), ref))
     if canary.error_rate is not None and canary.error_rate > t.max_error_rate and binomial_p < t.significance:
         failures.append(
-            "canary error rate %s is above max_error_rate %s: one-sided exact binomial p=%.3g < significance %g"
-            % (_rate(canary), _pct(t.max_error_rate), binomial_p, t.significance)
+            "%s error rate %s is above max_error_rate %s: one-sided exact binomial p=%.3g < significance %g"
+            % (who, _rate(canary), _pct(t.max_error_rate), binomial_p, t.significance)
         )
     else:
         notes.append("max_error_rate %s (binomial p=%.3g)" % (_pct(t.max_error_rate), binomial_p))
     if ratio is not None and ratio > t.max_latency_ratio:
         failures.append(
-            "canary mean response time %s is %.2f x the baseline's %s (means below min_latency_ms %g count as %g), "
+            "%s mean response time %s is %.2f x %s %s (means below min_latency_ms %g count as %g), "
             "above max_latency_ratio %g"
             % (
+                who,
                 _ms(canary.latency_ms),
                 ratio,
+                refs,
                 _ms(baseline.latency_ms),
                 t.min_latency_ms,
                 t.min_latency_ms,
@@ -597,10 +612,10 @@ def judge(canary: Counts, baseline: Counts, thresholds: Thresholds) -> Verdict:
             % (_ms(canary.latency_ms), _ms(baseline.latency_ms), ratio, t.max_latency_ratio)
         )
     else:
-        notes.append("no response time to compare (no response from the canary or the baseline)")
+        notes.append("no response time to compare (no response from the %s or %s)" % (who, ref))
     if failures:
         return Verdict("fail", "; ".join(failures), canary, baseline, t, fisher_p, binomial_p, ratio, failures)
-    reason = "canary within thresholds over %d requests: %s" % (canary.requests, "; ".join(notes))
+    reason = "%s within thresholds over %d requests: %s" % (who, canary.requests, "; ".join(notes))
     return Verdict("pass", reason, canary, baseline, t, fisher_p, binomial_p, ratio, failures)
 
 

@@ -78,6 +78,7 @@ DEFAULTS: Dict[str, Any] = {
     "zerodown_canary_max_latency_ratio": 1.5,
     "zerodown_canary_on_inconclusive": "pause",
     "zerodown_canary_max_wait": 120,
+    "zerodown_bake_time": 0,
 }
 
 
@@ -403,21 +404,7 @@ def canary(
                 for name, weight in weights.items()
             }
         steps.append(step)
-    numbers = {}
-    for name in ("pause", "min_requests", "max_error_rate", "max_latency_ratio", "max_wait"):
-        key = "zerodown_canary_%s" % name
-        value = _setting(variables, key)
-        try:
-            numbers[name] = float(value)
-            if numbers[name] < 0 or (name in ("max_latency_ratio", "min_requests") and numbers[name] <= 0):
-                raise ValueError
-        except (TypeError, ValueError):
-            problems.append("%s=%r must be a positive number" % (key, value))
-            numbers[name] = float(DEFAULTS[key])
-    if numbers["max_error_rate"] >= 1:
-        problems.append(
-            "zerodown_canary_max_error_rate=%r is a fraction, e.g. 0.01 for 1 %%" % (numbers["max_error_rate"],)
-        )
+    numbers = _positive(variables, ("zerodown_canary_pause", "zerodown_canary_max_wait"), problems)
     on_inconclusive = _setting(variables, "zerodown_canary_on_inconclusive")
     if on_inconclusive not in ("pause", "fail"):
         problems.append("zerodown_canary_on_inconclusive=%r must be pause or fail" % (on_inconclusive,))
@@ -427,14 +414,54 @@ def canary(
         "servers": [servers[h] for h in hosts if h in servers],
         "baseline_servers": [servers[h] for h in baseline if h in servers],
         "steps": steps,
-        "pause": numbers["pause"],
-        "min_requests": int(numbers["min_requests"]),
-        "max_error_rate": numbers["max_error_rate"],
-        "max_latency_ratio": numbers["max_latency_ratio"],
+        "pause": numbers["zerodown_canary_pause"],
         "on_inconclusive": on_inconclusive,
         # pause: keep reading the counters up to max_wait for enough canary requests; fail: judge once
-        "max_wait": numbers["max_wait"] if on_inconclusive == "pause" else 0.0,
+        "max_wait": numbers["zerodown_canary_max_wait"] if on_inconclusive == "pause" else 0.0,
+        **thresholds(variables, problems),
     }
+
+
+def _positive(variables: Dict[str, Any], keys: Sequence[str], problems: List[str]) -> Dict[str, float]:
+    """Each variable as a number of 0 or more (more than 0 for ratios and counts); its default when it is not."""
+    numbers = {}
+    for key in keys:
+        value = _setting(variables, key)
+        try:
+            numbers[key] = float(value)
+            if numbers[key] < 0 or (key.endswith(("_ratio", "_requests")) and numbers[key] <= 0):
+                raise ValueError
+        except (TypeError, ValueError):
+            problems.append("%s=%r must be a positive number" % (key, value))
+            numbers[key] = float(DEFAULTS[key])
+    return numbers
+
+
+def thresholds(variables: Dict[str, Any], problems: List[str]) -> Dict[str, Any]:
+    """What a canary step and the bake window are judged against (canary_analysis's options of the same names)."""
+    keys = ("zerodown_canary_min_requests", "zerodown_canary_max_error_rate", "zerodown_canary_max_latency_ratio")
+    numbers = _positive(variables, keys, problems)
+    if numbers["zerodown_canary_max_error_rate"] >= 1:
+        problems.append(
+            "zerodown_canary_max_error_rate=%r is a fraction, e.g. 0.01 for 1 %%"
+            % (numbers["zerodown_canary_max_error_rate"],)
+        )
+    return {
+        "min_requests": int(numbers["zerodown_canary_min_requests"]),
+        "max_error_rate": numbers["zerodown_canary_max_error_rate"],
+        "max_latency_ratio": numbers["zerodown_canary_max_latency_ratio"],
+    }
+
+
+def bake(variables: Dict[str, Any], lb: Dict[str, Any], problems: List[str]) -> Dict[str, Any]:
+    """The bake window after the last switch: its length (0: none) and the thresholds of the canary analysis."""
+    window = _positive(variables, ("zerodown_bake_time",), problems)["zerodown_bake_time"]
+    if window and lb.get("provider") == "nginx" and not (lb.get("nginx") or {}).get("access_log"):
+        problems.append(
+            "zerodown_bake_time=%r judges the new release from the load balancer's per-server counters, which nginx "
+            "open source does not keep: use zerodown_lb.provider=haproxy, or zerodown_bake_time=0" % (window,)
+        )
+    return dict({"time": window}, **thresholds(variables, problems))
 
 
 def build_plan(
@@ -520,6 +547,8 @@ def build_plan(
         worst += int(len(c["steps"]) * (c["pause"] + c["max_wait"]) + timeouts["drain"] + timeouts["ready"])
     elif "blue_green" in strategy_plan:
         worst = worst_case_seconds(1, timeouts["drain"] * 2, timeouts["stop"], timeouts["ready"])
+    bake_plan = bake(variables, lb, problems) if mode == "deploy" else {"time": 0.0}
+    worst += int(bake_plan["time"])
     ttl_given = variables.get("zerodown_lock_ttl") or 0
     try:
         ttl = int(ttl_given) if ttl_given else worst + 600
@@ -554,6 +583,7 @@ def build_plan(
         # what the modules' ``ledger`` option needs besides the step itself
         "ledger": {"app": app, "path": state_dir, "run_id": identity["run_id"], "servers": lb["servers"]},
         "migrations": migrations(variables),
+        "bake": bake_plan,
         "deprecations": notes,
     }
     plan.update(strategy_plan)
@@ -617,6 +647,13 @@ def summary(plan: Dict[str, Any]) -> List[str]:
                 c["max_latency_ratio"],
                 c["on_inconclusive"],
             )
+        )
+    if plan["bake"]["time"]:
+        b = plan["bake"]
+        lines.append(
+            "bake: %g s after the last switch, the new release against the counters before the deploy (at least %d "
+            "requests, error rate <= %g, latency ratio <= %g); a breach rolls back"
+            % (b["time"], b["min_requests"], b["max_error_rate"], b["max_latency_ratio"])
         )
     active = [name for name, path in plan["hooks"].items() if path]
     if active:

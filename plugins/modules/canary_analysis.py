@@ -29,6 +29,13 @@ description:
     of 512 samples; the module recovers the step's own mean from C(rtime) and the request counter at both ends.
   - A canary with fewer than O(min_requests) requests in the step is V(inconclusive), never V(pass);
     O(max_wait) keeps reading until it has them or the time is up.
+  - O(state=bake) is the bake window after the last switch of a deploy. For O(pause) seconds it watches the servers
+    taking traffic (O(canary_servers), by default every server that is ready with a weight above 0 when the window
+    starts) and compares them with O(before), the snapshot taken before the deploy (every server of the backend, its
+    counters since HAProxy started), with the same tests. It judges every O(poll_interval) seconds and stops at the
+    first look that fails, so a release that goes bad after its smoke test is caught within seconds; each look uses
+    O(significance) divided by the number of looks (Bonferroni), so that looking often does not raise the chance of
+    a false alarm. A window that ends with fewer than O(min_requests) requests is V(inconclusive).
   - The module only reads; it never changes a server or a weight, and does not fail on a V(fail) verdict (test
     RV(verdict) in the play).
   - Needs HAProxy. nginx open source keeps no per-server counters; with O(provider=nginx) the module fails and says
@@ -52,9 +59,10 @@ attributes:
 options:
   state:
     description:
-      - V(snapshot) returns the current counters; V(analyze) judges a step.
+      - V(snapshot) returns the current counters; V(analyze) judges a canary step; V(bake) watches the new
+        release for O(pause) seconds against O(before).
     type: str
-    choices: [snapshot, analyze]
+    choices: [snapshot, analyze, bake]
     default: analyze
   servers:
     description:
@@ -64,6 +72,8 @@ options:
   canary_servers:
     description:
       - Servers running the new release. Required with O(state=analyze).
+      - With O(state=bake), the servers to watch; when omitted, every server that is ready with a weight above 0 on
+        any load balancer when the window starts.
     type: list
     elements: str
   baseline_servers:
@@ -78,9 +88,15 @@ options:
         there.
       - Without it the module takes a snapshot itself at the start, and O(pause) must be above 0.
     type: dict
+  before:
+    description:
+      - With O(state=bake), and required there, the RV(snapshot) of a O(state=snapshot) call made before the deploy
+        (without O(servers)); what the backend's servers had done until then is the reference.
+    type: dict
   pause:
     description:
       - Seconds to wait before reading the counters that end the step.
+      - With O(state=bake), the length of the bake window.
     type: float
     default: 0
   max_wait:
@@ -91,7 +107,7 @@ options:
     default: 0
   poll_interval:
     description:
-      - Seconds between readings during O(max_wait).
+      - Seconds between readings during O(max_wait), and between the looks of O(state=bake).
     type: float
     default: 1.0
   min_requests:
@@ -187,6 +203,24 @@ EXAMPLES = r"""
     canary_servers: [web4]
     pause: 30
   register: step
+- name: Before the deploy, the counters of every server
+  zerodown.deploy.canary_analysis:
+    socket: /run/haproxy/admin.sock
+    backend: app
+    state: snapshot
+  register: before_deploy
+
+# ... the deploy switches traffic to the new release, the smoke test passes ...
+
+- name: Bake for 5 minutes - roll back when the new release errs or slows down against the fleet before the deploy
+  zerodown.deploy.canary_analysis:
+    socket: /run/haproxy/admin.sock
+    backend: app
+    state: bake
+    before: "{{ before_deploy.snapshot }}"
+    pause: 300
+    poll_interval: 5
+    require_pass: true
 """
 
 RETURN = r"""
@@ -209,18 +243,18 @@ snapshot:
                  hrsp_4xx: 2, hrsp_5xx: 0, hrsp_other: 0, rtime: 12}
 verdict:
   description: V(pass), V(fail) or V(inconclusive) (fewer than O(min_requests) canary requests).
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: str
   sample: fail
 reason:
   description: The measured values against the thresholds, in words.
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: str
   sample: "canary error rate 5.00 % (50 of 1000) is above the baseline's 0.00 % (0 of 19000): one-sided Fisher exact
     p=1.2e-65 < significance 0.01"
 failures:
   description: Each threshold the canary broke, in words; empty unless RV(verdict) is V(fail).
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: list
   elements: str
 canary:
@@ -228,13 +262,13 @@ canary:
     - What the canary servers did over the step, summed over servers and load balancers.
     - C(requests), C(errors), C(error_rate) (a fraction, null without requests), C(http_5xx), C(connection_errors),
       C(response_errors), C(latency_ms) (mean server response time over the step, null without responses).
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: dict
   sample: {requests: 1000, errors: 50, error_rate: 0.05, http_5xx: 50, connection_errors: 0, response_errors: 0,
            latency_ms: 14.2}
 baseline:
   description: The same for the baseline servers.
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: dict
   sample: {requests: 19000, errors: 0, error_rate: 0.0, http_5xx: 0, connection_errors: 0, response_errors: 0,
            latency_ms: 13.9}
@@ -244,7 +278,7 @@ tests:
       (p below O(significance)).
     - C(error_rate_vs_baseline) is the Fisher exact test against the baseline (null p-value without baseline
       requests); C(error_rate_vs_max) the exact binomial test against O(max_error_rate).
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: dict
   sample:
     error_rate_vs_baseline: {test: one-sided Fisher exact, p_value: 1.2e-65, significant: true}
@@ -252,46 +286,59 @@ tests:
 latency_ratio:
   description: Canary mean response time over the baseline's (each at least O(min_latency_ms)); null when either
     had no response.
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: float
   sample: 1.02
 thresholds:
   description: The thresholds the step was judged against.
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: dict
   sample: {min_requests: 100, max_error_rate: 0.01, max_latency_ratio: 1.5, significance: 0.01, min_latency_ms: 5.0}
 servers:
   description: The same counts as RV(canary) for each canary and baseline server.
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: dict
   sample: {web4: {requests: 1000, errors: 50, error_rate: 0.05, http_5xx: 50, connection_errors: 0,
            response_errors: 0, latency_ms: 14.2}}
 canary_servers:
   description: The canary servers judged.
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: list
   elements: str
   sample: [web4]
 baseline_servers:
-  description: The baseline servers compared with (O(baseline_servers), or every other server of the snapshot).
-  returned: when O(state=analyze)
+  description:
+    - The baseline servers compared with (O(baseline_servers), or every other server of the snapshot).
+    - With O(state=bake), every server of O(before), whose counters before the deploy are the reference.
+  returned: when O(state=analyze) or O(state=bake)
   type: list
   elements: str
   sample: [web1, web2, web3]
 step_seconds:
   description: Seconds between the snapshot given as O(since) (or taken at the start) and the final reading.
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: float
   sample: 60.4
 waited_seconds:
   description: Seconds this call spent in O(pause) and O(max_wait).
-  returned: when O(state=analyze)
+  returned: when O(state=analyze) or O(state=bake)
   type: float
   sample: 60.0
+looks:
+  description: With O(state=bake), how many looks the window was planned for (each at O(significance) / looks).
+  returned: when O(state=bake)
+  type: int
+  sample: 60
+looked:
+  description: With O(state=bake), how many looks were taken; fewer than RV(looks) when a look failed.
+  returned: when O(state=bake)
+  type: int
+  sample: 14
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _bake as bake  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
@@ -314,13 +361,33 @@ def check_params(params):
     if params["poll_interval"] <= 0:
         raise canary.CanaryInputError("poll_interval=%r: give more than 0 seconds" % (params["poll_interval"],))
     if params["state"] == "snapshot":
-        extra = [k for k in ("canary_servers", "baseline_servers", "since") if params[k] is not None]
+        extra = [k for k in ("canary_servers", "baseline_servers", "since", "before") if params[k] is not None]
         if extra:
             raise canary.CanaryInputError(
                 "%s only apply to state=analyze: leave them out of the snapshot call, or use state=analyze"
                 % ", ".join(extra)
             )
         return None
+    if params["state"] == "bake":
+        extra = [k for k in ("servers", "baseline_servers", "since") if params[k] is not None]
+        if params["max_wait"]:
+            extra.append("max_wait")
+        if extra:
+            raise canary.CanaryInputError(
+                "%s do not apply to state=bake: it watches canary_servers (default: the servers taking traffic) "
+                "for pause seconds against before" % ", ".join(extra)
+            )
+        if params["before"] is None:
+            raise canary.CanaryInputError(
+                "before is required with state=bake: the snapshot a state=snapshot call returned before the deploy"
+            )
+        if params["pause"] <= 0:
+            raise canary.CanaryInputError("pause=%r: give the bake window in seconds, above 0" % (params["pause"],))
+        if params["canary_servers"] is not None:
+            canary.check_names(params["canary_servers"], None)
+        return canary.Thresholds.from_params(params)
+    if params["before"] is not None:
+        raise canary.CanaryInputError("before only applies to state=bake: for state=analyze give since")
     if params["servers"] is not None:
         raise canary.CanaryInputError(
             "servers only applies to state=snapshot: for state=analyze name canary_servers (and baseline_servers)"
@@ -338,14 +405,56 @@ def check_params(params):
     return canary.Thresholds.from_params(params)
 
 
+def analyze(params, providers, runtimes, backend, thresholds, clock):
+    """One canary step: the canary against the baseline since ``since`` (or a snapshot taken now)."""
+    if params["since"] is not None:
+        since = canary.check_snapshot(params["since"], backend, list(runtimes))
+    else:
+        since = canary.take_snapshot(runtimes, backend)
+    canary_servers, baseline_servers = canary.check_groups(
+        params["canary_servers"], params["baseline_servers"], canary.snapshot_servers(since)
+    )
+    outcome = canary.analyze_step(
+        runtimes,
+        since,
+        canary_servers,
+        baseline_servers,
+        thresholds,
+        pause=params["pause"],
+        max_wait=params["max_wait"],
+        poll_interval=params["poll_interval"],
+        clock=clock,
+    )
+    return outcome, dict(canary_servers=canary_servers, baseline_servers=baseline_servers)
+
+
+def bake_window(params, providers, runtimes, backend, thresholds, clock):
+    """The bake window: the servers taking traffic against the snapshot taken before the deploy."""
+    before = canary.check_snapshot(params["before"], backend, list(runtimes))
+    known = canary.snapshot_servers(before)
+    servers = params["canary_servers"]
+    if servers is None:
+        servers = bake.taking_traffic(lb.read_all(providers, backend))
+        if not servers:
+            raise canary.CanaryInputError(
+                "no server of backend %r is ready with a weight above 0: nothing takes traffic to watch" % backend
+            )
+    servers, _others = canary.check_groups(servers, [], known)
+    outcome = bake.watch(
+        runtimes, backend, before, servers, thresholds, params["pause"], params["poll_interval"], clock=clock
+    )
+    return outcome, dict(canary_servers=servers, baseline_servers=known, looks=outcome.looks, looked=outcome.looked)
+
+
 def main(clock=None):
     argument_spec = dict(lb.ARGUMENT_SPEC)
     argument_spec.update(
-        state=dict(type="str", default="analyze", choices=["snapshot", "analyze"]),
+        state=dict(type="str", default="analyze", choices=["snapshot", "analyze", "bake"]),
         servers=dict(type="list", elements="str"),
         canary_servers=dict(type="list", elements="str"),
         baseline_servers=dict(type="list", elements="str"),
         since=dict(type="dict"),
+        before=dict(type="dict"),
         pause=dict(type="float", default=0),
         max_wait=dict(type="float", default=0),
         poll_interval=dict(type="float", default=1.0),
@@ -367,24 +476,8 @@ def main(clock=None):
         if params["state"] == "snapshot":
             result["snapshot"] = canary.take_snapshot(runtimes, backend, params["servers"])
             module.exit_json(**result)
-        if params["since"] is not None:
-            since = canary.check_snapshot(params["since"], backend, list(runtimes))
-        else:
-            since = canary.take_snapshot(runtimes, backend)
-        canary_servers, baseline_servers = canary.check_groups(
-            params["canary_servers"], params["baseline_servers"], canary.snapshot_servers(since)
-        )
-        outcome = canary.analyze_step(
-            runtimes,
-            since,
-            canary_servers,
-            baseline_servers,
-            thresholds,
-            pause=params["pause"],
-            max_wait=params["max_wait"],
-            poll_interval=params["poll_interval"],
-            clock=clock,
-        )
+        judged = bake_window if params["state"] == "bake" else analyze
+        outcome, fields = judged(params, providers, runtimes, backend, thresholds, clock)
     except (canary.CanaryError, lb.LBError, HAProxyError) as exc:
         module.fail_json(msg=str(exc), **result)
 
@@ -392,10 +485,9 @@ def main(clock=None):
     result.update(
         snapshot=outcome.snapshot,
         servers={name: counts.to_dict() for name, counts in sorted(outcome.per_server.items())},
-        canary_servers=canary_servers,
-        baseline_servers=baseline_servers,
         step_seconds=outcome.step_seconds,
         waited_seconds=outcome.waited_seconds,
+        **fields,
     )
     if params["ledger"] is not None:
         analysis = {k: v for k, v in result.items() if k not in ("changed", "snapshot", "servers")}
@@ -404,7 +496,8 @@ def main(clock=None):
         if problem:
             module.fail_json(msg=problem, **result)
     if params["require_pass"] and result["verdict"] != "pass":
-        module.fail_json(msg="canary step %s: %s" % (result["verdict"], result["reason"]), **result)
+        what = "bake window" if params["state"] == "bake" else "canary step"
+        module.fail_json(msg="%s %s: %s" % (what, result["verdict"], result["reason"]), **result)
     module.exit_json(**result)
 
 

@@ -61,6 +61,33 @@ def test_a_release_failing_its_smoke_test_leaves_traffic_on_the_live_colour(run,
     assert [current_on(host, h) for h in GREEN] == ["v2", "v2"]
 
 
+def test_a_release_going_bad_after_its_smoke_test_is_rolled_back_within_the_bake_window(run, inventory, facts, host):
+    """v2-late-5xx passes readiness and the smoke test, then answers half its requests with 5xx 20 s later."""
+    backend = facts["fleet_haproxy_backend"]
+    before = lb_states(host, backend)
+    args = ["-e", json.dumps({"zerodown_release": "v2-late-5xx", "zerodown_bake_time": 90})]
+    with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
+        result = run.playbook("deploy", [inventory], args=args)
+    report = load.report
+    assert not result.ok and "failed and was rolled back" in result.output
+    assert "bake window fail: new release error rate" in result.output
+    assert lb_states(host, backend) == before, "traffic back on green, every server as before"
+    assert serving(lb_states(host, backend)) == GREEN
+    ledger = json.loads(host("lb1").file(LEDGER).content_string)
+    assert ledger["outcome"] == "rolled_back" and "bake window fail" in ledger["cause"]
+    bake = [s for s in ledger["steps"] if s.get("name") == "bake"]
+    assert len(bake) == 1 and bake[0]["verdict"] == "fail", ledger["steps"]
+    assert bake[0]["canary_servers"] == ["app1", "app2"] and bake[0]["canary"]["errors"] > 0
+    assert bake[0]["looked"] < bake[0]["looks"] == 90, "stopped at the first failing look, not at the window's end"
+    # The failed requests are blue's own 5xx from the moment it went bad until the switch back: seconds, not the
+    # 90 s window.
+    assert report.failed > 0 and all(f["status"] == 500 for f in report.failures), report.failures[:5]
+    span = max(f["at"] for f in report.failures) - min(f["at"] for f in report.failures)
+    assert span < 20, (span, report.failed, bake[0]["canary"])
+    assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
+    print("bake: %d failed of %d requests over %.1f s; %s" % (report.failed, report.requests, span, bake[0]["reason"]))
+
+
 def test_a_second_deploy_goes_the_other_way(run, inventory, facts, host):
     backend = facts["fleet_haproxy_backend"]
     result = deploy(run, inventory, facts, "v2-slow-stop")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 import urllib.request
 
 from zerodown_testkit.support.http_server import Response, serve
@@ -193,3 +194,61 @@ def test_bad_input_and_cleared_counters(tmp_path, module_runner):
         assert cleared["failed"] is True
         assert "counters went back" in cleared["msg"] and "take a new snapshot" in cleared["msg"]
         assert haproxy.full_state() == before
+
+
+def going_bad(bad):
+    """A release healthy until ``bad`` is set, then answering every other request with 500."""
+    counter = itertools.count(1)
+
+    def handler(req):
+        if bad.is_set() and next(counter) % 2 == 0:
+            return Response(500, {"X-App-Version": CANARY}, b"boom\n")
+        return Response(200, {"X-App-Version": CANARY}, b"canary\n")
+
+    return handler
+
+
+def test_bake_catches_a_release_that_goes_bad_after_the_switch_within_seconds(tmp_path, module_runner):
+    bad = threading.Event()
+    backends = Backends(BASELINE)
+    server = serve(going_bad(bad))
+    server._server.handle_error = lambda request, client_address: None
+    backends.servers[CANARY] = server.start()
+    haproxy = HAProxyInstance(tmp_path / "lb", backends, servers=BASELINE + [CANARY])
+    try:
+        with _load(haproxy) as load:
+            _wait_requests(load, 300)
+            before = module_runner("canary_analysis", _args(haproxy, state="snapshot"))
+            assert not before["failed"], before
+            # the switch: the old release out of the pool, the new one alone
+            for name in BASELINE:
+                haproxy.runtime.set_server_state("app", name, "maint")
+            state = haproxy.full_state()
+            threading.Timer(3.0, bad.set).start()
+            args = _args(haproxy, state="bake", before=before["snapshot"], pause=60, poll_interval=0.5, min_requests=30)
+            result = module_runner("canary_analysis", dict(args, require_pass=True))
+            assert haproxy.full_state() == state  # it only reads
+    finally:
+        haproxy.stop()
+        backends.stop()
+    print(result["msg"], result["canary"], result["baseline"])
+    assert result["failed"] is True and result["msg"].startswith("bake window fail: new release error rate")
+    assert result["canary_servers"] == [CANARY], "the servers taking traffic when the window started"
+    assert result["baseline"]["requests"] >= 300 and result["baseline"]["errors"] == 0
+    assert result["looks"] == 120 and result["looked"] < 40
+    assert result["waited_seconds"] < 20, "caught seconds after going bad (3 s in), not at the end of the 60 s window"
+    assert load.report.failed > 0 and {f["status"] for f in load.report.failures} == {500}
+
+
+def test_bake_of_a_healthy_release_passes_after_its_window(tmp_path, module_runner):
+    with canary_fleet(tmp_path, share=25) as haproxy, _load(haproxy) as load:
+        _wait_requests(load, 200)
+        before = module_runner("canary_analysis", _args(haproxy, state="snapshot"))
+        result = module_runner(
+            "canary_analysis", _args(haproxy, state="bake", before=before["snapshot"], pause=3, min_requests=30)
+        )
+    assert not result["failed"] and result["verdict"] == "pass", result
+    assert result["canary_servers"] == sorted(BASELINE + [CANARY])
+    assert result["looked"] == result["looks"] == 3 and result["waited_seconds"] >= 3
+    assert result["reason"].startswith("new release within thresholds")
+    assert load.report.failed == 0

@@ -277,3 +277,32 @@ def test_a_canary_needs_the_counters_nginx_does_not_keep(artifact):
     with pytest.raises(PlanError, match="nginx open source does not keep"):
         plan(deploy_vars(artifact, zerodown_strategy="canary", zerodown_lb=nginx))
     assert plan(deploy_vars(artifact, zerodown_strategy="rolling", zerodown_lb=nginx))["lb"]["provider"] == "nginx"
+
+
+def test_the_bake_window_is_off_by_default_and_takes_the_canary_thresholds(artifact):
+    assert plan(deploy_vars(artifact))["bake"]["time"] == 0
+    off = plan(deploy_vars(artifact))["worst_case_seconds"]
+    out = plan(deploy_vars(artifact, zerodown_bake_time=120, zerodown_canary_max_error_rate=0.02))
+    assert out["bake"] == {"time": 120.0, "min_requests": 100, "max_error_rate": 0.02, "max_latency_ratio": 1.5}
+    assert out["worst_case_seconds"] == off + 120
+    assert any(line.startswith("bake: 120 s after the last switch") for line in out["summary"])
+    for strategy in ("blue_green", "canary"):
+        variables = deploy_vars(artifact, zerodown_strategy=strategy, zerodown_bake_time=30)
+        groups = {"blue": ["app1", "app2"], "green": ["app3", "app4"]}
+        built = build_plan(variables, "deploy", list(APPS), ["lb1"], [], {}, IDENTITY, sha, groups=groups)
+        assert built["bake"]["time"] == 30
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(-5, "zerodown_bake_time=-5 must be a positive number"), ("soon", "zerodown_bake_time='soon'")],
+)
+def test_bad_bake_times_are_refused(artifact, value, message):
+    with pytest.raises(PlanError, match=message):
+        plan(deploy_vars(artifact, zerodown_bake_time=value))
+
+
+def test_a_bake_window_needs_counters(artifact):
+    nginx = {"provider": "nginx", "backend": "app", "nginx": {"conf": "/etc/nginx/nginx.conf", "servers_file": "/x"}}
+    with pytest.raises(PlanError, match="zerodown_bake_time=60.0 judges the new release"):
+        plan(deploy_vars(artifact, zerodown_lb=nginx, zerodown_bake_time=60))

@@ -75,6 +75,14 @@ SNAPSHOT = canary.take_snapshot({SOCKET: FakeRuntime()}, "app", now=lambda: 1000
         (base(socket=[SOCKET, "10.0.0.3:9999"], canary_servers=["web3"], since=SNAPSHOT), "same socket list"),
         (base(canary_servers=["web9"], since=SNAPSHOT), "web9 are not in the snapshot"),
         (base(backend="bad name", state="snapshot"), "invalid backend"),
+        (base(state="bake", pause=30), "before is required with state=bake"),
+        (base(state="bake", before=SNAPSHOT), "pause=0.0: give the bake window in seconds"),
+        (base(state="bake", before=SNAPSHOT, pause=30, since=SNAPSHOT), "since do not apply to state=bake"),
+        (base(state="bake", before=SNAPSHOT, pause=30, max_wait=5), "max_wait do not apply to state=bake"),
+        (base(state="bake", before=SNAPSHOT, pause=30, canary_servers=["a;b"]), "invalid server"),
+        (base(state="bake", before=dict(SNAPSHOT, version=9), pause=30), "since has snapshot version 9"),
+        (base(canary_servers=["web3"], before=SNAPSHOT, pause=1), "before only applies to state=bake"),
+        (base(state="snapshot", before=SNAPSHOT), "before only apply to state=analyze"),
     ],
 )
 def test_bad_input_fails_naming_the_value_and_reads_nothing(args, message, runtimes, capsys):
@@ -123,3 +131,45 @@ def test_a_5xx_canary_fails_and_the_task_does_not(runtimes, capsys):
     assert result["verdict"] == "fail"
     assert "10.00 % (10 of 100)" in result["reason"]
     assert len(result["failures"]) == 2
+
+
+# -- the bake window ------------------------------------------------------------------------------
+
+
+def serving(runtime, states):
+    """``servers()`` as HAProxyRuntime returns it, for the servers taking traffic by default."""
+    runtime.servers = lambda backend: {
+        (backend, name): {"state": state, "weight": 1 if state == "ready" else 0, "scur": 0, "qcur": 0}
+        for name, state in states.items()
+    }
+
+
+def test_bake_watches_the_servers_taking_traffic_and_fails_when_they_go_bad(runtimes, capsys):
+    before = run(base(state="snapshot"), capsys)["snapshot"]
+    runtime = runtimes[SOCKET]
+    serving(runtime, {"web1": "maint", "web2": "ready", "web3": "ready"})
+    clock = FakeClock()
+    runtime.on_read = lambda rt: (rt.serve("web2", 50), rt.serve("web3", 50, errors=25 if clock.now > 3 else 0))
+    result = run(base(state="bake", before=before, pause=60, require_pass=True), capsys, clock=clock)
+    assert result["failed"] is True
+    assert result["msg"].startswith("bake window fail: new release error rate")
+    assert result["canary_servers"] == ["web2", "web3"]
+    assert result["baseline_servers"] == ["web1", "web2", "web3"]
+    assert result["looks"] == 60 and result["looked"] < 10
+    assert result["servers"]["web3"]["errors"] > 0
+
+
+def test_bake_of_a_healthy_release_passes_after_the_window(runtimes, capsys):
+    before = run(base(state="snapshot"), capsys)["snapshot"]
+    runtimes[SOCKET].on_read = lambda rt: rt.serve("web1", 40)
+    clock = FakeClock()
+    result = run(base(state="bake", before=before, pause=20, poll_interval=5, canary_servers=["web1"]), capsys, clock)
+    assert result["verdict"] == "pass", result["reason"]
+    assert (result["looks"], result["looked"]) == (4, 4) and clock.now == 20
+
+
+def test_bake_with_nothing_taking_traffic_says_so(runtimes, capsys):
+    before = run(base(state="snapshot"), capsys)["snapshot"]
+    serving(runtimes[SOCKET], {"web1": "maint", "web2": "drain", "web3": "maint"})
+    result = run(base(state="bake", before=before, pause=20), capsys, FakeClock())
+    assert result["failed"] is True and "nothing takes traffic to watch" in result["msg"]

@@ -48,6 +48,8 @@ def load_config() -> dict:
         "never_ready": False,
         "smoke_fail": False,
         "error_rate": 0.0,
+        # seconds after becoming ready before error_rate applies (a release that goes bad after its smoke test)
+        "error_after": 0.0,
         "stop_delay": 0.0,
         "db_host": "db1",
         "db_port": 5432,
@@ -70,6 +72,7 @@ def load_config() -> dict:
         ("ready_delay", float),
         ("stop_delay", float),
         ("error_rate", float),
+        ("error_after", float),
         ("db_host", str),
         ("db_port", int),
         ("db_name", str),
@@ -101,6 +104,8 @@ class App:
         """Deterministic share of failures: exactly ``error_rate`` of requests, evenly spread."""
         rate = self.config["error_rate"]
         if rate <= 0:
+            return False
+        if time.monotonic() - self.started < self.config["ready_delay"] + self.config["error_after"]:
             return False
         with self.lock:
             self.requests += 1
