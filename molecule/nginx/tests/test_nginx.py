@@ -161,3 +161,45 @@ def test_never_ready_in_the_last_batch_rolls_every_batch_back(run, inventory, fa
     assert data["outcome"] == "rolled_back" and last in data["cause"]
     assert {h["status"] for h in data["hosts"].values()} == {"rolled_back"}
     run.remove_release(inventory, last, "v2")
+
+
+# -- blue-green through nginx: the live colour is read from nginx's servers file ------------------------------
+
+BLUE_GREEN = {
+    "zerodown_strategy": "blue_green",
+    "zerodown_blue_group": "app1:app2",
+    "zerodown_green_group": "app3:app4",
+}
+
+
+def nginx_states(host, facts):
+    """server address -> ready | drain | maint, as nginx's servers file holds them."""
+    _upstream, servers = _nginx.parse_servers(servers_file(host, facts))
+    return {s.address: s.state for s in servers}
+
+
+def test_blue_green_through_nginx_adopts_the_fleet_then_goes_the_other_way(
+    run, inventory, facts, host, runner, app_names, tmp_path
+):
+    address = {n: "%s:%s" % (runner.get_variables(n)["ansible_host"], facts["fleet_app_port"]) for n in app_names}
+    blue, green = app_names[:2], app_names[2:]
+    # every host on v1, every server ready: both colours live on one release, adopted (blue stays live)
+    result, reports = deploy_under_load(
+        run, inventory, facts, tmp_path, extra_vars=dict(BLUE_GREEN, zerodown_release="v2")
+    )
+    assert result.ok, result.output[-3000:]
+    assert_no_failed_requests(reports)
+    states = nginx_states(host, facts)
+    assert [states[address[h]] for h in green] == ["ready"] * 2 and [states[address[h]] for h in blue] == ["drain"] * 2
+    assert [current_on(host, h) for h in green] == ["v2"] * 2 and [current_on(host, h) for h in blue] == ["v1"] * 2
+    assert reports[0].versions.get("v2", 0) > 0
+    # the second deploy goes to the idle colour, blue, and switches back in one reload
+    result, reports = deploy_under_load(
+        run, inventory, facts, tmp_path, extra_vars=dict(BLUE_GREEN, zerodown_release="v2-slow-stop")
+    )
+    assert result.ok, result.output[-3000:]
+    assert_no_failed_requests(reports)
+    states = nginx_states(host, facts)
+    assert [states[address[h]] for h in blue] == ["ready"] * 2 and [states[address[h]] for h in green] == ["drain"] * 2
+    assert [current_on(host, h) for h in blue] == ["v2-slow-stop"] * 2
+    assert ledger(host)["outcome"] == "succeeded"
