@@ -702,11 +702,13 @@ class TargetProgress:
         self.attempts: deque = deque(maxlen=MAX_REPORTED_ATTEMPTS)
         self.last: Optional[CheckResult] = None
         self.last_failure: Optional[CheckResult] = None
+        self.broken: Optional[str] = None  # why probing stopped before the deadline (``broken`` said so)
 
     def to_dict(self) -> Dict[str, Any]:
         return {
             "url": self.url,
             "ready": self.ready,
+            "broken": self.broken,
             "attempt_count": self.attempt_count,
             "attempts": list(self.attempts),
             "attempts_truncated": self.attempt_count > len(self.attempts),
@@ -743,8 +745,13 @@ def probe_target(
     successes: int,
     start: float,
     progress: Optional[TargetProgress] = None,
+    broken: Optional[Callable[[], Optional[str]]] = None,
 ) -> TargetProgress:
-    """Probe one target until ``successes`` consecutive checks pass or ``deadline`` (clock time) passes."""
+    """Probe one target until ``successes`` consecutive checks pass or ``deadline`` (clock time) passes.
+
+    ``broken``, asked after each failed check, returns why waiting longer is pointless (the service behind the
+    target has exited, say) or None; a reason ends the wait at once, not ready, with the reason recorded.
+    """
     clock = checker.clock
     progress = progress or TargetProgress(spec.url)
 
@@ -772,10 +779,11 @@ def probe_target(
             progress.failures += 1
             progress.consecutive = 0
             progress.last_failure = result
+            progress.broken = broken() if broken is not None else None
         if progress.consecutive >= successes:
             progress.ready = True
             progress.time_to_ready = round(clock.monotonic() - start, 3)
-        return progress.ready
+        return progress.ready or progress.broken is not None
 
     try:
         wait_until(attempt, timeout=max(deadline - clock.monotonic(), 0.0), interval=interval, clock=clock)
@@ -791,6 +799,7 @@ def probe_until_ready(
     interval: float,
     successes: int,
     thread_factory: Callable[..., threading.Thread] = threading.Thread,
+    broken: Optional[Callable[[], Optional[str]]] = None,
 ) -> Tuple[bool, float, List[TargetProgress]]:
     """Probe every target concurrently (one thread each) against one shared deadline."""
     clock = checker.clock
@@ -801,7 +810,7 @@ def probe_until_ready(
 
     def run(index: int) -> None:
         try:
-            probe_target(checker, specs[index], deadline, interval, successes, start, progress[index])
+            probe_target(checker, specs[index], deadline, interval, successes, start, progress[index], broken)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
             errors.append(exc)
 
@@ -896,12 +905,24 @@ def build_readiness_specs(params: Dict[str, Any]) -> Tuple[List[CheckSpec], floa
 
 
 def wait_ready(
-    checker: HttpChecker, specs: Sequence[CheckSpec], timeout: float, interval: float, successes: int
+    checker: HttpChecker,
+    specs: Sequence[CheckSpec],
+    timeout: float,
+    interval: float,
+    successes: int,
+    broken: Optional[Callable[[], Optional[str]]] = None,
 ) -> Dict[str, Any]:
-    """Probe until ready; {ready, elapsed, results} plus, when not ready, ``msg`` naming every URL's reason."""
-    ready, elapsed, progress = probe_until_ready(checker, specs, timeout, interval, successes)
+    """Probe until ready; {ready, elapsed, results} plus, when not ready, ``msg`` naming every URL's reason.
+
+    ``broken``: see ``probe_target``; when it ends the wait, ``msg`` starts with its reason.
+    """
+    ready, elapsed, progress = probe_until_ready(checker, specs, timeout, interval, successes, broken=broken)
     out: Dict[str, Any] = {"ready": ready, "elapsed": elapsed, "results": [p.to_dict() for p in progress]}
-    if not ready:
+    reasons = [p.broken for p in progress if p.broken]
+    if not ready and reasons:
+        out["broken"] = reasons[0]
+        out["msg"] = "gave up after %gs of the %gs timeout: %s" % (elapsed, timeout, reasons[0])
+    elif not ready:
         not_ready = [p for p in progress if not p.ready]
         out["msg"] = "%d of %d URL(s) not ready within %gs: %s" % (
             len(not_ready),

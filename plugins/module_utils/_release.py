@@ -330,6 +330,17 @@ class ReleaseTree:
             raise ReleaseError("systemctl %s failed (rc=%s): %s" % (" ".join(args), rc, (err or out).strip()))
         return out
 
+    def start(self, service: str, restart: bool = False) -> None:
+        """Start (or restart) ``service`` as a new start: its failed state and start-rate counter cleared first.
+
+        A release that crash-looped (``Restart=on-failure``) reaches systemd's start limit in seconds
+        (5 starts in 10 s by default), after which a plain start is refused ("start request repeated too
+        quickly") - exactly when a rollback must start the previous release.
+        """
+        if self.runner is not None:
+            self.runner(["systemctl", "reset-failed", service])  # nothing to reset is no error worth stopping for
+        self.systemctl("restart" if restart else "start", service)
+
     def is_active(self, service: str) -> bool:
         if self.runner is None:
             return False
@@ -492,7 +503,7 @@ def apply_release(
                 timings["switch"] = round(time.monotonic() - started, 3)
                 if service:
                     started = time.monotonic()
-                    tree.systemctl("start", service)
+                    tree.start(service)
                     timings["start"] = round(time.monotonic() - started, 3)
                     result["restarted"] = True
             before_live = live
@@ -501,12 +512,12 @@ def apply_release(
             # Same release, new unit text: the running process still has the old settings.
             actions.append("restart")
             if not check:
-                tree.systemctl("restart", service)
+                tree.start(service, restart=True)
                 result["restarted"] = True
         elif service and not tree.is_active(service):
             actions.append("start")
             if not check:
-                tree.systemctl("start", service)
+                tree.start(service)
                 result["restarted"] = True
 
     if state == "absent":

@@ -124,3 +124,74 @@ def write_unit(path: str, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+# -- a service that has just been started: is it already broken? -----------------------------------------------
+
+#: ``systemctl show`` properties read by UnitWatch.
+WATCH_PROPERTIES = ("ActiveState", "SubState", "Result", "ExecMainCode", "ExecMainStatus", "NRestarts", "MainPID")
+#: ExecMainCode values (siginfo's CLD_* codes): how the main process ended.
+_EXIT_CODES = {"1": "exited with status %s", "2": "was killed by signal %s", "3": "dumped core on signal %s"}
+JOURNAL_LINES = 10
+
+
+class UnitWatch:
+    """Called while a just (re)started service is probed for readiness: why it cannot become ready, or None.
+
+    A release whose process exits at start is not worth the whole readiness timeout: systemd already knows.
+    Broken is: the unit failed (``ActiveState=failed``) or stopped (``inactive``), is waiting to be restarted
+    (``SubState=auto-restart``), or was restarted by systemd since the first look (``NRestarts`` grew), which
+    a ``Restart=on-failure`` crash loop between two looks would otherwise hide. The reason names the exit
+    status (or signal) and the last lines the service wrote to the journal.
+    """
+
+    def __init__(self, runner, service: str, journal_lines: int = JOURNAL_LINES) -> None:
+        self.runner = runner
+        self.service = validate_service(service)
+        self.journal_lines = journal_lines
+        self.first: Optional[Dict[str, str]] = None
+
+    def show(self) -> Optional[Dict[str, str]]:
+        args = ["systemctl", "show", self.service, "--no-pager"]
+        for name in WATCH_PROPERTIES:
+            args += ["-p", name]
+        rc, out, _err = self.runner(args)
+        if rc != 0:
+            return None  # no answer from systemd is no evidence: the probe goes on to its timeout
+        props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        return props if props.get("ActiveState") else None
+
+    def journal(self) -> str:
+        rc, out, _err = self.runner(
+            ["journalctl", "-u", self.service, "-n", str(self.journal_lines), "--no-pager", "-o", "cat"]
+        )
+        lines = [line.rstrip() for line in out.splitlines() if line.strip()] if rc == 0 else []
+        return " | ".join(lines[-self.journal_lines :]) or "(none)"
+
+    def __call__(self) -> Optional[str]:
+        props = self.show()
+        if props is None:
+            return None
+        if self.first is None:
+            self.first = props
+        restarts = _count(props.get("NRestarts")) - _count(self.first.get("NRestarts"))
+        state = "%s/%s" % (props.get("ActiveState"), props.get("SubState"))
+        if props["ActiveState"] not in ("failed", "inactive") and props.get("SubState") != "auto-restart":
+            if restarts <= 0:
+                return None
+        how = _EXIT_CODES.get(props.get("ExecMainCode", ""), "ended (code %s, status %%s)" % props.get("ExecMainCode"))
+        return "%s is %s (result %s): its main process %s%s; last journal lines: %s" % (
+            self.service,
+            state,
+            props.get("Result") or "unknown",
+            how % props.get("ExecMainStatus", "?"),
+            ", and systemd restarted it %d time(s) since the start" % restarts if restarts > 0 else "",
+            self.journal(),
+        )
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

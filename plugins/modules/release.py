@@ -158,6 +158,10 @@ options:
     description:
       - After the service (re)started with O(state=current) or O(state=rollback), probe it from this host until it
         answers ready, as M(zerodown.deploy.readiness_probe) does; the module fails if it does not.
+      - With O(service), a release whose process exits at start fails within seconds, not after the whole
+        O(ready.timeout) - after each failed attempt the module asks systemd whether the unit failed, stopped, waits
+        for an automatic restart or was restarted since the first attempt, and then fails with the exit status (or
+        signal) and the last lines of the unit's journal.
       - Needs the Python C(requests) library on this host.
     type: dict
     suboptions:
@@ -281,7 +285,10 @@ artifact_needed:
   returned: when true
   type: bool
 ready:
-  description: The readiness outcome with O(ready) - C(ready), C(elapsed) and per-URL C(results).
+  description:
+    - The readiness outcome with O(ready) - C(ready), C(elapsed) and per-URL C(results).
+    - C(broken) - why the wait ended before O(ready.timeout) (the unit's state, exit status and journal lines), when
+      it did.
   returned: when O(ready) ran
   type: dict
 ansible_facts:
@@ -311,7 +318,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._release import ( 
     apply_release,
     parse_checksum,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._unit import UNIT_SPEC  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._unit import UNIT_SPEC, UnitWatch  # noqa: E402
 
 READY_SPEC = dict(
     url=dict(type="str", required=True),
@@ -325,8 +332,11 @@ READY_SPEC = dict(
 )
 
 
-def readiness(params):
-    """The ``ready`` option as a callable for apply_release; options are checked before anything changes."""
+def readiness(params, watch=None):
+    """The ``ready`` option as a callable for apply_release; options are checked before anything changes.
+
+    ``watch`` makes the UnitWatch that ends the wait as soon as the service is known to be broken.
+    """
     if params is None:
         return None
     if not http.HAS_REQUESTS:
@@ -343,7 +353,8 @@ def readiness(params):
         if version_header:
             wanted["expect_header"] = dict(wanted.get("expect_header") or {}, **{version_header: release})
         specs, timeout, interval, successes = http.build_readiness_specs(wanted)
-        return http.wait_ready(http.HttpChecker(), specs, timeout, interval, successes)
+        broken = watch() if watch is not None else None
+        return http.wait_ready(http.HttpChecker(), specs, timeout, interval, successes, broken=broken)
 
     return probe
 
@@ -437,7 +448,7 @@ def main():
             unit=p["unit"],
             artifact_missing=p["artifact_missing"],
             download=downloader(module, p["url"]),
-            ready=readiness(p["ready"]),
+            ready=readiness(p["ready"], (lambda: UnitWatch(runner, p["service"])) if p["service"] else None),
             restart=p["restart"],
         )
     except (ValueError, ReleaseError) as exc:

@@ -139,6 +139,28 @@ def test_never_ready_in_the_last_batch_rolls_every_batch_back(run, inventory, fa
     remove_release(run, inventory, last, "v2")
 
 
+def test_a_release_that_exits_at_start_is_known_broken_in_seconds_from_its_unit(
+    run, inventory, facts, host, app_names, tmp_path
+):
+    """v2-crash exits with status 3 at every start: systemd says so long before the 60 s readiness timeout."""
+    before = lb_states(host, facts["fleet_haproxy_backend"])
+    result, report = deploy_under_load(
+        run, inventory, facts, tmp_path, extra_vars={"zerodown_release": "v2-crash", "zerodown_ready_timeout": 60}
+    )
+    assert not result.ok and "failed and was rolled back (rollback completed)" in result.output
+    assert "demoapp.service is" in result.output and "exited with status 3" in result.output
+    assert "fatal: DEMOAPP_SECRET_KEY is not set" in result.output, "the journal's last lines name the cause"
+    gave_up = [float(x) for x in re.findall(r"gave up after ([0-9.]+)s of the 60s timeout", result.output)]
+    assert gave_up and max(gave_up) < 10, gave_up
+    assert_no_failed_requests(report)
+    assert {name: current_on(host, name) for name in app_names} == {name: "v1" for name in app_names}
+    assert lb_states(host, facts["fleet_haproxy_backend"]) == before
+    ledger = json.loads(host("lb1").file("/var/lib/zerodown/demoapp/ledger.json").content_string)
+    assert ledger["outcome"] == "rolled_back" and "exited with status 3" in ledger["cause"]
+    print("exits at start: known broken after %.1f s of the 60 s readiness timeout" % max(gave_up))
+    remove_release(run, inventory, "app", "v2-crash")  # staged on every host; the pruning test counts releases
+
+
 # -- a failing lifecycle hook ------------------------------------------------------------------------
 
 

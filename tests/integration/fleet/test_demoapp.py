@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
 import signal
 import socket
+import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -119,6 +122,29 @@ def test_5xx_variant_fails_exactly_its_share(start_app):
     assert get(app, "/health/ready")[0] == 200  # health checks never fail: it passes readiness
     statuses = [get(app, "/")[0] for _request in range(20)]
     assert statuses.count(500) == 10 and statuses.count(200) == 10
+
+
+def test_late_5xx_variant_is_healthy_then_fails_its_share(start_app):
+    app = start_app("v2-late-5xx", error_after="1.0")
+    assert [get(app, "/")[0] for _request in range(10)] == [200] * 10  # readiness and the smoke test pass
+    time.sleep(1.2)
+    statuses = [get(app, "/")[0] for _request in range(20)]
+    assert statuses.count(500) == 10 and get(app, "/health/ready")[0] == 200
+
+
+def test_crash_variant_exits_at_start_with_status_3_and_says_why(tmp_path):
+    rel = releases.build("v2-crash", str(tmp_path / "releases"))
+    with tarfile.open(rel.path) as tar:
+        tar.extractall(tmp_path / "app", filter="data")
+    proc = subprocess.run(
+        [sys.executable, str(tmp_path / "app/app/demoapp.py")],
+        env=dict(os.environ, DEMOAPP_PORT="0"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 3 and "fatal: DEMOAPP_SECRET_KEY is not set" in proc.stderr
 
 
 def test_db_v1_keeps_working_after_the_additive_v2_migration(start_app, scratch_db):

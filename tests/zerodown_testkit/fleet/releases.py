@@ -47,6 +47,8 @@ VARIANTS: Dict[str, dict] = {
     "v2-smoke-fail": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, smoke_fail=True)},
     "v2-5xx": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, error_rate=0.5)},
     "v2-slow-stop": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, stop_delay=15.0)},
+    # exits with status 3 at start, every time systemd restarts it
+    "v2-crash": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, exit_at_start=3)},
     # healthy through readiness and the smoke test, then half its answers are 5xx (the bake window's case)
     "v2-late-5xx": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, error_rate=0.5, error_after=20.0)},
 }

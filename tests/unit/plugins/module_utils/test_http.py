@@ -450,6 +450,31 @@ def test_probe_until_ready_reraises_bugs_from_threads():
         probe_until_ready(HttpChecker(Broken(), Clock()), [CheckSpec(URL), CheckSpec(URL + "2")], 1, 0.1, 1)
 
 
+def test_wait_ready_ends_at_once_when_the_service_is_known_to_be_broken():
+    clock = FakeClock()
+    transport = FakeTransport(clock, 0.01, {URL: [TransportError("connection refused")] * 100})
+    looks = []
+
+    def broken():
+        looks.append(clock.now)
+        return "app.service is failed/failed (result exit-code)" if len(looks) >= 3 else None
+
+    out = _http.wait_ready(
+        HttpChecker(transport, clock), [CheckSpec(URL)], timeout=60, interval=1, successes=1, broken=broken
+    )
+    assert out["ready"] is False and len(looks) == 3
+    assert out["elapsed"] < 3, "seconds, not the 60 s timeout"
+    assert out["broken"] == "app.service is failed/failed (result exit-code)"
+    assert out["msg"].startswith("gave up after") and "of the 60s timeout: app.service is failed" in out["msg"]
+    assert out["results"][0]["broken"] == out["broken"]
+    # a healthy service is never asked about: broken() runs only after a failed check
+    looks.clear()
+    out = _http.wait_ready(
+        HttpChecker(FakeTransport(clock, 0.01, {URL: [ok()]}), clock), [CheckSpec(URL)], 60, 1, 1, broken=broken
+    )
+    assert out["ready"] is True and looks == [] and "broken" not in out
+
+
 # -- smoke tests ------------------------------------------------------------------
 
 

@@ -74,7 +74,7 @@ def test_first_deploy_unpacks_switches_and_starts(tree, tmp_path, sysd):
     assert open(os.path.join(rel, "VERSION")).read() == "v1"
     assert os.stat(os.path.join(rel, "run.sh")).st_mode & 0o7777 == 0o755  # setuid and world-write stripped
     assert os.readlink(os.path.join(rel, "log")) == os.path.join(tree.shared_dir, "log")
-    assert sysd.calls == [["stop", "shop.service"], ["start", "shop.service"]]
+    assert sysd.calls == [["stop", "shop.service"], ["reset-failed", "shop.service"], ["start", "shop.service"]]
 
 
 def test_second_run_changes_nothing_and_needs_no_artifact(tree, tmp_path, sysd):

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._unit import (
+    UnitWatch,
     read_unit,
     render_unit,
     validate_service,
@@ -68,3 +69,79 @@ def test_written_atomically_and_world_readable(tmp_path):
     assert read_unit(path) == "[Unit]\n"
     assert os.stat(path).st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["shop.service"]
+
+
+# -- UnitWatch: a service that exits at start is known broken from systemd, not from the readiness timeout --------
+
+
+class Systemd:
+    """A runner answering ``systemctl show`` from a list of states (the last one repeats) and ``journalctl``."""
+
+    def __init__(self, *states, journal="line one\nfatal: no key\n", rc=0):
+        self.states = list(states)
+        self.journal = journal
+        self.rc = rc
+        self.calls = []
+
+    def __call__(self, args):
+        self.calls.append(args)
+        if args[0] == "journalctl":
+            return 0, self.journal, ""
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return self.rc, "".join("%s=%s\n" % item for item in state.items()), ""
+
+
+def props(active="active", sub="running", restarts=0, code="0", status="0", result="success"):
+    return {
+        "ActiveState": active,
+        "SubState": sub,
+        "Result": result,
+        "ExecMainCode": code,
+        "ExecMainStatus": status,
+        "NRestarts": str(restarts),
+        "MainPID": "42",
+    }
+
+
+def test_a_running_service_is_not_broken():
+    watch = UnitWatch(Systemd(props(), props(sub="running")), "shop.service")
+    assert watch() is None and watch() is None
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (
+            props("failed", "failed", code="1", status="3", result="exit-code"),
+            "failed/failed (result exit-code): its main process exited with status 3",
+        ),
+        (
+            props("activating", "auto-restart", restarts=1, code="1", status="3", result="exit-code"),
+            "activating/auto-restart",
+        ),
+        (
+            props("inactive", "dead", code="1", status="0"),
+            "inactive/dead (result success): its main process exited with status 0",
+        ),
+        (props("failed", "failed", code="2", status="9", result="signal"), "was killed by signal 9"),
+    ],
+)
+def test_a_failed_stopped_or_restarting_unit_is_broken_with_status_and_journal(state, expected):
+    runner = Systemd(state)
+    reason = UnitWatch(runner, "shop.service")()
+    assert reason.startswith("shop.service is ") and expected in reason
+    assert reason.endswith("last journal lines: line one | fatal: no key")
+    assert runner.calls[0][:3] == ["systemctl", "show", "shop.service"]
+
+
+def test_a_crash_loop_between_two_looks_is_seen_from_the_restart_counter():
+    runner = Systemd(props(restarts=0), props("activating", "start", restarts=2, code="1", status="3"))
+    watch = UnitWatch(runner, "shop.service")
+    assert watch() is None
+    assert "systemd restarted it 2 time(s) since the start" in watch()
+
+
+def test_no_answer_from_systemd_is_no_evidence():
+    assert UnitWatch(Systemd(props("failed"), rc=1), "shop.service")() is None
+    with pytest.raises(ValueError, match="not a systemd service name"):
+        UnitWatch(Systemd(props()), "shop; reboot")

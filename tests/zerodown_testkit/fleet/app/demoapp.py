@@ -50,6 +50,8 @@ def load_config() -> dict:
         "error_rate": 0.0,
         # seconds after becoming ready before error_rate applies (a release that goes bad after its smoke test)
         "error_after": 0.0,
+        # exit at once with this status (a release that cannot start: a missing setting, a port taken)
+        "exit_at_start": 0,
         "stop_delay": 0.0,
         "db_host": "db1",
         "db_port": 5432,
@@ -220,6 +222,9 @@ class Server(ThreadingHTTPServer):
 
 def main() -> int:
     config = load_config()
+    if config["exit_at_start"]:
+        print("demoapp %s: fatal: DEMOAPP_SECRET_KEY is not set, cannot start" % config["version"], file=sys.stderr)
+        return int(config["exit_at_start"])
     app = App(config)
     server = Server(("0.0.0.0", int(config["port"])), make_handler(app))  # noqa: S104 - it serves the fleet network
     stop = []
