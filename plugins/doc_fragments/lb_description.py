@@ -55,6 +55,9 @@ options:
           prefix:
             description: As C(nginx.prefix) of M(zerodown.deploy.switch_traffic).
             type: path
+          access_log:
+            description: As C(nginx.access_log) of M(zerodown.deploy.canary_analysis).
+            type: path
       backend:
         description: As the option C(backend) of M(zerodown.deploy.switch_traffic).
         type: str

@@ -67,6 +67,17 @@ options:
         description:
           - Prefix path passed as C(-p) to C(nginx -t), when nginx runs with one.
         type: path
+      access_log:
+        description:
+          - An access log this nginx writes for the requests it proxies to the upstream, in the C(zerodown) log
+            format, from which M(zerodown.deploy.canary_analysis) counts each server's requests, errors and
+            response times (nginx open source keeps no per-server counters). Only M(zerodown.deploy.canary_analysis)
+            reads it, and it is required there.
+          - "In the C(http) block: C(log_format zerodown '\"$upstream_addr\" \"$upstream_status\"
+            \"$upstream_connect_time\" \"$upstream_header_time\" \"$upstream_response_time\"';) and, where the
+            upstream is proxied (beside any other access log), C(access_log /var/log/nginx/zerodown-access.log
+            zerodown;) without C(buffer=) (a buffered line only counts once nginx has written it)."
+        type: path
   backend:
     description:
       - HAProxy backend name, or the nginx upstream name.

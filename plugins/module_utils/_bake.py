@@ -16,12 +16,13 @@ canary analysis's own statistics (``_canary.judge``: a one-sided Fisher
 exact test against the error rate before the deploy, an exact binomial test
 against ``max_error_rate``, the ratio of mean response times).
 
-What "before the deploy" means: the counters of every server of the backend
-at preflight, counted from the start of the HAProxy process (that is what
-its cumulative counters hold), so the reference is the fleet's own history
-on this load balancer, usually far more requests than the window sees; its
-response time is HAProxy's ``rtime`` then (the mean of each server's last
-512 responses).
+What "before the deploy" means is the counter source's ``reference``: with
+HAProxy, the counters of every server of the backend at preflight, counted
+from the start of the HAProxy process (that is what its cumulative counters
+hold), so the reference is the fleet's own history on this load balancer,
+usually far more requests than the window sees; its response time is
+HAProxy's ``rtime`` then (the mean of each server's last 512 responses). With
+nginx, the access log's last lines before the snapshot (``REFERENCE_BYTES``).
 
 The window is judged as it goes, every ``poll_interval`` seconds, so that a
 breach rolls back in seconds rather than at the end of the window. Looking
@@ -61,22 +62,6 @@ def look_thresholds(thresholds: canary.Thresholds, count: int) -> canary.Thresho
     return dataclasses.replace(thresholds, significance=thresholds.significance / count)
 
 
-def reference_counts(before: Mapping[str, Any]) -> canary.Counts:
-    """What every server of ``before`` (a snapshot) had done when it was taken, summed: the reference."""
-    zero = {
-        "load_balancers": {
-            lb_id: {
-                "pid": entry["pid"],
-                "started": entry["started"],
-                "servers": {name: {} for name in entry["servers"]},
-            }
-            for lb_id, entry in before["load_balancers"].items()
-        }
-    }
-    per_server = canary.step(zero, before)
-    return canary.group(per_server, canary.snapshot_servers(before))
-
-
 def taking_traffic(states: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list:
     """Servers ready with a weight above 0 on any load balancer (``_lb.read_all`` output), sorted."""
     return sorted(
@@ -101,7 +86,7 @@ class BakeResult:
 
 
 def watch(
-    runtimes: Mapping[str, Any],
+    source: canary.CounterSource,
     backend: str,
     before: Mapping[str, Any],
     servers: Sequence[str],
@@ -114,16 +99,16 @@ def watch(
     """Watch ``servers`` for ``window`` seconds against ``before``; stop at the first look that fails."""
     clock = clock or Clock()
     started = clock.monotonic()
-    reference = reference_counts(before)
+    reference = source.reference(before)
     count = looks(window, poll_interval)
     per_look = look_thresholds(thresholds, count)
-    since = canary.take_snapshot(runtimes, backend, servers, now=now)
+    since = source.snapshot(backend, servers, now=now)
     deadline = started + window
     looked = 0
     while True:
         clock.sleep(min(poll_interval, max(0.0, deadline - clock.monotonic())))
-        snapshot = canary.take_snapshot(runtimes, backend, servers, now=now)
-        per_server = canary.step(since, snapshot)
+        snapshot = source.snapshot(backend, servers, now=now)
+        per_server = source.step(since, snapshot)
         verdict = canary.judge(canary.group(per_server, servers), reference, per_look, LABELS)
         looked += 1
         if verdict.verdict == "fail" or clock.monotonic() >= deadline - 1e-9:

@@ -3,12 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Private to the zerodown.deploy collection: canary analysis from HAProxy's own counters.
+"""Private to the zerodown.deploy collection: canary analysis from the load balancer's own counters.
 
-A canary step is judged from the difference between two snapshots of
-``show stat`` (``take_snapshot``), per server and summed over every load
-balancer, so the canary and the baseline are measured over exactly the same
-interval. Knows nothing of AnsibleModule; the canary_analysis module turns
+A canary step is judged from what each server did between two snapshots,
+summed over every load balancer, so the canary and the baseline are measured
+over exactly the same interval. Where the counts come from is a
+``CounterSource``: ``HAProxyCounters`` (here) takes the difference of two
+readings of ``show stat`` (``take_snapshot``, ``step``);
+``_nginx_log.NginxLogCounters`` counts the lines nginx wrote to its access
+log in between. Everything after the per-server ``Counts`` (``group``,
+``judge``, the thresholds, ``analyze_step``'s polling) is the same for both.
+Knows nothing of AnsibleModule; the canary_analysis module turns
 ``CanaryError`` into ``fail_json``.
 
 What is counted, per server (HAProxy management guide, section 9.1 "CSV format")
@@ -70,7 +75,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import validate_name
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
 
+# Version 1 snapshots carry ``source``; one without it (taken before nginx was supported) is HAProxy's.
 SNAPSHOT_VERSION = 1
+SOURCE_HAPROXY = "haproxy"
 TIME_STATS_SAMPLES = 512  # HAProxy's sliding window for qtime/ctime/rtime/ttime (include/haproxy/defaults.h)
 RESPONSE_FIELDS = ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
 # Cumulative counters: they only grow while the same HAProxy process runs.
@@ -244,7 +251,20 @@ def take_snapshot(
             "started": _int(info.get("Start_time_sec")),
             "servers": {name: found[name] for name in wanted},
         }
-    return {"version": SNAPSHOT_VERSION, "backend": backend, "taken_at": now(), "load_balancers": load_balancers}
+    return new_snapshot(SOURCE_HAPROXY, backend, load_balancers, now)
+
+
+def new_snapshot(
+    source: str, backend: str, load_balancers: Dict[str, Any], now: Callable[[], float] = time.time
+) -> Dict[str, Any]:
+    """The envelope every counter source puts its per-load-balancer entries in (JSON-serialisable)."""
+    return {
+        "version": SNAPSHOT_VERSION,
+        "source": source,
+        "backend": backend,
+        "taken_at": now(),
+        "load_balancers": load_balancers,
+    }
 
 
 def _int(value: Any) -> int:
@@ -254,15 +274,30 @@ def _int(value: Any) -> int:
         return 0
 
 
-def check_snapshot(since: Any, backend: str, lb_ids: Sequence[str]) -> Dict[str, Any]:
-    """Validate a snapshot given back by the user (``since``); return it with integer counters."""
-    fix = "pass the 'snapshot' value an earlier canary_analysis call returned"
+SNAPSHOT_FIX = "pass the 'snapshot' value an earlier canary_analysis call returned"
+
+
+def check_envelope(
+    since: Any,
+    backend: str,
+    lb_ids: Sequence[str],
+    source: str,
+    same: str = "give the same socket list as the snapshot call",
+) -> float:
+    """What every snapshot given back as ``since`` must hold, whatever its source; returns its ``taken_at``."""
+    fix = SNAPSHOT_FIX
     if not isinstance(since, Mapping) or not isinstance(since.get("load_balancers"), Mapping):
         raise CanaryInputError("since must be a snapshot (a dict with load_balancers), got %r: %s" % (since, fix))
     if since.get("version") != SNAPSHOT_VERSION:
         raise CanaryInputError(
             "since has snapshot version %r, this module reads version %d: %s"
             % (since.get("version"), SNAPSHOT_VERSION, fix)
+        )
+    given_source = since.get("source", SOURCE_HAPROXY)
+    if given_source != source:
+        raise CanaryInputError(
+            "since holds %s counters, this call reads %s counters: %s with the same provider"
+            % (given_source, source, fix)
         )
     if since.get("backend") != backend:
         raise CanaryInputError(
@@ -272,16 +307,29 @@ def check_snapshot(since: Any, backend: str, lb_ids: Sequence[str]) -> Dict[str,
     given, wanted = set(since["load_balancers"]), set(lb_ids)
     if given != wanted:
         raise CanaryInputError(
-            "since covers load balancer(s) %s but this call reads %s: give the same socket list as the snapshot call"
-            % (", ".join(sorted(given)) or "none", ", ".join(sorted(wanted)))
+            "since covers load balancer(s) %s but this call reads %s: %s"
+            % (", ".join(sorted(given)) or "none", ", ".join(sorted(wanted)), same)
         )
     try:
-        taken_at = float(since.get("taken_at", 0))
+        return float(since.get("taken_at", 0))
     except (TypeError, ValueError):
         raise CanaryInputError(
             "since.taken_at must be a number (epoch seconds), got %r: %s" % (since["taken_at"], fix)
         ) from None
-    out: Dict[str, Any] = {"version": SNAPSHOT_VERSION, "backend": backend, "taken_at": taken_at, "load_balancers": {}}
+
+
+def check_count(value: Any, what: str) -> int:
+    """A counter or offset given back through JSON (an int, or its digits as a string)."""
+    if isinstance(value, bool) or not str(value).isdigit():
+        raise CanaryInputError("since: %s is %r, not a count: %s" % (what, value, SNAPSHOT_FIX))
+    return int(value)
+
+
+def check_snapshot(since: Any, backend: str, lb_ids: Sequence[str]) -> Dict[str, Any]:
+    """Validate a HAProxy snapshot given back by the user (``since``); return it with integer counters."""
+    fix = SNAPSHOT_FIX
+    taken_at = check_envelope(since, backend, lb_ids, SOURCE_HAPROXY)
+    out: Dict[str, Any] = {}
     for lb_id, entry in since["load_balancers"].items():
         servers = entry.get("servers") if isinstance(entry, Mapping) else None
         if not isinstance(servers, Mapping):
@@ -290,21 +338,16 @@ def check_snapshot(since: Any, backend: str, lb_ids: Sequence[str]) -> Dict[str,
         for name, counters in servers.items():
             if not isinstance(counters, Mapping):
                 raise CanaryInputError("since: server %r on %s has no counters: %s" % (name, lb_id, fix))
-            values = {}
-            for key in SNAPSHOT_FIELDS:
-                value = counters.get(key, 0)
-                if isinstance(value, bool) or not str(value).isdigit():
-                    raise CanaryInputError(
-                        "since: counter %s of server %r on %s is %r, not a count: %s" % (key, name, lb_id, value, fix)
-                    )
-                values[key] = int(value)
-            checked[name] = values
-        out["load_balancers"][lb_id] = {
+            checked[name] = {
+                key: check_count(counters.get(key, 0), "counter %s of server %r on %s" % (key, name, lb_id))
+                for key in SNAPSHOT_FIELDS
+            }
+        out[lb_id] = {
             "pid": _int(entry.get("pid")),
             "started": _int(entry.get("started")),
             "servers": checked,
         }
-    return out
+    return new_snapshot(SOURCE_HAPROXY, backend, out, lambda: taken_at)
 
 
 def snapshot_servers(snapshot: Mapping[str, Any]) -> List[str]:
@@ -422,6 +465,64 @@ def step(since: Mapping[str, Any], now: Mapping[str, Any]) -> Dict[str, Counts]:
             delta = server_delta(before["servers"][name], counters, "HAProxy at %s, server %s" % (lb_id, name))
             out[name] = out.get(name, Counts()).add(delta)
     return out
+
+
+class CounterSource:
+    """Where a step's per-server Counts come from; everything that judges them is the same for every source.
+
+    * ``snapshot(backend, servers, now)`` -> a JSON-serialisable snapshot (``new_snapshot``: version, source,
+      backend, taken_at, load_balancers {id: {..., "servers": {name: ...}}}) of ``servers`` (all when None)
+    * ``check(since, backend)`` -> a snapshot given back by the user, validated (CanaryInputError)
+    * ``step(since, now)`` -> {server: Counts} between two snapshots, summed over the load balancers;
+      CounterResetError when the interval cannot be measured
+    """
+
+    kind = "abstract"
+
+    def snapshot(
+        self, backend: str, servers: Optional[Sequence[str]] = None, now: Callable[[], float] = time.time
+    ) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def check(self, since: Any, backend: str) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def step(self, since: Mapping[str, Any], now: Mapping[str, Any]) -> Dict[str, Counts]:
+        raise NotImplementedError
+
+    def reference(self, before: Mapping[str, Any]) -> Counts:
+        """What the servers of ``before`` had done until it was taken, summed (the bake window's reference)."""
+        raise NotImplementedError
+
+
+class HAProxyCounters(CounterSource):
+    """HAProxy's ``show stat`` counters over one or more runtime APIs ({id: HAProxyRuntime})."""
+
+    kind = SOURCE_HAPROXY
+
+    def __init__(self, runtimes: Mapping[str, Any]) -> None:
+        self.runtimes = runtimes
+
+    def snapshot(
+        self, backend: str, servers: Optional[Sequence[str]] = None, now: Callable[[], float] = time.time
+    ) -> Dict[str, Any]:
+        return take_snapshot(self.runtimes, backend, servers, now=now)
+
+    def check(self, since: Any, backend: str) -> Dict[str, Any]:
+        return check_snapshot(since, backend, list(self.runtimes))
+
+    def step(self, since: Mapping[str, Any], now: Mapping[str, Any]) -> Dict[str, Counts]:
+        return step(since, now)
+
+    def reference(self, before: Mapping[str, Any]) -> Counts:
+        """Every server since HAProxy started: its cumulative counters, and ``rtime`` (its last 512 responses)."""
+        zero = {
+            "load_balancers": {
+                lb_id: {"pid": entry["pid"], "started": entry["started"], "servers": {n: {} for n in entry["servers"]}}
+                for lb_id, entry in before["load_balancers"].items()
+            }
+        }
+        return group(step(zero, before), snapshot_servers(before))
 
 
 def group(per_server: Mapping[str, Counts], names: Sequence[str]) -> Counts:
@@ -622,13 +723,19 @@ def judge(canary: Counts, baseline: Counts, thresholds: Thresholds, labels: Labe
 # -- one step, end to end -----------------------------------------------------------------
 
 
-def check_names(canary: Sequence[str], baseline: Optional[Sequence[str]]) -> None:
-    """The canary and baseline lists on their own: not empty, safe names, no server in both."""
+def check_names(
+    canary: Sequence[str],
+    baseline: Optional[Sequence[str]],
+    validate: Optional[Callable[[str], Any]] = None,
+) -> None:
+    """The canary and baseline lists on their own: not empty, safe names (``validate`` raises ValueError;
+    HAProxy's server names by default), no server in both."""
+    validate = validate or (lambda name: validate_name(name, "server"))
     if not canary:
         raise CanaryInputError("canary_servers is empty: name the servers that run the new release")
     for name in list(canary) + list(baseline or []):
         try:
-            validate_name(name, "server")
+            validate(name)
         except ValueError as exc:
             raise CanaryInputError(str(exc)) from exc
     both = sorted(set(canary) & set(baseline or []))
@@ -640,10 +747,13 @@ def check_names(canary: Sequence[str], baseline: Optional[Sequence[str]]) -> Non
 
 
 def check_groups(
-    canary: Sequence[str], baseline: Optional[Sequence[str]], known: Sequence[str]
+    canary: Sequence[str],
+    baseline: Optional[Sequence[str]],
+    known: Sequence[str],
+    validate: Optional[Callable[[str], Any]] = None,
 ) -> Tuple[List[str], List[str]]:
     """``check_names``, then against the servers a snapshot knows; the baseline defaults to all the others."""
-    check_names(canary, baseline)
+    check_names(canary, baseline, validate)
     if baseline is None:
         baseline = [n for n in known if n not in canary]
     unknown = [n for n in list(canary) + list(baseline) if n not in known]
@@ -665,7 +775,7 @@ class StepResult:
 
 
 def analyze_step(
-    runtimes: Mapping[str, Any],
+    source: Any,
     since: Mapping[str, Any],
     canary: Sequence[str],
     baseline: Sequence[str],
@@ -677,7 +787,11 @@ def analyze_step(
     now: Callable[[], float] = time.time,
 ) -> StepResult:
     """Wait ``pause`` seconds, then (while the canary has fewer than min_requests, up to ``max_wait`` more
-    seconds) read the counters again and judge the step since ``since``."""
+    seconds) read the counters again and judge the step since ``since``.
+
+    ``source`` is a CounterSource, or a mapping of HAProxy runtimes (read as ``HAProxyCounters``)."""
+    if not isinstance(source, CounterSource):
+        source = HAProxyCounters(source)
     clock = clock or Clock()
     started = clock.monotonic()
     names = sorted(set(canary) | set(baseline))
@@ -686,8 +800,8 @@ def analyze_step(
     latest: Dict[str, Any] = {}
 
     def enough() -> bool:
-        latest["snapshot"] = take_snapshot(runtimes, backend, names, now=now)
-        latest["per_server"] = step(since, latest["snapshot"])
+        latest["snapshot"] = source.snapshot(backend, names, now=now)
+        latest["per_server"] = source.step(since, latest["snapshot"])
         return group(latest["per_server"], canary).requests >= thresholds.min_requests
 
     try:

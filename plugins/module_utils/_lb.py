@@ -271,6 +271,8 @@ _NGINX_SPEC: Dict[str, Any] = {
         "pid_file": {"type": "path", "default": "/run/nginx.pid"},
         "binary": {"type": "path", "default": "nginx"},
         "prefix": {"type": "path"},
+        # read by canary_analysis only: per-server counts from nginx's access log (_nginx_log.py)
+        "access_log": {"type": "path"},
     },
 }
 #: The keys of one load-balancer description, as options of their own or inside ``load_balancer``.

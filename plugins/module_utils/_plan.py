@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyNameError, validate_name
 from ansible_collections.zerodown.deploy.plugins.module_utils._lb import LBError, canary_weights
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import validate_app
+from ansible_collections.zerodown.deploy.plugins.module_utils._nginx_log import required_config
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import validate_release
 
 STRATEGIES = ("rolling", "blue_green", "canary")
@@ -243,6 +244,26 @@ def load_balancer(
     return out, notes
 
 
+def counters_problem(lb: Dict[str, Any], needed_by: str) -> Optional[str]:
+    """Why the plan's load balancer (``load_balancer()``) cannot give per-server counters; None when it can.
+
+    Whatever judges servers from the load balancer's own counts (a canary step, a bake time) asks here, so
+    that every such feature accepts and refuses the same load balancers, with the same advice.
+    ``needed_by`` starts the message: "zerodown_strategy=canary judges each step".
+    """
+    if lb.get("provider") != "nginx":
+        return None  # HAProxy counts per server in its runtime API
+    access_log = (lb.get("nginx") or {}).get("access_log")
+    if isinstance(access_log, str) and os.path.isabs(access_log):
+        return None
+    given = "" if access_log in (None, "") else " (%r is not an absolute path)" % (access_log,)
+    return (
+        "%s from the load balancer's per-server counters, which nginx open source does not keep: set "
+        "zerodown_lb.nginx.access_log%s to an access log that nginx on each load-balancer host writes with %s "
+        "(the analysis reads it on the lock host, the first load-balancer host)" % (needed_by, given, required_config())
+    )
+
+
 def artifact(variables: Dict[str, Any], problems: List[str], sha256_of) -> Dict[str, Any]:
     source = variables.get("zerodown_artifact") or ""
     checksum = str(variables.get("zerodown_artifact_checksum") or "")
@@ -357,9 +378,17 @@ def blue_green(
 
 
 def canary(
-    variables: Dict[str, Any], app_hosts: Sequence[str], servers: Dict[str, str], problems: List[str], weights_for
+    variables: Dict[str, Any],
+    app_hosts: Sequence[str],
+    servers: Dict[str, str],
+    problems: List[str],
+    weights_for,
+    provider: str = "haproxy",
 ) -> Dict[str, Any]:
-    """Canary hosts (the first ones, a count or a percentage), the steps with their weights, the thresholds."""
+    """Canary hosts (the first ones, a count or a percentage), the steps with their weights, the thresholds.
+
+    nginx has no weight 0: a server that a step gives no share (the baseline at 100 %) is drained instead,
+    which also takes no new requests and lets those in flight finish."""
     count = 1
     try:
         count = batch_size(_setting(variables, "zerodown_canary_hosts"), len(app_hosts))
@@ -400,7 +429,11 @@ def canary(
             step["weights"] = weights
             # switch_traffic's servers option: every weight, and the canary servers back in the pool
             step["servers"] = {
-                name: dict({"weight": weight}, **({"state": "ready"} if name in canary_servers else {}))
+                name: (
+                    {"state": "drain"}
+                    if weight == 0 and provider == "nginx"
+                    else dict({"weight": weight}, **({"state": "ready"} if name in canary_servers else {}))
+                )
                 for name, weight in weights.items()
             }
         steps.append(step)
@@ -456,11 +489,9 @@ def thresholds(variables: Dict[str, Any], problems: List[str]) -> Dict[str, Any]
 def bake(variables: Dict[str, Any], lb: Dict[str, Any], problems: List[str]) -> Dict[str, Any]:
     """The bake window after the last switch: its length (0: none) and the thresholds of the canary analysis."""
     window = _positive(variables, ("zerodown_bake_time",), problems)["zerodown_bake_time"]
-    if window and lb.get("provider") == "nginx" and not (lb.get("nginx") or {}).get("access_log"):
-        problems.append(
-            "zerodown_bake_time=%r judges the new release from the load balancer's per-server counters, which nginx "
-            "open source does not keep: use zerodown_lb.provider=haproxy, or zerodown_bake_time=0" % (window,)
-        )
+    problem = counters_problem(lb, "zerodown_bake_time=%g judges the new release" % window) if window else None
+    if problem:
+        problems.append(problem)
     return dict({"time": window}, **thresholds(variables, problems))
 
 
@@ -533,12 +564,10 @@ def build_plan(
     if strategy == "blue_green" and mode != "contract":
         strategy_plan["blue_green"] = blue_green(variables, app_hosts, groups or {}, lb["servers"], problems)
     elif strategy == "canary" and mode != "contract":
-        if lb["provider"] == "nginx" and mode == "deploy":
-            problems.append(
-                "zerodown_strategy=canary judges each step from the load balancer's per-server counters, which nginx "
-                "open source does not keep: use zerodown_lb.provider=haproxy, or the rolling or blue_green strategy"
-            )
-        strategy_plan["canary"] = canary(variables, app_hosts, lb["servers"], problems, weights_for)
+        problem = counters_problem(lb, "zerodown_strategy=canary judges each step") if mode == "deploy" else None
+        if problem:
+            problems.append(problem)
+        strategy_plan["canary"] = canary(variables, app_hosts, lb["servers"], problems, weights_for, lb["provider"])
         rolled = strategy_plan["canary"]["baseline"]  # promoted with the rolling batches after the canary steps
     plan_batches = batches(rolled, size)
     worst = worst_case_seconds(len(plan_batches), timeouts["drain"], timeouts["stop"], timeouts["ready"])

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: canary_analysis
-short_description: Judge a canary step from HAProxy's own per-server counters
+short_description: Judge a canary step from the load balancer's own per-server counters (HAProxy, or nginx's access log)
 version_added: 0.1.0
 description:
   - Compares canary servers with baseline servers over the same interval, from the difference between two readings
-    of HAProxy's C(show stat) counters, summed over every load balancer in O(socket). No metrics system is needed.
+    of HAProxy's C(show stat) counters, summed over every load balancer in O(socket), or, with O(provider=nginx),
+    from the lines nginx wrote to its access log O(nginx.access_log) in between. No metrics system is needed.
   - O(state=snapshot) reads the counters of the backend's servers and returns them as RV(snapshot), to be given back
     as O(since) when the step ends.
   - O(state=analyze) optionally waits O(pause) seconds, reads the counters again and judges the step since O(since)
@@ -20,13 +21,14 @@ description:
     V(fail) or V(inconclusive) with the measured values, the test statistics and a RV(reason) naming them against
     the thresholds. Its RV(snapshot) is where the next step starts.
   - "Error rate: requests are C(stot), errors are 5xx answers (C(hrsp_5xx)), connection errors (C(econ)) and
-    response errors (C(eresp)). The canary fails when its error rate is higher than the baseline's by a one-sided
+    response errors (C(eresp)); for nginx, see O(nginx.access_log). The canary fails when its error rate is higher than the baseline's by a one-sided
     Fisher exact test (p below O(significance)), or higher than O(max_error_rate) by a one-sided exact binomial test.
     Exact tests stay right at small counts: one error in 40 canary requests at a 5 % step (p=0.05) does not fail, 5 %
     errors over a busy step does."
   - Latency is the ratio of the mean server response times of canary and baseline over the step, against
     O(max_latency_ratio). HAProxy keeps no cumulative response time, only C(rtime), an average over a sliding window
     of 512 samples; the module recovers the step's own mean from C(rtime) and the request counter at both ends.
+    nginx logs each request's C($upstream_response_time), so its step mean is exact.
   - A canary with fewer than O(min_requests) requests in the step is V(inconclusive), never V(pass);
     O(max_wait) keeps reading until it has them or the time is up.
   - O(state=bake) is the bake window after the last switch of a deploy. For O(pause) seconds it watches the servers
@@ -38,8 +40,21 @@ description:
     a false alarm. A window that ends with fewer than O(min_requests) requests is V(inconclusive).
   - The module only reads; it never changes a server or a weight, and does not fail on a V(fail) verdict (test
     RV(verdict) in the play).
-  - Needs HAProxy. nginx open source keeps no per-server counters; with O(provider=nginx) the module fails and says
-    so (counters from access logs are not supported).
+  - "nginx open source keeps no per-server counters: with O(provider=nginx) the module counts them from the access
+    log O(nginx.access_log), which nginx must write in this log format (in the C(http) block), C(log_format zerodown
+    '\"$upstream_addr\" \"$upstream_status\" \"$upstream_connect_time\" \"$upstream_header_time\"
+    \"$upstream_response_time\"';), with C(access_log /var/log/nginx/zerodown-access.log zerodown;) where the
+    upstream is proxied. A line that does not match fails the task naming the file, the line and this format."
+  - "For nginx, a snapshot records the log file's device, inode and the byte offset after its last complete line;
+    a step reads only the bytes written since, so its cost follows the step's traffic, not the log's size. A line
+    counts on the server of the last address of C($upstream_addr) (C(a, b) lists retries, C(a : b) internal
+    redirects: the last attempt is the one the client got, earlier ones count nowhere); C(-) (nginx answered
+    itself) counts nowhere. A received header is a response (5xx C($upstream_status) is an error, and its
+    C($upstream_response_time) a latency sample); no header with status 502 or 504 (nginx's own answer) is a
+    connection error when C($upstream_connect_time) is C(-), else a response error."
+  - With O(provider=nginx) the module reads the log locally, so it must run on the nginx host (C(delegate_to) the
+    load-balancer host; the C(zerodown.deploy.canary) role runs it on the plan's lock host, the first load-balancer
+    host).
 author:
   - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
@@ -67,6 +82,8 @@ options:
   servers:
     description:
       - With O(state=snapshot), the servers to record; all servers of O(backend) when omitted.
+      - nginx servers are C(host:port) as written in O(nginx.servers_file), here and in O(canary_servers) and
+        O(baseline_servers).
     type: list
     elements: str
   canary_servers:
@@ -84,8 +101,8 @@ options:
     elements: str
   since:
     description:
-      - The RV(snapshot) an earlier call returned, taken on the same O(socket) list and O(backend); the step starts
-        there.
+      - The RV(snapshot) an earlier call returned, taken on the same O(socket) list (or nginx) and O(backend); the
+        step starts there.
       - Without it the module takes a snapshot itself at the start, and O(pause) must be above 0.
     type: dict
   before:
@@ -149,14 +166,25 @@ notes:
   - HAProxy counters live in the HAProxy process. A reload or restart (or C(clear counters)) between O(since) and
     the end of the step makes the step unmeasurable; the module detects it (process id and start time from
     C(show info), counters going down) and fails saying so, rather than report a negative or partial rate.
+  - The nginx access log rotated or truncated between O(since) and the end of the step (another inode, or shorter
+    than the snapshot's offset) makes the step unmeasurable in the same way, and the module fails saying so. A
+    reload of nginx (as M(zerodown.deploy.switch_traffic) does) is no problem. With C(buffer=) on the
+    C(access_log), lines are counted only once nginx writes them (at most C(flush=) later); better leave it out.
+  - With several nginx load balancers, each writes its own log; the module reads the one of the nginx it runs
+    beside, a sample of the traffic that the weights share alike.
   - Requests that HAProxy retries or redispatches to another server count on the server that finally answered
-    them; use C(retries 0) and no C(option redispatch) so that a failing canary shows its errors.
+    them; use C(retries 0) and no C(option redispatch) (nginx, C(proxy_next_upstream off)) so that a failing
+    canary shows its errors.
   - Shares of traffic for the steps are set with M(zerodown.deploy.switch_traffic) weights.
 seealso:
   - module: zerodown.deploy.switch_traffic
   - name: HAProxy management guide, CSV format of show stat
     description: The meaning of C(stot), C(hrsp_5xx), C(econ), C(eresp), C(req_tot) and C(rtime).
     link: https://docs.haproxy.org/2.6/management.html#9.1
+  - name: nginx upstream module, embedded variables
+    description: C($upstream_addr), C($upstream_status), C($upstream_connect_time), C($upstream_header_time),
+      C($upstream_response_time).
+    link: https://nginx.org/en/docs/http/ngx_http_upstream_module.html#variables
 """
 
 EXAMPLES = r"""
@@ -221,6 +249,23 @@ EXAMPLES = r"""
     pause: 300
     poll_interval: 5
     require_pass: true
+
+# nginx.conf, http block:
+#   log_format zerodown '"$upstream_addr" "$upstream_status" "$upstream_connect_time" "$upstream_header_time"
+#                        "$upstream_response_time"';   (one line)
+#   access_log /var/log/nginx/zerodown-access.log zerodown;
+- name: One step through nginx, on the nginx host (the servers are host:port as in the servers file)
+  zerodown.deploy.canary_analysis:
+    provider: nginx
+    nginx:
+      conf: /etc/nginx/nginx.conf
+      servers_file: /etc/nginx/zerodown/app.servers
+      access_log: /var/log/nginx/zerodown-access.log
+    backend: app
+    canary_servers: ["10.0.0.14:8080"]
+    pause: 30
+  delegate_to: lb1
+  register: step
 """
 
 RETURN = r"""
@@ -228,10 +273,16 @@ snapshot:
   description:
     - Counters read at the end of the call (for O(state=snapshot), now), per load balancer and server, with the
       HAProxy process id and start time. Give it as O(since) to the call that ends the next step.
+    - "C(source) is V(haproxy) (a snapshot without it is HAProxy's too) or V(nginx_access_log). An nginx snapshot
+      has, for its servers file, C(access_log), C(dev) and C(ino) (the log file's identity), C(offset) (the byte
+      after its last complete line) and per server the C(addresses) nginx logs for it, such as
+      C({access_log: /var/log/nginx/zerodown-access.log, dev: 2049, ino: 131074, offset: 52440,
+      servers: {10.0.0.11:8080: {addresses: [10.0.0.11:8080]}}})."
   returned: always
   type: dict
   sample:
     version: 1
+    source: haproxy
     backend: app
     taken_at: 1796110930.52
     load_balancers:
@@ -342,19 +393,22 @@ from ansible_collections.zerodown.deploy.plugins.module_utils import _bake as ba
 from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx_log as nginx_log  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError  # noqa: E402
 
-NGINX_MESSAGE = (
-    "canary_analysis needs per-server request, error and response-time counters, which nginx open source does not "
-    "keep: use provider=haproxy (its runtime API counts them per server), or judge the canary from access-log based "
-    "counters, which this collection does not provide yet"
-)
+
+def nginx_log_message():
+    return (
+        "provider nginx: canary_analysis counts each server's requests, errors and response times from nginx's "
+        "access log, as nginx open source keeps no per-server counters; set nginx.access_log to a log that nginx "
+        "writes with %s" % nginx_log.required_config()
+    )
 
 
-def check_params(params):
+def check_params(params, lb_params):
     """Everything that can be checked before reaching a load balancer; returns the thresholds."""
-    if params["provider"] == "nginx":
-        raise canary.CanaryInputError(NGINX_MESSAGE)
+    if lb_params["provider"] == "nginx" and not (lb_params["nginx"] or {}).get("access_log"):
+        raise canary.CanaryInputError(nginx_log_message())
     for key in ("pause", "max_wait"):
         if params[key] < 0:
             raise canary.CanaryInputError("%s=%r: give 0 or more seconds" % (key, params[key]))
@@ -384,7 +438,7 @@ def check_params(params):
         if params["pause"] <= 0:
             raise canary.CanaryInputError("pause=%r: give the bake window in seconds, above 0" % (params["pause"],))
         if params["canary_servers"] is not None:
-            canary.check_names(params["canary_servers"], None)
+            canary.check_names(params["canary_servers"], None, server_validator(lb_params))
         return canary.Thresholds.from_params(params)
     if params["before"] is not None:
         raise canary.CanaryInputError("before only applies to state=bake: for state=analyze give since")
@@ -401,21 +455,36 @@ def check_params(params):
             "no step to measure: give since (the snapshot returned by a state=snapshot call) or a pause above 0 "
             "(the module then takes the snapshot itself and waits)"
         )
-    canary.check_names(params["canary_servers"], params["baseline_servers"])
+    canary.check_names(params["canary_servers"], params["baseline_servers"], server_validator(lb_params))
     return canary.Thresholds.from_params(params)
 
 
-def analyze(params, providers, runtimes, backend, thresholds, clock):
+def server_validator(lb_params):
+    """How a server is named: HAProxy's server names, or nginx's host:port (None: HAProxy's, the default)."""
+    return nginx_log.validate_server if lb_params["provider"] == "nginx" else None
+
+
+def counter_source(lb_params, providers):
+    """Where the counts come from: HAProxy's runtime API, or nginx's access log on this host."""
+    if lb_params["provider"] == "nginx":
+        return nginx_log.NginxLogCounters(providers[0], lb_params["nginx"]["access_log"])
+    return canary.HAProxyCounters({p.id: p.runtime for p in providers})
+
+
+def analyze(params, lb_params, providers, source, backend, thresholds, clock):
     """One canary step: the canary against the baseline since ``since`` (or a snapshot taken now)."""
     if params["since"] is not None:
-        since = canary.check_snapshot(params["since"], backend, list(runtimes))
+        since = source.check(params["since"], backend)
     else:
-        since = canary.take_snapshot(runtimes, backend)
+        since = source.snapshot(backend)
     canary_servers, baseline_servers = canary.check_groups(
-        params["canary_servers"], params["baseline_servers"], canary.snapshot_servers(since)
+        params["canary_servers"],
+        params["baseline_servers"],
+        canary.snapshot_servers(since),
+        server_validator(lb_params),
     )
     outcome = canary.analyze_step(
-        runtimes,
+        source,
         since,
         canary_servers,
         baseline_servers,
@@ -428,9 +497,9 @@ def analyze(params, providers, runtimes, backend, thresholds, clock):
     return outcome, dict(canary_servers=canary_servers, baseline_servers=baseline_servers)
 
 
-def bake_window(params, providers, runtimes, backend, thresholds, clock):
+def bake_window(params, lb_params, providers, source, backend, thresholds, clock):
     """The bake window: the servers taking traffic against the snapshot taken before the deploy."""
-    before = canary.check_snapshot(params["before"], backend, list(runtimes))
+    before = source.check(params["before"], backend)
     known = canary.snapshot_servers(before)
     servers = params["canary_servers"]
     if servers is None:
@@ -439,9 +508,9 @@ def bake_window(params, providers, runtimes, backend, thresholds, clock):
             raise canary.CanaryInputError(
                 "no server of backend %r is ready with a weight above 0: nothing takes traffic to watch" % backend
             )
-    servers, _others = canary.check_groups(servers, [], known)
+    servers, _others = canary.check_groups(servers, [], known, server_validator(lb_params))
     outcome = bake.watch(
-        runtimes, backend, before, servers, thresholds, params["pause"], params["poll_interval"], clock=clock
+        source, backend, before, servers, thresholds, params["pause"], params["poll_interval"], clock=clock
     )
     return outcome, dict(canary_servers=servers, baseline_servers=known, looks=outcome.looks, looked=outcome.looked)
 
@@ -468,16 +537,16 @@ def main(clock=None):
     try:
         lb_params = lb.resolve_params(params)
         backend = lb_params["backend"]
-        thresholds = check_params(dict(params, provider=lb_params["provider"]))
+        thresholds = check_params(params, lb_params)
         providers = lb.providers_from_params(lb_params)
         for provider in providers:
             provider.check_name(backend, "backend")
-        runtimes = {p.id: p.runtime for p in providers}
+        source = counter_source(lb_params, providers)
         if params["state"] == "snapshot":
-            result["snapshot"] = canary.take_snapshot(runtimes, backend, params["servers"])
+            result["snapshot"] = source.snapshot(backend, params["servers"])
             module.exit_json(**result)
         judged = bake_window if params["state"] == "bake" else analyze
-        outcome, fields = judged(params, providers, runtimes, backend, thresholds, clock)
+        outcome, fields = judged(params, lb_params, providers, source, backend, thresholds, clock)
     except (canary.CanaryError, lb.LBError, HAProxyError) as exc:
         module.fail_json(msg=str(exc), **result)
 

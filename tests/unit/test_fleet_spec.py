@@ -143,7 +143,7 @@ def test_releases_command_needs_no_running_fleet(tmp_path, capsys):
 
 
 def test_nginx_beside_haproxy_with_no_retries_and_the_modules_servers_file():
-    from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx
+    from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx, _nginx_log
 
     spec = core.FleetSpec(name="unit", app_hosts=3, subnet="10.213.7.0/24", state_dir="/tmp/zdf-unit")
     facts = spec.facts()
@@ -164,6 +164,11 @@ def test_nginx_beside_haproxy_with_no_retries_and_the_modules_servers_file():
     assert [(s.address, s.state) for s in servers] == [("10.213.7.1%d:8080" % i, "ready") for i in (1, 2, 3)]
     assert _nginx.render_servers("app", servers) == text
     assert core.NGINX_SERVERS_HEADER == _nginx.HEADER_PREFIX
+    # the access log canary_analysis reads, in the collection's log_format, unbuffered
+    assert facts["fleet_nginx_access_log"] == core.NGINX_ACCESS_LOG
+    assert core.NGINX_LOG_FORMAT == _nginx_log.LOG_FORMAT_DIRECTIVE and core.NGINX_LOG_FORMAT in config
+    assert ["access_log", core.NGINX_ACCESS_LOG, "zerodown"] in words
+    assert not [w for w in words if w[:1] == ["access_log"] and w[1:2] != [core.NGINX_ACCESS_LOG]]
 
 
 def test_cgroup_pids_survive_a_cgroup_that_vanishes_during_the_walk(tmp_path, monkeypatch):

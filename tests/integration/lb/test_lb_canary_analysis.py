@@ -3,50 +3,30 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import threading
 import urllib.request
 
-from zerodown_testkit.support.http_server import Response, serve
-from zerodown_testkit.support.lbharness import Backends, HAProxyInstance
+from zerodown_testkit.support import canary_checks as checks
+from zerodown_testkit.support.lbharness import HAProxyInstance, canary_backends
 from zerodown_testkit.support.loadgen import LoadGenerator
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
 
 BASELINE = ["web1", "web2"]
 CANARY = "canary"
 
 
-def canary_app(error_every: int = 0, delay: float = 0.0):
-    """The new release: every ``error_every``-th request answers 500; every answer takes ``delay`` s."""
-    counter = itertools.count(1)
-
-    def handler(req):
-        if error_every and next(counter) % error_every == 0:
-            return Response(500, {"X-App-Version": CANARY}, b"boom\n")
-        return Response(200, {"X-App-Version": CANARY}, b"canary\n", delay=delay)
-
-    return handler
-
-
 @contextlib.contextmanager
 def canary_fleet(tmp_path, share: int = 25, **canary_behaviour):
     """HAProxy over two real baseline backends and one canary, weighted to give the canary ``share`` %."""
-    backends = Backends(BASELINE)
-    server = serve(canary_app(**canary_behaviour))
-    server._server.handle_error = lambda request, client_address: None
-    backends.servers[CANARY] = server.start()
-    haproxy = None
-    try:
+    with canary_backends(BASELINE, CANARY, **canary_behaviour) as backends:
         haproxy = HAProxyInstance(tmp_path / "lb", backends, servers=BASELINE + [CANARY])
-        for name, weight in lb.canary_weights([CANARY], BASELINE, share).items():
-            haproxy.runtime.set_weight("app", name, weight)
-        yield haproxy
-    finally:
-        if haproxy is not None:
+        try:
+            for name, weight in lb.canary_weights([CANARY], BASELINE, share).items():
+                haproxy.runtime.set_weight("app", name, weight)
+            yield haproxy
+        finally:
             haproxy.stop()
-        backends.stop()
 
 
 def _load(haproxy):
@@ -57,20 +37,15 @@ def _args(haproxy, **extra):
     return dict({"socket": [haproxy.socket], "backend": "app"}, **extra)
 
 
-def _wait_requests(load, more, timeout=60):
-    target = load.requests_so_far + more
-    wait_until(lambda: load.requests_so_far >= target, timeout=timeout, interval=0.05)
-
-
 def test_5xx_canary_fails_at_a_step_with_enough_traffic(tmp_path, module_runner):
     with canary_fleet(tmp_path, share=25, error_every=10) as haproxy, _load(haproxy) as load:
         state_before = haproxy.full_state()
-        _wait_requests(load, 30)
+        checks.wait_requests(load, 30)
         snap = module_runner("canary_analysis", _args(haproxy, state="snapshot"))
         assert not snap["failed"], snap
         assert snap["changed"] is False
         assert set(snap["snapshot"]["load_balancers"][haproxy.socket]["servers"]) == {"web1", "web2", CANARY}
-        _wait_requests(load, 600)
+        checks.wait_requests(load, 600)
         analyze = _args(haproxy, canary_servers=[CANARY], since=snap["snapshot"], min_requests=50)
         checked = module_runner("canary_analysis", analyze, check=True)
         result = module_runner("canary_analysis", analyze)
@@ -94,23 +69,9 @@ def test_5xx_canary_fails_at_a_step_with_enough_traffic(tmp_path, module_runner)
 
 def test_healthy_canary_passes_with_pause_and_chained_steps(tmp_path, module_runner):
     with canary_fleet(tmp_path, share=25) as haproxy, _load(haproxy) as load:
-        _wait_requests(load, 30)
-        args = _args(haproxy, canary_servers=[CANARY], baseline_servers=BASELINE, pause=4, min_requests=50)
-        first = module_runner("canary_analysis", args)
-        assert not first["failed"], first
-        print(first["reason"], first["canary"], first["baseline"])
-        assert first["verdict"] == "pass", first["reason"]
-        assert first["canary"]["requests"] >= 50 and first["canary"]["errors"] == 0
-        assert 4 <= first["waited_seconds"] < 60 and first["step_seconds"] >= 3.5
-        assert first["latency_ratio"] is not None and first["latency_ratio"] <= 1.5
-        # The next step starts where this one ended; check mode runs it fully.
-        _wait_requests(load, 400)
-        second = module_runner(
-            "canary_analysis", dict(args, pause=0, since=first["snapshot"], min_requests=30), check=True
-        )
-        assert second["verdict"] == "pass", second["reason"]
-        assert second["canary"]["requests"] >= 30
-        assert second["snapshot"]["taken_at"] > first["snapshot"]["taken_at"]
+        checks.wait_requests(load, 30)
+        args = _args(haproxy, canary_servers=[CANARY], baseline_servers=BASELINE)
+        checks.healthy_steps_pass(module_runner, args, load, pause=4, more=400)
     assert load.report.failed == 0, load.report.failures[:5]
 
 
@@ -132,29 +93,19 @@ def test_too_little_traffic_is_inconclusive(tmp_path, module_runner):
                 poll_interval=0.2,
             ),
         )
-    assert not result["failed"], result
-    assert result["verdict"] == "inconclusive"
-    assert 1 <= result["canary"]["requests"] <= 6
-    assert "fewer than min_requests 50" in result["reason"]
-    assert result["waited_seconds"] >= 1
+    checks.inconclusive(result, most=6)
 
 
 def test_slow_canary_fails_on_the_latency_ratio(tmp_path, module_runner):
     with canary_fleet(tmp_path, share=25, delay=0.04) as haproxy, _load(haproxy) as load:
-        _wait_requests(load, 30)
+        checks.wait_requests(load, 30)
         snap = module_runner("canary_analysis", _args(haproxy, state="snapshot"))
-        _wait_requests(load, 300)
+        checks.wait_requests(load, 300)
         result = module_runner(
             "canary_analysis", _args(haproxy, canary_servers=[CANARY], since=snap["snapshot"], min_requests=30)
         )
-    print(result["reason"], result["canary"], result["baseline"])
-    assert result["verdict"] == "fail", result["reason"]
-    assert result["canary"]["errors"] == 0
     # The step's own mean from HAProxy's rtime window: the canary sleeps 40 ms per request.
-    assert 30 <= result["canary"]["latency_ms"] <= 100, result["canary"]
-    assert result["baseline"]["latency_ms"] < 10, result["baseline"]
-    assert result["latency_ratio"] > 1.5
-    assert "max_latency_ratio 1.5" in result["reason"]
+    checks.slow_canary_fails(result, 30, 100)
     assert load.report.failed == 0
 
 
@@ -171,7 +122,7 @@ def test_bad_input_and_cleared_counters(tmp_path, module_runner):
                     "canary_servers": [CANARY],
                     "pause": 1,
                 },
-                "nginx open source does not keep",
+                "set nginx.access_log to a log that nginx writes with log_format zerodown",
             ),
             (_args(haproxy, canary_servers=["web9"], since=snap), "web9 are not in the snapshot"),
             (_args(haproxy, backend="zz", state="snapshot"), "no backend 'zz'"),
@@ -196,41 +147,27 @@ def test_bad_input_and_cleared_counters(tmp_path, module_runner):
         assert haproxy.full_state() == before
 
 
-def going_bad(bad):
-    """A release healthy until ``bad`` is set, then answering every other request with 500."""
-    counter = itertools.count(1)
-
-    def handler(req):
-        if bad.is_set() and next(counter) % 2 == 0:
-            return Response(500, {"X-App-Version": CANARY}, b"boom\n")
-        return Response(200, {"X-App-Version": CANARY}, b"canary\n")
-
-    return handler
-
-
 def test_bake_catches_a_release_that_goes_bad_after_the_switch_within_seconds(tmp_path, module_runner):
     bad = threading.Event()
-    backends = Backends(BASELINE)
-    server = serve(going_bad(bad))
-    server._server.handle_error = lambda request, client_address: None
-    backends.servers[CANARY] = server.start()
-    haproxy = HAProxyInstance(tmp_path / "lb", backends, servers=BASELINE + [CANARY])
-    try:
-        with _load(haproxy) as load:
-            _wait_requests(load, 300)
-            before = module_runner("canary_analysis", _args(haproxy, state="snapshot"))
-            assert not before["failed"], before
-            # the switch: the old release out of the pool, the new one alone
-            for name in BASELINE:
-                haproxy.runtime.set_server_state("app", name, "maint")
-            state = haproxy.full_state()
-            threading.Timer(3.0, bad.set).start()
-            args = _args(haproxy, state="bake", before=before["snapshot"], pause=60, poll_interval=0.5, min_requests=30)
-            result = module_runner("canary_analysis", dict(args, require_pass=True))
-            assert haproxy.full_state() == state  # it only reads
-    finally:
-        haproxy.stop()
-        backends.stop()
+    with canary_backends(BASELINE, CANARY, error_every=2, bad=bad) as backends:
+        haproxy = HAProxyInstance(tmp_path / "lb", backends, servers=BASELINE + [CANARY])
+        try:
+            with _load(haproxy) as load:
+                checks.wait_requests(load, 300)
+                before = module_runner("canary_analysis", _args(haproxy, state="snapshot"))
+                assert not before["failed"], before
+                # the switch: the old release out of the pool, the new one alone
+                for name in BASELINE:
+                    haproxy.runtime.set_server_state("app", name, "maint")
+                state = haproxy.full_state()
+                threading.Timer(3.0, bad.set).start()
+                args = _args(
+                    haproxy, state="bake", before=before["snapshot"], pause=60, poll_interval=0.5, min_requests=30
+                )
+                result = module_runner("canary_analysis", dict(args, require_pass=True))
+                assert haproxy.full_state() == state  # it only reads
+        finally:
+            haproxy.stop()
     print(result["msg"], result["canary"], result["baseline"])
     assert result["failed"] is True and result["msg"].startswith("bake window fail: new release error rate")
     assert result["canary_servers"] == [CANARY], "the servers taking traffic when the window started"
@@ -242,7 +179,7 @@ def test_bake_catches_a_release_that_goes_bad_after_the_switch_within_seconds(tm
 
 def test_bake_of_a_healthy_release_passes_after_its_window(tmp_path, module_runner):
     with canary_fleet(tmp_path, share=25) as haproxy, _load(haproxy) as load:
-        _wait_requests(load, 200)
+        checks.wait_requests(load, 200)
         before = module_runner("canary_analysis", _args(haproxy, state="snapshot"))
         result = module_runner(
             "canary_analysis", _args(haproxy, state="bake", before=before["snapshot"], pause=3, min_requests=30)

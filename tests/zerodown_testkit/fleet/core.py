@@ -82,6 +82,13 @@ NGINX_CONF = "/etc/nginx/nginx.conf"
 NGINX_SERVERS_FILE = "/etc/nginx/zerodown/app.servers"
 NGINX_PID_FILE = "/run/nginx.pid"
 NGINX_UPSTREAM = "app"
+# the access log canary_analysis reads (zerodown_lb.nginx.access_log), in the collection's log_format
+# (plugins/module_utils/_nginx_log.py LOG_FORMAT_DIRECTIVE; a unit test keeps the two equal)
+NGINX_ACCESS_LOG = "/var/log/nginx/zerodown-access.log"
+NGINX_LOG_FORMAT = (
+    "log_format zerodown "
+    """'"$upstream_addr" "$upstream_status" "$upstream_connect_time" "$upstream_header_time" "$upstream_response_time"';"""
+)
 # The first line zerodown.deploy's nginx provider writes (plugins/module_utils/_nginx.py HEADER_PREFIX; a unit
 # test keeps the two equal): the fleet's file reads back byte for byte as the modules would write it.
 NGINX_SERVERS_HEADER = "# Managed by zerodown.deploy (drain_backend / switch_traffic): upstream "
@@ -272,6 +279,7 @@ class FleetSpec:
             "fleet_nginx_servers_file": NGINX_SERVERS_FILE,
             "fleet_nginx_pid_file": NGINX_PID_FILE,
             "fleet_nginx_upstream": NGINX_UPSTREAM,
+            "fleet_nginx_access_log": NGINX_ACCESS_LOG,
             "fleet_app_name": APP_NAME,
             "fleet_app_port": APP_PORT,
             "fleet_db_host": db,
@@ -554,8 +562,10 @@ events {
 }
 
 http {
-    # ~1000 requests/s under load: the load generator counts them, the disk need not
-    access_log off;
+    # Only the log canary_analysis counts each server's requests from (zerodown.deploy's log_format, a short
+    # line per request), unbuffered so that a request is in it once answered; no other access log.
+    %(log_format)s
+    access_log %(access_log)s %(log_format_name)s;
     # Client keep-alive is short, so a client that keeps a connection idle does not keep an old worker (one
     # that a reload told to finish) alive for long; old workers close idle keep-alive connections when told to
     # finish and serve the requests in flight to the end.
@@ -581,7 +591,15 @@ http {
         }
     }
 }
-""" % {"pid": NGINX_PID_FILE, "upstream": NGINX_UPSTREAM, "servers": NGINX_SERVERS_FILE, "port": NGINX_PORT}
+""" % {
+        "pid": NGINX_PID_FILE,
+        "upstream": NGINX_UPSTREAM,
+        "servers": NGINX_SERVERS_FILE,
+        "port": NGINX_PORT,
+        "log_format": NGINX_LOG_FORMAT,
+        "access_log": NGINX_ACCESS_LOG,
+        "log_format_name": "zerodown",
+    }
 
 
 def prepare_machine(spec: FleetSpec, host: Host, rootfs: Path, pubkey: str) -> None:

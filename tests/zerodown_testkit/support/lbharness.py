@@ -15,6 +15,8 @@ retry. ``/pin/<server>/...`` is routed to that server (HAProxy
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import shutil
 import signal
 import socket
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError, HAProxyRuntime
+from ansible_collections.zerodown.deploy.plugins.module_utils._nginx_log import LOG_FORMAT_DIRECTIVE, LOG_FORMAT_NAME
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
 
 from .http_server import Request, Response, ServerHandle, serve
@@ -187,10 +190,41 @@ def _ppid(proc_dir: Path) -> int:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
+def canary_app(name: str = "canary", error_every: int = 0, delay: float = 0.0, bad: Optional[threading.Event] = None):
+    """A new release for canary tests: every ``error_every``-th request answers 500 (with ``bad``, only once
+    it is set: a release going bad later); every answer takes ``delay`` s."""
+    counter = itertools.count(1)
+
+    def handler(req: Request) -> Response:
+        if error_every and (bad is None or bad.is_set()) and next(counter) % error_every == 0:
+            return Response(500, {"X-App-Version": name}, b"boom\n")
+        return Response(200, {"X-App-Version": name}, ("%s\n" % name).encode(), delay=delay)
+
+    return handler
+
+
+@contextlib.contextmanager
+def canary_backends(baseline: Sequence[str], canary: str = "canary", **behaviour):
+    """Real baseline backends and one canary backend (``canary_app(canary, **behaviour)``), stopped at the end."""
+    backends = Backends(baseline)
+    try:
+        server = serve(canary_app(canary, **behaviour))
+        server._server.handle_error = lambda request, client_address: None
+        backends.servers[canary] = server.start()
+        yield backends
+    finally:
+        backends.stop()
+
+
 class NginxInstance:
+    """nginx over ``backends`` (optionally with ``weights`` per backend name), writing the access log that
+    canary_analysis reads (``access_log``, in the collection's log_format) and nothing else."""
+
     WORKERS = 2
 
-    def __init__(self, directory: Path, backends: Backends, upstream: str = "app") -> None:
+    def __init__(
+        self, directory: Path, backends: Backends, upstream: str = "app", weights: Optional[Dict[str, int]] = None
+    ) -> None:
         self.binary = require("nginx")
         self.dir = Path(directory)
         (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
@@ -199,8 +233,14 @@ class NginxInstance:
         self.upstream = upstream
         self.pid_file = str(self.dir / "nginx.pid")
         self.servers_file = str(self.dir / ("%s.servers" % upstream))
+        self.access_log = str(self.dir / "logs" / "zerodown-access.log")
         self.addresses = {name: "127.0.0.1:%d" % server.port for name, server in backends.servers.items()}
-        Path(self.servers_file).write_text("".join("server %s;\n" % a for a in self.addresses.values()))
+        Path(self.servers_file).write_text(
+            "".join(
+                "server %s%s;\n" % (a, " weight=%d" % weights[n] if weights and n in weights else "")
+                for n, a in self.addresses.items()
+            )
+        )
         tmp = self.dir / "tmp"
         self.conf = str(self.dir / "nginx.conf")
         Path(self.conf).write_text(
@@ -209,7 +249,9 @@ class NginxInstance:
             "error_log %s/logs/error.log info;\n"
             "events { worker_connections 512; }\n"
             "http {\n"
-            "    access_log off;\n"
+            "    %s\n"
+            # unbuffered: a request is in the log when its answer has gone
+            "    access_log %s %s;\n"
             "    client_body_temp_path %s/body;\n"
             "    proxy_temp_path %s/proxy;\n"
             "    fastcgi_temp_path %s/fastcgi;\n"
@@ -234,6 +276,9 @@ class NginxInstance:
                 self.WORKERS,
                 self.pid_file,
                 self.dir,
+                LOG_FORMAT_DIRECTIVE,
+                self.access_log,
+                LOG_FORMAT_NAME,
                 tmp,
                 tmp,
                 tmp,
@@ -289,6 +334,7 @@ class NginxInstance:
                 "pid_file": self.pid_file,
                 "binary": self.binary,
                 "prefix": str(self.dir),
+                "access_log": self.access_log,
             },
             "backend": self.upstream,
         }

@@ -22,7 +22,7 @@ def fleet_before(requests=10_000, errors=5, latency_ms=20):
 
 def test_the_reference_is_every_server_since_haproxy_started():
     _lb1, before = fleet_before()
-    ref = bake.reference_counts(before)
+    ref = canary.HAProxyCounters({"lb": _lb1}).reference(before)
     assert (ref.requests, ref.errors) == (30_000, 15)
     assert ref.latency_ms == pytest.approx(20, abs=1)  # rtime of the last 512 responses
 
@@ -37,7 +37,9 @@ def test_a_healthy_release_passes_at_the_end_of_the_window():
     lb1, before = fleet_before()
     lb1.on_read = lambda rt: (rt.serve("web1", 30, latency_ms=21), rt.serve("web2", 30, latency_ms=19))
     clock = FakeClock()
-    result = bake.watch({"lb": lb1}, "app", before, ["web1", "web2"], T, window=10, poll_interval=2, clock=clock)
+    result = bake.watch(
+        canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1", "web2"], T, window=10, poll_interval=2, clock=clock
+    )
     assert result.verdict.verdict == "pass", result.verdict.reason
     assert (result.looks, result.looked) == (5, 5)
     assert clock.now == pytest.approx(10) and clock.sleeps == [2, 2, 2, 2, 2]
@@ -55,7 +57,9 @@ def test_a_release_going_bad_stops_the_window_at_the_first_look_that_fails():
         rt.serve("web1", 40, errors=20 if bad else 0)
 
     lb1.on_read = traffic
-    result = bake.watch({"lb": lb1}, "app", before, ["web1"], T, window=60, poll_interval=1, clock=clock)
+    result = bake.watch(
+        canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=60, poll_interval=1, clock=clock
+    )
     assert result.verdict.verdict == "fail"
     assert result.looked < result.looks == 60
     assert clock.now <= 23, "caught within a few looks of going bad, not at the end of the window"
@@ -72,14 +76,18 @@ def test_one_error_early_in_the_window_is_no_alarm():
         served.append(1)
 
     lb1.on_read = traffic
-    result = bake.watch({"lb": lb1}, "app", before, ["web1"], T, window=30, poll_interval=1, clock=FakeClock())
+    result = bake.watch(
+        canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=30, poll_interval=1, clock=FakeClock()
+    )
     assert result.verdict.verdict == "pass", result.verdict.reason
 
 
 def test_a_slower_release_fails_on_latency():
     lb1, before = fleet_before(latency_ms=20)
     lb1.on_read = lambda rt: rt.serve("web1", 100, latency_ms=60)
-    result = bake.watch({"lb": lb1}, "app", before, ["web1"], T, window=5, poll_interval=1, clock=FakeClock())
+    result = bake.watch(
+        canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=5, poll_interval=1, clock=FakeClock()
+    )
     assert result.verdict.verdict == "fail" and "mean response time" in result.verdict.reason
     assert result.looked == 1
 
@@ -87,7 +95,9 @@ def test_a_slower_release_fails_on_latency():
 def test_too_little_traffic_over_the_window_is_inconclusive():
     lb1, before = fleet_before()
     lb1.on_read = lambda rt: rt.serve("web1", 2)
-    result = bake.watch({"lb": lb1}, "app", before, ["web1"], T, window=6, poll_interval=2, clock=FakeClock())
+    result = bake.watch(
+        canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=6, poll_interval=2, clock=FakeClock()
+    )
     assert result.verdict.verdict == "inconclusive"
     assert result.verdict.reason.startswith("new release served")
 
@@ -102,7 +112,9 @@ def test_a_reloaded_haproxy_during_the_window_is_a_clear_error():
 
     lb1.on_read = reload
     with pytest.raises(canary.CounterResetError, match="reloaded or restarted"):
-        bake.watch({"lb": lb1}, "app", before, ["web1"], T, window=10, poll_interval=1, clock=clock)
+        bake.watch(
+            canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=10, poll_interval=1, clock=clock
+        )
 
 
 def test_taking_traffic_reads_ready_servers_with_weight_on_any_load_balancer():

@@ -6,11 +6,13 @@ import hashlib
 
 import pytest
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx_log as nginx_log
 from ansible_collections.zerodown.deploy.plugins.module_utils._plan import (
     PlanError,
     batch_size,
     batches,
     build_plan,
+    counters_problem,
     worst_case_seconds,
 )
 
@@ -272,11 +274,42 @@ def test_batches_keep_inventory_order():
     assert batches(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
 
 
-def test_a_canary_needs_the_counters_nginx_does_not_keep(artifact):
+def test_a_canary_through_nginx_needs_its_access_log(artifact):
     nginx = {"provider": "nginx", "backend": "app", "nginx": {"conf": "/etc/nginx/nginx.conf", "servers_file": "/x"}}
-    with pytest.raises(PlanError, match="nginx open source does not keep"):
+    with pytest.raises(PlanError) as err:
         plan(deploy_vars(artifact, zerodown_strategy="canary", zerodown_lb=nginx))
+    text = str(err.value)
+    assert "zerodown_strategy=canary judges each step from the load balancer's per-server counters" in text
+    assert "set zerodown_lb.nginx.access_log" in text and nginx_log.LOG_FORMAT_DIRECTIVE in text
     assert plan(deploy_vars(artifact, zerodown_strategy="rolling", zerodown_lb=nginx))["lb"]["provider"] == "nginx"
+    relative = dict(nginx, nginx=dict(nginx["nginx"], access_log="zerodown-access.log"))
+    with pytest.raises(PlanError, match="'zerodown-access.log' is not an absolute path"):
+        plan(deploy_vars(artifact, zerodown_strategy="canary", zerodown_lb=relative))
+    # with the log, a canary plan whose analysis runs where the log is: the lock host, a load-balancer host
+    logged = dict(nginx, nginx=dict(nginx["nginx"], access_log="/var/log/nginx/zerodown-access.log"))
+    out = plan(
+        deploy_vars(artifact, zerodown_strategy="canary", zerodown_lb=logged, zerodown_canary_steps=[5, 100]),
+        lbs=("lb1", "lb2"),
+        addresses={"app%d" % i: "10.0.0.1%d" % i for i in range(1, 5)},
+    )
+    assert out["lock_host"] == "lb1" and out["lock_host"] in out["lb_hosts"]
+    assert out["lb"]["nginx"]["access_log"] == "/var/log/nginx/zerodown-access.log"
+    first, last = out["canary"]["steps"]
+    assert first["servers"]["10.0.0.11:8080"] == {"weight": 3, "state": "ready"}
+    assert first["servers"]["10.0.0.12:8080"] == {"weight": 19}
+    # nginx has no weight 0: at 100 % the baseline is drained (no new requests) instead
+    assert last["servers"]["10.0.0.11:8080"] == {"weight": 1, "state": "ready"}
+    assert {last["servers"]["10.0.0.1%d:8080" % i]["state"] for i in (2, 3, 4)} == {"drain"}
+    assert not [s for step in out["canary"]["steps"] for s in step["servers"].values() if s.get("weight") == 0]
+
+
+def test_counters_problem_is_the_one_check_of_per_server_counters():
+    assert counters_problem({"provider": "haproxy", "socket": ["/run/haproxy/admin.sock"]}, "x") is None
+    assert counters_problem({"provider": "nginx", "nginx": {"access_log": "/var/log/nginx/zd.log"}}, "x") is None
+    problem = counters_problem({"provider": "nginx", "nginx": {"conf": "/etc/nginx/nginx.conf"}}, "a bake time")
+    assert problem.startswith("a bake time from the load balancer's per-server counters")
+    assert "zerodown_lb.nginx.access_log" in problem and "access_log /var/log/nginx/zerodown-access.log" in problem
+    assert counters_problem({"provider": "nginx", "nginx": None}, "x")
 
 
 def test_the_bake_window_is_off_by_default_and_takes_the_canary_thresholds(artifact):
@@ -304,5 +337,7 @@ def test_bad_bake_times_are_refused(artifact, value, message):
 
 def test_a_bake_window_needs_counters(artifact):
     nginx = {"provider": "nginx", "backend": "app", "nginx": {"conf": "/etc/nginx/nginx.conf", "servers_file": "/x"}}
-    with pytest.raises(PlanError, match="zerodown_bake_time=60.0 judges the new release"):
+    with pytest.raises(PlanError, match="zerodown_bake_time=60 judges the new release from the load balancer's"):
         plan(deploy_vars(artifact, zerodown_lb=nginx, zerodown_bake_time=60))
+    logged = dict(nginx, nginx=dict(nginx["nginx"], access_log="/var/log/nginx/zerodown-access.log"))
+    assert plan(deploy_vars(artifact, zerodown_lb=logged, zerodown_bake_time=60))["bake"]["time"] == 60

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -56,7 +57,7 @@ SNAPSHOT = canary.take_snapshot({SOCKET: FakeRuntime()}, "app", now=lambda: 1000
                 "canary_servers": ["web3"],
                 "pause": 5,
             },
-            "nginx open source does not keep",
+            "set nginx.access_log to a log that nginx writes with log_format zerodown",
         ),
         (base(canary_servers=["web3"]), "give since (the snapshot returned by a state=snapshot call) or a pause"),
         (base(since=SNAPSHOT), "canary_servers is required"),
@@ -131,6 +132,90 @@ def test_a_5xx_canary_fails_and_the_task_does_not(runtimes, capsys):
     assert result["verdict"] == "fail"
     assert "10.00 % (10 of 100)" in result["reason"]
     assert len(result["failures"]) == 2
+
+
+# -- nginx: counts from its access log --------------------------------------------------------
+
+
+@pytest.fixture
+def nginx_files(tmp_path):
+    """An nginx as the module sees it: its servers file, a pid file naming a live process, its access log."""
+    servers = tmp_path / "app.servers"
+    servers.write_text("server 10.0.0.11:8080;\nserver 10.0.0.12:8080;\nserver [fd00::14]:8080;\n")
+    pid = tmp_path / "nginx.pid"
+    pid.write_text("%d\n" % os.getpid())
+    log = tmp_path / "zerodown-access.log"
+    log.write_text("")
+    nginx = {"conf": str(tmp_path / "nginx.conf"), "servers_file": str(servers), "pid_file": str(pid)}
+    return {"provider": "nginx", "backend": "app", "nginx": dict(nginx, access_log=str(log))}, log
+
+
+def _lines(log, address, count, status="200"):
+    with open(log, "a") as handle:
+        handle.write('"%s" "%s" "0.000" "0.003" "0.003"\n' % (address, status) * count)
+
+
+def test_nginx_snapshot_then_a_failing_step_from_the_access_log(nginx_files, capsys):
+    args, log = nginx_files
+    _lines(log, "[fd00::14]:8080", 500, "500")  # before the step
+    snap = run(dict(args, state="snapshot"), capsys, check=True)
+    assert not snap.get("failed") and snap["changed"] is False, snap
+    entry = snap["snapshot"]["load_balancers"][args["nginx"]["servers_file"]]
+    assert snap["snapshot"]["source"] == "nginx_access_log" and entry["offset"] == os.path.getsize(log)
+    assert sorted(entry["servers"]) == ["10.0.0.11:8080", "10.0.0.12:8080", "[fd00::14]:8080"]
+    _lines(log, "10.0.0.11:8080", 900)
+    _lines(log, "[fd00::14]:8080", 90)
+    _lines(log, "[fd00::14]:8080", 10, "503")
+    result = run(dict(args, canary_servers=["[fd00::14]:8080"], since=snap["snapshot"]), capsys)
+    assert result["verdict"] == "fail", result
+    assert result["canary"] == {
+        "requests": 100,
+        "errors": 10,
+        "error_rate": 0.1,
+        "http_5xx": 10,
+        "connection_errors": 0,
+        "response_errors": 0,
+        "latency_ms": 3.0,
+    }
+    assert result["baseline_servers"] == ["10.0.0.11:8080", "10.0.0.12:8080"]
+    assert result["baseline"]["requests"] == 900 and result["servers"]["10.0.0.12:8080"]["requests"] == 0
+    assert result["snapshot"]["load_balancers"][args["nginx"]["servers_file"]]["offset"] == os.path.getsize(log)
+
+
+def test_nginx_through_the_plans_load_balancer_value(nginx_files, capsys):
+    args, log = nginx_files
+    plan_lb = dict(args, servers={"app1": "10.0.0.11:8080"})
+    snap = run({"load_balancer": plan_lb, "state": "snapshot"}, capsys)
+    _lines(log, "10.0.0.11:8080", 3)
+    result = run({"load_balancer": plan_lb, "canary_servers": ["10.0.0.11:8080"], "since": snap["snapshot"]}, capsys)
+    assert result["verdict"] == "inconclusive" and result["canary"]["requests"] == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"canary_servers": ["web1; down"], "pause": 1}, "invalid nginx upstream server"),
+        ({"canary_servers": ["10.0.0.99:8080"], "pause": 1}, "10.0.0.99:8080 are not in the snapshot"),
+        ({"state": "snapshot", "backend": "bad name"}, "invalid upstream"),
+        ({"state": "snapshot", "since": None, "servers": ["10.0.0.99:8080"]}, "has no server '10.0.0.99:8080'"),
+        ({"canary_servers": ["10.0.0.11:8080"], "since": SNAPSHOT}, "since holds haproxy counters"),
+    ],
+)
+def test_nginx_bad_input(nginx_files, change, message, capsys):
+    args, _log = nginx_files
+    result = run({k: v for k, v in dict(args, **change).items() if v is not None}, capsys)
+    assert result["failed"] is True and message in result["msg"], result["msg"]
+
+
+def test_nginx_access_log_in_another_format_or_missing(nginx_files, capsys):
+    args, log = nginx_files
+    log.write_text('127.0.0.1 - - [01/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 2 "-" "curl"\n')
+    result = run(dict(args, state="snapshot"), capsys)
+    assert result["failed"] is True
+    assert "%s, the last line (byte offset 0) is not in log_format zerodown" % log in result["msg"]
+    log.unlink()
+    result = run(dict(args, state="snapshot"), capsys)
+    assert result["failed"] is True and "cannot read the nginx access log" in result["msg"]
 
 
 # -- the bake window ------------------------------------------------------------------------------
