@@ -102,8 +102,9 @@ class NginxServer:
         self.mark = state if self.down else None
 
     def set_weight(self, weight: int) -> None:
-        # weight=1 is nginx's default: keep a line without weight= unchanged.
-        self.weight = None if (weight == 1 and self.weight is None) else weight
+        # weight=1 is nginx's default: written without weight= (unless the line already says weight=1), so a
+        # canary's weights restored to 1 give back the file as it was, not the same servers with weight=1 added.
+        self.weight = None if (weight == 1 and self.weight != 1) else weight
 
     def render(self) -> str:
         parts = ["server", self.address]

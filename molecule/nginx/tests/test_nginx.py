@@ -1,8 +1,9 @@
-"""Issue 11 (part), after converge (v1 -> v2 through nginx under load, idempotent re-run).
+"""Issue 11, after converge (v1 -> v2 through nginx under load, rolling, idempotent re-run).
 
 The tests run in file order and build on each other: the fleet after converge,
-a rollback on demand, then a release that never becomes ready in the LAST batch,
-rolled back. Every deploy and rollback runs under load through nginx
+a rollback on demand, a release that never becomes ready in the LAST batch,
+rolled back, then v1 -> v2 as a canary (steps judged from nginx's access log)
+and two blue-green deploys (adopted, then the other way). Every deploy and rollback runs under load through nginx
 (``fleet_nginx_url``): nginx has no retry counters to read, and with
 ``proxy_next_upstream off`` it hides no failure, so the proof is zero failed
 requests, for quick requests and for slow ones in flight across the reloads.
@@ -163,6 +164,39 @@ def test_never_ready_in_the_last_batch_rolls_every_batch_back(run, inventory, fa
     run.remove_release(inventory, last, "v2")
 
 
+# -- canary through nginx: weights in the servers file, each step judged from nginx's access log ---------------
+
+CANARY = {
+    "zerodown_strategy": "canary",
+    "zerodown_canary_hosts": 1,
+    "zerodown_canary_steps": [10, 50, 100],
+    "zerodown_canary_pause": 3,
+    "zerodown_canary_min_requests": 20,
+    "zerodown_canary_max_wait": 20,
+}
+
+
+def test_canary_through_nginx_judges_each_step_from_the_access_log_then_rolls_the_rest(
+    run, inventory, facts, host, app_names, tmp_path
+):
+    # Quick requests only: the 1 s requests of the other deploys, landing by chance on the canary or not, would
+    # make a 10 % step's mean response time a coin toss (one of them among 100 canary requests adds 10 ms).
+    before = servers_file(host, facts)
+    with run.under_load(facts["fleet_nginx_url"]) as load:
+        result = run.playbook("deploy", [inventory], args=["-e", json.dumps(dict(CANARY, zerodown_release="v2"))])
+    assert result.ok, result.output[-3000:]
+    assert_no_failed_requests([load.report])
+    assert {name: current_on(host, name) for name in app_names} == {name: "v2" for name in app_names}
+    assert servers_file(host, facts) == before, "every weight and state back as captured"
+    data = ledger(host)
+    assert data["outcome"] == "succeeded"
+    assert [s["percent"] for s in data["steps"]] == [10, 50, 100]
+    for step in data["steps"]:
+        assert step["verdict"] == "pass" and step["canary"]["requests"] >= 20, step
+        assert step["canary"]["latency_ms"] is not None  # the exact mean from $upstream_response_time
+    print("canary through nginx: %s" % "; ".join("%g %%: %s" % (s["percent"], s["reason"]) for s in data["steps"]))
+
+
 # -- blue-green through nginx: the live colour is read from nginx's servers file ------------------------------
 
 BLUE_GREEN = {
@@ -183,23 +217,25 @@ def test_blue_green_through_nginx_adopts_the_fleet_then_goes_the_other_way(
 ):
     address = {n: "%s:%s" % (runner.get_variables(n)["ansible_host"], facts["fleet_app_port"]) for n in app_names}
     blue, green = app_names[:2], app_names[2:]
-    # every host on v1, every server ready: both colours live on one release, adopted (blue stays live)
-    result, reports = deploy_under_load(
-        run, inventory, facts, tmp_path, extra_vars=dict(BLUE_GREEN, zerodown_release="v2")
-    )
-    assert result.ok, result.output[-3000:]
-    assert_no_failed_requests(reports)
-    states = nginx_states(host, facts)
-    assert [states[address[h]] for h in green] == ["ready"] * 2 and [states[address[h]] for h in blue] == ["drain"] * 2
-    assert [current_on(host, h) for h in green] == ["v2"] * 2 and [current_on(host, h) for h in blue] == ["v1"] * 2
-    assert reports[0].versions.get("v2", 0) > 0
-    # the second deploy goes to the idle colour, blue, and switches back in one reload
+    # every host on v2 (the canary above), every server ready: both colours live on one release, adopted (blue
+    # stays live on v2, the new release goes to green)
     result, reports = deploy_under_load(
         run, inventory, facts, tmp_path, extra_vars=dict(BLUE_GREEN, zerodown_release="v2-slow-stop")
     )
     assert result.ok, result.output[-3000:]
     assert_no_failed_requests(reports)
     states = nginx_states(host, facts)
+    assert [states[address[h]] for h in green] == ["ready"] * 2 and [states[address[h]] for h in blue] == ["drain"] * 2
+    assert [current_on(host, h) for h in green] == ["v2-slow-stop"] * 2
+    assert [current_on(host, h) for h in blue] == ["v2"] * 2
+    assert reports[0].versions.get("v2-slow-stop", 0) > 0
+    # the second deploy goes to the idle colour, blue, and switches back in one reload
+    result, reports = deploy_under_load(
+        run, inventory, facts, tmp_path, extra_vars=dict(BLUE_GREEN, zerodown_release="v2")
+    )
+    assert result.ok, result.output[-3000:]
+    assert_no_failed_requests(reports)
+    states = nginx_states(host, facts)
     assert [states[address[h]] for h in blue] == ["ready"] * 2 and [states[address[h]] for h in green] == ["drain"] * 2
-    assert [current_on(host, h) for h in blue] == ["v2-slow-stop"] * 2
+    assert [current_on(host, h) for h in blue] == ["v2"] * 2
     assert ledger(host)["outcome"] == "succeeded"

@@ -38,6 +38,16 @@ def test_parse_reads_state_weight_and_keeps_other_params():
     ]
 
 
+def test_weights_back_to_one_give_back_the_line_as_it_was():
+    servers = parse_servers(SAMPLE)[1]
+    servers[0].set_weight(19)  # a canary step
+    servers[0].set_weight(1)  # restored: no weight= added where there was none
+    assert servers[0].render() == "    server 10.0.0.1:8080;"
+    explicit = parse_servers("server 10.0.0.9:8080 weight=1;\n")[1][0]
+    explicit.set_weight(1)
+    assert explicit.render() == "    server 10.0.0.9:8080 weight=1;"
+
+
 def test_render_round_trips_and_marks_states():
     servers = parse_servers(SAMPLE)[1]
     servers[0].set_state("drain")
