@@ -315,6 +315,7 @@ def rollback_plan(ledger: Dict[str, Any]) -> Dict[str, Any]:
     out of the pool), server}. Each batch: its ``hosts`` and ``servers``, the ``ready`` servers (hosts going back to
     a release) and the ``maint`` ones (hosts going back to nothing), and ``record``, what the ledger records once
     the batch is back. ``restore``: the load-balancer state captured before the deploy, less the ``maint`` servers.
+    ``settle``: the moved hosts' servers the restore puts back in drain, whose in-flight requests to wait for.
     """
     entries = ledger.get("hosts", {})
     hosts = {
@@ -349,7 +350,14 @@ def rollback_plan(ledger: Dict[str, Any]) -> Dict[str, Any]:
                 "deploy_ledger state=started with load_balancer (or switch_traffic's previous)" % (lb_id,)
             )
         restore[lb_id] = {server: dict(state) for server, state in servers.items() if server not in removed}
-    return {"batches": batches, "hosts": hosts, "restore": restore}
+    moved = {info["server"] for info in hosts.values()}
+    # servers the restore takes out of traffic again (captured drained: a blue-green standby colour): their
+    # in-flight requests finish before their hosts go back; a server captured ready (adopted) just serves on
+    settle = sorted(
+        {server for servers in restore.values() for server, info in servers.items() if server in moved}
+        & {server for servers in restore.values() for server, info in servers.items() if info.get("state") == "drain"}
+    )
+    return {"batches": batches, "hosts": hosts, "restore": restore, "settle": settle}
 
 
 def summary(ledger: Dict[str, Any]) -> Dict[str, Any]:

@@ -167,7 +167,22 @@ def test_rollback_plan_is_the_last_batch_first_and_keeps_first_releases_out():
     }
     assert out["hosts"]["app3"] == {"to": None, "server": "w3"}
     assert set(out["restore"]["/run/haproxy/admin.sock"]) == {"w1", "w2", "w4"}
-    assert rollback_plan({"hosts": {}}) == {"batches": [], "hosts": {}, "restore": {}}
+    assert out["settle"] == [], "every moved server was captured ready: nothing goes back to drain"
+    assert rollback_plan({"hosts": {}}) == {"batches": [], "hosts": {}, "restore": {}, "settle": []}
+
+
+def test_rollback_plan_settles_only_the_servers_the_restore_drains_again():
+    """Blue-green: green was the standby (drain) before the switch, so after the restore its requests finish;
+    a colour adopted while live (captured ready) just serves on."""
+    lb_state = {"w1": {"state": "drain", "weight": 1}, "w2": {"state": "ready", "weight": 1}}
+    ledger = {
+        "lb_state": {"lb1": lb_state, "lb2": dict(lb_state, w1={"state": "ready", "weight": 1})},
+        "hosts": {
+            "app1": {"previous": "v1", "server": "w1", "status": "moved", "batch": 1},
+            "app2": {"previous": "v1", "server": "w2", "status": "switching", "batch": 1},
+        },
+    }
+    assert rollback_plan(ledger)["settle"] == ["w1"]
 
 
 def test_summary_for_awx_and_for_a_person():

@@ -1,0 +1,214 @@
+"""Issue 12, the fault matrix (part), on one booted fleet, under load, in file order.
+
+After converge every host runs v2 from a rolling deploy. Each case injects one fault into a deploy and checks
+what the issue asks of every failure: the fleet on one consistent release (the one before the deploy), the load
+balancer's server states equal to before, the lock released, the ledger and the run's output naming the cause,
+and zero failed requests (zero HAProxy retries and redispatches). Each case adds a row to the results
+(``$ZERODOWN_FAULTS_RESULTS``, by default zerodown-faults.json in the temporary directory), from which
+scripts/reliability-table.py writes docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from zerodown_testkit.e2e.verifier import assert_no_failed_requests, current_on, deploy_under_load, lb_states, ledger
+
+APPS = ["app1", "app2", "app3", "app4"]
+LOCK = "/var/lib/zerodown/demoapp/deploy.lock"
+BLUE_GREEN = {"zerodown_strategy": "blue_green"}
+CANARY = {"zerodown_strategy": "canary"}
+RESULTS: list = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def results_file():
+    """Every case's row, written once the module ran (the table in docs/reliability.md is made from it)."""
+    yield
+    path = Path(os.environ.get("ZERODOWN_FAULTS_RESULTS") or Path(tempfile.gettempdir()) / "zerodown-faults.json")
+    path.write_text(json.dumps(RESULTS, indent=2) + "\n")
+    print(
+        "\nfault matrix results: %s (python scripts/reliability-table.py %s writes docs/reliability.md)" % (path, path)
+    )
+    for row in RESULTS:
+        print("  %(case)s | %(strategy)s | %(fault)s | %(outcome)s | %(failed)s failed | %(seconds).1f s" % row)
+
+
+def inject(run, inventory, facts, host, tmp_path, case, strategy, fault, extra=None, host_vars=None):
+    """One deploy with a fault, under load; the checks every failure must pass; returns (result, ledger)."""
+    backend = facts["fleet_haproxy_backend"]
+    before = lb_states(host, backend), {name: current_on(host, name) for name in APPS}
+    started = time.monotonic()
+    result, report = deploy_under_load(run, inventory, facts, tmp_path, extra_vars=extra, host_vars=host_vars)
+    seconds = time.monotonic() - started
+    assert not result.ok, "the deploy must fail: %s" % fault
+    assert_no_failed_requests(report)
+    assert lb_states(host, backend) == before[0], "every server's state and weight as before the deploy"
+    assert {name: current_on(host, name) for name in APPS} == before[1], "one consistent release: the one before"
+    assert not host("lb1").file(LOCK).exists, "the lock released"
+    data = ledger(host)
+    RESULTS.append(
+        {
+            "case": case,
+            "strategy": strategy,
+            "fault": fault,
+            "outcome": data.get("outcome"),
+            "failed": report.failed,
+            "requests": report.requests,
+            "seconds": round(seconds, 1),
+        }
+    )
+    return result, data
+
+
+def test_load_balancer_api_unreachable_at_preflight_changes_nothing(run, inventory, facts, host, tmp_path):
+    """Case 3: the runtime API socket is not there: refused at preflight, nothing staged, lock released."""
+    wrong = {"provider": "haproxy", "socket": "/run/haproxy/missing.sock", "backend": facts["fleet_haproxy_backend"]}
+    releases = {name: host(name).run("ls -1 /opt/demoapp/releases").stdout.split() for name in APPS}
+    result, _data = inject(
+        run,
+        inventory,
+        facts,
+        host,
+        tmp_path,
+        "3",
+        "rolling",
+        "HAProxy runtime API unreachable at preflight",
+        extra={"zerodown_release": "v2-slow-stop", "zerodown_lb": wrong},
+    )
+    assert "preflight failed, nothing was changed" in result.output and "missing.sock" in result.output
+    assert {name: host(name).run("ls -1 /opt/demoapp/releases").stdout.split() for name in APPS} == releases
+    RESULTS[-1]["outcome"] = "refused at preflight"
+
+
+def test_never_ready_in_the_first_batch_rolls_back(run, inventory, facts, host, tmp_path):
+    """Case 4, rolling: the first host never answers ready; it goes back, the others were never touched."""
+    result, data = inject(
+        run,
+        inventory,
+        facts,
+        host,
+        tmp_path,
+        "4",
+        "rolling",
+        "release never ready (first batch)",
+        extra={"zerodown_release": "v2-never-ready", "zerodown_ready_timeout": 8},
+    )
+    assert "failed and was rolled back (rollback completed)" in result.output and "not ready" in result.output
+    assert data["outcome"] == "rolled_back" and "app1" in data["cause"]
+    assert [h for h, entry in data["hosts"].items() if entry["status"] == "rolled_back"] == ["app1"]
+
+
+def test_smoke_test_failing_after_the_last_batch_rolls_every_batch_back(run, inventory, facts, host, tmp_path):
+    """Case 5, rolling: every host moved, then the smoke test through the load balancer fails."""
+    result, data = inject(
+        run,
+        inventory,
+        facts,
+        host,
+        tmp_path,
+        "5",
+        "rolling",
+        "smoke test fails",
+        extra={"zerodown_release": "v2-smoke-fail"},
+    )
+    assert "smoke" in data["cause"] and "rollback completed" in result.output
+    assert sorted(h for h, entry in data["hosts"].items() if entry["status"] == "rolled_back") == APPS
+
+
+def test_canary_never_ready_is_aborted_before_any_step(run, inventory, facts, host, tmp_path):
+    """Case 4, canary: the canary host never becomes ready; no traffic moved, it goes back."""
+    result, data = inject(
+        run,
+        inventory,
+        facts,
+        host,
+        tmp_path,
+        "4",
+        "canary",
+        "release never ready (canary host)",
+        extra=dict(CANARY, zerodown_release="v2-never-ready", zerodown_ready_timeout=8),
+    )
+    assert "not ready" in data["cause"] and "rollback completed" in result.output
+    assert not data.get("steps"), "no canary step ran"
+
+
+def test_canary_promoted_then_smoke_test_fails_rolls_the_whole_fleet_back(run, inventory, facts, host, tmp_path):
+    """Case 5, canary: every step passes (the variant answers 200), the rest follows, then the smoke test fails."""
+    result, data = inject(
+        run,
+        inventory,
+        facts,
+        host,
+        tmp_path,
+        "5",
+        "canary",
+        "smoke test fails after promotion",
+        extra=dict(CANARY, zerodown_release="v2-smoke-fail"),
+    )
+    assert "smoke" in data["cause"] and "rollback completed" in result.output
+    assert [s["verdict"] for s in data["steps"]] == ["pass"] * 3
+    assert sorted(h for h, entry in data["hosts"].items() if entry["status"] == "rolled_back") == APPS
+
+
+def test_blue_green_never_ready_leaves_traffic_on_the_live_colour(run, inventory, facts, host, tmp_path):
+    """Case 4, blue-green (adopting the fleet first): the idle colour never becomes ready; no switch happened."""
+    result, data = inject(
+        run,
+        inventory,
+        facts,
+        host,
+        tmp_path,
+        "4",
+        "blue_green",
+        "release never ready (idle colour)",
+        extra=dict(BLUE_GREEN, zerodown_release="v2-never-ready", zerodown_ready_timeout=8),
+    )
+    assert "not ready" in data["cause"] and "rollback completed" in result.output
+
+
+def test_a_rollback_that_cannot_complete_says_so_and_what_to_run(run, inventory, facts, host, tmp_path):
+    """Case 11: app2's previous release is removed by hand during the deploy, so app2 cannot go back."""
+    hook = tmp_path / "remove_previous.yml"
+    hook.write_text(
+        "- name: Remove app2's previous release by hand (the fault)\n"
+        "  ansible.builtin.file:\n"
+        "    path: /opt/demoapp/releases/v2\n"
+        "    state: absent\n"
+        "  when: inventory_hostname == 'app2'\n"
+    )
+    backend = facts["fleet_haproxy_backend"]
+    started = time.monotonic()
+    result, report = deploy_under_load(
+        run,
+        inventory,
+        facts,
+        tmp_path,
+        extra_vars={"zerodown_release": "v2-smoke-fail", "zerodown_hook_after_switch": str(hook)},
+    )
+    seconds = time.monotonic() - started
+    assert not result.ok and "ROLLBACK INCOMPLETE" in result.output
+    assert_no_failed_requests(report)
+    data = ledger(host)
+    assert data["outcome"] == "failed", data["outcome"]
+    assert data["hosts"]["app2"]["status"] != "rolled_back", data["hosts"]["app2"]
+    assert current_on(host, "app2") == "v2-smoke-fail", "app2 stays where it is, nothing pretends otherwise"
+    states = lb_states(host, backend)
+    assert not host("lb1").file(LOCK).exists
+    RESULTS.append(
+        {
+            "case": "11",
+            "strategy": "rolling",
+            "fault": "previous release removed by hand (rollback cannot complete)",
+            "outcome": "ROLLBACK INCOMPLETE (%s)" % data["outcome"],
+            "failed": report.failed,
+            "requests": report.requests,
+            "seconds": round(seconds, 1),
+        }
+    )
+    print("rollback incomplete: app2 %s, servers %s" % (data["hosts"]["app2"], states))
