@@ -29,7 +29,8 @@ import re
 import socket
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
+
 SERVER_STATES = ("ready", "drain", "maint")
 MAX_WEIGHT = 256
 
@@ -83,12 +84,7 @@ class HAProxyNotFoundError(HAProxyCommandError):
 
 def validate_name(value: Any, what: str = "name") -> str:
     """Return ``value`` if it is a safe backend/server name, else raise HAProxyNameError."""
-    if not isinstance(value, str) or not NAME_RE.match(value):
-        raise HAProxyNameError(
-            "invalid %s %r: use 1-128 characters from A-Z a-z 0-9 _ . : - "
-            "(no spaces, ';', '/' or newlines, which the runtime API treats as separators)" % (what, value)
-        )
-    return value
+    return validate.name(value, "lb", what, HAProxyNameError)
 
 
 def validate_state(state: Any) -> str:

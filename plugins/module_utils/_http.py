@@ -34,6 +34,7 @@ from collections import deque
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
 
 try:
@@ -58,7 +59,6 @@ MIN_ATTEMPT_TIMEOUT = 0.25
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 #: TLS and redirect options shared by every module built on this engine
 #: (documented once in the ``zerodown.deploy.http_client`` doc fragment).
@@ -174,8 +174,7 @@ def validate_headers(value: Any, option: str) -> Dict[str, str]:
         raise HttpOptionError(option, "expected a mapping of header name to value")
     headers = {}
     for name, header_value in value.items():
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
-            raise HttpOptionError(option, "invalid header name %r; use letters, digits and '-'" % (name,))
+        validate.name(name, "header_name", "header name", error=lambda msg: HttpOptionError(option, msg))
         text = "" if header_value is None else str(header_value)
         if any(ch in text for ch in "\r\n\0"):
             raise HttpOptionError(option, "the value of header %r contains a line break or NUL; remove it" % name)
@@ -205,8 +204,7 @@ def parse_header_expectations(value: Any, option: str) -> List[HeaderExpectation
         raise HttpOptionError(option, "expected a mapping of header name to expected value, got %r" % (value,))
     result = []
     for name, expected in value.items():
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
-            raise HttpOptionError(option, "invalid header name %r" % (name,))
+        validate.name(name, "header_name", "header name", error=lambda msg: HttpOptionError(option, msg))
         if isinstance(expected, dict):
             keys = set(expected)
             if len(keys) != 1 or not keys <= {"value", "regex"}:

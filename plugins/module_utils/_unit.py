@@ -15,13 +15,12 @@ text changed.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from typing import Any, Dict, Optional
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
+
 UNIT_DIR = "/etc/systemd/system"
-_SERVICE_RE = re.compile(r"^[A-Za-z0-9:_.@-]+\.service$")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 #: The release module's ``unit`` option.
 UNIT_SPEC: Dict[str, Any] = {
@@ -42,9 +41,7 @@ def _escape(value: Any) -> str:
 
 
 def validate_service(service: Any) -> str:
-    if not isinstance(service, str) or not _SERVICE_RE.match(service):
-        raise ValueError("service %r is not a systemd service name such as shop.service" % (service,))
-    return service
+    return validate.name(service, "systemd_service", "service")
 
 
 def render_unit(app: str, working_directory: str, unit: Dict[str, Any]) -> str:
@@ -79,8 +76,7 @@ def render_unit(app: str, working_directory: str, unit: Dict[str, Any]) -> str:
     if unit.get("environment_file"):
         lines.append("EnvironmentFile=-%s" % unit["environment_file"])
     for name, value in sorted((unit.get("environment") or {}).items()):
-        if not _ENV_NAME_RE.match(str(name)):
-            raise ValueError("unit.environment name %r is not a variable name (letters, digits, _)" % (name,))
+        validate.name(name, "env_name", "unit.environment name")
         if "\n" in str(value):
             raise ValueError("unit.environment.%s must be one line" % name)
         lines.append('Environment="%s=%s"' % (name, _escape(value)))

@@ -126,6 +126,8 @@ def test_valid_names(name):
         "",
         "web1;shutdown sessions server app/s1",
         "web1\nset server app/s2 state maint",
+        "web1\n",
+        "web1\x00",
         "a b",
         "a/b",
         "x\r",
