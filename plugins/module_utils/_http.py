@@ -22,7 +22,6 @@ Nothing here knows AnsibleModule: bad options raise ``HttpOptionError``
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import socket
@@ -74,8 +73,8 @@ HTTP_CLIENT_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
 class HttpOptionError(ValueError):
     """An option value is unusable; the message names the option, the value and the fix."""
 
-    def __init__(self, option: str, message: str) -> None:
-        super().__init__("%s: %s" % (option, message))
+    def __init__(self, option: str, message: str, named: bool = False) -> None:
+        super().__init__(message if named else "%s: %s" % (option, message))
         self.option = option
 
 
@@ -87,23 +86,9 @@ class TransportError(Exception):
 # Validation helpers: each returns the normalised value or raises HttpOptionError.
 
 
-def positive_number(value: Any, option: str, allow_zero: bool = False, unit: str = "seconds") -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise HttpOptionError(option, "expected a number of %s, got %r" % (unit, value)) from None
-    if not math.isfinite(number):
-        raise HttpOptionError(option, "expected a finite number of %s, got %r" % (unit, value))
-    if number < 0 or (number == 0 and not allow_zero):
-        bound = "zero or more" if allow_zero else "greater than zero"
-        raise HttpOptionError(option, "must be %s (%s), got %r" % (bound, unit, value))
-    return number
-
-
-def positive_int(value: Any, option: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise HttpOptionError(option, "must be a whole number of 1 or more, got %r" % (value,))
-    return value
+def option_number(value: Any, option: str, limit: validate.Limit) -> Any:
+    """A numeric option, finite and within ``limit`` (the collection's one number check)."""
+    return validate.number(value, option, limit, error=lambda message: HttpOptionError(option, message, named=True))
 
 
 def validate_url(value: Any, option: str, allow_tcp: bool = False) -> str:
@@ -430,6 +415,8 @@ def json_values_equal(actual: Any, expected: Any) -> bool:
 
 
 _MISSING = object()
+#: A list index in a JSON path: ASCII digits only (str.isdigit would take '١').
+_INDEX = re.compile(r"-?[0-9]+")
 
 
 def lookup_json_path(document: Any, path: Tuple[str, ...]) -> Any:
@@ -437,7 +424,7 @@ def lookup_json_path(document: Any, path: Tuple[str, ...]) -> Any:
     for segment in path:
         if isinstance(node, dict) and segment in node:
             node = node[segment]
-        elif isinstance(node, list) and segment.lstrip("-").isdigit() and -len(node) <= int(segment) < len(node):
+        elif isinstance(node, list) and _INDEX.fullmatch(segment) and -len(node) <= int(segment) < len(node):
             node = node[int(segment)]
         else:
             return _MISSING
@@ -845,10 +832,10 @@ def build_readiness_specs(params: Dict[str, Any]) -> Tuple[List[CheckSpec], floa
     its default, so a caller with a smaller option set (the release module's ``ready``) shares this.
     """
     params = dict(_READINESS_DEFAULTS, **{k: v for k, v in params.items() if v is not None})
-    timeout = positive_number(params["timeout"], "timeout")
-    interval = positive_number(params["interval"], "interval")
-    request_timeout = positive_number(params["request_timeout"], "request_timeout")
-    successes = positive_int(params["successes"], "successes")
+    timeout = option_number(params["timeout"], "timeout", validate.TIMEOUT)
+    interval = option_number(params["interval"], "interval", validate.INTERVAL)
+    request_timeout = option_number(params["request_timeout"], "request_timeout", validate.TIMEOUT)
+    successes = option_number(params["successes"], "successes", validate.REPEATS)
     if params["urls"] is not None:
         if not params["urls"]:
             raise HttpOptionError("urls", "give at least one URL")
@@ -860,7 +847,7 @@ def build_readiness_specs(params: Dict[str, Any]) -> Tuple[List[CheckSpec], floa
         urls = [validate_url(params["url"], "url", allow_tcp=True)]
     max_latency_ms = None
     if params["max_latency_ms"] is not None:
-        max_latency_ms = positive_number(params["max_latency_ms"], "max_latency_ms", unit="milliseconds")
+        max_latency_ms = option_number(params["max_latency_ms"], "max_latency_ms", validate.MILLISECONDS)
     http_expect = Expectations(
         status_codes=validate_status_codes(params["status_codes"], "status_codes"),
         body_regex=compile_regex(params["body_regex"], "body_regex"),

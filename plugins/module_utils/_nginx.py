@@ -123,18 +123,17 @@ def validate_address(address: str) -> str:
 
 
 def validate_weight(weight: object) -> int:
-    if isinstance(weight, bool) or not isinstance(weight, int) and not (isinstance(weight, str) and weight.isdigit()):
-        raise NginxError(
-            "invalid nginx weight %r: nginx takes an integer weight of 1 or more "
-            "(no percentages; use state drain/maint to take a server out)" % (weight,)
-        )
-    value = int(weight)  # type: ignore[arg-type]
-    if not 1 <= value <= MAX_WEIGHT:
-        raise NginxError(
-            "invalid nginx weight %r: must be 1-%d (nginx has no weight 0; use state drain or maint)"
-            % (weight, MAX_WEIGHT)
-        )
-    return value
+    return validate.number(weight, "nginx weight", _WEIGHT, error=lambda message: NginxError("invalid %s" % message))
+
+
+_WEIGHT = validate.Limit(
+    1,
+    MAX_WEIGHT,
+    unit="",
+    integer=True,
+    expect="an integer weight of 1-%d (nginx has no weight 0 and no percentages; use state drain or maint to take "
+    "a server out)" % MAX_WEIGHT,
+)
 
 
 def parse_servers(text: str, path: str = "servers file") -> Tuple[Optional[str], List[NginxServer]]:

@@ -38,6 +38,13 @@ STATE = ".zerodown-release.json"
 _HEX_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
+#: Releases kept on a host (prune), and path components stripped from the artifact's members.
+NUMBERS = {
+    "keep": validate.Limit(1, 1000, unit="releases", integer=True),
+    "strip_components": validate.Limit(0, 64, unit="", integer=True),
+}
+
+
 class ReleaseError(Exception):
     """A release cannot be installed, switched to, or removed; the message says why and what to do."""
 
@@ -393,10 +400,7 @@ def apply_release(
         _unit.validate_service(service)
     _validate_rel_paths("shared_dirs", shared_dirs)
     _validate_rel_paths("shared_files", shared_files)
-    if keep is not None and keep < 1:
-        raise ValueError("keep must be at least 1, got %r" % (keep,))
-    if strip < 0:
-        raise ValueError("strip_components must be >= 0, got %r" % (strip,))
+    validate.numbers({"keep": keep, "strip_components": strip}, NUMBERS)
 
     live = tree.live()
     recorded = tree.state()

@@ -54,9 +54,9 @@ def render_unit(app: str, working_directory: str, unit: Dict[str, Any]) -> str:
     for key in ("user", "group", "environment_file", "description"):
         if "\n" in str(unit.get(key) or ""):
             raise ValueError("unit.%s must be one line, got %r" % (key, unit.get(key)))
-    stop_timeout = unit.get("stop_timeout", 30)
-    if not isinstance(stop_timeout, int) or stop_timeout < 1:
-        raise ValueError("unit.stop_timeout must be a whole number of seconds, 1 or more, got %r" % (stop_timeout,))
+    stop_timeout = validate.number(unit.get("stop_timeout", 30), "unit.stop_timeout", validate.WHOLE_SECONDS)
+    if unit.get("port") is not None:
+        validate.number(unit["port"], "unit.port", validate.PORT)
     lines = [
         '# Managed by zerodown.deploy: the unit runs whatever release "current" points at, so it',
         "# does not change between releases; only a new command or setting changes it.",

@@ -156,10 +156,14 @@ class Limit:
         """What a valid value is, as the end of "give ...": "0 or more seconds, at most 2592000"."""
         if self.expect:
             return self.expect
-        kind = "a whole number" if self.integer else "a number"
         low = ("more than %s" if self.low_open else "%s or more") % _g(self.low)
         high = ("below %s" if self.high_open else "at most %s") % _g(self.high)
-        return "%s of %s%s, %s" % (kind, low, " " + self.unit if self.unit else "", high)
+        return "%s%s%s, %s" % (
+            "a whole number of " if self.integer else "",
+            low,
+            " " + self.unit if self.unit else "",
+            high,
+        )
 
     def check(self, value: Any, what: str, error: Error = ValidationError) -> Any:
         """The value as a float (an int when ``integer``); ``error`` naming ``what``, the value and the range."""
@@ -243,8 +247,10 @@ def nul_problem(params: Any, prefix: str = "") -> Optional[str]:
     so "a\\x00b" would silently mean "a", or os.* raises a ValueError the module never expected.
     """
     if isinstance(params, (str, bytes)):
-        if ("\x00" if isinstance(params, str) else b"\x00") in params:
-            return "%s holds a NUL byte (%s): remove it" % (prefix or "the value", shown(params))
+        index = params.find("\x00" if isinstance(params, str) else b"\x00")
+        if index >= 0:
+            # The value itself is not quoted: it may be a password or a DSN.
+            return "%s holds a NUL byte (at character %d): remove it" % (prefix or "the value", index + 1)
         return None
     if isinstance(params, Mapping):
         for key, value in params.items():

@@ -167,7 +167,10 @@ def test_normalize_weight(weight, expected):
     assert normalize_weight(weight) == expected
 
 
-@pytest.mark.parametrize("weight", [257, -1, "101%", "abc", "5.5", True, None, "%", "1;2"])
+@pytest.mark.parametrize(
+    "weight",
+    [257, -1, "101%", "abc", "5.5", True, None, "%", "1;2", "\uff15", "\u0661\u0662", "\uff15%", 5.5, float("nan")],
+)
 def test_normalize_weight_rejects(weight):
     with pytest.raises(HAProxyValueError):
         normalize_weight(weight)
