@@ -26,6 +26,8 @@ import os
 import re
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import traceback
 import warnings
@@ -563,6 +565,65 @@ def describe_exception(exc: BaseException, timeout: float) -> str:
 
 
 # --------------------------------------------------------------------------
+# Regular expressions on what a server sent, within the probe's deadline.
+
+#: A regex run is given at least this long, even when the attempt's time is nearly spent: the child
+#: interpreter that runs it needs some tens of milliseconds to start.
+MIN_REGEX_SECONDS = 1.0
+
+# The child: reads [[pattern, text], ...] as JSON, prints [matched, ...].
+_REGEX_CHILD = (
+    "import json, re, sys\nsys.stdout.write(json.dumps([re.search(p, t) is not None for p, t in json.load(sys.stdin)]))"
+)
+
+
+def search_bounded(jobs: Sequence[Tuple[re.Pattern[str], str]], seconds: float) -> List[Optional[bool]]:
+    """``pattern.search(text)`` for each job, True/False, or None for all when they did not finish in ``seconds``.
+
+    A user's pattern can take exponential time on the wrong text (``(a+)+$`` on thirty a's and a b), and the
+    text comes from the server under test, so a regex check could hold the probe far past its deadline.
+    Python's ``re`` has no timeout, and a thread cannot be stopped (nor interrupted by a signal: signals reach
+    only the main thread, and probes run in threads). So the searches run in a child interpreter (``-I -S``:
+    no site packages, no environment) that is killed when ``seconds`` pass: a bound that always holds, at the
+    cost of one short-lived process per checked answer. The text is at most MAX_BODY_BYTES (the response body
+    is cut there), so what the child is sent is bounded too. Without an interpreter to start (an embedded
+    Python), the searches run here.
+    """
+    if not jobs:
+        return []
+    if not sys.executable:
+        return [pattern.search(text) is not None for pattern, text in jobs]
+    payload = json.dumps([[pattern.pattern, text] for pattern, text in jobs])
+    try:
+        child = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _REGEX_CHILD],
+            input=payload.encode("utf-8", "surrogatepass"),
+            capture_output=True,
+            timeout=seconds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return [None] * len(jobs)
+    try:
+        found = json.loads(child.stdout)
+    except ValueError:
+        found = None
+    if child.returncode != 0 or not isinstance(found, list) or len(found) != len(jobs):
+        # The child died (out of memory on the pattern, say): no answer, as on a timeout; never retried here,
+        # where nothing would bound it.
+        return [None] * len(jobs)
+    return [bool(f) for f in found]
+
+
+def _regex_timeout(what: str, pattern: re.Pattern[str], text: str, seconds: float) -> str:
+    return (
+        "%s /%s/ did not finish within %gs on %d characters (catastrophic backtracking?): simplify the pattern, "
+        "e.g. no nested repeats such as (a+)+"
+        % (what, validate.shown(pattern.pattern, 60)[1:-1], round(seconds, 2), len(text))
+    )
+
+
+# --------------------------------------------------------------------------
 # The engine.
 
 
@@ -591,7 +652,8 @@ class HttpChecker:
             result.reason = result.reasons[0]
             return result
         result.latency_ms = round((self.clock.monotonic() - start) * 1000.0, 1)
-        reasons = self._judge(spec.expect, response, result)
+        regex_seconds = max(timeout - (self.clock.monotonic() - start), MIN_REGEX_SECONDS)
+        reasons = self._judge(spec.expect, response, result, regex_seconds)
         result.reasons = reasons
         result.ok = not reasons
         if reasons:
@@ -602,15 +664,36 @@ class HttpChecker:
             result.reason = reason
         return result
 
-    def _judge(self, expect: Expectations, response: Optional[RawResponse], result: CheckResult) -> List[str]:
+    def _judge(
+        self,
+        expect: Expectations,
+        response: Optional[RawResponse],
+        result: CheckResult,
+        regex_seconds: float = MIN_REGEX_SECONDS,
+    ) -> List[str]:
         reasons: List[str] = []
         if response is not None:
             result.status = response.status
             if response.status not in expect.status_codes:
                 reasons.append("status %d not in %s" % (response.status, expect.status_codes))
             text = response.text() if expect.needs_body else ""
-            if expect.body_regex is not None and not expect.body_regex.search(text):
-                reasons.append("body does not match /%s/" % expect.body_regex.pattern)
+            # Every regex of this answer in one bounded run: (pattern, text) -> matched, or None when it ran out
+            # of time (see search_bounded).
+            jobs: List[Tuple[re.Pattern[str], str]] = []
+            if expect.body_regex is not None:
+                jobs.append((expect.body_regex, text))
+            jobs += [
+                (h.regex, response.headers[h.name.lower()])
+                for h in expect.headers
+                if h.regex is not None and h.name.lower() in response.headers
+            ]
+            found = dict(zip(jobs, search_bounded(jobs, regex_seconds)))
+            if expect.body_regex is not None:
+                matched = found[(expect.body_regex, text)]
+                if matched is None:
+                    reasons.append(_regex_timeout("body_regex", expect.body_regex, text, regex_seconds))
+                elif not matched:
+                    reasons.append("body does not match /%s/" % expect.body_regex.pattern)
             document: Any = _MISSING
             if expect.json_fields or (expect.version and expect.version.json_path):
                 try:
@@ -628,7 +711,11 @@ class HttpChecker:
                 actual_header = response.headers.get(header.name.lower())
                 if actual_header is None:
                     reasons.append("header %s missing (expected %s)" % (header.name, header.describe()))
-                elif header.regex is not None and not header.regex.search(actual_header):
+                elif header.regex is not None and found[(header.regex, actual_header)] is None:
+                    reasons.append(
+                        _regex_timeout("header %s regex" % header.name, header.regex, actual_header, regex_seconds)
+                    )
+                elif header.regex is not None and not found[(header.regex, actual_header)]:
                     reasons.append("header %s is %r, expected %s" % (header.name, actual_header, header.describe()))
                 elif header.regex is None and actual_header.strip() != header.value:
                     reasons.append("header %s is %r, expected %s" % (header.name, actual_header, header.describe()))
