@@ -273,7 +273,8 @@ class Ledger:
                 self.dir.replace_json(LEDGER_FILE, new)
             return {"changed": changed, "ledger": new if changed else current, "previous": current}
 
-        if check:
+        if check or not self.dir.exists():
+            # No state directory, no ledger: the refusal needs no guard, and must not create the directory.
             return apply()
         return self.dir.guarded(apply)
 

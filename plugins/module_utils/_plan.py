@@ -58,6 +58,31 @@ MAX_HOSTS = 100000
 #: A canary step: the percentage of new requests sent to the canary servers.
 STEP = validate.Limit(0, 100, unit="percent")
 
+#: Variables that hold one string (a name, a host pattern, a path, a command); any other type is a problem.
+STRING_VARIABLES = (
+    "zerodown_app_name",
+    "zerodown_release",
+    "zerodown_strategy",
+    "zerodown_app_hosts",
+    "zerodown_lb_hosts",
+    "zerodown_db_hosts",
+    "zerodown_state_dir",
+    "zerodown_artifact",
+    "zerodown_artifact_checksum",
+    "zerodown_exec_start",
+    "zerodown_blue_group",
+    "zerodown_green_group",
+    "zerodown_standby",
+    "zerodown_adopt_colour",
+    "zerodown_canary_on_inconclusive",
+    "zerodown_smoke_base_url",
+    "zerodown_migrate_command",
+    "zerodown_migrations_src",
+    "zerodown_migrations_dir",
+    "zerodown_lb_provider",
+    "zerodown_haproxy_backend",
+)
+
 DEFAULTS: Dict[str, Any] = {
     "zerodown_strategy": "rolling",
     "zerodown_app_hosts": "app",
@@ -206,7 +231,12 @@ def load_balancer(
         problems.append(str(exc))
     if provider == "haproxy":
         socket = spec.get("socket") or "/run/haproxy/admin.sock"
-        out["socket"] = [socket] if isinstance(socket, str) else list(socket)
+        out["socket"] = [socket] if isinstance(socket, str) else list(socket) if isinstance(socket, list) else []
+        if not out["socket"] or not all(isinstance(s, str) and s for s in out["socket"]):
+            problems.append(
+                "zerodown_lb.socket=%s must be the HAProxy runtime API address, or a list of them"
+                % validate.shown(socket)
+            )
         out["nginx"] = None
     elif provider == "nginx":
         nginx = spec.get("nginx")
@@ -483,6 +513,10 @@ def build_plan(
     nul = validate.nul_problem(variables)
     if nul:
         raise PlanError([nul])
+    variables = dict(variables)
+    for name in STRING_VARIABLES:
+        if variables.get(name) is not None and not isinstance(variables[name], str):
+            problems.append("%s=%s must be a string" % (name, validate.shown(variables.pop(name))))
     app = variables.get("zerodown_app_name") or ""
     try:
         validate_app(app, "zerodown_app_name")
