@@ -57,11 +57,12 @@ class FakeTransport:
     def __init__(self):
         self.requests = []
 
+    body = b'{"status": "ok", "version": "v1"}'
+    headers = {"X-App-Version": "v1", "Content-Type": "application/json"}
+
     def http(self, spec, timeout):
         self.requests.append((spec.method, spec.url, timeout))
-        return _http.RawResponse(
-            200, {"X-App-Version": "v1", "Content-Type": "application/json"}, b'{"status": "ok", "version": "v1"}'
-        )
+        return _http.RawResponse(200, dict(self.headers), self.body)
 
     def tcp(self, host, port, timeout):
         self.requests.append(("TCP", host, port, timeout))
@@ -175,11 +176,14 @@ def hostile(monkeypatch):
 
     monkeypatch.setattr(_lock.StateDir, "ensure", ensure)
 
-    def run(module, args, check_mode=False, before=None):
-        if "ws" in state:
-            _rmtree(state["ws"].root)
-        root = tempfile.mkdtemp(prefix="zd-hostile-")
-        state["ws"] = ws = Workspace(os.path.realpath(root))
+    def run(module, args, check_mode=False, before=None, ws=None):
+        """``ws``: run in the workspace of an earlier call (its files, load balancers and database)."""
+        if ws is None:
+            if "ws" in state:
+                _rmtree(state["ws"].root)
+            root = tempfile.mkdtemp(prefix="zd-hostile-")
+            ws = Workspace(os.path.realpath(root))
+        state["ws"] = ws
         args = ws.expand(args)
         if before is not None:
             before(ws)
