@@ -38,9 +38,9 @@ from ansible_collections.zerodown.deploy.plugins.modules import (
     switch_traffic,
 )
 
-EXAMPLES = 100
+MAX_EXAMPLES = 100
 FUZZ = settings(
-    max_examples=EXAMPLES,
+    max_examples=MAX_EXAMPLES,
     derandomize=True,
     database=None,
     deadline=None,
