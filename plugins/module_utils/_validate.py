@@ -37,7 +37,7 @@ import math
 import os
 import re
 import stat
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional
 
 #: No wait, timeout, pause or TTL of a deploy is longer than this (30 days).
 MAX_SECONDS = 30 * 24 * 3600
@@ -68,56 +68,43 @@ def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
 
 # -- names -------------------------------------------------------------------------------
 
-#: kind -> (pattern, what a valid one looks like). Patterns are whole-string (fullmatch) patterns.
-NAME_RULES: Dict[str, Tuple[re.Pattern[str], str]] = {
-    "app": (
-        re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"),
-        "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-    ),
-    "release": (
-        re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}"),
-        "use 1-128 letters, digits, '.', '_', '+' or '-', starting with a letter or digit (the same id on every host)",
-    ),
-    "lb": (
-        re.compile(r"[A-Za-z0-9_.:-]{1,128}"),
-        "use 1-128 characters from A-Z a-z 0-9 _ . : - (no spaces, ';', '/' or newlines, which the runtime API "
-        "treats as separators)",
-    ),
-    "nginx_address": (
-        re.compile(r"[A-Za-z0-9_.:\[\]-]{1,255}"),
-        "give host:port with characters A-Z a-z 0-9 _ . : - [ ] (no spaces, ';', '#' or newlines)",
-    ),
-    "sql_identifier": (
-        re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}"),
-        "use letters, digits and _ (at most 63, not starting with a digit)",
-    ),
-    "systemd_service": (
-        re.compile(r"[A-Za-z0-9:_.@-]{1,247}\.service"),
-        "give a systemd service name such as shop.service",
-    ),
-    "env_name": (
-        re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}"),
-        "give a variable name: letters, digits and _, not starting with a digit",
-    ),
-    "header_name": (
-        re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}"),
-        "use letters, digits and '-' (an HTTP header name)",
-    ),
+#: kind -> whole-string pattern (used with fullmatch only).
+NAME_PATTERNS: Dict[str, str] = {
+    "app": r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+    "release": r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}",
+    "lb": r"[A-Za-z0-9_.:-]{1,128}",
+    "nginx_address": r"[A-Za-z0-9_.:\[\]-]{1,255}",
+    "sql_identifier": r"[A-Za-z_][A-Za-z0-9_]{0,62}",
+    "systemd_service": r"[A-Za-z0-9:_.@-]{1,247}\.service",
+    "env_name": r"[A-Za-z_][A-Za-z0-9_]{0,254}",
+    "header_name": r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}",
 }
-
-
-def name(value: Any, kind: str, what: str, error: Error = ValidationError) -> str:
-    """``value`` if it is a whole valid ``kind`` name (NAME_RULES), else ``error`` naming ``what``."""
-    pattern, rule = NAME_RULES[kind]
-    if not isinstance(value, str) or pattern.fullmatch(value) is None or value in (".", ".."):
-        raise error("invalid %s %s: %s" % (what, shown(value), rule))
-    return value
+#: kind -> what a valid one looks like, for the refusal.
+NAME_HINTS: Dict[str, str] = {
+    "app": "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    "release": "use 1-128 letters, digits, '.', '_', '+' or '-', starting with a letter or digit (the same id on "
+    "every host)",
+    "lb": "use 1-128 characters from A-Z a-z 0-9 _ . : - (no spaces, ';', '/' or newlines, which the runtime API "
+    "treats as separators)",
+    "nginx_address": "give host:port with characters A-Z a-z 0-9 _ . : - [ ] (no spaces, ';', '#' or newlines)",
+    "sql_identifier": "use letters, digits and _ (at most 63, not starting with a digit)",
+    "systemd_service": "give a systemd service name such as shop.service",
+    "env_name": "give a variable name: letters, digits and _, not starting with a digit",
+    "header_name": "use letters, digits and '-' (an HTTP header name)",
+}
+_NAME_RES = {kind: re.compile(pattern) for kind, pattern in NAME_PATTERNS.items()}
 
 
 def is_name(value: Any, kind: str) -> bool:
     """Whether ``value`` is a whole valid ``kind`` name (for filters, where a bad one is skipped, not refused)."""
-    pattern = NAME_RULES[kind][0]
-    return isinstance(value, str) and pattern.fullmatch(value) is not None and value not in (".", "..")
+    return isinstance(value, str) and _NAME_RES[kind].fullmatch(value) is not None and value not in (".", "..")
+
+
+def name(value: Any, kind: str, what: str, error: Error = ValidationError) -> str:
+    """``value`` if it is a whole valid ``kind`` name (NAME_PATTERNS), else ``error`` naming ``what``."""
+    if not is_name(value, kind):
+        raise error("invalid %s %s: %s" % (what, shown(value), NAME_HINTS[kind]))
+    return value
 
 
 # -- numbers -----------------------------------------------------------------------------

@@ -57,7 +57,7 @@ class FakeHAProxy:
         return "".join(self._command(command.strip()) for command in line.split(";"))
 
     def _server(self, ref: str):
-        backend, _, name = ref.partition("/")
+        backend, _slash, name = ref.partition("/")
         if backend != self.backend:
             return None, "No such backend.\n"
         if name not in self.servers:
@@ -83,7 +83,7 @@ class FakeHAProxy:
                 values.update(pxname=self.backend, svname=name, scur=str(s["scur"]), status=status)
                 values["weight"] = str(s["weight"])
                 rows.append(",".join(values[f] for f in STAT_FIELDS) + ",")
-            rows.append("%s,BACKEND,%s" % (self.backend, ",".join("0" for _ in STAT_FIELDS[2:])) + ",")
+            rows.append("%s,BACKEND,%s" % (self.backend, ",".join("0" for _field in STAT_FIELDS[2:])) + ",")
             return "\n".join(rows) + "\n\n"
         if command == "show info":
             return "Name: HAProxy\nPid: 100\nStart_time_sec: 1700000000\n"

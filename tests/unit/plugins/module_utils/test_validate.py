@@ -12,7 +12,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils import _validate a
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock, wait_until
 
 
-@pytest.mark.parametrize("kind", sorted(validate.NAME_RULES))
+@pytest.mark.parametrize("kind", sorted(validate.NAME_PATTERNS))
 def test_a_trailing_newline_never_passes_a_name_check(kind):
     good = {"sql_identifier": "t", "systemd_service": "shop.service", "env_name": "A", "header_name": "X-A"}.get(
         kind, "app1"

@@ -41,6 +41,14 @@ from ansible_collections.zerodown.deploy.plugins.modules import release as relea
 
 SOCKET = "/run/haproxy/admin.sock"
 TMP = "@TMP@"  # stands for the example's temporary directory in generated arguments
+#: A release call that installs the workspace's artifact.
+RELEASE = {
+    "app": "shop",
+    "release": "v1",
+    "state": "current",
+    "base_dir": TMP + "/opt",
+    "artifact": TMP + "/artifact.tar.gz",
+}
 
 
 class JumpingClock(FakeClock):
@@ -144,9 +152,11 @@ class Workspace:
 def hostile(monkeypatch):
     """``hostile(module, args)`` -> (result, workspace): main() run with the fakes in a fresh temporary directory."""
     state = {}
-    monkeypatch.setattr(
-        _haproxy, "_default_socket_factory", lambda kind, target, timeout: state["ws"].factory(kind, target, timeout)
-    )
+
+    def socket_factory(kind, target, timeout):
+        return state["ws"].factory(kind, target, timeout)  # the workspace of the call running now
+
+    monkeypatch.setattr(_haproxy, "_default_socket_factory", socket_factory)
     monkeypatch.setattr(_http, "RequestsTransport", lambda: state["ws"].transport)
     for module in (_http, _lb, _canary, _bake, _nginx, _migrate, _db):
         monkeypatch.setattr(module, "Clock", JumpingClock)

@@ -15,28 +15,16 @@ Deterministic (derandomize, no example database) so that CI sees the same exampl
 
 from __future__ import annotations
 
+import importlib
 import math
 from unittest import mock
 
 import pytest
-from conftest import SOCKET, TMP
+from conftest import RELEASE, SOCKET, TMP
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _plan
-from ansible_collections.zerodown.deploy.plugins.modules import (
-    blue_green_state,
-    canary_analysis,
-    deploy_ledger,
-    deploy_lock,
-    drain_backend,
-    migration_apply,
-    migration_check,
-    readiness_probe,
-    release,
-    smoke_test,
-    switch_traffic,
-)
 
 MAX_EXAMPLES = 100
 FUZZ = settings(
@@ -183,29 +171,27 @@ def argument_spec(module):
 
 LB = {"socket": [SOCKET], "backend": "app"}
 # A call of each module that works against the fakes; each example changes a few of its options.
-BASELINES = {
-    drain_backend: dict(LB, server="web1"),
-    switch_traffic: dict(LB, servers={"web1": {"weight": 5}, "web2": {"state": "drain"}}),
-    canary_analysis: dict(LB, canary_servers=["web3"], pause=30),
-    blue_green_state: {"load_balancer": LB, "colours": {"blue": ["h1"], "green": ["h2"]}},
-    deploy_lock: {"app": "shop", "run_id": "run-1", "path": TMP + "/state"},
-    deploy_ledger: {"app": "shop", "run_id": "run-1", "state": "started", "path": TMP + "/state"},
-    readiness_probe: {"url": "http://127.0.0.1:9/health", "body_regex": "ok"},
-    smoke_test: {"base_url": "http://127.0.0.1:9", "checks": [{"name": "home", "path": "/", "body_regex": "ok"}]},
-    release: {
-        "app": "shop",
-        "release": "v1",
-        "state": "current",
-        "base_dir": TMP + "/opt",
-        "artifact": TMP + "/artifact.tar.gz",
-        "checksum": "sha256:@SHA@",
-    },
-    migration_apply: {"path": TMP + "/migrations", "dsn": "sqlite:///" + TMP + "/db.sqlite"},
-    migration_check: {"path": TMP + "/migrations", "dialect": "postgresql"},
+BASELINE_ARGS = {
+    "drain_backend": dict(LB, server="web1"),
+    "switch_traffic": dict(LB, servers={"web1": {"weight": 5}, "web2": {"state": "drain"}}),
+    "canary_analysis": dict(LB, canary_servers=["web3"], pause=30),
+    "blue_green_state": {"load_balancer": LB, "colours": {"blue": ["h1"], "green": ["h2"]}},
+    "deploy_lock": {"app": "shop", "run_id": "run-1", "path": TMP + "/state"},
+    "deploy_ledger": {"app": "shop", "run_id": "run-1", "state": "started", "path": TMP + "/state"},
+    "readiness_probe": {"url": "http://127.0.0.1:9/health", "body_regex": "ok"},
+    "smoke_test": {"base_url": "http://127.0.0.1:9", "checks": [{"name": "home", "path": "/", "body_regex": "ok"}]},
+    "release": dict(RELEASE, checksum="sha256:@SHA@"),
+    "migration_apply": {"path": TMP + "/migrations", "dsn": "sqlite:///" + TMP + "/db.sqlite"},
+    "migration_check": {"path": TMP + "/migrations", "dialect": "postgresql"},
 }
+BASELINES = {
+    importlib.import_module("ansible_collections.zerodown.deploy.plugins.modules." + name): args
+    for name, args in BASELINE_ARGS.items()
+}
+MODULES = {module.__name__.rsplit(".", 1)[-1]: module for module in BASELINES}
 # Options that stay as the baseline has them: where a module may write (a default of /var/lib/zerodown or /opt
 # would leave the workspace; the fixture refuses those writes, and an example that only hits that guard is wasted).
-PINNED = {deploy_lock: {"path"}, deploy_ledger: {"path"}, release: {"base_dir"}}
+PINNED = {MODULES["deploy_lock"]: {"path"}, MODULES["deploy_ledger"]: {"path"}, MODULES["release"]: {"base_dir"}}
 
 
 def mutations(module):

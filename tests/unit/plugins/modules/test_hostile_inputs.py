@@ -14,7 +14,7 @@ import tarfile
 import time
 
 import pytest
-from conftest import SOCKET, TMP
+from conftest import RELEASE, SOCKET, TMP
 
 from ansible_collections.zerodown.deploy.plugins.modules import (
     canary_analysis,
@@ -310,15 +310,7 @@ def test_urls_with_odd_schemes_are_refused_before_any_request(module, args, url,
 @pytest.mark.parametrize("entry", ["../outside", "/etc", "a/../../b", "", "a//b"])
 @pytest.mark.parametrize("option", ["shared_dirs", "shared_files"])
 def test_shared_paths_stay_inside_the_release(option, entry, hostile):
-    args = {
-        "app": "shop",
-        "release": "v1",
-        "state": "current",
-        "base_dir": TMP + "/opt",
-        "artifact": TMP + "/artifact.tar.gz",
-        "checksum": "sha256:@SHA@",
-        option: [entry],
-    }
+    args = dict(RELEASE, checksum="sha256:@SHA@", **{option: [entry]})
     files = {}
     result, ws = hostile(release, args, before=lambda ws: files.update(ws.files()))
     refused(result, "%s entry %r must be a relative path inside the release" % (option, entry))
@@ -334,14 +326,7 @@ def test_artifact_members_leaving_the_release_are_refused(member, hostile):
         files.update(ws.files())
 
     files = {}
-    args = {
-        "app": "shop",
-        "release": "v1",
-        "state": "current",
-        "base_dir": TMP + "/opt",
-        "artifact": TMP + "/artifact.tar.gz",
-    }
-    result, ws = hostile(release, args, before=craft)
+    result, ws = hostile(release, dict(RELEASE), before=craft)
     refused(result, "escapes the release directory")
     assert not os.path.exists(os.path.join(ws.root, "evil")) and not os.path.exists("/etc/evil")
     leftovers = {k for k in ws.files() if k not in files}
