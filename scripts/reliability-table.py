@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Write docs/reliability.md from the fault matrix's results (the faults molecule scenario writes them).
 
-    python scripts/reliability-table.py /tmp/zerodown-faults.json          # write docs/reliability.md
-    python scripts/reliability-table.py /tmp/zerodown-faults.json --print  # print it instead
+    .venv/bin/python scripts/reliability-table.py /tmp/zerodown-faults.json          # write docs/reliability.md
+    .venv/bin/python scripts/reliability-table.py /tmp/zerodown-faults.json --print  # print it instead
 
 The table is the test run's own figures: each row is one case the scenario ran and passed; nothing is typed in.
 """

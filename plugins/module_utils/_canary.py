@@ -72,6 +72,7 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import validate_name
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
 
@@ -554,28 +555,30 @@ class Thresholds:
 
     def check(self) -> Thresholds:
         """Raise CanaryInputError naming the first bad value and what would be right."""
-        if isinstance(self.min_requests, bool) or not isinstance(self.min_requests, int) or self.min_requests < 1:
-            raise CanaryInputError(
-                "min_requests=%r: give a whole number of 1 or more (the canary requests a step needs to count)"
-                % (self.min_requests,)
-            )
-        if not 0.0 <= self.max_error_rate <= 1.0:
-            raise CanaryInputError(
-                "max_error_rate=%r: give a fraction between 0 and 1 (0.01 means 1 %%)" % (self.max_error_rate,)
-            )
-        if not self.max_latency_ratio >= 1.0:
-            raise CanaryInputError(
-                "max_latency_ratio=%r: give a ratio of 1 or more (1.5 fails a canary 50 %% slower than the baseline)"
-                % (self.max_latency_ratio,)
-            )
-        if not 0.0 < self.significance < 0.5:
-            raise CanaryInputError(
-                "significance=%r: give a probability between 0 and 0.5, such as 0.01 (the p-value below which "
-                "a higher canary error rate is not put down to chance)" % (self.significance,)
-            )
-        if not self.min_latency_ms >= 0.0:
-            raise CanaryInputError("min_latency_ms=%r: give 0 or more milliseconds" % (self.min_latency_ms,))
+        for name, limit in THRESHOLD_LIMITS.items():
+            validate.number(getattr(self, name), name, limit, CanaryInputError)
         return self
+
+
+#: The range of each threshold, for canary_analysis's options and the deploy plan's zerodown_canary_* variables.
+THRESHOLD_LIMITS: Dict[str, validate.Limit] = {
+    "min_requests": validate.Limit(
+        1, 10**9, integer=True, expect="a whole number of 1 or more (the canary requests a step needs to count)"
+    ),
+    "max_error_rate": validate.Limit(0, 1, expect="a fraction between 0 and 1 (0.01 means 1 %)"),
+    "max_latency_ratio": validate.Limit(
+        1, 1000, expect="a ratio of 1 or more, at most 1000 (1.5 fails a canary 50 % slower than the baseline)"
+    ),
+    "significance": validate.Limit(
+        0,
+        0.5,
+        low_open=True,
+        high_open=True,
+        expect="a probability between 0 and 0.5, such as 0.01 (the p-value below which a higher canary error rate "
+        "is not put down to chance)",
+    ),
+    "min_latency_ms": validate.Limit(0, validate.MAX_SECONDS * 1000, unit="milliseconds"),
+}
 
 
 @dataclass

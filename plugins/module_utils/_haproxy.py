@@ -29,7 +29,8 @@ import re
 import socket
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
+
 SERVER_STATES = ("ready", "drain", "maint")
 MAX_WEIGHT = 256
 
@@ -83,12 +84,7 @@ class HAProxyNotFoundError(HAProxyCommandError):
 
 def validate_name(value: Any, what: str = "name") -> str:
     """Return ``value`` if it is a safe backend/server name, else raise HAProxyNameError."""
-    if not isinstance(value, str) or not NAME_RE.match(value):
-        raise HAProxyNameError(
-            "invalid %s %r: use 1-128 characters from A-Z a-z 0-9 _ . : - "
-            "(no spaces, ';', '/' or newlines, which the runtime API treats as separators)" % (what, value)
-        )
-    return value
+    return validate.name(value, "lb", what, HAProxyNameError)
 
 
 def validate_state(state: Any) -> str:
@@ -103,25 +99,20 @@ def normalize_weight(weight: Any) -> str:
     A percentage is relative to the server's initial (configured) weight,
     which is HAProxy's own meaning of ``set weight b/s N%``.
     """
-    if isinstance(weight, bool):
-        raise HAProxyValueError(
-            "invalid weight %r: use an integer 0-%d or a percentage '0%%'-'100%%'" % (weight, MAX_WEIGHT)
-        )
-    text = str(weight).strip()
-    percent = text.endswith("%")
-    digits = text[:-1].strip() if percent else text
-    if not digits.isdigit():
-        raise HAProxyValueError(
-            "invalid weight %r: use an integer 0-%d or a percentage '0%%'-'100%%'" % (weight, MAX_WEIGHT)
-        )
-    number = int(digits)
-    limit = 100 if percent else MAX_WEIGHT
-    if number > limit:
-        raise HAProxyValueError(
-            "invalid weight %r: %s must be between 0 and %d"
-            % (weight, "a percentage" if percent else "a weight", limit)
-        )
+    percent = isinstance(weight, str) and weight.strip().endswith("%")
+    number = validate.number(
+        weight.strip()[:-1] if percent else weight,
+        "weight",
+        _PERCENT_WEIGHT if percent else _WEIGHT,
+        error=lambda message: HAProxyValueError("invalid %s" % message),
+    )
     return "%d%%" % number if percent else str(number)
+
+
+_WEIGHT = validate.Limit(
+    0, MAX_WEIGHT, unit="", integer=True, expect="an integer 0-%d or a percentage '0%%'-'100%%'" % MAX_WEIGHT
+)
+_PERCENT_WEIGHT = validate.Limit(0, 100, unit="", integer=True, expect="a percentage '0%'-'100%' (digits 0-9)")
 
 
 def parse_address(address: str) -> Tuple[str, Any]:
@@ -138,8 +129,8 @@ def parse_address(address: str) -> Tuple[str, Any]:
     else:
         if "/" in address:
             return "unix", address
-    match = re.match(r"^\[(?P<host>[0-9A-Fa-f:.]+)\]:(?P<port>\d+)$", address) or re.match(
-        r"^(?P<host>[A-Za-z0-9_.-]+):(?P<port>\d+)$", address
+    match = re.fullmatch(r"\[(?P<host>[0-9A-Fa-f:.]+)\]:(?P<port>[0-9]+)", address) or re.fullmatch(
+        r"(?P<host>[A-Za-z0-9_.-]+):(?P<port>[0-9]+)", address
     )
     if not match:
         return "unix", address

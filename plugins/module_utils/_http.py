@@ -22,11 +22,12 @@ Nothing here knows AnsibleModule: bad options raise ``HttpOptionError``
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import traceback
 import warnings
@@ -34,6 +35,7 @@ from collections import deque
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
 
 try:
@@ -58,7 +60,6 @@ MIN_ATTEMPT_TIMEOUT = 0.25
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 #: TLS and redirect options shared by every module built on this engine
 #: (documented once in the ``zerodown.deploy.http_client`` doc fragment).
@@ -74,8 +75,8 @@ HTTP_CLIENT_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
 class HttpOptionError(ValueError):
     """An option value is unusable; the message names the option, the value and the fix."""
 
-    def __init__(self, option: str, message: str) -> None:
-        super().__init__("%s: %s" % (option, message))
+    def __init__(self, option: str, message: str, named: bool = False) -> None:
+        super().__init__(message if named else "%s: %s" % (option, message))
         self.option = option
 
 
@@ -87,23 +88,9 @@ class TransportError(Exception):
 # Validation helpers: each returns the normalised value or raises HttpOptionError.
 
 
-def positive_number(value: Any, option: str, allow_zero: bool = False, unit: str = "seconds") -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise HttpOptionError(option, "expected a number of %s, got %r" % (unit, value)) from None
-    if not math.isfinite(number):
-        raise HttpOptionError(option, "expected a finite number of %s, got %r" % (unit, value))
-    if number < 0 or (number == 0 and not allow_zero):
-        bound = "zero or more" if allow_zero else "greater than zero"
-        raise HttpOptionError(option, "must be %s (%s), got %r" % (bound, unit, value))
-    return number
-
-
-def positive_int(value: Any, option: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise HttpOptionError(option, "must be a whole number of 1 or more, got %r" % (value,))
-    return value
+def option_number(value: Any, option: str, limit: validate.Limit) -> Any:
+    """A numeric option, finite and within ``limit`` (the collection's one number check)."""
+    return validate.number(value, option, limit, error=lambda message: HttpOptionError(option, message, named=True))
 
 
 def validate_url(value: Any, option: str, allow_tcp: bool = False) -> str:
@@ -174,8 +161,7 @@ def validate_headers(value: Any, option: str) -> Dict[str, str]:
         raise HttpOptionError(option, "expected a mapping of header name to value")
     headers = {}
     for name, header_value in value.items():
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
-            raise HttpOptionError(option, "invalid header name %r; use letters, digits and '-'" % (name,))
+        validate.name(name, "header_name", "header name", error=lambda msg: HttpOptionError(option, msg))
         text = "" if header_value is None else str(header_value)
         if any(ch in text for ch in "\r\n\0"):
             raise HttpOptionError(option, "the value of header %r contains a line break or NUL; remove it" % name)
@@ -205,8 +191,7 @@ def parse_header_expectations(value: Any, option: str) -> List[HeaderExpectation
         raise HttpOptionError(option, "expected a mapping of header name to expected value, got %r" % (value,))
     result = []
     for name, expected in value.items():
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
-            raise HttpOptionError(option, "invalid header name %r" % (name,))
+        validate.name(name, "header_name", "header name", error=lambda msg: HttpOptionError(option, msg))
         if isinstance(expected, dict):
             keys = set(expected)
             if len(keys) != 1 or not keys <= {"value", "regex"}:
@@ -432,6 +417,8 @@ def json_values_equal(actual: Any, expected: Any) -> bool:
 
 
 _MISSING = object()
+#: A list index in a JSON path: ASCII digits only (str.isdigit would take '١').
+_INDEX = re.compile(r"-?[0-9]+")
 
 
 def lookup_json_path(document: Any, path: Tuple[str, ...]) -> Any:
@@ -439,7 +426,7 @@ def lookup_json_path(document: Any, path: Tuple[str, ...]) -> Any:
     for segment in path:
         if isinstance(node, dict) and segment in node:
             node = node[segment]
-        elif isinstance(node, list) and segment.lstrip("-").isdigit() and -len(node) <= int(segment) < len(node):
+        elif isinstance(node, list) and _INDEX.fullmatch(segment) and -len(node) <= int(segment) < len(node):
             node = node[int(segment)]
         else:
             return _MISSING
@@ -578,6 +565,65 @@ def describe_exception(exc: BaseException, timeout: float) -> str:
 
 
 # --------------------------------------------------------------------------
+# Regular expressions on what a server sent, within the probe's deadline.
+
+#: A regex run is given at least this long, even when the attempt's time is nearly spent: the child
+#: interpreter that runs it needs some tens of milliseconds to start.
+MIN_REGEX_SECONDS = 1.0
+
+# The child: reads [[pattern, text], ...] as JSON, prints [matched, ...].
+_REGEX_CHILD = (
+    "import json, re, sys\nsys.stdout.write(json.dumps([re.search(p, t) is not None for p, t in json.load(sys.stdin)]))"
+)
+
+
+def search_bounded(jobs: Sequence[Tuple[re.Pattern[str], str]], seconds: float) -> List[Optional[bool]]:
+    """``pattern.search(text)`` for each job, True/False, or None for all when they did not finish in ``seconds``.
+
+    A user's pattern can take exponential time on the wrong text (``(a+)+$`` on thirty a's and a b), and the
+    text comes from the server under test, so a regex check could hold the probe far past its deadline.
+    Python's ``re`` has no timeout, and a thread cannot be stopped (nor interrupted by a signal: signals reach
+    only the main thread, and probes run in threads). So the searches run in a child interpreter (``-I -S``:
+    no site packages, no environment) that is killed when ``seconds`` pass: a bound that always holds, at the
+    cost of one short-lived process per checked answer. The text is at most MAX_BODY_BYTES (the response body
+    is cut there), so what the child is sent is bounded too. Without an interpreter to start (an embedded
+    Python), the searches run here.
+    """
+    if not jobs:
+        return []
+    if not sys.executable:
+        return [pattern.search(text) is not None for pattern, text in jobs]
+    payload = json.dumps([[pattern.pattern, text] for pattern, text in jobs])
+    try:
+        child = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _REGEX_CHILD],
+            input=payload.encode("utf-8", "surrogatepass"),
+            capture_output=True,
+            timeout=seconds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return [None] * len(jobs)
+    try:
+        found = json.loads(child.stdout)
+    except ValueError:
+        found = None
+    if child.returncode != 0 or not isinstance(found, list) or len(found) != len(jobs):
+        # The child died (out of memory on the pattern, say): no answer, as on a timeout; never retried here,
+        # where nothing would bound it.
+        return [None] * len(jobs)
+    return [bool(f) for f in found]
+
+
+def _regex_timeout(what: str, pattern: re.Pattern[str], text: str, seconds: float) -> str:
+    return (
+        "%s /%s/ did not finish within %gs on %d characters (catastrophic backtracking?): simplify the pattern, "
+        "e.g. no nested repeats such as (a+)+"
+        % (what, validate.shown(pattern.pattern, 60)[1:-1], round(seconds, 2), len(text))
+    )
+
+
+# --------------------------------------------------------------------------
 # The engine.
 
 
@@ -606,7 +652,8 @@ class HttpChecker:
             result.reason = result.reasons[0]
             return result
         result.latency_ms = round((self.clock.monotonic() - start) * 1000.0, 1)
-        reasons = self._judge(spec.expect, response, result)
+        regex_seconds = max(timeout - (self.clock.monotonic() - start), MIN_REGEX_SECONDS)
+        reasons = self._judge(spec.expect, response, result, regex_seconds)
         result.reasons = reasons
         result.ok = not reasons
         if reasons:
@@ -617,15 +664,36 @@ class HttpChecker:
             result.reason = reason
         return result
 
-    def _judge(self, expect: Expectations, response: Optional[RawResponse], result: CheckResult) -> List[str]:
+    def _judge(
+        self,
+        expect: Expectations,
+        response: Optional[RawResponse],
+        result: CheckResult,
+        regex_seconds: float = MIN_REGEX_SECONDS,
+    ) -> List[str]:
         reasons: List[str] = []
         if response is not None:
             result.status = response.status
             if response.status not in expect.status_codes:
                 reasons.append("status %d not in %s" % (response.status, expect.status_codes))
             text = response.text() if expect.needs_body else ""
-            if expect.body_regex is not None and not expect.body_regex.search(text):
-                reasons.append("body does not match /%s/" % expect.body_regex.pattern)
+            # Every regex of this answer in one bounded run: (pattern, text) -> matched, or None when it ran out
+            # of time (see search_bounded).
+            jobs: List[Tuple[re.Pattern[str], str]] = []
+            if expect.body_regex is not None:
+                jobs.append((expect.body_regex, text))
+            jobs += [
+                (h.regex, response.headers[h.name.lower()])
+                for h in expect.headers
+                if h.regex is not None and h.name.lower() in response.headers
+            ]
+            found = dict(zip(jobs, search_bounded(jobs, regex_seconds)))
+            if expect.body_regex is not None:
+                matched = found[(expect.body_regex, text)]
+                if matched is None:
+                    reasons.append(_regex_timeout("body_regex", expect.body_regex, text, regex_seconds))
+                elif not matched:
+                    reasons.append("body does not match /%s/" % expect.body_regex.pattern)
             document: Any = _MISSING
             if expect.json_fields or (expect.version and expect.version.json_path):
                 try:
@@ -643,7 +711,11 @@ class HttpChecker:
                 actual_header = response.headers.get(header.name.lower())
                 if actual_header is None:
                     reasons.append("header %s missing (expected %s)" % (header.name, header.describe()))
-                elif header.regex is not None and not header.regex.search(actual_header):
+                elif header.regex is not None and found[(header.regex, actual_header)] is None:
+                    reasons.append(
+                        _regex_timeout("header %s regex" % header.name, header.regex, actual_header, regex_seconds)
+                    )
+                elif header.regex is not None and not found[(header.regex, actual_header)]:
                     reasons.append("header %s is %r, expected %s" % (header.name, actual_header, header.describe()))
                 elif header.regex is None and actual_header.strip() != header.value:
                     reasons.append("header %s is %r, expected %s" % (header.name, actual_header, header.describe()))
@@ -856,10 +928,10 @@ def build_readiness_specs(params: Dict[str, Any]) -> Tuple[List[CheckSpec], floa
     its default, so a caller with a smaller option set (the release module's ``ready``) shares this.
     """
     params = dict(_READINESS_DEFAULTS, **{k: v for k, v in params.items() if v is not None})
-    timeout = positive_number(params["timeout"], "timeout")
-    interval = positive_number(params["interval"], "interval")
-    request_timeout = positive_number(params["request_timeout"], "request_timeout")
-    successes = positive_int(params["successes"], "successes")
+    timeout = option_number(params["timeout"], "timeout", validate.TIMEOUT)
+    interval = option_number(params["interval"], "interval", validate.INTERVAL)
+    request_timeout = option_number(params["request_timeout"], "request_timeout", validate.TIMEOUT)
+    successes = option_number(params["successes"], "successes", validate.REPEATS)
     if params["urls"] is not None:
         if not params["urls"]:
             raise HttpOptionError("urls", "give at least one URL")
@@ -871,7 +943,7 @@ def build_readiness_specs(params: Dict[str, Any]) -> Tuple[List[CheckSpec], floa
         urls = [validate_url(params["url"], "url", allow_tcp=True)]
     max_latency_ms = None
     if params["max_latency_ms"] is not None:
-        max_latency_ms = positive_number(params["max_latency_ms"], "max_latency_ms", unit="milliseconds")
+        max_latency_ms = option_number(params["max_latency_ms"], "max_latency_ms", validate.MILLISECONDS)
     http_expect = Expectations(
         status_codes=validate_status_codes(params["status_codes"], "status_codes"),
         body_regex=compile_regex(params["body_regex"], "body_regex"),

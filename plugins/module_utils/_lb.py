@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _haproxy as haproxy
 from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx as nginx
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
 
 STATES = ("ready", "drain", "maint")
@@ -319,6 +320,7 @@ def resolve_params(params: Dict[str, Any]) -> Dict[str, Any]:
     out["provider"] = out["provider"] or "haproxy"
     if out["api_timeout"] is None:
         out["api_timeout"] = 5.0
+    out["api_timeout"] = validate.number(out["api_timeout"], "api_timeout", validate.TIMEOUT, LBValidationError)
     if not out["backend"]:
         raise LBValidationError("backend is missing: name the HAProxy backend (or nginx upstream) of the app servers")
     if out["provider"] == "haproxy" and not out["socket"]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir, StateError, iso
 
 LEDGER_FILE = "ledger.json"
@@ -53,6 +54,10 @@ class LedgerError(Exception):
     """The ledger is missing, belongs to another run, or an update is invalid."""
 
 
+#: Batch numbers count the plan's batches (0 for a step outside any batch).
+BATCH = validate.Limit(0, 1000000, unit="", integer=True)
+
+
 def host_entries(
     hosts: Any,
     status: Optional[str] = None,
@@ -67,6 +72,8 @@ def host_entries(
     ``status``, ``current``, ``batch`` and the host's server (from ``servers``, the plan's map) are added
     to every host that does not set them itself.
     """
+    if batch is not None:
+        validate.number(batch, "batch", BATCH, LedgerError)
     if hosts is None:
         return {}
     if isinstance(hosts, dict):
@@ -266,7 +273,8 @@ class Ledger:
                 self.dir.replace_json(LEDGER_FILE, new)
             return {"changed": changed, "ledger": new if changed else current, "previous": current}
 
-        if check:
+        if check or not self.dir.exists():
+            # No state directory, no ledger: the refusal needs no guard, and must not create the directory.
             return apply()
         return self.dir.guarded(apply)
 
@@ -293,6 +301,19 @@ def storage_error(path: str, exc: BaseException) -> str:
         "deploy ledger in %s: %s; check that the directory is writable by the connecting user "
         "(become: true on the ledger host)" % (path, exc)
     )
+
+
+def check_record(params: Optional[Dict[str, Any]]) -> None:
+    """Raise LedgerError if a module's ``ledger`` option cannot be recorded: checked before anything changes."""
+    if not params:
+        return
+    try:
+        StateDir(params["path"], params["app"])
+        host_entries(
+            params.get("hosts"), params.get("status"), params.get("current"), params.get("servers"), params.get("batch")
+        )
+    except (LedgerError, ValueError) as exc:
+        raise LedgerError("ledger: %s" % exc) from None
 
 
 def record_step(params: Optional[Dict[str, Any]], check: bool = False) -> Optional[str]:

@@ -25,12 +25,11 @@ import errno
 import fcntl
 import json
 import os
-import re
 import socket
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-_APP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 
 LOCK_FILE = "deploy.lock"
 AUDIT_FILE = "audit.log"
@@ -57,14 +56,9 @@ class NotOwner(Exception):
         self.holder = holder
 
 
-def validate_app(app: str) -> str:
-    """Application names become directory names: no slashes, no dot-dot."""
-    if not isinstance(app, str) or not _APP_RE.match(app) or app in (".", ".."):
-        raise ValueError(
-            "app %r is not a valid application name; use 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit" % (app,)
-        )
-    return app
+def validate_app(app: str, what: str = "app") -> str:
+    """Application names become directory names: no slashes, no dot-dot, no trailing newline."""
+    return validate.name(app, "app", what)
 
 
 def iso(epoch: float) -> str:

@@ -33,6 +33,7 @@ import re
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._db import (
     DatabaseError,
     LockTimeout,
@@ -45,7 +46,6 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import SplitError, Statement, split_statements
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
 
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # MySQL statements that commit the open transaction implicitly.
 _MYSQL_IMPLICIT_COMMIT = {
     "ALTER",
@@ -101,8 +101,12 @@ class StatementFailed(Exception):
 
 def validate_table_name(table: str, dialect: str) -> List[str]:
     """The parts of a tracking table name (``schema.table`` for PostgreSQL/MySQL); raises ValueError."""
-    parts = table.split(".") if table else []
-    if not parts or len(parts) > (1 if dialect == "sqlite" else 2) or not all(_IDENT_RE.match(p) for p in parts):
+    parts = table.split(".") if isinstance(table, str) and table else []
+    if (
+        not parts
+        or len(parts) > (1 if dialect == "sqlite" else 2)
+        or not all(validate.is_name(p, "sql_identifier") for p in parts)
+    ):
         raise ValueError(
             "table %r is not a valid tracking table name: use letters, digits and _ (at most 63), "
             "optionally schema.table for PostgreSQL/MySQL" % (table,)

@@ -26,6 +26,8 @@ import os
 import re
 from typing import List, Optional
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
+
 _VERSION_RE = re.compile(r"^(?:[VvUu](?=\d))?(?P<version>\d+(?:[._]\d+)*)(?:__?|-|\.|$)")
 # goose "-- +goose Up", sql-migrate "-- +migrate Up", dbmate "-- migrate:up": the same Up/Down sectioning
 _GOOSE_RE = re.compile(r"^\s*--\s*(?:\+goose\s+|\+migrate\s+|migrate:)(?P<what>Up|Down)\b", re.IGNORECASE)
@@ -102,17 +104,12 @@ def up_section(text: str) -> str:
 
 
 def read_text(path: str, max_bytes: int = 64 * 1024 * 1024) -> str:
-    """Read a migration file as text; binary content is an error, not garbage findings."""
-    try:
-        size = os.path.getsize(path)
-        if size > max_bytes:
-            raise MigrationError(
-                "%s is %d bytes, larger than the %d byte limit for a migration file" % (path, size, max_bytes)
-            )
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise MigrationError("cannot read %s: %s" % (path, exc.strerror or exc)) from exc
+    """Read a migration file as text; binary content is an error, not garbage findings.
+
+    Only a regular file is read (``_validate.read_regular_file``): a FIFO or a device put in its place is refused
+    instead of blocking the module or reading forever.
+    """
+    data = validate.read_regular_file(path, max_bytes, "migration file", MigrationError)
     if b"\x00" in data:
         raise MigrationError("%s is a binary file (it contains NUL bytes), not an SQL migration" % path)
     try:
@@ -125,22 +122,27 @@ def discover(path: str, include_contract: bool = True) -> List[MigrationFile]:
     """Migration files under ``path`` (a file or a directory, not recursive), in run order.
 
     ``*.down.sql`` files are never returned. Raises MigrationError for a
-    missing path or a directory without SQL files.
+    missing path or a directory without SQL files, and for a migration that
+    is not a regular file inside the directory (``path``'s own directory for
+    a file): a FIFO, a device, or a symlink leading out of it (to
+    /etc/shadow, say, whose lines would be quoted back in the findings).
     """
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         raise MigrationError("migration path %s does not exist: check the path (or zerodown_migrations_dir)" % path)
     if os.path.isdir(path):
+        directory = path
         names = sorted(
-            name
-            for name in os.listdir(path)
-            if name.endswith(SQL_SUFFIXES)
-            and not name.endswith(".down.sql")
-            and os.path.isfile(os.path.join(path, name))
+            name for name in os.listdir(path) if name.endswith(SQL_SUFFIXES) and not name.endswith(".down.sql")
         )
         paths = [os.path.join(path, name) for name in names]
     else:
+        directory = os.path.dirname(os.path.abspath(path))
         paths = [path]
-    files = [MigrationFile(p, read_text(p)) for p in paths]
+    # Read through the resolved path (read_text refuses a symlink), report under the name the user sees.
+    files = [
+        MigrationFile(p, read_text(validate.regular_file_inside(p, directory, "migration file", MigrationError)))
+        for p in paths
+    ]
     files.sort(key=lambda f: f.version)
     if not include_contract:
         files = [f for f in files if not f.contract]

@@ -36,6 +36,7 @@ import subprocess
 import tempfile
 from typing import Callable, Iterable, List, Optional, Set, Tuple
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
 
 HEADER_PREFIX = "# Managed by zerodown.deploy (drain_backend / switch_traffic): upstream "
@@ -44,7 +45,6 @@ MAX_WEIGHT = 1000000
 _SERVER_RE = re.compile(
     r"^\s*server\s+(?P<address>[^\s;#]+)(?P<params>[^;#]*);\s*(?:#\s*zerodown:\s*(?P<mark>[a-z]+)\s*)?(?:#.*)?$"
 )
-_ADDRESS_RE = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,255}$")
 Proc = Tuple[int, int]  # (pid, start time in clock ticks): a PID that cannot be confused with a reused one
 
 
@@ -120,27 +120,21 @@ class NginxServer:
 
 
 def validate_address(address: str) -> str:
-    if not isinstance(address, str) or not _ADDRESS_RE.match(address):
-        raise NginxError(
-            "invalid nginx upstream server %r: give host:port with characters A-Z a-z 0-9 _ . : - [ ] "
-            "(no spaces, ';', '#' or newlines)" % (address,)
-        )
-    return address
+    return validate.name(address, "nginx_address", "nginx upstream server", NginxError)
 
 
 def validate_weight(weight: object) -> int:
-    if isinstance(weight, bool) or not isinstance(weight, int) and not (isinstance(weight, str) and weight.isdigit()):
-        raise NginxError(
-            "invalid nginx weight %r: nginx takes an integer weight of 1 or more "
-            "(no percentages; use state drain/maint to take a server out)" % (weight,)
-        )
-    value = int(weight)  # type: ignore[arg-type]
-    if not 1 <= value <= MAX_WEIGHT:
-        raise NginxError(
-            "invalid nginx weight %r: must be 1-%d (nginx has no weight 0; use state drain or maint)"
-            % (weight, MAX_WEIGHT)
-        )
-    return value
+    return validate.number(weight, "nginx weight", _WEIGHT, error=lambda message: NginxError("invalid %s" % message))
+
+
+_WEIGHT = validate.Limit(
+    1,
+    MAX_WEIGHT,
+    unit="",
+    integer=True,
+    expect="an integer weight of 1-%d (nginx has no weight 0 and no percentages; use state drain or maint to take "
+    "a server out)" % MAX_WEIGHT,
+)
 
 
 def parse_servers(text: str, path: str = "servers file") -> Tuple[Optional[str], List[NginxServer]]:

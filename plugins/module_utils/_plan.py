@@ -24,6 +24,8 @@ import os
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
+from ansible_collections.zerodown.deploy.plugins.module_utils._canary import THRESHOLD_LIMITS
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyNameError, validate_name
 from ansible_collections.zerodown.deploy.plugins.module_utils._lb import LBError, canary_weights
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import validate_app
@@ -51,8 +53,36 @@ HOOKS = (
     "after_deploy",
     "on_rollback",
 )
-_SHA256 = re.compile(r"^(sha256:)?([0-9a-fA-F]{64})$")
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_SHA256 = re.compile(r"(sha256:)?([0-9a-fA-F]{64})")
+#: More hosts in one batch than this is a typo, not a fleet.
+MAX_HOSTS = 100000
+#: A canary step: the percentage of new requests sent to the canary servers.
+STEP = validate.Limit(0, 100, unit="percent")
+
+#: Variables that hold one string (a name, a host pattern, a path, a command); any other type is a problem.
+STRING_VARIABLES = (
+    "zerodown_app_name",
+    "zerodown_release",
+    "zerodown_strategy",
+    "zerodown_app_hosts",
+    "zerodown_lb_hosts",
+    "zerodown_db_hosts",
+    "zerodown_state_dir",
+    "zerodown_artifact",
+    "zerodown_artifact_checksum",
+    "zerodown_exec_start",
+    "zerodown_blue_group",
+    "zerodown_green_group",
+    "zerodown_standby",
+    "zerodown_adopt_colour",
+    "zerodown_canary_on_inconclusive",
+    "zerodown_smoke_base_url",
+    "zerodown_migrate_command",
+    "zerodown_migrations_src",
+    "zerodown_migrations_dir",
+    "zerodown_lb_provider",
+    "zerodown_haproxy_backend",
+)
 
 DEFAULTS: Dict[str, Any] = {
     "zerodown_strategy": "rolling",
@@ -94,25 +124,26 @@ class PlanError(ValueError):
         )
 
 
-def batch_size(value: Any, host_count: int) -> int:
+def batch_size(value: Any, host_count: int, what: str = "zerodown_batch_size") -> int:
     """Hosts per batch: a whole number, or a percentage of the hosts, floored, at least 1 (as Ansible's serial)."""
-    text = str(value)
-    match = _PERCENT.match(text)
-    if match:
-        percent = float(match.group(1))
-        if not 0 < percent <= 100:
-            raise ValueError("zerodown_batch_size %r: a percentage must be more than 0 and at most 100" % (value,))
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and text.endswith("%"):
+        try:
+            percent = validate.number(text[:-1], what, validate.PERCENT)
+        except validate.ValidationError:
+            raise ValueError(
+                "%s %s: a percentage must be more than 0 and at most 100, written with the digits 0-9"
+                % (what, validate.shown(value))
+            ) from None
         return max(int(host_count * percent / 100), 1)
-    if isinstance(value, bool):
-        raise ValueError("zerodown_batch_size %r is not a number of hosts or a percentage such as 25%%" % (value,))
     try:
-        size = int(text)
-    except ValueError:
+        size = validate.whole_number_text(text, what)
+    except validate.ValidationError:
         raise ValueError(
-            "zerodown_batch_size %r is not a number of hosts or a percentage such as 25%%" % (value,)
+            "%s %s is not a number of hosts or a percentage such as 25%% (digits 0-9)" % (what, validate.shown(value))
         ) from None
-    if size < 1:
-        raise ValueError("zerodown_batch_size %r must be 1 or more" % (value,))
+    if not 1 <= size <= MAX_HOSTS:
+        raise ValueError("%s %s must be 1 or more, at most %d" % (what, validate.shown(value), MAX_HOSTS))
     return size
 
 
@@ -125,16 +156,15 @@ def worst_case_seconds(batch_count: int, drain: float, stop: float, ready: float
     return int(batch_count * (drain + stop + ready + 10) + 120)
 
 
-def _number(variables: Dict[str, Any], name: str, problems: List[str]) -> float:
-    value = variables.get(name, DEFAULTS.get(name))
+def _number(
+    variables: Dict[str, Any], name: str, problems: List[str], limit: validate.Limit = validate.TIMEOUT
+) -> float:
+    """The variable (or its default) within ``limit``; 0 and a problem when it is not."""
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        problems.append("%s=%r is not a number of seconds" % (name, value))
+        return validate.number(variables.get(name, DEFAULTS.get(name)), name, limit)
+    except validate.ValidationError as exc:
+        problems.append(str(exc))
         return 0.0
-    if number <= 0:
-        problems.append("%s=%r must be more than 0 seconds" % (name, value))
-    return number
 
 
 def load_balancer(
@@ -193,10 +223,21 @@ def load_balancer(
             validate_name(backend, "zerodown_lb.backend")
         except HAProxyNameError as exc:
             problems.append(str(exc))
-    out: Dict[str, Any] = {"provider": provider, "backend": backend, "api_timeout": spec.get("api_timeout") or 5.0}
+    out: Dict[str, Any] = {"provider": provider, "backend": backend, "api_timeout": 5.0}
+    try:
+        out["api_timeout"] = validate.number(
+            spec.get("api_timeout") or 5.0, "zerodown_lb.api_timeout", validate.TIMEOUT
+        )
+    except validate.ValidationError as exc:
+        problems.append(str(exc))
     if provider == "haproxy":
         socket = spec.get("socket") or "/run/haproxy/admin.sock"
-        out["socket"] = [socket] if isinstance(socket, str) else list(socket)
+        out["socket"] = [socket] if isinstance(socket, str) else list(socket) if isinstance(socket, list) else []
+        if not out["socket"] or not all(isinstance(s, str) and s for s in out["socket"]):
+            problems.append(
+                "zerodown_lb.socket=%s must be the HAProxy runtime API address, or a list of them"
+                % validate.shown(socket)
+            )
         out["nginx"] = None
     elif provider == "nginx":
         nginx = spec.get("nginx")
@@ -219,7 +260,7 @@ def load_balancer(
             "zerodown_lb.servers names host(s) %s that are not in the app hosts (%s)"
             % (", ".join(strangers), ", ".join(app_hosts) or "none")
         )
-    port = variables.get("zerodown_app_port", DEFAULTS["zerodown_app_port"])
+    port = int(_number(variables, "zerodown_app_port", problems, validate.PORT))
     servers = {}
     for host in app_hosts:
         if host in mapping:
@@ -268,8 +309,11 @@ def artifact(variables: Dict[str, Any], problems: List[str], sha256_of) -> Dict[
     source = variables.get("zerodown_artifact") or ""
     checksum = str(variables.get("zerodown_artifact_checksum") or "")
     out: Dict[str, Any] = {"src": None, "url": None, "sha256": ""}
+    if not isinstance(source, str):
+        problems.append("zerodown_artifact=%s must be a path or an http(s) URL" % validate.shown(source))
+        return out
     if checksum:
-        match = _SHA256.match(checksum.strip())
+        match = _SHA256.fullmatch(checksum.strip())
         if not match:
             problems.append(
                 "zerodown_artifact_checksum=%r is not a sha256 (64 hex digits, optionally prefixed sha256:)" % checksum
@@ -391,9 +435,9 @@ def canary(
     which also takes no new requests and lets those in flight finish."""
     count = 1
     try:
-        count = batch_size(_setting(variables, "zerodown_canary_hosts"), len(app_hosts))
+        count = batch_size(_setting(variables, "zerodown_canary_hosts"), len(app_hosts), "zerodown_canary_hosts")
     except ValueError as exc:
-        problems.append(str(exc).replace("zerodown_batch_size", "zerodown_canary_hosts"))
+        problems.append(str(exc))
     if count >= len(app_hosts):
         problems.append(
             "zerodown_canary_hosts=%r takes %d of the %d app hosts: leave at least one baseline host"
@@ -410,9 +454,9 @@ def canary(
     last = 0.0
     for value in raw_steps:
         try:
-            percent = float(value)
-        except (TypeError, ValueError):
-            problems.append("zerodown_canary_steps: %r is not a percentage" % (value,))
+            percent = validate.number(value, "zerodown_canary_steps", STEP)
+        except validate.ValidationError:
+            problems.append("zerodown_canary_steps: %s is not a percentage from 0 to 100" % validate.shown(value))
             continue
         if not last < percent <= 100:
             problems.append("zerodown_canary_steps must rise, each above 0 and at most 100; %r does not" % (value,))
@@ -437,7 +481,10 @@ def canary(
                 for name, weight in weights.items()
             }
         steps.append(step)
-    numbers = _positive(variables, ("zerodown_canary_pause", "zerodown_canary_max_wait"), problems)
+    numbers = {
+        key: _number(variables, key, problems, validate.WAIT)
+        for key in ("zerodown_canary_pause", "zerodown_canary_max_wait")
+    }
     on_inconclusive = _setting(variables, "zerodown_canary_on_inconclusive")
     if on_inconclusive not in ("pause", "fail"):
         problems.append("zerodown_canary_on_inconclusive=%r must be pause or fail" % (on_inconclusive,))
@@ -455,40 +502,23 @@ def canary(
     }
 
 
-def _positive(variables: Dict[str, Any], keys: Sequence[str], problems: List[str]) -> Dict[str, float]:
-    """Each variable as a number of 0 or more (more than 0 for ratios and counts); its default when it is not."""
-    numbers = {}
-    for key in keys:
-        value = _setting(variables, key)
-        try:
-            numbers[key] = float(value)
-            if numbers[key] < 0 or (key.endswith(("_ratio", "_requests")) and numbers[key] <= 0):
-                raise ValueError
-        except (TypeError, ValueError):
-            problems.append("%s=%r must be a positive number" % (key, value))
-            numbers[key] = float(DEFAULTS[key])
-    return numbers
-
-
 def thresholds(variables: Dict[str, Any], problems: List[str]) -> Dict[str, Any]:
-    """What a canary step and the bake window are judged against (canary_analysis's options of the same names)."""
-    keys = ("zerodown_canary_min_requests", "zerodown_canary_max_error_rate", "zerodown_canary_max_latency_ratio")
-    numbers = _positive(variables, keys, problems)
-    if numbers["zerodown_canary_max_error_rate"] >= 1:
-        problems.append(
-            "zerodown_canary_max_error_rate=%r is a fraction, e.g. 0.01 for 1 %%"
-            % (numbers["zerodown_canary_max_error_rate"],)
-        )
-    return {
-        "min_requests": int(numbers["zerodown_canary_min_requests"]),
-        "max_error_rate": numbers["zerodown_canary_max_error_rate"],
-        "max_latency_ratio": numbers["zerodown_canary_max_latency_ratio"],
-    }
+    """What a canary step and the bake window are judged against (canary_analysis's options of the same names,
+    in the same ranges); a bad one is a problem, and its default stands in."""
+    out = {}
+    for name in ("min_requests", "max_error_rate", "max_latency_ratio"):
+        key = "zerodown_canary_" + name
+        try:
+            out[name] = validate.number(_setting(variables, key), key, THRESHOLD_LIMITS[name])
+        except validate.ValidationError as exc:
+            problems.append(str(exc))
+            out[name] = DEFAULTS[key]
+    return out
 
 
 def bake(variables: Dict[str, Any], lb: Dict[str, Any], problems: List[str]) -> Dict[str, Any]:
     """The bake window after the last switch: its length (0: none) and the thresholds of the canary analysis."""
-    window = _positive(variables, ("zerodown_bake_time",), problems)["zerodown_bake_time"]
+    window = _number(variables, "zerodown_bake_time", problems, validate.WAIT)
     problem = counters_problem(lb, "zerodown_bake_time=%g judges the new release" % window) if window else None
     if problem:
         problems.append(problem)
@@ -511,17 +541,24 @@ def build_plan(
     problems: List[str] = []
     if mode not in MODES:
         raise PlanError(["mode=%r is not one of %s" % (mode, ", ".join(MODES))])
+    nul = validate.nul_problem(variables)
+    if nul:
+        raise PlanError([nul])
+    variables = dict(variables)
+    for name in STRING_VARIABLES:
+        if variables.get(name) is not None and not isinstance(variables[name], str):
+            problems.append("%s=%s must be a string" % (name, validate.shown(variables.pop(name))))
     app = variables.get("zerodown_app_name") or ""
     try:
-        validate_app(app)
+        validate_app(app, "zerodown_app_name")
     except ValueError as exc:
-        problems.append("zerodown_app_name: %s" % exc)
+        problems.append(str(exc))
     release = variables.get("zerodown_release") or ""
     if mode != "rollback":
         try:
-            validate_release(release)
+            validate_release(release, "zerodown_release")
         except ValueError as exc:
-            problems.append("zerodown_release: %s" % exc)
+            problems.append(str(exc))
     strategy = variables.get("zerodown_strategy") or DEFAULTS["zerodown_strategy"]
     if strategy not in STRATEGIES:
         problems.append("zerodown_strategy=%r is not one of %s" % (strategy, ", ".join(STRATEGIES)))
@@ -578,14 +615,15 @@ def build_plan(
         worst = worst_case_seconds(1, timeouts["drain"] * 2, timeouts["stop"], timeouts["ready"])
     bake_plan = bake(variables, lb, problems) if mode == "deploy" else {"time": 0.0}
     worst += int(bake_plan["time"])
-    ttl_given = variables.get("zerodown_lock_ttl") or 0
-    try:
-        ttl = int(ttl_given) if ttl_given else worst + 600
-        if ttl < 1:
-            raise ValueError
-    except (TypeError, ValueError):
-        problems.append("zerodown_lock_ttl=%r must be a whole number of seconds, 1 or more" % (ttl_given,))
-        ttl = worst + 600
+    ttl = worst + 600
+    if variables.get("zerodown_lock_ttl"):
+        ttl = int(_number(variables, "zerodown_lock_ttl", problems, validate.WHOLE_SECONDS) or ttl)
+    elif ttl > validate.MAX_SECONDS:
+        problems.append(
+            "the deploy can take %d s at its timeouts, more than the %d s a lock may be held: lower the timeouts "
+            "(zerodown_drain_timeout, zerodown_stop_timeout, zerodown_ready_timeout) or put more hosts in a batch"
+            % (worst, validate.MAX_SECONDS)
+        )
     plan: Dict[str, Any] = {
         "mode": mode,
         "app": app,

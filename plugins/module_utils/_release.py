@@ -30,25 +30,27 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _unit
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import iso, validate_app
 
-_RELEASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
 MARKER = ".zerodown-release.json"
 STATE = ".zerodown-release.json"
 _HEX_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+#: Releases kept on a host (prune), and path components stripped from the artifact's members.
+NUMBERS = {
+    "keep": validate.Limit(1, 1000, unit="releases", integer=True),
+    "strip_components": validate.Limit(0, 64, unit="", integer=True),
+}
 
 
 class ReleaseError(Exception):
     """A release cannot be installed, switched to, or removed; the message says why and what to do."""
 
 
-def validate_release(release: str) -> str:
-    if not isinstance(release, str) or not _RELEASE_RE.match(release) or release in (".", ".."):
-        raise ValueError(
-            "release %r is not a valid release id; use 1-128 letters, digits, '.', '_', '+' or '-', "
-            "starting with a letter or digit (the same id on every host)" % (release,)
-        )
-    return release
+def validate_release(release: str, what: str = "release") -> str:
+    return validate.name(release, "release", what)
 
 
 def parse_checksum(checksum: Optional[str]) -> Optional[str]:
@@ -60,7 +62,7 @@ def parse_checksum(checksum: Optional[str]) -> Optional[str]:
         algo, value = value.split(":", 1)
         if algo.lower() != "sha256":
             raise ValueError("checksum %r uses %r; give a sha256 checksum as sha256:<64 hex digits>" % (checksum, algo))
-    if not _HEX_RE.match(value):
+    if not _HEX_RE.fullmatch(value):
         raise ValueError("checksum %r is not a sha256 digest; give sha256:<64 hex digits>" % (checksum,))
     return value.lower()
 
@@ -161,7 +163,7 @@ class ReleaseTree:
             return []
         found = []
         for name in os.listdir(self.releases_dir):
-            if name.startswith(".") or not _RELEASE_RE.match(name):
+            if name.startswith(".") or not validate.is_name(name, "release"):
                 continue
             marker = self.marker(name)
             if marker is not None:
@@ -364,11 +366,7 @@ def _fsync_dir(path: str) -> None:
 
 def _validate_rel_paths(kind: str, paths: Sequence[str]) -> None:
     for rel in paths:
-        parts = rel.split("/")
-        if not rel or rel.startswith("/") or ".." in parts or "" in parts:
-            raise ValueError(
-                "%s entry %r must be a relative path inside the release, e.g. log or config/app.env" % (kind, rel)
-            )
+        validate.relative_path(rel, kind)
 
 
 def apply_release(
@@ -413,10 +411,7 @@ def apply_release(
         _unit.validate_service(service)
     _validate_rel_paths("shared_dirs", shared_dirs)
     _validate_rel_paths("shared_files", shared_files)
-    if keep is not None and keep < 1:
-        raise ValueError("keep must be at least 1, got %r" % (keep,))
-    if strip < 0:
-        raise ValueError("strip_components must be >= 0, got %r" % (strip,))
+    validate.numbers({"keep": keep, "strip_components": strip}, NUMBERS)
 
     live = tree.live()
     recorded = tree.state()

@@ -15,13 +15,12 @@ text changed.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from typing import Any, Dict, Optional
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
+
 UNIT_DIR = "/etc/systemd/system"
-_SERVICE_RE = re.compile(r"^[A-Za-z0-9:_.@-]+\.service$")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 #: The release module's ``unit`` option.
 UNIT_SPEC: Dict[str, Any] = {
@@ -42,9 +41,7 @@ def _escape(value: Any) -> str:
 
 
 def validate_service(service: Any) -> str:
-    if not isinstance(service, str) or not _SERVICE_RE.match(service):
-        raise ValueError("service %r is not a systemd service name such as shop.service" % (service,))
-    return service
+    return validate.name(service, "systemd_service", "service")
 
 
 def render_unit(app: str, working_directory: str, unit: Dict[str, Any]) -> str:
@@ -57,9 +54,9 @@ def render_unit(app: str, working_directory: str, unit: Dict[str, Any]) -> str:
     for key in ("user", "group", "environment_file", "description"):
         if "\n" in str(unit.get(key) or ""):
             raise ValueError("unit.%s must be one line, got %r" % (key, unit.get(key)))
-    stop_timeout = unit.get("stop_timeout", 30)
-    if not isinstance(stop_timeout, int) or stop_timeout < 1:
-        raise ValueError("unit.stop_timeout must be a whole number of seconds, 1 or more, got %r" % (stop_timeout,))
+    stop_timeout = validate.number(unit.get("stop_timeout", 30), "unit.stop_timeout", validate.WHOLE_SECONDS)
+    if unit.get("port") is not None:
+        validate.number(unit["port"], "unit.port", validate.PORT)
     lines = [
         '# Managed by zerodown.deploy: the unit runs whatever release "current" points at, so it',
         "# does not change between releases; only a new command or setting changes it.",
@@ -79,8 +76,7 @@ def render_unit(app: str, working_directory: str, unit: Dict[str, Any]) -> str:
     if unit.get("environment_file"):
         lines.append("EnvironmentFile=-%s" % unit["environment_file"])
     for name, value in sorted((unit.get("environment") or {}).items()):
-        if not _ENV_NAME_RE.match(str(name)):
-            raise ValueError("unit.environment name %r is not a variable name (letters, digits, _)" % (name,))
+        validate.name(name, "env_name", "unit.environment name")
         if "\n" in str(value):
             raise ValueError("unit.environment.%s must be one line" % name)
         lines.append('Environment="%s=%s"' % (name, _escape(value)))

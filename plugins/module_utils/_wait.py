@@ -12,6 +12,7 @@ can drive time through an injected clock instead of sleeping.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Callable, Optional
 
@@ -80,10 +81,11 @@ def wait_until(
     Returns a WaitResult whose ``value`` is the truthy value; raises
     WaitTimeout carrying the last (falsy) value otherwise.
     """
-    if timeout < 0:
-        raise ValueError("timeout must be >= 0, got %r" % (timeout,))
-    if interval <= 0:
-        raise ValueError("interval must be > 0, got %r" % (interval,))
+    # not (x >= 0) rather than x < 0: nan compares false with everything, and a wait on it would never end.
+    if not (0 <= timeout < math.inf):
+        raise ValueError("timeout must be a finite number >= 0, got %r" % (timeout,))
+    if not (0 < interval < math.inf):
+        raise ValueError("interval must be a finite number > 0, got %r" % (interval,))
     clock = clock or Clock()
     start = clock.monotonic()
     deadline = start + timeout

@@ -122,6 +122,7 @@ up_to_date:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._bluegreen import ColourError, decide  # noqa: E402
 
 
@@ -147,6 +148,9 @@ def main():
         ),
         supports_check_mode=True,
     )
+    nul = validate.nul_problem(module.params)
+    if nul:
+        module.fail_json(msg=nul)
     p = module.params
     result = dict(changed=False, serving={})
     try:

@@ -394,6 +394,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx_log as nginx_log  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError  # noqa: E402
 
 
@@ -409,11 +410,9 @@ def check_params(params, lb_params):
     """Everything that can be checked before reaching a load balancer; returns the thresholds."""
     if lb_params["provider"] == "nginx" and not (lb_params["nginx"] or {}).get("access_log"):
         raise canary.CanaryInputError(nginx_log_message())
-    for key in ("pause", "max_wait"):
-        if params[key] < 0:
-            raise canary.CanaryInputError("%s=%r: give 0 or more seconds" % (key, params[key]))
-    if params["poll_interval"] <= 0:
-        raise canary.CanaryInputError("poll_interval=%r: give more than 0 seconds" % (params["poll_interval"],))
+    limits = {"pause": validate.WAIT, "max_wait": validate.WAIT, "poll_interval": validate.INTERVAL}
+    validate.numbers(params, limits, error=canary.CanaryInputError)
+    ledger.check_record(params["ledger"])
     if params["state"] == "snapshot":
         extra = [k for k in ("canary_servers", "baseline_servers", "since", "before") if params[k] is not None]
         if extra:
@@ -532,6 +531,9 @@ def main(clock=None):
     )
     argument_spec.update(canary.Thresholds.argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    nul = validate.nul_problem(module.params)
+    if nul:
+        module.fail_json(msg=nul)
     params = module.params
     result = dict(changed=False, snapshot={})
     try:
@@ -547,7 +549,7 @@ def main(clock=None):
             module.exit_json(**result)
         judged = bake_window if params["state"] == "bake" else analyze
         outcome, fields = judged(params, lb_params, providers, source, backend, thresholds, clock)
-    except (canary.CanaryError, lb.LBError, HAProxyError) as exc:
+    except (canary.CanaryError, lb.LBError, HAProxyError, ledger.LedgerError) as exc:
         module.fail_json(msg=str(exc), **result)
 
     result.update(outcome.verdict.to_dict())

@@ -215,6 +215,7 @@ rollback:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (  # noqa: E402
     Ledger,
     LedgerError,
@@ -271,6 +272,9 @@ def main():
         ],
         supports_check_mode=True,
     )
+    nul = validate.nul_problem(module.params)
+    if nul:
+        module.fail_json(msg=nul)
     p = module.params
     try:
         ledger = Ledger(StateDir(p["path"], p["app"]))

@@ -163,6 +163,7 @@ audit:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (  # noqa: E402
     DeployLock,
     LockHeld,
@@ -198,9 +199,14 @@ def main():
         required_if=[("state", "acquired", ["run_id"])],
         supports_check_mode=True,
     )
+    nul = validate.nul_problem(module.params)
+    if nul:
+        module.fail_json(msg=nul)
     p = module.params
-    if p["ttl"] <= 0:
-        module.fail_json(msg="ttl must be a positive number of seconds, got %r; use e.g. ttl: 3600" % (p["ttl"],))
+    try:
+        validate.number(p["ttl"], "ttl", validate.WHOLE_SECONDS)
+    except validate.ValidationError as exc:
+        module.fail_json(msg="%s (e.g. ttl: 3600)" % exc)
     if p["state"] == "released" and not p["run_id"] and not p["force"]:
         module.fail_json(msg="state=released needs the run_id that acquired the lock, or force: true to break it")
     try:

@@ -179,6 +179,10 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
+
+#: Each look is one runtime API command per load balancer; more than 10 s between looks only delays the return.
+POLL_INTERVAL = validate.Limit(0, 10, low_open=True)
 
 
 def main():
@@ -198,6 +202,9 @@ def main():
         mutually_exclusive=[["server", "servers"]],
         supports_check_mode=True,
     )
+    nul = validate.nul_problem(module.params)
+    if nul:
+        module.fail_json(msg=nul)
     params = module.params
     names = [params["server"]] if params["server"] is not None else list(params["servers"])
     result = dict(
@@ -220,12 +227,11 @@ def main():
         module.fail_json(msg="servers is empty: name at least one server of backend %r to drain" % backend, **result)
     if len(set(names)) != len(names):
         module.fail_json(msg="servers lists a server twice: %s" % ", ".join(names), **result)
-    if params["timeout"] < 0:
-        module.fail_json(msg="timeout must be 0 or more seconds, got %s" % params["timeout"], **result)
-    if not 0 < params["poll_interval"] <= 10:
-        module.fail_json(
-            msg="poll_interval must be more than 0 and at most 10 seconds, got %s" % params["poll_interval"], **result
-        )
+    try:
+        validate.numbers(params, {"timeout": validate.WAIT, "poll_interval": POLL_INTERVAL})
+        ledger.check_record(params["ledger"])
+    except (validate.ValidationError, ledger.LedgerError) as exc:
+        module.fail_json(msg=str(exc), **result)
     target = {"drained": "drain", "maint": "maint", "ready": "ready"}[params["state"]]
 
     # Validate everything on every load balancer before the first change.

@@ -281,6 +281,7 @@ import traceback  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._db import (  # noqa: E402
     DRIVER_PACKAGES,
     DatabaseError,
@@ -309,6 +310,17 @@ def _applied_by():
     return "%s@%s" % (user, socket.gethostname())
 
 
+NUMBERS = {
+    "lock_timeout": validate.TIMEOUT,
+    "statement_timeout": validate.WAIT,
+    "lock_retries": validate.RETRIES,
+    "lock_retry_delay": validate.WAIT,
+    "runner_lock_timeout": validate.WAIT,
+    "connect_timeout": validate.TIMEOUT,
+    "port": validate.PORT,
+}
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -334,6 +346,9 @@ def main():
         required_one_of=[("dsn", "dialect")],
         supports_check_mode=True,
     )
+    nul = validate.nul_problem(module.params)
+    if nul:
+        module.fail_json(msg=nul)
     p = module.params
     secrets = [p["password"]] if p["password"] else []  # a DSN password is added once parsed
     result = dict(
@@ -351,15 +366,10 @@ def main():
         result.update(extra)
         module.fail_json(msg=redact(msg, secrets), **result)
 
-    for name in ("lock_timeout", "statement_timeout", "lock_retry_delay", "runner_lock_timeout"):
-        if p[name] < 0:
-            fail("%s=%s is negative: give a number of seconds >= 0" % (name, p[name]))
-    if p["connect_timeout"] <= 0 or p["lock_timeout"] <= 0:
-        fail("connect_timeout and lock_timeout must be greater than 0 seconds")
-    if p["lock_retries"] < 0:
-        fail("lock_retries=%d is negative: give 0 or more" % p["lock_retries"])
-    if p["port"] is not None and not 0 < p["port"] < 65536:
-        fail("port=%d is not a TCP port: use 1 to 65535" % p["port"])
+    try:
+        validate.numbers(p, NUMBERS)
+    except validate.ValidationError as exc:
+        fail(str(exc))
 
     try:
         spec = build_spec(

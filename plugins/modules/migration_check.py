@@ -285,6 +285,7 @@ from typing import List, Tuple  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import (  # noqa: E402
     MigrationError,
     MigrationFile,
@@ -370,6 +371,12 @@ def run_check(params: dict, catalog: Catalog, small_table_rows) -> dict:
     }
 
 
+NUMBERS = {
+    "schema_connect_timeout": validate.TIMEOUT,
+    "small_table_rows": validate.Limit(0, 10**12, unit="rows", integer=True),
+}
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
@@ -400,6 +407,9 @@ def main() -> None:
         required_one_of=[("path", "sql")],
         supports_check_mode=True,
     )
+    nul = validate.nul_problem(module.params)
+    if nul:
+        module.fail_json(msg=nul)
     if not HAS_SQLPARSE:
         module.fail_json(msg=missing_required_lib("sqlparse"), exception=str(SQLPARSE_IMPORT_ERROR))
     params = module.params
@@ -414,8 +424,10 @@ def main() -> None:
         module.fail_json(msg="pending goes with a directory path, not with sql")
     if params["unapplied"] and params["pending"] is None:
         module.fail_json(msg="unapplied goes with pending: name the pending files too")
-    if params["small_table_rows"] < 0:
-        module.fail_json(msg="small_table_rows must be 0 or more, got %d" % params["small_table_rows"])
+    try:
+        validate.numbers(params, NUMBERS)
+    except validate.ValidationError as exc:
+        module.fail_json(msg=str(exc))
 
     catalog = Catalog()
     schema_aware = False

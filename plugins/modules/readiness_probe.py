@@ -265,6 +265,7 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # noqa: E402
     HAS_REQUESTS,
     HTTP_CLIENT_ARGUMENT_SPEC,
@@ -287,6 +288,9 @@ def main() -> None:
         required_by={"client_key": "client_cert"},
         supports_check_mode=True,
     )
+    nul = validate.nul_problem(module.params)
+    if nul:
+        module.fail_json(msg=nul)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 

@@ -312,6 +312,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # no
 from ansible.module_utils.urls import open_url  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _http as http  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import (  # noqa: E402
     ReleaseError,
     ReleaseTree,
@@ -411,6 +412,9 @@ def main():
         ],
         supports_check_mode=True,
     )
+    nul = validate.nul_problem(module.params)
+    if nul:
+        module.fail_json(msg=nul)
     p = module.params
     if p["src"] is not None:
         module.fail_json(msg="src is sent by the zerodown.deploy.release action plugin; call the module through it")

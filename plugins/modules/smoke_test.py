@@ -318,6 +318,7 @@ rounds:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # noqa: E402
     HAS_REQUESTS,
     HTTP_CLIENT_ARGUMENT_SPEC,
@@ -332,11 +333,10 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # 
     VersionExpectation,
     compile_regex,
     join_url,
+    option_number,
     parse_header_expectations,
     parse_json_expectations,
     parse_json_path,
-    positive_int,
-    positive_number,
     run_smoke_test,
     smoke_failure_message,
     validate_headers,
@@ -349,8 +349,8 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # 
 def build_checks(params: dict) -> list:
     """Validate every option and build the named checks; raises HttpOptionError."""
     base_url = validate_url(params["base_url"], "base_url")
-    positive_int(params["rounds"], "rounds")
-    request_timeout = positive_number(params["request_timeout"], "request_timeout")
+    option_number(params["rounds"], "rounds", validate.REPEATS)
+    request_timeout = option_number(params["request_timeout"], "request_timeout", validate.TIMEOUT)
     common_headers = validate_headers(params["headers"], "headers")
     validate_tls_files(params["ca_path"], params["client_cert"], params["client_key"])
     tls = TLSOptions(params["validate_certs"], params["ca_path"], params["client_cert"], params["client_key"])
@@ -388,7 +388,7 @@ def build_checks(params: dict) -> list:
         url = validate_url(join_url(base_url, path), where + ".path")
         max_latency_ms = None
         if check["max_latency_ms"] is not None:
-            max_latency_ms = positive_number(check["max_latency_ms"], where + ".max_latency_ms", unit="milliseconds")
+            max_latency_ms = option_number(check["max_latency_ms"], where + ".max_latency_ms", validate.MILLISECONDS)
         check_version = version if check["check_version"] else None
         if check_version is not None and check_version.json_path is not None and check["method"] == "HEAD":
             raise HttpOptionError(
@@ -449,6 +449,9 @@ def main() -> None:
         required_by={"client_key": "client_cert"},
         supports_check_mode=True,
     )
+    nul = validate.nul_problem(module.params)
+    if nul:
+        module.fail_json(msg=nul)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 

@@ -179,6 +179,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 
 
 def main():
@@ -213,10 +214,15 @@ def main():
         ],
         supports_check_mode=True,
     )
+    nul = validate.nul_problem(module.params)
+    if nul:
+        module.fail_json(msg=nul)
     params = module.params
     result = dict(changed=False, previous={}, current={}, changes={}, serving={})
 
     try:
+        validate.number(params["healthy_timeout"], "healthy_timeout", validate.WAIT, lb.LBValidationError)
+        ledger.check_record(params["ledger"])
         lb_params = lb.resolve_params(params)
         backend = lb_params["backend"]
         providers = lb.providers_from_params(lb_params)

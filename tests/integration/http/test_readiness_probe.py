@@ -295,10 +295,10 @@ def test_auth_headers_are_sent_but_not_logged(module_runner):
 def test_bad_input_fails_before_any_request(module_runner):
     with serve(healthy()) as srv:
         cases = [
-            ({"url": srv.url, "timeout": -1}, "timeout: must be greater than zero (seconds), got -1.0"),
-            ({"url": srv.url, "request_timeout": 0}, "request_timeout: must be greater than zero"),
-            ({"url": srv.url, "interval": -0.5}, "interval: must be greater than zero"),
-            ({"url": srv.url, "successes": 0}, "successes: must be a whole number of 1 or more, got 0"),
+            ({"url": srv.url, "timeout": -1}, "timeout=-1.0: give more than 0 seconds, at most 2592000"),
+            ({"url": srv.url, "request_timeout": 0}, "request_timeout=0.0: give more than 0 seconds"),
+            ({"url": srv.url, "interval": -0.5}, "interval=-0.5: give more than 0 seconds"),
+            ({"url": srv.url, "successes": 0}, "successes=0: give a whole number of 1 or more, at most 100"),
             ({"url": "htp:/app/health"}, "url: URL 'htp:/app/health' must start with http:// or https:// or tcp://"),
             ({"urls": [srv.url, "http://"]}, "urls: URL 'http://' has no host name"),
             ({"url": "tcp://127.0.0.1"}, "url: URL 'tcp://127.0.0.1' needs a port"),

@@ -207,10 +207,13 @@ def test_bad_input_fails_before_any_request(module_runner):
             ({"base_url": "http//host", "checks": [ok]}, "base_url: URL 'http//host' must start with"),
             ({"base_url": srv.url, "checks": []}, "checks: give at least one check"),
             ({"base_url": srv.url, "checks": [ok, ok]}, "checks[1].name: check name 'home' is used twice"),
-            ({"base_url": srv.url, "checks": [ok], "rounds": 0}, "rounds: must be a whole number of 1 or more, got 0"),
+            (
+                {"base_url": srv.url, "checks": [ok], "rounds": 0},
+                "rounds=0: give a whole number of 1 or more, at most 100",
+            ),
             (
                 {"base_url": srv.url, "checks": [ok], "request_timeout": -2},
-                "request_timeout: must be greater than zero",
+                "request_timeout=-2.0: give more than 0 seconds",
             ),
             (
                 {"base_url": srv.url, "checks": [{"name": "x", "body_regex": "*oops"}]},
@@ -226,7 +229,7 @@ def test_bad_input_fails_before_any_request(module_runner):
             ),
             (
                 {"base_url": srv.url, "checks": [{"name": "x", "max_latency_ms": -5}]},
-                "checks['x'].max_latency_ms: must be greater than zero (milliseconds), got -5.0",
+                "checks['x'].max_latency_ms=-5.0: give more than 0 milliseconds",
             ),
             (
                 {

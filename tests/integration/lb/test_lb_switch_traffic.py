@@ -138,7 +138,10 @@ def test_validation_before_any_change(haproxy, haproxy2, backends, tmp_path, mod
                 {"socket": [haproxy.socket], "servers": {"web1\nset weight app/web2 0": {"state": "drain"}}},
                 "invalid server",
             ),
-            ({"socket": [haproxy.socket], "servers": {"web1": {"weight": 300}}}, "between 0 and 256"),
+            (
+                {"socket": [haproxy.socket], "servers": {"web1": {"weight": 300}}},
+                "invalid weight=300: give an integer 0-256",
+            ),
             ({"socket": [haproxy.socket], "servers": {"web1": {"weight": "120%"}}}, "percentage"),
             ({"socket": [haproxy.socket], "servers": {"web1": {"weight": "ten"}}}, "invalid weight"),
             ({"socket": [haproxy.socket], "servers": {"web1": {"state": "up"}}}, "not a state"),

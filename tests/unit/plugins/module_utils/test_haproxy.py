@@ -126,6 +126,8 @@ def test_valid_names(name):
         "",
         "web1;shutdown sessions server app/s1",
         "web1\nset server app/s2 state maint",
+        "web1\n",
+        "web1\x00",
         "a b",
         "a/b",
         "x\r",
@@ -165,7 +167,10 @@ def test_normalize_weight(weight, expected):
     assert normalize_weight(weight) == expected
 
 
-@pytest.mark.parametrize("weight", [257, -1, "101%", "abc", "5.5", True, None, "%", "1;2"])
+@pytest.mark.parametrize(
+    "weight",
+    [257, -1, "101%", "abc", "5.5", True, None, "%", "1;2", "\uff15", "\u0661\u0662", "\uff15%", 5.5, float("nan")],
+)
 def test_normalize_weight_rejects(weight):
     with pytest.raises(HAProxyValueError):
         normalize_weight(weight)

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _http
+from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._http import (
     CheckSpec,
     Expectations,
@@ -20,11 +21,10 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._http import (
     describe_exception,
     join_url,
     json_values_equal,
+    option_number,
     parse_header_expectations,
     parse_json_expectations,
     parse_json_path,
-    positive_int,
-    positive_number,
     probe_target,
     probe_until_ready,
     run_smoke_test,
@@ -83,23 +83,24 @@ def check(response, expect=None, latency=0.01, **spec_args):
 # -- validation ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", [-1, 0, "abc", float("nan"), None, float("inf")])
-def test_positive_number_rejects_and_names_the_value(value):
+@pytest.mark.parametrize("value", [-1, 0, "abc", float("nan"), None, float("inf"), 1e13, "\uff15", True])
+def test_option_number_rejects_and_names_the_value(value):
     with pytest.raises(HttpOptionError) as err:
-        positive_number(value, "timeout")
-    assert str(err.value).startswith("timeout: ")
-    assert repr(value) in str(err.value)
+        option_number(value, "timeout", validate.TIMEOUT)
+    assert str(err.value).startswith("timeout=%s" % validate.shown(value))
+    assert "give more than 0 seconds, at most 2592000" in str(err.value)
+    assert err.value.option == "timeout"
 
 
-def test_positive_number_accepts_strings_and_zero_when_allowed():
-    assert positive_number("2.5", "interval") == 2.5
-    assert positive_number(0, "x", allow_zero=True) == 0
+def test_option_number_accepts_ascii_strings_and_zero_when_allowed():
+    assert option_number("2.5", "interval", validate.INTERVAL) == 2.5
+    assert option_number(0, "x", validate.WAIT) == 0
 
 
-@pytest.mark.parametrize("value", [0, -3, True, "3"])
-def test_positive_int_rejects(value):
-    with pytest.raises(HttpOptionError, match="successes"):
-        positive_int(value, "successes")
+@pytest.mark.parametrize("value", [0, -3, True, 101, 2.5, "\u0661\u0662"])
+def test_repeat_counts_are_whole_and_capped(value):
+    with pytest.raises(HttpOptionError, match="successes=.*at most 100"):
+        option_number(value, "successes", validate.REPEATS)
 
 
 @pytest.mark.parametrize(

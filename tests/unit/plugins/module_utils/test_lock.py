@@ -103,9 +103,9 @@ def test_plan_does_not_write(lock, tmp_path):
     assert not (tmp_path / "state").exists()
 
 
-@pytest.mark.parametrize("bad", ["", "../etc", "a/b", ".", "x" * 65, "a b", "-x"])
+@pytest.mark.parametrize("bad", ["", "../etc", "a/b", ".", "x" * 65, "a b", "-x", "app\n", "app\x00", "app\r"])
 def test_bad_app_names_are_rejected(bad):
-    with pytest.raises(ValueError, match="not a valid application name"):
+    with pytest.raises(ValueError, match="invalid app"):
         validate_app(bad)
 
 

@@ -73,7 +73,7 @@ def test_unsplittable_file_is_an_error_before_anything_runs():
         Migrator(None, "postgresql").plan([mf("1.sql", "SELECT 'oops;")], {})
 
 
-@pytest.mark.parametrize("name", ["x; DROP TABLE a", "a.b.c", "", "1abc", "a-b"])
+@pytest.mark.parametrize("name", ["x; DROP TABLE a", "a.b.c", "", "1abc", "a-b", "zerodown_migrations\n", "ops.t\n"])
 def test_table_names_are_validated(name):
     with pytest.raises(ValueError, match="not a valid tracking table name"):
         validate_table_name(name, "postgresql")

@@ -92,7 +92,9 @@ def test_valid_addresses(address):
     assert validate_address(address) == address
 
 
-@pytest.mark.parametrize("address", ["a:1;", "a:1\nserver evil:1", "a b", "a:1#", "unix:/run/app.sock", "", None])
+@pytest.mark.parametrize(
+    "address", ["a:1;", "a:1\nserver evil:1", "a b", "a:1#", "unix:/run/app.sock", "", None, "a:1\n", "a:1\x00"]
+)
 def test_invalid_addresses(address):
     with pytest.raises(NginxError):
         validate_address(address)
@@ -100,7 +102,14 @@ def test_invalid_addresses(address):
 
 def test_weights():
     assert validate_weight(1) == 1 and validate_weight("20") == 20
-    for bad, message in ((0, "no weight 0"), ("50%", "no percentages"), (True, "integer"), (-1, "must be 1-")):
+    for bad, message in (
+        (0, "no weight 0"),
+        ("50%", "no percentages"),
+        (True, "boolean"),
+        (-1, "weight of 1-"),
+        ("\uff15", "digits 0-9"),
+        ("\u0661\u0662", "digits 0-9"),
+    ):
         with pytest.raises(NginxError, match=message):
             validate_weight(bad)
 

@@ -241,7 +241,7 @@ def test_canary_hosts_steps_weights_and_promotion_batches(artifact):
         "leave at least one baseline host",
         "must rise",
         "'x' is not a percentage",
-        "is a fraction",
+        "zerodown_canary_max_error_rate=5: give a fraction",
         "pause or fail",
     ):
         assert fragment in text, fragment
@@ -328,7 +328,12 @@ def test_the_bake_window_is_off_by_default_and_takes_the_canary_thresholds(artif
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [(-5, "zerodown_bake_time=-5 must be a positive number"), ("soon", "zerodown_bake_time='soon'")],
+    [
+        (-5, "zerodown_bake_time=-5: give 0 or more seconds"),
+        ("soon", "zerodown_bake_time='soon'"),
+        (float("nan"), "zerodown_bake_time=nan is not a finite number"),
+        (1e13, "zerodown_bake_time=10000000000000.0: give 0 or more seconds, at most 2592000"),
+    ],
 )
 def test_bad_bake_times_are_refused(artifact, value, message):
     with pytest.raises(PlanError, match=message):

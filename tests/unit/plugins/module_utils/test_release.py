@@ -174,9 +174,9 @@ def test_symlink_out_of_the_release_is_refused(tree, tmp_path):
         apply_release(tree, "current", "v9", artifact=art, checksum=parse_checksum(cs), strip=1)
 
 
-@pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "v 1"])
+@pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "v 1", "v1\n", "v1\x00"])
 def test_bad_release_ids(bad):
-    with pytest.raises(ValueError, match="not a valid release id"):
+    with pytest.raises(ValueError, match="invalid release"):
         validate_release(bad)
 
 

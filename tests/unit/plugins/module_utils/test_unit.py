@@ -143,5 +143,5 @@ def test_a_crash_loop_between_two_looks_is_seen_from_the_restart_counter():
 
 def test_no_answer_from_systemd_is_no_evidence():
     assert UnitWatch(Systemd(props("failed"), rc=1), "shop.service")() is None
-    with pytest.raises(ValueError, match="not a systemd service name"):
+    with pytest.raises(ValueError, match="give a systemd service name"):
         UnitWatch(Systemd(props()), "shop; reboot")
