@@ -40,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
@@ -75,14 +75,9 @@ def taking_traffic(states: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> lis
 
 
 @dataclasses.dataclass
-class BakeResult:
-    verdict: canary.Verdict
-    snapshot: Dict[str, Any]
-    per_server: Dict[str, canary.Counts]
-    step_seconds: float
-    waited_seconds: float
-    looks: int
-    looked: int
+class BakeResult(canary.StepResult):
+    looks: int = 1
+    looked: int = 0
 
 
 def watch(
@@ -113,12 +108,4 @@ def watch(
         looked += 1
         if verdict.verdict == "fail" or clock.monotonic() >= deadline - 1e-9:
             break
-    return BakeResult(
-        verdict=verdict,
-        snapshot=snapshot,
-        per_server=per_server,
-        step_seconds=round(max(0.0, snapshot["taken_at"] - since["taken_at"]), 3),
-        waited_seconds=round(clock.monotonic() - started, 3),
-        looks=count,
-        looked=looked,
-    )
+    return BakeResult.measured(verdict, since, snapshot, per_server, clock, started, looks=count, looked=looked)

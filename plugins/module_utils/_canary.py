@@ -776,6 +776,18 @@ class StepResult:
     step_seconds: float
     waited_seconds: float
 
+    @classmethod
+    def measured(cls, verdict, since, snapshot, per_server, clock, started, **extra):
+        """The result of a measurement from ``since`` to ``snapshot`` that began at ``started`` (clock time)."""
+        return cls(
+            verdict=verdict,
+            snapshot=snapshot,
+            per_server=per_server,
+            step_seconds=round(max(0.0, snapshot["taken_at"] - since["taken_at"]), 3),
+            waited_seconds=round(clock.monotonic() - started, 3),
+            **extra,
+        )
+
 
 def analyze_step(
     source: Any,
@@ -813,11 +825,4 @@ def analyze_step(
         pass  # inconclusive: judge() says so with the counts
     per_server = latest["per_server"]
     verdict = judge(group(per_server, canary), group(per_server, baseline), thresholds)
-    snapshot = latest["snapshot"]
-    return StepResult(
-        verdict=verdict,
-        snapshot=snapshot,
-        per_server=per_server,
-        step_seconds=round(max(0.0, snapshot["taken_at"] - since["taken_at"]), 3),
-        waited_seconds=round(clock.monotonic() - started, 3),
-    )
+    return StepResult.measured(verdict, since, latest["snapshot"], per_server, clock, started)

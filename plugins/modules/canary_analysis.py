@@ -38,8 +38,8 @@ description:
     first look that fails, so a release that goes bad after its smoke test is caught within seconds; each look uses
     O(significance) divided by the number of looks (Bonferroni), so that looking often does not raise the chance of
     a false alarm. A window that ends with fewer than O(min_requests) requests is V(inconclusive).
-  - The module only reads; it never changes a server or a weight, and does not fail on a V(fail) verdict (test
-    RV(verdict) in the play).
+  - The module only reads, unless O(take_out_on_fail) drains a canary that did not pass; it never changes a weight,
+    and does not fail on a V(fail) verdict (test RV(verdict) in the play, or set O(require_pass)).
   - "nginx open source keeps no per-server counters: with O(provider=nginx) the module counts them from the access
     log O(nginx.access_log), which nginx must write in this log format (in the C(http) block), C(log_format zerodown
     '\"$upstream_addr\" \"$upstream_status\" \"$upstream_connect_time\" \"$upstream_header_time\"
@@ -65,12 +65,15 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: The module only reads, so check mode runs it fully, including the pause.
+    details: The module reads, so check mode runs it fully, including the pause; O(take_out_on_fail) changes nothing
+      in check mode.
   diff_mode:
     support: none
   idempotent:
     support: full
-    details: Never changes anything (C(changed=false)); two runs read different counters, so their measurements differ.
+    details: >-
+      Changes nothing (C(changed=false)) except with O(take_out_on_fail) on a step that did not pass; two runs read
+      different counters, so their measurements differ.
 options:
   state:
     description:
@@ -155,6 +158,18 @@ options:
       - P-value below which a higher canary error rate is not put down to chance, for both one-sided tests.
     type: float
     default: 0.01
+  take_out_on_fail:
+    description:
+      - With O(state=analyze), when the step does not pass, drain the canary servers at once, in this same call, on
+        every load balancer where a baseline server takes traffic (ready, weight above 0), so that a failing canary
+        stops answering right at the verdict instead of until the next task takes it out.
+      - It then waits for the canary's in-flight requests (up to 10 s), reads the counters once more and returns
+        RV(until_out), what the canary served over the whole step including the moments after the verdict, so the
+        failed requests it caused are counted, not estimated.
+      - On a load balancer where no baseline server takes traffic (a 100 % step) the canary is left serving; the
+        caller's rollback restores the weights and takes the canary out in one call. Weights are never changed here.
+    type: bool
+    default: false
   require_pass:
     description:
       - Fail the task unless the verdict is V(pass) (after recording the step in O(ledger)), with RV(reason) as the
@@ -375,6 +390,18 @@ waited_seconds:
   returned: when O(state=analyze) or O(state=bake)
   type: float
   sample: 60.0
+taken_out:
+  description: The load balancers on which O(take_out_on_fail) drained the canary servers.
+  returned: when O(take_out_on_fail) drained them
+  type: list
+  elements: str
+until_out:
+  description:
+    - What the canary served from the start of the step until it was taken out (the same counts as RV(canary)).
+  returned: when O(take_out_on_fail) drained the canary
+  type: dict
+  sample: {requests: 137, errors: 70, error_rate: 0.511, http_5xx: 70, connection_errors: 0, response_errors: 0,
+           latency_ms: 3.2}
 looks:
   description: With O(state=bake), how many looks the window was planned for (each at O(significance) / looks).
   returned: when O(state=bake)
@@ -396,6 +423,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx_log as nginx_log  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import WaitTimeout, wait_until  # noqa: E402
 
 
 def nginx_log_message():
@@ -425,6 +453,8 @@ def check_params(params, lb_params):
         extra = [k for k in ("servers", "baseline_servers", "since") if params[k] is not None]
         if params["max_wait"]:
             extra.append("max_wait")
+        if params["take_out_on_fail"]:
+            extra.append("take_out_on_fail")
         if extra:
             raise canary.CanaryInputError(
                 "%s do not apply to state=bake: it watches canary_servers (default: the servers taking traffic) "
@@ -493,7 +523,39 @@ def analyze(params, lb_params, providers, source, backend, thresholds, clock):
         poll_interval=params["poll_interval"],
         clock=clock,
     )
-    return outcome, dict(canary_servers=canary_servers, baseline_servers=baseline_servers)
+    fields = dict(canary_servers=canary_servers, baseline_servers=baseline_servers)
+    if params["take_out_on_fail"] and outcome.verdict.verdict != "pass" and not params["_check_mode"]:
+        fields.update(take_out(providers, source, backend, since, canary_servers, baseline_servers, clock))
+    return outcome, fields
+
+
+def take_out(providers, source, backend, since, canary_servers, baseline_servers, clock):
+    """Drain a canary that did not pass where the baseline serves; then what it served until it was out."""
+    taken = []
+    for provider in providers:
+        servers = provider.read(backend)
+        serving = [
+            s for s in baseline_servers if s in servers and servers[s]["state"] == "ready" and servers[s]["weight"]
+        ]
+        changes = {s: {"state": "drain"} for s in canary_servers if s in servers and servers[s]["state"] == "ready"}
+        if serving and changes:
+            provider.apply(backend, changes)
+            taken.append(provider.id)
+    if not taken:
+        return {}
+    try:
+        wait_until(
+            lambda: not any(any(p.values()) for p in lb.pending_all(providers, backend, canary_servers).values()),
+            timeout=10,
+            interval=0.2,
+            clock=clock,
+            description="the canary's in-flight requests",
+        )
+    except WaitTimeout:
+        pass  # counted as they are: what is still in flight finishes on its own
+    final = source.snapshot(backend, sorted(set(canary_servers) | set(baseline_servers)))
+    until_out = canary.group(source.step(since, final), canary_servers)
+    return {"taken_out": taken, "until_out": until_out.to_dict()}
 
 
 def bake_window(params, lb_params, providers, source, backend, thresholds, clock):
@@ -527,6 +589,7 @@ def main(clock=None):
         max_wait=dict(type="float", default=0),
         poll_interval=dict(type="float", default=1.0),
         require_pass=dict(type="bool", default=False),
+        take_out_on_fail=dict(type="bool", default=False),
         ledger=dict(type="dict", options=ledger.RECORD_SPEC),
     )
     argument_spec.update(canary.Thresholds.argument_spec())
@@ -534,7 +597,7 @@ def main(clock=None):
     nul = validate.nul_problem(module.params)
     if nul:
         module.fail_json(msg=nul)
-    params = module.params
+    params = dict(module.params, _check_mode=module.check_mode)
     result = dict(changed=False, snapshot={})
     try:
         lb_params = lb.resolve_params(params)
@@ -549,6 +612,7 @@ def main(clock=None):
             module.exit_json(**result)
         judged = bake_window if params["state"] == "bake" else analyze
         outcome, fields = judged(params, lb_params, providers, source, backend, thresholds, clock)
+        result["changed"] = bool(fields.get("taken_out"))
     except (canary.CanaryError, lb.LBError, HAProxyError, ledger.LedgerError) as exc:
         module.fail_json(msg=str(exc), **result)
 

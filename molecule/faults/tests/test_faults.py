@@ -39,7 +39,13 @@ def results_file():
         print("  %(case)s | %(strategy)s | %(fault)s | %(outcome)s | %(failed)s failed | %(seconds).1f s" % row)
 
 
-def inject(run, inventory, facts, host, tmp_path, case, strategy, fault, extra=None, host_vars=None):
+@pytest.fixture
+def inject(run, inventory, facts, host, tmp_path):
+    """inject(case, strategy, fault, extra_vars): one deploy with a fault under load, checked; (result, ledger)."""
+    return lambda *args, **kwargs: _inject(run, inventory, facts, host, tmp_path, *args, **kwargs)
+
+
+def _inject(run, inventory, facts, host, tmp_path, case, strategy, fault, extra=None, host_vars=None):
     """One deploy with a fault, under load; the checks every failure must pass; returns (result, ledger)."""
     backend = facts["fleet_haproxy_backend"]
     before = lb_states(host, backend), {name: current_on(host, name) for name in APPS}
@@ -66,16 +72,11 @@ def inject(run, inventory, facts, host, tmp_path, case, strategy, fault, extra=N
     return result, data
 
 
-def test_load_balancer_api_unreachable_at_preflight_changes_nothing(run, inventory, facts, host, tmp_path):
+def test_load_balancer_api_unreachable_at_preflight_changes_nothing(inject, host, facts):
     """Case 3: the runtime API socket is not there: refused at preflight, nothing staged, lock released."""
     wrong = {"provider": "haproxy", "socket": "/run/haproxy/missing.sock", "backend": facts["fleet_haproxy_backend"]}
     releases = {name: host(name).run("ls -1 /opt/demoapp/releases").stdout.split() for name in APPS}
     result, _data = inject(
-        run,
-        inventory,
-        facts,
-        host,
-        tmp_path,
         "3",
         "rolling",
         "HAProxy runtime API unreachable at preflight",
@@ -86,14 +87,9 @@ def test_load_balancer_api_unreachable_at_preflight_changes_nothing(run, invento
     RESULTS[-1]["outcome"] = "refused at preflight"
 
 
-def test_never_ready_in_the_first_batch_rolls_back(run, inventory, facts, host, tmp_path):
+def test_never_ready_in_the_first_batch_rolls_back(inject, host, facts):
     """Case 4, rolling: the first host never answers ready; it goes back, the others were never touched."""
     result, data = inject(
-        run,
-        inventory,
-        facts,
-        host,
-        tmp_path,
         "4",
         "rolling",
         "release never ready (first batch)",
@@ -104,14 +100,9 @@ def test_never_ready_in_the_first_batch_rolls_back(run, inventory, facts, host, 
     assert [h for h, entry in data["hosts"].items() if entry["status"] == "rolled_back"] == ["app1"]
 
 
-def test_smoke_test_failing_after_the_last_batch_rolls_every_batch_back(run, inventory, facts, host, tmp_path):
+def test_smoke_test_failing_after_the_last_batch_rolls_every_batch_back(inject, host, facts):
     """Case 5, rolling: every host moved, then the smoke test through the load balancer fails."""
     result, data = inject(
-        run,
-        inventory,
-        facts,
-        host,
-        tmp_path,
         "5",
         "rolling",
         "smoke test fails",
@@ -121,14 +112,9 @@ def test_smoke_test_failing_after_the_last_batch_rolls_every_batch_back(run, inv
     assert sorted(h for h, entry in data["hosts"].items() if entry["status"] == "rolled_back") == APPS
 
 
-def test_canary_never_ready_is_aborted_before_any_step(run, inventory, facts, host, tmp_path):
+def test_canary_never_ready_is_aborted_before_any_step(inject, host, facts):
     """Case 4, canary: the canary host never becomes ready; no traffic moved, it goes back."""
     result, data = inject(
-        run,
-        inventory,
-        facts,
-        host,
-        tmp_path,
         "4",
         "canary",
         "release never ready (canary host)",
@@ -138,14 +124,9 @@ def test_canary_never_ready_is_aborted_before_any_step(run, inventory, facts, ho
     assert not data.get("steps"), "no canary step ran"
 
 
-def test_canary_promoted_then_smoke_test_fails_rolls_the_whole_fleet_back(run, inventory, facts, host, tmp_path):
+def test_canary_promoted_then_smoke_test_fails_rolls_the_whole_fleet_back(inject, host, facts):
     """Case 5, canary: every step passes (the variant answers 200), the rest follows, then the smoke test fails."""
     result, data = inject(
-        run,
-        inventory,
-        facts,
-        host,
-        tmp_path,
         "5",
         "canary",
         "smoke test fails after promotion",
@@ -156,14 +137,9 @@ def test_canary_promoted_then_smoke_test_fails_rolls_the_whole_fleet_back(run, i
     assert sorted(h for h, entry in data["hosts"].items() if entry["status"] == "rolled_back") == APPS
 
 
-def test_blue_green_never_ready_leaves_traffic_on_the_live_colour(run, inventory, facts, host, tmp_path):
+def test_blue_green_never_ready_leaves_traffic_on_the_live_colour(inject, host, facts):
     """Case 4, blue-green (adopting the fleet first): the idle colour never becomes ready; no switch happened."""
     result, data = inject(
-        run,
-        inventory,
-        facts,
-        host,
-        tmp_path,
         "4",
         "blue_green",
         "release never ready (idle colour)",

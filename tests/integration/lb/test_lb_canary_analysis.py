@@ -189,3 +189,31 @@ def test_bake_of_a_healthy_release_passes_after_its_window(tmp_path, module_runn
     assert result["looked"] == result["looks"] == 3 and result["waited_seconds"] >= 3
     assert result["reason"].startswith("new release within thresholds")
     assert load.report.failed == 0
+
+
+def test_a_failing_canary_is_taken_out_at_its_verdict_and_what_it_served_is_counted(tmp_path, module_runner):
+    with canary_fleet(tmp_path, share=25, error_every=2) as haproxy:
+        since = module_runner("canary_analysis", _args(haproxy, state="snapshot"))["snapshot"]  # before any traffic
+        with _load(haproxy) as load:
+            args = _args(
+                haproxy,
+                canary_servers=[CANARY],
+                since=since,
+                pause=3,
+                min_requests=30,
+                take_out_on_fail=True,
+                require_pass=True,
+            )
+            result = module_runner("canary_analysis", args)
+            state = haproxy.runtime.servers("app")
+            checks.wait_requests(load, 200)  # traffic goes on, to the baseline only
+    assert result["failed"] is True and result["changed"] is True and result["verdict"] == "fail"
+    assert result["taken_out"] == [haproxy.socket]
+    assert state[("app", CANARY)]["state"] == "drain", "drained in the same call"
+    assert {s: state[("app", s)]["state"] for s in BASELINE} == {"web1": "ready", "web2": "ready"}
+    out = result["until_out"]
+    assert out["errors"] >= result["canary"]["errors"] and out["requests"] >= result["canary"]["requests"]
+    report = load.report
+    # every failed request is one of the canary's 500s, and the module counted them all (none after it was out)
+    assert {f["status"] for f in report.failures} == {500}
+    assert out["errors"] - 3 <= report.failed <= out["errors"], (report.failed, out)
