@@ -196,7 +196,7 @@ def test_a_run_that_changed_no_host_gives_the_last_real_deploys_ledger_back(tmp_
     ledger.start("refused", "v3", {"lb": {"s1": {"state": "drain", "weight": 1}}})
     ledger.update("refused", cause="both colours live", outcome="rolled_back")
     assert ledger.read()["run_id"] == "real"
-    noop = StateDir(str(tmp_path), "shop").read_json("ledger.last-noop.json")
+    noop = Ledger(StateDir(str(tmp_path), "shop")).read("ledger.last-noop.json")
     assert noop["run_id"] == "refused" and noop["cause"] == "both colours live"
     # a run that moved a host, even if it then rolled back, stays the ledger
     ledger.start("moved", "v4", {"lb": {}})
