@@ -16,6 +16,13 @@ description:
     C(<base_dir>/<app>/releases/<release>), C(<base_dir>/<app>/shared), C(<base_dir>/<app>/current).
   - Verifies the artifact's sha256, unpacks it to C(releases/<release>) (an already complete copy of the
     same release is reused, so the artifact need not be present again), links shared directories and files.
+  - "An existing C(releases/<release>) is reused only when its manifest (C(.zerodown-release.json), written at
+    unpack time: the artifact's sha256 and every unpacked path's mode and sha256 or link target) names this release
+    and O(checksum), and the directory still matches it. Otherwise (no manifest, a damaged one, files changed
+    since) it is unpacked again from the verified artifact (action C(restage)); without the artifact the call fails
+    naming what is wrong (or, with O(artifact_missing=skip), asks for it), and the live release is never unpacked
+    again underneath its service: that is refused. A live release directory with no manifest at all (installed by
+    another tool) is adopted as it is, and a rollback may go back to one (RV(verified) is false)."
   - With O(state=current) it stops O(service), swaps C(current) atomically (a new symlink renamed over the
     old one) and starts the service again; O(state=rollback) points C(current) back at the release that ran
     before (or O(release)); O(state=absent) removes a release (and C(current) if it pointed there, which
@@ -248,6 +255,17 @@ actions:
   type: list
   elements: str
   sample: [unpack, switch, restart, prune]
+verified:
+  description:
+    - False when the release made live (or kept live) has no zerodown manifest - installed by another tool and
+      adopted as it is; absent otherwise.
+  returned: when false
+  type: bool
+restage_reason:
+  description: Why an existing C(releases/<release>) was not trusted and is (or would be) unpacked again.
+  returned: when the release directory was not trusted
+  type: str
+  sample: "its files changed since it was unpacked (changed bin/start)"
 restarted:
   description: Whether the service was (re)started.
   returned: always
