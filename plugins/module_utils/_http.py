@@ -34,6 +34,7 @@ from collections import deque
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, url_secrets
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
 
 try:
@@ -75,7 +76,8 @@ class HttpOptionError(ValueError):
     """An option value is unusable; the message names the option, the value and the fix."""
 
     def __init__(self, option: str, message: str) -> None:
-        super().__init__("%s: %s" % (option, message))
+        # A URL's user-info never reaches the message, whatever option quoted it.
+        super().__init__(redact("%s: %s" % (option, message)))
         self.option = option
 
 
@@ -330,8 +332,14 @@ class CheckSpec:
         expect: Optional[Expectations] = None,
     ) -> None:
         self.url = url
+        #: ``url`` as results and messages show it: no user-info.
+        self.shown_url = redact(url)
         self.method = method.upper()
         self.headers = dict(headers or {})
+        #: What the request carries that an answer may echo back (the URL's credentials, the header values, the
+        #: body's strings): masked in reasons and body snippets before they are cut to length, so that not even a
+        #: prefix of a secret is shown.
+        self.secrets = url_secrets(url) + [v for v in self.headers.values() if v] + _strings(body)
         self.timeout = timeout
         self.tls = tls or TLSOptions()
         self.follow_redirects = follow_redirects
@@ -405,6 +413,17 @@ class CheckResult:
             "error": self.error,
             "version": self.version,
         }
+
+
+def _strings(value: Any) -> List[str]:
+    """The non-empty strings in a request body (a string, or a JSON mapping or list)."""
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, (list, tuple)):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def snippet_of(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -550,7 +569,11 @@ def _exception_chain(exc: BaseException) -> List[BaseException]:
 
 
 def describe_exception(exc: BaseException, timeout: float) -> str:
-    """A one-line cause a human can act on, instead of urllib3's nested repr."""
+    """A one-line cause a human can act on, instead of urllib3's nested repr; URL user-info masked."""
+    return redact(_describe_exception(exc, timeout))
+
+
+def _describe_exception(exc: BaseException, timeout: float) -> str:
     chain = _exception_chain(exc)
     timed_out = HAS_REQUESTS and isinstance(exc, (ConnectTimeout, ReadTimeout))
     if timed_out or any(isinstance(e, socket.timeout) for e in chain):
@@ -590,7 +613,7 @@ class HttpChecker:
 
     def check(self, spec: CheckSpec, timeout: Optional[float] = None) -> CheckResult:
         timeout = spec.timeout if timeout is None else timeout
-        result = CheckResult(spec.url, "TCP" if spec.is_tcp else spec.method)
+        result = CheckResult(spec.shown_url, "TCP" if spec.is_tcp else spec.method)
         start = self.clock.monotonic()
         try:
             if spec.is_tcp:
@@ -606,13 +629,13 @@ class HttpChecker:
             result.reason = result.reasons[0]
             return result
         result.latency_ms = round((self.clock.monotonic() - start) * 1000.0, 1)
-        reasons = self._judge(spec.expect, response, result)
+        reasons = [redact(r, spec.secrets) for r in self._judge(spec.expect, response, result)]
         result.reasons = reasons
         result.ok = not reasons
         if reasons:
             reason = "; ".join(reasons)
             if response is not None:
-                result.snippet = snippet_of(response.text()) if response.body else ""
+                result.snippet = snippet_of(redact(response.text(), spec.secrets)) if response.body else ""
                 reason += ("; response body: %r" % result.snippet) if response.body else "; empty response body"
             result.reason = reason
         return result
@@ -753,7 +776,7 @@ def probe_target(
     target has exited, say) or None; a reason ends the wait at once, not ready, with the reason recorded.
     """
     clock = checker.clock
-    progress = progress or TargetProgress(spec.url)
+    progress = progress or TargetProgress(spec.shown_url)
 
     def attempt() -> bool:
         remaining = deadline - clock.monotonic()
@@ -805,7 +828,7 @@ def probe_until_ready(
     clock = checker.clock
     start = clock.monotonic()
     deadline = start + timeout
-    progress = [TargetProgress(spec.url) for spec in specs]
+    progress = [TargetProgress(spec.shown_url) for spec in specs]
     errors: List[BaseException] = []
 
     def run(index: int) -> None:
@@ -962,7 +985,7 @@ def run_smoke_test(
             {
                 "name": check.name,
                 "method": check.spec.method,
-                "url": check.spec.url,
+                "url": check.spec.shown_url,
                 "passed": not skipped,
                 "skipped": skipped,
                 "rounds_passed": 0,
@@ -979,7 +1002,7 @@ def run_smoke_test(
                 results.append(
                     {
                         "name": check.name,
-                        "url": check.spec.url,
+                        "url": check.spec.shown_url,
                         "method": check.spec.method,
                         "ok": None,
                         "skipped": True,

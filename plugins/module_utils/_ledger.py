@@ -33,6 +33,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
     iso,
     shape_problem,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import scrub
 
 LEDGER_FILE = "ledger.json"
 PREVIOUS_LEDGER_FILE = "ledger.previous.json"
@@ -345,11 +346,13 @@ class Ledger:
 
 
 def _checked(ledger: Dict[str, Any]) -> Dict[str, Any]:
-    """A ledger about to be written must read back: refuse (LedgerError) a value of the wrong type before it is."""
+    """A ledger about to be written: it must read back (LedgerError for a value of the wrong type, before anything
+    is written), and it holds no secret - URL user-info and ``password=`` values in any string are masked (a
+    ``cause`` quoting a DSN, the plan's smoke URL)."""
     found = shape_problem(ledger, LEDGER_SHAPE, "")
     if found:
         raise LedgerError("cannot record this: the ledger's %s %s; nothing was written" % found)
-    return ledger
+    return scrub(ledger)
 
 
 def touched(ledger: Dict[str, Any]) -> bool:

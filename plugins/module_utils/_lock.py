@@ -40,6 +40,8 @@ import stat
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact
+
 _APP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 LOCK_FILE = "deploy.lock"
@@ -470,12 +472,13 @@ class DeployLock:
 
     def new_holder(self, owner: str, run_id: str, release: Optional[str], ttl: int, controller: Optional[str]) -> dict:
         now = self.clock()
+        # what people pass here (a CI job URL as owner, say) may carry credentials: never written as given
         return {
             "app": self.dir.app,
-            "owner": owner,
-            "controller": controller or "",
+            "owner": redact(owner) if owner is not None else None,
+            "controller": redact(controller or ""),
             "lock_host": socket.gethostname(),
-            "release": release,
+            "release": redact(release) if release is not None else None,
             "run_id": run_id,
             "pid": os.getpid(),
             "ttl": ttl,
@@ -632,7 +635,7 @@ class DeployLock:
             holder = plan["holder"]
             if plan["action"] == "none":
                 return {"changed": False, "action": "none", "previous_holder": None, "audit": None}
-            who = {"owner": owner, "run_id": run_id}
+            who = {"owner": redact(owner) if owner is not None else None, "run_id": run_id}
             if plan.get("corrupt") is not None:
                 holder = dict(plan["corrupt"].evidence(), moved_to=self.dir.move_aside(LOCK_FILE))
                 audit = self.dir.audit("force_break", by=who, previous=holder)

@@ -123,6 +123,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._bluegreen import ColourError, decide  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
 
 
 def releases_by_host(value):
@@ -147,6 +148,8 @@ def main():
         ),
         supports_check_mode=True,
     )
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     p = module.params
     result = dict(changed=False, serving={})
     try:

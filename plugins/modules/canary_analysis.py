@@ -395,6 +395,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx_log as nginx_log  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
 
 
 def nginx_log_message():
@@ -532,6 +533,8 @@ def main(clock=None):
     )
     argument_spec.update(canary.Thresholds.argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     params = module.params
     result = dict(changed=False, snapshot={})
     try:

@@ -227,6 +227,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (  
     summary_lines,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir, StateError  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
 
 
 def capture_lb(spec):
@@ -271,6 +272,8 @@ def main():
         ],
         supports_check_mode=True,
     )
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     p = module.params
     try:
         ledger = Ledger(StateDir(p["path"], p["app"]))

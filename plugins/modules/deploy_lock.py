@@ -189,6 +189,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (  # 
     StateError,
     StateFileError,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
 
 DEFAULT_TTL = 3600
 
@@ -219,6 +220,8 @@ def main():
         required_if=[("state", "acquired", ["run_id"]), ("state", "refreshed", ["run_id"])],
         supports_check_mode=True,
     )
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     p = module.params
     if p["ttl"] is not None and p["ttl"] <= 0:
         module.fail_json(msg="ttl must be a positive number of seconds, got %r; use e.g. ttl: 3600" % (p["ttl"],))

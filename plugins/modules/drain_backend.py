@@ -179,6 +179,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
 
 
 def main():
@@ -198,6 +199,8 @@ def main():
         mutually_exclusive=[["server", "servers"]],
         supports_check_mode=True,
     )
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     params = module.params
     names = [params["server"]] if params["server"] is not None else list(params["servers"])
     result = dict(

@@ -290,6 +290,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import
     MigrationFile,
     discover,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, secrets_in  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import Catalog  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import (  # noqa: E402
     HAS_SQLPARSE,
@@ -400,6 +401,8 @@ def main() -> None:
         required_one_of=[("path", "sql")],
         supports_check_mode=True,
     )
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     if not HAS_SQLPARSE:
         module.fail_json(msg=missing_required_lib("sqlparse"), exception=str(SQLPARSE_IMPORT_ERROR))
     params = module.params
@@ -419,6 +422,8 @@ def main() -> None:
 
     catalog = Catalog()
     schema_aware = False
+    # The schema DSN's password, however broken the DSN is: masked in every message and in the invocation.
+    secrets = secrets_in(params) + ([params["schema_password"]] if params["schema_password"] else [])
     if params["schema_dsn"]:
         try:
             from ansible_collections.zerodown.deploy.plugins.module_utils._schema_catalog import (
@@ -436,7 +441,7 @@ def main() -> None:
                 count_limit=max(params["small_table_rows"], 1),
             )
         except CatalogError as exc:
-            module.fail_json(msg="schema_dsn: %s" % exc)
+            module.fail_json(msg=redact("schema_dsn: %s" % exc, secrets))
         schema_aware = True
 
     small = params["small_table_rows"] if schema_aware and params["small_table_rows"] > 0 else None

@@ -336,6 +336,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._release import ( 
     apply_release,
     parse_checksum,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, scrub, secrets_in, url_secrets  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._unit import UNIT_SPEC, UnitWatch  # noqa: E402
 
 READY_SPEC = dict(
@@ -381,7 +382,7 @@ def downloader(module, url):
     if url is None:
         return None
     if not url.lower().startswith(("http://", "https://")):
-        raise ValueError("url %r must be an http(s):// URL" % (url,))
+        raise ValueError("url %r must be an http(s):// URL" % (redact(url),))
 
     def download():
         dest = os.path.join(module.tmpdir, "artifact")
@@ -390,7 +391,7 @@ def downloader(module, url):
             with open(dest, "wb") as handle:
                 shutil.copyfileobj(response, handle)
         except Exception as exc:  # noqa: BLE001 - urllib, socket and TLS errors alike become one message
-            raise ReleaseError("could not download %s: %s" % (url, exc)) from exc
+            raise ReleaseError("could not download %s: %s" % (redact(url), redact(exc, url_secrets(url)))) from exc
         return dest
 
     return download
@@ -430,6 +431,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    # Credentials in a URL's user-info (the artifact's, the readiness probe's) are masked wherever they would appear.
+    secrets = secrets_in(p)
+    module.no_log_values.update(secrets)
     if p["src"] is not None:
         module.fail_json(msg="src is sent by the zerodown.deploy.release action plugin; call the module through it")
     owner = None
@@ -470,12 +474,13 @@ def main():
             restart=p["restart"],
         )
     except (ValueError, ReleaseError) as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=redact(exc, secrets))
     except OSError as exc:
         module.fail_json(
             msg="release %s of %s: %s; check permissions under %s (become: true)"
             % (p["release"], p["app"], exc, p["base_dir"])
         )
+    result = scrub(result, secrets)
     result["diff"] = dict(
         before={"current": result["previous"]},
         after={"current": result["current"], "pruned": result["pruned"]},
