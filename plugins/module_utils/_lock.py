@@ -111,36 +111,41 @@ class Leaf:
         return None
 
 
-class ListOf:
-    def __init__(self, item: Any, nullable: bool = False) -> None:
-        self.item = item
+class _Container:
+    """A list or an object, optionally null."""
+
+    kind = "a JSON object"
+
+    def __init__(self, nullable: bool) -> None:
         self.nullable = nullable
 
     def expected(self) -> str:
-        return ("null or " if self.nullable else "") + "a list"
+        return ("null or " if self.nullable else "") + self.kind
 
 
-class MapOf:
+class ListOf(_Container):
+    kind = "a list"
+
+    def __init__(self, item: Any, nullable: bool = False) -> None:
+        super().__init__(nullable)
+        self.item = item
+
+
+class MapOf(_Container):
     """A JSON object with any keys, every value of one shape."""
 
     def __init__(self, value: Any, nullable: bool = False) -> None:
+        super().__init__(nullable)
         self.value = value
-        self.nullable = nullable
-
-    def expected(self) -> str:
-        return ("null or " if self.nullable else "") + "a JSON object"
 
 
-class Obj:
+class Obj(_Container):
     """A JSON object with known fields; unknown fields are kept (a newer version may add some)."""
 
     def __init__(self, fields: Dict[str, Any], required: Sequence[str] = (), nullable: bool = False) -> None:
+        super().__init__(nullable)
         self.fields = fields
         self.required = tuple(required)
-        self.nullable = nullable
-
-    def expected(self) -> str:
-        return ("null or " if self.nullable else "") + "a JSON object"
 
 
 def _json_kind(value: Any) -> str:

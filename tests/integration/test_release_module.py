@@ -108,18 +108,23 @@ def test_bad_input_is_named(tmp_path):
 # -- the action plugin: the artifact is sent only when the host does not have the release ----------
 
 
-def test_src_is_sent_only_when_needed_and_staging_sets_the_release_state(tmp_path):
-    art = tmp_path / "controller" / "shop-v3.tar.gz"
-    art.parent.mkdir()
-    make_artifact(str(art), "v3")
-    args = {
+def _src_args(tmp_path, release):
+    """Staging through the action plugin, from an artifact on the controller."""
+    art = tmp_path / "controller" / ("shop-%s.tar.gz" % release)
+    art.parent.mkdir(exist_ok=True)
+    make_artifact(str(art), release)
+    return {
         "app": "shop",
-        "release": "v3",
+        "release": release,
         "state": "present",
         "src": str(art),
         "base_dir": str(tmp_path / "opt"),
         "strip_components": 1,
     }
+
+
+def test_src_is_sent_only_when_needed_and_staging_sets_the_release_state(tmp_path):
+    args = _src_args(tmp_path, "v3")
     check = run_module("release", args, check=True)
     assert check["changed"] and check["actions"][:2] == ["transfer", "unpack"]
     assert not (tmp_path / "opt" / "shop" / "releases" / "v3").exists()
@@ -208,17 +213,7 @@ def test_a_planted_or_changed_release_directory_is_not_trusted(tmp_path):
 
 
 def test_the_action_plugin_sends_src_again_for_an_untrusted_release_directory(tmp_path):
-    art = tmp_path / "controller" / "shop-v3.tar.gz"
-    art.parent.mkdir()
-    make_artifact(str(art), "v3")
-    args = {
-        "app": "shop",
-        "release": "v3",
-        "state": "present",
-        "src": str(art),
-        "base_dir": str(tmp_path / "opt"),
-        "strip_components": 1,
-    }
+    args = _src_args(tmp_path, "v3")
     planted = tmp_path / "opt" / "shop" / "releases" / "v3"
     planted.mkdir(parents=True)
     (planted / "VERSION").write_text("evil")

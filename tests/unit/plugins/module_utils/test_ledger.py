@@ -15,19 +15,6 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def ledger(tmp_path, clock):
     return Ledger(StateDir(str(tmp_path), "shop"), clock=clock)
@@ -188,8 +175,8 @@ def test_summary_for_awx_and_for_a_person():
     assert "app2=-" in lines[2]
 
 
-def test_a_run_that_changed_no_host_gives_the_last_real_deploys_ledger_back(tmp_path):
-    ledger = Ledger(StateDir(str(tmp_path), "shop"), clock=Clock())
+def test_a_run_that_changed_no_host_gives_the_last_real_deploys_ledger_back(tmp_path, clock):
+    ledger = Ledger(StateDir(str(tmp_path), "shop"), clock=clock)
     ledger.start("real", "v2", {"lb": {"s1": {"state": "ready", "weight": 1}}})
     ledger.update("real", hosts={"app1": {"previous": "v1", "status": "moved"}})
     ledger.update("real", outcome="succeeded")
