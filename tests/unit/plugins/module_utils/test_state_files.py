@@ -113,7 +113,7 @@ def test_a_lock_with_a_wrong_field_is_named_and_force_breaks_it(lock, field, val
 def _refused_then_forced(lock, path, raw, problem):
     audit_before = lock.dir.audit_entries()
     for call in (
-        lambda: lock.read(),
+        lock.read,
         lambda: lock.acquire("bob", "run-2"),
         lambda: lock.acquire("alice", "run-1"),
         lambda: lock.refresh("run-1"),
@@ -286,7 +286,7 @@ def test_a_huge_ledger_is_refused_unread(ledger, state):
 
 def _ledger_refused(ledger, path, raw, problem):
     for call in (
-        lambda: ledger.read(),
+        ledger.read,
         lambda: ledger.update("run-1", phase="b2"),
         lambda: ledger.start("run-2", "v3"),
     ):
