@@ -56,11 +56,14 @@ options:
       pid_file:
         description:
           - The running nginx master's pid file (its C(pid) directive); the reload is a SIGHUP to that PID.
+          - "The PID is verified first and nothing is signalled otherwise: not 1 or below, C(/proc/<pid>/exe) is
+            O(nginx.binary), the process title is C(nginx: master process) and, when the master's command line
+            names a C(-c), it is O(nginx.conf). The reload counts once that same master has new worker processes."
         type: path
         default: /run/nginx.pid
       binary:
         description:
-          - The nginx executable used for C(nginx -t).
+          - The nginx executable used for C(nginx -t), and the one the running master must be running.
         type: path
         default: nginx
       prefix:

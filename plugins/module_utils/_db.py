@@ -34,6 +34,7 @@ import re
 import sqlite3
 from typing import Any, Dict, Iterable, Optional
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import MASK, dsn_secrets, redact
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
 
 try:
@@ -60,7 +61,6 @@ DIALECTS = ("postgresql", "mysql", "sqlite")
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 # Python package that provides each dialect's driver, for missing_required_lib().
 DRIVER_PACKAGES = {"postgresql": "psycopg (psycopg 3)", "mysql": "PyMySQL", "sqlite": "sqlite3"}
-MASK = "********"
 
 _SCHEMES = {
     "postgresql": "postgresql",
@@ -73,10 +73,10 @@ _SCHEMES = {
 }
 _URL_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9]*)(?:\+(?P<driver>[A-Za-z0-9_]+))?://(?P<rest>.*)$", re.DOTALL)
 _KV_RE = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*=")
-# Secrets inside text we may echo: URL userinfo and libpq/ODBC password fields.
-_URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*(?P<tail>@)")
-_KV_PASSWORD_RE = re.compile(r"(?P<head>\b(?:password|passwd|pwd)\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s;]+)", re.IGNORECASE)
-
+_KEY_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+_KV_SHOWN_RE = re.compile(
+    r"(?P<head>\b(?:password|passwd|pwd)\s*=\s*).*?(?=\s+[A-Za-z_][A-Za-z0-9_]*\s*=|\Z)", re.IGNORECASE | re.DOTALL
+)
 # PyMySQL keyword arguments a DSN query string may set; anything else is a typo
 # we report rather than a TypeError from the driver.
 _PYMYSQL_OPTIONS = {
@@ -109,30 +109,25 @@ class LockTimeout(DatabaseError):
     """Another session held a lock for longer than we were allowed to wait."""
 
 
-def redact(text: Any, secrets: Iterable[Optional[str]] = ()) -> str:
-    """``text`` with every given secret and any URL / ``password=`` secret masked."""
-    out = str(text)
-    for secret in secrets:
-        if secret:
-            out = out.replace(secret, MASK)
-            quoted = _quote(secret)
-            if quoted != secret:
-                out = out.replace(quoted, MASK)
-    out = _URL_PASSWORD_RE.sub(lambda m: m.group("head") + MASK + m.group("tail"), out)
-    out = _KV_PASSWORD_RE.sub(lambda m: m.group("head") + MASK, out)
-    return out
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
-
-
 def _unquote(value: str) -> str:
     from urllib.parse import unquote
 
     return unquote(value)
+
+
+def _shown(dsn: str) -> str:
+    """A DSN as error messages show it: nothing of its password, even when the DSN is too broken to parse.
+
+    A URL's user-info is everything up to its last '@' (a password may hold '@', ':' and, unencoded, '/');
+    a key=value DSN's password runs up to the next ``key=``.
+    """
+    match = _URL_RE.match(dsn)
+    if match:
+        rest = match.group("rest")
+        if "@" in rest:
+            rest = MASK + "@" + rest.rpartition("@")[2]
+        return redact("%s://%s" % (dsn[: match.start("rest")].split("://")[0], rest))
+    return redact(_KV_SHOWN_RE.sub(lambda m: m.group("head") + MASK, dsn))
 
 
 class ConnectionSpec:
@@ -196,6 +191,17 @@ def normalize_dialect(dialect: Optional[str]) -> str:
 
 
 def parse_dsn(dsn: str, dialect: Optional[str] = None) -> ConnectionSpec:
+    """Parse a URL, a libpq ``key=value`` string, or (SQLite) a file path (see ``_parse_dsn``).
+
+    An error never shows any part of the DSN's password, however broken the DSN is.
+    """
+    try:
+        return _parse_dsn(dsn, dialect)
+    except DatabaseError as exc:
+        raise DatabaseError(str(exc), dsn_secrets(dsn), exc.sqlstate) from None
+
+
+def _parse_dsn(dsn: str, dialect: Optional[str] = None) -> ConnectionSpec:
     """Parse a URL, a libpq ``key=value`` string, or (SQLite) a file path.
 
     ``dialect`` may be None when the URL scheme says it; when both are given
@@ -217,14 +223,14 @@ def parse_dsn(dsn: str, dialect: Optional[str] = None) -> ConnectionSpec:
         if dialect is not None and normalize_dialect(dialect) != url_dialect:
             raise DatabaseError(
                 "the DSN %s is a %s URL but dialect is %s: make them agree"
-                % (redact(text), url_dialect, normalize_dialect(dialect))
+                % (_shown(text), url_dialect, normalize_dialect(dialect))
             )
         if url_dialect == "sqlite":
             return _parse_sqlite_url(match.group("rest"))
         return _parse_server_url(url_dialect, match.group("rest"), text)
     if dialect is None:
         raise DatabaseError(
-            "cannot tell the database dialect of DSN %s: set dialect (postgresql, mysql or sqlite)" % redact(text)
+            "cannot tell the database dialect of DSN %s: set dialect (postgresql, mysql or sqlite)" % _shown(text)
         )
     name = normalize_dialect(dialect)
     if name == "sqlite":
@@ -233,7 +239,7 @@ def parse_dsn(dsn: str, dialect: Optional[str] = None) -> ConnectionSpec:
         return _parse_keyword_dsn(name, text)
     raise DatabaseError(
         "DSN %s is neither a URL (%s://user@host:port/dbname) nor a key=value string: fix the DSN"
-        % (redact(text), name)
+        % (_shown(text), name)
     )
 
 
@@ -244,7 +250,7 @@ def _parse_sqlite_url(rest: str) -> ConnectionSpec:
     elif path:
         # sqlite://host/... has no meaning
         raise DatabaseError(
-            "SQLite URL sqlite://%s has a host part: write sqlite:///absolute/path/to/file.db" % (rest,)
+            "SQLite URL %s has a host part: write sqlite:///absolute/path/to/file.db" % _shown("sqlite://" + rest)
         )
     path = _unquote(path)
     if not path:
@@ -265,6 +271,12 @@ def _parse_server_url(dialect: str, rest: str, original: str) -> ConnectionSpec:
         path = ""
     else:
         path, _q, query = tail.partition("?")
+    if "@" in path:
+        # postgresql://app:pa/ss@db/shop: a '/' in the password ends the host part early
+        raise DatabaseError(
+            "DSN %s has an '@' after its host: percent-encode '/' as %%2F (and '?' as %%3F, '#' as %%23) in the "
+            "password, or give it as password" % _shown(original)
+        )
     userinfo, at, hostport = netloc.rpartition("@")
     if not at:
         userinfo, hostport = "", netloc
@@ -287,7 +299,7 @@ def _split_hostport(hostport: str, original: str):
     if hostport.startswith("["):
         end = hostport.find("]")
         if end < 0:
-            raise DatabaseError("DSN %s has an unclosed [ in its IPv6 host: fix the DSN" % redact(original))
+            raise DatabaseError("DSN %s has an unclosed [ in its IPv6 host: fix the DSN" % _shown(original))
         host = hostport[1:end]
         rest = hostport[end + 1 :]
         return host, (_port(rest[1:], original) if rest.startswith(":") else None)
@@ -308,7 +320,8 @@ def _port(value: str, original: str) -> Optional[int]:
     except ValueError:
         port = -1
     if not 0 < port < 65536:
-        raise DatabaseError("DSN %s has an invalid port %r: use a number from 1 to 65535" % (redact(original), value))
+        # the value is not shown: in a DSN whose password holds a '/', it is a piece of the password
+        raise DatabaseError("DSN %s has an invalid port: use a number from 1 to 65535" % _shown(original))
     return port
 
 
@@ -323,8 +336,18 @@ def _parse_keyword_dsn(dialect: str, text: str) -> ConnectionSpec:
             break
         eq = text.find("=", i)
         if eq < 0:
-            raise DatabaseError("DSN %s: %r has no '=': write key=value pairs" % (redact(text), text[i:].split()[0]))
+            # the word itself is not shown: after an unquoted password with a space, it is part of the password
+            raise DatabaseError(
+                "DSN %s has a word without '=': write key=value pairs, a value with spaces in single quotes"
+                % _shown(text)
+            )
         key = text[i:eq].strip()
+        if not _KEY_RE.match(key):
+            # not shown: after an unquoted password with a space, the 'key' is the rest of the password
+            raise DatabaseError(
+                "DSN %s has a word without '=' or a key that is not a name: write key=value pairs, a value with "
+                "spaces in single quotes" % _shown(text)
+            )
         i = eq + 1
         while i < n and text[i] in " \t":
             i += 1
@@ -337,7 +360,7 @@ def _parse_keyword_dsn(dialect: str, text: str) -> ConnectionSpec:
                 value.append(text[i])
                 i += 1
             if i >= n:
-                raise DatabaseError("DSN %s has an unterminated quoted value: close the quote" % redact(text))
+                raise DatabaseError("DSN %s has an unterminated quoted value: close the quote" % _shown(text))
             i += 1
         else:
             while i < n and not text[i].isspace():

@@ -36,6 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, url_secrets
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
 
 try:
@@ -76,7 +77,8 @@ class HttpOptionError(ValueError):
     """An option value is unusable; the message names the option, the value and the fix."""
 
     def __init__(self, option: str, message: str, named: bool = False) -> None:
-        super().__init__(message if named else "%s: %s" % (option, message))
+        # A URL's user-info never reaches the message, whatever option quoted it.
+        super().__init__(redact(message if named else "%s: %s" % (option, message)))
         self.option = option
 
 
@@ -315,8 +317,14 @@ class CheckSpec:
         expect: Optional[Expectations] = None,
     ) -> None:
         self.url = url
+        #: ``url`` as results and messages show it: no user-info.
+        self.shown_url = redact(url)
         self.method = method.upper()
         self.headers = dict(headers or {})
+        #: What the request carries that an answer may echo back (the URL's credentials, the header values, the
+        #: body's strings): masked in reasons and body snippets before they are cut to length, so that not even a
+        #: prefix of a secret is shown.
+        self.secrets = url_secrets(url) + [v for v in self.headers.values() if v] + _strings(body)
         self.timeout = timeout
         self.tls = tls or TLSOptions()
         self.follow_redirects = follow_redirects
@@ -390,6 +398,17 @@ class CheckResult:
             "error": self.error,
             "version": self.version,
         }
+
+
+def _strings(value: Any) -> List[str]:
+    """The non-empty strings in a request body (a string, or a JSON mapping or list)."""
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, (list, tuple)):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def snippet_of(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -537,7 +556,11 @@ def _exception_chain(exc: BaseException) -> List[BaseException]:
 
 
 def describe_exception(exc: BaseException, timeout: float) -> str:
-    """A one-line cause a human can act on, instead of urllib3's nested repr."""
+    """A one-line cause a human can act on, instead of urllib3's nested repr; URL user-info masked."""
+    return redact(_describe_exception(exc, timeout))
+
+
+def _describe_exception(exc: BaseException, timeout: float) -> str:
     chain = _exception_chain(exc)
     timed_out = HAS_REQUESTS and isinstance(exc, (ConnectTimeout, ReadTimeout))
     if timed_out or any(isinstance(e, socket.timeout) for e in chain):
@@ -636,7 +659,7 @@ class HttpChecker:
 
     def check(self, spec: CheckSpec, timeout: Optional[float] = None) -> CheckResult:
         timeout = spec.timeout if timeout is None else timeout
-        result = CheckResult(spec.url, "TCP" if spec.is_tcp else spec.method)
+        result = CheckResult(spec.shown_url, "TCP" if spec.is_tcp else spec.method)
         start = self.clock.monotonic()
         try:
             if spec.is_tcp:
@@ -653,13 +676,13 @@ class HttpChecker:
             return result
         result.latency_ms = round((self.clock.monotonic() - start) * 1000.0, 1)
         regex_seconds = max(timeout - (self.clock.monotonic() - start), MIN_REGEX_SECONDS)
-        reasons = self._judge(spec.expect, response, result, regex_seconds)
+        reasons = [redact(r, spec.secrets) for r in self._judge(spec.expect, response, result, regex_seconds)]
         result.reasons = reasons
         result.ok = not reasons
         if reasons:
             reason = "; ".join(reasons)
             if response is not None:
-                result.snippet = snippet_of(response.text()) if response.body else ""
+                result.snippet = snippet_of(redact(response.text(), spec.secrets)) if response.body else ""
                 reason += ("; response body: %r" % result.snippet) if response.body else "; empty response body"
             result.reason = reason
         return result
@@ -825,7 +848,7 @@ def probe_target(
     target has exited, say) or None; a reason ends the wait at once, not ready, with the reason recorded.
     """
     clock = checker.clock
-    progress = progress or TargetProgress(spec.url)
+    progress = progress or TargetProgress(spec.shown_url)
 
     def attempt() -> bool:
         remaining = deadline - clock.monotonic()
@@ -877,7 +900,7 @@ def probe_until_ready(
     clock = checker.clock
     start = clock.monotonic()
     deadline = start + timeout
-    progress = [TargetProgress(spec.url) for spec in specs]
+    progress = [TargetProgress(spec.shown_url) for spec in specs]
     errors: List[BaseException] = []
 
     def run(index: int) -> None:
@@ -1034,7 +1057,7 @@ def run_smoke_test(
             {
                 "name": check.name,
                 "method": check.spec.method,
-                "url": check.spec.url,
+                "url": check.spec.shown_url,
                 "passed": not skipped,
                 "skipped": skipped,
                 "rounds_passed": 0,
@@ -1051,7 +1074,7 @@ def run_smoke_test(
                 results.append(
                     {
                         "name": check.name,
-                        "url": check.spec.url,
+                        "url": check.spec.shown_url,
                         "method": check.spec.method,
                         "ok": None,
                         "skipped": True,

@@ -23,7 +23,18 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
-from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir, StateError, iso
+from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
+    Leaf,
+    ListOf,
+    MapOf,
+    Obj,
+    StateDir,
+    StateError,
+    StateFileError,
+    iso,
+    shape_problem,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import scrub
 
 LEDGER_FILE = "ledger.json"
 PREVIOUS_LEDGER_FILE = "ledger.previous.json"
@@ -32,6 +43,59 @@ NOOP_LEDGER_FILE = "ledger.last-noop.json"
 HOST_FIELDS = ("previous", "current", "server", "status", "batch")
 HOST_STATUSES = ("staged", "switching", "moved", "rolled_back", "removed", "unchanged", "failed")
 OUTCOMES = ("running", "succeeded", "unchanged", "rolled_back", "failed", "planned")
+
+_NUMBER = (int, float)
+_TEXT = Leaf((str, None))
+_ANY = Leaf((str, int, float, bool, dict, list, None))
+HOST_SHAPE = Obj(
+    {
+        "previous": _TEXT,
+        "current": _TEXT,
+        "server": _TEXT,
+        "status": Leaf((str, None), choices=HOST_STATUSES + (None,)),
+        "batch": Leaf((int, None)),
+        "updated_at": _TEXT,
+    }
+)
+LEDGER_SHAPE = Obj(
+    {
+        "app": Leaf(str),
+        "run_id": Leaf(str),
+        "release": _TEXT,
+        "outcome": Leaf(str, choices=OUTCOMES),
+        "cause": _TEXT,
+        "started_at": _TEXT,
+        "started_epoch": Leaf(_NUMBER),
+        "finished_at": _TEXT,
+        "duration": Leaf(_NUMBER),
+        # {lb id: {server: {state, weight}}} when captured by state=started; rollback_plan checks it in depth
+        # (it may also be given as a raw value).
+        "lb_state": MapOf(_ANY, nullable=True),
+        "hosts": MapOf(HOST_SHAPE),
+        "batches": ListOf(
+            Obj(
+                {"batch": Leaf(int), "hosts": ListOf(Leaf(str)), "started_at": _TEXT, "started_epoch": Leaf(_NUMBER)},
+                required=("batch", "hosts"),
+            )
+        ),
+        "phases": ListOf(
+            Obj(
+                {
+                    "name": Leaf(str),
+                    "started_at": _TEXT,
+                    "started_epoch": Leaf(_NUMBER),
+                    "ended_epoch": Leaf((int, float, None)),
+                    "ended_at": _TEXT,
+                    "seconds": Leaf(_NUMBER),
+                },
+                required=("name", "started_epoch"),
+            )
+        ),
+        "steps": ListOf(MapOf(_ANY)),
+        "plan": MapOf(_ANY, nullable=True),
+    },
+    required=("run_id", "outcome", "started_epoch", "hosts", "batches", "phases"),
+)
 
 
 #: The ``ledger`` option of the modules that record while they work (drain_backend, switch_traffic):
@@ -125,10 +189,18 @@ class Ledger:
         self.dir = state_dir
         self.clock = clock
 
-    def read(self) -> Optional[Dict[str, Any]]:
+    def remedy(self, name: str = LEDGER_FILE) -> str:
+        return (
+            "move it aside (mv %s %s.corrupt) and run again; without a ledger a rollback does not know what moved, "
+            "so check which release each host runs (<base_dir>/<app>/current) before you roll back by hand"
+            % (self.dir.file(name), self.dir.file(name))
+        )
+
+    def read(self, name: str = LEDGER_FILE) -> Optional[Dict[str, Any]]:
+        """The ledger (or its predecessor, ``name``), schema-checked; None when there is none."""
         if not self.dir.exists():
             return None
-        return self.dir.read_json(LEDGER_FILE)
+        return self.dir.read_json(name, LEDGER_SHAPE, self.remedy(name))
 
     # -- planning: pure functions of (current ledger, request) -> new ledger --
 
@@ -144,21 +216,23 @@ class Ledger:
         if current is not None and current.get("run_id") == run_id:
             return None
         now = self.clock()
-        return {
-            "app": self.dir.app,
-            "run_id": run_id,
-            "release": release,
-            "outcome": "running",
-            "cause": None,
-            "started_at": iso(now),
-            "started_epoch": now,
-            "finished_at": None,
-            "lb_state": lb_state,
-            "hosts": {},
-            "batches": [],
-            "phases": [],
-            "plan": extra or {},
-        }
+        return _checked(
+            {
+                "app": self.dir.app,
+                "run_id": run_id,
+                "release": release,
+                "outcome": "running",
+                "cause": None,
+                "started_at": iso(now),
+                "started_epoch": now,
+                "finished_at": None,
+                "lb_state": lb_state,
+                "hosts": {},
+                "batches": [],
+                "phases": [],
+                "plan": extra or {},
+            }
+        )
 
     def plan_update(
         self,
@@ -227,7 +301,7 @@ class Ledger:
                 _close_phase(new["phases"], now)
                 new["finished_at"] = iso(now)
                 new["duration"] = round(now - float(new.get("started_epoch", now)), 3)
-        return new
+        return _checked(new)
 
     # -- applying --
 
@@ -252,6 +326,8 @@ class Ledger:
 
         if check:
             return apply()
+        # bad input is refused before the guard creates the state directory (validate before mutating)
+        self.plan_start(self.read(), run_id, release, lb_state, extra)
         return self.dir.guarded(apply)
 
     def update(self, run_id: str, check: bool = False, **changes: Any) -> Dict[str, Any]:
@@ -263,7 +339,7 @@ class Ledger:
                 # A deploy that moved nothing (nothing to do, or stopped before its first change) is not one to
                 # roll back to: the ledger of the last real deploy becomes current again, and this run's stays
                 # beside it for the record.
-                earlier = self.dir.read_json(PREVIOUS_LEDGER_FILE)
+                earlier = self.read(PREVIOUS_LEDGER_FILE)
                 if earlier is not None:
                     if not check:
                         self.dir.replace_json(NOOP_LEDGER_FILE, new)
@@ -277,6 +353,16 @@ class Ledger:
             # No state directory, no ledger: the refusal needs no guard, and must not create the directory.
             return apply()
         return self.dir.guarded(apply)
+
+
+def _checked(ledger: Dict[str, Any]) -> Dict[str, Any]:
+    """A ledger about to be written: it must read back (LedgerError for a value of the wrong type, before anything
+    is written), and it holds no secret - URL user-info and ``password=`` values in any string are masked (a
+    ``cause`` quoting a DSN, the plan's smoke URL)."""
+    found = shape_problem(ledger, LEDGER_SHAPE, "")
+    if found:
+        raise LedgerError("cannot record this: the ledger's %s %s; nothing was written" % found)
+    return scrub(ledger)
 
 
 def touched(ledger: Dict[str, Any]) -> bool:
@@ -297,6 +383,8 @@ def moved_hosts(ledger: Dict[str, Any]) -> List[str]:
 
 
 def storage_error(path: str, exc: BaseException) -> str:
+    if isinstance(exc, StateFileError):
+        return "deploy ledger: %s" % exc  # names the file, the field and what to do
     return (
         "deploy ledger in %s: %s; check that the directory is writable by the connecting user "
         "(become: true on the ledger host)" % (path, exc)

@@ -24,6 +24,12 @@ starts new workers and tells the old ones to finish what they are serving
 and exit; a server is drained once the old workers, tracked by PID and start
 time from /proc before the reload, have exited.
 
+A pid file is only a number someone wrote: before any signal the PID must be
+an nginx master - not PID 1 or below, its /proc exe the configured binary,
+its title ``nginx: master process`` and, when its command line names a
+``-c``, the configured conf. The reload counts only once new ``nginx: worker
+process`` children of that same master (PID and start time) appear.
+
 Knows nothing of AnsibleModule.
 """
 
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -46,6 +53,9 @@ _SERVER_RE = re.compile(
     r"^\s*server\s+(?P<address>[^\s;#]+)(?P<params>[^;#]*);\s*(?:#\s*zerodown:\s*(?P<mark>[a-z]+)\s*)?(?:#.*)?$"
 )
 Proc = Tuple[int, int]  # (pid, start time in clock ticks): a PID that cannot be confused with a reused one
+MASTER_TITLE = "nginx: master process"
+WORKER_TITLE = "nginx: worker process"
+_PID_RE = re.compile(r"\A[0-9]{1,10}\Z")
 
 
 class NginxError(Exception):
@@ -199,6 +209,36 @@ def _read_stat(proc_root: str, pid: int) -> Optional[Tuple[int, int, str]]:
         return None
 
 
+def _read_title(proc_root: str, pid: int) -> Optional[str]:
+    """The process's command line as one string (nginx rewrites it to its title), or None if unreadable."""
+    try:
+        with open(os.path.join(proc_root, str(pid), "cmdline"), "rb") as handle:
+            raw = handle.read(4096)
+    except OSError:
+        return None
+    return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+
+
+def _read_exe(proc_root: str, pid: int) -> Tuple[Optional[str], str]:
+    """(the executable's path, "") or (None, why it cannot be read)."""
+    try:
+        target = os.readlink(os.path.join(proc_root, str(pid), "exe"))
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+    # An nginx upgraded in place keeps running the old, now unlinked, file.
+    return (target[: -len(" (deleted)")] if target.endswith(" (deleted)") else target), ""
+
+
+def _option(words: List[str], flag: str) -> Optional[str]:
+    """The value of ``-c FILE`` / ``-cFILE`` style options on an nginx command line."""
+    for index, word in enumerate(words):
+        if word == flag and index + 1 < len(words):
+            return words[index + 1]
+        if word.startswith(flag) and len(word) > len(flag):
+            return word[len(flag) :]
+    return None
+
+
 class Nginx:
     """One nginx instance: its config, the servers include file, its master process."""
 
@@ -212,6 +252,7 @@ class Nginx:
         proc_root: str = "/proc",
         runner: Optional[Callable[..., subprocess.CompletedProcess]] = None,
         clock: Optional[Clock] = None,
+        signaller: Callable[[int, int], None] = os.kill,
     ) -> None:
         self.conf = conf
         self.servers_file = servers_file
@@ -221,6 +262,7 @@ class Nginx:
         self.proc_root = proc_root
         self._run = runner or subprocess.run
         self.clock = clock or Clock()
+        self._signal = signaller
 
     # -- file ------------------------------------------------------------------------
 
@@ -278,21 +320,95 @@ class Nginx:
 
     # -- processes -------------------------------------------------------------------
 
+    def binary_path(self) -> str:
+        """The configured nginx executable, resolved as the kernel names it in /proc/<pid>/exe."""
+        found = self.binary if os.sep in self.binary else shutil.which(self.binary)
+        if not found:
+            raise NginxReloadError(
+                "cannot find the nginx binary %r on this host's PATH: set nginx.binary to its full path "
+                "(e.g. /usr/sbin/nginx), the executable the running master was started from" % (self.binary,)
+            )
+        return os.path.realpath(found)
+
     def master_pid(self) -> int:
+        """The PID in the pid file, verified to be the master of this nginx (see ``check_master``)."""
+        return self.master()[0]
+
+    def master(self) -> Proc:
+        """(pid, start time) of the master the pid file names, verified (see ``check_master``)."""
         try:
             with open(self.pid_file) as handle:
-                pid = int(handle.read().strip())
-        except (OSError, ValueError) as exc:
+                text = handle.read(64).strip()
+        except OSError as exc:
             raise NginxReloadError(
                 "cannot read the nginx master PID from %s: %s (is nginx running, and is that its 'pid' file?)"
-                % (self.pid_file, exc)
+                % (self.pid_file, exc.strerror or exc)
             ) from exc
-        if _read_stat(self.proc_root, pid) is None:
-            raise NginxReloadError("nginx master PID %d from %s is not running" % (pid, self.pid_file))
-        return pid
+        if not _PID_RE.match(text):
+            raise NginxReloadError(
+                "the nginx pid file %s holds %r, not a process id: nothing was signalled; is that nginx's 'pid' "
+                "file? (restart nginx to rewrite it)" % (self.pid_file, text[:40])
+            )
+        return self.check_master(int(text))
+
+    def check_master(self, pid: int) -> Proc:
+        """(pid, start time) of the nginx master ``pid``; NginxReloadError naming what it is otherwise.
+
+        Nothing is signalled on the word of a pid file alone: PID 1 and below are never nginx's master
+        (1 is init; 0 and negative numbers signal whole process groups), and the process must run the
+        configured binary, carry nginx's master title and, when its command line names one, our conf.
+        """
+        where = "nginx pid file %s names PID %d" % (self.pid_file, pid)
+        if pid <= 1:
+            raise NginxReloadError(
+                "%s, which is never an nginx master (1 is init; 0 and below signal process groups): nothing was "
+                "signalled; fix nginx.pid_file (the 'pid' directive of %s)" % (where, self.conf)
+            )
+        stat = _read_stat(self.proc_root, pid)
+        if stat is None or stat[2] == "Z":
+            raise NginxReloadError(
+                "%s, which is not running: nothing was signalled (is nginx running, and is that its 'pid' file?)"
+                % where
+            )
+        binary = self.binary_path()
+        exe, why = _read_exe(self.proc_root, pid)
+        if exe is None:
+            raise NginxReloadError(
+                "%s, whose executable cannot be read (%s): nothing was signalled; run the module as the user "
+                "nginx runs as, or with become: true" % (where, why)
+            )
+        title = _read_title(self.proc_root, pid) or ""
+        if os.path.realpath(exe) != binary:
+            raise NginxReloadError(
+                "%s, which runs %s (%r), not the nginx binary %s: nothing was signalled; fix nginx.pid_file, or "
+                "nginx.binary if nginx runs from another path" % (where, exe, title[:80], binary)
+            )
+        if not title.startswith(MASTER_TITLE):
+            raise NginxReloadError(
+                "%s, which is an nginx process but not the master (%r): nothing was signalled; fix nginx.pid_file "
+                "(the 'pid' directive of %s)" % (where, title[:80], self.conf)
+            )
+        self._check_master_conf(where, title)
+        return pid, stat[1]
+
+    def _check_master_conf(self, where: str, title: str) -> None:
+        words = title[len(MASTER_TITLE) :].split()
+        conf = _option(words, "-c")
+        if conf is None:
+            return  # started without -c: nginx's compiled-in conf, which -c conf may well be
+        prefix = _option(words, "-p")
+        if not os.path.isabs(conf):
+            if not (prefix and os.path.isabs(prefix)):
+                return
+            conf = os.path.join(prefix, conf)
+        if os.path.isabs(self.conf) and os.path.realpath(conf) != os.path.realpath(self.conf):
+            raise NginxReloadError(
+                "%s, which is the master of another nginx (-c %s), not of %s: nothing was signalled; give the "
+                "pid_file of the nginx that uses %s" % (where, conf, self.conf, self.conf)
+            )
 
     def workers(self, master: Optional[int] = None) -> Set[Proc]:
-        """Children of the master (workers, cache manager): (pid, start time)."""
+        """nginx children of the master (workers, cache manager and loader): (pid, start time)."""
         master = master if master is not None else self.master_pid()
         out = set()
         for entry in os.listdir(self.proc_root):
@@ -300,8 +416,24 @@ class Nginx:
                 continue
             stat = _read_stat(self.proc_root, int(entry))
             if stat and stat[0] == master and stat[2] != "Z":
-                out.add((int(entry), stat[1]))
+                title = _read_title(self.proc_root, int(entry))
+                if title is not None and title.startswith("nginx: "):
+                    out.add((int(entry), stat[1]))
         return out
+
+    def new_workers(self, master: Proc, before: Set[Proc]) -> Set[Proc]:
+        """Worker processes of ``master`` that were not there ``before``; NginxReloadError if the master is gone."""
+        stat = _read_stat(self.proc_root, master[0])
+        if stat is None or stat[1] != master[1] or stat[2] == "Z":
+            raise NginxReloadError(
+                "the nginx master %d exited after the reload signal (see nginx's error log); nginx is not serving"
+                % master[0]
+            )
+        return {
+            proc
+            for proc in self.workers(master[0]) - before
+            if (_read_title(self.proc_root, proc[0]) or "").startswith(WORKER_TITLE)
+        }
 
     def alive(self, procs: Iterable[Proc]) -> Set[Proc]:
         out = set()
@@ -368,7 +500,8 @@ class Nginx:
         file is written back and nothing else changed.
         """
         old_text = self.read_text()
-        master = self.master_pid()
+        master_proc = self.master()
+        master = master_proc[0]
         old_workers = self.workers(master)
         self.write_text(new_text)
         ok, output = self.test_config()
@@ -380,19 +513,26 @@ class Nginx:
                 output,
             )
         try:
-            os.kill(master, signal.SIGHUP)
-        except OSError as exc:
+            if self.check_master(master) != master_proc:  # the PID was reused while nginx -t ran
+                raise NginxReloadError("the nginx master %d was replaced while the configuration was tested" % master)
+            self._signal(master, signal.SIGHUP)
+        except (OSError, NginxReloadError) as exc:
             self.write_text(old_text)
+            if isinstance(exc, NginxReloadError):
+                raise NginxReloadError("%s; the previous %s was put back" % (exc, self.servers_file)) from exc
             raise NginxReloadError("cannot signal the nginx master %d to reload: %s" % (master, exc)) from exc
         try:
-            # The reload took once a worker exists that was not there before.
+            # The reload took once the same master has a worker process that was not there before.
             wait_until(
-                lambda: self.workers(master) - old_workers,
+                lambda: self.new_workers(master_proc, old_workers),
                 timeout=reload_timeout,
                 interval=interval,
                 clock=self.clock,
                 description="new nginx workers after reload",
             )
+        except NginxReloadError:
+            self.write_text(old_text)
+            raise
         except WaitTimeout as exc:
             self.write_text(old_text)
             raise NginxReloadError(
@@ -407,7 +547,7 @@ class Nginx:
         killed = self.client_connections(procs)
         for pid, _start in procs:
             try:
-                os.kill(pid, signal.SIGTERM)
+                self._signal(pid, signal.SIGTERM)
             except OSError:
                 pass
         return killed

@@ -16,6 +16,17 @@ unpack), link shared paths, swap ``current`` with the service stopped and
 start it again, prune. A release directory is complete when it carries the
 marker written just before it is renamed into place; a crash mid-unpack
 leaves only a ``.partial`` directory that the next run removes.
+
+The marker is the release's manifest: the artifact's sha256 and, per path,
+what was unpacked (file mode and sha256, link target, directory). A release
+directory is only reused once it matches: the marker names this release and
+the expected sha256, and the tree is the one the manifest lists. One that
+does not (no marker, a damaged one, files changed since) is unpacked again
+from the verified artifact, or refused with what is wrong when there is no
+artifact, or when it is the live release (its files are in use). A directory
+with no marker at all that is live is adopted as it is (a fleet seeded by
+another tool keeps running; it is what runs already), and a rollback may go
+back to one, since it ran before.
 """
 
 from __future__ import annotations
@@ -25,17 +36,40 @@ import json
 import os
 import re
 import shutil
+import stat
 import tarfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _unit
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
-from ansible_collections.zerodown.deploy.plugins.module_utils._lock import iso, validate_app
+from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
+    Leaf,
+    MapOf,
+    Obj,
+    StateError,
+    StateFileError,
+    iso,
+    load_state_file,
+    validate_app,
+)
 
 MARKER = ".zerodown-release.json"
 STATE = ".zerodown-release.json"
 _HEX_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+MARKER_SHAPE = Obj(
+    {
+        "release": Leaf(str),
+        "sha256": Leaf((str, None)),
+        "unpacked_at": Leaf((str, None)),
+        "unpacked_epoch": Leaf((int, float)),
+        "manifest": MapOf(Leaf(str), nullable=True),
+    },
+    required=("release",),
+)
+STATE_SHAPE = Obj({"live": Leaf((str, None)), "previous": Leaf((str, None)), "switched_at": Leaf((str, None))})
+#: How many differing paths a refusal names.
+SHOWN_PATHS = 5
 
 
 #: Releases kept on a host (prune), and path components stripped from the artifact's members.
@@ -73,6 +107,43 @@ def sha256_file(path: str) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def tree_manifest(root: str) -> Dict[str, str]:
+    """What is under ``root`` (the marker aside), without following links: path -> ``d``, ``l:<target>`` or
+    ``f:<mode>:<sha256>`` (anything else, a FIFO or device, is ``x``)."""
+    out: Dict[str, str] = {}
+    for base, dirs, files in os.walk(root):
+        for name in sorted(dirs + files):
+            path = os.path.join(base, name)
+            rel = os.path.relpath(path, root)
+            if rel == MARKER:
+                continue
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                out[rel] = "l:" + os.readlink(path)
+            elif stat.S_ISDIR(info.st_mode):
+                out[rel] = "d"
+            elif stat.S_ISREG(info.st_mode):
+                out[rel] = "f:%o:%s" % (stat.S_IMODE(info.st_mode), sha256_file(path))
+            else:
+                out[rel] = "x"
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(base, d))]
+    return out
+
+
+def manifest_changes(recorded: Dict[str, str], found: Dict[str, str]) -> str:
+    """``changed a, b; added c; removed d`` (a few names each), or "" when the trees are the same."""
+    parts = []
+    for label, names in (
+        ("changed", sorted(k for k in recorded.keys() & found.keys() if recorded[k] != found[k])),
+        ("added", sorted(found.keys() - recorded.keys())),
+        ("removed", sorted(recorded.keys() - found.keys())),
+    ):
+        if names:
+            more = " and %d more" % (len(names) - SHOWN_PATHS) if len(names) > SHOWN_PATHS else ""
+            parts.append("%s %s%s" % (label, ", ".join(names[:SHOWN_PATHS]), more))
+    return "; ".join(parts)
 
 
 def _safe_members(tar: tarfile.TarFile, strip: int) -> List[Tuple[tarfile.TarInfo, str]]:
@@ -127,16 +198,60 @@ class ReleaseTree:
         return os.path.join(self.releases_dir, validate_release(release))
 
     def marker(self, release: str) -> Optional[Dict[str, Any]]:
+        """The release's marker, or None when it has none or it cannot be read (see ``verify`` for why)."""
         try:
-            with open(os.path.join(self.release_dir(release), MARKER), encoding="utf-8") as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
+            return self.read_marker(release)
+        except (StateError, OSError):
             return None
 
+    def read_marker(self, release: str) -> Optional[Dict[str, Any]]:
+        path = os.path.join(self.release_dir(release), MARKER)
+        return load_state_file(path, MARKER_SHAPE, "it is unpacked again from the artifact")
+
     def is_complete(self, release: str) -> bool:
-        """Our unpacks appear complete or not at all (marker + rename). A release directory
-        without the marker was installed by another tool and is adopted as it is."""
-        return self.marker(release) is not None or os.path.isdir(self.release_dir(release))
+        """Our unpacks appear complete or not at all (marker + rename); see ``verify`` for whether to trust one."""
+        return os.path.isdir(self.release_dir(release))
+
+    def verify(self, release: str, checksum: Optional[str] = None) -> Dict[str, Any]:
+        """Whether releases/<release> may be reused as it is.
+
+        Returns ``{"state": "missing" | "verified" | "unverified", "reason", "sha256", "marker"}``: unverified
+        with the reason when there is no marker (``marker`` False), a damaged one, a marker naming another
+        release or no sha256 while one is expected, or a tree other than its manifest. A marker recording
+        another artifact than ``checksum`` is a ReleaseError: a release id names one artifact.
+        """
+        dest = self.release_dir(release)
+        out: Dict[str, Any] = {"state": "missing", "reason": None, "sha256": None, "marker": False}
+        if not os.path.lexists(dest):
+            return out
+        if os.path.islink(dest) or not os.path.isdir(dest):
+            return dict(out, state="unverified", reason="%s is not a directory" % dest)
+        try:
+            marker = self.read_marker(release)
+        except (StateError, OSError) as exc:
+            problem = exc.problem if isinstance(exc, StateFileError) else str(exc)
+            return dict(out, state="unverified", marker=True, reason="its manifest %s %s" % (MARKER, problem))
+        if marker is None:
+            return dict(
+                out,
+                state="unverified",
+                reason="%s has no zerodown manifest (%s): it was not unpacked by zerodown" % (dest, MARKER),
+            )
+        out.update(marker=True, sha256=marker.get("sha256"))
+        if marker["release"] != release:
+            return dict(out, state="unverified", reason="its manifest is the one of release %r" % marker["release"])
+        if checksum and marker.get("sha256") and marker["sha256"] != checksum:
+            raise ReleaseError(
+                "release %r is already installed from an artifact with sha256 %s, not %s; release ids must "
+                "name one artifact - use a new release id" % (release, marker["sha256"], checksum)
+            )
+        if checksum and not marker.get("sha256"):
+            return dict(out, state="unverified", reason="its manifest records no artifact sha256")
+        if marker.get("manifest") is not None:
+            changes = manifest_changes(marker["manifest"], tree_manifest(dest))
+            if changes:
+                return dict(out, state="unverified", reason="its files changed since it was unpacked (%s)" % changes)
+        return dict(out, state="verified")
 
     def live(self) -> Optional[str]:
         """The release ``current`` points at, or None before the first deploy."""
@@ -150,12 +265,16 @@ class ReleaseTree:
         return os.path.basename(os.path.normpath(target))
 
     def state(self) -> Dict[str, Any]:
+        """Which release is live and which ran before it, as the last switch recorded it ({} before the first)."""
+        path = os.path.join(self.root, STATE)
+        remedy = (
+            "move it aside (mv %s %s.corrupt); the next switch writes it again, and until then a rollback needs "
+            "the release to return to (release:)" % (path, path)
+        )
         try:
-            with open(os.path.join(self.root, STATE), encoding="utf-8") as handle:
-                data = json.load(handle)
-                return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            return {}
+            return load_state_file(path, STATE_SHAPE, remedy) or {}
+        except StateFileError as exc:
+            raise ReleaseError(str(exc)) from None
 
     def releases(self) -> List[str]:
         """Complete releases, oldest first (by unpack time)."""
@@ -175,7 +294,9 @@ class ReleaseTree:
     def partials(self) -> List[str]:
         if not os.path.isdir(self.releases_dir):
             return []
-        return sorted(n for n in os.listdir(self.releases_dir) if n.startswith(".") and n.endswith(".partial"))
+        return sorted(
+            n for n in os.listdir(self.releases_dir) if n.startswith(".") and n.endswith((".partial", ".replaced"))
+        )
 
     # -- planning --
 
@@ -205,18 +326,9 @@ class ReleaseTree:
         shared_dirs: Sequence[str] = (),
         shared_files: Sequence[str] = (),
     ) -> Dict[str, Any]:
-        """Unpack ``artifact`` into releases/<release> unless a complete copy is there."""
+        """Unpack ``artifact`` into releases/<release>, replacing a directory there (which ``verify`` did not
+        trust) only once the new one is complete."""
         dest = self.release_dir(release)
-        marker = self.marker(release)
-        if marker is None and os.path.isdir(dest):
-            return {"changed": False, "sha256": None}  # adopted, see is_complete
-        if marker is not None:
-            if checksum and marker.get("sha256") and marker["sha256"] != checksum:
-                raise ReleaseError(
-                    "release %r is already installed from an artifact with sha256 %s, not %s; release ids must "
-                    "name one artifact - use a new release id" % (release, marker["sha256"], checksum)
-                )
-            return {"changed": False, "sha256": marker.get("sha256")}
         if not artifact or not os.path.isfile(artifact):
             raise ReleaseError(
                 "artifact %r is not a file on this host; copy it first (role zerodown.deploy.release "
@@ -230,7 +342,7 @@ class ReleaseTree:
             )
         self._ensure_dirs(owner)
         for stale in self.partials():
-            shutil.rmtree(os.path.join(self.releases_dir, stale), ignore_errors=True)
+            _remove_path(os.path.join(self.releases_dir, stale))
         partial = os.path.join(self.releases_dir, ".%s.%d.partial" % (release, os.getpid()))
         os.mkdir(partial, 0o755)
         try:
@@ -253,17 +365,30 @@ class ReleaseTree:
             except tarfile.TarError as exc:
                 raise ReleaseError("artifact %s is not a readable tar archive: %s" % (artifact, exc)) from exc
             self._link_shared(partial, shared_dirs, shared_files, owner)
-            with open(os.path.join(partial, MARKER), "w", encoding="utf-8") as handle:
-                now = self.clock()
-                json.dump(
-                    {"release": release, "sha256": digest, "unpacked_at": iso(now), "unpacked_epoch": now}, handle
-                )
             if owner:
                 _chown_tree(partial, owner)
+            now = self.clock()
+            marker = {
+                "release": release,
+                "sha256": digest,
+                "unpacked_at": iso(now),
+                "unpacked_epoch": now,
+                "manifest": tree_manifest(partial),
+            }
+            with open(os.path.join(partial, MARKER), "w", encoding="utf-8") as handle:
+                json.dump(marker, handle, sort_keys=True)
+            if owner:
+                os.lchown(os.path.join(partial, MARKER), *owner)
+            replaced = None
+            if os.path.lexists(dest):
+                replaced = os.path.join(self.releases_dir, ".%s.%d.replaced" % (release, os.getpid()))
+                os.rename(dest, replaced)
             os.rename(partial, dest)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
+        if replaced is not None:
+            _remove_path(replaced)
         return {"changed": True, "sha256": digest}
 
     def check_shared_files(self, shared_files: Sequence[str]) -> None:
@@ -349,6 +474,13 @@ class ReleaseTree:
         return self.runner(["systemctl", "is-active", "--quiet", service])[0] == 0
 
 
+def _remove_path(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
 def _chown_tree(path: str, owner: Tuple[int, int]) -> None:
     os.lchown(path, *owner)
     for root, dirs, files in os.walk(path):
@@ -362,6 +494,24 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _needs_unpack(tree: ReleaseTree, release: str, verdict: Dict[str, Any], live: Optional[str]) -> bool:
+    """Whether releases/<release> is to be unpacked (again); ReleaseError when it may not be replaced."""
+    if verdict["state"] == "verified":
+        return False
+    if verdict["state"] == "missing":
+        return True
+    if release != live:
+        return True
+    if not verdict["marker"]:
+        return False  # what runs now, installed by another tool: adopted (see the module docstring)
+    raise ReleaseError(
+        "release %r is live on this host but cannot be trusted: %s; nothing was changed. Its files are in use, so it "
+        "is not unpacked again underneath the service: put the files back as they were, or deploy the artifact "
+        "under a new release id (or switch away from %r, remove it with state=absent, and deploy it again)"
+        % (release, verdict["reason"], release)
+    )
 
 
 def _validate_rel_paths(kind: str, paths: Sequence[str]) -> None:
@@ -426,7 +576,18 @@ def apply_release(
         "actions": actions,
     }
 
-    if state in ("present", "current") and release is not None and not tree.is_complete(release):
+    needs_unpack = False
+    if state in ("present", "current") and release is not None:
+        verdict = tree.verify(release, checksum)
+        needs_unpack = _needs_unpack(tree, release, verdict, live)
+        if verdict["state"] == "verified":
+            result["sha256"] = verdict["sha256"]
+        elif not needs_unpack:
+            result["verified"] = False  # a live release another tool installed, adopted as it is
+        elif verdict["state"] == "unverified":
+            result["restage_reason"] = verdict["reason"]
+
+    if needs_unpack:
         have = bool(artifact) and os.path.isfile(artifact or "") and (not checksum or sha256_file(artifact) == checksum)
         if not have and download is not None:
             if check:
@@ -450,13 +611,28 @@ def apply_release(
             raise ReleaseError(
                 "cannot roll back to %r: it is not installed under %s (pruned?)" % (target, tree.releases_dir)
             )
+        verdict = tree.verify(target)
+        if verdict["state"] != "verified" and (verdict["marker"] or target == live):
+            raise ReleaseError(
+                "cannot roll back to %r: %s; nothing was changed. Deploy that release again (state=current with "
+                "its artifact and checksum) to unpack it afresh" % (target, verdict["reason"])
+            )
+        if verdict["state"] != "verified":
+            result["verified"] = False  # installed by another tool and run before: adopted as it is
     if state in ("present", "current"):
         if release is None:
             raise ValueError("state=%s needs release" % state)
-        if not tree.is_complete(release):
+        if needs_unpack:
             if shared_files:
                 tree.check_shared_files(shared_files)
-            actions.append("unpack")
+            restage = tree.is_complete(release)
+            actions.append("restage" if restage else "unpack")
+            if restage and (not artifact or not os.path.isfile(artifact)):
+                raise ReleaseError(
+                    "release %r on this host cannot be trusted: %s; nothing was changed. Give its artifact (src, "
+                    "artifact or url, with checksum) to unpack it again, or remove %s"
+                    % (release, result["restage_reason"], tree.release_dir(release))
+                )
             if not check:
                 result["sha256"] = tree.unpack(
                     release, artifact or "", checksum, strip, owner, shared_dirs, shared_files
@@ -465,8 +641,6 @@ def apply_release(
                 raise ReleaseError("artifact %r is not a file on this host; copy it first" % (artifact,))
             elif checksum and sha256_file(artifact) != checksum:
                 raise ReleaseError("artifact %s does not have sha256 %s" % (artifact, checksum))
-        else:
-            result["sha256"] = tree.unpack(release, artifact or "", checksum, strip, owner)["sha256"]
 
     unit_changed = False
     if unit_text is not None:

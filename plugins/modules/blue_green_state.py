@@ -124,6 +124,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._bluegreen import ColourError, decide  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
 
 
 def releases_by_host(value):
@@ -151,6 +152,8 @@ def main():
     nul = validate.nul_problem(module.params)
     if nul:
         module.fail_json(msg=nul)
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     p = module.params
     result = dict(changed=False, serving={})
     try:

@@ -423,6 +423,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx_log as nginx_log  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import WaitTimeout, wait_until  # noqa: E402
 
 
@@ -597,6 +598,8 @@ def main(clock=None):
     nul = validate.nul_problem(module.params)
     if nul:
         module.fail_json(msg=nul)
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     params = dict(module.params, _check_mode=module.check_mode)
     result = dict(changed=False, snapshot={})
     try:

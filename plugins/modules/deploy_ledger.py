@@ -228,6 +228,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (  
     summary_lines,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir, StateError  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
 
 
 def capture_lb(spec):
@@ -275,6 +276,8 @@ def main():
     nul = validate.nul_problem(module.params)
     if nul:
         module.fail_json(msg=nul)
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     p = module.params
     try:
         ledger = Ledger(StateDir(p["path"], p["app"]))

@@ -19,8 +19,15 @@ description:
     atomically, complete, or not at all.
   - A second deploy fails fast with the holder's owner, release, age and time to expiry.
   - A lock past its TTL is taken over; a live lock can be broken with O(force=true). Every acquire,
-    release, takeover and force break is appended to the audit log C(<path>/<app>/audit.log)
+    refresh, release, takeover and force break is appended to the audit log C(<path>/<app>/audit.log)
     (who took over from whom, and when).
+  - The run holding the lock keeps it past its TTL with O(state=refreshed) (for example between the phases
+    of a long deploy); acquiring again with the same O(run_id) after the TTL, before anyone took it over,
+    refreshes it too.
+  - The lock file is read back with its schema checked. A file that is not a lock zerodown wrote
+    (not JSON, wrong field types, truncated, too large) is refused with the file, the field and the fix;
+    O(force=true) breaks it like a live lock, audited, and keeps the bad file beside it as
+    C(deploy.lock.corrupt-<time>).
 author:
   - zerodown.deploy contributors (@zerodown)
 attributes:
@@ -44,13 +51,15 @@ options:
     description:
       - C(acquired) takes the lock (or takes over a stale one); C(released) gives it back;
         C(query) only reports the current holder.
+      - C(refreshed) moves the expiry of the lock O(run_id) holds to now + O(ttl); it fails, naming the holder,
+        when this run no longer holds the lock (taken over after its TTL, broken, released).
     type: str
-    choices: [acquired, released, query]
+    choices: [acquired, released, query, refreshed]
     default: acquired
   run_id:
     description:
       - Identifies one deploy run; the run that acquired the lock is the only one that may release it
-        without O(force). Required for O(state=acquired) and O(state=released).
+        without O(force). Required for O(state=acquired), O(state=refreshed) and O(state=released).
     type: str
   owner:
     description: Who deploys (a person or a CI job), shown to anyone refused by the lock.
@@ -64,9 +73,9 @@ options:
   ttl:
     description:
       - Seconds after which the lock counts as stale and the next deploy takes it over (logged).
-        Choose more than the worst-case length of a deploy.
+        Choose more than the worst-case length of a deploy, or refresh the lock between phases.
+      - Defaults to 3600 when acquiring; with O(state=refreshed), to the TTL the lock was taken with.
     type: int
-    default: 3600
   force:
     description:
       - Break a live lock held by another run (when acquiring or releasing). The break is written to
@@ -96,6 +105,12 @@ EXAMPLES = r"""
     app: shop
     state: query
   register: lock
+
+- name: Between phases, keep the lock for another TTL (fails if this run lost it)
+  zerodown.deploy.deploy_lock:
+    app: shop
+    state: refreshed
+    run_id: "{{ zerodown_plan.run_id }}"
 
 - name: Release it
   zerodown.deploy.deploy_lock:
@@ -130,9 +145,12 @@ action:
   returned: always
   type: str
   sample: takeover
-  choices: [none, create, takeover, force_break, release, query]
+  choices: [none, create, takeover, force_break, refresh, release, query]
 previous_holder:
-  description: The lock replaced or removed by this call (stale or broken holder), if any.
+  description:
+    - The lock replaced or removed by this call (stale or broken holder), if any.
+    - For a lock file that could not be read and was broken with O(force), C(corrupt) (what was wrong), C(file),
+      C(size), C(sha256) and C(moved_to) (where the bad file was kept) instead.
   returned: always
   type: dict
 holder:
@@ -170,7 +188,11 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (  # 
     NotOwner,
     StateDir,
     StateError,
+    StateFileError,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
+
+DEFAULT_TTL = 3600
 
 
 def _timing(lock, holder):
@@ -187,24 +209,27 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             app=dict(type="str", required=True),
-            state=dict(type="str", choices=["acquired", "released", "query"], default="acquired"),
+            state=dict(type="str", choices=["acquired", "released", "query", "refreshed"], default="acquired"),
             run_id=dict(type="str"),
             owner=dict(type="str"),
             controller=dict(type="str"),
             release=dict(type="str"),
-            ttl=dict(type="int", default=3600),
+            ttl=dict(type="int"),
             force=dict(type="bool", default=False),
             path=dict(type="path", default="/var/lib/zerodown"),
         ),
-        required_if=[("state", "acquired", ["run_id"])],
+        required_if=[("state", "acquired", ["run_id"]), ("state", "refreshed", ["run_id"])],
         supports_check_mode=True,
     )
     nul = validate.nul_problem(module.params)
     if nul:
         module.fail_json(msg=nul)
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     p = module.params
     try:
-        validate.number(p["ttl"], "ttl", validate.WHOLE_SECONDS)
+        if p["ttl"] is not None:
+            validate.number(p["ttl"], "ttl", validate.WHOLE_SECONDS)
     except validate.ValidationError as exc:
         module.fail_json(msg="%s (e.g. ttl: 3600)" % exc)
     if p["state"] == "released" and not p["run_id"] and not p["force"]:
@@ -222,23 +247,40 @@ def main():
             result.update(_timing(lock, holder))
             module.exit_json(**result)
 
+        if p["state"] == "refreshed":
+            if module.check_mode:
+                holder = lock.plan_refresh(p["run_id"])["holder"]
+                result = dict(changed=True, action="refresh", lock=lock.refreshed(holder, p["ttl"]))
+                before = holder
+            else:
+                out = lock.refresh(p["run_id"], p["ttl"])
+                result = dict(changed=True, action="refresh", lock=out["lock"], audit=out["audit"])
+                before = None
+            result.update(previous_holder=None, held=True, expired=False)
+            result["diff"] = dict(before=before or {}, after=result["lock"])
+            result.update(_timing(lock, result["lock"]))
+            module.exit_json(**result)
+
         if p["state"] == "acquired":
+            ttl = p["ttl"] or DEFAULT_TTL
             if module.check_mode:
                 plan = lock.plan_acquire(p["run_id"], p["force"])
                 changed = plan["action"] != "none"
-                after = (
-                    plan["holder"]
-                    if not changed
-                    else lock.new_holder(p["owner"] or "", p["run_id"], p["release"], p["ttl"], p["controller"])
-                )
+                if not changed:
+                    after = plan["holder"]
+                elif plan["action"] == "refresh":
+                    after = lock.refreshed(plan["holder"], ttl)
+                else:
+                    after = lock.new_holder(p["owner"] or "", p["run_id"], p["release"], ttl, p["controller"])
+                previous = plan["corrupt"].evidence() if plan.get("corrupt") is not None else plan["holder"]
                 result = dict(
                     changed=changed,
                     action=plan["action"],
                     lock=after,
-                    previous_holder=plan["holder"] if changed else None,
+                    previous_holder=previous if changed and plan["action"] != "refresh" else None,
                 )
             else:
-                out = lock.acquire(p["owner"] or "", p["run_id"], p["release"], p["ttl"], p["controller"], p["force"])
+                out = lock.acquire(p["owner"] or "", p["run_id"], p["release"], ttl, p["controller"], p["force"])
                 result = dict(
                     changed=out["changed"],
                     action=out["action"],
@@ -258,7 +300,8 @@ def main():
         if module.check_mode:
             plan = lock.plan_release(p["run_id"], p["force"])
             changed = plan["action"] != "none"
-            result = dict(changed=changed, action=plan["action"], lock=None, previous_holder=plan["holder"])
+            previous = plan["corrupt"].evidence() if plan.get("corrupt") is not None else plan["holder"]
+            result = dict(changed=changed, action=plan["action"], lock=None, previous_holder=previous)
         else:
             out = lock.release(p["run_id"], p["owner"], p["force"])
             result = dict(
@@ -274,6 +317,8 @@ def main():
         holder = dict(exc.holder)
         holder.update(_timing(lock, holder))
         module.fail_json(msg=str(exc), holder=holder, changed=False)
+    except StateFileError as exc:
+        module.fail_json(msg="deploy lock: %s" % exc, changed=False)
     except (StateError, OSError) as exc:
         module.fail_json(
             msg="deploy lock in %s: %s; check that the directory is writable by the connecting user "

@@ -183,6 +183,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils import _validate a
 
 #: Each look is one runtime API command per load balancer; more than 10 s between looks only delays the return.
 POLL_INTERVAL = validate.Limit(0, 10, low_open=True)
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
 
 
 def main():
@@ -205,6 +206,8 @@ def main():
     nul = validate.nul_problem(module.params)
     if nul:
         module.fail_json(msg=nul)
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     params = module.params
     names = [params["server"]] if params["server"] is not None else list(params["servers"])
     result = dict(

@@ -300,6 +300,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import
     discover,
     find_duplicate_versions,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
 
 
 def _applied_by():
@@ -350,7 +351,9 @@ def main():
     if nul:
         module.fail_json(msg=nul)
     p = module.params
-    secrets = [p["password"]] if p["password"] else []  # a DSN password is added once parsed
+    # The password, and the DSN's own however broken the DSN is: masked in every message and in the invocation.
+    secrets = ([p["password"]] if p["password"] else []) + secrets_in(p)
+    module.no_log_values.update(secrets)
     result = dict(
         changed=False,
         applied=[],
@@ -384,6 +387,7 @@ def main():
     except DatabaseError as exc:
         fail(str(exc))
     secrets.extend(spec.secrets())
+    module.no_log_values.update(spec.secrets())
     result["database"] = spec.describe()
     try:
         validate_table_name(p["table"], spec.dialect)

@@ -291,6 +291,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import
     MigrationFile,
     discover,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, secrets_in  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import Catalog  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import (  # noqa: E402
     HAS_SQLPARSE,
@@ -410,6 +411,8 @@ def main() -> None:
     nul = validate.nul_problem(module.params)
     if nul:
         module.fail_json(msg=nul)
+    # credentials in any URL or password= given are masked in all that is printed, the invocation too
+    module.no_log_values.update(secrets_in(module.params))
     if not HAS_SQLPARSE:
         module.fail_json(msg=missing_required_lib("sqlparse"), exception=str(SQLPARSE_IMPORT_ERROR))
     params = module.params
@@ -431,6 +434,8 @@ def main() -> None:
 
     catalog = Catalog()
     schema_aware = False
+    # The schema DSN's password, however broken the DSN is: masked in every message and in the invocation.
+    secrets = secrets_in(params) + ([params["schema_password"]] if params["schema_password"] else [])
     if params["schema_dsn"]:
         try:
             from ansible_collections.zerodown.deploy.plugins.module_utils._schema_catalog import (
@@ -448,7 +453,7 @@ def main() -> None:
                 count_limit=max(params["small_table_rows"], 1),
             )
         except CatalogError as exc:
-            module.fail_json(msg="schema_dsn: %s" % exc)
+            module.fail_json(msg=redact("schema_dsn: %s" % exc, secrets))
         schema_aware = True
 
     small = params["small_table_rows"] if schema_aware and params["small_table_rows"] > 0 else None

@@ -46,6 +46,8 @@ options:
     description:
       - The URL to probe, C(http://), C(https://) or C(tcp://HOST:PORT).
       - Exactly one of O(url) and O(urls) is required.
+      - "User-info (C(https://user:pass@host)) is sent, but never shown: results and messages print
+        C(https://********@host) and the password is masked wherever it would appear."
     type: str
   urls:
     description:
@@ -276,6 +278,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # 
     build_readiness_specs,
     wait_ready,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, scrub, secrets_in  # noqa: E402
 
 
 def main() -> None:
@@ -291,15 +294,18 @@ def main() -> None:
     nul = validate.nul_problem(module.params)
     if nul:
         module.fail_json(msg=nul)
+    # Credentials in a URL's user-info are masked wherever they would appear (results, messages, invocation).
+    secrets = secrets_in(module.params)
+    module.no_log_values.update(secrets)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 
     try:
         specs, timeout, interval, successes = build_readiness_specs(module.params)
     except HttpOptionError as exc:
-        module.fail_json(msg="readiness_probe: %s" % exc, ready=False, elapsed=0.0, results=[])
+        module.fail_json(msg=redact("readiness_probe: %s" % exc, secrets), ready=False, elapsed=0.0, results=[])
 
-    outcome = wait_ready(HttpChecker(), specs, timeout, interval, successes)
+    outcome = scrub(wait_ready(HttpChecker(), specs, timeout, interval, successes), secrets)
     if not outcome["ready"]:
         module.fail_json(msg="readiness_probe: %s" % outcome.pop("msg"), **outcome)
     module.exit_json(changed=False, **outcome)

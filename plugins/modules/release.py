@@ -16,6 +16,13 @@ description:
     C(<base_dir>/<app>/releases/<release>), C(<base_dir>/<app>/shared), C(<base_dir>/<app>/current).
   - Verifies the artifact's sha256, unpacks it to C(releases/<release>) (an already complete copy of the
     same release is reused, so the artifact need not be present again), links shared directories and files.
+  - "An existing C(releases/<release>) is reused only when its manifest (C(.zerodown-release.json), written at
+    unpack time: the artifact's sha256 and every unpacked path's mode and sha256 or link target) names this release
+    and O(checksum), and the directory still matches it. Otherwise (no manifest, a damaged one, files changed
+    since) it is unpacked again from the verified artifact (action C(restage)); without the artifact the call fails
+    naming what is wrong (or, with O(artifact_missing=skip), asks for it), and the live release is never unpacked
+    again underneath its service: that is refused. A live release directory with no manifest at all (installed by
+    another tool) is adopted as it is, and a rollback may go back to one (RV(verified) is false)."
   - With O(state=current) it stops O(service), swaps C(current) atomically (a new symlink renamed over the
     old one) and starts the service again; O(state=rollback) points C(current) back at the release that ran
     before (or O(release)); O(state=absent) removes a release (and C(current) if it pointed there, which
@@ -248,6 +255,17 @@ actions:
   type: list
   elements: str
   sample: [unpack, switch, restart, prune]
+verified:
+  description:
+    - False when the release made live (or kept live) has no zerodown manifest - installed by another tool and
+      adopted as it is; absent otherwise.
+  returned: when false
+  type: bool
+restage_reason:
+  description: Why an existing C(releases/<release>) was not trusted and is (or would be) unpacked again.
+  returned: when the release directory was not trusted
+  type: str
+  sample: "its files changed since it was unpacked (changed bin/start)"
 restarted:
   description: Whether the service was (re)started.
   returned: always
@@ -319,6 +337,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._release import ( 
     apply_release,
     parse_checksum,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, scrub, secrets_in, url_secrets  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._unit import UNIT_SPEC, UnitWatch  # noqa: E402
 
 READY_SPEC = dict(
@@ -364,7 +383,7 @@ def downloader(module, url):
     if url is None:
         return None
     if not url.lower().startswith(("http://", "https://")):
-        raise ValueError("url %r must be an http(s):// URL" % (url,))
+        raise ValueError("url %r must be an http(s):// URL" % (redact(url),))
 
     def download():
         dest = os.path.join(module.tmpdir, "artifact")
@@ -373,7 +392,7 @@ def downloader(module, url):
             with open(dest, "wb") as handle:
                 shutil.copyfileobj(response, handle)
         except Exception as exc:  # noqa: BLE001 - urllib, socket and TLS errors alike become one message
-            raise ReleaseError("could not download %s: %s" % (url, exc)) from exc
+            raise ReleaseError("could not download %s: %s" % (redact(url), redact(exc, url_secrets(url)))) from exc
         return dest
 
     return download
@@ -416,6 +435,9 @@ def main():
     if nul:
         module.fail_json(msg=nul)
     p = module.params
+    # Credentials in a URL's user-info (the artifact's, the readiness probe's) are masked wherever they would appear.
+    secrets = secrets_in(p)
+    module.no_log_values.update(secrets)
     if p["src"] is not None:
         module.fail_json(msg="src is sent by the zerodown.deploy.release action plugin; call the module through it")
     owner = None
@@ -456,12 +478,13 @@ def main():
             restart=p["restart"],
         )
     except (ValueError, ReleaseError) as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=redact(exc, secrets))
     except OSError as exc:
         module.fail_json(
             msg="release %s of %s: %s; check permissions under %s (become: true)"
             % (p["release"], p["app"], exc, p["base_dir"])
         )
+    result = scrub(result, secrets)
     result["diff"] = dict(
         before={"current": result["previous"]},
         after={"current": result["current"], "pruned": result["pruned"]},

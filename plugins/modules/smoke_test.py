@@ -41,6 +41,9 @@ options:
     description:
       - The entry point, C(http://) or C(https://), optionally with a path prefix (C(https://shop.example.com/api)).
       - Each check's O(checks[].path) is appended to it.
+      - "User-info (C(https://user:pass@host)) is sent, but never shown: results and messages print
+        C(https://********@host) and the password is masked wherever it would appear. Prefer an C(Authorization)
+        header in O(headers)."
     type: str
     required: true
   checks:
@@ -70,6 +73,7 @@ options:
         description:
           - Request body. A mapping or a list is sent as JSON (with C(Content-Type) C(application/json) unless
             O(checks[].headers) sets one); a string is sent as it is.
+          - Not logged (it may carry credentials); its values are masked wherever they would appear in the result.
         type: raw
       headers:
         description:
@@ -344,6 +348,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # 
     validate_tls_files,
     validate_url,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, scrub, secrets_in  # noqa: E402
 
 
 def build_checks(params: dict) -> list:
@@ -424,7 +429,7 @@ def main() -> None:
         name=dict(type="str", required=True),
         path=dict(type="str", default="/"),
         method=dict(type="str", default="GET", choices=list(HTTP_METHODS)),
-        body=dict(type="raw"),
+        body=dict(type="raw", no_log=True),
         headers=dict(type="dict", no_log=True),
         status_codes=dict(type="list", elements="int", default=[200]),
         body_regex=dict(type="str"),
@@ -452,6 +457,9 @@ def main() -> None:
     nul = validate.nul_problem(module.params)
     if nul:
         module.fail_json(msg=nul)
+    # Credentials in a URL's user-info are masked wherever they would appear (results, messages, invocation).
+    secrets = secrets_in(module.params)
+    module.no_log_values.update(secrets)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 
@@ -459,7 +467,7 @@ def main() -> None:
         checks = build_checks(module.params)
     except HttpOptionError as exc:
         module.fail_json(
-            msg="smoke_test: %s" % exc,
+            msg=redact("smoke_test: %s" % exc, secrets),
             passed=False,
             elapsed=0.0,
             checks=[],
@@ -468,7 +476,9 @@ def main() -> None:
             skipped_checks=[],
         )
 
-    outcome = run_smoke_test(HttpChecker(), checks, rounds=module.params["rounds"], safe_only=module.check_mode)
+    outcome = scrub(
+        run_smoke_test(HttpChecker(), checks, rounds=module.params["rounds"], safe_only=module.check_mode), secrets
+    )
     if not outcome["passed"]:
         module.fail_json(msg="smoke_test: %s" % smoke_failure_message(outcome), **outcome)
     module.exit_json(changed=False, **outcome)

@@ -57,3 +57,26 @@ def test_bad_input_fails_naming_it(tmp_path):
     assert bad["failed"] and "'done'" in bad["msg"]
     other = run_module("deploy_ledger", _args(tmp_path, run_id="run-0", phase="x"))
     assert other["failed"] and "run-1" in other["msg"]
+
+
+def test_a_corrupt_ledger_is_named_and_left_as_it_is(tmp_path):
+    run_module("deploy_ledger", _args(tmp_path, state="started", release="v2", lb_state=LB))
+    data = json.loads(_file(tmp_path).read_text())
+    for damage, problem in (
+        (b'{"run_id": ', "is not valid JSON"),
+        (b"[]", "holds a list, expected a JSON object"),
+        (json.dumps(dict(data, hosts=[])).encode(), "field hosts is a list, expected a JSON object"),
+        (json.dumps(dict(data, batches=[{"batch": "1", "hosts": []}])).encode(), "field batches[0].batch is a string"),
+        (json.dumps({k: v for k, v in data.items() if k != "run_id"}).encode(), "field run_id is missing"),
+    ):
+        _file(tmp_path).write_bytes(damage)
+        for args in (
+            {"app": "shop", "path": str(tmp_path / "state"), "state": "query"},
+            _args(tmp_path, phase="batch 1", hosts={"app1": {"status": "switching"}}),
+            _args(tmp_path, state="finished", outcome="rolled_back"),
+        ):
+            out = run_module("deploy_ledger", args)
+            assert out["failed"] and not out["changed"], out
+            assert str(_file(tmp_path)) in out["msg"] and problem in out["msg"], out["msg"]
+            assert "move it aside" in out["msg"] and "writable" not in out["msg"]
+            assert _file(tmp_path).read_bytes() == damage

@@ -126,3 +126,59 @@ def test_bad_input_is_named(tmp_path):
     bad_ttl = run_module("deploy_lock", _args(tmp_path, ttl=0))
     assert bad_ttl["failed"] and "ttl" in bad_ttl["msg"]
     assert not (tmp_path / "state").exists()
+
+
+def test_the_holder_refreshes_its_lock_between_phases(tmp_path):
+    run_module("deploy_lock", _args(tmp_path, ttl=2))
+    taken = json.loads(_lockfile(tmp_path).read_text())
+    refresh = {"app": "shop", "path": str(tmp_path / "state"), "run_id": "run-1", "state": "refreshed"}
+    check = run_module("deploy_lock", refresh, check=True, diff=True)
+    assert check["changed"] and check["action"] == "refresh" and check["lock"]["expires_epoch"] > taken["expires_epoch"]
+    assert json.loads(_lockfile(tmp_path).read_text()) == taken  # check mode wrote nothing
+    time.sleep(1.5)
+    real = run_module("deploy_lock", dict(refresh, ttl=600))
+    assert real["changed"] and real["action"] == "refresh" and real["lock"]["ttl"] == 600
+    assert real["audit"]["event"] == "refresh" and 590 < real["expires_in"] <= 600
+    time.sleep(1)  # past the TTL it was taken with: still held, refused to another run
+    refused = run_module("deploy_lock", _args(tmp_path, owner="bob", run_id="run-2"))
+    assert refused["failed"] and "'alice'" in refused["msg"]
+    assert [e["event"] for e in _audit(tmp_path)] == ["acquire", "refresh"]
+
+
+def test_a_run_that_lost_its_lock_is_told_when_it_refreshes(tmp_path):
+    run_module("deploy_lock", _args(tmp_path, ttl=1))
+    time.sleep(1.2)
+    run_module("deploy_lock", _args(tmp_path, owner="bob", run_id="run-2"))
+    lost = run_module(
+        "deploy_lock", {"app": "shop", "path": str(tmp_path / "state"), "run_id": "run-1", "state": "refreshed"}
+    )
+    assert lost["failed"] and "this run lost it" in lost["msg"] and lost["holder"]["owner"] == "bob"
+    assert json.loads(_lockfile(tmp_path).read_text())["run_id"] == "run-2"
+
+
+def test_a_corrupt_lock_is_named_and_force_breaks_it(tmp_path):
+    run_module("deploy_lock", _args(tmp_path))
+    _lockfile(tmp_path).write_text('{"run_id": "run-1", "started_epoch": "yesterday", "expires_epoch": 1}')
+    before = _lockfile(tmp_path).read_text()
+    for args in (
+        _args(tmp_path, owner="bob", run_id="run-2"),
+        _args(tmp_path, state="released"),
+        {"app": "shop", "path": str(tmp_path / "state"), "state": "query"},
+        {"app": "shop", "path": str(tmp_path / "state"), "state": "refreshed", "run_id": "run-1"},
+    ):
+        refused = run_module("deploy_lock", args)
+        assert refused["failed"] and not refused["changed"]
+        assert str(_lockfile(tmp_path)) in refused["msg"]
+        assert "field started_epoch is a string ('yesterday'), expected a finite number" in refused["msg"]
+        assert "force: true" in refused["msg"]
+    assert _lockfile(tmp_path).read_text() == before and len(_audit(tmp_path)) == 1
+
+    check = run_module("deploy_lock", _args(tmp_path, owner="bob", run_id="run-2", force=True), check=True)
+    assert check["changed"] and check["action"] == "force_break" and "yesterday" not in json.dumps(check["lock"])
+    assert _lockfile(tmp_path).read_text() == before
+    broke = run_module("deploy_lock", _args(tmp_path, owner="bob", run_id="run-2", force=True))
+    assert broke["changed"] and broke["action"] == "force_break" and broke["lock"]["owner"] == "bob"
+    kept = broke["previous_holder"]["moved_to"]
+    assert open(kept).read() == before and "started_epoch" in broke["previous_holder"]["corrupt"]
+    last = _audit(tmp_path)[-1]
+    assert last["event"] == "force_break" and last["by"]["owner"] == "bob" and last["previous"]["moved_to"] == kept

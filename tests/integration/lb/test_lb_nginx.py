@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -129,3 +132,66 @@ def test_nginx_switch_weights_and_restore(nginx, module_runner):
     assert {s.address: (s.state, s.effective_weight) for s in control.read()} == states_before
     unknown = module_runner("drain_backend", dict(nginx.module_args, server="127.0.0.1:1"))
     assert unknown["failed"] and "no server '127.0.0.1:1'" in unknown["msg"]
+
+
+DECOY = """
+import pathlib, signal, sys, time
+def hup(signum, frame):
+    pathlib.Path(sys.argv[1]).write_text("SIGHUP")
+signal.signal(signal.SIGHUP, hup)
+pathlib.Path(sys.argv[2]).write_text("ready")
+time.sleep(120)
+"""
+
+
+def _decoy(tmp_path, title):
+    """A process that records any SIGHUP, named (argv[0]) like nginx's master when asked."""
+    hup, ready = tmp_path / ("hup-%d" % len(title)), tmp_path / ("ready-%d" % len(title))
+    proc = subprocess.Popen([title, "-c", DECOY, str(hup), str(ready)], executable=sys.executable)
+    wait_until(ready.exists, timeout=10, interval=0.02)
+    return proc, hup
+
+
+def test_nginx_signals_only_a_verified_master_and_sees_the_reload(nginx, module_runner, tmp_path):
+    """A pid file naming a decoy, PID 1 or a worker: refused, nothing signalled, nothing changed."""
+    control = _control(nginx)
+    web2 = nginx.addresses["web2"]
+    original = Path(nginx.servers_file).read_text()
+    workers = control.workers()
+    worker_pid = sorted(workers)[0][0]
+    decoys = [_decoy(tmp_path, "python3"), _decoy(tmp_path, "nginx: master process nginx")]
+    pid_file = tmp_path / "other.pid"
+    try:
+        cases = [(str(p.pid), "runs %s" % os.path.realpath(sys.executable)) for p, _hup in decoys] + [
+            ("1", "PID 1, which is never an nginx master"),
+            (str(worker_pid), "an nginx process but not the master"),
+            ("-1", "not a process id"),
+        ]
+        for content, message in cases:
+            pid_file.write_text(content + "\n")
+            args = dict(nginx.module_args, server=web2, timeout=10)
+            args["nginx"] = dict(args["nginx"], pid_file=str(pid_file))
+            for module, extra in (("drain_backend", {}), ("switch_traffic", {"servers": {web2: {"weight": 3}}})):
+                call = dict(args, **extra)
+                if module == "switch_traffic":
+                    call.pop("server"), call.pop("timeout")
+                result = module_runner(module, call)
+                assert result["failed"] and not result["changed"], result
+                assert message in result["msg"] and "nothing was signalled" in result["msg"], result["msg"]
+                assert str(pid_file) in result["msg"]
+        for proc, hup in decoys:
+            assert proc.poll() is None and not hup.exists(), "the decoy was signalled"
+        assert Path(nginx.servers_file).read_text() == original
+        assert control.workers() == workers, "nginx was reloaded"
+    finally:
+        for proc, _hup in decoys:
+            proc.kill()
+            proc.wait(10)
+
+    # the real master: the reload is seen as new workers of that same master
+    master = control.master()
+    drained = module_runner("drain_backend", dict(nginx.module_args, server=web2, timeout=30, poll_interval=0.1))
+    assert not drained["failed"] and drained["changed"], drained
+    assert control.master() == master
+    new = control.workers()
+    assert new and not new & workers and control.alive(workers) == set()

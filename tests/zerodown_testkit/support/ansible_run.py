@@ -64,6 +64,17 @@ def run_module(name: str, args: dict, check: bool = False, diff: bool = False, t
     traceback from the module (``module_stderr`` / ``exception``) fails the
     test immediately, because users must never see one.
     """
+    return run_module_output(name, args, check=check, diff=diff, timeout=timeout)[0]
+
+
+def run_module_output(
+    name: str, args: dict, check: bool = False, diff: bool = False, timeout: float = 300, verbosity: int = 0
+) -> tuple:
+    """``run_module``, returning ``(result, everything Ansible printed on stdout and stderr)``.
+
+    With ``verbosity`` 3 (``-vvv``) Ansible prints the result in full, the invocation and diff included:
+    what a test that greps the output for secrets wants.
+    """
     fqcn = name if "." in name else "zerodown.deploy." + name
     cmd = [
         str(Path(sys.executable).parent / "ansible"),
@@ -81,6 +92,8 @@ def run_module(name: str, args: dict, check: bool = False, diff: bool = False, t
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
     proc = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
     # oneline prints "localhost | SUCCESS => {...}" (or FAILED!) on one line.
     line = next((x for x in proc.stdout.splitlines() if x.startswith("localhost | ")), "")
@@ -95,4 +108,4 @@ def run_module(name: str, args: dict, check: bool = False, diff: bool = False, t
     result["failed"] = result.get("failed", False) or status.startswith(("FAILED", "UNREACHABLE"))
     assert "module_stderr" not in result and "exception" not in result, "module crashed: %r" % (result,)
     result.setdefault("changed", False)
-    return result
+    return result, proc.stdout + proc.stderr

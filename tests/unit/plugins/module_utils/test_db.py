@@ -94,7 +94,7 @@ def test_separate_fields_win_over_dsn():
         ({"dialect": "postgresql", "dsn": "mysql://u@h/d"}, "mysql URL but dialect is postgresql"),
         ({"dialect": "oracle"}, "unknown database dialect 'oracle'"),
         ({"dialect": None, "dsn": "oracle://u@h/d"}, "scheme 'oracle' is not supported"),
-        ({"dialect": "postgresql", "dsn": "postgresql://u:pw@h:99999/d"}, "invalid port '99999'"),
+        ({"dialect": "postgresql", "dsn": "postgresql://u:pw@h:99999/d"}, "h:99999/d has an invalid port: use"),
         ({"dialect": "postgresql", "host": "h"}, "no database name"),
         ({"dialect": "postgresql", "dsn": "just words"}, "neither a URL"),
         ({"dialect": None}, "set dialect"),

@@ -15,19 +15,6 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def ledger(tmp_path, clock):
     return Ledger(StateDir(str(tmp_path), "shop"), clock=clock)
@@ -203,15 +190,15 @@ def test_summary_for_awx_and_for_a_person():
     assert "app2=-" in lines[2]
 
 
-def test_a_run_that_changed_no_host_gives_the_last_real_deploys_ledger_back(tmp_path):
-    ledger = Ledger(StateDir(str(tmp_path), "shop"), clock=Clock())
+def test_a_run_that_changed_no_host_gives_the_last_real_deploys_ledger_back(tmp_path, clock):
+    ledger = Ledger(StateDir(str(tmp_path), "shop"), clock=clock)
     ledger.start("real", "v2", {"lb": {"s1": {"state": "ready", "weight": 1}}})
     ledger.update("real", hosts={"app1": {"previous": "v1", "status": "moved"}})
     ledger.update("real", outcome="succeeded")
     ledger.start("refused", "v3", {"lb": {"s1": {"state": "drain", "weight": 1}}})
     ledger.update("refused", cause="both colours live", outcome="rolled_back")
     assert ledger.read()["run_id"] == "real"
-    noop = StateDir(str(tmp_path), "shop").read_json("ledger.last-noop.json")
+    noop = Ledger(StateDir(str(tmp_path), "shop")).read("ledger.last-noop.json")
     assert noop["run_id"] == "refused" and noop["cause"] == "both colours live"
     # a run that moved a host, even if it then rolled back, stays the ledger
     ledger.start("moved", "v4", {"lb": {}})

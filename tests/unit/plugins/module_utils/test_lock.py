@@ -15,19 +15,6 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
 )
 
 
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def lock(tmp_path, clock):
     return DeployLock(StateDir(str(tmp_path / "state"), "shop"), clock=clock)

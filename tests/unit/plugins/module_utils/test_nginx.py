@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 
 import pytest
@@ -119,18 +121,34 @@ def _stat(pid, ppid, start, state="S", comm="nginx"):
     return "%d (%s) %s %d %s" % (pid, comm, state, ppid, " ".join(["0"] * 17 + [str(start)] + ["0"] * 5))
 
 
+NGINX = "/usr/sbin/nginx"
+
+
+def _process(proc, pid, ppid, start, state="S", title="nginx: worker process", exe=NGINX):
+    """A fake /proc/<pid>: stat, cmdline (nginx's title, NUL-padded as nginx leaves it) and the exe link."""
+    (proc / str(pid)).mkdir(parents=True, exist_ok=True)
+    (proc / str(pid) / "stat").write_text(_stat(pid, ppid, start, state, comm="nginx: worker (x)"))
+    (proc / str(pid) / "cmdline").write_bytes(title.encode() + b"\0" * 8)
+    exe_link = proc / str(pid) / "exe"
+    if exe_link.is_symlink():
+        exe_link.unlink()
+    if exe is not None:
+        exe_link.symlink_to(exe)
+
+
 @pytest.fixture
 def fake_nginx(tmp_path):
     proc = tmp_path / "proc"
-    for pid, ppid, start, state in (
-        (500, 1, 10, "S"),
-        (501, 500, 11, "S"),
-        (502, 500, 12, "S"),
-        (503, 500, 13, "Z"),
-        (600, 1, 5, "S"),
+    master_title = "nginx: master process %s -c %s -p %s" % (NGINX, tmp_path / "nginx.conf", tmp_path)
+    for pid, ppid, start, state, title in (
+        (500, 1, 10, "S", master_title),
+        (501, 500, 11, "S", "nginx: worker process"),
+        (502, 500, 12, "S", "nginx: worker process"),
+        (503, 500, 13, "Z", "nginx: worker process"),
+        (504, 500, 14, "S", "sh -c logger"),  # a child that is not nginx's (a piped error_log, say)
+        (600, 1, 5, "S", "nginx: worker process"),
     ):
-        (proc / str(pid)).mkdir(parents=True)
-        (proc / str(pid) / "stat").write_text(_stat(pid, ppid, start, state, comm="nginx: worker (x)"))
+        _process(proc, pid, ppid, start, state, title, exe="/bin/sh" if pid == 504 else NGINX)
     (tmp_path / "nginx.pid").write_text("500\n")
     servers = tmp_path / "app.servers"
     servers.write_text("server 10.0.0.1:80;\nserver 10.0.0.2:80;\n")
@@ -144,10 +162,11 @@ def fake_nginx(tmp_path):
         str(tmp_path / "nginx.conf"),
         str(servers),
         pid_file=str(tmp_path / "nginx.pid"),
-        binary="/usr/sbin/nginx",
+        binary=NGINX,
         prefix=str(tmp_path),
         proc_root=str(proc),
         runner=runner,
+        signaller=lambda pid, sig: pytest.fail("signal %s sent to %s" % (sig, pid)),
     )
     return control, calls, proc
 
@@ -158,7 +177,7 @@ def test_workers_are_children_of_master_tracked_with_start_time(fake_nginx):
     workers = control.workers()
     assert workers == {(501, 11), (502, 12)}  # the zombie and unrelated processes are not workers
     # 502 exits and its PID is reused by an unrelated process: not the same worker.
-    (proc / "502" / "stat").write_text(_stat(502, 1, 99))
+    _process(proc, 502, 1, 99)
     assert control.alive(workers) == {(501, 11)}
 
 
@@ -209,3 +228,135 @@ def test_nginx_provider_plans_and_maps_errors(fake_nginx):
     with pytest.raises(lb.LBValidationError, match="invalid nginx upstream server"):
         provider.check_name("10.0.0.1:80;")
     assert provider.pending("app", ["10.0.0.1:80"]) == {"10.0.0.1:80": 0}
+
+
+# -- the PID in the pid file is verified before any signal, the reload by its new workers -----------------
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("1\n", "names PID 1, which is never an nginx master (1 is init"),
+        ("0", "names PID 0, which is never an nginx master"),
+        ("-1", "holds '-1', not a process id"),
+        ("500 501", "holds '500 501', not a process id"),
+        ("", "holds '', not a process id"),
+        ("５００", "not a process id"),  # Unicode digits are not a PID
+        ("99999999999", "not a process id"),
+        ("4242", "names PID 4242, which is not running"),
+    ],
+)
+def test_a_pid_file_that_names_no_nginx_master_is_refused(fake_nginx, tmp_path, content, message):
+    control = fake_nginx[0]
+    (tmp_path / "nginx.pid").write_text(content)
+    with pytest.raises(NginxReloadError, match=re.escape(message)):
+        control.master_pid()
+
+
+def test_decoys_are_refused_naming_what_they_are(fake_nginx, tmp_path):
+    control, _calls, proc = fake_nginx
+    (tmp_path / "nginx.pid").write_text("700")
+    _process(proc, 700, 1, 70, title="python3 decoy.py", exe="/usr/bin/python3")
+    with pytest.raises(NginxReloadError, match="runs /usr/bin/python3 .'python3 decoy.py'., not the nginx binary"):
+        control.master_pid()
+    # a decoy that names itself like nginx's master still runs another executable
+    _process(proc, 700, 1, 70, title="nginx: master process nginx", exe="/usr/bin/python3")
+    with pytest.raises(NginxReloadError, match="runs /usr/bin/python3"):
+        control.master_pid()
+    # a worker is nginx, but not the master
+    (tmp_path / "nginx.pid").write_text("501")
+    with pytest.raises(NginxReloadError, match="an nginx process but not the master .'nginx: worker process'."):
+        control.master_pid()
+    # the master of another nginx (another -c)
+    _process(proc, 700, 1, 70, title="nginx: master process nginx -c /etc/nginx/other.conf", exe=NGINX)
+    (tmp_path / "nginx.pid").write_text("700")
+    with pytest.raises(NginxReloadError, match="master of another nginx .-c /etc/nginx/other.conf."):
+        control.master_pid()
+    # an unreadable exe (another user's process without become) is not taken on trust
+    _process(proc, 700, 1, 70, title="nginx: master process nginx", exe=None)
+    with pytest.raises(NginxReloadError, match="whose executable cannot be read.*become: true"):
+        control.master_pid()
+    # an nginx upgraded in place runs its old, unlinked binary: still the configured one
+    _process(proc, 700, 1, 70, title="nginx: master process nginx", exe=NGINX + " (deleted)")
+    assert control.master_pid() == 700
+
+
+def test_a_missing_binary_is_named(fake_nginx):
+    control = fake_nginx[0]
+    control.binary = "zerodown-no-such-nginx"
+    with pytest.raises(NginxReloadError, match="cannot find the nginx binary 'zerodown-no-such-nginx'"):
+        control.master_pid()
+
+
+def _passing(control, calls):
+    def runner(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    control._run = runner
+
+
+def test_a_decoy_is_never_signalled_and_the_file_stays(fake_nginx, tmp_path):
+    control, calls, proc = fake_nginx
+    _passing(control, calls)
+    (tmp_path / "nginx.pid").write_text("1")
+    before = control.read_text()
+    with pytest.raises(NginxReloadError, match="PID 1"):
+        control.apply_text(render_servers("app", [NginxServer("10.0.0.1:80", down=True, mark="drain")]))
+    assert control.read_text() == before and calls == []  # not even nginx -t
+
+
+def test_the_reload_counts_only_once_the_same_master_has_new_workers(fake_nginx, tmp_path):
+    control, calls, proc = fake_nginx
+    _passing(control, calls)
+    sent = []
+
+    def reload(pid, sig):
+        sent.append((pid, sig))
+        _process(proc, 505, 500, 20)  # the new worker
+
+    control._signal = reload
+    old = control.apply_text(render_servers("app", [NginxServer("10.0.0.1:80", down=True, mark="drain")]))
+    assert sent == [(500, signal.SIGHUP)] and old == {(501, 11), (502, 12)}
+
+
+def test_a_signal_that_starts_no_worker_is_no_reload(fake_nginx, tmp_path):
+    control, calls, proc = fake_nginx
+    _passing(control, calls)
+    control._signal = lambda pid, sig: _process(proc, 506, 1, 21)  # a new process, but not the master's child
+    before = control.read_text()
+    with pytest.raises(NginxReloadError, match="started no new workers within 0.2s after SIGHUP; the previous"):
+        control.apply_text(render_servers("app", [NginxServer("10.0.0.1:80")]), reload_timeout=0.2, interval=0.05)
+    assert control.read_text() == before
+
+
+def test_a_master_that_exits_on_the_signal_is_reported(fake_nginx, tmp_path):
+    control, calls, proc = fake_nginx
+    _passing(control, calls)
+    control._signal = lambda pid, sig: _process(proc, 500, 1, 10, state="Z")
+    before = control.read_text()
+    with pytest.raises(NginxReloadError, match="master 500 exited after the reload signal"):
+        control.apply_text(render_servers("app", [NginxServer("10.0.0.1:80")]), reload_timeout=5)
+    assert control.read_text() == before
+
+
+def test_a_master_replaced_during_the_config_test_is_not_signalled(fake_nginx, tmp_path):
+    control, calls, proc = fake_nginx
+
+    def runner(cmd, **kwargs):
+        calls.append(cmd)
+        _process(proc, 500, 1, 99, title="nginx: master process nginx")  # PID 500 reused by a new master
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    control._run = runner
+    before = control.read_text()
+    with pytest.raises(NginxReloadError, match="replaced while the configuration was tested; the previous"):
+        control.apply_text(render_servers("app", [NginxServer("10.0.0.1:80")]))
+    assert control.read_text() == before
+
+
+def test_the_provider_refuses_a_decoy_before_reading_anything(fake_nginx, tmp_path):
+    control = fake_nginx[0]
+    (tmp_path / "nginx.pid").write_text("1")
+    with pytest.raises(lb.LBApplyError, match="PID 1"):
+        lb.NginxProvider(control).read("app")

