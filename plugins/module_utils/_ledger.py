@@ -498,7 +498,8 @@ def summary_lines(ledger: Dict[str, Any]) -> List[str]:
 def captured_restore(path: str, app: str, drain_moved: bool = False) -> Dict[str, Any]:
     """The restore of the ledger on this host (rollback_plan's), or LedgerError naming what is missing.
 
-    With ``drain_moved`` the servers of the moved hosts get state drain (their captured weight) instead.
+    With ``drain_moved`` the servers of the moved hosts get state drain (their captured weight) instead, on each
+    load balancer where a server that did not move stays ready with a weight (never all of them at once).
     """
     try:
         current = Ledger(StateDir(path, app)).read()
@@ -517,8 +518,12 @@ def captured_restore(path: str, app: str, drain_moved: bool = False) -> Dict[str
     if drain_moved:
         moved = {info["server"] for info in plan["hosts"].values()}
         for servers in plan["restore"].values():
-            for name in moved & set(servers):
-                servers[name] = dict(servers[name], state="drain")
+            # only where a server that did not move goes on serving: after a promotion every host moved, and
+            # draining them all at once would leave nothing serving (the rolling rollback takes them batch by batch)
+            staying = [n for n, info in servers.items() if n not in moved and info.get("state") == "ready"]
+            if any(servers[n].get("weight") for n in staying):
+                for name in moved & set(servers):
+                    servers[name] = dict(servers[name], state="drain")
     return plan["restore"]
 
 

@@ -231,7 +231,9 @@ def main():
         providers = lb.providers_from_params(lb_params)
         if params["restore_ledger"] is not None:
             params["restore"] = ledger.captured_restore(
-                params["restore_ledger"]["path"], params["restore_ledger"]["app"]
+                params["restore_ledger"]["path"],
+                params["restore_ledger"]["app"],
+                drain_moved=params["restore_ledger"]["drain_moved"],
             )
         if params["restore"] is not None:
             per_lb = lb.restore_states(params["restore"], [p.id for p in providers])

@@ -211,3 +211,35 @@ def test_the_live_colour_is_read_from_haproxy(haproxy, module_runner):
         haproxy.runtime.set_server_state("app", server, "maint")
     none = module_runner("blue_green_state", dict(args, releases={h: "v1" for h in SERVERS}))
     assert none["failed"] and "neither colour is live" in none["msg"]
+
+
+def test_restore_with_drain_moved_keeps_the_moved_hosts_out(tmp_path, haproxy, module_runner):
+    """A failed canary's rescue: every server back to its captured weight, but the moved host's server drained
+    (it was ready before the deploy and must not take traffic again while it runs the failing release)."""
+    description = {"provider": "haproxy", "socket": [haproxy.socket], "backend": "app"}
+    before = haproxy.runtime.servers("app")
+    started = module_runner(
+        "deploy_ledger", dict(ledger_args(tmp_path), state="started", release="v2", load_balancer=description)
+    )
+    assert not started["failed"], started
+    moved = module_runner(
+        "switch_traffic",
+        {
+            "load_balancer": description,
+            "servers": {"web1": {"weight": 1, "state": "ready"}, "web2": {"weight": 9}, "web3": {"weight": 9}},
+            "ledger": dict(
+                ledger_args(tmp_path), hosts={"app1": {"server": "web1", "previous": "v1"}}, status="switching"
+            ),
+        },
+    )
+    assert not moved["failed"], moved
+    restore = {"app": "shop", "path": str(tmp_path / "state"), "drain_moved": True}
+    restored = module_runner("switch_traffic", {"load_balancer": description, "restore_ledger": restore})
+    assert not restored["failed"], restored
+    state = haproxy.runtime.servers("app")
+    assert state[("app", "web1")]["state"] == "drain", "the moved host stays out"
+    for name in ("web2", "web3"):  # back to their captured weights, in the pool
+        assert (state[("app", name)]["state"], state[("app", name)]["weight"]) == (
+            "ready",
+            before[("app", name)]["weight"],
+        )

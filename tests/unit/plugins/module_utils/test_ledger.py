@@ -204,3 +204,20 @@ def test_a_run_that_changed_no_host_gives_the_last_real_deploys_ledger_back(tmp_
     ledger.start("moved", "v4", {"lb": {}})
     ledger.update("moved", hosts={"app1": {"previous": "v2", "status": "rolled_back"}}, outcome="rolled_back")
     assert ledger.read()["run_id"] == "moved"
+
+
+def test_captured_restore_drains_the_moved_hosts_only_where_others_serve(tmp_path):
+    from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import captured_restore
+
+    ledger = Ledger(StateDir(str(tmp_path), "shop"))
+    captured = {s: {"state": "ready", "weight": 1} for s in ("w1", "w2", "w3")}
+    ledger.start("r1", "v2", {"lb1": dict(captured)})
+    ledger.update("r1", hosts={"app1": {"previous": "v1", "server": "w1", "status": "switching"}})
+    restore = captured_restore(str(tmp_path), "shop", drain_moved=True)["lb1"]
+    assert restore["w1"]["state"] == "drain" and restore["w2"] == restore["w3"] == {"state": "ready", "weight": 1}
+    # after a promotion every host moved: draining them all would leave nothing serving
+    ledger.update(
+        "r1", hosts={h: {"previous": "v1", "server": s, "status": "moved"} for h, s in (("app2", "w2"), ("app3", "w3"))}
+    )
+    restore = captured_restore(str(tmp_path), "shop", drain_moved=True)["lb1"]
+    assert all(info["state"] == "ready" for info in restore.values()), restore
