@@ -220,15 +220,7 @@ def load_state_file(path: str, shape: Obj, remedy: str, max_bytes: int = MAX_STA
                 remedy,
                 size=info.st_size,
             )
-        chunks: List[bytes] = []
-        total = 0
-        while total <= max_bytes:
-            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-        raw = b"".join(chunks)
+        raw = validate.read_bounded(fd, max_bytes)
     except OSError as exc:
         raise StateError("cannot read %s: %s" % (path, exc.strerror or exc)) from exc
     finally:

@@ -37,7 +37,7 @@ import math
 import os
 import re
 import stat
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 #: No wait, timeout, pause or TTL of a deploy is longer than this (30 days).
 MAX_SECONDS = 30 * 24 * 3600
@@ -324,18 +324,24 @@ def read_regular_file(path: str, max_bytes: int, what: str, error: Error = Valid
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise error("%s %s is %s, not a regular file" % (what, path, file_kind(mode)))
-        chunks = []
-        size = 0
-        while size <= max_bytes:
-            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        raw = read_bounded(fd, max_bytes)
     except OSError as exc:
         raise error("cannot read %s %s: %s" % (what, path, exc.strerror or exc)) from exc
     finally:
         os.close(fd)
-    if size > max_bytes:
+    if len(raw) > max_bytes:
         raise error("%s %s is larger than the %d byte limit" % (what, path, max_bytes))
+    return raw
+
+
+def read_bounded(fd: int, max_bytes: int) -> bytes:
+    """Up to ``max_bytes + 1`` bytes of an open file: one byte more than the limit tells a file that is too large."""
+    chunks: List[bytes] = []
+    size = 0
+    while size <= max_bytes:
+        chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
     return b"".join(chunks)
