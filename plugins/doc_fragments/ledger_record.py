@@ -17,6 +17,10 @@ options:
       - M(zerodown.deploy.drain_backend) records before it changes anything, so a crash cannot hide a host it was
         about to move; M(zerodown.deploy.switch_traffic) records after the change took effect.
       - Not recorded in check mode.
+      - A forward step (O(ledger.status) C(switching) or C(moved)) first checks that every HAProxy is still the process
+        whose states the ledger captured at preflight (its C(Pid) and C(Start_time_sec)); one reloaded or restarted
+        since serves with its configuration's server states again, so the module fails naming both processes and
+        what the backend shows now, and changes nothing (the deploy's rollback puts back the captured states).
     type: dict
     suboptions:
       app:

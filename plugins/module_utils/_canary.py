@@ -73,7 +73,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
-from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import validate_name
+from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import process_of, validate_name
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
 
 # Version 1 snapshots carry ``source``; one without it (taken before nginx was supported) is HAProxy's.
@@ -247,11 +247,7 @@ def take_snapshot(
                 % (lb_id, backend, ", ".join(repr(m) for m in missing), ", ".join(sorted(found)) or "none")
             )
         wanted = list(servers) if servers else sorted(found)
-        load_balancers[lb_id] = {
-            "pid": _int(info.get("Pid")),
-            "started": _int(info.get("Start_time_sec")),
-            "servers": {name: found[name] for name in wanted},
-        }
+        load_balancers[lb_id] = dict(process_of(info), servers={name: found[name] for name in wanted})
     return new_snapshot(SOURCE_HAPROXY, backend, load_balancers, now)
 
 

@@ -192,6 +192,18 @@ def parse_info(text: str) -> Dict[str, str]:
     return info
 
 
+def process_of(info: Dict[str, str]) -> Dict[str, int]:
+    """What tells one HAProxy process from the next (a reload or restart starts a new one): ``show info``'s
+    ``Pid`` and ``Start_time_sec`` (0 where this HAProxy does not say)."""
+    out = {}
+    for key, field in (("pid", "Pid"), ("started", "Start_time_sec")):
+        try:
+            out[key] = int(info.get(field) or 0)
+        except (TypeError, ValueError):
+            out[key] = 0
+    return out
+
+
 def admin_state_name(admin_state: int) -> str:
     """ready / drain / maint from the srv_admin_state bit field (maint wins over drain)."""
     if admin_state & ADMF_MAINT:

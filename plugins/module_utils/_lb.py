@@ -51,6 +51,10 @@ class LBUnreachableError(LBError):
     """A load balancer could not be reached; nothing was changed."""
 
 
+class LBRestartedError(LBError):
+    """A load balancer was reloaded or restarted since the deploy recorded it: its runtime states are lost."""
+
+
 class LBApplyError(LBError):
     """A change failed part way; ``rolled_back`` tells whether the earlier ones were undone."""
 
@@ -91,6 +95,11 @@ class Provider:
 
     def shutdown(self, backend: str, servers: Sequence[str]) -> int:
         raise NotImplementedError
+
+    def process(self) -> Optional[Dict[str, int]]:
+        """What tells this load balancer's running process from the next one, or None where its server states
+        survive a reload or restart (nginx: they live in the servers file it reads again)."""
+        return None
 
 
 def order_commands(changes: ServerMap, current: ServerMap) -> List[str]:
@@ -170,6 +179,10 @@ class HAProxyProvider(Provider):
     def pending(self, backend: str, servers: Sequence[str]) -> Dict[str, int]:
         sessions = self._call(self.runtime.sessions, backend, servers)
         return {name: value["scur"] + value["qcur"] for name, value in sessions.items()}
+
+    def process(self) -> Optional[Dict[str, int]]:
+        # A reload or restart starts a new process whose runtime states are the configuration's again.
+        return haproxy.process_of(self._call(self.runtime.show_info))
 
     def shutdown(self, backend: str, servers: Sequence[str]) -> int:
         killed = 0
@@ -371,6 +384,53 @@ def snapshot(servers: ServerMap, names: Optional[Sequence[str]] = None) -> Dict[
     """The restorable part of a server map: {server: {"state", "weight"}}."""
     wanted = names if names is not None else sorted(servers)
     return {n: {"state": servers[n]["state"], "weight": servers[n]["weight"]} for n in wanted}
+
+
+def processes(providers: Sequence[Provider]) -> Dict[str, Dict[str, int]]:
+    """{lb id: process} of the load balancers whose runtime states a restart would lose (recorded at preflight)."""
+    out = {}
+    for provider in providers:
+        found = provider.process()
+        if found is not None:
+            out[provider.id] = found
+    return out
+
+
+def check_same_process(
+    providers: Sequence[Provider], recorded: Dict[str, Any], current: Dict[str, ServerMap], backend: str
+) -> None:
+    """LBRestartedError when a load balancer is not the process the deploy recorded at preflight.
+
+    A reloaded or restarted HAProxy serves with its configuration's server states again: the drains and weights
+    the deploy set there are gone, and a change planned on top of them would act on a fleet nobody described.
+    """
+    for provider in providers:
+        was = recorded.get(provider.id)
+        if not isinstance(was, dict):
+            continue
+        now = provider.process()
+        if now is None or now == {"pid": was.get("pid"), "started": was.get("started")}:
+            continue
+        seen = ", ".join(
+            "%s %s weight %s" % (name, info["state"], info["weight"])
+            for name, info in sorted(current.get(provider.id, {}).items())
+        )
+        raise LBRestartedError(
+            "%s %s was reloaded or restarted during this deploy (at preflight pid %s started at %s, now pid %s "
+            "started at %s): its runtime server states fell back to its configuration, so the drains and weights "
+            "this deploy set there are gone (backend %s now: %s). The deploy stops before any further change; the "
+            "rollback puts back the states captured at preflight"
+            % (
+                provider.kind,
+                provider.id,
+                was.get("pid"),
+                was.get("started"),
+                now["pid"],
+                now["started"],
+                backend,
+                seen,
+            )
+        )
 
 
 def read_all(providers: Sequence[Provider], backend: str) -> Dict[str, ServerMap]:

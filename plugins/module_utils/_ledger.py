@@ -71,6 +71,8 @@ LEDGER_SHAPE = Obj(
         # {lb id: {server: {state, weight}}} when captured by state=started; rollback_plan checks it in depth
         # (it may also be given as a raw value).
         "lb_state": MapOf(_ANY, nullable=True),
+        # {lb id: {pid, started}}: the load-balancer processes whose runtime states lb_state was read from
+        "lb_process": MapOf(Obj({"pid": Leaf(int), "started": Leaf(int)}, required=("pid", "started")), nullable=True),
         "hosts": MapOf(HOST_SHAPE),
         "batches": ListOf(
             Obj(
@@ -211,6 +213,7 @@ class Ledger:
         release: Optional[str],
         lb_state: Optional[Any],
         extra: Optional[Dict[str, Any]],
+        lb_process: Optional[Dict[str, Any]] = None,
     ) -> Optional[Dict[str, Any]]:
         """The ledger a new run starts with; None if this run already started it."""
         if current is not None and current.get("run_id") == run_id:
@@ -227,6 +230,7 @@ class Ledger:
                 "started_epoch": now,
                 "finished_at": None,
                 "lb_state": lb_state,
+                "lb_process": lb_process,
                 "hosts": {},
                 "batches": [],
                 "phases": [],
@@ -312,10 +316,11 @@ class Ledger:
         lb_state: Optional[Any] = None,
         extra: Optional[Dict[str, Any]] = None,
         check: bool = False,
+        lb_process: Optional[Dict[str, Any]] = None,
     ) -> Dict[str, Any]:
         def apply() -> Dict[str, Any]:
             current = self.read()
-            new = self.plan_start(current, run_id, release, lb_state, extra)
+            new = self.plan_start(current, run_id, release, lb_state, extra, lb_process)
             if new is None:
                 return {"changed": False, "ledger": current, "previous": current}
             if not check:
@@ -327,7 +332,7 @@ class Ledger:
         if check:
             return apply()
         # bad input is refused before the guard creates the state directory (validate before mutating)
-        self.plan_start(self.read(), run_id, release, lb_state, extra)
+        self.plan_start(self.read(), run_id, release, lb_state, extra, lb_process)
         return self.dir.guarded(apply)
 
     def update(self, run_id: str, check: bool = False, **changes: Any) -> Dict[str, Any]:
@@ -417,6 +422,57 @@ def record_step(params: Optional[Dict[str, Any]], check: bool = False) -> Option
     return None
 
 
+#: The statuses a deploy's forward steps record (drain before the move, enable after it).
+FORWARD_STATUSES = ("switching", "moved")
+
+
+def not_moved_record(params: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The ``ledger`` record that takes back a drain's ``switching`` when the drain gave up before any host moved
+    (status unchanged: a rollback only restores their servers, it does not drain them again); None otherwise."""
+    if not params or params.get("status") != "switching":
+        return None
+    record = {key: params.get(key) for key in ("app", "path", "run_id", "hosts", "servers")}
+    return dict(record, status="unchanged")
+
+
+def cut_sessions_record(
+    params: Optional[Dict[str, Any]], servers: List[str], drained: Dict[str, Any]
+) -> Optional[Dict[str, Any]]:
+    """The ``ledger`` record of a drain whose timeout cut sessions (step ``drain``, see sessions_cut); None without
+    a ledger option."""
+    if not params:
+        return None
+    step = {
+        "name": "drain",
+        "servers": list(servers),
+        "killed_sessions": int(drained["killed_sessions"]),
+        "drain_seconds": drained["drain_seconds"],
+        "timed_out": bool(drained["timed_out"]),
+    }
+    return {"app": params["app"], "path": params["path"], "run_id": params["run_id"], "step": step}
+
+
+def sessions_cut(ledger: Dict[str, Any]) -> int:
+    """How many sessions the deploy's drains shut down at their timeout (drain on_timeout=shutdown)."""
+    return sum(int(s.get("killed_sessions") or 0) for s in ledger.get("steps") or [] if s.get("name") == "drain")
+
+
+def recorded_processes(params: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The load-balancer processes this run's ledger recorded at preflight (``lb_process``), for a module's forward
+    step (``ledger`` option with status switching or moved) to check that they were not reloaded or restarted since;
+    {} for any other record (a rollback's: it must go ahead on whatever process serves now), or when there is nothing
+    to compare (no ledger option, no ledger, another run's ledger)."""
+    if not params or params.get("status") not in FORWARD_STATUSES:
+        return {}
+    try:
+        current = Ledger(StateDir(params["path"], params["app"])).read()
+    except (LedgerError, StateError, OSError, ValueError):
+        return {}  # recording the step reports what is wrong with the ledger
+    if not current or current.get("run_id") != params["run_id"]:
+        return {}
+    return current.get("lb_process") or {}
+
+
 def rollback_plan(ledger: Dict[str, Any]) -> Dict[str, Any]:
     """What a rollback does, from the ledger: batches (the last batch first) and, per host, where it goes back to.
 
@@ -480,6 +536,7 @@ def summary(ledger: Dict[str, Any]) -> Dict[str, Any]:
         "zerodown_duration": ledger.get("duration", 0),
         "zerodown_phase_seconds": phase_seconds(ledger),
         "zerodown_hosts": hosts,
+        "zerodown_sessions_cut": sessions_cut(ledger),
     }
 
 
@@ -490,6 +547,15 @@ def summary_lines(ledger: Dict[str, Any]) -> List[str]:
         "per phase (s): %s" % ", ".join("%s %s" % kv for kv in data["zerodown_phase_seconds"].items()),
         "hosts: %s" % ", ".join("%s=%s" % (h, c or "-") for h, c in data["zerodown_hosts"].items()),
     ]
+    if data["zerodown_sessions_cut"]:
+        cut = [s for s in ledger.get("steps") or [] if s.get("name") == "drain" and s.get("killed_sessions")]
+        lines.append(
+            "drain timeout: cut %d session(s) still running (%s)"
+            % (
+                data["zerodown_sessions_cut"],
+                ", ".join("%s: %s" % ("/".join(s.get("servers") or []), s["killed_sessions"]) for s in cut),
+            )
+        )
     if data["zerodown_cause"]:
         lines.append("cause: %s" % data["zerodown_cause"])
     return lines

@@ -21,8 +21,9 @@ description:
   - Starting a new run keeps the last ledger as C(ledger.previous.json). Files are mode 0600 in a 0700
     directory, written atomically.
   - With O(state=started) and O(load_balancer), the load balancer on this host is read first and its state is
-    recorded as RV(ledger.lb_state), keyed by load balancer, before the first change; every server named in its
-    C(servers) map must exist. This is the deploy's preflight of the load balancer; nothing is written if it fails.
+    recorded as RV(ledger.lb_state), keyed by load balancer, before the first change, with the HAProxy processes it
+    was read from in RV(ledger.lb_process) (the deploy's later steps stop if one was reloaded or restarted); every
+    server named in its C(servers) map must exist. This is the deploy's preflight of the load balancer; nothing is written if it fails.
 author:
   - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
@@ -161,6 +162,10 @@ ledger:
     lb_state:
       description: Load-balancer state captured before the first change.
       type: raw
+    lb_process:
+      description: Per HAProxy, the C(pid) and C(started) (epoch seconds) of the process RV(ledger.lb_state) was read
+        from; null where not captured.
+      type: dict
     hosts:
       description: Per host, C(previous), C(current), C(server), C(status), C(batch).
       type: dict
@@ -232,14 +237,15 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import se
 
 
 def capture_lb(spec):
-    """The load balancer's state before the first change, {lb id: {server: {state, weight}}}; checks its servers."""
+    """The load balancer's state before the first change, {lb id: {server: {state, weight}}}, and the processes
+    it was read from ({lb id: {pid, started}}, see lb.processes); checks its servers."""
     params = lb.resolve_params({"load_balancer": spec})
     providers = lb.providers_from_params(params)
     before = lb.read_all(providers, params["backend"])
     names = sorted(set((spec.get("servers") or {}).values()))
     for provider in providers:
         lb.check_servers(provider, params["backend"], before[provider.id], names)
-    return {p.id: lb.snapshot(before[p.id]) for p in providers}
+    return {p.id: lb.snapshot(before[p.id]) for p in providers}, lb.processes(providers)
 
 
 def main():
@@ -285,12 +291,13 @@ def main():
         module.fail_json(msg=str(exc))
 
     lb_state = p["lb_state"]
+    lb_process = None
     try:
         hosts = host_entries(p["hosts"], p["status"], p["current"], p["servers"], p["batch"]) or None
         if p["load_balancer"] is not None:
             if p["state"] != "started":
                 raise ValueError("load_balancer is read with state=started only (the state before the first change)")
-            lb_state = capture_lb(p["load_balancer"])
+            lb_state, lb_process = capture_lb(p["load_balancer"])
     except (LedgerError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     except lb.LBError as exc:
@@ -319,7 +326,9 @@ def main():
                 else "unchanged"
             )
         if p["state"] == "started":
-            out = ledger.start(p["run_id"], p["release"], lb_state, p["plan"], check=module.check_mode)
+            out = ledger.start(
+                p["run_id"], p["release"], lb_state, p["plan"], check=module.check_mode, lb_process=lb_process
+            )
         changes = dict(
             hosts=hosts,
             batch=p["batch"],

@@ -74,7 +74,9 @@ options:
   on_timeout:
     description:
       - V(fail) fails the task when sessions remain after O(timeout) (servers stay drained).
-      - V(shutdown) kills the remaining sessions, reports how many in RV(killed_sessions), and succeeds.
+      - V(shutdown) kills the remaining sessions, reports how many in RV(killed_sessions), and succeeds; with
+        O(ledger) the cut sessions are also recorded as a step named C(drain) (servers, C(killed_sessions),
+        C(drain_seconds)), which the deploy's summary reports.
     type: str
     choices: [fail, shutdown]
     default: fail
@@ -247,6 +249,7 @@ def main():
         before = lb.read_all(providers, backend)
         for provider in providers:
             lb.check_servers(provider, backend, before[provider.id], names)
+        lb.check_same_process(providers, ledger.recorded_processes(params["ledger"]), before, backend)
     except lb.LBError as exc:
         module.fail_json(msg=str(exc), **result)
 
@@ -308,7 +311,9 @@ def main():
         except lb.DrainTimeout as exc:
             result.update(timed_out=True, remaining=exc.remaining, drain_seconds=round(exc.elapsed, 3))
             result["current"] = lb.read_back(providers, backend, names)
-            module.fail_json(msg=str(exc), **result)
+            # the hosts were only drained, never moved: a rollback has nothing to undo on them but their servers
+            problem = ledger.record_step(ledger.not_moved_record(params["ledger"]))
+            module.fail_json(msg=str(exc) + ("; %s" % problem if problem else ""), **result)
         except lb.LBError as exc:
             result["current"] = lb.read_back(providers, backend, names)
             module.fail_json(msg="while waiting for the drain: %s" % exc, **result)
@@ -328,6 +333,11 @@ def main():
                 module.fail_json(msg="servers were drained, but maintenance failed: %s" % exc, **result)
 
     result["current"] = lb.read_back(providers, backend, names)
+    if result["killed_sessions"]:
+        # the sessions the on_timeout=shutdown policy cut go into the ledger and the deploy's summary
+        problem = ledger.record_step(ledger.cut_sessions_record(params["ledger"], names, result))
+        if problem:
+            module.fail_json(msg="the servers were drained, but %s" % problem, **result)
     module.exit_json(**result)
 
 

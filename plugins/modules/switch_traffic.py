@@ -246,6 +246,7 @@ def main():
             for name in per_lb.get(provider.id, {}):
                 provider.check_name(name)
         before = lb.read_all(providers, backend)
+        lb.check_same_process(providers, ledger.recorded_processes(params["ledger"]), before, backend)
         plans = {}
         for provider in providers:
             wanted = per_lb.get(provider.id, {})

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,7 @@ def _inject(run, inventory, facts, host, tmp_path, case, strategy, fault, extra=
     started = time.monotonic()
     result, report = deploy_under_load(run, inventory, facts, tmp_path, extra_vars=extra, host_vars=host_vars)
     seconds = time.monotonic() - started
+    (tmp_path / "deploy.log").write_text(result.output)  # kept for a failing case's diagnosis
     assert not result.ok, "the deploy must fail: %s" % fault
     assert_no_failed_requests(report)
     assert lb_states(host, backend) == before[0], "every server's state and weight as before the deploy"
@@ -188,3 +191,119 @@ def test_a_rollback_that_cannot_complete_says_so_and_what_to_run(run, inventory,
         }
     )
     print("rollback incomplete: app2 %s, servers %s" % (data["hosts"]["app2"], states))
+
+
+def _hook(tmp_path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_haproxy_reloaded_mid_deploy_is_detected_and_the_deploy_stops_safely(inject, host, facts, tmp_path):
+    """Case 10: HAProxy on lb1 is reloaded while app1 (batch 1) is drained and ready on the new release: its runtime
+    states fall back to the configuration. The next step sees a new process, stops, and the rollback restores."""
+    hook = _hook(
+        tmp_path,
+        "reload_haproxy.yml",
+        "- name: Reload HAProxy on lb1 (the fault)\n"
+        "  ansible.builtin.command: systemctl reload haproxy\n"
+        "  delegate_to: lb1\n"
+        "  run_once: true\n"
+        "  changed_when: true\n"
+        "  when: zerodown_batch_index == 0\n",
+    )
+    result, data = inject(
+        "10",
+        "rolling",
+        "HAProxy reloaded mid-deploy (runtime states back to the configuration)",
+        extra={"zerodown_release": "v2-smoke-fail", "zerodown_hook_before_allow_traffic": hook},
+    )
+    assert "was reloaded or restarted during this deploy" in data["cause"], data["cause"]
+    assert "rollback completed" in result.output
+    assert [h for h, entry in data["hosts"].items() if entry["status"] == "rolled_back"] == ["app1"]
+
+
+def _slow_requests(facts, count: int, seconds: float):
+    """``count`` requests of ``seconds`` each through the load balancer (round robin: every server gets some);
+    returns (threads, results): each result is the status code or the error."""
+    results: list = []
+
+    def one():
+        try:
+            with urllib.request.urlopen(
+                facts["fleet_lb_url"].rstrip("/") + "/slow?seconds=%s" % seconds, timeout=120
+            ) as r:
+                results.append(r.status)
+        except Exception as exc:  # noqa: BLE001 - a cut session is the outcome we count
+            results.append(repr(exc))
+
+    threads = [threading.Thread(target=one, daemon=True) for _number in range(count)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)
+    return threads, results
+
+
+def test_drain_timeout_with_policy_fail_rolls_back(inject, host, facts):
+    """Case 8, on_timeout=fail: a request far longer than the drain timeout keeps app1 busy; the drain gives up at
+    its timeout, the deploy rolls back, the long request itself still completes."""
+    threads, results = _slow_requests(facts, 8, 25)
+    started = time.monotonic()
+    result, data = inject(
+        "8",
+        "rolling",
+        "drain timeout (policy fail)",
+        extra={"zerodown_release": "v2-smoke-fail", "zerodown_drain_timeout": 3, "zerodown_drain_on_timeout": "fail"},
+    )
+    assert "rollback completed" in result.output
+    # no host moved, so the run's ledger is kept beside the current one (the last deploy that moved hosts)
+    data = ledger(host, "ledger.last-noop.json")
+    assert data["outcome"] == "rolled_back" and "servers still busy after 3.0s" in data["cause"], data
+    assert {entry["status"] for entry in data["hosts"].values()} <= {"unchanged", "staged"}, data["hosts"]
+    RESULTS[-1]["outcome"] = data["outcome"]
+    assert time.monotonic() - started < 25 + 30, "the deploy gave up at the drain timeout, not at the request's end"
+    for thread in threads:
+        thread.join(60)
+    assert results == [200] * 8, "the long requests were left to finish: %s" % results
+
+
+def test_drain_timeout_with_policy_shutdown_cuts_the_sessions_and_reports_them(run, inventory, facts, host, tmp_path):
+    """Case 8, on_timeout=shutdown: the drain shuts the long sessions down at its timeout, says how many it cut, and
+    the deploy goes on; only those long requests fail, none of the load generator's. It succeeds (to a release the
+    hosts do not run), so it stays the last case of the file."""
+    backend = facts["fleet_haproxy_backend"]
+    target = "v2" if current_on(host, "app1") == "v1" else "v1"
+    threads, results = _slow_requests(facts, 8, 40)
+    started = time.monotonic()
+    result, report = deploy_under_load(
+        run,
+        inventory,
+        facts,
+        tmp_path,
+        extra_vars={"zerodown_release": target, "zerodown_drain_timeout": 3, "zerodown_drain_on_timeout": "shutdown"},
+    )
+    seconds = time.monotonic() - started
+    assert result.ok, result.output[-3000:]
+    for thread in threads:
+        thread.join(60)
+    cut = [r for r in results if r != 200]
+    assert_no_failed_requests(report)
+    assert {current_on(host, name) for name in APPS} == {target}, "one consistent release: the new one"
+    assert all(state[0] == "0" for state in lb_states(host, backend).values()), "every server back in the pool"
+    assert not host("lb1").file(LOCK).exists
+    data = ledger(host)
+    reported = sum(int(s.get("killed_sessions") or 0) for s in data.get("steps", []) if s.get("name") == "drain")
+    # the count is HAProxy's sessions on the drained server when they were shut down: each cut client is one of them
+    assert 1 <= len(cut) <= reported, "cut %s, reported %s: %s" % (len(cut), reported, results)
+    assert ("cut %d" % reported) in result.output, "the summary says how many sessions were cut"
+    RESULTS.append(
+        {
+            "case": "8",
+            "strategy": "rolling",
+            "fault": "drain timeout (policy shutdown)",
+            "outcome": "%s (%d long sessions cut)" % (data.get("outcome"), reported),
+            "failed": report.failed,
+            "requests": report.requests,
+            "seconds": round(seconds, 1),
+        }
+    )

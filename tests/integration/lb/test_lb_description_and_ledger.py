@@ -104,6 +104,71 @@ def test_drain_and_enable_take_the_description_and_record_the_batch(tmp_path, ha
     assert report.requests > 20 and report.failed == 0 and report.ok, (report.failures[:3], report.haproxy_delta_totals)
 
 
+def test_a_restarted_haproxy_stops_the_next_forward_step_and_the_rollback_restores(tmp_path, haproxy, module_runner):
+    """Issue 12 case 10: HAProxy restarted mid-deploy (its runtime states back to the configuration) is detected by
+    the next step that records in the ledger; nothing is changed on top of states nobody described."""
+    started = start_ledger(module_runner, tmp_path, haproxy)
+    assert started["ledger"]["lb_process"] == {haproxy.socket: {"pid": haproxy.proc.pid, "started": ANY_INT}}
+    web1 = {"app1": "web1"}
+    drained = module_runner(
+        "drain_backend",
+        {
+            "load_balancer": lb_description(haproxy, servers=web1),
+            "servers": ["web1"],
+            "ledger": ledger_args(tmp_path, batch=1, hosts=["app1"], status="switching", servers=web1),
+        },
+    )
+    assert not drained["failed"] and haproxy.server("web1")["state"] == "drain", drained
+    haproxy.restart()
+    assert haproxy.server("web1")["state"] == "ready", "the restart put web1 back to its configured state"
+    before = haproxy.full_state()
+    enabled = module_runner(
+        "switch_traffic",
+        {
+            "load_balancer": lb_description(haproxy),
+            "active": ["web1"],
+            "ledger": ledger_args(tmp_path, hosts=["app1"], status="moved", current="v2"),
+        },
+    )
+    assert enabled["failed"] and "was reloaded or restarted during this deploy" in enabled["msg"], enabled
+    assert "pid %s" % haproxy.proc.pid in enabled["msg"] and "web1 ready weight 10" in enabled["msg"]
+    assert read_ledger(tmp_path)["hosts"]["app1"]["status"] == "switching", "the refused step was not recorded"
+    drained2 = module_runner(
+        "drain_backend",
+        {
+            "load_balancer": lb_description(haproxy, servers={"app2": "web2"}),
+            "servers": ["web2"],
+            "ledger": ledger_args(tmp_path, batch=2, hosts=["app2"], status="switching"),
+        },
+    )
+    assert drained2["failed"] and "reloaded or restarted" in drained2["msg"] and haproxy.full_state() == before
+    # the rollback's steps (status rolled_back) and its restore go ahead on the new process
+    web2_maint = module_runner(
+        "switch_traffic", {"load_balancer": lb_description(haproxy), "servers": {"web2": {"state": "maint"}}}
+    )
+    assert not web2_maint["failed"]
+    back = module_runner(
+        "switch_traffic",
+        {
+            "load_balancer": lb_description(haproxy),
+            "restore_ledger": {"app": "shop", "path": str(tmp_path / "state")},
+            "ledger": ledger_args(tmp_path, hosts=["app1"], status="rolled_back", current="v1"),
+        },
+    )
+    assert not back["failed"], back
+    assert haproxy.states(("srv_admin_state", "srv_uweight")) == {n: (0, 10) for n in ("web1", "web2", "web3")}
+
+
+class _AnyInt(int):
+    def __eq__(self, other):
+        return isinstance(other, int) and other > 0
+
+    __hash__ = int.__hash__
+
+
+ANY_INT = _AnyInt()
+
+
 def test_a_ledger_that_cannot_be_written_stops_the_drain_before_any_change(tmp_path, haproxy, module_runner):
     before = haproxy.full_state()
     out = module_runner(

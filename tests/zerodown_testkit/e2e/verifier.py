@@ -74,8 +74,10 @@ def lb_states(host, backend: str) -> dict:
     return states
 
 
-def ledger(host) -> dict:
-    return json.loads(host("lb1").file(STATE + "/ledger.json").content_string)
+def ledger(host, name: str = "ledger.json") -> dict:
+    """The ledger on lb1; ``ledger.last-noop.json`` is the last run that moved no host (the current ledger stays the
+    last deploy that did, the one a rollback goes back from)."""
+    return json.loads(host("lb1").file(STATE + "/" + name).content_string)
 
 
 def lock_exists(host) -> bool:

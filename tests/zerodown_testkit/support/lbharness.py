@@ -126,11 +126,14 @@ class HAProxyInstance:
         lines.append("    server o1 127.0.0.1:%d" % backends[names[0]].port)
         self.config = self.dir / "haproxy.cfg"
         self.config.write_text("\n".join(lines) + "\n")
-        self.log = open(self.dir / "haproxy.log", "w")  # noqa: SIM115 - closed in stop()
+        self.runtime = HAProxyRuntime(self.socket)
+        self._start("w")
+
+    def _start(self, log_mode: str) -> None:
+        self.log = open(self.dir / "haproxy.log", log_mode)  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [self.binary, "-f", str(self.config), "-db"], stdout=self.log, stderr=subprocess.STDOUT
         )
-        self.runtime = HAProxyRuntime(self.socket)
         try:
             wait_until(self._ready, timeout=15, interval=0.05, description="haproxy runtime API")
         except Exception:
@@ -169,6 +172,11 @@ class HAProxyInstance:
 
     def server(self, name: str) -> dict:
         return self.runtime.server(self.backend, name)
+
+    def restart(self) -> None:
+        """A new HAProxy process on the same configuration: its runtime server states are the configuration's."""
+        self.stop()
+        self._start("a")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -362,3 +362,35 @@ def test_a_switch_to_servers_that_stay_unhealthy_changes_nothing():
             clock=FakeClock(),
         )
     assert provider.applied == []
+
+
+class RestartingProvider(FakeProvider):
+    kind = "haproxy"
+
+    def __init__(self, ident, servers, pid=10):
+        super().__init__(ident, servers)
+        self.pid = pid
+
+    def process(self):
+        return {"pid": self.pid, "started": 100}
+
+
+def test_a_load_balancer_restarted_since_preflight_is_refused_naming_both_processes():
+    provider = RestartingProvider("lb1.sock", servers())
+    current = {"lb1.sock": provider.read("app")}
+    recorded = lb.processes([provider])
+    assert recorded == {"lb1.sock": {"pid": 10, "started": 100}}
+    lb.check_same_process([provider], recorded, current, "app")  # the same process: nothing to say
+    lb.check_same_process([provider], {}, current, "app")  # nothing recorded (a rollback): nothing to compare
+    provider.pid = 11
+    with pytest.raises(lb.LBRestartedError) as exc:
+        lb.check_same_process([provider], recorded, current, "app")
+    text = str(exc.value)
+    assert "lb1.sock was reloaded or restarted" in text and "pid 10 started at 100, now pid 11" in text
+    assert "backend app now: " in text and "ready weight" in text
+
+
+def test_a_provider_whose_states_survive_a_restart_has_no_process_to_compare():
+    provider = FakeProvider("nginx.conf", servers())
+    assert provider.process() is None and lb.processes([provider]) == {}
+    lb.check_same_process([provider], {"nginx.conf": {"pid": 1, "started": 1}}, {}, "app")

@@ -12,6 +12,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (
     summary,
     summary_lines,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger_mod
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir
 
 
@@ -221,3 +222,53 @@ def test_captured_restore_drains_the_moved_hosts_only_where_others_serve(tmp_pat
     )
     restore = captured_restore(str(tmp_path), "shop", drain_moved=True)["lb1"]
     assert all(info["state"] == "ready" for info in restore.values()), restore
+
+
+def test_a_drain_that_cut_sessions_is_recorded_and_summarised(tmp_path):
+    params = {"app": "shop", "path": str(tmp_path), "run_id": "r1", "hosts": ["app1"], "status": "switching"}
+    drained = {"killed_sessions": 3, "drain_seconds": 5.01, "timed_out": True}
+    record = ledger_mod.cut_sessions_record(params, ["web1"], drained)
+    assert record == {
+        "app": "shop",
+        "path": str(tmp_path),
+        "run_id": "r1",
+        "step": {"name": "drain", "servers": ["web1"], "killed_sessions": 3, "drain_seconds": 5.01, "timed_out": True},
+    }
+    assert ledger_mod.cut_sessions_record(None, ["web1"], drained) is None
+    ledger = {
+        "run_id": "r1",
+        "outcome": "succeeded",
+        "hosts": {},
+        "phases": [],
+        "steps": [record["step"], {"name": "x"}],
+    }
+    assert summary(ledger)["zerodown_sessions_cut"] == 3
+    assert "drain timeout: cut 3 session(s) still running (web1: 3)" in summary_lines(ledger)
+    assert not any(line.startswith("drain timeout") for line in summary_lines(dict(ledger, steps=[])))
+
+
+def test_a_drain_that_gave_up_takes_back_its_switching():
+    params = {"app": "shop", "path": "/s", "run_id": "r1", "hosts": ["app1"], "status": "switching", "batch": 2}
+    assert ledger_mod.not_moved_record(params) == {
+        "app": "shop",
+        "path": "/s",
+        "run_id": "r1",
+        "hosts": ["app1"],
+        "servers": None,
+        "status": "unchanged",
+    }
+    assert ledger_mod.not_moved_record(dict(params, status="moved")) is None
+    assert ledger_mod.not_moved_record(None) is None
+
+
+def test_only_forward_steps_compare_the_load_balancer_process(tmp_path):
+    book = Ledger(StateDir(str(tmp_path), "shop"))
+    book.start("r1", "v2", {"lb": {}}, lb_process={"lb": {"pid": 10, "started": 5}})
+    forward = {"app": "shop", "path": str(tmp_path), "run_id": "r1", "status": "switching"}
+    assert ledger_mod.recorded_processes(forward) == {"lb": {"pid": 10, "started": 5}}
+    assert ledger_mod.recorded_processes(dict(forward, status="moved")) == {"lb": {"pid": 10, "started": 5}}
+    assert ledger_mod.recorded_processes(dict(forward, status="rolled_back")) == {}
+    assert ledger_mod.recorded_processes(dict(forward, status=None)) == {}, "a rollback's record has no status"
+    assert ledger_mod.recorded_processes(dict(forward, run_id="other")) == {}
+    assert ledger_mod.recorded_processes(dict(forward, app="none")) == {}
+    assert ledger_mod.recorded_processes(None) == {}
