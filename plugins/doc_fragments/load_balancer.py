@@ -23,8 +23,11 @@ options:
   socket:
     description:
       - HAProxy runtime API address, a unix socket path (C(/run/haproxy/admin.sock)) or C(host:port).
-      - A list for several load balancers (two HAProxy peers, say); every one is checked before any is changed,
-        and all are changed in the same call.
+      - Run the task on the load-balancer host (Ansible reaches it over SSH) and give its unix socket. The runtime API
+        has no authentication - anyone who can connect to an admin-level TCP socket can take every server out - so a
+        C(host:port) is for localhost or a firewalled management network only (see docs/modules/load_balancers.md).
+      - A list for several HAProxy processes reachable from that host; every one is checked before any is changed,
+        and all are changed in the same call. Peers on other hosts are one call on each host.
       - The socket needs C(level admin) for changes.
       - Required when O(provider=haproxy).
     type: list

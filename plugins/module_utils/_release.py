@@ -41,7 +41,7 @@ import tarfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _unit
+from ansible_collections.zerodown.deploy.plugins.module_utils import _account, _unit
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
     Leaf,
@@ -329,17 +329,7 @@ class ReleaseTree:
         """Unpack ``artifact`` into releases/<release>, replacing a directory there (which ``verify`` did not
         trust) only once the new one is complete."""
         dest = self.release_dir(release)
-        if not artifact or not os.path.isfile(artifact):
-            raise ReleaseError(
-                "artifact %r is not a file on this host; copy it first (role zerodown.deploy.release "
-                "does) or fix zerodown_artifact" % (artifact,)
-            )
-        digest = sha256_file(artifact)
-        if checksum and digest != checksum:
-            raise ReleaseError(
-                "artifact %s has sha256 %s, expected %s; the file is corrupt or not the release "
-                "you meant - nothing was changed" % (artifact, digest, checksum)
-            )
+        digest = check_artifact(artifact, checksum)
         self._ensure_dirs(owner)
         for stale in self.partials():
             _remove_path(os.path.join(self.releases_dir, stale))
@@ -364,9 +354,8 @@ class ReleaseTree:
                             tar.extract(member, partial, set_attrs=not member.issym())
             except tarfile.TarError as exc:
                 raise ReleaseError("artifact %s is not a readable tar archive: %s" % (artifact, exc)) from exc
+            # The release stays owned by whoever unpacks it (root): the app reads and runs it, never writes it.
             self._link_shared(partial, shared_dirs, shared_files, owner)
-            if owner:
-                _chown_tree(partial, owner)
             now = self.clock()
             marker = {
                 "release": release,
@@ -377,8 +366,6 @@ class ReleaseTree:
             }
             with open(os.path.join(partial, MARKER), "w", encoding="utf-8") as handle:
                 json.dump(marker, handle, sort_keys=True)
-            if owner:
-                os.lchown(os.path.join(partial, MARKER), *owner)
             replaced = None
             if os.path.lexists(dest):
                 replaced = os.path.join(self.releases_dir, ".%s.%d.replaced" % (release, os.getpid()))
@@ -419,6 +406,27 @@ class ReleaseTree:
             elif os.path.lexists(link):
                 os.unlink(link)
             os.symlink(target, link)
+
+    def shared_not_owned(
+        self, ids: Optional[Tuple[int, int]], shared_dirs: Sequence[str], shared_files: Sequence[str]
+    ) -> List[str]:
+        """shared/ and the shared paths there now that ``ids`` (uid, gid; -1 for either: any) does not own.
+
+        The app writes there, so they are its own; only these, not what is inside them (a large uploads
+        directory is not walked at every deploy). ``ids`` None is an account still to be created: all of them.
+        """
+        paths = [self.shared_dir] + [
+            os.path.join(self.shared_dir, rel) for rel in list(shared_dirs) + list(shared_files)
+        ]
+        out = []
+        for path in paths:
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if ids is None or (ids[0] not in (-1, info.st_uid)) or (ids[1] not in (-1, info.st_gid)):
+                out.append(path)
+        return out
 
     def switch(self, release: str) -> None:
         """Point ``current`` at ``release``: a new symlink renamed over the old one (atomic)."""
@@ -474,18 +482,27 @@ class ReleaseTree:
         return self.runner(["systemctl", "is-active", "--quiet", service])[0] == 0
 
 
+def check_artifact(artifact: Optional[str], checksum: Optional[str]) -> str:
+    """The artifact's sha256; ReleaseError when it is not a file on this host or not the expected one."""
+    if not artifact or not os.path.isfile(artifact):
+        raise ReleaseError(
+            "artifact %r is not a file on this host; copy it first (role zerodown.deploy.release "
+            "does) or fix zerodown_artifact" % (artifact,)
+        )
+    digest = sha256_file(artifact)
+    if checksum and digest != checksum:
+        raise ReleaseError(
+            "artifact %s has sha256 %s, expected %s; the file is corrupt or not the release "
+            "you meant - nothing was changed" % (artifact, digest, checksum)
+        )
+    return digest
+
+
 def _remove_path(path: str) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
     elif os.path.lexists(path):
         os.unlink(path)
-
-
-def _chown_tree(path: str, owner: Tuple[int, int]) -> None:
-    os.lchown(path, *owner)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), *owner)
 
 
 def _fsync_dir(path: str) -> None:
@@ -526,7 +543,7 @@ def apply_release(
     artifact: Optional[str] = None,
     checksum: Optional[str] = None,
     strip: int = 0,
-    owner: Optional[Tuple[int, int]] = None,
+    owner: Optional[Tuple[Optional[str], Optional[str]]] = None,
     shared_dirs: Sequence[str] = (),
     shared_files: Sequence[str] = (),
     service: Optional[str] = None,
@@ -538,8 +555,14 @@ def apply_release(
     download: Optional[Callable[[], str]] = None,
     ready: Optional[Callable[[Optional[str]], Dict[str, Any]]] = None,
     restart: bool = False,
+    create_owner: bool = False,
+    accounts: Optional[_account.Accounts] = None,
 ) -> Dict[str, Any]:
     """Plan, then (unless ``check``) do, one host's part of a deploy. Validates everything first.
+
+    ``owner`` is (user, group), names, either None: the account the app runs as. Staging makes shared/ and the
+    shared paths its own and leaves the release root-owned; with ``create_owner`` a missing user or group is
+    created first (a system account, see _account).
 
     ``unit`` (the release module's option) is rendered and written before the switch, systemd reloaded and the unit
     enabled only when its text changed. When the release is not unpacked yet and ``artifact`` is not there (or has
@@ -556,11 +579,13 @@ def apply_release(
     if unit is not None:
         if not service:
             raise ValueError("unit needs service, the name of the systemd unit to write (e.g. shop.service)")
-        unit_text = _unit.render_unit(tree.app, tree.current_link, unit)
+        unit_text = _unit.render_unit(tree.app, tree.current_link, unit, writable=[tree.shared_dir])
     if service:
         _unit.validate_service(service)
     _validate_rel_paths("shared_dirs", shared_dirs)
     _validate_rel_paths("shared_files", shared_files)
+    user, group = owner or (None, None)
+    _account.validate_account(user, group)
     validate.numbers({"keep": keep, "strip_components": strip}, NUMBERS)
 
     live = tree.live()
@@ -619,28 +644,39 @@ def apply_release(
             )
         if verdict["state"] != "verified":
             result["verified"] = False  # installed by another tool and run before: adopted as it is
+    ids: Optional[Tuple[int, int]] = None
     if state in ("present", "current"):
         if release is None:
             raise ValueError("state=%s needs release" % state)
+        restage = needs_unpack and tree.is_complete(release)
         if needs_unpack:
+            # every refusal before the first change (the account below included)
             if shared_files:
                 tree.check_shared_files(shared_files)
-            restage = tree.is_complete(release)
-            actions.append("restage" if restage else "unpack")
             if restage and (not artifact or not os.path.isfile(artifact)):
                 raise ReleaseError(
                     "release %r on this host cannot be trusted: %s; nothing was changed. Give its artifact (src, "
                     "artifact or url, with checksum) to unpack it again, or remove %s"
                     % (release, result["restage_reason"], tree.release_dir(release))
                 )
+            if not have and not (check and download is not None):  # in check mode a download is only planned
+                check_artifact(artifact, checksum)
+        if user is not None or group is not None:
+            accounts = accounts or _account.Accounts(tree.runner)
+            created, ids = accounts.ensure(user, group, create_owner, check, comment="%s (zerodown.deploy)" % tree.app)
+            actions.extend(created)
+            not_owned = tree.shared_not_owned(ids, shared_dirs, shared_files)
+            if not_owned:
+                actions.append("own shared")
+                if not check:
+                    for path in not_owned:
+                        os.lchown(path, *(ids or (-1, -1)))
+        if needs_unpack:
+            actions.append("restage" if restage else "unpack")
             if not check:
                 result["sha256"] = tree.unpack(
-                    release, artifact or "", checksum, strip, owner, shared_dirs, shared_files
+                    release, artifact or "", checksum, strip, ids, shared_dirs, shared_files
                 )["sha256"]
-            elif not artifact or not os.path.isfile(artifact):
-                raise ReleaseError("artifact %r is not a file on this host; copy it first" % (artifact,))
-            elif checksum and sha256_file(artifact) != checksum:
-                raise ReleaseError("artifact %s does not have sha256 %s" % (artifact, checksum))
 
     unit_changed = False
     if unit_text is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 
@@ -32,7 +32,32 @@ UNIT_SPEC: Dict[str, Any] = {
     "environment_file": {"type": "str", "default": ""},
     "stop_timeout": {"type": "int", "default": 30},
     "description": {"type": "str"},
+    "hardening": {"type": "dict", "default": {}},
 }
+
+#: systemd sandboxing every unit gets; ``unit.hardening`` (the role's zerodown_unit_hardening) is merged over it,
+#: a directive set to null is left out. The release is read-only to the app (ProtectSystem=strict makes the whole
+#: file system read-only); ReadWritePaths always holds shared/, plus any path given there.
+HARDENING_DEFAULTS: Dict[str, Any] = {
+    "NoNewPrivileges": True,
+    "ProtectSystem": "strict",
+    "ProtectHome": True,
+    "PrivateTmp": True,
+}
+#: The directives ``unit.hardening`` may set: a misspelt one is refused here, where systemd would only warn.
+HARDENING_DIRECTIVES = frozenset(
+    """
+    NoNewPrivileges ProtectSystem ProtectHome PrivateTmp PrivateDevices PrivateUsers PrivateNetwork PrivateIPC
+    ProtectKernelTunables ProtectKernelModules ProtectKernelLogs ProtectControlGroups ProtectClock ProtectHostname
+    ProtectProc ProcSubset RestrictSUIDSGID RestrictRealtime RestrictNamespaces RestrictAddressFamilies
+    LockPersonality MemoryDenyWriteExecute RemoveIPC ReadWritePaths ReadOnlyPaths InaccessiblePaths
+    CapabilityBoundingSet AmbientCapabilities SystemCallFilter SystemCallArchitectures UMask
+    StateDirectory CacheDirectory LogsDirectory RuntimeDirectory
+    """.split()
+)
+#: Directories ProtectHome hides (a mount namespace cannot make a path inside them writable again).
+_HOME_DIRS = ("/home", "/root", "/run/user")
+_PATH_LISTS = ("ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths")
 
 
 def _escape(value: Any) -> str:
@@ -44,14 +69,74 @@ def validate_service(service: Any) -> str:
     return validate.name(service, "systemd_service", "service")
 
 
-def render_unit(app: str, working_directory: str, unit: Dict[str, Any]) -> str:
-    """The unit's text; raises ValueError naming a bad value."""
+def _word(value: Any, what: str) -> str:
+    text = str(value)
+    if not text or any(c.isspace() for c in text):
+        raise ValueError("%s must be one word (no spaces or newlines), got %r" % (what, value))
+    return text
+
+
+def _hardening_value(directive: str, value: Any) -> str:
+    what = "unit.hardening.%s" % directive
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        words = [_word(v, what) for v in value]
+        if directive in _PATH_LISTS:
+            for word in words:
+                if not word.lstrip("-+").startswith("/"):
+                    raise ValueError("%s takes absolute paths (optionally prefixed - or +), got %r" % (what, word))
+        return " ".join(words)
+    if isinstance(value, (dict, float)) or "\n" in str(value) or not str(value).strip():
+        raise ValueError("%s must be yes/no, one line of text or a list, got %r" % (what, value))
+    return str(value).strip()
+
+
+def hardening_lines(working_directory: str, writable: Sequence[str], overrides: Optional[Dict[str, Any]]) -> List[str]:
+    """The [Service] sandboxing lines: HARDENING_DEFAULTS with ``overrides`` merged over them, and ReadWritePaths
+    holding ``writable`` (shared/) before any path the overrides add. Raises ValueError naming a bad directive."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - HARDENING_DIRECTIVES)
+    if unknown:
+        raise ValueError(
+            "unit.hardening: unknown directive(s) %s; use one of %s"
+            % (", ".join(unknown), ", ".join(sorted(HARDENING_DIRECTIVES)))
+        )
+    extra = overrides.pop("ReadWritePaths", None)
+    if isinstance(extra, str):
+        extra = extra.split()
+    settings = dict(HARDENING_DEFAULTS, **overrides)
+    protect_home = settings.get("ProtectHome")
+    if protect_home not in (None, False, "no", "false", "read-only"):
+        for home in _HOME_DIRS:
+            if working_directory == home or working_directory.startswith(home + "/"):
+                raise ValueError(
+                    "the application lives under %s, which ProtectHome=%s hides from it; move zerodown_base_dir, "
+                    "or set unit.hardening.ProtectHome (zerodown_unit_hardening) to read-only"
+                    % (home, _hardening_value("ProtectHome", protect_home))
+                )
+    lines = []
+    ordered = list(HARDENING_DEFAULTS) + sorted(k for k in settings if k not in HARDENING_DEFAULTS)
+    for directive in ordered:
+        if settings[directive] is not None:
+            lines.append("%s=%s" % (directive, _hardening_value(directive, settings[directive])))
+    paths = list(dict.fromkeys(list(writable) + list(extra or [])))
+    if paths:
+        lines.append("ReadWritePaths=%s" % _hardening_value("ReadWritePaths", paths))
+    return lines
+
+
+def render_unit(app: str, working_directory: str, unit: Dict[str, Any], writable: Sequence[str] = ()) -> str:
+    """The unit's text; raises ValueError naming a bad value. ``writable``: the paths the app may write
+    (shared/), every other one is read-only to it (ProtectSystem=strict, unless unit.hardening says otherwise)."""
     exec_start = unit.get("exec_start")
     if not exec_start or "\n" in exec_start:
         raise ValueError(
             "unit.exec_start must be one command line (what the unit runs from current), got %r" % (exec_start,)
         )
-    for key in ("user", "group", "environment_file", "description"):
+    for key in ("user", "group"):
+        validate.name(unit.get(key) or "root", "posix_account", "unit.%s" % key)
+    for key in ("environment_file", "description"):
         if "\n" in str(unit.get(key) or ""):
             raise ValueError("unit.%s must be one line, got %r" % (key, unit.get(key)))
     stop_timeout = validate.number(unit.get("stop_timeout", 30), "unit.stop_timeout", validate.WHOLE_SECONDS)
@@ -82,6 +167,10 @@ def render_unit(app: str, working_directory: str, unit: Dict[str, Any]) -> str:
         lines.append('Environment="%s=%s"' % (name, _escape(value)))
     lines += [
         'ExecStart=/bin/sh -c "exec %s"' % _escape(exec_start),
+        "# Least privilege (unit.hardening overrides each): the release is read-only to the app, shared/ is not.",
+    ]
+    lines += hardening_lines(working_directory, writable, unit.get("hardening"))
+    lines += [
         "# Graceful stop: SIGTERM to the app, which stops accepting and finishes",
         "# in-flight requests; SIGKILL only after TimeoutStopSec.",
         "KillSignal=SIGTERM",

@@ -78,6 +78,8 @@ NAME_PATTERNS: Dict[str, str] = {
     "systemd_service": r"[A-Za-z0-9:_.@-]{1,247}\.service",
     "env_name": r"[A-Za-z_][A-Za-z0-9_]{0,254}",
     "header_name": r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}",
+    # POSIX portable user and group names (not all digits: chown and systemd would read a number as an id)
+    "posix_account": r"(?![0-9]+$)[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}",
 }
 #: kind -> what a valid one looks like, for the refusal.
 NAME_HINTS: Dict[str, str] = {
@@ -91,6 +93,8 @@ NAME_HINTS: Dict[str, str] = {
     "systemd_service": "give a systemd service name such as shop.service",
     "env_name": "give a variable name: letters, digits and _, not starting with a digit",
     "header_name": "use letters, digits and '-' (an HTTP header name)",
+    "posix_account": "give a POSIX user or group name: 1-32 letters, digits, '.', '_' or '-', not starting with '-' "
+    "and not all digits (e.g. shop)",
 }
 _NAME_RES = {kind: re.compile(pattern) for kind, pattern in NAME_PATTERNS.items()}
 

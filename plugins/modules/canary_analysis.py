@@ -239,9 +239,9 @@ EXAMPLES = r"""
     msg: "canary failed: {{ step.reason }}"
   when: step.verdict == 'fail'
 
-- name: One call per step, on two HAProxy peers (snapshot at the start, 30 s pause)
+- name: One call per step, on two HAProxy processes of this load-balancer host (snapshot at the start, 30 s pause)
   zerodown.deploy.canary_analysis:
-    socket: [/run/haproxy/admin.sock, 10.0.0.3:9999]
+    socket: [/run/haproxy/admin.sock, /run/haproxy/admin-2.sock]
     backend: app
     canary_servers: [web4]
     pause: 30

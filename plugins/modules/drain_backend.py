@@ -89,14 +89,14 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Drain web1 on both HAProxy peers before stopping it
+- name: Drain web1 on each load-balancer host's HAProxy (its unix socket) before stopping it
   zerodown.deploy.drain_backend:
-    socket:
-      - /run/haproxy/admin.sock
-      - 10.0.0.3:9999
+    socket: /run/haproxy/admin.sock
     backend: app
     server: web1
     timeout: 120
+  delegate_to: "{{ item }}"
+  loop: "{{ groups['lb'] }}"
   register: drain
 
 - name: Drain a batch, cutting off whatever is left after 30 s

@@ -110,11 +110,23 @@ options:
     elements: str
     default: []
   owner:
-    description: User owning the unpacked release and the shared directories (default the connecting user).
+    description:
+      - The user the application runs as. Staging (O(state=present) or O(state=current)) makes C(shared/), the
+        O(shared_dirs) and the O(shared_files) its own (those paths, not what is inside them); the release itself
+        stays owned by the connecting user (root with C(become)), its files read-only to the application.
+      - A POSIX user name (letters, digits, C(.), C(_), C(-)); anything else is refused before any change.
     type: str
   group:
-    description: Group owning the unpacked release and the shared directories.
+    description: The group of O(owner) on C(shared/) and the shared paths; a POSIX group name.
     type: str
+  create_owner:
+    description:
+      - Create O(owner) and O(group) when they do not exist, as system accounts - no login shell, home
+        C(/nonexistent), primary group O(group) (or a new group named like the user) - in the same call, before
+        the release is unpacked. An account that exists (locally or through NSS) is used as it is.
+      - Without it, a missing O(owner) or O(group) fails the call with nothing changed.
+    type: bool
+    default: false
   service:
     description: systemd unit stopped before and started after C(current) moves (and started if it is not running).
     type: str
@@ -136,7 +148,9 @@ options:
         type: str
         required: true
       user:
-        description: User the service runs as.
+        description:
+          - User the service runs as, normally O(owner). V(root) is allowed, not recommended - the role
+            zerodown.deploy.release runs the application as an unprivileged system user of its own.
         type: str
         default: root
       group:
@@ -161,6 +175,26 @@ options:
       description:
         description: The unit's C(Description) (default C(<app> (zerodown.deploy))).
         type: str
+      hardening:
+        description:
+          - "systemd sandboxing directives merged over the defaults C(NoNewPrivileges=yes), C(ProtectSystem=strict),
+            C(ProtectHome=yes), C(PrivateTmp=yes); C(ReadWritePaths) always holds C(shared/) (every shared path
+            links there), so the release and the rest of the file system are read-only to the application."
+          - Keys are directive names, values V(true)/V(false) (written C(yes)/C(no)), text, or a list (written
+            space-separated); V(null) leaves a default directive out. C(ReadWritePaths) adds paths after C(shared/).
+          - "Allowed directives: C(NoNewPrivileges), C(ProtectSystem), C(ProtectHome), C(PrivateTmp),
+            C(PrivateDevices), C(PrivateUsers), C(PrivateNetwork), C(PrivateIPC), C(ProtectKernelTunables),
+            C(ProtectKernelModules), C(ProtectKernelLogs), C(ProtectControlGroups), C(ProtectClock),
+            C(ProtectHostname), C(ProtectProc), C(ProcSubset), C(RestrictSUIDSGID), C(RestrictRealtime),
+            C(RestrictNamespaces), C(RestrictAddressFamilies), C(LockPersonality), C(MemoryDenyWriteExecute),
+            C(RemoveIPC), C(ReadWritePaths), C(ReadOnlyPaths), C(InaccessiblePaths), C(CapabilityBoundingSet),
+            C(AmbientCapabilities), C(SystemCallFilter), C(SystemCallArchitectures), C(UMask), C(StateDirectory),
+            C(CacheDirectory), C(LogsDirectory), C(RuntimeDirectory); any other is refused (systemd would only
+            warn about a misspelt one)."
+          - An application under C(/home), C(/root) or C(/run/user) is refused while C(ProtectHome) hides it; set
+            C(ProtectHome) to V(read-only) there.
+        type: dict
+        default: {}
   ready:
     description:
       - After the service (re)started with O(state=current) or O(state=rollback), probe it from this host until it
@@ -215,7 +249,17 @@ EXAMPLES = r"""
     artifact: /var/cache/zerodown/shop-2024.06.01-1.tar.gz
     checksum: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
     owner: shop
+    group: shop
+    create_owner: true
     shared_dirs: [log]
+    service: shop.service
+    unit:
+      exec_start: bin/start
+      user: shop
+      group: shop
+      hardening:
+        ReadWritePaths: [/var/spool/shop]
+        AmbientCapabilities: CAP_NET_BIND_SERVICE   # listen on port 80 without root
     state: present
 
 - name: Switch this batch (stop, swap current, start) in one call
@@ -321,9 +365,7 @@ ansible_facts:
       type: dict
 """
 
-import grp  # noqa: E402
 import os  # noqa: E402
-import pwd  # noqa: E402
 import shutil  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
@@ -331,6 +373,7 @@ from ansible.module_utils.urls import open_url  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _http as http  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._account import AccountError  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import (  # noqa: E402
     ReleaseError,
     ReleaseTree,
@@ -412,6 +455,7 @@ def main():
             shared_files=dict(type="list", elements="str", default=[]),
             owner=dict(type="str"),
             group=dict(type="str"),
+            create_owner=dict(type="bool", default=False),
             service=dict(type="str"),
             keep=dict(type="int"),
             src=dict(type="path"),
@@ -440,19 +484,8 @@ def main():
     module.no_log_values.update(secrets)
     if p["src"] is not None:
         module.fail_json(msg="src is sent by the zerodown.deploy.release action plugin; call the module through it")
-    owner = None
     try:
         checksum = parse_checksum(p["checksum"])
-        if p["owner"] or p["group"]:
-            try:
-                uid = pwd.getpwnam(p["owner"]).pw_uid if p["owner"] else -1
-            except KeyError:
-                raise ValueError("owner %r does not exist on this host; create the user first" % p["owner"]) from None
-            try:
-                gid = grp.getgrnam(p["group"]).gr_gid if p["group"] else -1
-            except KeyError:
-                raise ValueError("group %r does not exist on this host; create the group first" % p["group"]) from None
-            owner = (uid, gid)
 
         def runner(cmd):
             return module.run_command(cmd)
@@ -465,7 +498,8 @@ def main():
             artifact=p["artifact"],
             checksum=checksum,
             strip=p["strip_components"],
-            owner=owner,
+            owner=(p["owner"] or None, p["group"] or None),
+            create_owner=p["create_owner"],
             shared_dirs=p["shared_dirs"],
             shared_files=p["shared_files"],
             service=p["service"],
@@ -477,7 +511,7 @@ def main():
             ready=readiness(p["ready"], (lambda: UnitWatch(runner, p["service"])) if p["service"] else None),
             restart=p["restart"],
         )
-    except (ValueError, ReleaseError) as exc:
+    except (ValueError, ReleaseError, AccountError) as exc:
         module.fail_json(msg=redact(exc, secrets))
     except OSError as exc:
         module.fail_json(

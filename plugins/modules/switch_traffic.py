@@ -118,9 +118,9 @@ EXAMPLES = r"""
     backend: app
   register: lb_state
 
-- name: Blue-green switch on both HAProxy peers, remembering the state before
+- name: Blue-green switch on two HAProxy processes of this load-balancer host, remembering the state before
   zerodown.deploy.switch_traffic:
-    socket: [/run/haproxy/admin.sock, 10.0.0.3:9999]
+    socket: [/run/haproxy/admin.sock, /run/haproxy/admin-2.sock]
     backend: app
     active: [green1, green2]
     standby: [blue1, blue2]
@@ -135,7 +135,7 @@ EXAMPLES = r"""
 
 - name: Roll back the load balancers exactly
   zerodown.deploy.switch_traffic:
-    socket: [/run/haproxy/admin.sock, 10.0.0.3:9999]
+    socket: [/run/haproxy/admin.sock, /run/haproxy/admin-2.sock]
     backend: app
     restore: "{{ switch.previous }}"
 

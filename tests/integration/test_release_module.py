@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import grp
 import hashlib
 import io
 import os
 import pwd
+import secrets
+import shutil
 import stat
+import subprocess
 import tarfile
+import tempfile
 
+import pytest
 from zerodown_testkit.support.ansible_run import run_module
 
 
@@ -50,7 +56,7 @@ def test_install_check_real_again_then_switch_and_rollback(tmp_path):
     assert os.readlink(root / "current") == "releases/v1"
     assert (root / "current" / "VERSION").read_text() == "v1"
     nobody = pwd.getpwnam("nobody").pw_uid
-    assert (root / "releases" / "v1" / "VERSION").stat().st_uid == nobody
+    assert (root / "releases" / "v1" / "VERSION").stat().st_uid == 0, "the release stays root's, read-only to the app"
     assert (root / "shared" / "log").stat().st_uid == nobody
     assert stat.S_IMODE((root / "releases" / "v1" / "bin" / "run").stat().st_mode) == 0o755
     assert os.readlink(root / "releases" / "v1" / "log") == str(root / "shared" / "log")
@@ -222,3 +228,109 @@ def test_the_action_plugin_sends_src_again_for_an_untrusted_release_directory(tm
     assert out["actions"][:2] == ["transfer", "restage"] and (planted / "VERSION").read_text() == "v3"
     again = run_module("release", args)
     assert again["changed"] is False and "transfer" not in again["actions"]
+
+
+# -- least privilege: a system account of its own, the release read-only to it, shared/ writable ------------------
+
+
+@pytest.fixture
+def app_account(monkeypatch):
+    """A user name no host has, removed afterwards with its group; a world-traversable base_dir (tmp_path is
+    root's 0700, which would hide everything from the account); systemctl faked on PATH (PID 1 here is not
+    systemd) so the unit is written to /etc/systemd/system for real and removed afterwards."""
+    name = "zdpriv%s" % secrets.token_hex(4)
+    base = tempfile.mkdtemp(prefix="zerodown-priv-", dir="/var/tmp")
+    os.chmod(base, 0o755)  # noqa: S103 - the account must traverse it, as it does /opt
+    fakebin = os.path.join(base, "fakebin")
+    os.mkdir(fakebin)
+    with open(os.path.join(fakebin, "systemctl"), "w") as handle:
+        handle.write('#!/bin/sh\necho "$@" >> %s/systemctl.log\n' % base)
+    os.chmod(os.path.join(fakebin, "systemctl"), 0o755)  # noqa: S103 - an executable
+    monkeypatch.setenv("PATH", fakebin + os.pathsep + os.environ["PATH"])
+    unit = "/etc/systemd/system/%s.service" % name
+    yield name, os.path.join(base, "opt"), unit
+    subprocess.run(["userdel", name], capture_output=True, check=False)
+    subprocess.run(["groupdel", name], capture_output=True, check=False)
+    if os.path.exists(unit):
+        os.unlink(unit)
+    shutil.rmtree(base)
+
+
+def as_account(name, *cmd):
+    return subprocess.run(["runuser", "-u", name, "--"] + list(cmd), capture_output=True, check=False).returncode
+
+
+def test_staging_creates_a_system_account_that_cannot_write_its_release(tmp_path, app_account):
+    name, base_dir, unit_path = app_account
+    args = _args(
+        tmp_path,
+        "v1",
+        base_dir=base_dir,
+        state="present",
+        owner=name,
+        group=name,
+        create_owner=True,
+        service="%s.service" % name,
+        unit={"exec_start": "bin/run", "user": name, "group": name, "hardening": {"ProtectKernelTunables": True}},
+    )
+    check = run_module("release", args, check=True)
+    assert not check["failed"], check
+    assert check["actions"] == ["create group", "create user", "unpack", "unit"]
+    with pytest.raises(KeyError):
+        pwd.getpwnam(name)
+    assert not os.path.exists(base_dir) and not os.path.exists(unit_path)
+
+    real = run_module("release", args)
+    assert not real["failed"], real
+    assert real["actions"] == ["create group", "create user", "unpack", "unit"]
+    account = pwd.getpwnam(name)
+    assert account.pw_gid == grp.getgrnam(name).gr_gid
+    assert account.pw_dir == "/nonexistent" and not os.path.exists("/nonexistent")
+    assert account.pw_shell.endswith(("nologin", "false"))
+    assert 0 < account.pw_uid < 1000, "a system account (below UID_MIN)"
+
+    root = os.path.join(base_dir, "shop")
+    release = os.path.join(root, "releases", "v1")
+    for path, mode in (
+        (release, 0o755),
+        (release + "/bin", 0o755),
+        (release + "/bin/run", 0o755),
+        (release + "/VERSION", 0o644),
+    ):
+        info = os.lstat(path)
+        assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, 0, mode), path
+    shared_log = os.path.join(root, "shared", "log")
+    for path in (os.path.join(root, "shared"), shared_log):
+        assert (os.stat(path).st_uid, os.stat(path).st_gid) == (account.pw_uid, account.pw_gid), path
+    # what the account can do, asked as the account
+    assert as_account(name, "test", "-r", release + "/VERSION") == 0
+    assert as_account(name, "test", "-x", release + "/bin/run") == 0
+    for path in (release + "/VERSION", release + "/bin/run", release, release + "/bin"):
+        assert as_account(name, "test", "-w", path) != 0, "the app could write its own release: %s" % path
+    assert as_account(name, "test", "-w", release + "/log/") == 0, "shared/log, through the release's link"
+    assert as_account(name, "touch", shared_log + "/app.log") == 0
+
+    text = open(unit_path).read()
+    assert os.stat(unit_path).st_uid == 0 and stat.S_IMODE(os.stat(unit_path).st_mode) == 0o644
+    for line in (
+        "User=%s" % name,
+        "Group=%s" % name,
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "ProtectKernelTunables=yes",
+        "ReadWritePaths=%s/shared" % root,
+    ):
+        assert line in text.splitlines(), line
+
+    again = run_module("release", args)
+    assert not again["failed"] and again["changed"] is False and again["actions"] == []
+
+
+def test_an_account_name_that_is_not_posix_changes_nothing(tmp_path):
+    for owner, group in (("Bad Name", None), ("shop", "x;y"), ("0", None)):
+        args = _args(tmp_path, "v1", owner=owner, create_owner=True, **({"group": group} if group else {}))
+        out = run_module("release", args)
+        assert out["failed"] and "POSIX user or group name" in out["msg"], out
+    assert not (tmp_path / "opt").exists()

@@ -48,14 +48,16 @@ def test_layout_symlinks_ownership_permissions(host, app_names):
         h = host(name)
         current = h.file(BASE + "/current")
         assert current.is_symlink and current.linked_to == BASE + "/releases/v2"
+        # the release is root's, read-only to the app; shared/ is the app's
         release = h.file(BASE + "/releases/v2")
-        assert release.is_directory and release.user == "demoapp" and release.group == "demoapp"
+        assert release.is_directory and release.user == "root" and release.group == "root"
         assert release.mode == 0o755
         start = h.file(BASE + "/releases/v2/bin/start")
-        assert start.user == "demoapp" and start.mode == 0o755
+        assert start.user == "root" and start.mode == 0o755
         assert h.file(BASE + "/releases/v2/release.json").mode == 0o644
         assert h.file(BASE + "/releases/v2/.zerodown-release.json").exists
-        assert h.file(BASE + "/shared").is_directory
+        shared = h.file(BASE + "/shared")
+        assert shared.is_directory and shared.user == "demoapp" and shared.group == "demoapp"
 
 
 def test_unit_runs_current_with_graceful_stop(host, app_names):
@@ -67,6 +69,37 @@ def test_unit_runs_current_with_graceful_stop(host, app_names):
         assert 'ExecStart=/bin/sh -c "exec bin/start"' in text
         assert "KillSignal=SIGTERM" in text and "TimeoutStopSec=" in text
         assert "User=demoapp" in text
+        lines = text.splitlines()
+        for line in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes"):
+            assert line in lines, (name, line)
+        assert "ReadWritePaths=%s/shared" % BASE in lines
+
+
+def test_the_app_runs_unprivileged_and_cannot_write_its_own_release(host, app_names):
+    for name in app_names:
+        h = host(name)
+        account = h.user("demoapp")
+        assert account.exists and account.uid != 0
+        pid = h.run("systemctl show -p MainPID --value demoapp")
+        assert pid.rc == 0 and int(pid.stdout) > 0, (name, pid.stdout, pid.stderr)
+        # the service's main process (python3, exec'd from bin/start), not the shell that started it
+        status = h.run("cat /proc/%s/status", pid.stdout.strip())
+        assert status.rc == 0, status.stderr
+        fields = dict(line.split(":", 1) for line in status.stdout.splitlines() if ":" in line)
+        assert fields["Uid"].split()[:2] == [str(account.uid)] * 2, (name, fields["Uid"])  # real and effective
+        assert fields["Uid"].split()[0] != "0"
+        assert fields["NoNewPrivs"].strip() == "1", (name, "NoNewPrivileges=yes is in force")
+        for path in ("VERSION", "bin/start", "app/demoapp.py", "release.json", "."):
+            denied = h.run("runuser -u demoapp -- test -w %s", "%s/current/%s" % (BASE, path))
+            assert denied.rc != 0, (name, "the app can write its own release", path)
+        assert h.run("runuser -u demoapp -- test -r %s/current/app/demoapp.py", BASE).rc == 0
+        assert h.run("runuser -u demoapp -- test -w %s/shared", BASE).rc == 0, (name, "shared/ is not writable")
+        # In the service's own mount namespace (ProtectSystem=strict, ReadWritePaths=shared/) the release is on a
+        # read-only mount - access(W_OK) is refused (EROFS) even to root there - and shared/ is not.
+        inside = "nsenter --target %s --mount -- test -w %%s" % pid.stdout.strip()
+        assert h.run(inside, BASE + "/current/VERSION").rc != 0, (name, "the release is writable in the unit")
+        assert h.run(inside, "/etc").rc != 0, (name, "ProtectSystem=strict is not in force")
+        assert h.run(inside, BASE + "/shared").rc == 0, (name, "ReadWritePaths does not cover shared/")
 
 
 def test_lock_released_and_ledger_records_the_deploy(host):

@@ -430,3 +430,89 @@ def test_a_damaged_release_state_file_is_named(tree, tmp_path, content):
         apply_release(tree, "rollback", None)
     assert str(err.value).startswith(path + " ") and "move it aside (mv %s %s.corrupt)" % (path, path) in str(err.value)
     assert tree.live() == "v1"
+
+
+# -- least privilege: the release stays root-owned, shared/ belongs to the app's account --------------------------
+
+
+class FakeAccounts:
+    """_account.Accounts with the ids of the test's own user (an unprivileged test cannot chown to another)."""
+
+    def __init__(self, exists=True):
+        self.exists = exists
+        self.calls = []
+
+    def ensure(self, user, group, create, check, comment=""):
+        self.calls.append((user, group, create, check))
+        if not self.exists:
+            if check:
+                return ["create group", "create user"], None
+            self.exists = True
+            return ["create group", "create user"], (os.getuid(), os.getgid())
+        return [], (os.getuid(), os.getgid())
+
+
+def test_staging_creates_the_account_before_unpacking_and_the_release_is_not_chowned(tree, tmp_path, monkeypatch):
+    chowned = []
+    monkeypatch.setattr(os, "lchown", lambda path, uid, gid: chowned.append(path))
+    accounts = FakeAccounts(exists=False)
+    check = deploy(tree, tmp_path, "v1", owner=("shop", "shop"), create_owner=True, accounts=accounts, check=True)
+    assert check["actions"] == ["create group", "create user", "unpack", "switch", "restart"]
+    assert not os.path.exists(tree.root) and accounts.calls == [("shop", "shop", True, True)]
+
+    out = deploy(
+        tree, tmp_path, "v1", owner=("shop", "shop"), create_owner=True, accounts=accounts, shared_dirs=["log"]
+    )
+    assert out["actions"] == ["create group", "create user", "unpack", "switch", "restart"]
+    assert chowned == [], "nothing under releases/ is handed to the app's account"
+    again = deploy(
+        tree, tmp_path, "v1", owner=("shop", "shop"), create_owner=True, accounts=accounts, shared_dirs=["log"]
+    )
+    assert again["changed"] is False and again["actions"] == []
+
+
+def test_shared_paths_the_account_does_not_own_are_made_its_own_at_every_staging(tree, tmp_path, monkeypatch):
+    deploy(tree, tmp_path, "v1", shared_dirs=["log"])
+    os.makedirs(os.path.join(tree.shared_dir, "log", "old"))
+    open(os.path.join(tree.shared_dir, "settings.ini"), "w").close()
+    other = (os.getuid() + 1, os.getgid() + 1)  # the account the app runs as, as far as this test knows
+    chowned = []
+    monkeypatch.setattr(os, "lchown", lambda path, uid, gid: chowned.append((path, uid, gid)))
+
+    class Other(FakeAccounts):
+        def ensure(self, user, group, create, check, comment=""):
+            return [], other
+
+    kw = dict(owner=("shop", "shop"), accounts=Other(), shared_dirs=["log"], shared_files=["settings.ini"])
+    check = deploy(tree, tmp_path, "v1", check=True, **kw)
+    assert check["actions"] == ["own shared"] and chowned == []
+    out = deploy(tree, tmp_path, "v1", **kw)
+    assert out["actions"] == ["own shared"]
+    shared = tree.shared_dir
+    # the paths themselves, not what is inside them (log/old stays as it is)
+    assert chowned == [(p, *other) for p in (shared, shared + "/log", shared + "/settings.ini")]
+
+
+def test_a_bad_account_name_is_refused_before_any_change(tree, tmp_path, sysd):
+    accounts = FakeAccounts(exists=False)
+    for owner in (("sh op", None), ("shop", "web\n"), ("1000", "1000")):
+        with pytest.raises(ValueError, match="POSIX user or group name"):
+            deploy(tree, tmp_path, "v1", owner=owner, create_owner=True, accounts=accounts)
+    assert accounts.calls == [] and not os.path.exists(tree.root) and sysd.calls == []
+
+
+def test_a_bad_artifact_is_refused_before_the_account_is_created(tree, tmp_path):
+    accounts = FakeAccounts(exists=False)
+    with pytest.raises(ReleaseError, match="nothing was changed"):
+        deploy(tree, tmp_path, "v1", owner=("shop", None), create_owner=True, accounts=accounts, checksum="0" * 64)
+    assert accounts.calls == [] and not os.path.exists(tree.root)
+
+
+def test_the_unit_makes_shared_the_one_writable_place(tree, tmp_path):
+    unit_dir = tmp_path / "units"
+    unit_dir.mkdir()
+    deploy(
+        tree, tmp_path, "v1", unit={"exec_start": "bin/start", "user": "shop", "group": "shop"}, unit_dir=str(unit_dir)
+    )
+    text = (unit_dir / "shop.service").read_text()
+    assert "ProtectSystem=strict\n" in text and "ReadWritePaths=%s\n" % tree.shared_dir in text

@@ -145,3 +145,103 @@ def test_no_answer_from_systemd_is_no_evidence():
     assert UnitWatch(Systemd(props("failed"), rc=1), "shop.service")() is None
     with pytest.raises(ValueError, match="give a systemd service name"):
         UnitWatch(Systemd(props()), "shop; reboot")
+
+
+# -- least privilege: the release read-only to the app, shared/ writable -----------------------------------------
+
+SHARED = "/opt/shop/shared"
+
+
+def service_lines(unit, writable=(SHARED,), working_directory="/opt/shop/current"):
+    return render_unit("shop", working_directory, dict({"exec_start": "bin/start"}, **unit), writable).splitlines()
+
+
+def test_the_unit_is_hardened_by_default_with_shared_writable():
+    lines = service_lines({"user": "shop", "group": "shop"})
+    hardening = [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "ReadWritePaths=/opt/shop/shared",
+    ]
+    start = lines.index(hardening[0])
+    assert lines[start : start + len(hardening)] == hardening
+    assert lines.index("[Service]") < start < lines.index("[Install]")
+
+
+def test_each_hardening_directive_is_overridden_left_out_or_added():
+    lines = service_lines(
+        {
+            "hardening": {
+                "ProtectHome": "read-only",
+                "PrivateTmp": None,
+                "NoNewPrivileges": False,
+                "ProtectKernelTunables": True,
+                "AmbientCapabilities": "CAP_NET_BIND_SERVICE",
+                "ReadWritePaths": ["/var/spool/shop", "-/var/cache/shop", SHARED],
+                "SystemCallFilter": ["@system-service", "~@privileged"],
+            }
+        }
+    )
+    assert "ProtectHome=read-only" in lines and "NoNewPrivileges=no" in lines
+    assert not [line for line in lines if line.startswith("PrivateTmp=")]
+    assert "ProtectSystem=strict" in lines and "ProtectKernelTunables=yes" in lines
+    assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in lines
+    assert "SystemCallFilter=@system-service ~@privileged" in lines
+    # shared/ first, each path once
+    assert [line for line in lines if line.startswith("ReadWritePaths=")] == [
+        "ReadWritePaths=/opt/shop/shared /var/spool/shop -/var/cache/shop"
+    ]
+
+
+def test_the_hardening_defaults_are_in_one_place_and_documented_where_users_read_them():
+    from pathlib import Path
+
+    import yaml
+
+    from ansible_collections.zerodown.deploy.plugins.module_utils._unit import HARDENING_DEFAULTS, HARDENING_DIRECTIVES
+    from ansible_collections.zerodown.deploy.plugins.modules import release
+
+    repo = Path(__file__).resolve().parents[4]
+    spec = yaml.safe_load((repo / "roles/release/meta/argument_specs.yml").read_text())["argument_specs"]["main"]
+    role_doc = " ".join(spec["options"]["zerodown_unit_hardening"]["description"])
+    module_doc = yaml.safe_load(release.DOCUMENTATION)["options"]["unit"]["suboptions"]["hardening"]["description"]
+    for directive, value in HARDENING_DEFAULTS.items():
+        written = "C(%s=%s)" % (directive, {True: "yes", False: "no"}.get(value, value))
+        assert written in role_doc and written in module_doc[0], written
+    for directive in HARDENING_DIRECTIVES:
+        assert "C(%s)" % directive in module_doc[2], directive
+
+
+@pytest.mark.parametrize(
+    "hardening, message",
+    [
+        ({"ProtectSytem": "strict"}, "unknown directive.*ProtectSytem"),
+        ({"ProtectSystem": "strict\nExecStartPre=/bin/sh"}, "ProtectSystem"),
+        ({"ReadWritePaths": ["relative/path"]}, "absolute paths"),
+        ({"ReadWritePaths": ["/a b"]}, "one word"),
+        ({"UMask": 0.5}, "UMask"),
+        ({"ProtectHome": {"a": 1}}, "ProtectHome"),
+    ],
+)
+def test_bad_hardening_is_named(hardening, message):
+    with pytest.raises(ValueError, match=message):
+        service_lines({"hardening": hardening})
+
+
+def test_an_app_under_home_is_refused_while_protect_home_hides_it():
+    with pytest.raises(ValueError, match="under /home, which ProtectHome=yes hides"):
+        service_lines({}, writable=("/home/apps/shop/shared",), working_directory="/home/apps/shop/current")
+    lines = service_lines(
+        {"hardening": {"ProtectHome": "read-only"}},
+        writable=("/home/apps/shop/shared",),
+        working_directory="/home/apps/shop/current",
+    )
+    assert "ProtectHome=read-only" in lines and "ReadWritePaths=/home/apps/shop/shared" in lines
+
+
+@pytest.mark.parametrize("key, bad", [("user", "sh op"), ("user", "1000"), ("group", "-x"), ("group", "a;b")])
+def test_user_and_group_must_be_posix_names(key, bad):
+    with pytest.raises(ValueError, match="unit.%s" % key):
+        service_lines({key: bad})
