@@ -365,6 +365,7 @@ ansible_facts:
       type: dict
 """
 
+import errno  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 
@@ -441,6 +442,18 @@ def downloader(module, url):
     return download
 
 
+def os_error_message(p, exc):
+    """What a failed file operation means for the user: a full disk is not a permissions problem."""
+    where = os.path.join(p["base_dir"], p["app"])
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            "release %s of %s: %s: the filesystem of %s is full; nothing was switched and the partial release was "
+            "removed: free space there (or keep fewer releases, zerodown_keep_releases) and deploy again"
+            % (p["release"], p["app"], exc.strerror, where)
+        )
+    return "release %s of %s: %s; check permissions under %s (become: true)" % (p["release"], p["app"], exc, where)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -514,10 +527,7 @@ def main():
     except (ValueError, ReleaseError, AccountError) as exc:
         module.fail_json(msg=redact(exc, secrets))
     except OSError as exc:
-        module.fail_json(
-            msg="release %s of %s: %s; check permissions under %s (become: true)"
-            % (p["release"], p["app"], exc, p["base_dir"])
-        )
+        module.fail_json(msg=os_error_message(p, exc))
     result = scrub(result, secrets)
     result["diff"] = dict(
         before={"current": result["previous"]},

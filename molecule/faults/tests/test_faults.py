@@ -267,6 +267,35 @@ def test_drain_timeout_with_policy_fail_rolls_back(inject, host, facts):
     assert results == [200] * 8, "the long requests were left to finish: %s" % results
 
 
+# app2's releases directory becomes a tmpfs holding its releases so far, then shrunk to what they use and 24 KiB
+# more (a release is ~50 KiB there). Lazily unmounted afterwards: a process started from it keeps its files.
+SMALL_FS = (
+    "set -e; mkdir -p /run/zd-small; mount -t tmpfs -o size=64m,mode=0755 zd-small /run/zd-small; "
+    "cp -a /opt/demoapp/releases/. /run/zd-small/; used=$(df -k --output=used /run/zd-small | tail -1); "
+    "mount -o remount,size=$((used + 24))k /run/zd-small; mount --bind /run/zd-small /opt/demoapp/releases"
+)
+
+
+def test_disk_full_while_unpacking_fails_the_stage_and_leaves_no_partial_release(inject, host, facts):
+    """Case 12: app2's releases directory is a small filesystem (its releases so far and 24 KiB more): unpacking
+    the new release fails with no space left; nothing is switched anywhere, app2 keeps no partial release."""
+    app2 = host("app2")
+    assert app2.run(SMALL_FS).rc == 0
+    try:
+        result, data = inject(
+            "12", "rolling", "disk full while the release is unpacked", extra={"zerodown_release": "v2-crash"}
+        )
+        listing = app2.run("ls -1a /opt/demoapp/releases").stdout.split()
+        free = app2.run("df -k --output=avail /opt/demoapp/releases | tail -1").stdout.strip()
+    finally:
+        app2.run("umount -l /opt/demoapp/releases; umount -l /run/zd-small")
+    assert "No space left on device: the filesystem of /opt/demoapp is full" in result.output, result.output[-3000:]
+    assert "app2" in result.output
+    assert "v2-crash" not in listing and not [n for n in listing if n.endswith(".partial")], listing
+    assert int(free) > 20, "the partial release was removed (%s KiB free again)" % free
+    RESULTS[-1]["outcome"] = "stage failed, nothing switched"
+
+
 def test_drain_timeout_with_policy_shutdown_cuts_the_sessions_and_reports_them(run, inventory, facts, host, tmp_path):
     """Case 8, on_timeout=shutdown: the drain shuts the long sessions down at its timeout, says how many it cut, and
     the deploy goes on; only those long requests fail, none of the load generator's. It succeeds (to a release the
