@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger_mod
 from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (
     Ledger,
     LedgerError,
@@ -12,7 +13,6 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (
     summary,
     summary_lines,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger_mod
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir
 
 
