@@ -44,7 +44,7 @@ options:
       status:
         description: Status recorded for every host in O(ledger.hosts).
         type: str
-        choices: [staged, switching, moved, rolled_back, removed, unchanged, failed]
+        choices: [staged, switching, moved, rolled_back, removed, unchanged, failed, unreachable]
       current:
         description: Release recorded as each host's current one.
         type: str
@@ -60,4 +60,11 @@ options:
       step:
         description: A measured step to append to the ledger's C(steps) (a canary step's analysis, say).
         type: dict
+      unreachable:
+        description:
+          - Hosts that could not be reached (a rollback's host whose machine died or whose network is cut). They are
+            recorded with status C(unreachable) and nothing else: what they run is unknown. A later rollback retries
+            them; until then the restore leaves their servers out of the pool.
+        type: list
+        elements: str
 """

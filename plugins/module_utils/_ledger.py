@@ -41,7 +41,7 @@ PREVIOUS_LEDGER_FILE = "ledger.previous.json"
 NOOP_LEDGER_FILE = "ledger.last-noop.json"
 
 HOST_FIELDS = ("previous", "current", "server", "status", "batch")
-HOST_STATUSES = ("staged", "switching", "moved", "rolled_back", "removed", "unchanged", "failed")
+HOST_STATUSES = ("staged", "switching", "moved", "rolled_back", "removed", "unchanged", "failed", "unreachable")
 OUTCOMES = ("running", "succeeded", "unchanged", "rolled_back", "failed", "planned")
 
 _NUMBER = (int, float)
@@ -113,6 +113,7 @@ RECORD_SPEC: Dict[str, Any] = {
     "batch": {"type": "int"},
     "phase": {"type": "str"},
     "step": {"type": "dict"},
+    "unreachable": {"type": "list", "elements": "str"},
 }
 
 
@@ -176,6 +177,9 @@ def record(params: Dict[str, Any], check: bool = False, clock: Callable[[], floa
     hosts = host_entries(
         params.get("hosts"), params.get("status"), params.get("current"), params.get("servers"), params.get("batch")
     )
+    for name in params.get("unreachable") or ():
+        # what it runs is unknown: only the status changes (a later rollback retries it, its server stays out)
+        hosts[name] = {"status": "unreachable"}
     return ledger.update(
         params["run_id"],
         check=check,
@@ -373,7 +377,7 @@ def _checked(ledger: Dict[str, Any]) -> Dict[str, Any]:
 def touched(ledger: Dict[str, Any]) -> bool:
     """Whether the run changed any host (moved it, or began to, or rolled it back)."""
     return any(
-        entry.get("status") in ("switching", "moved", "failed", "rolled_back", "removed")
+        entry.get("status") in ("switching", "moved", "failed", "rolled_back", "removed", "unreachable")
         for entry in ledger.get("hosts", {}).values()
     )
 
@@ -383,7 +387,7 @@ def moved_hosts(ledger: Dict[str, Any]) -> List[str]:
     return sorted(
         name
         for name, entry in ledger.get("hosts", {}).items()
-        if entry.get("status") in ("switching", "moved", "failed")
+        if entry.get("status") in ("switching", "moved", "failed", "unreachable")
     )
 
 
@@ -506,7 +510,11 @@ def rollback_plan(ledger: Dict[str, Any]) -> Dict[str, Any]:
                 },
             }
         )
-    removed = {info["server"] for info in hosts.values() if not info["to"]}
+    # out of the pool for good: hosts that went back to nothing, and hosts that could not be reached (what they run
+    # is unknown; the rollback batch left their servers in maint)
+    removed = {
+        info["server"] for name, info in hosts.items() if not info["to"] or entries[name].get("status") == "unreachable"
+    }
     restore: Dict[str, Any] = {}
     for lb_id, servers in (ledger.get("lb_state") or {}).items():
         if not isinstance(servers, dict) or not all(isinstance(v, dict) for v in servers.values()):
@@ -537,6 +545,9 @@ def summary(ledger: Dict[str, Any]) -> Dict[str, Any]:
         "zerodown_phase_seconds": phase_seconds(ledger),
         "zerodown_hosts": hosts,
         "zerodown_sessions_cut": sessions_cut(ledger),
+        "zerodown_unreachable": sorted(
+            name for name, entry in ledger.get("hosts", {}).items() if entry.get("status") == "unreachable"
+        ),
     }
 
 
@@ -555,6 +566,11 @@ def summary_lines(ledger: Dict[str, Any]) -> List[str]:
                 data["zerodown_sessions_cut"],
                 ", ".join("%s: %s" % ("/".join(s.get("servers") or []), s["killed_sessions"]) for s in cut),
             )
+        )
+    if data["zerodown_unreachable"]:
+        lines.append(
+            "unreachable: %s - left out of the pool (maint), what it runs is unknown; when it is back, run "
+            "zerodown.deploy.rollback (it retries it) or the deploy again" % ", ".join(data["zerodown_unreachable"])
         )
     if data["zerodown_cause"]:
         lines.append("cause: %s" % data["zerodown_cause"])

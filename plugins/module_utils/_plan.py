@@ -151,6 +151,10 @@ def batches(hosts: Sequence[str], size: int) -> List[List[str]]:
     return [list(hosts[i : i + size]) for i in range(0, len(hosts), size)]
 
 
+#: Seconds a host's release call may take beyond its stop and readiness timeouts (connection, switch, start).
+HOST_CALL_MARGIN = 30
+
+
 def worst_case_seconds(batch_count: int, drain: float, stop: float, ready: float) -> int:
     """The longest a deploy can take before its timeouts stop it: every batch at its limits, plus a fixed part."""
     return int(batch_count * (drain + stop + ready + 10) + 120)
@@ -596,6 +600,9 @@ def build_plan(
         "stop": _number(variables, "zerodown_stop_timeout", problems),
         "ready": _number(variables, "zerodown_ready_timeout", problems),
     }
+    # the longest one host's stop/switch/start/ready call may take: past it the task is given up (a host whose
+    # SSH connection hangs, cut off without a reset, must not hold the deploy)
+    timeouts["host_call"] = int(timeouts["stop"] + timeouts["ready"] + HOST_CALL_MARGIN)
     strategy_plan: Dict[str, Any] = {}
     rolled = list(app_hosts)
     if strategy == "blue_green" and mode != "contract":

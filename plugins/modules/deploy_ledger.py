@@ -76,7 +76,7 @@ options:
   status:
     description: Status recorded for every host in O(hosts).
     type: str
-    choices: [staged, switching, moved, rolled_back, removed, unchanged, failed]
+    choices: [staged, switching, moved, rolled_back, removed, unchanged, failed, unreachable]
   current:
     description: Release recorded as the current one of every host in O(hosts).
     type: str

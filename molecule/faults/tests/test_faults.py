@@ -19,6 +19,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from zerodown_testkit.fleet import core
+from zerodown_testkit.e2e.verifier import ADMIN_SOCKET as ADMIN
 from zerodown_testkit.e2e.verifier import assert_no_failed_requests, current_on, deploy_under_load, lb_states, ledger
 
 APPS = ["app1", "app2", "app3", "app4"]
@@ -296,12 +298,123 @@ def test_disk_full_while_unpacking_fails_the_stage_and_leaves_no_partial_release
     RESULTS[-1]["outcome"] = "stage failed, nothing switched"
 
 
+def _other_release(host) -> str:
+    """A healthy release the fleet does not run (v2 or v1): a case whose fault spares some hosts moves them to it."""
+    return "v2" if current_on(host, "app1") == "v1" else "v1"
+
+
+def _fault_hook(tmp_path, host_name: str, batch: int, call: str, what: str) -> str:
+    """A before_switch hook that runs ``core.<call>`` on ``host_name``'s machine in batch ``batch``, from the
+    controller (a machine killed, its network cut)."""
+    fleet = os.environ.get("ZERODOWN_FLEET_NAME") or core.default_name()
+    return _hook(
+        tmp_path,
+        "fault_%s.yml" % host_name,
+        "- name: %s (the fault)\n"
+        "  ansible.builtin.command:\n"
+        '    argv: ["{{ ansible_playbook_python }}", -c, "from zerodown_testkit.fleet import core; '
+        "core.%s(core.load_spec('%s'), '%s')\"]\n"
+        "  delegate_to: localhost\n"
+        "  changed_when: true\n"
+        "  when: inventory_hostname == '%s' and zerodown_batch_index + 1 == %d\n"
+        % (what, call, fleet, host_name, host_name, batch),
+    )
+
+
+@pytest.fixture
+def revive(host, facts):
+    """Boot the killed machines again on their own disk (or give them their network back) and put their servers
+    back in the pool: the next cases need them."""
+    hurt: list = []
+    yield hurt
+    spec = core.load_spec(os.environ.get("ZERODOWN_FLEET_NAME") or core.default_name())
+    for name in hurt:
+        if core.machine_running(spec, name):
+            core.set_network(spec, name, True)
+        else:
+            core.restart_machine(spec, name)
+        host("lb1").run(
+            "echo 'set server %s/%s state ready' | socat stdio %s", facts["fleet_haproxy_backend"], name, ADMIN
+        )
+
+
+def _host_lost(run, inventory, facts, host, tmp_path, case, fault, call, what):
+    """Cases 6 and 7: app2 is lost in batch 2 after its drain (app1 already moved): the deploy stops, app1 goes back,
+    app2 is left out of the pool (maint) and reported; no request fails (app2 was drained)."""
+    backend = facts["fleet_haproxy_backend"]
+    before = lb_states(host, backend), {name: current_on(host, name) for name in APPS}
+    hook = _fault_hook(tmp_path, "app2", 2, call, what)
+    started = time.monotonic()
+    result, report = deploy_under_load(
+        run,
+        inventory,
+        facts,
+        tmp_path,
+        extra_vars={"zerodown_release": _other_release(host), "zerodown_hook_before_switch": hook},
+    )
+    seconds = time.monotonic() - started
+    (tmp_path / "deploy.log").write_text(result.output)
+    assert not result.ok
+    assert_no_failed_requests(report)
+    after = lb_states(host, backend)
+    assert after["app2"][0] in ("1", "33"), "the lost host is left in maint: %s" % (after,)
+    assert {n: s for n, s in after.items() if n != "app2"} == {n: s for n, s in before[0].items() if n != "app2"}
+    assert {name: current_on(host, name) for name in APPS if name != "app2"} == {
+        name: release for name, release in before[1].items() if name != "app2"
+    }, "every reachable host on the release before"
+    assert not host("lb1").file(LOCK).exists
+    data = ledger(host)
+    assert data["cause"].startswith("app2: unreachable: "), data["cause"]
+    assert data["hosts"]["app2"]["status"] == "unreachable" and data["hosts"]["app1"]["status"] == "rolled_back"
+    assert "unreachable: app2 - left out of the pool (maint)" in result.output and "rollback completed" in result.output
+    RESULTS.append(
+        {
+            "case": case,
+            "strategy": "rolling",
+            "fault": fault,
+            "outcome": "%s, app2 left in maint" % data["outcome"],
+            "failed": report.failed,
+            "requests": report.requests,
+            "seconds": round(seconds, 1),
+        }
+    )
+    return seconds
+
+
+def test_an_app_host_killed_mid_batch_stops_the_deploy_and_is_left_in_maint(
+    run, inventory, facts, host, tmp_path, revive
+):
+    """Case 6: app2's machine is powered off hard in batch 2, after its drain."""
+    revive.append("app2")
+    _host_lost(
+        run, inventory, facts, host, tmp_path, "6", "app host killed mid-batch", "kill_machine", "Power app2 off"
+    )
+
+
+def test_an_app_host_cut_off_mid_batch_is_left_in_maint_without_hanging(run, inventory, facts, host, tmp_path, revive):
+    """Case 7: app2's network is cut inside the machine in batch 2 (it runs on, nothing reaches it): as case 6, and
+    the deploy does not hang on the dead SSH connection (ServerAliveInterval, the connect timeout)."""
+    revive.append("app2")
+    seconds = _host_lost(
+        run,
+        inventory,
+        facts,
+        host,
+        tmp_path,
+        "7",
+        "app host cut off (network down inside it) mid-batch",
+        "cut_network",
+        "Cut app2 off",
+    )
+    assert seconds < 120, "bounded by the SSH keep-alive and connect timeouts, not the TCP retransmission timeout"
+
+
 def test_drain_timeout_with_policy_shutdown_cuts_the_sessions_and_reports_them(run, inventory, facts, host, tmp_path):
     """Case 8, on_timeout=shutdown: the drain shuts the long sessions down at its timeout, says how many it cut, and
     the deploy goes on; only those long requests fail, none of the load generator's. It succeeds (to a release the
     hosts do not run), so it stays the last case of the file."""
     backend = facts["fleet_haproxy_backend"]
-    target = "v2" if current_on(host, "app1") == "v1" else "v1"
+    target = _other_release(host)
     threads, results = _slow_requests(facts, 8, 40)
     started = time.monotonic()
     result, report = deploy_under_load(

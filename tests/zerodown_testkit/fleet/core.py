@@ -462,6 +462,42 @@ def machine_running(spec: FleetSpec, host: str) -> bool:
     return bool(pids) and bool(_mounts_under(spec.machine_dir(host) / "root"))
 
 
+def kill_machine(spec: FleetSpec, host: str) -> None:
+    """Power a machine off hard (every process SIGKILLed, as a host that dies); its disk (the overlay) stays."""
+    kill_cgroup(spec.name, host)
+
+
+def set_network(spec: FleetSpec, host: str, up: bool) -> None:
+    """Cut (``up=False``) or restore a running machine's network from inside it (its host0 link down or up): the
+    machine goes on running but nothing reaches it, as a host whose network fails."""
+    mine = os.readlink("/proc/self/ns/net")
+    inside = [pid for pid in _cgroup_pids(cgroup_dirs(spec.name, host)[0]) if _net_namespace(pid) not in (None, mine)]
+    if not inside:
+        raise FleetError("machine %s of fleet %s is not running" % (host, spec.name))
+    _run(["nsenter", "--target", str(inside[0]), "--net", "ip", "link", "set", "host0", "up" if up else "down"])
+
+
+def cut_network(spec: FleetSpec, host: str) -> None:
+    """The fault of a host cut off: set_network(spec, host, up=False)."""
+    set_network(spec, host, False)
+
+
+def _net_namespace(pid: int) -> Optional[str]:
+    try:
+        return os.readlink("/proc/%d/ns/net" % pid)
+    except OSError:
+        return None
+
+
+def restart_machine(spec: FleetSpec, host: str, boot_timeout: float = 120) -> None:
+    """Boot a killed machine again on the disk it had (power on after a crash), until SSH answers."""
+    if machine_running(spec, host):
+        raise FleetError("machine %s of fleet %s is running: kill it first" % (host, spec.name))
+    target = next(h for h in spec.hosts if h.name == host)
+    proc = start_machine(spec, target)
+    wait_ssh(spec, target, boot_timeout, proc)
+
+
 def stop_machine(spec: FleetSpec, host: str) -> None:
     kill_cgroup(spec.name, host)
     unmount_all(spec.machine_dir(host))
