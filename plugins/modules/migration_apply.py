@@ -142,7 +142,7 @@ options:
     type: str
   expect_pending:
     description:
-      - The migration ids (file names) that must be pending, in order, for the module to apply anything: the list
+      - The migration ids (file names) that must be pending, in order, for the module to apply anything, that is the list
         a compatibility check judged (the role M(zerodown.deploy.migrate) passes what its check found, so that a
         deploy applies exactly what was checked).
       - When the pending list found when the run starts (under the runner lock) differs, because a file was
