@@ -496,11 +496,17 @@ def _connect_mysql(spec: ConnectionSpec, connect_timeout: float, read_only: bool
         autocommit=True,
         charset=kwargs.get("charset", "utf8mb4"),
     )
+    # PyMySQL's connect_timeout bounds the TCP connect only: a server that accepts and never sends its greeting
+    # would hang the deploy for good. The handshake gets the same bound, then reads go back to the DSN's
+    # read_timeout (none by default: a migration statement may run long, statement_timeout bounds it).
+    read_timeout = kwargs.get("read_timeout")
+    kwargs["read_timeout"] = kwargs["connect_timeout"]
     try:
         conn = pymysql.connect(**kwargs)
         if read_only:
             with conn.cursor() as cur:
                 cur.execute("SET SESSION TRANSACTION READ ONLY")
+        conn._read_timeout = read_timeout  # PyMySQL applies it to every later read (connections.py _read_bytes)
         return conn
     except pymysql.Error as exc:
         raise DatabaseError(_explain_connect_error(spec, _mysql_message(exc)), spec.secrets()) from None
@@ -557,6 +563,7 @@ def _explain_connect_error(spec: ConnectionSpec, message: str) -> str:
     """The driver's message plus the one thing to fix, by the usual causes."""
     low = message.lower()
     where = spec.describe()
+    address = "%s:%s" % (spec.host or "localhost", spec.port or DEFAULT_PORTS.get(spec.dialect, ""))
     if "password authentication failed" in low or "access denied" in low or "(1045)" in low:
         fix = "check user and password (zerodown_db_password / the dsn) for %s" % where
     elif ("database" in low and "does not exist" in low) or "unknown database" in low or "(1049)" in low:
@@ -567,9 +574,8 @@ def _explain_connect_error(spec: ConnectionSpec, message: str) -> str:
         fix = "the server's pg_hba.conf does not allow this client: allow it or connect from an allowed host"
     elif "timeout" in low or "timed out" in low:
         fix = (
-            "no answer from %s:%s in time: check host and port, firewalls, and that the database is reachable "
-            "from the host that runs the migration"
-            % (spec.host or "localhost", spec.port or DEFAULT_PORTS[spec.dialect])
+            "no answer from %s in time: check host and port, firewalls, and that the database is reachable "
+            "from the host that runs the migration" % address
         )
     elif (
         "refused" in low
@@ -581,12 +587,11 @@ def _explain_connect_error(spec: ConnectionSpec, message: str) -> str:
         or "unreachable" in low
     ):
         fix = (
-            "cannot reach %s:%s: check host and port, and that the database server is running and reachable "
-            "from the host that runs the migration"
-            % (spec.host or "localhost", spec.port or DEFAULT_PORTS[spec.dialect])
+            "cannot reach %s: check host and port, and that the database server is running and reachable "
+            "from the host that runs the migration" % address
         )
     else:
-        fix = "check the connection settings for %s" % where
+        fix = "check the connection settings for %s (server %s)" % (where, address)
     return "cannot connect to %s: %s (%s)" % (where, fix, message.strip())
 
 

@@ -22,7 +22,10 @@ that order, and records each in a tracking table. Why each rule exists:
   ``lock_timeout`` and the file is retried ``lock_retries`` times;
   ``statement_timeout`` bounds the whole statement;
 * an applied file whose checksum changed is an error before anything runs;
-* check mode opens a read-only session and never creates the tracking table.
+* check mode opens a read-only session and never creates the tracking table;
+* ``expect_pending``: a deploy applies exactly the files its compatibility
+  check judged; when the pending list found under the runner lock differs
+  (a file added, or applied by someone else meanwhile), nothing is applied.
 """
 
 from __future__ import annotations
@@ -297,15 +300,33 @@ class Migrator:
                 {"drifted": [f.id for f in drifted]},
             )
 
+    @staticmethod
+    def check_expected(pending: List[MigrationFile], expected: Optional[List[str]]) -> None:
+        """Raise unless the pending ids are ``expected`` (None: no expectation), in that order."""
+        found = [f.id for f in pending]
+        if expected is None or found == list(expected):
+            return
+        raise MigrateError(
+            "the pending migrations are now [%s], not the [%s] that were checked (expect_pending): the migration "
+            "files or the database changed since the compatibility check. Nothing was applied; run the deploy "
+            "again to check what is pending now." % (", ".join(found), ", ".join(expected)),
+            {"pending": found, "expect_pending": list(expected)},
+        )
+
     def plan(
-        self, files: List[MigrationFile], applied: Dict[str, Dict[str, Any]], contract: bool = False
+        self,
+        files: List[MigrationFile],
+        applied: Dict[str, Dict[str, Any]],
+        contract: bool = False,
+        expect_pending: Optional[List[str]] = None,
     ) -> Tuple[List[MigrationFile], List[str]]:
         """(pending files to run now, pending contract ids left for contract.yml).
 
         Validates everything first (checksums, splitting, statements that
-        cannot run in a transaction) so that nothing starts that cannot finish.
-        With ``contract`` only contract files run, and only once every
-        expand file ordered before them has been applied.
+        cannot run in a transaction, the ``expect_pending`` list) so that
+        nothing starts that cannot finish. With ``contract`` only contract
+        files run, and only once every expand file ordered before them has
+        been applied.
         """
         self.check_drift(files, applied)
         pending_all = [f for f in files if f.id not in applied]
@@ -325,6 +346,7 @@ class Migrator:
         else:
             pending = [f for f in pending_all if not f.contract]
             skipped = [f.id for f in pending_all if f.contract]
+        self.check_expected(pending, expect_pending)
         for f in pending:
             statements = self.statements(f)
             if self.dialect == "postgresql" and not f.no_transaction:
@@ -363,8 +385,11 @@ class Migrator:
             return {}
         return self.read_applied()
 
-    def apply(self, files: List[MigrationFile], contract: bool = False) -> Dict[str, Any]:
-        """Apply the pending ``files`` in order. Returns applied ids, per-file details."""
+    def apply(
+        self, files: List[MigrationFile], contract: bool = False, expect_pending: Optional[List[str]] = None
+    ) -> Dict[str, Any]:
+        """Apply the pending ``files`` in order (only when they are ``expect_pending``, if given). Returns applied
+        ids, per-file details."""
         result = {
             "applied": [],
             "pending": [],
@@ -377,11 +402,11 @@ class Migrator:
             version = self._execute("SELECT VERSION()")[0][0]
             self.is_mariadb = "mariadb" in str(version).lower()
         if self.dialect == "sqlite":
-            return self._apply_sqlite(files, result, contract)
+            return self._apply_sqlite(files, result, contract, expect_pending)
         acquire_runner_lock(self.conn, self.dialect, self.table_name, self.runner_lock_timeout, self.clock)
         try:
             # Validate everything before the first change, the tracking table included.
-            pending, result["skipped_contract"] = self.plan(files, self.inspect(), contract)
+            pending, result["skipped_contract"] = self.plan(files, self.inspect(), contract, expect_pending)
             if pending:
                 self.create_tracking_table()
             result["pending"] = [f.id for f in pending]
@@ -394,10 +419,12 @@ class Migrator:
                 pass
         return result
 
-    def _apply_sqlite(self, files: List[MigrationFile], result: Dict[str, Any], contract: bool) -> Dict[str, Any]:
+    def _apply_sqlite(
+        self, files: List[MigrationFile], result: Dict[str, Any], contract: bool, expect_pending: Optional[List[str]]
+    ) -> Dict[str, Any]:
         self._sqlite_lock()
         try:
-            pending, result["skipped_contract"] = self.plan(files, self.inspect(), contract)
+            pending, result["skipped_contract"] = self.plan(files, self.inspect(), contract, expect_pending)
             if pending:
                 self.create_tracking_table()
         except BaseException:

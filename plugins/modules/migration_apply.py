@@ -140,6 +140,18 @@ options:
   applied_by:
     description: Recorded in the tracking table; defaults to C(user@host) of the process running the module.
     type: str
+  expect_pending:
+    description:
+      - The migration ids (file names) that must be pending, in order, for the module to apply anything, that is the list
+        a compatibility check judged (the role M(zerodown.deploy.migrate) passes what its check found, so that a
+        deploy applies exactly what was checked).
+      - When the pending list found when the run starts (under the runner lock) differs, because a file was
+        added or removed since, or another runner applied one meanwhile, the module fails naming both lists and
+        applies nothing. Also checked in check mode.
+      - An empty list expects nothing to be pending. Not given (the default), whatever is pending is applied.
+    type: list
+    elements: str
+    version_added: 0.2.0
 requirements:
   - psycopg 3 (Python package C(psycopg)) for PostgreSQL
   - PyMySQL for MySQL and MariaDB
@@ -343,6 +355,7 @@ def main():
             connect_timeout=dict(type="float", default=10),
             contract=dict(type="bool", default=False),
             applied_by=dict(type="str"),
+            expect_pending=dict(type="list", elements="str"),
         ),
         required_one_of=[("dsn", "dialect")],
         supports_check_mode=True,
@@ -410,7 +423,7 @@ def main():
     try:
         if module.check_mode and sqlite_missing:
             migrator = Migrator(None, spec.dialect, table=p["table"], release=p["release"])
-            pending, skipped = migrator.plan(files, {}, p["contract"])
+            pending, skipped = migrator.plan(files, {}, p["contract"], p["expect_pending"])
             return _finish(module, result, [], pending, skipped)
         conn = connect(spec, connect_timeout=p["connect_timeout"], read_only=module.check_mode)
         migrator = Migrator(
@@ -428,10 +441,10 @@ def main():
         )
         if module.check_mode:
             applied = migrator.inspect()
-            pending, skipped = migrator.plan(files, applied, p["contract"])
+            pending, skipped = migrator.plan(files, applied, p["contract"], p["expect_pending"])
             return _finish(module, result, sorted(applied), pending, skipped)
         try:
-            run = migrator.apply(files, contract=p["contract"])
+            run = migrator.apply(files, contract=p["contract"], expect_pending=p["expect_pending"])
         except (MigrateError, DatabaseError) as exc:
             result.update(migrator.result)
             result["changed"] = bool(result["applied"])

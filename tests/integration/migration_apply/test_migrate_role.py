@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 from zerodown_testkit.support.ansible_run import REPO, ansible_env
+from zerodown_testkit.support.lbharness import Backends, HAProxyInstance
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyRuntime
 
 USERS = "CREATE TABLE users (id integer primary key, name varchar(100) not null);\n"
 EMAIL = "ALTER TABLE users ADD COLUMN email varchar(200);\n"
@@ -242,3 +247,96 @@ def test_contract_playbook_refuses_while_a_host_runs_an_older_release(tmp_path, 
     assert not (tmp_path / "state" / "shop" / "deploy.lock").exists()
     audit = [json.loads(line) for line in (tmp_path / "state" / "shop" / "audit.log").read_text().splitlines()]
     assert [e["event"] for e in audit if e["event"] in ("acquire", "release")] == ["acquire", "release"] * 2
+
+
+DEPLOY_INVENTORY = """[app]
+web1 ansible_connection=local zerodown_base_dir={base}/web1
+web2 ansible_connection=local zerodown_base_dir={base}/web2
+[lb]
+lb1 ansible_connection=local
+"""
+
+
+@pytest.fixture
+def deploy_setup(tmp_path, make_db, migrations):
+    """The deploy playbook on localhost: web1, web2 (app), lb1 (lb, lock, ledger) behind a real HAProxy; an
+    SQLite database holding 0001_users.sql; (deploy variables, inventory, db)."""
+    haproxy_dir = tmp_path / "haproxy"
+    backends = Backends(["web1", "web2"])
+    haproxy = HAProxyInstance(haproxy_dir, backends)
+    db = make_db("sqlite")
+    migrations({"0001_users.sql": USERS})
+    artifact = tmp_path / "shop-r2.tar.gz"
+    with tarfile.open(artifact, "w:gz") as tar:
+        info = tarfile.TarInfo("app.py")
+        tar.addfile(info)
+    variables = {
+        "zerodown_app_name": "shop",
+        "zerodown_release": "r2",
+        "zerodown_artifact": str(artifact),
+        "zerodown_exec_start": "/bin/true",
+        "zerodown_state_dir": str(tmp_path / "state"),
+        "zerodown_lb": {"provider": "haproxy", "socket": haproxy.socket, "backend": "app"},
+        "zerodown_db_dialect": "sqlite",
+        "zerodown_db_dsn": db.path,
+        "zerodown_migrations_src": str(migrations.dir),
+    }
+    assert playbook(tmp_path, dict(variables, zerodown_release="r1")).returncode == 0  # 0001 applied before
+    try:
+        yield variables, DEPLOY_INVENTORY.format(base=tmp_path), db
+    finally:
+        haproxy.stop()
+        backends.stop()
+
+
+def lb_states(socket_path: str) -> dict:
+    servers = HAProxyRuntime(socket_path).servers("app")
+    return {name: (info["state"], info["weight"]) for (_backend, name), info in servers.items()}
+
+
+def refused_at_preflight(tmp_path, variables, inventory) -> str:
+    """Run the deploy playbook; assert it was refused at preflight with nothing changed; its output."""
+    servers_before = lb_states(variables["zerodown_lb"]["socket"])
+    text = "---\n- name: Deploy\n  ansible.builtin.import_playbook: %s\n" % (REPO / "playbooks" / "deploy.yml")
+    deploy = playbook(tmp_path, variables, text=text, inventory=inventory)
+    (tmp_path / "deploy.out").write_text(deploy.stdout)  # kept with the test's directory, to read on a failure
+    assert deploy.returncode != 0, deploy.stdout
+    assert "preflight failed, nothing was changed: " in deploy.stdout, deploy.stdout
+    for host in ("web1", "web2"):
+        assert not (tmp_path / host).exists(), "nothing may be staged on %s" % host
+    assert not (tmp_path / "state" / "shop" / "deploy.lock").exists(), "the lock is given back"
+    audit = [json.loads(line) for line in (tmp_path / "state" / "shop" / "audit.log").read_text().splitlines()]
+    assert [e["event"] for e in audit if e["event"] in ("acquire", "release")] == ["acquire", "release"]
+    assert lb_states(variables["zerodown_lb"]["socket"]) == servers_before
+    return deploy.stdout
+
+
+def test_deploy_with_an_incompatible_migration_is_refused_at_preflight(tmp_path, deploy_setup, migrations):
+    """Issue 12 case 1: blocked before any change: nothing applied, nothing staged, the lock released."""
+    variables, inventory, db = deploy_setup
+    migrations({"0002_drop_name.sql": DROP_NAME, "0003_t.sql": "CREATE TABLE t (x int);\n"})
+    out = refused_at_preflight(tmp_path, variables, inventory)
+    assert "preflight failed, nothing was changed: Release blocked" in out
+    assert "0002_drop_name.sql line 1: drop_column" in out
+    assert db.columns("users") == ["id", "name"] and "t" not in db.tables()
+    assert [r[0] for r in db.tracking()] == ["0001_users.sql"]
+
+
+def test_deploy_with_an_unreachable_database_is_refused_at_preflight(tmp_path, deploy_setup):
+    """Issue 12 case 2: the database does not answer at the check: refused naming host:port, nothing changed."""
+    variables, inventory, _db = deploy_setup
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the probe is
+    unreachable = dict(
+        variables,
+        zerodown_db_dialect="postgresql",
+        zerodown_db_dsn="postgresql://shop@127.0.0.1:%d/shop" % port,
+        zerodown_db_password="Sup3r-S3cret-pw",
+        zerodown_migration_connect_timeout=2,
+    )
+    out = refused_at_preflight(tmp_path, unreachable, inventory)
+    # (the DSN itself is no_log, so Ansible masks the description where it equals the DSN; host:port stays)
+    assert "preflight failed, nothing was changed: cannot connect to " in out
+    assert "cannot reach 127.0.0.1:%d: check host and port" % port in out
+    assert "Sup3r-S3cret-pw" not in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 
@@ -426,3 +427,54 @@ def test_runner_lock_held_by_another_runner_times_out_with_a_clear_message(apply
     assert "runner_lock_timeout" in run["msg"]
     assert run["applied"] == [] and "users" not in db.tables()
     assert not apply(db, path)["failed"], "the lock goes away with the holder's session"
+
+
+def test_expect_pending_applies_exactly_what_was_checked(apply, db, migrations):
+    path = migrations({"0001_users.sql": USERS})
+    checked = apply(db, path, check=True)["pending"]
+    assert checked == ["0001_users.sql"]
+    migrations({"0002_email.sql": EMAIL})  # a file that came after the check
+    for check in (True, False):
+        refused = apply(db, path, check=check, expect_pending=checked)
+        assert refused["failed"] and refused["applied"] == []
+        assert "are now [0001_users.sql, 0002_email.sql], not the [0001_users.sql] that were checked" in refused["msg"]
+        assert "Nothing was applied" in refused["msg"]
+        assert refused["expect_pending"] == checked and refused["pending"] == ["0001_users.sql", "0002_email.sql"]
+    assert db.tables() == set(), "nothing applied, not even the tracking table"
+    run = apply(db, path, expect_pending=["0001_users.sql", "0002_email.sql"])
+    assert not run["failed"], run["msg"]
+    assert run["applied"] == ["0001_users.sql", "0002_email.sql"]
+    # applied meanwhile by another runner: the list the check saw is no longer pending
+    late = apply(db, path, expect_pending=["0002_email.sql"])
+    assert late["failed"] and "are now [], not the [0002_email.sql]" in late["msg"]
+    assert apply(db, path, expect_pending=[])["changed"] is False
+
+
+@pytest.fixture
+def silent_port():
+    """A loopback port that accepts TCP connections and never answers (a hung or firewalled-late server)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_unreachable_database_at_the_check_names_host_and_port(module_runner, migrations, silent_port, dialect):
+    path = migrations({"0001_users.sql": USERS})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens there once the probe is closed
+    for port, expect in (
+        (closed, "cannot reach 127.0.0.1:%d" % closed),
+        (silent_port, "no answer from 127.0.0.1:%d in time" % silent_port),
+    ):
+        started = time.monotonic()
+        args = {"dialect": dialect, "host": "127.0.0.1", "port": port, "database": "x", "password": PASSWORD}
+        run = module_runner("migration_apply", dict(args, path=path, connect_timeout=2), check=True)
+        assert run["failed"] and expect in run["msg"], run["msg"]
+        assert time.monotonic() - started < 30, "the connect timeout bounds the wait"
+        assert PASSWORD not in json.dumps(run) and "Traceback" not in json.dumps(run)

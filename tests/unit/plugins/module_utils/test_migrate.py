@@ -124,3 +124,26 @@ def test_tracking_table_of_another_tool_is_refused(tmp_path):
     conn.execute("CREATE TABLE schema_migrations (version text)")
     with pytest.raises(MigrateError, match="schema_migrations exists but is not a zerodown tracking table"):
         Migrator(conn, "sqlite", table="schema_migrations").apply(FILES[:1])
+
+
+def test_expect_pending_names_both_lists_when_they_differ():
+    with pytest.raises(
+        MigrateError, match=r"are now \[1_a.sql, 3_b.sql\], not the \[1_a.sql\] that were checked"
+    ) as info:
+        Migrator(None, "postgresql").plan(FILES, {}, expect_pending=["1_a.sql"])
+    assert info.value.details == {"pending": ["1_a.sql", "3_b.sql"], "expect_pending": ["1_a.sql"]}
+    with pytest.raises(MigrateError, match=r"are now \[\], not the \[3_b.sql\]"):
+        Migrator(None, "postgresql").plan(FILES, applied(FILES[0], FILES[2]), expect_pending=["3_b.sql"])
+    pending, _skipped = Migrator(None, "postgresql").plan(FILES, applied(FILES[0]), expect_pending=["3_b.sql"])
+    assert [f.id for f in pending] == ["3_b.sql"]
+    assert Migrator(None, "postgresql").plan(FILES, applied(FILES[0], FILES[2]), expect_pending=[])[0] == []
+
+
+def test_sqlite_apply_with_another_pending_list_than_expected_applies_nothing(tmp_path):
+    conn = _sqlite(tmp_path)
+    files = [mf("1_a.sql", "CREATE TABLE a (x int);"), mf("2_b.sql", "CREATE TABLE b (x int);")]
+    m = Migrator(conn, "sqlite", release="r1", clock=FakeClock())
+    with pytest.raises(MigrateError, match=r"are now \[1_a.sql, 2_b.sql\], not the \[1_a.sql\].*Nothing was applied"):
+        m.apply(files, expect_pending=["1_a.sql"])
+    assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == []
+    assert m.apply(files, expect_pending=["1_a.sql", "2_b.sql"])["applied"] == ["1_a.sql", "2_b.sql"]
