@@ -19,9 +19,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from zerodown_testkit.fleet import core
 from zerodown_testkit.e2e.verifier import ADMIN_SOCKET as ADMIN
 from zerodown_testkit.e2e.verifier import assert_no_failed_requests, current_on, deploy_under_load, lb_states, ledger
+from zerodown_testkit.fleet import core
 
 APPS = ["app1", "app2", "app3", "app4"]
 LOCK = "/var/lib/zerodown/demoapp/deploy.lock"
@@ -89,6 +89,82 @@ def test_load_balancer_api_unreachable_at_preflight_changes_nothing(inject, host
     )
     assert "preflight failed, nothing was changed" in result.output and "missing.sock" in result.output
     assert {name: host(name).run("ls -1 /opt/demoapp/releases").stdout.split() for name in APPS} == releases
+    RESULTS[-1]["outcome"] = "refused at preflight"
+
+
+def _migration_vars(facts, tmp_path, files, port=None):
+    """Deploy variables with the migration ``files`` ({name: SQL}) as the pending ones, checked from the controller
+    against the fleet's PostgreSQL on db1 (or a closed ``port`` there), tracked in a table of their own."""
+    src = tmp_path / "migrations"
+    src.mkdir()
+    for name, sql in files.items():
+        (src / name).write_text(sql)
+    return {
+        "zerodown_release": "v2-crash",
+        "zerodown_migrations_src": str(src),
+        "zerodown_migrate_host": "localhost",
+        "zerodown_migration_table": "zerodown_faults_migrations",
+        "zerodown_db_dialect": "postgresql",
+        "zerodown_db_dsn": "postgresql://%s@%s:%s/%s"
+        % (facts["fleet_db_user"], facts["fleet_db_host"], port or facts["fleet_db_port"], facts["fleet_db_name"]),
+        "zerodown_db_password": facts["fleet_db_password"],
+        "zerodown_migration_connect_timeout": 3,
+    }
+
+
+#: Drops a column the running release writes (the sample app's visits.note): never backward compatible.
+DROP_NOTE = {"0003_visits_drop_note.sql": "ALTER TABLE visits DROP COLUMN note;\n"}
+
+
+def _releases(host):
+    return {name: host(name).run("ls -1a /opt/demoapp/releases").stdout.split() for name in APPS}
+
+
+def _visits_columns(facts):
+    import psycopg
+
+    with psycopg.connect(
+        host=facts["fleet_db_host"],
+        port=facts["fleet_db_port"],
+        dbname=facts["fleet_db_name"],
+        user=facts["fleet_db_user"],
+        password=facts["fleet_db_password"],
+        connect_timeout=5,
+    ) as conn:
+        rows = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2"
+        ).fetchall()
+    return rows
+
+
+def test_incompatible_migration_is_blocked_before_any_change(inject, host, facts, tmp_path):
+    """Case 1: a pending migration drops a column the running release reads: refused at preflight, nothing applied
+    (the schema as before), nothing staged, the lock released."""
+    releases, schema = _releases(host), _visits_columns(facts)
+    result, _data = inject(
+        "1", "rolling", "migration not backward compatible", extra=_migration_vars(facts, tmp_path, DROP_NOTE)
+    )
+    assert "preflight failed, nothing was changed: Release blocked" in result.output, result.output[-3000:]
+    assert "0003_visits_drop_note.sql line 1: drop_column" in result.output
+    assert _releases(host) == releases, "nothing staged"
+    assert _visits_columns(facts) == schema, "nothing applied"
+    RESULTS[-1]["outcome"] = "blocked at preflight"
+
+
+def test_database_unreachable_at_preflight_changes_nothing(inject, host, facts, tmp_path):
+    """Case 2: the database does not answer (a closed port on db1): refused at preflight naming host:port."""
+    releases = _releases(host)
+    result, _data = inject(
+        "2",
+        "rolling",
+        "database unreachable at preflight",
+        extra=_migration_vars(facts, tmp_path, DROP_NOTE, port=5999),
+    )
+    assert "preflight failed, nothing was changed" in result.output, result.output[-3000:]
+    assert "cannot reach %s:5999" % facts["fleet_db_host"] in result.output
+    # (the fleet's password is the app's name, so look for it where a leak would put it)
+    assert ":%s@" % facts["fleet_db_password"] not in result.output and "password=" not in result.output
+    assert _releases(host) == releases, "nothing staged"
     RESULTS[-1]["outcome"] = "refused at preflight"
 
 
