@@ -25,6 +25,7 @@ from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import lookup_loader
 from ansible.utils.display import Display
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._lock import process_identity
 from ansible_collections.zerodown.deploy.plugins.module_utils._plan import DEFAULTS, PlanError, build_plan
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import sha256_file
 
@@ -90,6 +91,8 @@ class ActionModule(ActionBase):
             "run_id": run_id,
             "owner": variables.get("zerodown_owner") or os.environ.get("USER") or getpass.getuser(),
             "controller": socket.gethostname(),
+            # action plugins run in workers forked from the ansible-playbook process: its pid and start time
+            "controller_process": process_identity(os.getppid()),
         }
         try:
             plan = build_plan(

@@ -63,7 +63,7 @@ options:
       unreachable:
         description:
           - Hosts that could not be reached (a rollback's host whose machine died or whose network is cut). They are
-            recorded with status C(unreachable) and nothing else: what they run is unknown. A later rollback retries
+            recorded with status C(unreachable) and nothing else, as what they run is unknown. A later rollback retries
             them; until then the restore leaves their servers out of the pool.
         type: list
         elements: str

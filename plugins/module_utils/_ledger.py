@@ -535,7 +535,10 @@ def rollback_plan(ledger: Dict[str, Any]) -> Dict[str, Any]:
 
 def summary(ledger: Dict[str, Any]) -> Dict[str, Any]:
     """What a finished deploy reports (and publishes to AWX with set_stats)."""
-    hosts = {name: entry.get("current") for name, entry in sorted(ledger.get("hosts", {}).items())}
+    hosts = {
+        name: "unknown (unreachable)" if entry.get("status") == "unreachable" else entry.get("current")
+        for name, entry in sorted(ledger.get("hosts", {}).items())
+    }
     return {
         "zerodown_release": ledger.get("release"),
         "zerodown_run_id": ledger.get("run_id"),

@@ -34,6 +34,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import socket
 import stat
 import time
@@ -271,6 +272,7 @@ LOCK_SHAPE = Obj(
         "app": Leaf(str),
         "owner": Leaf((str, None)),
         "controller": Leaf((str, None)),
+        "controller_process": Leaf((str, None)),
         "lock_host": Leaf((str, None)),
         "release": Leaf((str, None)),
         "run_id": Leaf(str),
@@ -460,13 +462,23 @@ class DeployLock:
     def is_expired(self, holder: Dict[str, Any]) -> bool:
         return float(holder.get("expires_epoch", 0)) <= self.clock()
 
-    def new_holder(self, owner: str, run_id: str, release: Optional[str], ttl: int, controller: Optional[str]) -> dict:
+    def new_holder(
+        self,
+        owner: str,
+        run_id: str,
+        release: Optional[str],
+        ttl: int,
+        controller: Optional[str],
+        controller_process: Optional[str] = None,
+    ) -> dict:
         now = self.clock()
         # what people pass here (a CI job URL as owner, say) may carry credentials: never written as given
         return {
             "app": self.dir.app,
             "owner": redact(owner) if owner is not None else None,
             "controller": redact(controller or ""),
+            # the ansible-playbook process on the controller (pid:start time): a run whose process is gone is dead
+            "controller_process": controller_process,
             "lock_host": socket.gethostname(),
             "release": redact(release) if release is not None else None,
             "run_id": run_id,
@@ -518,8 +530,12 @@ class DeployLock:
         ttl: int = 3600,
         controller: Optional[str] = None,
         force: bool = False,
+        controller_process: Optional[str] = None,
+        reason: Optional[str] = None,
     ) -> Dict[str, Any]:
-        """Returns {"changed", "action", "lock", "previous_holder", "audit"}."""
+        """Returns {"changed", "action", "lock", "previous_holder", "audit"}; ``reason`` (why a force break is
+        right, e.g. the holder's process is gone) goes into the audit entry."""
+        because = {"reason": reason} if reason else {}
 
         def attempt() -> Dict[str, Any]:
             plan = self.plan_acquire(run_id, force)
@@ -528,12 +544,12 @@ class DeployLock:
                 return {"changed": False, "action": "none", "lock": previous, "previous_holder": None, "audit": None}
             if plan["action"] == "refresh":
                 return self._write_refresh(previous, ttl)
-            lock = self.new_holder(owner, run_id, release, ttl, controller)
+            lock = self.new_holder(owner, run_id, release, ttl, controller, controller_process)
             audit = None
             if plan.get("corrupt") is not None:
                 evidence = dict(plan["corrupt"].evidence(), moved_to=self.dir.move_aside(LOCK_FILE))
                 self._create(lock)
-                audit = self.dir.audit("force_break", by=_who(lock), previous=evidence)
+                audit = self.dir.audit("force_break", by=_who(lock), previous=evidence, **because)
                 previous = evidence
             elif plan["action"] == "create":
                 self._create(lock)
@@ -545,6 +561,7 @@ class DeployLock:
                     by=_who(lock),
                     previous=_who(previous),
                     previous_expired_at=previous.get("expires_at"),
+                    **because,
                 )
             return {
                 "changed": True,
@@ -643,5 +660,23 @@ class DeployLock:
 
 
 def _who(holder: Dict[str, Any]) -> Dict[str, Any]:
-    keys = ("owner", "controller", "release", "run_id", "pid", "started_at")
+    keys = ("owner", "controller", "controller_process", "release", "run_id", "pid", "started_at")
     return {k: holder.get(k) for k in keys}
+
+
+def process_identity(pid: int) -> Optional[str]:
+    """``pid:start time`` of a process on this machine (Linux /proc; the start time tells a reused pid from the
+    process that had it), or None where it cannot be read."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return "%d:%s" % (pid, fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def process_gone(identity: Any) -> bool:
+    """Whether the process ``identity`` (process_identity's) certainly runs no more on this machine."""
+    if not isinstance(identity, str) or not re.fullmatch(r"[0-9]+:[0-9]+", identity):
+        return False  # nothing to judge by: assume alive
+    return process_identity(int(identity.split(":")[0])) != identity

@@ -640,6 +640,7 @@ def build_plan(
         "run_id": identity["run_id"],
         "owner": identity["owner"],
         "controller": identity["controller"],
+        "controller_process": identity.get("controller_process"),
         "app_hosts": list(app_hosts),
         "lb_hosts": list(lb_hosts),
         "db_hosts": list(db_hosts),

@@ -222,6 +222,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (  # noqa: E402
+    HOST_STATUSES,
     Ledger,
     LedgerError,
     host_entries,
@@ -258,9 +259,7 @@ def main():
             lb_state=dict(type="raw"),
             load_balancer=dict(type="dict", options=lb.ARGUMENT_SPEC["load_balancer"]["options"]),
             hosts=dict(type="raw"),
-            status=dict(
-                type="str", choices=["staged", "switching", "moved", "rolled_back", "removed", "unchanged", "failed"]
-            ),
+            status=dict(type="str", choices=list(HOST_STATUSES)),
             current=dict(type="str"),
             servers=dict(type="dict"),
             batch=dict(type="int"),

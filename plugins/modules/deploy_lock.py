@@ -28,6 +28,11 @@ description:
     (not JSON, wrong field types, truncated, too large) is refused with the file, the field and the fix;
     O(force=true) breaks it like a live lock, audited, and keeps the bad file beside it as
     C(deploy.lock.corrupt-<time>).
+  - A run killed mid-deploy (SIGKILL of C(ansible-playbook), a controller that rebooted) leaves its lock behind.
+    When an acquire with O(controller_process) is refused by a holder from the same controller whose recorded
+    C(ansible-playbook) process is gone there, the action plugin takes the lock over at once with O(force) and
+    the reason in the audit log; a holder on another controller, or one still running, keeps it until its TTL (or a
+    deliberate O(force=true)). The recovery is then C(zerodown.deploy.rollback), which works from the ledger.
 author:
   - zerodown.deploy contributors (@zerodown)
 attributes:
@@ -76,6 +81,17 @@ options:
         Choose more than the worst-case length of a deploy, or refresh the lock between phases.
       - Defaults to 3600 when acquiring; with O(state=refreshed), to the TTL the lock was taken with.
     type: int
+  controller_process:
+    description:
+      - The deploy's C(ansible-playbook) process on the controller, as C(<pid>:<start time>) (the deploy plan's
+        C(controller_process)); recorded in the lock.
+      - The action plugin uses it when a later acquire from the same controller is refused. A holder whose process
+        is gone there died (killed, the controller rebooted), so its lock is taken over at once, audited with
+        the reason, instead of waiting for the TTL.
+    type: str
+  reason:
+    description: Why O(force) breaks the lock, written to the audit log with the break.
+    type: str
   force:
     description:
       - Break a live lock held by another run (when acquiring or releasing). The break is written to
@@ -213,6 +229,8 @@ def main():
             run_id=dict(type="str"),
             owner=dict(type="str"),
             controller=dict(type="str"),
+            controller_process=dict(type="str"),
+            reason=dict(type="str"),
             release=dict(type="str"),
             ttl=dict(type="int"),
             force=dict(type="bool", default=False),
@@ -271,7 +289,9 @@ def main():
                 elif plan["action"] == "refresh":
                     after = lock.refreshed(plan["holder"], ttl)
                 else:
-                    after = lock.new_holder(p["owner"] or "", p["run_id"], p["release"], ttl, p["controller"])
+                    after = lock.new_holder(
+                        p["owner"] or "", p["run_id"], p["release"], ttl, p["controller"], p["controller_process"]
+                    )
                 previous = plan["corrupt"].evidence() if plan.get("corrupt") is not None else plan["holder"]
                 result = dict(
                     changed=changed,
@@ -280,7 +300,16 @@ def main():
                     previous_holder=previous if changed and plan["action"] != "refresh" else None,
                 )
             else:
-                out = lock.acquire(p["owner"] or "", p["run_id"], p["release"], ttl, p["controller"], p["force"])
+                out = lock.acquire(
+                    p["owner"] or "",
+                    p["run_id"],
+                    p["release"],
+                    ttl,
+                    p["controller"],
+                    p["force"],
+                    controller_process=p["controller_process"],
+                    reason=p["reason"],
+                )
                 result = dict(
                     changed=out["changed"],
                     action=out["action"],

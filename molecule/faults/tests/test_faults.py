@@ -10,8 +10,10 @@ scripts/reliability-table.py writes docs/reliability.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -24,7 +26,8 @@ from zerodown_testkit.e2e.verifier import assert_no_failed_requests, current_on,
 from zerodown_testkit.fleet import core
 
 APPS = ["app1", "app2", "app3", "app4"]
-LOCK = "/var/lib/zerodown/demoapp/deploy.lock"
+STATE = "/var/lib/zerodown/demoapp"
+LOCK = STATE + "/deploy.lock"
 BLUE_GREEN = {"zerodown_strategy": "blue_green"}
 CANARY = {"zerodown_strategy": "canary"}
 RESULTS: list = []
@@ -483,6 +486,71 @@ def test_an_app_host_cut_off_mid_batch_is_left_in_maint_without_hanging(run, inv
         "Cut app2 off",
     )
     assert seconds < 120, "bounded by the SSH keep-alive and connect timeouts, not the TCP retransmission timeout"
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and every process under it (ansible-playbook and its workers, not the SSH masters)."""
+    try:
+        children = Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split()
+    except OSError:
+        children = []
+    os.kill(pid, signal.SIGKILL)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            _kill_tree(int(child))
+
+
+def test_a_deploy_killed_mid_rollout_is_recovered_from_the_ledger_by_rollback(run, inventory, facts, host, tmp_path):
+    """Case 9: ansible-playbook (and its workers) SIGKILLed in batch 2; its lock stays behind. zerodown.deploy.rollback
+    takes the lock over at once (its holder's process is gone from this controller: audited with the reason) and
+    brings every host back to the release before, from the ledger; no request fails."""
+    backend = facts["fleet_haproxy_backend"]
+    before = lb_states(host, backend), {name: current_on(host, name) for name in APPS}
+    first_run = ledger(host).get("run_id")
+    with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], backend) as load:
+        proc = run.start_playbook(
+            "deploy",
+            [inventory],
+            args=["-e", json.dumps({"zerodown_release": _other_release(host)})],
+            log=tmp_path / "killed.log",
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the deploy never reached batch 2"
+            data = json.loads(host("lb1").run("cat %s/ledger.json", STATE).stdout or "{}")
+            if data.get("run_id") != first_run and len(data.get("batches", [])) >= 2:
+                break
+            time.sleep(0.2)
+        _kill_tree(proc.pid)
+        proc.wait()
+        killed_at = time.monotonic()
+        assert host("lb1").file(LOCK).exists, "the killed run's lock stays behind"
+        recovery = run.playbook("rollback", [inventory])
+        seconds = time.monotonic() - killed_at
+    report = load.report
+    (tmp_path / "rollback.log").write_text(recovery.output)
+    assert recovery.ok, recovery.output[-3000:]
+    assert_no_failed_requests(report)
+    assert lb_states(host, backend) == before[0], "every server's state and weight as before the deploy"
+    assert {name: current_on(host, name) for name in APPS} == before[1], "one consistent release: the one before"
+    assert not host("lb1").file(LOCK).exists, "the lock released"
+    audit = [json.loads(line) for line in host("lb1").file(STATE + "/audit.log").content_string.splitlines()]
+    takeover = [e for e in audit if e.get("event") == "force_break" and "died" in (e.get("reason") or "")]
+    assert takeover and takeover[-1]["previous"]["run_id"] == data["run_id"], audit[-3:]
+    recovered = ledger(host)
+    assert recovered["run_id"] == data["run_id"] and recovered["outcome"] == "rolled_back", recovered["outcome"]
+    RESULTS.append(
+        {
+            "case": "9",
+            "strategy": "rolling",
+            "fault": "ansible-playbook SIGKILLed mid-rollout, then zerodown.deploy.rollback",
+            "outcome": "rolled back by rollback.yml (lock of the dead run taken over, audited)",
+            "failed": report.failed,
+            "requests": report.requests,
+            "seconds": round(seconds, 1),
+        }
+    )
 
 
 def test_drain_timeout_with_policy_shutdown_cuts_the_sessions_and_reports_them(run, inventory, facts, host, tmp_path):

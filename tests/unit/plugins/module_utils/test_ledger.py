@@ -272,3 +272,20 @@ def test_only_forward_steps_compare_the_load_balancer_process(tmp_path):
     assert ledger_mod.recorded_processes(dict(forward, run_id="other")) == {}
     assert ledger_mod.recorded_processes(dict(forward, app="none")) == {}
     assert ledger_mod.recorded_processes(None) == {}
+
+
+def test_an_unreachable_host_is_reported_kept_out_of_the_pool_and_retried_later(tmp_path):
+    book = Ledger(StateDir(str(tmp_path), "shop"))
+    lb_state = {"lb": {"web1": {"state": "ready", "weight": 1}, "web2": {"state": "ready", "weight": 1}}}
+    book.start("r1", "v2", lb_state)
+    book.update("r1", hosts={"app1": {"previous": "v1", "server": "web1", "status": "moved", "batch": 1}})
+    book.update("r1", hosts={"app2": {"previous": "v1", "server": "web2", "status": "switching", "batch": 2}})
+    params = {"app": "shop", "path": str(tmp_path), "run_id": "r1"}
+    ledger_mod.record(dict(params, hosts={"app2": {"status": "rolled_back", "current": "v1"}}, unreachable=["app2"]))
+    data = book.read()
+    assert data["hosts"]["app2"]["status"] == "unreachable" and data["hosts"]["app2"].get("current") is None
+    assert "app2" in moved_hosts(data), "a later rollback retries it"
+    plan = rollback_plan(data)
+    assert "web2" not in plan["restore"]["lb"] and plan["restore"]["lb"]["web1"]["state"] == "ready"
+    assert summary(data)["zerodown_hosts"]["app2"] == "unknown (unreachable)"
+    assert any(line.startswith("unreachable: app2 - left out of the pool (maint)") for line in summary_lines(data))

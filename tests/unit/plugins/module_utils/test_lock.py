@@ -99,3 +99,40 @@ def test_bad_app_names_are_rejected(bad):
 def test_relative_root_is_rejected():
     with pytest.raises(ValueError, match="absolute"):
         StateDir("var/lib", "shop")
+
+
+def test_a_process_is_known_by_its_pid_and_start_time():
+    import os
+    import subprocess
+
+    from ansible_collections.zerodown.deploy.plugins.module_utils._lock import process_gone, process_identity
+
+    me = process_identity(os.getpid())
+    assert me is not None and me.startswith("%d:" % os.getpid())
+    assert not process_gone(me)
+    child = subprocess.Popen(["true"])
+    child.wait()
+    gone = "%d:1" % child.pid
+    assert process_gone(gone), "an exited process is gone"
+    assert process_gone("%d:%s" % (os.getpid(), int(me.split(":")[1]) + 1)), "the same pid, another start: gone"
+    for nothing in (None, "", "abc", "12", 12):
+        assert not process_gone(nothing), "nothing to judge by: assumed alive"
+
+
+def test_a_refused_acquire_from_a_dead_run_of_this_controller_is_taken_over():
+    from ansible_collections.zerodown.deploy.plugins.action.deploy_lock import dead_holder_reason
+
+    holder = {"run_id": "r1", "controller": "ctl1", "controller_process": "999999999:5"}
+    refused = {"failed": True, "holder": holder}
+    reason = dead_holder_reason(refused, {"app": "shop"}, controller="ctl1")
+    assert "run r1 holding it died" in reason and "999999999:5" in reason and "ctl1" in reason
+    assert dead_holder_reason(refused, {"app": "shop"}, controller="ctl2") is None, "another controller's run"
+    assert dead_holder_reason(refused, {"force": True}, controller="ctl1") is None
+    assert dead_holder_reason(refused, {"state": "released"}, controller="ctl1") is None
+    assert dead_holder_reason({"failed": False, "holder": holder}, {}, controller="ctl1") is None
+    import os
+
+    from ansible_collections.zerodown.deploy.plugins.module_utils._lock import process_identity
+
+    alive = dict(holder, controller_process=process_identity(os.getpid()))
+    assert dead_holder_reason({"failed": True, "holder": alive}, {}, controller="ctl1") is None, "still running"
