@@ -62,7 +62,7 @@ def _inject(run, inventory, facts, host, tmp_path, case, strategy, fault, extra=
     (tmp_path / "deploy.log").write_text(result.output)  # kept for a failing case's diagnosis
     assert not result.ok, "the deploy must fail: %s" % fault
     assert_no_failed_requests(report)
-    assert lb_states(host, backend) == before[0], "every server's state and weight as before the deploy"
+    assert settled_states(host, backend, before[0]) == before[0], "every server's state and weight as before"
     assert {name: current_on(host, name) for name in APPS} == before[1], "one consistent release: the one before"
     assert not host("lb1").file(LOCK).exists, "the lock released"
     data = ledger(host)
@@ -232,46 +232,15 @@ def test_blue_green_never_ready_leaves_traffic_on_the_live_colour(inject, host, 
     assert "not ready" in data["cause"] and "rollback completed" in result.output
 
 
-def test_a_rollback_that_cannot_complete_says_so_and_what_to_run(run, inventory, facts, host, tmp_path):
-    """Case 11: app2's previous release is removed by hand during the deploy, so app2 cannot go back."""
-    hook = tmp_path / "remove_previous.yml"
-    hook.write_text(
-        "- name: Remove app2's previous release by hand (the fault)\n"
-        "  ansible.builtin.file:\n"
-        "    path: /opt/demoapp/releases/v2\n"
-        "    state: absent\n"
-        "  when: inventory_hostname == 'app2'\n"
-    )
-    backend = facts["fleet_haproxy_backend"]
-    started = time.monotonic()
-    result, report = deploy_under_load(
-        run,
-        inventory,
-        facts,
-        tmp_path,
-        extra_vars={"zerodown_release": "v2-smoke-fail", "zerodown_hook_after_switch": str(hook)},
-    )
-    seconds = time.monotonic() - started
-    assert not result.ok and "ROLLBACK INCOMPLETE" in result.output
-    assert_no_failed_requests(report)
-    data = ledger(host)
-    assert data["outcome"] == "failed", data["outcome"]
-    assert data["hosts"]["app2"]["status"] != "rolled_back", data["hosts"]["app2"]
-    assert current_on(host, "app2") == "v2-smoke-fail", "app2 stays where it is, nothing pretends otherwise"
-    states = lb_states(host, backend)
-    assert not host("lb1").file(LOCK).exists
-    RESULTS.append(
-        {
-            "case": "11",
-            "strategy": "rolling",
-            "fault": "previous release removed by hand (rollback cannot complete)",
-            "outcome": "ROLLBACK INCOMPLETE (%s)" % data["outcome"],
-            "failed": report.failed,
-            "requests": report.requests,
-            "seconds": round(seconds, 1),
-        }
-    )
-    print("rollback incomplete: app2 %s, servers %s" % (data["hosts"]["app2"], states))
+def settled_states(host, backend: str, expected: dict, timeout: float = 20) -> dict:
+    """The servers' states once they equal ``expected``, or as they are at ``timeout``: a host restarted by the
+    rollback is UP again only after HAProxy's health checks passed (its admin state and weight are back at once)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = lb_states(host, backend)
+        if states == expected or time.monotonic() > deadline:
+            return states
+        time.sleep(0.5)
 
 
 def _hook(tmp_path, name: str, text: str) -> str:
@@ -435,9 +404,10 @@ def _host_lost(run, inventory, facts, host, tmp_path, case, fault, call, what):
     (tmp_path / "deploy.log").write_text(result.output)
     assert not result.ok
     assert_no_failed_requests(report)
-    after = lb_states(host, backend)
+    others = {n: state for n, state in before[0].items() if n != "app2"}
+    after = settled_states(host, backend, dict(lb_states(host, backend), **others))
     assert after["app2"][0] in ("1", "33"), "the lost host is left in maint: %s" % (after,)
-    assert {n: s for n, s in after.items() if n != "app2"} == {n: s for n, s in before[0].items() if n != "app2"}
+    assert {n: state for n, state in after.items() if n != "app2"} == others
     assert {name: current_on(host, name) for name in APPS if name != "app2"} == {
         name: release for name, release in before[1].items() if name != "app2"
     }, "every reachable host on the release before"
@@ -532,7 +502,7 @@ def test_a_deploy_killed_mid_rollout_is_recovered_from_the_ledger_by_rollback(ru
     (tmp_path / "rollback.log").write_text(recovery.output)
     assert recovery.ok, recovery.output[-3000:]
     assert_no_failed_requests(report)
-    assert lb_states(host, backend) == before[0], "every server's state and weight as before the deploy"
+    assert settled_states(host, backend, before[0]) == before[0], "every server's state and weight as before"
     assert {name: current_on(host, name) for name in APPS} == before[1], "one consistent release: the one before"
     assert not host("lb1").file(LOCK).exists, "the lock released"
     audit = [json.loads(line) for line in host("lb1").file(STATE + "/audit.log").content_string.splitlines()]
@@ -556,7 +526,7 @@ def test_a_deploy_killed_mid_rollout_is_recovered_from_the_ledger_by_rollback(ru
 def test_drain_timeout_with_policy_shutdown_cuts_the_sessions_and_reports_them(run, inventory, facts, host, tmp_path):
     """Case 8, on_timeout=shutdown: the drain shuts the long sessions down at its timeout, says how many it cut, and
     the deploy goes on; only those long requests fail, none of the load generator's. It succeeds (to a release the
-    hosts do not run), so it stays the last case of the file."""
+    hosts do not run), so only case 11 follows it."""
     backend = facts["fleet_haproxy_backend"]
     target = _other_release(host)
     threads, results = _slow_requests(facts, 8, 40)
@@ -593,3 +563,46 @@ def test_drain_timeout_with_policy_shutdown_cuts_the_sessions_and_reports_them(r
             "seconds": round(seconds, 1),
         }
     )
+
+
+def test_a_rollback_that_cannot_complete_says_so_and_what_to_run(run, inventory, facts, host, tmp_path):
+    """Case 11: app2's previous release is removed by hand during the deploy, so app2 cannot go back. It leaves the
+    fleet on two releases by design, so it is the last case of the file."""
+    hook = tmp_path / "remove_previous.yml"
+    hook.write_text(
+        "- name: Remove app2's previous release by hand (the fault)\n"
+        "  ansible.builtin.file:\n"
+        "    path: \"/opt/demoapp/releases/{{ zerodown_release_state.previous }}\"\n"
+        "    state: absent\n"
+        "  when: inventory_hostname == 'app2'\n"
+    )
+    backend = facts["fleet_haproxy_backend"]
+    started = time.monotonic()
+    result, report = deploy_under_load(
+        run,
+        inventory,
+        facts,
+        tmp_path,
+        extra_vars={"zerodown_release": "v2-smoke-fail", "zerodown_hook_after_switch": str(hook)},
+    )
+    seconds = time.monotonic() - started
+    assert not result.ok and "ROLLBACK INCOMPLETE" in result.output
+    assert_no_failed_requests(report)
+    data = ledger(host)
+    assert data["outcome"] == "failed", data["outcome"]
+    assert data["hosts"]["app2"]["status"] != "rolled_back", data["hosts"]["app2"]
+    assert current_on(host, "app2") == "v2-smoke-fail", "app2 stays where it is, nothing pretends otherwise"
+    states = lb_states(host, backend)
+    assert not host("lb1").file(LOCK).exists
+    RESULTS.append(
+        {
+            "case": "11",
+            "strategy": "rolling",
+            "fault": "previous release removed by hand (rollback cannot complete)",
+            "outcome": "ROLLBACK INCOMPLETE (%s)" % data["outcome"],
+            "failed": report.failed,
+            "requests": report.requests,
+            "seconds": round(seconds, 1),
+        }
+    )
+    print("rollback incomplete: app2 %s, servers %s" % (data["hosts"]["app2"], states))
