@@ -10,10 +10,8 @@ scripts/reliability-table.py writes docs/reliability.md.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import tempfile
 import threading
 import time
@@ -22,7 +20,14 @@ from pathlib import Path
 
 import pytest
 from zerodown_testkit.e2e.verifier import ADMIN_SOCKET as ADMIN
-from zerodown_testkit.e2e.verifier import assert_no_failed_requests, current_on, deploy_under_load, lb_states, ledger
+from zerodown_testkit.e2e.verifier import (
+    assert_no_failed_requests,
+    current_on,
+    deploy_under_load,
+    fleet_db,
+    lb_states,
+    ledger,
+)
 from zerodown_testkit.fleet import core
 
 APPS = ["app1", "app2", "app3", "app4"]
@@ -124,16 +129,7 @@ def _releases(host):
 
 
 def _visits_columns(facts):
-    import psycopg
-
-    with psycopg.connect(
-        host=facts["fleet_db_host"],
-        port=facts["fleet_db_port"],
-        dbname=facts["fleet_db_name"],
-        user=facts["fleet_db_user"],
-        password=facts["fleet_db_password"],
-        connect_timeout=5,
-    ) as conn:
+    with fleet_db(facts) as conn:
         rows = conn.execute(
             "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2"
         ).fetchall()
@@ -458,18 +454,6 @@ def test_an_app_host_cut_off_mid_batch_is_left_in_maint_without_hanging(run, inv
     assert seconds < 120, "bounded by the SSH keep-alive and connect timeouts, not the TCP retransmission timeout"
 
 
-def _kill_tree(pid: int) -> None:
-    """SIGKILL a process and every process under it (ansible-playbook and its workers, not the SSH masters)."""
-    try:
-        children = Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split()
-    except OSError:
-        children = []
-    os.kill(pid, signal.SIGKILL)
-    for child in children:
-        with contextlib.suppress(ProcessLookupError):
-            _kill_tree(int(child))
-
-
 def test_a_deploy_killed_mid_rollout_is_recovered_from_the_ledger_by_rollback(run, inventory, facts, host, tmp_path):
     """Case 9: ansible-playbook (and its workers) SIGKILLed in batch 2; its lock stays behind. zerodown.deploy.rollback
     takes the lock over at once (its holder's process is gone from this controller: audited with the reason) and
@@ -492,7 +476,7 @@ def test_a_deploy_killed_mid_rollout_is_recovered_from_the_ledger_by_rollback(ru
             if data.get("run_id") != first_run and len(data.get("batches", [])) >= 2:
                 break
             time.sleep(0.2)
-        _kill_tree(proc.pid)
+        run.kill_tree(proc.pid)
         proc.wait()
         killed_at = time.monotonic()
         assert host("lb1").file(LOCK).exists, "the killed run's lock stays behind"
@@ -572,7 +556,7 @@ def test_a_rollback_that_cannot_complete_says_so_and_what_to_run(run, inventory,
     hook.write_text(
         "- name: Remove app2's previous release by hand (the fault)\n"
         "  ansible.builtin.file:\n"
-        "    path: \"/opt/demoapp/releases/{{ zerodown_release_state.previous }}\"\n"
+        '    path: "/opt/demoapp/releases/{{ zerodown_release_state.previous }}"\n'
         "    state: absent\n"
         "  when: inventory_hostname == 'app2'\n"
     )

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from conftest import http_get
+from zerodown_testkit.e2e.verifier import fleet_db
 
 testinfra_hosts = ["ansible://lb1"]
 
@@ -33,16 +34,7 @@ def test_db_endpoint_writes_through_the_load_balancer(facts):
 
 
 def test_database_is_reachable_from_the_controller(facts):
-    import psycopg
-
-    with psycopg.connect(
-        host=facts["fleet_db_host"],
-        port=facts["fleet_db_port"],
-        dbname=facts["fleet_db_name"],
-        user=facts["fleet_db_user"],
-        password=facts["fleet_db_password"],
-        connect_timeout=5,
-    ) as conn:
+    with fleet_db(facts) as conn:
         assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] >= 3
 
 

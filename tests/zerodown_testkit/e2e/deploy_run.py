@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -135,6 +137,19 @@ def start_playbook(name: str, inventories: Sequence[str], args: Sequence[str] = 
     return subprocess.Popen(
         playbook_cmd(name, inventories, args), env=ansible_env(), stdout=handle, stderr=subprocess.STDOUT, text=True
     )
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and every process under it (ansible-playbook and its workers; the SSH control masters,
+    detached, stay): a deploy killed as the OOM killer or ``kill -9`` would."""
+    try:
+        children = Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split()
+    except OSError:
+        children = []
+    os.kill(pid, signal.SIGKILL)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            kill_tree(int(child))
 
 
 @contextlib.contextmanager

@@ -80,6 +80,20 @@ def ledger(host, name: str = "ledger.json") -> dict:
     return json.loads(host("lb1").file(STATE + "/" + name).content_string)
 
 
+def fleet_db(facts):
+    """A connection to the fleet's PostgreSQL on db1 as the sample app's user (a context manager)."""
+    import psycopg
+
+    return psycopg.connect(
+        host=facts["fleet_db_host"],
+        port=facts["fleet_db_port"],
+        dbname=facts["fleet_db_name"],
+        user=facts["fleet_db_user"],
+        password=facts["fleet_db_password"],
+        connect_timeout=5,
+    )
+
+
 def lock_exists(host) -> bool:
     return host("lb1").file(STATE + "/deploy.lock").exists
 
