@@ -340,3 +340,8 @@ def test_deploy_with_an_unreachable_database_is_refused_at_preflight(tmp_path, d
     assert "preflight failed, nothing was changed: cannot connect to " in out
     assert "cannot reach 127.0.0.1:%d: check host and port" % port in out
     assert "Sup3r-S3cret-pw" not in out
+    # every artifact of the run: its output above, and each file it left (the ledger with the plan, the audit log)
+    written = [path for path in (tmp_path / "state").rglob("*") if path.is_file()]
+    assert any(path.name == "ledger.json" for path in written), written
+    for path in written:
+        assert "Sup3r-S3cret-pw" not in path.read_text(errors="replace"), path
