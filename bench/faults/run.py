@@ -29,6 +29,8 @@ from zerodown_testkit import bench
 from zerodown_testkit.e2e import deploy_run
 from zerodown_testkit.fleet import core
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyRuntime
+
 FLEET = os.environ.get("ZERODOWN_BENCH_FLEET", "zdbench")
 
 
@@ -77,14 +79,9 @@ def reset(facts: dict) -> None:
     for host in spec.hosts:
         if not core.machine_running(spec, host.name):
             core.restart_machine(spec, host.name)
+    runtime = HAProxyRuntime(facts["fleet_haproxy_admin"])
     for name in ("app1", "app2", "app3", "app4"):
-        subprocess.run(
-            ["socat", "stdio", "tcp:%s" % facts["fleet_haproxy_admin"]],
-            input="set server app/%s state ready\n" % name,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        runtime.set_server_state("app", name, "ready")
     deploy_run.fleet_cli("bootstrap", "--release", "v1", name=FLEET)
 
 

@@ -13,14 +13,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from zerodown_testkit.e2e.verifier import ADMIN_SOCKET as ADMIN
 from zerodown_testkit.e2e.verifier import (
+    STATE,
     assert_no_failed_requests,
     current_on,
     deploy_under_load,
@@ -29,9 +27,12 @@ from zerodown_testkit.e2e.verifier import (
     ledger,
 )
 from zerodown_testkit.fleet import core
+from zerodown_testkit.support.lbharness import SlowRequests
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyRuntime
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
 
 APPS = ["app1", "app2", "app3", "app4"]
-STATE = "/var/lib/zerodown/demoapp"
 LOCK = STATE + "/deploy.lock"
 BLUE_GREEN = {"zerodown_strategy": "blue_green"}
 CANARY = {"zerodown_strategy": "canary"}
@@ -269,31 +270,24 @@ def test_haproxy_reloaded_mid_deploy_is_detected_and_the_deploy_stops_safely(inj
     assert [h for h, entry in data["hosts"].items() if entry["status"] == "rolled_back"] == ["app1"]
 
 
-def _slow_requests(facts, count: int, seconds: float):
-    """``count`` requests of ``seconds`` each through the load balancer (round robin: every server gets some);
-    returns (threads, results): each result is the status code or the error."""
-    results: list = []
-
-    def one():
-        try:
-            with urllib.request.urlopen(
-                facts["fleet_lb_url"].rstrip("/") + "/slow?seconds=%s" % seconds, timeout=120
-            ) as r:
-                results.append(r.status)
-        except Exception as exc:  # noqa: BLE001 - a cut session is the outcome we count
-            results.append(repr(exc))
-
-    threads = [threading.Thread(target=one, daemon=True) for _number in range(count)]
-    for thread in threads:
-        thread.start()
-    time.sleep(1)
-    return threads, results
+def _slow_requests(facts, count: int, seconds: float) -> SlowRequests:
+    """``count`` requests of ``seconds`` each through the load balancer (round robin: every server gets some),
+    returned once HAProxy counts them all in flight."""
+    slow = SlowRequests(facts["fleet_lb_url"].rstrip("/") + "/slow?seconds=%s" % seconds, count, timeout=120)
+    runtime = HAProxyRuntime(facts["fleet_haproxy_admin"])
+    wait_until(
+        lambda: sum(v["scur"] for v in runtime.sessions(facts["fleet_haproxy_backend"], APPS).values()) >= count,
+        timeout=15,
+        interval=0.1,
+        description="%d slow requests in flight" % count,
+    )
+    return slow
 
 
 def test_drain_timeout_with_policy_fail_rolls_back(inject, host, facts):
     """Case 8, on_timeout=fail: a request far longer than the drain timeout keeps app1 busy; the drain gives up at
     its timeout, the deploy rolls back, the long request itself still completes."""
-    threads, results = _slow_requests(facts, 8, 25)
+    slow = _slow_requests(facts, 8, 25)
     started = time.monotonic()
     result, data = inject(
         "8",
@@ -308,9 +302,8 @@ def test_drain_timeout_with_policy_fail_rolls_back(inject, host, facts):
     assert {entry["status"] for entry in data["hosts"].values()} <= {"unchanged", "staged"}, data["hosts"]
     RESULTS[-1]["outcome"] = data["outcome"]
     assert time.monotonic() - started < 25 + 30, "the deploy gave up at the drain timeout, not at the request's end"
-    for thread in threads:
-        thread.join(60)
-    assert results == [200] * 8, "the long requests were left to finish: %s" % results
+    statuses = [r["status"] for r in slow.join(60)]
+    assert statuses == [200] * 8, "the long requests were left to finish: %s" % slow.results
 
 
 # app2's releases directory becomes a tmpfs holding its releases so far, then shrunk to what they use and 24 KiB
@@ -377,9 +370,7 @@ def revive(host, facts):
             core.set_network(spec, name, True)
         else:
             core.restart_machine(spec, name)
-        host("lb1").run(
-            "echo 'set server %s/%s state ready' | socat stdio %s", facts["fleet_haproxy_backend"], name, ADMIN
-        )
+        HAProxyRuntime(facts["fleet_haproxy_admin"]).set_server_state(facts["fleet_haproxy_backend"], name, "ready")
 
 
 def _host_lost(run, inventory, facts, host, tmp_path, case, fault, call, what):
@@ -513,7 +504,7 @@ def test_drain_timeout_with_policy_shutdown_cuts_the_sessions_and_reports_them(r
     hosts do not run), so only case 11 follows it."""
     backend = facts["fleet_haproxy_backend"]
     target = _other_release(host)
-    threads, results = _slow_requests(facts, 8, 40)
+    slow = _slow_requests(facts, 8, 40)
     started = time.monotonic()
     result, report = deploy_under_load(
         run,
@@ -524,9 +515,9 @@ def test_drain_timeout_with_policy_shutdown_cuts_the_sessions_and_reports_them(r
     )
     seconds = time.monotonic() - started
     assert result.ok, result.output[-3000:]
-    for thread in threads:
-        thread.join(60)
-    cut = [r for r in results if r != 200]
+    results = slow.join(60)
+    assert len(results) == 8, "every long request ended: %s" % results
+    cut = [r for r in results if r["status"] != 200]
     assert_no_failed_requests(report)
     assert {current_on(host, name) for name in APPS} == {target}, "one consistent release: the new one"
     assert all(state[0] == "0" for state in lb_states(host, backend).values()), "every server back in the pool"
