@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from zerodown_testkit.fleet import ansible_inventory
 from zerodown_testkit.support.ansible_run import REPO
 
@@ -82,3 +83,29 @@ def test_inventory_script_runs_as_a_script_from_any_directory(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["app"] == {"hosts": []}
+
+
+def test_the_inherent_bound_is_per_batch_the_drain_and_the_slowest_host():
+    from zerodown_testkit import bench
+
+    def host(stop, start, ready):
+        return {
+            "task": "zerodown.deploy.rolling : Stop, point current at the release, start, wait until ready",
+            "result": {"seconds": {"stop": stop, "start": start}, "ready": {"results": [{"time_to_ready": ready}]}},
+        }
+
+    drain = {"task": "Drain the batch's servers, recorded", "result": {"results": [{"drain_seconds": 0.25}, {}]}}
+    lines = [drain, host(0.5, 0.1, 2.0), host(0.5, 0.1, 2.5), dict(drain, result={"drain_seconds": 0.0})]
+    lines += [host(0.25, 0.25, 2.0), {"task": "Finish the ledger", "result": {}}]
+    batches = bench.inherent_per_batch(lines)
+    assert [b["total"] for b in batches] == [0.25 + 0.5 + 0.1 + 2.5, 2.5]
+    assert batches[0]["ready"] == 2.5
+
+
+def test_bench_strategy_variables_split_blue_green_into_halves():
+    from zerodown_testkit import bench
+
+    assert bench.strategy_vars("blue_green", 4)["zerodown_green_group"] == "app3:app4"
+    assert bench.strategy_vars("rolling", 12, "25%")["zerodown_batch_size"] == "25%"
+    with pytest.raises(ValueError, match="unknown strategy"):
+        bench.strategy_vars("big_bang")

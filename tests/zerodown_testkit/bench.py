@@ -51,3 +51,112 @@ def demo_fleet(name: str, release: str = "v2", app_hosts: int = 4):
         zerodown_smoke_base_url=facts["fleet_lb_url"].rstrip("/"),
     )
     return facts, str(state / "inventory.yml"), deploy_vars
+
+
+# Deploy variables per strategy for the benches (on top of e2e.deploy_run.DEMOAPP_DEPLOY_VARS): rolling one host
+# per batch (or zerodown_batch_size), blue-green in two colours of half the app hosts, canary one host at
+# 10/50/100 % with a 3 s pause per step.
+def strategy_vars(strategy: str, app_hosts: int = 4, batch_size="1") -> dict:
+    hosts = ["app%d" % (i + 1) for i in range(app_hosts)]
+    if strategy == "rolling":
+        return {"zerodown_strategy": "rolling", "zerodown_batch_size": batch_size}
+    if strategy == "blue_green":
+        half = len(hosts) // 2
+        return {
+            "zerodown_strategy": "blue_green",
+            "zerodown_blue_group": ":".join(hosts[:half]),
+            "zerodown_green_group": ":".join(hosts[half:]),
+        }
+    if strategy == "canary":
+        return {
+            "zerodown_strategy": "canary",
+            "zerodown_batch_size": batch_size,
+            "zerodown_canary_hosts": 1,
+            "zerodown_canary_steps": [10, 50, 100],
+            "zerodown_canary_pause": 3,
+            "zerodown_canary_min_requests": 20,
+            "zerodown_canary_max_wait": 20,
+        }
+    raise ValueError("unknown strategy %r: rolling, blue_green or canary" % strategy)
+
+
+STRATEGIES = ("rolling", "blue_green", "canary")
+
+
+def inherent_per_batch(results: list) -> list:
+    """The time the hosts themselves need, per batch of a rolling deploy, from bench/rolling/callback's lines.
+
+    A batch is a drain call and the host calls after it: drain (the longest of the load balancers' drain_seconds)
+    + the slowest host's stop + start + start-up until its first ready answer (the readiness the release module
+    runs on the host right after ``systemctl start``). Returns one dict per batch with those four and ``total``.
+    """
+    batches: list = []
+    for line in results:
+        task, r = line["task"], line["result"]
+        if "Drain the batch's servers" in task:
+            items = r.get("results", [r])
+            batches.append({"drain": max((i.get("drain_seconds") or 0.0) for i in items), "hosts": []})
+        elif "Stop, point current at the release, start" in task and batches:
+            seconds = r.get("seconds", {})
+            ready = max((t.get("time_to_ready") or 0.0) for t in r["ready"]["results"])
+            batches[-1]["hosts"].append((seconds.get("stop", 0.0), seconds.get("start", 0.0), ready))
+    out = []
+    for b in batches:
+        stop, start, ready = max(b["hosts"], key=sum) if b["hosts"] else (0.0, 0.0, 0.0)
+        out.append(
+            {
+                "drain": b["drain"],
+                "stop": stop,
+                "start": start,
+                "ready": ready,
+                "total": b["drain"] + stop + start + ready,
+            }
+        )
+    return out
+
+
+class PeakRSS:
+    """Peak resident memory of this process's descendants (ansible-playbook, its workers, ssh), sampled every 0.2 s."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def _tree_rss(root: int) -> int:
+        parents, rss = {}, {}
+        page = os.sysconf("SC_PAGE_SIZE")
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry, encoding="ascii", errors="replace") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            rss[int(entry)] = int(fields[21]) * page
+        total = 0
+        for pid in rss:
+            p = pid
+            while p > 1 and p != root:
+                p = parents.get(p, 0)
+            if p == root and pid != root:
+                total += rss[pid]
+        return total
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.2):
+            self.peak_bytes = max(self.peak_bytes, self._tree_rss(me))
