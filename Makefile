@@ -28,7 +28,7 @@ help:
 	@echo "make unit         unit tests only (after set-up)"
 	@echo "make integration  module integration tests against real HAProxy, nginx, HTTP(S), databases"
 	@echo "make molecule     end-to-end scenarios on the systemd-nspawn test fleet"
-	@echo "make demo         boot the fleet, install v1, deploy v2 rolling under load, print the figures"
+	@echo "make demo         boot the fleet, install v1, deploy v2 under load (STRATEGY=rolling|blue_green|canary)"
 	@echo "make demo-down    remove the demo fleet"
 
 test: setup sanity lint ruff unit integration molecule
@@ -90,10 +90,11 @@ molecule: host venv link
 	  $(BIN)/molecule test -s $$scenario; \
 	done
 
-# The demo: set-up, fleet, v1, then a rolling deploy of v2 under load (demo/run.py).
+# The demo: set-up, fleet, v1, then a deploy of v2 under load with STRATEGY (rolling, blue_green, canary).
+STRATEGY ?= rolling
 DEMO_ARGS ?=
 demo: host venv link
-	$(BIN)/python demo/run.py $(DEMO_ARGS)
+	$(BIN)/python demo/run.py --strategy $(STRATEGY) $(DEMO_ARGS)
 
 demo-down: venv
 	$(BIN)/python -m zerodown_testkit.fleet down --name $${ZERODOWN_DEMO_FLEET:-zddemo}

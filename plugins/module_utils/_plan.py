@@ -44,8 +44,6 @@ LEGACY_LB_VARS = (
     "zerodown_haproxy_backend",
     "zerodown_haproxy_server_names",
 )
-#: The hook points inside a rolling batch; without any, the rolling role runs its batches without the hook includes.
-BATCH_HOOKS = ("before_switch", "after_switch", "before_allow_traffic")
 HOOKS = (
     "before_stage",
     "after_stage",
@@ -663,7 +661,6 @@ def build_plan(
         "bake": bake_plan,
         "deprecations": notes,
     }
-    plan["batch_hooks"] = any(plan["hooks"][name] for name in BATCH_HOOKS)
     plan.update(strategy_plan)
     if mode == "deploy":
         if not variables.get("zerodown_exec_start"):

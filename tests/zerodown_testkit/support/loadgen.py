@@ -269,6 +269,11 @@ class LoadGenerator:
         with self._lock:
             return list(self._failures)
 
+    def versions_so_far(self) -> Dict[str, int]:
+        """Successful answers per release so far (the demo's traffic share)."""
+        with self._lock:
+            return dict(self._versions)
+
     # -- clients ---------------------------------------------------------------------
 
     def _connection(self) -> http.client.HTTPConnection:
