@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 from zerodown_testkit import bench
@@ -41,27 +40,9 @@ from zerodown_testkit.support.ansible_run import COLLECTIONS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-CACHE = REPO / ".bench-out" / "cache"
+CACHE = bench.CACHE
 CALLBACK = REPO / "bench" / "rolling" / "callback"
-ANSIBLE_PACKAGE = "ansible>=12,<13"  # the community package whose community.general runs on ansible-core 2.19
 REFERENCES = {"naive": HERE / "naive.yml", "careful": HERE / "careful.yml"}
-
-
-def community_general() -> Path:
-    """A collections directory holding community.general, unpacked from the ``ansible`` wheel once."""
-    root = CACHE / "collections"
-    if (root / "ansible_collections" / "community" / "general" / "plugins" / "modules" / "haproxy.py").exists():
-        return root
-    wheels = CACHE / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", ANSIBLE_PACKAGE, "-d", str(wheels)], check=True
-    )
-    wheel = sorted(wheels.glob("ansible-*.whl"))[-1]
-    with zipfile.ZipFile(wheel) as archive:
-        members = [m for m in archive.namelist() if m.startswith("ansible_collections/community/general/")]
-        archive.extractall(root, members)
-    return root
 
 
 def mitogen_env() -> dict:
@@ -89,6 +70,8 @@ def one_run(tool: str, args, ctx: dict) -> dict:
     }
     if accel == "mitogen":
         env.update(ctx["mitogen"])
+    if args.forks:
+        env["ANSIBLE_FORKS"] = str(args.forks)
     if base in REFERENCES:
         vars_inv = ctx["tmp"] / "reference.json"
         deploy_run.write_vars_inventory(
@@ -99,9 +82,12 @@ def one_run(tool: str, args, ctx: dict) -> dict:
     else:
         vars_inv = ctx["tmp"] / ("%s.json" % base)
         batch = int(args.batch) if args.batch.isdigit() else args.batch
-        deploy_run.write_vars_inventory(
-            vars_inv, dict(ctx["vars"], **bench.strategy_vars(base, args.app_hosts, batch_size=batch))
-        )
+        deploy_vars = dict(ctx["vars"], **bench.strategy_vars(base, args.app_hosts, batch_size=batch))
+        if base == "canary":
+            # with the CPU saturated a freshly started canary answers slower than the warm baseline (1.7x seen at 32
+            # clients): this bench measures time, so the latency judge is relaxed; the error-rate judge stays
+            deploy_vars["zerodown_canary_max_latency_ratio"] = 3
+        deploy_run.write_vars_inventory(vars_inv, deploy_vars)
         target = "deploy"
     with (
         bench.PeakRSS() as rss,
@@ -141,6 +127,7 @@ def main() -> int:
     parser.add_argument("--app-hosts", type=int, default=4)
     parser.add_argument("--batch", default="1", help="hosts per batch: a number or a percentage such as 25%%")
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--forks", type=int, default=0, help="Ansible forks (default: the testkit's 20)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tools", default="naive,careful,rolling,blue_green,canary")
     parser.add_argument("--mitogen", action="store_true", help="add rolling+mitogen and careful+mitogen")
@@ -162,7 +149,7 @@ def main() -> int:
             "inventory": inventory,
             "vars": deploy_vars,
             "tmp": Path(tmp),
-            "community": str(community_general()),
+            "community": str(bench.community_general()),
             "mitogen": mitogen_env() if args.mitogen else {},
         }
         for i in range(args.runs):
@@ -190,12 +177,18 @@ def main() -> int:
     inherent = median(results["rolling"], "inherent")
     careful = median(results["careful"], "seconds") if "careful" in results else float("nan")
     batches = len(results["rolling"][0]["batches"])
-    name = args.section or "compare, %d app hosts, batch %s" % (args.app_hosts, args.batch)
-    command = ".venv/bin/python bench/compare/run.py --app-hosts %d --batch %s --clients %d --runs %d%s --write" % (
+    name = args.section or "compare, %d app hosts, batch %s%s" % (
+        args.app_hosts,
+        args.batch,
+        ", forks %d" % args.forks if args.forks else "",
+    )
+    command = ".venv/bin/python bench/compare/run.py --app-hosts %d --batch %s --clients %d --runs %d%s%s%s --write" % (
         args.app_hosts,
         args.batch,
         args.clients,
         args.runs,
+        " --tools " + args.tools if args.tools != parser.get_default("tools") else "",
+        " --forks %d" % args.forks if args.forks else "",
         " --mitogen" if args.mitogen else "",
     )
     lines = [
@@ -205,7 +198,7 @@ def main() -> int:
         % (args.app_hosts, batches, args.clients),
         "(`retries 0`), every tool in the same run, interleaved; medians of %d runs. Inherent bound = per batch"
         % args.runs,
-        "drain + stop + start + first ready probe on the hosts (measured by rolling in the same runs), summed:",
+        "= per batch drain + stop + start + first ready probe on the hosts (measured by rolling in the same runs), summed:",
         "**%.2f s**. naive and careful are bench/compare/naive.yml and careful.yml." % inherent,
         "",
         "Command: `%s` (%s at the end)" % (command, bench.when_and_load()),

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "RESULTS.md"
@@ -160,3 +163,29 @@ class PeakRSS:
         me = os.getpid()
         while not self._stop.wait(0.2):
             self.peak_bytes = max(self.peak_bytes, self._tree_rss(me))
+
+
+CACHE = RESULTS.parents[1] / ".bench-out" / "cache"
+ANSIBLE_PACKAGE = "ansible>=12,<13"  # the community package whose community.general runs on ansible-core 2.19
+
+
+def community_general() -> Path:
+    """A collections directory holding community.general and ansible.posix, unpacked from the ``ansible`` wheel once
+    (there is no Galaxy here; the references of bench/compare and bench/drain need them)."""
+    root = CACHE / "collections"
+    if (root / "ansible_collections" / "community" / "general" / "plugins" / "modules" / "haproxy.py").exists():
+        return root
+    wheels = CACHE / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", ANSIBLE_PACKAGE, "-d", str(wheels)], check=True
+    )
+    wheel = sorted(wheels.glob("ansible-*.whl"))[-1]
+    with zipfile.ZipFile(wheel) as archive:
+        members = [
+            m
+            for m in archive.namelist()
+            if m.startswith(("ansible_collections/community/general/", "ansible_collections/ansible/posix/"))
+        ]
+        archive.extractall(root, members)
+    return root
