@@ -105,13 +105,15 @@ def assert_no_failed_requests(report) -> None:
     assert report.haproxy_delta_totals["wredis"] == 0, report.haproxy_delta_totals
 
 
-def deploy_under_load(run, inventory, facts, tmp_path, playbook="deploy", extra_vars=None, host_vars=None, args=()):
+def deploy_under_load(
+    run, inventory, facts, tmp_path, playbook="deploy", extra_vars=None, host_vars=None, args=(), env=None
+):
     """extra_vars go in -e (they must beat group_vars/all.yml); host_vars in an inventory file
-    (a per-host value beats group vars, which -e would not allow per host)."""
+    (a per-host value beats group vars, which -e would not allow per host); env adds to the run's environment."""
     inventories = [inventory]
     if host_vars:
         inventories.append(str(run.write_vars_inventory(tmp_path / "hosts.json", {}, host_vars)))
     cli = list(args) + (["-e", json.dumps(extra_vars)] if extra_vars else [])
     with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
-        result = run.playbook(playbook, inventories, args=cli)
+        result = run.playbook(playbook, inventories, args=cli, env=env)
     return result, load.report
