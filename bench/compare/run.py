@@ -59,7 +59,7 @@ def mitogen_env() -> dict:
 def one_run(tool: str, args, ctx: dict) -> dict:
     deploy_run.fleet_cli("bootstrap", "--release", "v1", name=args.fleet)
     deploy_run.remove_release(ctx["inventory"], "app", "v2")
-    base, _, accel = tool.partition("+")
+    base, _plus, accel = tool.partition("+")
     results_file = ctx["tmp"] / "results.jsonl"
     if results_file.exists():
         results_file.unlink()
