@@ -35,8 +35,8 @@ author:
 options:
   report_dir:
     description:
-      - Directory the reports are written to, created if missing; relative to the directory C(ansible-playbook)
-        runs in.
+      - Directory the reports are written to, created if missing. A relative path is relative to the directory
+        C(ansible-playbook) runs in, or, set in C(ansible.cfg), to that file's directory.
     type: path
     default: ./zerodown-reports
     env:

@@ -200,20 +200,24 @@ class _Builder:
         self.hosts_seen: List[str] = []
         self.censored = 0
         self.zerodown_tasks = 0
+        self.server_hosts: Dict[str, str] = {}
 
     # -- helpers --
 
     def rel(self, at: float) -> float:
         return round(float(at) - self.t0, 3)
 
+    def index_servers(self) -> None:
+        """Backend server -> inventory host, from the plan's map (else the ledger's); rebuilt when either arrives."""
+        self.server_hosts = {
+            entry["server"]: name
+            for name, entry in (self.ledger.get("hosts") or {}).items()
+            if isinstance(entry, Mapping) and entry.get("server")
+        }
+        self.server_hosts.update({name: host for host, name in (self.plan.get("servers") or {}).items()})
+
     def host_of_server(self, server: str) -> str:
-        for host, name in (self.plan.get("servers") or {}).items():
-            if name == server:
-                return host
-        for host, entry in (self.ledger.get("hosts") or {}).items():
-            if isinstance(entry, Mapping) and entry.get("server") == server:
-                return host
-        return server  # HAProxy's default server name is the inventory hostname
+        return self.server_hosts.get(server, server)  # HAProxy's default server name is the inventory hostname
 
     def rollback_context(self, task: Mapping[str, Any]) -> bool:
         path = os.path.basename(str(task.get("path") or "").rsplit(":", 1)[0])
@@ -307,6 +311,7 @@ class _Builder:
     def on_deploy_plan(self, task, host, start, end, item, failed) -> None:
         if isinstance(item.get("plan"), Mapping):
             self.plan = dict(item["plan"])
+            self.index_servers()
 
     def on_deploy_ledger(self, task, host, start, end, item, failed) -> None:
         ledger = item.get("ledger")
@@ -314,6 +319,7 @@ class _Builder:
             return
         first = not self.ledger
         self.ledger = dict(ledger)
+        self.index_servers()
         if isinstance(item.get("summary"), Mapping):
             self.summary = dict(item["summary"])
         if ledger.get("cause") and ledger.get("outcome") == "running":
@@ -538,7 +544,8 @@ class _Builder:
         if measured:
             note = (
                 "Measured: requests per release counted by the load balancer's per-server counters over each "
-                "canary step or bake window (canary_analysis)."
+                "canary step or bake window (canary_analysis). By weight: the load balancer's weight of the servers "
+                "in state ready per release over the whole run, as drain_backend and switch_traffic read it back."
             )
         else:
             note = (

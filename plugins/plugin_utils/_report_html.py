@@ -50,7 +50,7 @@ ROW = 24
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#212529;background:#fff}
-h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dee2e6}
+h1{font-size:22px;margin:0 0 8px}h3{font-size:14px;margin:14px 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dee2e6}
 .badge{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600}
 dl#summary{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0}
 dl#summary dt{font-weight:600}dl#summary dd{margin:0}
@@ -248,24 +248,13 @@ def _release_colours(report: Mapping[str, Any]) -> Dict[str, str]:
     return {name: RELEASE_COLOURS[i % len(RELEASE_COLOURS)] for i, name in enumerate(sorted(names))}
 
 
-def traffic(report: Mapping[str, Any]) -> str:
-    data = report["traffic"]
-    scale = _Scale(report["timeline"]["end"])
-    colours = _release_colours(report)
-    height = 120
-    source = "measured" if data["measured"] else "configured"
-    out = ['<svg id="traffic" width="%d" height="%d">' % (WIDTH, height + 20), scale.axis(height + 2)]
-    out.append('<g class="traffic" data-source="%s"><text x="4" y="14">share</text>' % source)
-    if source == "measured":
-        spans = [(m["start"], m["end"], m["share"], m.get("name")) for m in data["measured"]]
-    else:
-        points = data["configured"]
-        spans = [
-            (p["at"], points[i + 1]["at"] if i + 1 < len(points) else report["timeline"]["end"], p["share"], None)
-            for i, p in enumerate(points)
-        ]
+def _share_band(
+    spans: List[Any], source: str, label: str, top: int, height: int, scale: _Scale, colours: Mapping[str, str]
+) -> str:
+    """One band of stacked bars, a bar per span (start, end, {release: share}, name)."""
+    out = ['<g class="traffic" data-source="%s"><text x="4" y="%d">%s</text>' % (source, top + 14, _e(label))]
     for start, end, share, name in spans:
-        y = 0.0
+        y = float(top)
         for release, fraction in share.items():
             h = round(fraction * height, 2)
             if h <= 0:
@@ -288,7 +277,32 @@ def traffic(report: Mapping[str, Any]) -> str:
                 )
             )
             y += h
-    out.append("</g></svg>")
+    out.append("</g>")
+    return "".join(out)
+
+
+def traffic(report: Mapping[str, Any]) -> str:
+    """The share per release: measured over the canary steps and bake window where counted, and the serving
+    weights over the whole run, each in its own band."""
+    data = report["traffic"]
+    end = report["timeline"]["end"]
+    scale = _Scale(end)
+    colours = _release_colours(report)
+    band = 80
+    points = data["configured"]
+    bands = []
+    if data["measured"]:
+        spans = [(m["start"], m["end"], m["share"], m.get("name")) for m in data["measured"]]
+        bands.append((spans, "measured", "measured"))
+    spans = [
+        (p["at"], points[i + 1]["at"] if i + 1 < len(points) else end, p["share"], None) for i, p in enumerate(points)
+    ]
+    bands.append((spans, "configured", "by weight"))
+    height = len(bands) * (band + 10)
+    out = ['<svg id="traffic" width="%d" height="%d">' % (WIDTH, height + 20), scale.axis(height + 2)]
+    for i, (spans, source, label) in enumerate(bands):
+        out.append(_share_band(spans, source, label, i * (band + 10), band, scale, colours))
+    out.append("</svg>")
     return "".join(out) + _legend(list(colours), colours) + '<p class="note">%s</p>' % _e(data["note"])
 
 
@@ -301,6 +315,8 @@ def _table(table_id: str, headers: Sequence[str], rows: List[Sequence[str]], emp
 
 
 def _td(value: Any, numeric: bool = False, cls: Optional[str] = None) -> str:
+    if isinstance(value, bool):
+        value = "yes" if value else "no"
     text = _num(value, 3) if numeric else _e("-" if value is None else value)
     klass = " ".join(c for c in ("num" if numeric else "", cls or "") if c)
     return '<td class="%s">%s</td>' % (klass, text) if klass else "<td>%s</td>" % text

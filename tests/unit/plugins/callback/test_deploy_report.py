@@ -142,6 +142,8 @@ def test_canary_servers_map_to_inventory_hosts():
     page = view(report)
     assert page.hosts() == runs.APP_HOSTS
     assert '<table id="canary-steps">' in page.dom and "Measured" in page.dom
+    # measured over the steps, and the serving weights over the whole run
+    assert 'data-source="measured"' in page.dom and 'data-source="configured"' in page.dom
 
 
 # -- a run with migration findings --
