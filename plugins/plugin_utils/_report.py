@@ -243,6 +243,21 @@ class _Builder:
         if host not in self.hosts_seen:
             self.hosts_seen.append(host)
 
+    def probe(self, at: float, host: str, source: str, rollback: bool, elapsed, ready, reason, **extra: Any) -> None:
+        """One readiness wait: how long until ready (or why not), by the release module or readiness_probe."""
+        self.probes.append(
+            dict(
+                at=self.rel(at),
+                host=host,
+                source=source,
+                rollback=rollback,
+                elapsed=elapsed,
+                ready=ready,
+                reason=reason,
+                **extra,
+            )
+        )
+
     def lb_record(self, at: float, current: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
         for lb, servers in current.items():
             for server, info in servers.items():
@@ -352,16 +367,8 @@ class _Builder:
                 )
                 cursor = begin
             if ready:
-                self.probes.append(
-                    dict(
-                        at=self.rel(end),
-                        host=host,
-                        source="release",
-                        rollback=rollback,
-                        elapsed=ready.get("elapsed"),
-                        ready=ready.get("ready"),
-                        reason=ready.get("broken"),
-                    )
+                self.probe(
+                    end, host, "release", rollback, ready.get("elapsed"), ready.get("ready"), ready.get("broken")
                 )
         else:
             actions = item.get("actions") or []
@@ -440,18 +447,16 @@ class _Builder:
         rollback = self.rollback_context(task)
         self.segment(host, "ready", start, end, task, status="failed" if failed else "ok", rollback=rollback)
         for res in item.get("results") or []:
-            self.probes.append(
-                dict(
-                    at=self.rel(end),
-                    host=host,
-                    source="readiness_probe",
-                    rollback=rollback,
-                    url=res.get("url"),
-                    elapsed=res.get("time_to_ready"),
-                    ready=res.get("ready"),
-                    attempts=res.get("attempt_count"),
-                    reason=res.get("last_reason"),
-                )
+            self.probe(
+                end,
+                host,
+                "readiness_probe",
+                rollback,
+                res.get("time_to_ready"),
+                res.get("ready"),
+                res.get("last_reason"),
+                url=res.get("url"),
+                attempts=res.get("attempt_count"),
             )
 
     def on_migration_check(self, task, host, start, end, item, failed) -> None:

@@ -69,6 +69,31 @@ def lb(states: Dict[str, Any]) -> Dict[str, Any]:
     return {SOCK: {s: {"state": st, "weight": w} for s, (st, w) in states.items()}}
 
 
+def drained(server: str, seconds: float, sessions: int) -> Dict[str, Any]:
+    """One drain_backend loop item: ``server`` drained on lb1 in ``seconds``, ``sessions`` in flight at its start."""
+    return {
+        "item": "lb1",
+        "previous": lb({server: ("ready", 10)}),
+        "current": lb({server: ("drain", 10)}),
+        "drain_seconds": seconds,
+        "sessions_at_start": sessions,
+        "killed_sessions": 0,
+        "timed_out": False,
+    }
+
+
+def switched(previous: str, current: str, stop: float, ready: float) -> Dict[str, Any]:
+    """A release module result of a host call that moved ``current``: stop, switch, start, then ready."""
+    return {
+        "changed": True,
+        "previous": previous,
+        "current": current,
+        "actions": ["switch", "restart"],
+        "seconds": {"stop": stop, "switch": 0.01, "start": 0.1},
+        "ready": {"ready": True, "elapsed": ready},
+    }
+
+
 def plan(app_hosts: List[str], servers: Dict[str, str], strategy: str = "rolling") -> Dict[str, Any]:
     return {
         "changed": False,
@@ -156,30 +181,13 @@ def _batch(run: Run, hosts: List[str], servers: Dict[str, str], host: str, fail:
         {
             hosts[0]: {
                 "changed": True,
-                "results": [
-                    {
-                        "item": "lb1",
-                        "previous": lb({server: ("ready", 10)}),
-                        "current": lb({server: ("drain", 10)}),
-                        "drain_seconds": 0.8,
-                        "sessions_at_start": 2,
-                        "killed_sessions": 0,
-                        "timed_out": False,
-                    }
-                ],
+                "results": [drained(server, 0.8, 2)],
             }
         },
         seconds=1.0,
         path="/c/roles/rolling/tasks/batch.yml:2",
     )
-    result: Dict[str, Any] = {
-        "changed": True,
-        "previous": "v1",
-        "current": "v2",
-        "actions": ["switch", "restart"],
-        "seconds": {"stop": 0.4, "switch": 0.01, "start": 0.1},
-        "ready": {"ready": True, "elapsed": 1.2},
-    }
+    result = switched("v1", "v2", stop=0.4, ready=1.2)
     if fail:
         result = dict(result, msg=fail, ready={"ready": False, "elapsed": 2.0, "broken": "unit failed (exit 1)"})
     run.task(
@@ -284,40 +292,13 @@ def rolled_back() -> List[Dict[str, Any]]:
         run.task(
             "Drain the servers of the rollback batch (one call per load balancer)",
             "zerodown.deploy.drain_backend",
-            {
-                "app1": {
-                    "results": [
-                        {
-                            "previous": lb({host: ("ready", 10)}),
-                            "current": lb({host: ("drain", 10)}),
-                            "drain_seconds": 0.5,
-                            "sessions_at_start": 1,
-                            "killed_sessions": 0,
-                            "timed_out": False,
-                        }
-                    ]
-                }
-            },
+            {"app1": {"results": [drained(host, 0.5, 1)]}},
             path="/c/roles/rolling/tasks/rollback_batch.yml:2",
         )
         run.task(
             "Back to the release the host ran before, or remove a first release (one call per host)",
             "zerodown.deploy.release",
-            {
-                h: (
-                    {
-                        "changed": True,
-                        "previous": "v2",
-                        "current": "v1",
-                        "actions": ["switch", "restart"],
-                        "seconds": {"stop": 0.3, "switch": 0.01, "start": 0.1},
-                        "ready": {"ready": True, "elapsed": 0.9},
-                    }
-                    if h == host
-                    else None
-                )
-                for h in APP_HOSTS
-            },
+            {h: (switched("v2", "v1", stop=0.3, ready=0.9) if h == host else None) for h in APP_HOSTS},
             seconds=1.5,
             path="/c/roles/rolling/tasks/rollback_batch.yml:30",
         )
@@ -389,33 +370,14 @@ def canary_run() -> List[Dict[str, Any]]:
     run.task(
         "Take the canary hosts out of the pool, recorded in the ledger first",
         "zerodown.deploy.drain_backend",
-        {
-            "app1": {
-                "results": [
-                    {
-                        "previous": lb({"web1": ("ready", 10)}),
-                        "current": lb({"web1": ("drain", 10)}),
-                        "drain_seconds": 0.6,
-                        "sessions_at_start": 3,
-                        "killed_sessions": 0,
-                        "timed_out": False,
-                    }
-                ]
-            }
-        },
+        {"app1": {"results": [drained("web1", 0.6, 3)]}},
         path="/c/roles/canary/tasks/main.yml:40",
     )
     run.task(
         "Stop, point current at the release, start, wait until ready on this host (one call)",
         "zerodown.deploy.release",
         {
-            "app1": {
-                "changed": True,
-                "previous": "v1",
-                "current": "v2",
-                "seconds": {"stop": 0.4, "switch": 0.01, "start": 0.1},
-                "ready": {"ready": True, "elapsed": 1.0},
-            },
+            "app1": switched("v1", "v2", stop=0.4, ready=1.0),
             "app2": None,
             "app3": None,
             "app4": None,
