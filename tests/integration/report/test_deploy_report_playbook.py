@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from zerodown_testkit.support.ansible_run import base_env
-from zerodown_testkit.support.report_browser import ReportView
+from zerodown_testkit.support.report_browser import ReportView, report_env, report_path
 
 SECRET = "hunter2-not-in-the-report"
 
@@ -50,8 +50,7 @@ def run_playbook(tmp_path, report_dir):
     book = tmp_path / "play.yml"
     book.write_text(PLAYBOOK)
     env = base_env(
-        ANSIBLE_CALLBACKS_ENABLED="zerodown.deploy.deploy_report",
-        ZERODOWN_REPORT_DIR=str(report_dir),
+        **report_env(str(report_dir)),
         ANSIBLE_PYTHON_INTERPRETER=sys.executable,
         ANSIBLE_LOCALHOST_WARNING="false",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
@@ -66,6 +65,7 @@ def test_the_report_of_a_real_run(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     html = tmp_path / "reports" / "shop-run-1.html"
     assert done.stdout.rstrip().splitlines()[-1] == "deploy report: %s" % html
+    assert report_path(done.stdout) == str(html)
     data = json.loads((tmp_path / "reports" / "shop-run-1.json").read_text())
     assert data["summary"]["outcome"] == "rolled_back" and data["summary"]["cause"] == "app3: not ready"
     assert [f["rule"] for f in data["migration"]["findings"]] == ["drop_column"]

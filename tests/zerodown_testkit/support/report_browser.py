@@ -7,6 +7,11 @@
     view.outcome()          # "succeeded", "rolled_back", ...
     view.screenshot         # path of the PNG; view.image has its size and colours
 
+On a real run (molecule, the demo)::
+
+    run = playbook("deploy", inventories, env=report_env(str(tmp_path)))   # zerodown_testkit.e2e.deploy_run
+    view = open_report(report_path(run.output))
+
 Chromium is Debian's ``chromium`` package (``make setup`` installs it); without it ``open_report`` fails loudly,
 it never skips. Everything else is the standard library: html.parser for the DOM, zlib for the PNG.
 """
@@ -24,6 +29,8 @@ from html.parser import HTMLParser
 from typing import Dict, List, Optional, Sequence, Tuple
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+CALLBACK = "zerodown.deploy.deploy_report"
+REPORT_LINE = "deploy report: "
 WINDOW = (1280, 1600)
 
 
@@ -301,3 +308,22 @@ def find_report(directory: str) -> str:
     if not reports:
         raise ReportBrowserError("no deploy report (*.html) in %s" % directory)
     return max(reports, key=os.path.getmtime)
+
+
+def report_env(directory: str) -> Dict[str, str]:
+    """The environment that enables the report callback for one ansible-playbook run, writing into ``directory``
+    (the documented way: ANSIBLE_CALLBACKS_ENABLED, ZERODOWN_REPORT_DIR)."""
+    return {"ANSIBLE_CALLBACKS_ENABLED": CALLBACK, "ZERODOWN_REPORT_DIR": directory}
+
+
+def report_path(output: str) -> str:
+    """The report's path from a run's output (the callback's last line, ``deploy report: <path>``)."""
+    for line in reversed(output.splitlines()):
+        if line.startswith(REPORT_LINE):
+            path = line[len(REPORT_LINE) :].strip()
+            if not path.endswith(".html"):
+                raise ReportBrowserError("the run wrote no deploy report: %s" % line)
+            return path
+    raise ReportBrowserError(
+        "no '%s<path>' line in the run's output: is %s enabled (report_env)?" % (REPORT_LINE, CALLBACK)
+    )

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from zerodown_testkit.support import report_runs as runs
-from zerodown_testkit.support.report_browser import ReportView
+from zerodown_testkit.support.report_browser import ReportBrowserError, ReportView, report_env, report_path
 
 from ansible_collections.zerodown.deploy.plugins.callback import deploy_report
 from ansible_collections.zerodown.deploy.plugins.plugin_utils import _report as report_data
@@ -323,3 +323,18 @@ def test_an_error_in_the_report_is_a_warning_not_a_failure(tmp_path, monkeypatch
     cb.v2_runner_on_ok(object())  # not a task result at all
     cb.v2_runner_on_ok(object())
     assert len(display.warnings) == 1  # once per method
+
+
+def test_the_testkit_reads_the_path_the_callback_prints(tmp_path):
+    cb, display = make_callback(tmp_path)
+    replay(cb, runs.rolling_success())
+    output = "PLAY RECAP ***\napp1 : ok=3\n" + "\n".join(display.lines) + "\n"
+    assert report_path(output) == str(tmp_path / "shop-20261201T120000-ab12.html")
+    assert report_env("/r") == {
+        "ANSIBLE_CALLBACKS_ENABLED": "zerodown.deploy.deploy_report",
+        "ZERODOWN_REPORT_DIR": "/r",
+    }
+    with pytest.raises(ReportBrowserError, match="no deploy report"):
+        report_path("deploy report: none (no zerodown.deploy module ran)\n")
+    with pytest.raises(ReportBrowserError, match="enabled"):
+        report_path("PLAY RECAP\n")
