@@ -6,7 +6,7 @@ set -euo pipefail
 
 APT_PACKAGES=(
   python3-venv python3-dev gcc git make rsync sqlite3 curl ca-certificates shellcheck
-  haproxy nginx-light openssl
+  haproxy nginx-light openssl chromium
   debootstrap systemd-container iproute2 iptables openssh-client
   postgresql postgresql-client mariadb-server mariadb-client
 )
