@@ -85,8 +85,8 @@ def one_run(tool: str, args, ctx: dict) -> dict:
         deploy_vars = dict(ctx["vars"], **bench.strategy_vars(base, args.app_hosts, batch_size=batch))
         if base == "canary":
             # with the CPU saturated a freshly started canary answers slower than the warm baseline (1.7x seen at 32
-            # clients): this bench measures time, so the latency judge is relaxed; the error-rate judge stays
-            deploy_vars["zerodown_canary_max_latency_ratio"] = 3
+            # clients, 3.5x at 20): this bench measures time, so the latency judge is relaxed; the error-rate judge stays
+            deploy_vars["zerodown_canary_max_latency_ratio"] = 10
         deploy_run.write_vars_inventory(vars_inv, deploy_vars)
         target = "deploy"
     with (
@@ -97,12 +97,14 @@ def one_run(tool: str, args, ctx: dict) -> dict:
     ):
         run = deploy_run.playbook(target, [ctx["inventory"], str(vars_inv)], env=env)
     if not run.ok and base != "naive":
-        sys.exit("%s failed:\n%s" % (tool, run.output[-3000:]))
+        # kept and counted (the table's "deploys failed"), not fatal: one refused canary must not lose the runs
+        print("%s failed:\n%s" % (tool, run.output[-1500:]), flush=True)
     lines = [json.loads(x) for x in results_file.read_text().splitlines()] if results_file.exists() else []
     report = load.report
     delta = report.haproxy_delta_totals
     out = {
         "seconds": run.seconds,
+        "ok": run.ok,
         "requests": report.requests,
         "failed": report.failed,
         "p99": report.latency_ms.get("p99", 0.0),
@@ -204,13 +206,13 @@ def main() -> int:
         "Command: `%s` (%s at the end)" % (command, bench.when_and_load()),
         "",
         "| tool | wall (median) | runs | / inherent | / careful | failed requests | p99 (median) "
-        "| retries + redispatches | task results | controller peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| retries + redispatches | task results | controller peak RSS | deploys failed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for tool, runs in results.items():
         wall = median(runs, "seconds")
         lines.append(
-            "| %s | %.1f s | %s | %.2f | %.2f | %d of %d | %.1f ms | %d | %d | %.0f MB |"
+            "| %s | %.1f s | %s | %.2f | %.2f | %d of %d | %.1f ms | %d | %d | %.0f MB | %d |"
             % (
                 tool,
                 wall,
@@ -223,6 +225,7 @@ def main() -> int:
                 sum(r["retries"] for r in runs),
                 median(runs, "task_results"),
                 median(runs, "rss_mb"),
+                sum(1 for r in runs if not r["ok"]),
             )
         )
     section = "\n".join(lines) + "\n"
