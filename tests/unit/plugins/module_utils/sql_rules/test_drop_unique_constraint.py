@@ -1,0 +1,51 @@
+"""Rule ``drop_unique_constraint``: SQL it blocks (UNSAFE) and lets through (SAFE); the rule is
+plugins/module_utils/_sql/rules/drop_unique_constraint.py. Each case: (dialect, sql[, history: files that already ran])."""
+
+from __future__ import annotations
+
+RULE = "drop_unique_constraint"
+
+UNSAFE = [
+    (
+        "postgresql",
+        "DROP INDEX CONCURRENTLY users_email_key;",
+    ),
+    (
+        "postgresql",
+        "ALTER TABLE users DROP CONSTRAINT users_pkey;",
+    ),
+    (
+        "mysql",
+        "ALTER TABLE users DROP INDEX uniq_email;",
+        [
+            "CREATE TABLE users (id int, email varchar(255), UNIQUE KEY uniq_email (email));",
+        ],
+    ),
+]
+
+SAFE = [
+    (
+        "postgresql",
+        "DROP INDEX CONCURRENTLY idx_users_email;",
+        [
+            "CREATE TABLE users (id int, email text);",
+            "CREATE INDEX idx_users_email ON users (email);",
+        ],
+    ),
+    (
+        "postgresql",
+        "ALTER TABLE users DROP CONSTRAINT users_age_check;",
+    ),
+    (
+        "sqlite",
+        "DROP INDEX idx_lookup;",
+        [
+            "CREATE TABLE t (id INTEGER, k TEXT);",
+            "CREATE INDEX idx_lookup ON t (k);",
+        ],
+    ),
+]
+
+
+def test_case(case, verdict) -> None:
+    verdict(case)
