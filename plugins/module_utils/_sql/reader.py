@@ -933,7 +933,8 @@ class Analyzer:
                     if first == "PRIMARY" or (first == "CONSTRAINT" and "PRIMARY" in _words(part)):
                         names = _group_names(part)
                         for c in cols:
-                            if c.name in names:
+                            # a key of several columns makes none of them unique on its own
+                            if c.name in names and len(names) == 1:
                                 c.primary_key = True
                     continue
                 col = _parse_column(part)
@@ -1559,8 +1560,7 @@ class Analyzer:
         if old != col.name:
             tinfo = self.catalog.table(table)
             if tinfo is not None and known is not None:
-                tinfo.columns.pop(old, None)
-                tinfo.columns[col.name] = known
+                tinfo.rename_column(old, col.name)
             if not free:
                 self.emit(ev.RenameColumn(table=table, old=old, new=col.name, via="change", **self.at(ctx, text)))
         if free:
@@ -1608,8 +1608,7 @@ class Analyzer:
             new = cur.name()
             tinfo = self.catalog.table(table)
             if tinfo is not None and old in tinfo.columns and new:
-                tinfo.columns[new] = tinfo.columns.pop(old)
-                tinfo.columns[new].name = new
+                tinfo.rename_column(old, new)
             if new_table or (table, old or "") in self.new_columns:
                 return
             self.emit(ev.RenameColumn(table=table, old=old or "", new=new or "", **self.at(ctx, text)))
@@ -1661,10 +1660,19 @@ class Analyzer:
         w = cur.word()
         if w == "TABLE" or w == "TABLES":
             cur.i += 1
-            cur.accept("IF", "EXISTS")
+            if_exists = cur.accept("IF", "EXISTS")
             for part in _split_top(cur.rest()):
                 name = _first_name(part)
                 if not name:
+                    continue
+                if (
+                    if_exists
+                    and name in self.recreated
+                    and self.catalog.replayed
+                    and not self.catalog.known_to_history(name)
+                ):
+                    # the idempotent re-create of a table no applied migration made: the drop removes nothing the
+                    # old version's schema has (a table the application makes at run time would not be re-created)
                     continue
                 if (name in self.rebuild_targets or name in self.recreated) and not self.is_new(name):
                     self.rebuilt.add(name)

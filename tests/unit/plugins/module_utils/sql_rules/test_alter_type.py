@@ -31,6 +31,16 @@ UNSAFE = [
 ]
 
 SAFE = [
+    # a column renamed earlier keeps its place, so SELECT * in a rebuild copies each column to itself
+    (
+        "sqlite",
+        "CREATE TABLE d_new (uuid TEXT NOT NULL PRIMARY KEY, atype INTEGER NOT NULL, token TEXT);\n"
+        "INSERT INTO d_new SELECT * FROM d;\nDROP TABLE d;\nALTER TABLE d_new RENAME TO d;",
+        [
+            "CREATE TABLE d (uuid TEXT NOT NULL PRIMARY KEY, type INTEGER NOT NULL, token TEXT);",
+            "ALTER TABLE d RENAME COLUMN type TO atype;",
+        ],
+    ),
     (
         "postgresql",
         "ALTER TABLE users ALTER COLUMN name TYPE varchar(200);",

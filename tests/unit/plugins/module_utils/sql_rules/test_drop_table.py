@@ -6,6 +6,13 @@ from __future__ import annotations
 RULE = "drop_table"
 
 UNSAFE = [
+    # without a history nothing says archives is new; with one that made it, its rows go
+    ("sqlite", "DROP TABLE IF EXISTS archives;\nCREATE TABLE archives (user_uuid TEXT NOT NULL);"),
+    (
+        "sqlite",
+        "DROP TABLE IF EXISTS archives;\nCREATE TABLE archives (user_uuid TEXT NOT NULL);",
+        ["CREATE TABLE archives (user_uuid TEXT NOT NULL, note TEXT);"],
+    ),
     (
         "postgresql",
         "DROP TABLE users;",
@@ -25,6 +32,11 @@ UNSAFE = [
 ]
 
 SAFE = [
+    (
+        "sqlite",
+        "DROP TABLE IF EXISTS archives;\nCREATE TABLE archives (user_uuid TEXT NOT NULL, PRIMARY KEY (user_uuid));",
+        ["CREATE TABLE users (uuid TEXT NOT NULL PRIMARY KEY);"],
+    ),
     (
         "postgresql",
         "CREATE TABLE tmp (id int);\nDROP TABLE tmp;",

@@ -7,6 +7,12 @@ RULE = "drop_unique_constraint"
 
 UNSAFE = [
     (
+        "sqlite",
+        "CREATE TABLE devices_new (uuid TEXT NOT NULL, user_uuid TEXT NOT NULL, PRIMARY KEY (uuid, user_uuid));\n"
+        "INSERT INTO devices_new SELECT * FROM devices;\nDROP TABLE devices;\nALTER TABLE devices_new RENAME TO devices;",
+        ["CREATE TABLE devices (uuid TEXT NOT NULL PRIMARY KEY, user_uuid TEXT NOT NULL);"],
+    ),
+    (
         "postgresql",
         "DROP INDEX CONCURRENTLY users_email_key;",
     ),
