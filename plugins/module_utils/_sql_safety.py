@@ -168,6 +168,8 @@ def analyze_sql(
         name: _copy_table(t) for name, t in catalog.tables.items()
     }  # old definitions for rebuild judgement
     analyzer.run()
+    if history:
+        catalog.replayed += 1
     findings = analyzer.findings
     report.statement_spans = list(analyzer.spans)
     good, bad = parse_waivers(up)

@@ -69,6 +69,12 @@ class TableInfo:
         self.row_count = row_count
         self.source = source
 
+    def rename_column(self, old: str, new: str) -> None:
+        """Rename a column where it stands: the column order is what an SQLite rebuild's ``SELECT *`` copies."""
+        column = self.columns[old]
+        column.name = new
+        self.columns = {(new if name == old else name): info for name, info in self.columns.items() if name != new}
+
 
 class Catalog:
     """What is known of the schema before a file runs.
@@ -90,6 +96,9 @@ class Catalog:
         # table one of them creates is new to the old version in the later ones too
         self.pending_known = pending_known
         self.new_tables: Set[str] = set()
+        # how many applied files were replayed into it: with a history, a table none of them created is not one
+        # the old version's migrations made
+        self.replayed = 0
 
     def merge_history(self, history: Catalog) -> None:
         """Add what only the replayed history knows; the live schema (this catalog) wins where both know a fact."""
@@ -108,6 +117,11 @@ class Catalog:
     def column(self, table: str, column: str) -> Optional[ColumnInfo]:
         t = self.tables.get(table)
         return t.columns.get(column) if t else None
+
+    def known_to_history(self, table: str) -> bool:
+        """Does a table of this name (with or without its schema) appear in what the replayed files built?"""
+        bare = table.rsplit(".", 1)[-1]
+        return any(name == table or name.rsplit(".", 1)[-1] == bare for name in self.tables)
 
     def exists(self, table: str) -> Optional[bool]:
         if table in self.tables:

@@ -8,8 +8,9 @@
 It walks the statements the lexer cuts (the same ones migration_apply runs), reads each with a small
 recursive-descent parser over the lexer's tokens (optional keywords, several ALTER TABLE actions), keeps the
 file's state (objects created in the file, columns added, NOT VALID constraints, transactions, routines the file
-calls, user variables, rebuilds in progress) on top of the catalog, and reports each hazard under its rule id
-(``_sql/rules``). ``_sql_safety.analyze_sql`` is its entry point.
+calls, user variables, rebuilds in progress) on top of the catalog, and turns each change to an object the old
+version can see into a typed event (``_sql/events.py``) with the facts a rule needs. It decides no hazard: each
+rule's ``check(event, state)`` in ``_sql/rules`` does (``emit``). ``_sql_safety.analyze_sql`` is its entry point.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import bisect
 import re
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import (
     Catalog,
     ColumnInfo,
@@ -33,7 +35,8 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import 
     split_statements,
     tokenize,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql.registry import RULES
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.registry import LISTENERS
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import Rule
 
 # Bounds that keep garbage input cheap (MAX_LEX_CHARS, in the lexer: only a statement's head is classified).
 EXCERPT_CHARS = 160
@@ -601,33 +604,55 @@ class Analyzer:
 
     # ---- findings
 
-    def add(
-        self,
-        rule: str,
-        ctx: _Ctx,
-        stmt_text: str,
-        detail: str,
-        severity: str = "error",
-        offset: int = -1,
-        force: bool = False,
-    ) -> None:
-        if len(self.findings) >= MAX_FINDINGS_PER_FILE and not force:
-            return
-        if rule in RULES and self.dialect not in RULES[rule].dialects:
-            return
-        if rule == "undetermined":
-            severity = "error" if self.on_undetermined == "block" else "warning"
-        line = self.line_of(ctx.start if offset < 0 else offset)
-        excerpt = " ".join(stmt_text.split())
+    def emit(self, event: ev.Event) -> List[Finding]:
+        """Send an event to the rules that listen to it; keep and return the findings they make."""
+        made: List[Finding] = []
+        for module in LISTENERS.get(type(event), ()):
+            if self.dialect not in module.RULE.dialects:
+                continue
+            if len(self.findings) >= MAX_FINDINGS_PER_FILE and not getattr(event, "force", False):
+                break
+            finding = module.check(event, self)
+            if finding is not None:
+                self.findings.append(finding)
+                made.append(finding)
+        return made
+
+    def at(self, ctx: _Ctx, text: str) -> Dict[str, object]:
+        """The position fields of an event on this statement."""
+        return {"statement": text, "line": self.line_of(ctx.start), "ctx": ctx}
+
+    # ---- what rules may ask (rule.State)
+
+    def finding(self, rule: Rule, event: ev.Event, message: str = "", severity: str = "error") -> Finding:
+        ctx = event.ctx
+        excerpt = " ".join(event.statement.split())
         if len(excerpt) > EXCERPT_CHARS:
             excerpt = excerpt[: EXCERPT_CHARS - 3] + "..."
-        rule_obj = RULES[rule]
-        message = detail if detail else rule_obj.summary
+        message = message or rule.summary
         if ctx.label:
             message = "%s (%s)" % (message, ctx.label)
-        finding = Finding(self.path, line, excerpt, rule, severity, message, rule_obj.remedy)
+        finding = Finding(self.path, event.line, excerpt, rule.id, severity, message, rule.remedy)
         finding._span = (ctx.outer_start_line, ctx.outer_end_line)
-        self.findings.append(finding)
+        return finding
+
+    def per(self, source: str) -> str:
+        return " (per %s)" % describe_source(source, self.path) if source else ""
+
+    def describe(self, source: str) -> str:
+        return describe_source(source, self.path)
+
+    def old_definition(self, source: str) -> str:
+        return " (old definition from %s)" % describe_source(source, self.path) if source else ""
+
+    def undetermined(
+        self, ctx: _Ctx, text: str, what: str, changes_existing: bool, severity: str = "error", force: bool = False
+    ) -> None:
+        self.emit(
+            ev.Undetermined(
+                what=what, changes_existing=changes_existing, severity=severity, force=force, **self.at(ctx, text)
+            )
+        )
 
     # ---- entry
 
@@ -645,12 +670,11 @@ class Analyzer:
             self.statement(piece.text, piece.masked, ctx)
         for name, pending in list(self.recreate_pending.items()):
             if pending is not None:
-                self.add("drop_table", pending[0], pending[1], "drops and recreates table %s without its rows" % name)
+                self.emit(ev.DropTable(table=name, how="recreate", **self.at(pending[0], pending[1])))
         if problem is not None:
             offset, what = problem
             ctx = _Ctx(offset, self.line_of(offset), self.line_of(len(self.text)), 0)
-            self.add(
-                "unparsed",
+            self.undetermined(
                 ctx,
                 self.text[offset : offset + 80],
                 (
@@ -659,18 +683,21 @@ class Analyzer:
                     else "%s" % split_error  # the splitter's own words, e.g. a goose StatementBegin without End
                 )
                 + ": the rest of the file (line %d to the end) cannot be checked" % self.line_of(offset),
+                changes_existing=True,
                 force=True,
             )
         elif not pieces:
             ctx = _Ctx(0, 1, 1, 0)
-            self.add("unparsed", ctx, "", "no SQL statement found in this file (empty, or only comments)", "warning")
+            self.undetermined(
+                ctx, "", "no SQL statement found in this file (empty, or only comments)", True, severity="warning"
+            )
         elif self.unreadable == len(pieces):
             ctx = _Ctx(pieces[0].start, 1, 1, 0)
-            self.add(
-                "unparsed",
+            self.undetermined(
                 ctx,
                 pieces[0].text[:80],
                 "not one statement of this file reads as SQL: is it the right file, encoding and dialect?",
+                changes_existing=True,
                 force=True,
             )
 
@@ -720,12 +747,12 @@ class Analyzer:
         if self.lexed > MAX_LEX_PER_FILE:
             if not self.budget_reported:
                 self.budget_reported = True
-                self.add(
-                    "unparsed",
+                self.undetermined(
                     ctx,
                     text,
                     "the file holds more than %d KB of statements to analyse; from this statement on it is not "
                     "checked (split the migration, or move bulk data out of it)" % (MAX_LEX_PER_FILE // 1024),
+                    changes_existing=True,
                     force=True,
                 )
             return
@@ -735,7 +762,7 @@ class Analyzer:
         try:
             self.classify(toks, text, ctx)
         except (IndexError, ValueError, AttributeError) as exc:  # a reader bug must not hide a statement
-            self.add("unparsed", ctx, text, "the checker could not read this statement (%s)" % exc, "error")
+            self.undetermined(ctx, text, "the checker could not read this statement (%s)" % exc, True)
 
     def classify(self, toks: List[Token], text: str, ctx: _Ctx) -> None:
         cur = _Cur(toks)
@@ -762,8 +789,9 @@ class Analyzer:
             cur.accept("TABLE")
             cur.accept("ONLY")
             tables = [_first_name(p) for p in _split_top(cur.rest())]
-            if any(t and not self.is_new(t) for t in tables):
-                self.add("truncate", ctx, text, "")
+            old = [t for t in tables if t and not self.is_new(t)]
+            if old:
+                self.emit(ev.DataWide(table=old[0], verb="truncate", **self.at(ctx, text)))
         elif w == "DELETE":
             self.delete(cur, text, ctx)
         elif w == "UPDATE":
@@ -788,24 +816,17 @@ class Analyzer:
             self.tx += 1
         elif w == "VACUUM":
             if "FULL" in [t.v for t in toks[1:4] if t.kind == "w"] or cur.punct(1) == "(" and "FULL" in _words(toks):
-                self.add("table_rewrite", ctx, text, "VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock")
+                self.emit(ev.TableRebuild(how="vacuum_full", **self.at(ctx, text)))
         elif w == "CLUSTER":
-            self.add("table_rewrite", ctx, text, "CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock")
+            self.emit(ev.TableRebuild(how="cluster", **self.at(ctx, text)))
         elif w == "REINDEX":
-            if "CONCURRENTLY" not in _words(toks):
-                self.add(
-                    "create_index_blocking", ctx, text, "REINDEX without CONCURRENTLY blocks writes while it rebuilds"
-                )
+            concurrently = "CONCURRENTLY" in _words(toks)
+            self.emit(ev.CreateIndex(reindex=True, concurrently=concurrently, **self.at(ctx, text)))
         elif w == "REFRESH":
             if "CONCURRENTLY" not in _words(toks):
-                self.add(
-                    "table_rewrite",
-                    ctx,
-                    text,
-                    "REFRESH MATERIALIZED VIEW without CONCURRENTLY locks the view against reads while it is rebuilt",
-                )
+                self.emit(ev.TableRebuild(how="refresh_mv", **self.at(ctx, text)))
         elif w == "OPTIMIZE":
-            self.add("table_rewrite", ctx, text, "OPTIMIZE TABLE copies the whole table")
+            self.emit(ev.TableRebuild(how="optimize", **self.at(ctx, text)))
         elif w == "COPY":
             return
         elif w in _SAFE_HEADS:
@@ -818,20 +839,15 @@ class Analyzer:
         if ctx.depth == 0 and not what:
             self.unreadable += 1
         if first in _ALTERISH:
-            self.add(
-                "unparsed",
-                ctx,
-                text,
-                what or "cannot classify this statement; it changes an existing object, so it blocks until reviewed",
-            )
+            self.undetermined(ctx, text, what, changes_existing=True)
             return
-        self.add(
-            "undetermined",
+        self.undetermined(
             ctx,
             text,
             what
             or "cannot classify this statement (%s ...), so what it does to the old version's schema is unknown"
             % (first or (toks[0].raw if toks else "?")),
+            changes_existing=False,
         )
 
     # ---- helpers on state
@@ -848,17 +864,6 @@ class Analyzer:
             return False
         info = self.catalog.table(table)
         return info is not None and info.row_count is not None and info.row_count < self.small_table_rows
-
-    def origin(self, known: Optional[ColumnInfo]) -> str:
-        """' (per <source>)' for a finding that rests on a catalog fact, or ''."""
-        if known is None or not known.source:
-            return ""
-        return " (per %s)" % describe_source(known.source, self.path)
-
-    def lock_rule(self, rule: str, table: Optional[str], ctx: _Ctx, text: str, detail: str = "") -> None:
-        if self.small(table):
-            return
-        self.add(rule, ctx, text, detail)
 
     # ---- CREATE
 
@@ -912,7 +917,7 @@ class Analyzer:
         if name in self.recreate_pending and self.recreate_pending[name] is None:
             self.recreate_pending[name] = (ctx, text)
         elif self.or_replace and not self.is_new(name):
-            self.add("drop_table", ctx, text, "CREATE OR REPLACE TABLE drops existing table %s with its rows" % name)
+            self.emit(ev.DropTable(table=name, how="or_replace", **self.at(ctx, text)))
         self.created_tables.add(name)
         if self.catalog.pending_known and self.source.startswith("file:"):
             self.catalog.new_tables.add(name)
@@ -928,7 +933,8 @@ class Analyzer:
                     if first == "PRIMARY" or (first == "CONSTRAINT" and "PRIMARY" in _words(part)):
                         names = _group_names(part)
                         for c in cols:
-                            if c.name in names:
+                            # a key of several columns makes none of them unique on its own
+                            if c.name in names and len(names) == 1:
                                 c.primary_key = True
                     continue
                 col = _parse_column(part)
@@ -976,28 +982,11 @@ class Analyzer:
             return
         if self.dialect == "mysql":
             self.mysql_alter_options(table, cur.rest(), text, ctx)
-        if self.dialect == "postgresql":
-            if not concurrently:
-                self.lock_rule(
-                    "create_index_blocking",
-                    table,
-                    ctx,
-                    text,
-                    "CREATE %sINDEX without CONCURRENTLY on %s blocks every write while the index is built"
-                    % ("UNIQUE " if unique else "", table),
-                )
-            elif not self.no_transaction and self.dialect == "postgresql" and self.tx_wrapped_goose:
-                pass
-        elif unique:
-            self.add(
-                "add_unique_constraint",
-                ctx,
-                text,
-                "CREATE UNIQUE INDEX on existing table %s: old-version writes of duplicate values start failing, and "
-                "the build fails on existing duplicates" % table,
+        self.emit(
+            ev.CreateIndex(
+                table=table or "", index=index or "", unique=unique, concurrently=concurrently, **self.at(ctx, text)
             )
-
-    tx_wrapped_goose = False
+        )
 
     # ---- ALTER
 
@@ -1025,26 +1014,26 @@ class Analyzer:
             name = cur.name()
             if cur.accept("RENAME"):
                 if cur.word() == "TO":
-                    self.add("rename_table", ctx, text, "renames view %s: the old version queries it by name" % name)
+                    self.emit(ev.RenameTable(old=name or "", kind="view", **self.at(ctx, text)))
                 elif cur.accept("COLUMN") or cur.word(1) == "TO":
-                    self.add("rename_column", ctx, text, "renames a column of view %s" % name)
+                    self.emit(ev.RenameColumn(table=name or "", via="view", **self.at(ctx, text)))
             elif cur.accept("SET", "SCHEMA"):
-                self.add("rename_table", ctx, text, "moves view %s to another schema" % name)
+                self.emit(ev.RenameTable(old=name or "", kind="view", moved_schema=True, **self.at(ctx, text)))
             elif cur.accept("SET", "TABLESPACE"):
-                self.lock_rule("table_rewrite", name, ctx, text, "SET TABLESPACE rewrites the materialized view")
+                self.emit(ev.TableRebuild(table=name or "", how="tablespace_mv", **self.at(ctx, text)))
             elif cur.accept("AS"):  # mysql ALTER VIEW v AS SELECT: may remove columns
-                self.add("drop_view", ctx, text, "redefines view %s: columns the old version reads may go" % name)
+                self.emit(ev.DropView(name=name or "", redefined=True, **self.at(ctx, text)))
         elif w == "INDEX":
             cur.i += 1
             cur.accept("IF", "EXISTS")
             cur.name()
             if cur.accept("SET", "TABLESPACE"):
-                self.add("table_rewrite", ctx, text, "SET TABLESPACE rewrites the index under an exclusive lock")
+                self.emit(ev.TableRebuild(how="tablespace_index", **self.at(ctx, text)))
         elif w == "SCHEMA" or w == "DATABASE":
             cur.i += 1
             name = cur.name()
             if cur.accept("RENAME"):
-                self.add("drop_schema", ctx, text, "renames schema %s: the old version uses the old name" % name)
+                self.emit(ev.DropSchema(name=name or "", renamed=True, **self.at(ctx, text)))
         elif w == "TYPE":
             cur.i += 1
             name = cur.name()
@@ -1055,7 +1044,7 @@ class Analyzer:
                 return  # columns keep their type; only DDL naming the type changes
             if rest[:2] == ["ADD", "ATTRIBUTE"]:
                 return
-            self.add("alter_type", ctx, text, "changes type %s (values or attributes the old version uses)" % name)
+            self.emit(ev.AlterNamedType(name=name or "", **self.at(ctx, text)))
         elif w in (
             "SEQUENCE",
             "FUNCTION",
@@ -1088,7 +1077,7 @@ class Analyzer:
             "RESOURCE",
         ):
             if w == "DOMAIN" and "ADD" in _words(cur.rest()) and "NOT" not in _words(cur.rest())[-2:]:
-                self.add("add_constraint_validating", ctx, text, "ALTER DOMAIN ADD CONSTRAINT checks every column")
+                self.emit(ev.AddConstraint(kind="domain", **self.at(ctx, text)))
             return
         else:
             self.unparsed(ctx, text, cur.t)
@@ -1128,37 +1117,27 @@ class Analyzer:
                 if known_check is not None:
                     self.catalog.checks[table][name or ""] = (known_check[0], True)
                 pending = self.not_valid.get(name or "")
-                if pending and pending[1] == self.tx and not new_table:
-                    rules = ["add_constraint_validating"]
-                    if pending[0] == "fk":
-                        rules.append("add_foreign_key_blocking")
-                    for rule in rules:
-                        self.lock_rule(
-                            rule,
-                            table,
-                            ctx,
-                            text,
-                            "VALIDATE CONSTRAINT %s runs in the same transaction as the ADD ... NOT VALID, so the "
-                            "table stays locked during the full validation scan; validate in a separate transaction"
-                            % name,
+                if pending and not new_table:
+                    self.emit(
+                        ev.ValidateConstraint(
+                            table=table,
+                            name=name or "",
+                            kind=pending[0],
+                            same_transaction=pending[1] == self.tx,
+                            **self.at(ctx, text),
                         )
+                    )
             elif w == "SET":
                 cur.i += 1
                 if cur.accept("TABLESPACE") or cur.accept("LOGGED") or cur.accept("UNLOGGED"):
                     if not new_table:
-                        self.lock_rule(
-                            "table_rewrite",
-                            table,
-                            ctx,
-                            text,
-                            "rewrites table %s under an ACCESS EXCLUSIVE lock" % table,
-                        )
+                        self.emit(ev.TableRebuild(table=table, how="tablespace", **self.at(ctx, text)))
                 elif cur.accept("ACCESS", "METHOD"):
                     if not new_table:
-                        self.lock_rule("table_rewrite", table, ctx, text, "changes the access method: full rewrite")
+                        self.emit(ev.TableRebuild(table=table, how="access_method", **self.at(ctx, text)))
                 elif cur.accept("SCHEMA"):
                     if not new_table:
-                        self.add("rename_table", ctx, text, "moves table %s to another schema" % table)
+                        self.emit(ev.RenameTable(old=table, moved_schema=True, **self.at(ctx, text)))
                 # SET (storage params), WITHOUT CLUSTER/OIDS, STATISTICS: metadata
             elif w in ("ALGORITHM", "LOCK"):
                 if not new_table:
@@ -1166,13 +1145,11 @@ class Analyzer:
             elif w in ("ENGINE", "ROW_FORMAT", "FORCE", "KEY_BLOCK_SIZE", "COMPRESSION", "ENCRYPTION") and not (
                 w == "FORCE" and cur.word(1) == "ROW"
             ):
-                if not new_table and self.dialect == "mysql":
-                    self.add("table_rewrite", ctx, text, "%s rebuilds table %s by copying it" % (w, table))
+                if not new_table:
+                    self.emit(ev.TableRebuild(table=table, how="engine", option=w, **self.at(ctx, text)))
             elif w == "CONVERT":
                 if not new_table:
-                    self.add(
-                        "alter_type", ctx, text, "CONVERT TO CHARACTER SET changes every text column of %s" % table
-                    )
+                    self.emit(ev.AlterNamedType(name=table, convert_charset=True, **self.at(ctx, text)))
             elif w in (
                 "OWNER",
                 "ENABLE",
@@ -1208,24 +1185,19 @@ class Analyzer:
                 continue
             elif w == "DETACH":
                 if not new_table:
-                    self.add("drop_table", ctx, text, "DETACH PARTITION removes the partition's rows from %s" % table)
+                    self.emit(ev.DropTable(table=table, how="detach_partition", **self.at(ctx, text)))
             elif w == "" and cur.peek() is not None and cur.peek().kind in ("q",):
                 self.unparsed(ctx, text, action, "cannot read this ALTER TABLE action")
             else:
-                self.add(
-                    "unparsed",
+                self.undetermined(
                     ctx,
                     text,
                     "cannot read the ALTER TABLE action starting with %r" % (action[0].raw,),
-                    "error" if not new_table else "warning",
+                    changes_existing=True,
+                    severity="error" if not new_table else "warning",
                 )
-        if pk_added and pk_dropped and not new_table:
-            self.add("alter_primary_key", ctx, text, "replaces the primary key of %s" % table)
-            self.add("drop_unique_constraint", ctx, text, "drops the old primary key of %s and its uniqueness" % table)
-        elif pk_dropped and not new_table:
-            self.add("drop_unique_constraint", ctx, text, "drops the primary key of %s" % table)
-        elif pk_added and not new_table:
-            self.add("alter_primary_key", ctx, text, "adds a primary key to existing table %s" % table)
+        if (pk_added or pk_dropped) and not new_table:
+            self.emit(ev.PrimaryKeyChange(table=table, added=pk_added, dropped=pk_dropped, **self.at(ctx, text)))
         del fk_added
 
     def mysql_alter_options(self, table: str, toks: Sequence[Token], text: str, ctx: _Ctx) -> None:
@@ -1239,9 +1211,9 @@ class Analyzer:
                 j += 1
             value = toks[j].v if j < len(toks) and toks[j].kind == "w" else ""
             if tok.v == "ALGORITHM" and value == "COPY":
-                self.add("table_rewrite", ctx, text, "ALGORITHM=COPY copies table %s while writes wait" % table)
-            if tok.v == "LOCK" and value in ("EXCLUSIVE", "SHARED"):
-                self.add("lock_table", ctx, text, "LOCK=%s blocks the old version's writes during the change" % value)
+                self.emit(ev.TableRebuild(table=table, how="algorithm_copy", **self.at(ctx, text)))
+            if tok.v == "LOCK":
+                self.emit(ev.LockTable(tables=(table,), mode=value, via="mysql_option", **self.at(ctx, text)))
 
     def alter_add(self, table: str, cur: _Cur, text: str, ctx: _Ctx, new_table: bool) -> str:
         constraint = None
@@ -1268,60 +1240,22 @@ class Analyzer:
                 if not_valid and constraint:
                     self.not_valid[constraint] = ("fk" if w == "FOREIGN" else "check", self.tx, table)
                 return ""
-            if w == "CHECK":
-                if not_valid:
-                    if constraint:
-                        self.not_valid[constraint] = ("check", self.tx, table)
-                elif self.dialect == "postgresql":
-                    self.lock_rule(
-                        "add_constraint_validating",
-                        table,
-                        ctx,
-                        text,
-                        "ADD CHECK on %s without NOT VALID scans the whole table under an ACCESS EXCLUSIVE lock"
-                        % table,
+            if w in ("CHECK", "FOREIGN", "UNIQUE", "EXCLUDE"):
+                kind = {"CHECK": "check", "FOREIGN": "fk"}.get(w, w.lower())
+                if not_valid and constraint and kind in ("check", "fk"):
+                    self.not_valid[constraint] = (kind, self.tx, table)
+                self.emit(
+                    ev.AddConstraint(
+                        table=table,
+                        name=constraint or "",
+                        kind=kind,
+                        not_valid=not_valid,
+                        using_index="USING" in rest_words and "INDEX" in rest_words,
+                        fk_checks_off=self.fk_checks_off,
+                        **self.at(ctx, text),
                     )
-                return "check"
-            if w == "FOREIGN":
-                if not_valid:
-                    if constraint:
-                        self.not_valid[constraint] = ("fk", self.tx, table)
-                elif self.dialect == "postgresql":
-                    self.lock_rule(
-                        "add_foreign_key_blocking",
-                        table,
-                        ctx,
-                        text,
-                        "ADD FOREIGN KEY on %s without NOT VALID blocks writes to %s and the referenced table while it "
-                        "validates" % (table, table),
-                    )
-                    self.lock_rule(
-                        "add_constraint_validating",
-                        table,
-                        ctx,
-                        text,
-                        "ADD FOREIGN KEY on %s without NOT VALID scans every row under the lock" % table,
-                    )
-                elif self.dialect == "mysql" and not self.fk_checks_off:
-                    self.add(
-                        "table_rewrite",
-                        ctx,
-                        text,
-                        "MySQL adds a foreign key with foreign_key_checks=1 by copying table %s (ALGORITHM=COPY)"
-                        % table,
-                    )
-                return "fk"
-            if w == "UNIQUE" or w == "EXCLUDE":
-                if "USING" in rest_words and "INDEX" in rest_words and self.dialect == "postgresql":
-                    return ""
-                self.add(
-                    "add_unique_constraint",
-                    ctx,
-                    text,
-                    "ADD %s on existing table %s builds its index while writes wait, and old-version duplicate writes "
-                    "fail" % (w, table),
                 )
-                return "unique"
+                return kind
             return ""  # mysql ADD INDEX/KEY/FULLTEXT: online
         # a column (COLUMN keyword optional)
         cur.accept("COLUMN")
@@ -1347,65 +1281,32 @@ class Analyzer:
                 self.table_defs[table].append(col)
             return
         self.new_columns[(table, col.name)] = col
-        if col.not_null and not col.fills_itself:
-            self.add(
-                "add_not_null_no_default",
-                ctx,
-                text,
-                "adds NOT NULL column %s.%s without a default: old-version INSERTs that do not name it fail"
-                % (table, col.name),
+        volatile = ""
+        if col.serial:
+            volatile = "a serial type (nextval)"
+        elif col.identity:
+            volatile = "an identity column"
+        elif col.has_default:
+            fn = _default_volatility(col.default_toks)
+            if fn:
+                volatile = fn + "()"
+        self.emit(
+            ev.AddColumn(
+                table=table,
+                column=col.name,
+                not_null=col.not_null,
+                fills_itself=col.fills_itself,
+                primary_key=col.primary_key,
+                unique=col.unique,
+                references=bool(col.references),
+                check=bool(col.check),
+                generated_stored=bool(col.generated and (col.stored or self.dialect == "postgresql")),
+                volatile=volatile,
+                **self.at(ctx, text),
             )
+        )
         if col.primary_key:
-            self.add("alter_primary_key", ctx, text, "adds a primary-key column to existing table %s" % table)
-        elif col.unique:
-            self.add("add_unique_constraint", ctx, text, "adds a UNIQUE column to existing table %s" % table)
-        if self.dialect == "postgresql":
-            if col.references:
-                self.lock_rule(
-                    "add_foreign_key_blocking",
-                    table,
-                    ctx,
-                    text,
-                    "adds column %s with an inline REFERENCES: the foreign key is validated while %s and the "
-                    "referenced table are locked" % (col.name, table),
-                )
-            if col.check:
-                self.lock_rule(
-                    "add_constraint_validating",
-                    table,
-                    ctx,
-                    text,
-                    "adds column %s with an inline CHECK, validated by a full scan under ACCESS EXCLUSIVE" % col.name,
-                )
-            if col.generated and (col.stored or self.dialect == "postgresql"):
-                self.lock_rule(
-                    "table_rewrite",
-                    table,
-                    ctx,
-                    text,
-                    "adds stored generated column %s: every row of %s is rewritten under an ACCESS EXCLUSIVE lock"
-                    % (col.name, table),
-                )
-            volatile = None
-            if col.serial:
-                volatile = "a serial type (nextval)"
-            elif col.identity:
-                volatile = "an identity column"
-            elif col.has_default:
-                fn = _default_volatility(col.default_toks)
-                if fn:
-                    volatile = fn + "()"
-            if volatile:
-                self.lock_rule(
-                    "add_column_volatile_default",
-                    table,
-                    ctx,
-                    text,
-                    "adds column %s.%s with a volatile default (%s): every row is rewritten under an ACCESS EXCLUSIVE "
-                    "lock" % (table, col.name, volatile),
-                )
-        elif self.dialect == "mysql" and col.generated and col.stored:
-            self.add("table_rewrite", ctx, text, "adds STORED generated column %s: MySQL copies the table" % col.name)
+            self.emit(ev.PrimaryKeyChange(table=table, added=True, via_column=True, **self.at(ctx, text)))
 
     def alter_drop(self, table: str, cur: _Cur, text: str, ctx: _Ctx, new_table: bool) -> str:
         w = cur.word()
@@ -1428,11 +1329,14 @@ class Analyzer:
             if was_unique:
                 if name.endswith("_pkey") or name.lower() == "primary":
                     return "pk"
-                self.add_unique_drop(
-                    [name],
-                    ctx,
-                    text,
-                    "drops %s, which by its name is a unique constraint/index the old version may rely on" % name,
+                self.drop_unique(
+                    ev.DropIndex(
+                        table=table,
+                        names=(name,),
+                        unique_names=(name,),
+                        statement_kind="drop_constraint",
+                        **self.at(ctx, text),
+                    )
                 )
                 return ""
             return ""  # CHECK / FK / plain index (MySQL drops indexes online): relaxing
@@ -1440,7 +1344,7 @@ class Analyzer:
             return ""
         if w in ("PARTITION",):
             if not new_table:
-                self.add("drop_table", ctx, text, "drops a partition of %s with its rows" % table)
+                self.emit(ev.DropTable(table=table, how="drop_partition", **self.at(ctx, text)))
             return ""
         cur.accept("COLUMN")
         cur.accept("IF", "EXISTS")
@@ -1453,20 +1357,14 @@ class Analyzer:
             info.columns.pop(col, None)
         if new_table or (table, col) in self.new_columns:
             return ""
-        self.add(
-            "drop_column",
-            ctx,
-            text,
-            "drops column %s.%s while the old version still reads or writes it" % (table, col),
-        )
+        self.emit(ev.DropColumn(table=table, column=col, **self.at(ctx, text)))
         return ""
 
-    def add_unique_drop(self, names: List[str], ctx: _Ctx, text: str, detail: str) -> None:
-        """drop_unique_constraint, withdrawn if the same file re-creates a unique index of that name."""
-        count = len(self.findings)
-        self.add("drop_unique_constraint", ctx, text, detail)
-        if len(self.findings) > count and len(names) == 1:
-            self.unique_drops[names[0]] = self.findings[-1]
+    def drop_unique(self, event: ev.DropIndex) -> None:
+        """Emit the drop; its drop_unique_constraint finding is withdrawn if the file re-creates that unique index."""
+        for finding in self.emit(event):
+            if finding.rule == "drop_unique_constraint" and len(event.unique_names) == 1:
+                self.unique_drops[event.unique_names[0]] = finding
 
     def remember_constraint(self, table: str, part: Sequence[Token], validated: bool, name: str = "") -> None:
         """Record a table constraint's kind in the catalog: unique (UNIQUE / PRIMARY KEY) or not, and CHECKs."""
@@ -1491,9 +1389,6 @@ class Analyzer:
             if column == col and validated:
                 return name
         return None
-
-    def catalog_unique(self, name: str) -> bool:
-        return name in self.catalog.unique_indexes
 
     def unique_name(self, name: str) -> bool:
         """Is this index/constraint unique? The live catalog knows; otherwise its name tells."""
@@ -1535,41 +1430,44 @@ class Analyzer:
                     return
             if new_table:
                 return
-            proof = self.not_null_check(table, col)
-            if proof is not None and new_col is None:
-                return  # PostgreSQL 12+ uses the validated CHECK and skips the scan; old code cannot write NULL already
             if new_col is not None:
                 new_col.not_null = True
-                if not new_col.fills_itself:
-                    self.add(
-                        "add_not_null_no_default",
-                        ctx,
-                        text,
-                        "column %s.%s is added in this file and made NOT NULL without a default: old-version INSERTs "
-                        "fail" % (table, col),
-                    )
-                return
-            self.add("set_not_null", ctx, text, "makes %s.%s NOT NULL: old-version writes of NULL fail" % (table, col))
+            self.emit(
+                ev.SetNotNull(
+                    table=table,
+                    column=col,
+                    new_column=new_col is not None,
+                    fills_itself=new_col is not None and new_col.fills_itself,
+                    proven_by=(self.not_null_check(table, col) or "") if new_col is None else "",
+                    **self.at(ctx, text),
+                )
+            )
         elif cur.accept("DROP", "DEFAULT"):
             if known is not None:
                 known.has_default = False
             if new_col is not None and not new_table:
                 was = new_col.fills_itself
                 new_col.has_default = False
-                if new_col.not_null and was and not new_col.fills_itself:
-                    self.add(
-                        "add_not_null_no_default",
-                        ctx,
-                        text,
-                        "column %s.%s was added NOT NULL with a default in this file and the default is dropped: "
-                        "old-version INSERTs that do not name it fail" % (table, col),
+                self.emit(
+                    ev.DropDefault(
+                        table=table,
+                        column=col,
+                        new_column=True,
+                        not_null=new_col.not_null,
+                        filled_before=was,
+                        fills_now=new_col.fills_itself,
+                        **self.at(ctx, text),
                     )
-            elif known is not None and known.not_null and not new_table and self.catalog.authoritative:
-                self.add(
-                    "add_not_null_no_default",
-                    ctx,
-                    text,
-                    "drops the default of NOT NULL column %s.%s: old-version INSERTs that omit it fail" % (table, col),
+                )
+            elif known is not None and not new_table:
+                self.emit(
+                    ev.DropDefault(
+                        table=table,
+                        column=col,
+                        not_null=known.not_null,
+                        prior_known=self.catalog.authoritative,
+                        **self.at(ctx, text),
+                    )
                 )
         elif cur.accept("SET", "DEFAULT"):
             if new_col is not None:
@@ -1581,7 +1479,7 @@ class Analyzer:
                 known.not_null = False
         elif cur.accept("ADD", "GENERATED"):
             if not new_table and new_col is None:
-                self.lock_rule("add_column_volatile_default", table, ctx, text, "turns %s into an identity" % col)
+                self.emit(ev.AddVolatileDefault(table=table, column=col, **self.at(ctx, text)))
         elif cur.accept("DROP", "EXPRESSION") or cur.accept("DROP", "IDENTITY"):
             return
         elif cur.word() in ("SET", "RESET", "DROP"):
@@ -1603,7 +1501,7 @@ class Analyzer:
         collate: bool = False,
     ) -> None:
         prior = known.type if known is not None else ""
-        origin = self.origin(known)
+        prior_source = known.source if known is not None else ""
         if known is not None:
             known.type = new_type
             known.source = self.source
@@ -1611,43 +1509,25 @@ class Analyzer:
             self.new_columns[(table, col)].type = new_type
         if new_table:
             return
-        if new_column:
-            # the old version does not know the column, but the table still gets rewritten/copied
-            change = _type_change(self.dialect, prior, new_type) if prior and not using else "change"
-            if change not in ("same", "safe"):
-                self.lock_rule(
-                    "table_rewrite",
-                    table,
-                    ctx,
-                    text,
-                    "changes the type of %s.%s (added in this file) from %s to %s: the whole table is rewritten"
-                    % (table, col, prior or "?", new_type),
-                )
-            return
-        if prior and not using and not collate:
-            change = _type_change(self.dialect, prior, new_type)
-            if change in ("same", "safe"):
-                return
-            if change == "rewrite":
-                self.add(
-                    "table_rewrite",
-                    ctx,
-                    text,
-                    "widens %s.%s from %s to %s across the 255-byte length prefix: MySQL copies the table%s"
-                    % (table, col, prior, new_type, origin),
-                )
-                return
-        detail = "changes the type of %s.%s to %s" % (table, col, new_type)
-        if prior:
-            detail += " (was %s%s)" % (prior, ", " + origin[2:-1] if origin else "")
-        elif self.dialect == "postgresql" and (_parse_type(new_type) or ("",))[0] in _VARCHAR_NAMES | {"text"}:
-            detail += (
-                "; the prior type is in neither this file, the migration history nor the live schema, so a safe "
-                "varchar widening cannot be told apart"
+        change = _type_change(self.dialect, prior, new_type) if prior else ""
+        if new_column and (using or not prior):
+            change = "change"  # a rewrite unless the type system says otherwise
+        self.emit(
+            ev.AlterType(
+                table=table,
+                column=col,
+                old_type=prior,
+                new_type=new_type,
+                old_type_source=prior_source,
+                change=change,
+                using=using,
+                collate=collate,
+                new_column=new_column,
+                varchar_target=self.dialect == "postgresql"
+                and (_parse_type(new_type) or ("",))[0] in _VARCHAR_NAMES | {"text"},
+                **self.at(ctx, text),
             )
-        if collate:
-            detail += " with a new collation"
-        self.add("alter_type", ctx, text, detail)
+        )
 
     def modify_column(self, table: str, verb: str, cur: _Cur, text: str, ctx: _Ctx, new_table: bool) -> None:
         old_name = None
@@ -1664,22 +1544,25 @@ class Analyzer:
         if new_col is not None and not new_table:
             prior = known.type if known is not None else new_col.type
             new_col.type = col.type
-            change = _type_change(self.dialect, prior, col.type) if prior else "change"
-            if change not in ("same", "safe"):
-                self.add(
-                    "table_rewrite",
-                    ctx,
-                    text,
-                    "%s %s.%s (added in this file) from %s to %s: MySQL copies the table"
-                    % (verb, table, col.name, prior or "?", col.type),
+            self.emit(
+                ev.AlterType(
+                    table=table,
+                    column=col.name,
+                    old_type=prior,
+                    new_type=col.type,
+                    change=_type_change(self.dialect, prior, col.type) if prior else "change",
+                    new_column=True,
+                    via="modify",
+                    verb=verb,
+                    **self.at(ctx, text),
                 )
+            )
         if old != col.name:
             tinfo = self.catalog.table(table)
             if tinfo is not None and known is not None:
-                tinfo.columns.pop(old, None)
-                tinfo.columns[col.name] = known
+                tinfo.rename_column(old, col.name)
             if not free:
-                self.add("rename_column", ctx, text, "CHANGE renames %s.%s to %s" % (table, old, col.name))
+                self.emit(ev.RenameColumn(table=table, old=old, new=col.name, via="change", **self.at(ctx, text)))
         if free:
             if known is not None:
                 known.type = col.type
@@ -1687,44 +1570,30 @@ class Analyzer:
             return
         prior_type = known.type if known is not None else ""
         prior_not_null = known.not_null if known is not None else None
-        origin = self.origin(known)
+        source = known.source if known is not None else ""
         if old != col.name and known is None:
             return  # a rename restates the definition; without the prior one only the rename is certain
         if col.not_null and not prior_not_null:
-            self.add(
-                "set_not_null",
-                ctx,
-                text,
-                "%s makes %s.%s NOT NULL: old-version writes of NULL fail%s"
-                % (verb, table, col.name, origin if known is not None else ""),
-            )
-        if prior_type:
-            change = _type_change(self.dialect, prior_type, col.type)
-            if change == "rewrite":
-                self.add(
-                    "table_rewrite",
-                    ctx,
-                    text,
-                    "widens %s.%s from %s to %s across the 255-byte length prefix: MySQL copies the table%s"
-                    % (table, col.name, prior_type, col.type, origin),
+            self.emit(
+                ev.SetNotNull(
+                    table=table, column=col.name, via="modify", verb=verb, column_source=source, **self.at(ctx, text)
                 )
-            elif change == "change" or col.collate:
-                self.add(
-                    "alter_type",
-                    ctx,
-                    text,
-                    "changes %s.%s from %s to %s: MySQL copies the table%s"
-                    % (table, col.name, prior_type, col.type, origin),
-                )
-        elif not col.not_null:
-            self.add(
-                "alter_type",
-                ctx,
-                text,
-                "%s redefines %s.%s as %s; its prior type is in neither this file, the migration history nor the "
-                "live schema, so this is treated as a type change (a table copy in MySQL)"
-                % (verb, table, col.name, col.type),
             )
+        self.emit(
+            ev.AlterType(
+                table=table,
+                column=col.name,
+                old_type=prior_type,
+                new_type=col.type,
+                old_type_source=source,
+                change=_type_change(self.dialect, prior_type, col.type) if prior_type else "",
+                collate=bool(col.collate),
+                via="modify",
+                verb=verb,
+                restated_not_null=col.not_null,
+                **self.at(ctx, text),
+            )
+        )
         if known is not None:
             known.type = col.type
             known.not_null = col.not_null
@@ -1739,11 +1608,10 @@ class Analyzer:
             new = cur.name()
             tinfo = self.catalog.table(table)
             if tinfo is not None and old in tinfo.columns and new:
-                tinfo.columns[new] = tinfo.columns.pop(old)
-                tinfo.columns[new].name = new
+                tinfo.rename_column(old, new)
             if new_table or (table, old or "") in self.new_columns:
                 return
-            self.add("rename_column", ctx, text, "renames column %s.%s to %s" % (table, old, new))
+            self.emit(ev.RenameColumn(table=table, old=old or "", new=new or "", **self.at(ctx, text)))
             return
         cur.accept_any("TO", "AS")
         new = cur.name()
@@ -1769,7 +1637,7 @@ class Analyzer:
             return
         if new_table:
             return
-        self.add("rename_table", ctx, text, "renames table %s to %s: the old version queries %s" % (old, new, old))
+        self.emit(ev.RenameTable(old=old, new=new, **self.at(ctx, text)))
 
     def rename_tables(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         cur.i += 1
@@ -1792,10 +1660,19 @@ class Analyzer:
         w = cur.word()
         if w == "TABLE" or w == "TABLES":
             cur.i += 1
-            cur.accept("IF", "EXISTS")
+            if_exists = cur.accept("IF", "EXISTS")
             for part in _split_top(cur.rest()):
                 name = _first_name(part)
                 if not name:
+                    continue
+                if (
+                    if_exists
+                    and name in self.recreated
+                    and self.catalog.replayed
+                    and not self.catalog.known_to_history(name)
+                ):
+                    # the idempotent re-create of a table no applied migration made: the drop removes nothing the
+                    # old version's schema has (a table the application makes at run time would not be re-created)
                     continue
                 if (name in self.rebuild_targets or name in self.recreated) and not self.is_new(name):
                     self.rebuilt.add(name)
@@ -1806,7 +1683,7 @@ class Analyzer:
                     self.created_tables.discard(name)
                     continue
                 self.catalog.tables.pop(name, None)
-                self.add("drop_table", ctx, text, "drops table %s while the old version still uses it" % name)
+                self.emit(ev.DropTable(table=name, **self.at(ctx, text)))
         elif w in ("VIEW", "MATERIALIZED", "SCHEMA", "DATABASE"):
             while cur.accept_any("MATERIALIZED", "VIEW", "SCHEMA", "DATABASE"):
                 pass
@@ -1814,7 +1691,11 @@ class Analyzer:
             names = [_first_name(p) for p in _split_top(cur.rest())]
             if names and all(n in self.created_objects for n in names if n):
                 return
-            self.add("drop_view" if w in ("VIEW", "MATERIALIZED") else "drop_schema", ctx, text, "")
+            first = next((n for n in names if n), "")
+            if w in ("VIEW", "MATERIALIZED"):
+                self.emit(ev.DropView(name=first, **self.at(ctx, text)))
+            else:
+                self.emit(ev.DropSchema(name=first, **self.at(ctx, text)))
         elif w == "INDEX":
             cur.i += 1
             concurrently = bool(cur.accept("CONCURRENTLY"))
@@ -1838,29 +1719,21 @@ class Analyzer:
                     self.catalog.unique_indexes.discard(n)
             if not old or self.is_new(table):
                 return
-            if unique:
-                self.add_unique_drop(
-                    unique,
-                    ctx,
-                    text,
-                    "drops %s, %s the old version may rely on"
-                    % (
-                        ", ".join(unique),
-                        "a unique index per " + describe_source(known[unique[0]], self.path)
-                        if known[unique[0]]
-                        else "which by its name is a unique index",
-                    ),
+            self.drop_unique(
+                ev.DropIndex(
+                    table=table or "",
+                    names=tuple(old),
+                    unique_names=tuple(unique),
+                    unique_source=known[unique[0]] if unique else "",
+                    concurrently=concurrently,
+                    **self.at(ctx, text),
                 )
-            if self.dialect == "postgresql" and not concurrently:
-                self.add("drop_index_blocking", ctx, text, "")
+            )
             del new
         elif w in ("FUNCTION", "PROCEDURE", "TRIGGER", "SEQUENCE", "TYPE", "DOMAIN", "EXTENSION"):
             if "CASCADE" in _words(cur.rest()) and w in ("TYPE", "DOMAIN", "EXTENSION"):
-                self.add(
-                    "unparsed",
-                    ctx,
-                    text,
-                    "DROP %s ... CASCADE also drops the columns that use it; drop those explicitly" % w,
+                self.undetermined(
+                    ctx, text, "DROP %s ... CASCADE also drops the columns that use it; drop those explicitly" % w, True
                 )
         elif w in (
             "POLICY",
@@ -1892,8 +1765,9 @@ class Analyzer:
         table = cur.name()
         if self.is_new(table):
             return
-        if not self.filtered(cur.rest()):
-            self.add("delete_all", ctx, text, "DELETE on %s without a real WHERE removes every row" % table)
+        self.emit(
+            ev.DataWide(table=table or "", verb="delete", filtered=self.filtered(cur.rest()), **self.at(ctx, text))
+        )
 
     def update(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         cur.i += 1
@@ -1903,8 +1777,9 @@ class Analyzer:
         table = cur.name()
         if self.is_new(table):
             return
-        if not self.filtered(cur.rest()):
-            self.add("update_all", ctx, text, "UPDATE %s without a real WHERE rewrites and locks every row" % table)
+        self.emit(
+            ev.DataWide(table=table or "", verb="update", filtered=self.filtered(cur.rest()), **self.at(ctx, text))
+        )
 
     def filtered(self, toks: List[Token]) -> bool:
         top = _top_words(toks)
@@ -1978,7 +1853,7 @@ class Analyzer:
                 prior.columns[c.name] = c.info()
         copy = self.copies.get(new)
         if copy is None or copy[0] not in (old, via):
-            self.add("drop_table", ctx, text, "replaces table %s with %s without copying its rows" % (old, new))
+            self.emit(ev.DropTable(table=old, how="replace", new_name=new, **self.at(ctx, text)))
             return
         target_cols, exprs = copy[1], copy[2]
         by_name = {c.name: c for c in cols}
@@ -1992,66 +1867,62 @@ class Analyzer:
         old_cols = set(prior.columns) if prior is not None else set(self.reads.get(old, set()))
         old_cols |= self.declared_drops.get(old, set())
         sources = {src for _kind, src in mapping.values() if src}
-        findings: List[Tuple[str, str]] = []
+        at = self.at(ctx, text)
+        source = prior.source if prior is not None else ""
+        changes: List[ev.Event] = []
         for tcol, (kind, src) in mapping.items():
             ncol = by_name.get(tcol)
             pcol = prior.columns.get(src or "") if prior is not None else None
             if src and src != tcol and tcol not in old_cols:
-                findings.append(("rename_column", "the rebuild renames %s.%s to %s" % (old, src, tcol)))
+                changes.append(ev.RenameColumn(table=old, old=src, new=tcol, via="rebuild", **at))
             if kind == "cast":
-                findings.append(("alter_type", "the rebuild casts %s.%s to a new type" % (old, src)))
+                changes.append(ev.AlterType(table=old, column=src or "", via="rebuild_cast", **at))
             elif pcol is not None and ncol is not None and pcol.type and ncol.type:
-                if _type_change("sqlite", pcol.type, ncol.type) == "change":
-                    findings.append(
-                        ("alter_type", "the rebuild changes %s.%s from %s to %s" % (old, tcol, pcol.type, ncol.type))
-                    )
-            if ncol is not None and ncol.not_null:
-                if kind == "coalesce" and not (pcol is not None and pcol.not_null):
-                    findings.append(
-                        ("set_not_null", "the rebuild makes %s.%s NOT NULL (NULLs are filled)" % (old, tcol))
-                    )
-                elif kind == "col" and pcol is not None and not pcol.not_null and ncol.not_null:
-                    findings.append(("set_not_null", "the rebuild makes %s.%s NOT NULL" % (old, tcol)))
-                elif kind == "expr" and not ncol.fills_itself:
-                    findings.append(
-                        (
-                            "add_not_null_no_default",
-                            "the rebuild adds NOT NULL column %s.%s without a default" % (old, tcol),
-                        )
-                    )
-            if pcol is not None and ncol is not None:
-                if (pcol.unique or pcol.primary_key) and not (ncol.unique or ncol.primary_key):
-                    findings.append(
-                        ("drop_unique_constraint", "the rebuild drops the uniqueness of %s.%s" % (old, tcol))
-                    )
-                if ncol.unique and not (pcol.unique or pcol.primary_key):
-                    findings.append(("add_unique_constraint", "the rebuild makes %s.%s UNIQUE" % (old, tcol)))
-        for c in cols:
-            if c.name not in mapping and c.not_null and not c.fills_itself and not c.primary_key:
-                findings.append(
-                    (
-                        "add_not_null_no_default",
-                        "the rebuild adds NOT NULL column %s.%s without a default" % (old, c.name),
+                changes.append(
+                    ev.AlterType(
+                        table=old,
+                        column=tcol,
+                        old_type=pcol.type,
+                        new_type=ncol.type,
+                        change=_type_change("sqlite", pcol.type, ncol.type),
+                        via="rebuild",
+                        **at,
                     )
                 )
+            if ncol is not None and ncol.not_null:
+                if kind == "coalesce" and not (pcol is not None and pcol.not_null):
+                    changes.append(ev.SetNotNull(table=old, column=tcol, via="rebuild_coalesce", **at))
+                elif kind == "col" and pcol is not None and not pcol.not_null and ncol.not_null:
+                    changes.append(ev.SetNotNull(table=old, column=tcol, via="rebuild", **at))
+                elif kind == "expr" and not ncol.fills_itself:
+                    changes.append(ev.AddColumn(table=old, column=tcol, not_null=True, via_rebuild=True, **at))
+            if pcol is not None and ncol is not None:
+                if (pcol.unique or pcol.primary_key) and not (ncol.unique or ncol.primary_key):
+                    changes.append(ev.UniquenessChange(table=old, column=tcol, dropped=True, **at))
+                if ncol.unique and not (pcol.unique or pcol.primary_key):
+                    changes.append(ev.UniquenessChange(table=old, column=tcol, **at))
+        for c in cols:
+            if c.name not in mapping and c.not_null and not c.fills_itself and not c.primary_key:
+                changes.append(ev.AddColumn(table=old, column=c.name, not_null=True, via_rebuild=True, **at))
         for gone in sorted(old_cols - sources):
             if self.dialect == "sqlite" and gone in by_name and by_name[gone].primary_key:
                 continue  # an INTEGER PRIMARY KEY left out of the copy is the rowid, assigned anew: not a drop
-            findings.append(("drop_column", "the rebuild of %s does not carry column %s over" % (old, gone)))
-        if prior is None and not findings:
-            self.add(
-                "undetermined",
+            changes.append(ev.DropColumn(table=old, column=gone, via_rebuild=True, **at))
+        made = []
+        for change in changes:
+            for field_name in ("old_definition_source", "column_source"):
+                if hasattr(change, field_name):
+                    setattr(change, field_name, source)
+            made += self.emit(change)
+        if prior is None and not made:
+            self.undetermined(
                 ctx,
                 text,
                 "table %s is rebuilt (create, copy, drop, rename); its old definition is not in this file, the "
                 "migration history or the live schema, so a column the file never mentions could have been dropped"
                 % old,
+                changes_existing=False,
             )
-        origin = (
-            " (old definition from %s)" % describe_source(prior.source, self.path) if prior and prior.source else ""
-        )
-        for rule, detail in findings:
-            self.add(rule, ctx, text, detail + origin)
         tinfo = TableInfo(old, source=self.source)
         for c in cols:
             tinfo.columns[c.name] = c.info()
@@ -2070,11 +1941,10 @@ class Analyzer:
         if all(self.is_new(n) for n in names if n):
             return
         words = _words(cur.rest())
-        if self.dialect == "postgresql" and "MODE" in words:
-            mode = " ".join(words[words.index("IN") + 1 : words.index("MODE")]) if "IN" in words else ""
-            if mode in ("ACCESS SHARE", "ROW SHARE"):
-                return
-        self.add("lock_table", ctx, text, "")
+        mode = ""
+        if "MODE" in words and "IN" in words:
+            mode = " ".join(words[words.index("IN") + 1 : words.index("MODE")])
+        self.emit(ev.LockTable(tables=tuple(n for n in names if n), mode=mode, **self.at(ctx, text)))
 
     # ---- WITH
 
@@ -2103,7 +1973,7 @@ class Analyzer:
             return
         masked, problem = mask(body, self.dialect)
         if problem is not None:
-            self.add("unparsed", ctx, body, "unterminated %s inside this body" % problem[1])
+            self.undetermined(ctx, body, "unterminated %s inside this body" % problem[1], True)
             return
         in_declare = False
         for piece in _split(body, masked, self.dialect):
@@ -2179,7 +2049,7 @@ class Analyzer:
         lits = [t for t in toks[1:] if t.kind in ("s", "d")]
         words = _words(toks[1:])
         if not lits:
-            self.add("undetermined", ctx, text, "EXECUTE of a dynamic string: the statement it runs is not in the file")
+            self.undetermined(ctx, text, "EXECUTE of a dynamic string: the statement it runs is not in the file", False)
             return
         if (
             len(lits) == 1
@@ -2257,12 +2127,12 @@ class Analyzer:
             self.prepared[name] = [(tok.v, ctx.start + tok.off)]
         elif tok.kind == "w" and tok.v.startswith("@"):
             if tok.v not in self.user_vars:
-                self.add(
-                    "undetermined",
+                self.undetermined(
                     ctx,
                     text,
                     "PREPARE from %s, whose SQL text is not set in this file: the statement it runs is unknown"
                     % tok.raw,
+                    False,
                 )
                 return
             self.prepared[name] = self.user_vars[tok.v]

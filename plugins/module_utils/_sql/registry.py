@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Private to the zerodown.deploy collection: every migration_check rule, by id.
+"""Private to the zerodown.deploy collection: every migration_check rule, by id, and who listens to which event.
 
 Imported one by one, by name, so that Ansible's module bundler (which follows imports) ships each rule file
 with the module.
@@ -11,7 +11,8 @@ with the module.
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet
+from types import ModuleType
+from typing import Dict, FrozenSet, List, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import Rule
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rules import (
@@ -73,3 +74,11 @@ _MODULES = (
 
 RULES: Dict[str, Rule] = {m.RULE.id: m.RULE for m in _MODULES}
 LOCK_ONLY_RULES: FrozenSet[str] = frozenset(r.id for r in RULES.values() if r.lock_only)
+
+# event class -> the rule modules whose check() reads it, in the order above (the order of a statement's findings)
+_listeners: Dict[type, List[ModuleType]] = {}
+for _module in _MODULES:
+    for _event in _module.EVENTS:
+        _listeners.setdefault(_event, []).append(_module)
+LISTENERS: Dict[type, Tuple[ModuleType, ...]] = {k: tuple(v) for k, v in _listeners.items()}
+del _listeners

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Rule ``alter_type``: the dialects it applies to, why it is a hazard, and the expand/contract remedy.
+"""Rule ``alter_type``: its dialects, why it is a hazard, the expand/contract remedy, and the decision.
 
 The spec is design.md section 4; its cases are the spec-corpus files that list it
 (tests/corpus/migrations/*/expected.yml: ``rules:`` for the unsafe forms, ``safe_for:`` for their safe twins),
@@ -12,7 +12,11 @@ asserted by test_sql_safety_corpus.py.
 
 from __future__ import annotations
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, CONTRACT_LATER, Rule
+from typing import Optional
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, CONTRACT_LATER, Rule, State
 
 RULE = Rule(
     "alter_type",
@@ -25,3 +29,63 @@ RULE = Rule(
         + ". (PostgreSQL varchar widening is safe when the prior type is known.)"
     ),
 )
+
+EVENTS = (ev.AlterType, ev.AlterNamedType)
+
+
+def check(event: ev.Event, state: State) -> Optional[Finding]:
+    if isinstance(event, ev.AlterNamedType):
+        if event.convert_charset:
+            return state.finding(RULE, event, "CONVERT TO CHARACTER SET changes every text column of %s" % event.name)
+        return state.finding(RULE, event, "changes type %s (values or attributes the old version uses)" % event.name)
+    if not isinstance(event, ev.AlterType) or event.new_column:
+        return None  # the old version does not read a column this file adds (table_rewrite judges the lock)
+    where = "%s.%s" % (event.table, event.column)
+    if event.via == "rebuild_cast":
+        return state.finding(
+            RULE,
+            event,
+            "the rebuild casts %s to a new type%s" % (where, state.old_definition(event.old_definition_source)),
+        )
+    if event.via == "rebuild":
+        if event.change != "change":
+            return None
+        return state.finding(
+            RULE,
+            event,
+            "the rebuild changes %s from %s to %s%s"
+            % (where, event.old_type, event.new_type, state.old_definition(event.old_definition_source)),
+        )
+    if event.via == "modify":
+        if event.old_type:
+            if event.change == "change" or (event.collate and event.change != "rewrite"):
+                return state.finding(
+                    RULE,
+                    event,
+                    "changes %s from %s to %s: MySQL copies the table%s"
+                    % (where, event.old_type, event.new_type, state.per(event.old_type_source)),
+                )
+            return None
+        if event.restated_not_null:
+            return None  # set_not_null reports it; a NOT NULL restatement is not read as a type change
+        return state.finding(
+            RULE,
+            event,
+            "%s redefines %s as %s; its prior type is in neither this file, the migration history nor the "
+            "live schema, so this is treated as a type change (a table copy in MySQL)"
+            % (event.verb, where, event.new_type),
+        )
+    if event.old_type and not event.using and not event.collate and event.change in ("same", "safe", "rewrite"):
+        return None  # same type, a safe widening, or table_rewrite's (MySQL across the length prefix)
+    message = "changes the type of %s to %s" % (where, event.new_type)
+    if event.old_type:
+        origin = state.per(event.old_type_source)
+        message += " (was %s%s)" % (event.old_type, ", " + origin[2:-1] if origin else "")
+    elif event.varchar_target:
+        message += (
+            "; the prior type is in neither this file, the migration history nor the live schema, so a safe "
+            "varchar widening cannot be told apart"
+        )
+    if event.collate:
+        message += " with a new collation"
+    return state.finding(RULE, event, message)

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Rule ``delete_all``: the dialects it applies to, why it is a hazard, and the expand/contract remedy.
+"""Rule ``delete_all``: its dialects, why it is a hazard, the expand/contract remedy, and the decision.
 
 The spec is design.md section 4; its cases are the spec-corpus files that list it
 (tests/corpus/migrations/*/expected.yml: ``rules:`` for the unsafe forms, ``safe_for:`` for their safe twins),
@@ -12,7 +12,11 @@ asserted by test_sql_safety_corpus.py.
 
 from __future__ import annotations
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, Rule
+from typing import Optional
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, Rule, State
 
 RULE = Rule(
     "delete_all",
@@ -20,3 +24,11 @@ RULE = Rule(
     ("DELETE without a real WHERE removes every row while the old version serves them, locking them all"),
     "Delete in batches with a WHERE clause on a key range, outside the deploy's schema migration.",
 )
+
+EVENTS = (ev.DataWide,)
+
+
+def check(event: ev.DataWide, state: State) -> Optional[Finding]:
+    if event.verb != "delete" or event.filtered:
+        return None
+    return state.finding(RULE, event, "DELETE on %s without a real WHERE removes every row" % event.table)

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Rule ``drop_view``: the dialects it applies to, why it is a hazard, and the expand/contract remedy.
+"""Rule ``drop_view``: its dialects, why it is a hazard, the expand/contract remedy, and the decision.
 
 The spec is design.md section 4; its cases are the spec-corpus files that list it
 (tests/corpus/migrations/*/expected.yml: ``rules:`` for the unsafe forms, ``safe_for:`` for their safe twins),
@@ -12,7 +12,11 @@ asserted by test_sql_safety_corpus.py.
 
 from __future__ import annotations
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, CONTRACT_LATER, Rule
+from typing import Optional
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, CONTRACT_LATER, Rule, State
 
 RULE = Rule(
     "drop_view",
@@ -20,3 +24,11 @@ RULE = Rule(
     "drops a view the old version may query",
     "Release code that no longer queries the view; drop it " + CONTRACT_LATER + ".",
 )
+
+EVENTS = (ev.DropView,)
+
+
+def check(event: ev.DropView, state: State) -> Optional[Finding]:
+    if event.redefined:
+        return state.finding(RULE, event, "redefines view %s: columns the old version reads may go" % event.name)
+    return state.finding(RULE, event)

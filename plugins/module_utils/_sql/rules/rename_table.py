@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Rule ``rename_table``: the dialects it applies to, why it is a hazard, and the expand/contract remedy.
+"""Rule ``rename_table``: its dialects, why it is a hazard, the expand/contract remedy, and the decision.
 
 The spec is design.md section 4; its cases are the spec-corpus files that list it
 (tests/corpus/migrations/*/expected.yml: ``rules:`` for the unsafe forms, ``safe_for:`` for their safe twins),
@@ -12,7 +12,11 @@ asserted by test_sql_safety_corpus.py.
 
 from __future__ import annotations
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, CONTRACT_LATER, Rule
+from typing import Optional
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, CONTRACT_LATER, Rule, State
 
 RULE = Rule(
     "rename_table",
@@ -23,3 +27,19 @@ RULE = Rule(
         "backfill, switch reads in the new release; drop the old name " + CONTRACT_LATER + "."
     ),
 )
+
+EVENTS = (ev.RenameTable,)
+
+
+def check(event: ev.RenameTable, state: State) -> Optional[Finding]:
+    if event.kind == "view":
+        if event.moved_schema:
+            return state.finding(RULE, event, "moves view %s to another schema" % event.old)
+        return state.finding(RULE, event, "renames view %s: the old version queries it by name" % event.old)
+    if event.moved_schema:
+        return state.finding(RULE, event, "moves table %s to another schema" % event.old)
+    return state.finding(
+        RULE,
+        event,
+        "renames table %s to %s: the old version queries %s" % (event.old, event.new, event.old),
+    )

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Rule ``truncate``: the dialects it applies to, why it is a hazard, and the expand/contract remedy.
+"""Rule ``truncate``: its dialects, why it is a hazard, the expand/contract remedy, and the decision.
 
 The spec is design.md section 4; its cases are the spec-corpus files that list it
 (tests/corpus/migrations/*/expected.yml: ``rules:`` for the unsafe forms, ``safe_for:`` for their safe twins),
@@ -12,7 +12,11 @@ asserted by test_sql_safety_corpus.py.
 
 from __future__ import annotations
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import CONTRACT_LATER, Rule
+from typing import Optional
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import CONTRACT_LATER, Rule, State
 
 RULE = Rule(
     "truncate",
@@ -20,3 +24,9 @@ RULE = Rule(
     "TRUNCATE removes every row the old version still serves (and takes an ACCESS EXCLUSIVE lock)",
     "Delete obsolete rows in batches with a WHERE clause, or drop the data " + CONTRACT_LATER + ".",
 )
+
+EVENTS = (ev.DataWide,)
+
+
+def check(event: ev.DataWide, state: State) -> Optional[Finding]:
+    return state.finding(RULE, event) if event.verb == "truncate" else None

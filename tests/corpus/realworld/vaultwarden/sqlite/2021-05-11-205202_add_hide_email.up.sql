@@ -1,0 +1,2 @@
+ALTER TABLE sends
+ADD COLUMN hide_email BOOLEAN;

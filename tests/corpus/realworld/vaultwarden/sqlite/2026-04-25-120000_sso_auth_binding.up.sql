@@ -1,0 +1,1 @@
+ALTER TABLE sso_auth ADD COLUMN binding_hash TEXT;

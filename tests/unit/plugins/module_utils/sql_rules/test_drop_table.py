@@ -1,0 +1,57 @@
+"""Rule ``drop_table``: SQL it blocks (UNSAFE) and lets through (SAFE); the rule is
+plugins/module_utils/_sql/rules/drop_table.py. Each case: (dialect, sql[, history: files that already ran])."""
+
+from __future__ import annotations
+
+RULE = "drop_table"
+
+UNSAFE = [
+    # without a history nothing says archives is new; with one that made it, its rows go
+    ("sqlite", "DROP TABLE IF EXISTS archives;\nCREATE TABLE archives (user_uuid TEXT NOT NULL);"),
+    (
+        "sqlite",
+        "DROP TABLE IF EXISTS archives;\nCREATE TABLE archives (user_uuid TEXT NOT NULL);",
+        ["CREATE TABLE archives (user_uuid TEXT NOT NULL, note TEXT);"],
+    ),
+    (
+        "postgresql",
+        "DROP TABLE users;",
+    ),
+    (
+        "mysql",
+        "DROP TABLE IF EXISTS sessions;",
+    ),
+    (
+        "sqlite",
+        "DROP TABLE audit;",
+    ),
+    (
+        "postgresql",
+        "ALTER TABLE events DETACH PARTITION events_2020;",
+    ),
+]
+
+SAFE = [
+    (
+        "sqlite",
+        "DROP TABLE IF EXISTS archives;\nCREATE TABLE archives (user_uuid TEXT NOT NULL, PRIMARY KEY (user_uuid));",
+        ["CREATE TABLE users (uuid TEXT NOT NULL PRIMARY KEY);"],
+    ),
+    (
+        "postgresql",
+        "CREATE TABLE tmp (id int);\nDROP TABLE tmp;",
+    ),
+    (
+        "sqlite",
+        "CREATE TABLE t_new (id INTEGER PRIMARY KEY, name TEXT);\n"
+        "INSERT INTO t_new (id, name) SELECT id, name FROM t;\n"
+        "DROP TABLE t;\nALTER TABLE t_new RENAME TO t;",
+        [
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT);",
+        ],
+    ),
+]
+
+
+def test_case(case, verdict) -> None:
+    verdict(case)
