@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parents[3]
 COLLECTIONS = REPO / ".collections"
@@ -57,23 +58,32 @@ def ansible_env(**extra: str) -> dict:
     )
 
 
-def run_module(name: str, args: dict, check: bool = False, diff: bool = False, timeout: float = 300) -> dict:
-    """Run ``zerodown.deploy.<name>`` on localhost and return the module result.
+def run_module(
+    name: str, args: dict, check: bool = False, diff: bool = False, timeout: float = 300, env: Optional[dict] = None
+) -> dict:
+    """Run ``zerodown.deploy.<name>`` (or a module named by its FQCN) on localhost and return the module result.
 
     The result always has ``failed`` (bool) and ``changed`` (bool); a
     traceback from the module (``module_stderr`` / ``exception``) fails the
     test immediately, because users must never see one.
     """
-    return run_module_output(name, args, check=check, diff=diff, timeout=timeout)[0]
+    return run_module_output(name, args, check=check, diff=diff, timeout=timeout, env=env)[0]
 
 
 def run_module_output(
-    name: str, args: dict, check: bool = False, diff: bool = False, timeout: float = 300, verbosity: int = 0
+    name: str,
+    args: dict,
+    check: bool = False,
+    diff: bool = False,
+    timeout: float = 300,
+    verbosity: int = 0,
+    env: Optional[dict] = None,
 ) -> tuple:
     """``run_module``, returning ``(result, everything Ansible printed on stdout and stderr)``.
 
     With ``verbosity`` 3 (``-vvv``) Ansible prints the result in full, the invocation and diff included:
-    what a test that greps the output for secrets wants.
+    what a test that greps the output for secrets wants. ``env`` is added to ``ansible_env()`` (a bench's
+    callback plugins, other collections on ANSIBLE_COLLECTIONS_PATH).
     """
     fqcn = name if "." in name else "zerodown.deploy." + name
     cmd = [
@@ -94,7 +104,9 @@ def run_module_output(
         cmd.append("--diff")
     if verbosity:
         cmd.append("-" + "v" * verbosity)
-    proc = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        cmd, env=ansible_env(**(env or {})), capture_output=True, text=True, timeout=timeout, check=False
+    )
     # oneline prints "localhost | SUCCESS => {...}" (or FAILED!) on one line.
     line = next((x for x in proc.stdout.splitlines() if x.startswith("localhost | ")), "")
     try:
