@@ -1,6 +1,6 @@
 """examples/awx-project: the project AWX syncs and a shell runs - its playbooks parse with the collection on the
 collections path, its settings are the documented ones, and it sets only documented deploy variables (its
-group_vars and its survey)."""
+inventory's group_vars and its survey)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def test_the_playbooks_see_the_inventory_groups_and_the_group_vars():
 
 def test_the_group_vars_use_only_documented_variables():
     documented = documented_variables()
-    for path in sorted((PROJECT / "group_vars").rglob("*.yml")):
+    for path in sorted((PROJECT / "inventory" / "group_vars").rglob("*.yml")):
         names = set(yaml.safe_load(path.read_text()) or {})
         assert names, path
         assert names <= documented, (path.name, sorted(names - documented))
