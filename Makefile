@@ -21,17 +21,19 @@ export PATH := $(BIN):$(PATH)
 # pytest exit code 5 ("no tests ran") is a non-zero exit and fails the target.
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: help test setup host venv link sanity lint ruff unit integration molecule changelog clean demo demo-down
+.PHONY: help test setup host venv link sanity lint ruff docs galaxy unit integration molecule changelog clean demo demo-down
 
 help:
-	@echo "make test         set up everything, then sanity, lint, ruff, unit, integration, molecule"
+	@echo "make test         set up everything, then sanity, lint, ruff, docs, galaxy, unit, integration, molecule"
+	@echo "make docs         antsibull-docs lint, then the docsite in build/docsite (reference generated from the source)"
+	@echo "make galaxy       build the collection tarball and run galaxy-importer on it"
 	@echo "make unit         unit tests only (after set-up)"
 	@echo "make integration  module integration tests against real HAProxy, nginx, HTTP(S), databases"
 	@echo "make molecule     end-to-end scenarios on the systemd-nspawn test fleet"
 	@echo "make demo         boot the fleet, install v1, deploy v2 under load (STRATEGY=rolling|blue_green|canary)"
 	@echo "make demo-down    remove the demo fleet"
 
-test: setup sanity lint ruff unit integration molecule
+test: setup sanity lint ruff docs galaxy unit integration molecule
 	@echo "zerodown.deploy: all test stages passed"
 
 setup: host venv link
@@ -78,6 +80,21 @@ ruff: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The module, plugin and role reference comes from DOCUMENTATION / RETURN / argument specs (antsibull-docs), the
+# hand-written pages are linked beside it (docs/docsite/, scripts/docsite.py).
+docs: venv link
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs $(COLL)
+	$(BIN)/python scripts/docsite.py $(CURDIR)/build/docsite
+
+# The tarball as Galaxy imports it (galaxy-importer.cfg: no ansible-test container; make sanity runs ansible-test).
+galaxy: venv link
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	  $(BIN)/ansible-galaxy collection build --output-path "$$out" . && \
+	  cd "$$out" && GALAXY_IMPORTER_CONFIG=$(CURDIR)/galaxy-importer.cfg \
+	    $(BIN)/python -m galaxy_importer.main zerodown-deploy-*.tar.gz > importer.log 2>&1 || { cat importer.log; exit 1; }; \
+	  if grep -E '^(WARNING|ERROR)' importer.log; then echo "galaxy-importer: warnings or errors above"; exit 1; fi; \
+	  tail -1 importer.log
+
 unit: venv link
 	$(PYTEST) tests/unit
 
@@ -103,4 +120,4 @@ changelog: venv
 	$(BIN)/antsibull-changelog lint
 
 clean:
-	rm -rf .collections tests/output $(SANITY_COPY) .pytest_cache .ruff_cache
+	rm -rf .collections tests/output build $(SANITY_COPY) .pytest_cache .ruff_cache

@@ -143,7 +143,7 @@ options:
   expect_pending:
     description:
       - The migration ids (file names) that must be pending, in order, for the module to apply anything, that is the list
-        a compatibility check judged (the role M(zerodown.deploy.migrate) passes what its check found, so that a
+        a compatibility check judged (the role P(zerodown.deploy.migrate#role) passes what its check found, so that a
         deploy applies exactly what was checked).
       - When the pending list found when the run starts (under the runner lock) differs, because a file was
         added or removed since, or another runner applied one meanwhile, the module fails naming both lists and
@@ -158,7 +158,7 @@ requirements:
   - sqlite3 from the Python standard library for SQLite
 notes:
   - Run it once per deploy (C(run_once)) on a host that can reach the database; the role
-    M(zerodown.deploy.migrate) does that after M(zerodown.deploy.migration_check) found the files compatible.
+    P(zerodown.deploy.migrate#role) does that after M(zerodown.deploy.migration_check) found the files compatible.
 seealso:
   - module: zerodown.deploy.migration_check
 """

@@ -33,7 +33,7 @@ description:
   - With O(ready), waits after the (re)start until the application answers ready on this host (local readiness, no
     extra round trip), and fails naming the reason if it does not within O(ready.timeout).
   - The action plugin of the same name sends O(src) from the controller only when the host does not already have
-    the release unpacked, and sets the fact C(zerodown_release_state) (see RV(ansible_facts)).
+    the release unpacked, and sets the fact C(zerodown_release_state) (see RV(ansible_facts.zerodown_release_state)).
 author:
   - zerodown.deploy contributors (@zerodown)
 attributes:

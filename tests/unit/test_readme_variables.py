@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,28 @@ def test_every_playbook_variable_is_read_somewhere():
     sources += (REPO / "plugins" / "action" / "deploy_plan.py").read_text()
     for name in spec:
         assert name in sources or name.replace("zerodown_hook_", "") in sources, name
+
+
+def _quick_start() -> str:
+    readme = (REPO / "README.md").read_text()
+    assert readme.index("## Two commands") < readme.index("## Quick start"), "make demo / make test stay first"
+    return readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_quick_start_uses_documented_variables_and_the_default_groups():
+    """Its inventory has the groups the deploy reads by default, its variables are rows of the table."""
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("<!-- variables:start", 1)[1].split("<!-- variables:end -->", 1)[0]
+    documented = dict(re.findall(r"^\| `(zerodown_[a-z0-9_]+)` \|(.*)$", table, re.MULTILINE))
+    blocks = re.findall(r"```(\w+)\n(.*?)```", _quick_start(), re.DOTALL)
+    inventory, variables = (yaml.safe_load(text) for kind, text in blocks if kind == "yaml")
+    [command] = [text for kind, text in blocks if kind == "sh"]
+    groups = inventory["all"]["children"]
+    for kind in ("app", "lb", "db"):
+        default = documented["zerodown_%s_hosts" % kind].split("|")[0].strip().strip("`")
+        assert groups[default]["hosts"], kind
+    used = set(variables) | set(re.findall(r"-e (zerodown_[a-z0-9_]+)=", command))
+    assert used <= set(documented), sorted(used - set(documented))
+    required = {name for name, row in documented.items() if "**required**" in row}
+    assert required <= used, sorted(required - used)
+    assert "ansible-playbook zerodown.deploy.deploy -i inventory.yml -e @shop.yml" in command
