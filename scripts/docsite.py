@@ -33,6 +33,7 @@ ANSIBLE_DOCS = "https://docs.ansible.com/projects/ansible/devel/"
 ANSIBLE_LABELS = {
     "common_return_values": ("reference_appendices/common_return_values.html#common-return-values", "Return Values"),
     "action_plugins": ("plugins/action.html#action-plugins", "Action plugins"),
+    "callback_plugins": ("plugins/callback.html#callback-plugins", "Callback plugins"),
     "ansible_configuration_settings": (
         "reference_appendices/config.html#ansible-configuration-settings",
         "Ansible Configuration Settings",
