@@ -198,9 +198,9 @@ def main() -> int:
         "",
         "v1 -> v2 of the sample app on %d app hosts of the test fleet, %d batch(es), %d clients through HAProxy"
         % (args.app_hosts, batches, args.clients),
-        "(`retries 0`), every tool in the same run, interleaved; medians of %d runs. Inherent bound = per batch"
-        % args.runs,
-        "= per batch drain + stop + start + first ready probe on the hosts (measured by rolling in the same runs), summed:",
+        "(`retries 0`), Ansible forks %d, every tool in the same run, interleaved; medians of %d runs. Inherent bound"
+        % (args.forks or 20, args.runs),
+        "= per batch: drain + stop + start + first ready probe on the hosts (measured by rolling in the same runs), summed:",
         "**%.2f s**. naive and careful are bench/compare/naive.yml and careful.yml." % inherent,
         "",
         "Command: `%s` (%s at the end)" % (command, bench.when_and_load()),
