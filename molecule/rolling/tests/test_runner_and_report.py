@@ -46,8 +46,12 @@ def test_a_job_run_through_ansible_runner_with_the_example_project_deploys_and_r
     shutil.copytree(PROJECT, private / "project")
     reports = tmp_path / "reports"
     # what a job template's settings and the execution environment give the job; no state on the controller
-    envvars = dict(run.ansible_env(), ZERODOWN_REPORT_DIR=str(reports))
-    for name in ("ANSIBLE_CALLBACK_PLUGINS", "ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_CONFIG"):
+    # (ansible-runner adds these to its own environment, so the project's ansible.cfg must be named to beat the
+    # verifier's ANSIBLE_CONFIG: AWX runs a job from the project directory and its ansible.cfg applies)
+    envvars = dict(
+        run.ansible_env(), ZERODOWN_REPORT_DIR=str(reports), ANSIBLE_CONFIG=str(private / "project" / "ansible.cfg")
+    )
+    for name in ("ANSIBLE_CALLBACK_PLUGINS", "ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_CALLBACKS_ENABLED"):
         envvars.pop(name, None)
     with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
         job = ansible_runner.run(
