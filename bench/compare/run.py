@@ -56,6 +56,19 @@ def mitogen_env() -> dict:
     }
 
 
+def context(fleet: str, app_hosts: int, tmp: str, mitogen: bool = False) -> dict:
+    """Boot (or reuse) the fleet with v1 and gather what every run needs: facts, inventory, deploy variables."""
+    facts, inventory, deploy_vars = bench.demo_fleet(fleet, app_hosts=app_hosts)
+    return {
+        "facts": facts,
+        "inventory": inventory,
+        "vars": deploy_vars,
+        "tmp": Path(tmp),
+        "community": str(bench.community_general()),
+        "mitogen": mitogen_env() if mitogen else {},
+    }
+
+
 def one_run(tool: str, args, ctx: dict) -> dict:
     deploy_run.fleet_cli("bootstrap", "--release", "v1", name=args.fleet)
     deploy_run.remove_release(ctx["inventory"], "app", "v2")
@@ -143,17 +156,9 @@ def main() -> int:
     unknown = sorted({t.partition("+")[0] for t in tools} - known)
     if unknown or "rolling" not in tools:
         parser.error("tools: choose from %s, rolling among them (unknown: %s)" % (", ".join(sorted(known)), unknown))
-    facts, inventory, deploy_vars = bench.demo_fleet(args.fleet, app_hosts=args.app_hosts)
     results = {t: [] for t in tools}
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = {
-            "facts": facts,
-            "inventory": inventory,
-            "vars": deploy_vars,
-            "tmp": Path(tmp),
-            "community": str(bench.community_general()),
-            "mitogen": mitogen_env() if args.mitogen else {},
-        }
+        ctx = context(args.fleet, args.app_hosts, tmp, args.mitogen)
         for i in range(args.runs):
             for tool in tools:
                 r = one_run(tool, args, ctx)

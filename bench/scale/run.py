@@ -50,16 +50,8 @@ def main() -> int:
         if previous:
             deploy_run.fleet_cli("down", name=previous)
         previous = name
-        facts, inventory, deploy_vars = bench.demo_fleet(name, app_hosts=count)
         with tempfile.TemporaryDirectory() as tmp:
-            ctx = {
-                "facts": facts,
-                "inventory": inventory,
-                "vars": deploy_vars,
-                "tmp": Path(tmp),
-                "community": str(bench.community_general()),
-                "mitogen": {},
-            }
+            ctx = compare.context(name, count, tmp)
             run_args = argparse.Namespace(fleet=name, app_hosts=count, batch=args.batch, clients=args.clients)
             run_args.forks = args.forks
             for tool in tools:
