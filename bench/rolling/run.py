@@ -49,13 +49,6 @@ def task_results(results: list, name_part: str):
             yield line["host"], line["result"]
 
 
-def task_at(results: list, name_part: str):
-    """(host, controller time the result arrived) of tasks whose name contains ``name_part``."""
-    for line in results:
-        if name_part in line["task"]:
-            yield line["host"], line["at"]
-
-
 def one_run(inventory: str, vars_inv: str, lb_url: str, admin: str) -> dict:
     fleet("bootstrap", "--release", "v1")
     # every run installs v2 from scratch (and a rebuilt v2 artifact never meets an older unpack)
@@ -72,16 +65,9 @@ def one_run(inventory: str, vars_inv: str, lb_url: str, admin: str) -> dict:
     if not run.ok:
         sys.exit("deploy failed:\n" + run.output[-3000:])
     out = [json.loads(line) for line in results_file.read_text().splitlines()]
-    drain = 0.0
-    for _host, looped in task_results(out, "Drain the batch's servers"):
-        # one item per load balancer, drained at the same time: the longest counts
-        drain += max((item.get("drain_seconds") or 0.0) for item in looped.get("results", [looped]))
-    stop = start = ready = 0.0
-    for _host, r in task_results(out, "Stop, point current at the release, start"):
-        stop += r.get("seconds", {}).get("stop", 0.0)
-        start += r.get("seconds", {}).get("start", 0.0)
-        # readiness runs on the host right after systemctl start returned: its time to ready is the start-up
-        ready += max((t.get("time_to_ready") or 0.0) for t in r["ready"]["results"])
+    # one host per batch: the per-batch bound summed is the hosts' drain + stop + start + ready summed
+    batches = bench.inherent_per_batch(out)
+    drain, stop, start, ready = (sum(b[k] for b in batches) for k in ("drain", "stop", "start", "ready"))
     ledger_out = next(r for _host, r in task_results(out, "Finish the ledger"))
     phases = ledger_out["phase_seconds"]
     rolling = sum(v for k, v in phases.items() if k.startswith("batch "))

@@ -5,6 +5,7 @@ no_log gets in, and a report that cannot be written is a warning, never a failed
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -30,7 +31,9 @@ PLAYBOOK = """
       zerodown.deploy.migration_check:
         sql: "ALTER TABLE users DROP COLUMN email;"
         dialect: postgresql
-      ignore_errors: true  # blocked: the report shows the finding
+      # blocked on purpose: the run goes on so that the report records the finding; the test asserts that the check
+      # did block (the recap's ignored=1 and the report's compatible=false), so this cannot hide a check that passes
+      ignore_errors: true
     - name: Something secret
       ansible.builtin.debug:
         msg: "%(secret)s"
@@ -69,6 +72,8 @@ def test_the_report_of_a_real_run(tmp_path):
     data = json.loads((tmp_path / "reports" / "shop-run-1.json").read_text())
     assert data["summary"]["outcome"] == "rolled_back" and data["summary"]["cause"] == "app3: not ready"
     assert [f["rule"] for f in data["migration"]["findings"]] == ["drop_column"]
+    assert data["migration"]["compatible"] is False
+    assert re.search(r"^localhost\s+:.*\bignored=1\b", done.stdout, re.M), done.stdout
     assert data["summary"]["censored_results"] == 1
     page = html.read_text()
     assert ReportView(page).cause() == "app3: not ready"
