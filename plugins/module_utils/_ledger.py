@@ -439,6 +439,16 @@ def not_moved_record(params: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any
     return dict(record, status="unchanged")
 
 
+def enabled_record(params: Optional[Dict[str, Any]], hosts: Any) -> Optional[Dict[str, Any]]:
+    """The ``ledger`` record of servers put back into the pool by the call that drains the next ones
+    (drain_backend's ``enable``): ``hosts`` moved, with the drain record's ledger, server map and current release;
+    None without a ledger option or hosts."""
+    if not params or not hosts:
+        return None
+    record = {key: params.get(key) for key in ("app", "path", "run_id", "servers", "current")}
+    return dict(record, hosts=hosts, status="moved")
+
+
 def cut_sessions_record(
     params: Optional[Dict[str, Any]], servers: List[str], drained: Dict[str, Any]
 ) -> Optional[Dict[str, Any]]:

@@ -26,6 +26,10 @@ description:
   - A server that is already in maintenance counts as drained for O(state=drained) and is left as it is.
   - With cookie or stick-table persistence (or C(use-server) rules), HAProxy keeps sending the clients pinned to a
     drained server there; the drain then lasts until they stop or O(timeout) passes.
+  - With O(enable), the servers of the batch that just moved go back into the pool in the same call, before the
+    drain of O(servers) (the next batch), so that the step between two batches of a rolling deploy is one call per
+    load balancer instead of two. On HAProxy both changes are one runtime API batch (the servers coming back first), on
+    nginx one rewrite and one reload.
 author:
   - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
@@ -80,6 +84,35 @@ options:
     type: str
     choices: [fail, shutdown]
     default: fail
+  enable:
+    description:
+      - Servers of O(backend) to put back into rotation (state C(ready)) in the same call, before O(servers) are
+        drained. When a server of O(servers) stops taking new traffic in that change, the change waits (up to
+        O(healthy_timeout)) until HAProxy's health checks pass on every O(enable.servers), so that the pool never
+        loses the batch that comes back and the batch that leaves at the same time.
+      - With O(enable), O(servers) may be empty (after the last batch, nothing drains).
+      - Not with O(state=ready).
+    type: dict
+    suboptions:
+      servers:
+        description: The servers to put back into rotation; none of them may be in O(servers).
+        type: list
+        elements: str
+        required: true
+      hosts:
+        description:
+          - With O(ledger), the inventory hosts of O(enable.servers), recorded with status C(moved) (and
+            O(ledger.current), each host's server from O(ledger.servers)) once their servers are back in rotation.
+            The drain's record (O(ledger)) is written after that, before the drain.
+          - With an empty O(servers), O(ledger) only gives this record its C(app), C(path), C(run_id),
+            C(servers) and C(current).
+        type: raw
+  healthy_timeout:
+    description:
+      - Seconds to wait for the health checks of O(enable.servers) to pass before O(servers) stop taking traffic;
+        then the task fails with nothing moved.
+    type: float
+    default: 30
   poll_interval:
     description:
       - Seconds between two looks at the session counts. Small values make the module return sooner after the
@@ -114,6 +147,24 @@ EXAMPLES = r"""
     servers: "{{ batch }}"
     state: ready
 
+- name: Between two batches - the moved batch back into rotation, the next one drained, both in the ledger
+  zerodown.deploy.drain_backend:
+    socket: /run/haproxy/admin.sock
+    backend: app
+    enable:
+      servers: [web1]
+      hosts: [app1]
+    servers: [web2]
+    ledger:
+      app: shop
+      run_id: "{{ zerodown_plan.run_id }}"
+      hosts: [app2]
+      status: switching
+      current: "2024.06.01-1"
+      batch: 2
+      phase: batch 2
+      servers: "{{ zerodown_plan.servers }}"
+
 - name: Drain an nginx upstream server (rewrites the include file, nginx -t, graceful reload)
   zerodown.deploy.drain_backend:
     provider: nginx
@@ -126,7 +177,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 previous:
-  description: State and weight of each named server before the call, per load balancer (socket or nginx servers
+  description: State and weight of each named server (O(servers) and O(enable.servers)) before the call, per load balancer (socket or nginx servers
     file). Feed it to M(zerodown.deploy.switch_traffic) O(zerodown.deploy.switch_traffic#module:restore) to put the
     servers back exactly.
   returned: always
@@ -198,6 +249,11 @@ def main():
         timeout=dict(type="float", default=60.0),
         on_timeout=dict(type="str", default="fail", choices=["fail", "shutdown"]),
         poll_interval=dict(type="float", default=0.1),
+        enable=dict(
+            type="dict",
+            options=dict(servers=dict(type="list", elements="str", required=True), hosts=dict(type="raw")),
+        ),
+        healthy_timeout=dict(type="float", default=30.0),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -212,6 +268,10 @@ def main():
     module.no_log_values.update(secrets_in(module.params))
     params = module.params
     names = [params["server"]] if params["server"] is not None else list(params["servers"])
+    enable = list(params["enable"]["servers"]) if params["enable"] else []
+    # the drain's record, and the record of the servers put back into rotation first (enable)
+    drain_record = params["ledger"] if names else None
+    enable_record = ledger.enabled_record(params["ledger"], params["enable"] and params["enable"]["hosts"])
     result = dict(
         changed=False,
         previous={},
@@ -228,13 +288,26 @@ def main():
     except lb.LBError as exc:
         module.fail_json(msg=str(exc), **result)
     backend = lb_params["backend"]
-    if not names:
+    if not names and not enable:
         module.fail_json(msg="servers is empty: name at least one server of backend %r to drain" % backend, **result)
-    if len(set(names)) != len(names):
-        module.fail_json(msg="servers lists a server twice: %s" % ", ".join(names), **result)
+    for what, listed in (("servers", names), ("enable.servers", enable)):
+        if len(set(listed)) != len(listed):
+            module.fail_json(msg="%s lists a server twice: %s" % (what, ", ".join(listed)), **result)
+    both = sorted(set(names) & set(enable))
+    if both:
+        module.fail_json(
+            msg="%s in both servers and enable.servers: a server is either drained or put back, not both"
+            % ", ".join(both),
+            **result,
+        )
+    if enable and params["state"] == "ready":
+        module.fail_json(msg="enable is for state=drained or state=maint: with state=ready list every server", **result)
     try:
-        validate.numbers(params, {"timeout": validate.WAIT, "poll_interval": POLL_INTERVAL})
+        validate.numbers(
+            params, {"timeout": validate.WAIT, "poll_interval": POLL_INTERVAL, "healthy_timeout": validate.WAIT}
+        )
         ledger.check_record(params["ledger"])
+        ledger.check_record(enable_record)
     except (validate.ValidationError, ledger.LedgerError) as exc:
         module.fail_json(msg=str(exc), **result)
     target = {"drained": "drain", "maint": "maint", "ready": "ready"}[params["state"]]
@@ -244,29 +317,31 @@ def main():
         providers = lb.providers_from_params(lb_params)
         for provider in providers:
             provider.check_name(backend, "backend")
-            for name in names:
+            for name in names + enable:
                 provider.check_name(name)
         before = lb.read_all(providers, backend)
         for provider in providers:
-            lb.check_servers(provider, backend, before[provider.id], names)
-        lb.check_same_process(providers, ledger.recorded_processes(params["ledger"]), before, backend)
+            lb.check_servers(provider, backend, before[provider.id], names + enable)
+        lb.check_same_process(providers, ledger.recorded_processes(drain_record or enable_record), before, backend)
     except lb.LBError as exc:
         module.fail_json(msg=str(exc), **result)
 
-    plans = {}
-    final_plans = {}
-    for provider in providers:
-        plans[provider.id], final_plans[provider.id] = lb.plan_drain(
-            provider, before[provider.id], names, params["state"]
-        )
+    def plan_all(states):
+        """Per load balancer: (changes now - enable and drain in one batch -, changes once drained)."""
+        now, final = {}, {}
+        for provider in providers:
+            now[provider.id], final[provider.id] = lb.plan_drain(provider, states[provider.id], names, params["state"])
+            now[provider.id].update(lb.plan_drain(provider, states[provider.id], enable, "ready")[0])
+        return now, final
 
-    result["previous"] = {p.id: lb.snapshot(before[p.id], names) for p in providers}
+    plans, final_plans = plan_all(before)
+    result["previous"] = {p.id: lb.snapshot(before[p.id], names + enable) for p in providers}
     expected_after = {}
     for provider in providers:
         merged = lb.expected(before[provider.id], plans[provider.id])
         for name, change in final_plans[provider.id].items():
             merged[name].update(change)
-        expected_after[provider.id] = {n: merged[n] for n in names}
+        expected_after[provider.id] = {n: merged[n] for n in names + enable}
     result["changed"] = any(plans.values()) or any(final_plans.values())
     if module._diff:
         result["diff"] = dict(
@@ -281,7 +356,16 @@ def main():
         result["current"] = expected_after
         module.exit_json(**result)
 
-    problem = ledger.record_step(params["ledger"])
+    if enable:
+        # the servers coming back must pass their health checks before the others stop taking traffic
+        try:
+            fresh = lb.wait_healthy(providers, backend, plans, before, params["healthy_timeout"])
+        except lb.LBError as exc:
+            module.fail_json(msg=str(exc), **result)
+        if fresh is not before:
+            before = fresh
+            plans, final_plans = plan_all(before)
+    problem = ledger.record_step(drain_record)
     if problem:
         result["changed"] = False
         module.fail_json(msg=problem + "; nothing was changed", **result)
@@ -290,10 +374,15 @@ def main():
         lb.apply_all(providers, backend, plans, before)
     except lb.LBError as exc:
         result["changed"] = not getattr(exc, "rolled_back", False)
-        result["current"] = lb.read_back(providers, backend, names)
-        module.fail_json(msg=str(exc), **result)
+        result["current"] = lb.read_back(providers, backend, names + enable)
+        problem = ledger.record_step(ledger.not_moved_record(drain_record))
+        module.fail_json(msg=str(exc) + ("; %s" % problem if problem else ""), **result)
+    problem = ledger.record_step(enable_record)
+    if problem:
+        result["current"] = lb.read_back(providers, backend, names + enable)
+        module.fail_json(msg="the load balancer changed, but %s" % problem, **result)
 
-    if target != "ready":
+    if target != "ready" and names:
         for provider in providers:
             if isinstance(provider, lb.NginxProvider) and plans[provider.id]:
                 count = provider.client_connections()
@@ -310,12 +399,12 @@ def main():
             )
         except lb.DrainTimeout as exc:
             result.update(timed_out=True, remaining=exc.remaining, drain_seconds=round(exc.elapsed, 3))
-            result["current"] = lb.read_back(providers, backend, names)
+            result["current"] = lb.read_back(providers, backend, names + enable)
             # the hosts were only drained, never moved: a rollback has nothing to undo on them but their servers
-            problem = ledger.record_step(ledger.not_moved_record(params["ledger"]))
+            problem = ledger.record_step(ledger.not_moved_record(drain_record))
             module.fail_json(msg=str(exc) + ("; %s" % problem if problem else ""), **result)
         except lb.LBError as exc:
-            result["current"] = lb.read_back(providers, backend, names)
+            result["current"] = lb.read_back(providers, backend, names + enable)
             module.fail_json(msg="while waiting for the drain: %s" % exc, **result)
         result.update(
             drain_seconds=outcome.drain_seconds,
@@ -329,13 +418,13 @@ def main():
                     providers, backend, final_plans, {p.id: lb.expected(before[p.id], plans[p.id]) for p in providers}
                 )
             except lb.LBError as exc:
-                result["current"] = lb.read_back(providers, backend, names)
+                result["current"] = lb.read_back(providers, backend, names + enable)
                 module.fail_json(msg="servers were drained, but maintenance failed: %s" % exc, **result)
 
-    result["current"] = lb.read_back(providers, backend, names)
+    result["current"] = lb.read_back(providers, backend, names + enable)
     if result["killed_sessions"]:
         # the sessions the on_timeout=shutdown policy cut go into the ledger and the deploy's summary
-        problem = ledger.record_step(ledger.cut_sessions_record(params["ledger"], names, result))
+        problem = ledger.record_step(ledger.cut_sessions_record(drain_record, names, result))
         if problem:
             module.fail_json(msg="the servers were drained, but %s" % problem, **result)
     module.exit_json(**result)

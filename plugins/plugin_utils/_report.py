@@ -383,8 +383,13 @@ class _Builder:
     def on_drain_backend(self, task, host, start, end, item, failed) -> None:
         rollback = self.rollback_context(task)
         current = _servers_of(item, "current") or _servers_of(item, "previous")
-        servers = sorted({s for lb in current.values() for s in lb})
+        # the servers the call put back into the pool first (its enable option) are read back ready
+        read_back = _servers_of(item, "current")
+        enabled = sorted({s for lb in read_back.values() for s, st in lb.items() if st.get("state") == "ready"})
+        servers = sorted({s for lb in current.values() for s in lb} - set(enabled))
         hosts = [self.host_of_server(s) for s in servers]
+        for name in [self.host_of_server(s) for s in enabled]:
+            self.segment(name, "enable", start, end, task, status="failed" if failed else "ok", rollback=rollback)
         for name in hosts:
             self.segment(
                 name,
@@ -396,6 +401,9 @@ class _Builder:
                 rollback=rollback,
                 seconds=item.get("drain_seconds"),
             )
+        if not servers:  # it only put servers back (after a rolling deploy's last batch)
+            self.lb_record(end, read_back)
+            return
         self.drains.append(
             dict(
                 at=self.rel(end),

@@ -94,11 +94,14 @@ def test_the_inherent_bound_is_per_batch_the_drain_and_the_slowest_host():
             "result": {"seconds": {"stop": stop, "start": start}, "ready": {"results": [{"time_to_ready": ready}]}},
         }
 
-    drain = {"task": "Drain the batch's servers, recorded", "result": {"results": [{"drain_seconds": 0.25}, {}]}}
-    lines = [drain, host(0.5, 0.1, 2.0), host(0.5, 0.1, 2.5), dict(drain, result={"drain_seconds": 0.0})]
-    lines += [host(0.25, 0.25, 2.0), {"task": "Finish the ledger", "result": {}}]
+    drained = {"drained_at": 1.0, "drain_seconds": 0.25}
+    first = {"task": "Drain the first batch's servers, recorded", "result": {"results": [drained, {"drained_at": 1.0}]}}
+    handover = {"task": "Back into the pool, and drain the next batch's servers", "result": {"drained_at": 2.0}}
+    last = dict(handover, result={"results": [{"drained_at": None, "drain_seconds": 0.0}]})
+    lines = [first, host(0.5, 0.1, 2.0), host(0.5, 0.1, 2.5), dict(handover, result=dict(handover["result"]))]
+    lines += [host(0.25, 0.25, 2.0), last, {"task": "Finish the ledger", "result": {}}]
     batches = bench.inherent_per_batch(lines)
-    assert [b["total"] for b in batches] == [0.25 + 0.5 + 0.1 + 2.5, 2.5]
+    assert [b["total"] for b in batches] == [0.25 + 0.5 + 0.1 + 2.5, 2.5]  # the last handover drains nothing
     assert batches[0]["ready"] == 2.5
 
 

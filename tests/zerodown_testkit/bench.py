@@ -89,15 +89,17 @@ STRATEGIES = ("rolling", "blue_green", "canary")
 def inherent_per_batch(results: list) -> list:
     """The time the hosts themselves need, per batch of a rolling deploy, from bench/rolling/callback's lines.
 
-    A batch is a drain call and the host calls after it: drain (the longest of the load balancers' drain_seconds)
+    A batch is a drain and the host calls after it: drain (the longest of the load balancers' drain_seconds)
     + the slowest host's stop + start + start-up until its first ready answer (the readiness the release module
-    runs on the host right after ``systemctl start``). Returns one dict per batch with those four and ``total``.
+    runs on the host right after ``systemctl start``). The first batch's drain is its own call, the later ones are
+    in the call that puts the batch before back into the pool (which drains nothing after the last batch: no
+    ``drained_at``). Returns one dict per batch with those four and ``total``.
     """
     batches: list = []
     for line in results:
         task, r = line["task"], line["result"]
-        if "Drain the batch's servers" in task:
-            items = r.get("results", [r])
+        items = r.get("results", [r])
+        if "batch's servers" in task and any(i.get("drained_at") for i in items):
             batches.append({"drain": max((i.get("drain_seconds") or 0.0) for i in items), "hosts": []})
         elif "Stop, point current at the release, start" in task and batches:
             seconds = r.get("seconds", {})

@@ -104,6 +104,102 @@ def test_drain_and_enable_take_the_description_and_record_the_batch(tmp_path, ha
     assert report.requests > 20 and report.failed == 0 and report.ok, (report.failures[:3], report.haproxy_delta_totals)
 
 
+def test_between_two_batches_one_call_brings_the_moved_batch_back_and_drains_the_next(tmp_path, haproxy, module_runner):
+    """drain_backend's enable: batch 1 back into rotation and batch 2 drained in one call, both recorded (moved,
+    then switching); after the last batch, enable alone with nothing to drain. Zero failed requests throughout."""
+    start_ledger(module_runner, tmp_path, haproxy)
+    servers = {"app1": "web1", "app2": "web2", "app3": "web3"}
+    lb = lb_description(haproxy)
+    load = LoadGenerator(
+        haproxy.url + "/", concurrency=3, max_duration=60, pause=0.01, haproxy=[haproxy.socket], haproxy_backend="app"
+    )
+
+    def batch(number, host):
+        return ledger_args(
+            tmp_path,
+            batch=number,
+            phase="batch %d" % number,
+            hosts=[host],
+            status="switching",
+            current="v2",
+            servers=servers,
+        )
+
+    with load:
+        first = module_runner("drain_backend", {"load_balancer": lb, "servers": ["web1"], "ledger": batch(1, "app1")})
+        assert not first["failed"], first
+        between = {
+            "load_balancer": lb,
+            "enable": {"servers": ["web1"], "hosts": ["app1"]},
+            "servers": ["web2"],
+            "ledger": batch(2, "app2"),
+        }
+        checked = module_runner("drain_backend", between, check=True)
+        assert checked["changed"] and not checked["failed"], checked
+        assert checked["current"][haproxy.socket] == {
+            "web1": {"state": "ready", "weight": 10},
+            "web2": {"state": "drain", "weight": 10},
+        }
+        assert haproxy.server("web1")["state"] == "drain" and haproxy.server("web2")["state"] == "ready"
+        assert read_ledger(tmp_path)["hosts"]["app1"]["status"] == "switching", "check mode records nothing"
+
+        result = module_runner("drain_backend", between)
+        assert not result["failed"], result
+        assert result["previous"][haproxy.socket]["web1"]["state"] == "drain"
+        assert result["current"][haproxy.socket] == checked["current"][haproxy.socket]
+        assert haproxy.server("web1")["state"] == "ready" and haproxy.server("web2")["state"] == "drain"
+        assert haproxy.server("web2")["scur"] == 0
+        ledger = read_ledger(tmp_path)
+        assert ledger["hosts"]["app1"]["status"] == "moved" and ledger["hosts"]["app1"]["current"] == "v2"
+        assert ledger["hosts"]["app2"]["status"] == "switching" and ledger["hosts"]["app2"]["batch"] == 2
+        assert ledger["hosts"]["app2"]["server"] == "web2"
+        assert [b["hosts"] for b in ledger["batches"]] == [["app1"], ["app2"]]
+
+        last = module_runner(
+            "drain_backend",
+            {
+                "load_balancer": lb,
+                "enable": {"servers": ["web2"], "hosts": ["app2"]},
+                "servers": [],
+                "ledger": ledger_args(tmp_path, current="v2", servers=servers),
+            },
+        )
+        assert not last["failed"] and last["changed"], last
+        assert last["drain_seconds"] == 0 and last["drained_at"] is None
+        assert haproxy.server("web2")["state"] == "ready"
+        ledger = read_ledger(tmp_path)
+        assert ledger["hosts"]["app2"]["status"] == "moved" and len(ledger["batches"]) == 2
+    report = load.report
+    assert report.requests > 20 and report.failed == 0 and report.ok, (report.failures[:3], report.haproxy_delta_totals)
+
+
+def test_enable_refuses_a_server_in_both_lists_and_state_ready_changing_nothing(tmp_path, haproxy, module_runner):
+    before = haproxy.full_state()
+    both = module_runner(
+        "drain_backend",
+        {"load_balancer": lb_description(haproxy), "enable": {"servers": ["web1"]}, "servers": ["web1", "web2"]},
+    )
+    assert both["failed"] and "web1 in both servers and enable.servers" in both["msg"], both
+    ready = module_runner(
+        "drain_backend",
+        {
+            "load_balancer": lb_description(haproxy),
+            "enable": {"servers": ["web1"]},
+            "servers": ["web2"],
+            "state": "ready",
+        },
+    )
+    assert ready["failed"] and "enable is for state=drained or state=maint" in ready["msg"], ready
+    nothing = module_runner("drain_backend", {"load_balancer": lb_description(haproxy), "servers": []})
+    assert nothing["failed"] and "servers is empty" in nothing["msg"], nothing
+    unknown = module_runner(
+        "drain_backend",
+        {"load_balancer": lb_description(haproxy), "enable": {"servers": ["web9"]}, "servers": ["web2"]},
+    )
+    assert unknown["failed"] and "'web9'" in unknown["msg"], unknown
+    assert haproxy.full_state() == before
+
+
 def test_a_restarted_haproxy_stops_the_next_forward_step_and_the_rollback_restores(tmp_path, haproxy, module_runner):
     """Issue 12 case 10: HAProxy restarted mid-deploy (its runtime states back to the configuration) is detected by
     the next step that records in the ledger; nothing is changed on top of states nobody described."""

@@ -173,20 +173,30 @@ def _states(servers: Dict[str, str], **override: Any) -> Dict[str, Any]:
     return lb({s: override.get(s, ("ready", 10)) for s in servers.values()})
 
 
-def _batch(run: Run, hosts: List[str], servers: Dict[str, str], host: str, fail: Optional[str] = None) -> None:
-    server = servers[host]
+def _drain_first(run: Run, hosts: List[str], servers: Dict[str, str], host: str) -> None:
     run.task(
-        "Drain the batch's servers, recorded in the ledger first (one call per load balancer)",
+        "Drain the first batch's servers, recorded in the ledger first (one call per load balancer)",
         "zerodown.deploy.drain_backend",
-        {
-            hosts[0]: {
-                "changed": True,
-                "results": [drained(server, 0.8, 2)],
-            }
-        },
+        {hosts[0]: {"changed": True, "results": [drained(servers[host], 0.8, 2)]}},
         seconds=1.0,
-        path="/c/roles/rolling/tasks/batch.yml:2",
+        path="/c/roles/rolling/tasks/batch_drain.yml:4",
     )
+
+
+def _batch(
+    run: Run,
+    hosts: List[str],
+    servers: Dict[str, str],
+    host: str,
+    fail: Optional[str] = None,
+    first: bool = False,
+    next_host: Optional[str] = None,
+) -> None:
+    """One rolling batch as the role runs it: (the first batch's drain,) the host call, then the handover - one
+    drain_backend call that puts ``host`` back into the pool and drains ``next_host`` (none after the last batch)."""
+    server = servers[host]
+    if first:
+        _drain_first(run, hosts, servers, host)
     result = switched("v1", "v2", stop=0.4, ready=1.2)
     if fail:
         result = dict(result, msg=fail, ready={"ready": False, "elapsed": 2.0, "broken": "unit failed (exit 1)"})
@@ -195,30 +205,28 @@ def _batch(run: Run, hosts: List[str], servers: Dict[str, str], host: str, fail:
         "zerodown.deploy.release",
         {h: (result if h == host else None) for h in hosts},
         seconds=2.5,
-        path="/c/roles/rolling/tasks/batch.yml:22",
+        path="/c/roles/rolling/tasks/batch_switch.yml:2",
         failed=[host] if fail else [],
     )
     if fail:
         return
+    item = drained(servers[next_host], 0.8, 2) if next_host else {"item": "lb1", "previous": {}, "current": {}}
+    item["previous"] = {SOCK: dict(item["previous"].get(SOCK, {}), **{server: {"state": "drain", "weight": 10}})}
+    item["current"] = {SOCK: dict(item["current"].get(SOCK, {}), **{server: {"state": "ready", "weight": 10}})}
+    if not next_host:
+        item.update(drain_seconds=0.0, sessions_at_start=0, killed_sessions=0, timed_out=False)
     run.task(
-        "Put the batch back into the pool, recorded as moved (one call per load balancer)",
-        "zerodown.deploy.switch_traffic",
-        {
-            hosts[0]: {
-                "changed": True,
-                "results": [
-                    {
-                        "item": "lb1",
-                        "previous": _states(servers, **{server: ("drain", 10)}),
-                        "current": _states(servers),
-                        "changes": {SOCK: {server: {"state": "ready"}}},
-                    }
-                ],
-            }
-        },
-        seconds=0.4,
-        path="/c/roles/rolling/tasks/batch.yml:50",
+        "Back into the pool, and drain the next batch's servers, recorded in the ledger (one call per load balancer)",
+        "zerodown.deploy.drain_backend",
+        {hosts[0]: {"changed": True, "results": [item]}},
+        seconds=1.2 if next_host else 0.4,
+        path="/c/roles/rolling/tasks/batch_handover.yml:5",
     )
+
+
+def _batches(run: Run, hosts: List[str], servers: Dict[str, str], moving: List[str]) -> None:
+    for i, host in enumerate(moving):
+        _batch(run, hosts, servers, host, first=i == 0, next_host=moving[i + 1] if i + 1 < len(moving) else None)
 
 
 def _finish(run: Run, hosts: Dict[str, Dict[str, Any]], outcome: str, cause=None, steps=None) -> None:
@@ -244,8 +252,7 @@ def rolling_success() -> List[Dict[str, Any]]:
     run = Run()
     _start(run, APP_HOSTS, SERVERS)
     run.play("Zerodown deploy | strategy")
-    for host in APP_HOSTS:
-        _batch(run, APP_HOSTS, SERVERS, host)
+    _batches(run, APP_HOSTS, SERVERS, APP_HOSTS)
     run.play("Zerodown deploy | smoke test and bake window through the load balancer")
     run.task(
         "Production checks through the load balancer",
@@ -270,8 +277,8 @@ def rolled_back() -> List[Dict[str, Any]]:
     run = Run()
     _start(run, APP_HOSTS, SERVERS)
     run.play("Zerodown deploy | strategy")
-    for host in ("app1", "app2"):
-        _batch(run, APP_HOSTS, SERVERS, host)
+    _batch(run, APP_HOSTS, SERVERS, "app1", first=True, next_host="app2")
+    _batch(run, APP_HOSTS, SERVERS, "app2", next_host="app3")
     _batch(run, APP_HOSTS, SERVERS, "app3", fail="shop.service failed (exit status 1) before it answered ready")
     hosts = {h: {"server": h, "previous": "v1", "current": "v2", "status": "moved"} for h in ("app1", "app2")}
     hosts["app3"] = {"server": "app3", "previous": "v1", "current": "v2", "status": "switching"}
@@ -430,8 +437,7 @@ def canary_run() -> List[Dict[str, Any]]:
         {"app1": {"results": [{"current": _states(CANARY_SERVERS), "changes": {SOCK: {"web1": {"weight": 10}}}}]}},
         path="/c/roles/canary/tasks/main.yml:120",
     )
-    for host in ("app2", "app3", "app4"):
-        _batch(run, APP_HOSTS, CANARY_SERVERS, host)
+    _batches(run, APP_HOSTS, CANARY_SERVERS, ["app2", "app3", "app4"])
     hosts = {h: {"server": s, "previous": "v1", "current": "v2", "status": "moved"} for h, s in CANARY_SERVERS.items()}
     _finish(run, hosts, "succeeded", steps=steps)
     return run.events
