@@ -19,7 +19,7 @@ Variants:
 * ``v2-never-ready``: /health/ready never turns 200.
 * ``v2-smoke-fail``: ready, but /smoke answers 500 and / says "broken".
 * ``v2-5xx``: ready, but answers 500 to half of the non-health requests.
-* ``v2-slow-stop``: keeps serving for 15 s after SIGTERM before it stops.
+* ``v2-slow-stop``: keeps serving for 5 s after SIGTERM before it stops.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ VARIANTS: Dict[str, dict] = {
     "v2-never-ready": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, never_ready=True)},
     "v2-smoke-fail": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, smoke_fail=True)},
     "v2-5xx": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, error_rate=0.5)},
-    "v2-slow-stop": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, stop_delay=15.0)},
+    "v2-slow-stop": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, stop_delay=5.0)},
     # exits with status 3 at start, every time systemd restarts it
     "v2-crash": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, exit_at_start=3)},
     # healthy through readiness and the smoke test, then half its answers are 5xx (the bake window's case)
