@@ -68,7 +68,7 @@ def one_run(inventory: str, vars_inv: str, lb_url: str, admin: str) -> dict:
     # one host per batch: the per-batch bound summed is the hosts' drain + stop + start + ready summed
     batches = bench.inherent_per_batch(out)
     drain, stop, start, ready = (sum(b[k] for b in batches) for k in ("drain", "stop", "start", "ready"))
-    ledger_out = next(r for _host, r in task_results(out, "Finish the ledger"))
+    ledger_out = next(r for _host, r in task_results(out, "Finish the ledger and release the deploy lock"))
     phases = ledger_out["phase_seconds"]
     rolling = sum(v for k, v in phases.items() if k.startswith("batch "))
     per_task = {}

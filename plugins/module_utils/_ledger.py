@@ -543,6 +543,66 @@ def rollback_plan(ledger: Dict[str, Any]) -> Dict[str, Any]:
     return {"batches": batches, "hosts": hosts, "restore": restore, "settle": settle}
 
 
+def capture_lb(spec: Dict[str, Any]):
+    """The load balancer's state before the first change, {lb id: {server: {state, weight}}}, and the processes
+    it was read from ({lb id: {pid, started}}, see _lb.processes); checks that every server of its ``servers`` map
+    exists. Read only: raises _lb.LBError when one is unreachable or lacks a server."""
+    from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
+
+    params = lb.resolve_params({"load_balancer": spec})
+    providers = lb.providers_from_params(params)
+    before = lb.read_all(providers, params["backend"])
+    names = sorted(set((spec.get("servers") or {}).values()))
+    for provider in providers:
+        lb.check_servers(provider, params["backend"], before[provider.id], names)
+    return {p.id: lb.snapshot(before[p.id]) for p in providers}, lb.processes(providers)
+
+
+def start_run(
+    ledger: Ledger,
+    run_id: str,
+    release: Optional[str],
+    lb_state: Any,
+    plan: Optional[Dict[str, Any]],
+    check: bool = False,
+    lb_process: Optional[Dict[str, Any]] = None,
+    **changes: Any,
+) -> Dict[str, Any]:
+    """Begin run ``run_id``'s ledger (no change if it already did), with ``changes`` (hosts, batch, phase, cause) in
+    the same ledger: {changed, ledger, previous}."""
+    out = ledger.start(run_id, release, lb_state, plan, check=check, lb_process=lb_process)
+    if not any(v is not None for v in changes.values()):
+        return out
+    if check and out["changed"]:
+        new = ledger.plan_update(out["ledger"], run_id, lb_state=lb_state, **changes)
+        return {"changed": True, "ledger": new, "previous": out["previous"]}
+    upd = ledger.update(run_id, check=check, lb_state=lb_state, **changes)
+    return {"changed": out["changed"] or upd["changed"], "ledger": upd["ledger"], "previous": out["previous"]}
+
+
+def final_outcome(ledger: Ledger, outcome: str) -> str:
+    """``completed`` is ``succeeded`` when the run moved a host, ``unchanged`` otherwise; any other outcome as it is."""
+    if outcome != "completed":
+        return outcome
+    current = ledger.read() or {}
+    return "succeeded" if any(h.get("status") == "moved" for h in current.get("hosts", {}).values()) else "unchanged"
+
+
+def report(out: Dict[str, Any]) -> Dict[str, Any]:
+    """A ledger call's module result from {changed, ledger, previous}: the ledger, the moved hosts, the phase
+    seconds, the summary (set_stats) and its lines, and the diff."""
+    current = out["ledger"] or {}
+    return dict(
+        changed=out["changed"],
+        ledger=out["ledger"],
+        moved_hosts=moved_hosts(current),
+        phase_seconds=phase_seconds(current),
+        summary=summary(current),
+        summary_lines=summary_lines(current),
+        diff=dict(before=out["previous"] or {}, after=current),
+    )
+
+
 def summary(ledger: Dict[str, Any]) -> Dict[str, Any]:
     """What a finished deploy reports (and publishes to AWX with set_stats)."""
     hosts = {

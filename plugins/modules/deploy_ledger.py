@@ -225,28 +225,18 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (  
     HOST_STATUSES,
     Ledger,
     LedgerError,
+    capture_lb,
+    final_outcome,
     host_entries,
     moved_hosts,
     phase_seconds,
+    report,
     rollback_plan,
+    start_run,
     storage_error,
-    summary,
-    summary_lines,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir, StateError  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
-
-
-def capture_lb(spec):
-    """The load balancer's state before the first change, {lb id: {server: {state, weight}}}, and the processes
-    it was read from ({lb id: {pid, started}}, see lb.processes); checks its servers."""
-    params = lb.resolve_params({"load_balancer": spec})
-    providers = lb.providers_from_params(params)
-    before = lb.read_all(providers, params["backend"])
-    names = sorted(set((spec.get("servers") or {}).values()))
-    for provider in providers:
-        lb.check_servers(provider, params["backend"], before[provider.id], names)
-    return {p.id: lb.snapshot(before[p.id]) for p in providers}, lb.processes(providers)
 
 
 def main():
@@ -316,57 +306,19 @@ def main():
                 phase_seconds=phase_seconds(current or {}),
                 rollback=rollback,
             )
-        outcome = p["outcome"]
-        if outcome == "completed":
-            current = ledger.read() or {}
-            outcome = (
-                "succeeded"
-                if any(h.get("status") == "moved" for h in current.get("hosts", {}).values())
-                else "unchanged"
-            )
+        changes = dict(hosts=hosts, batch=p["batch"], phase=p["phase"], cause=p["cause"])
         if p["state"] == "started":
-            out = ledger.start(
-                p["run_id"], p["release"], lb_state, p["plan"], check=module.check_mode, lb_process=lb_process
+            out = start_run(
+                ledger, p["run_id"], p["release"], lb_state, p["plan"], module.check_mode, lb_process, **changes
             )
-        changes = dict(
-            hosts=hosts,
-            batch=p["batch"],
-            phase=p["phase"],
-            cause=p["cause"],
-            lb_state=lb_state,
-            outcome=outcome if p["state"] == "finished" else None,
-        )
-        if p["state"] == "started":
-            # hosts/phase given with the start go into the same ledger
-            if (
-                any(v is not None for k, v in changes.items() if k != "lb_state")
-                and module.check_mode
-                and out["changed"]
-            ):
-                new = ledger.plan_update(out["ledger"], p["run_id"], **changes)
-                out = {"changed": True, "ledger": new, "previous": out["previous"]}
-            elif any(v is not None for k, v in changes.items() if k != "lb_state"):
-                upd = ledger.update(p["run_id"], check=module.check_mode, **changes)
-                out = {
-                    "changed": out["changed"] or upd["changed"],
-                    "ledger": upd["ledger"],
-                    "previous": out["previous"],
-                }
         else:
-            out = ledger.update(p["run_id"], check=module.check_mode, **changes)
+            outcome = final_outcome(ledger, p["outcome"]) if p["state"] == "finished" else None
+            out = ledger.update(p["run_id"], check=module.check_mode, lb_state=lb_state, outcome=outcome, **changes)
     except (LedgerError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     except (StateError, OSError) as exc:
         module.fail_json(msg=storage_error(p["path"], exc))
-    module.exit_json(
-        changed=out["changed"],
-        ledger=out["ledger"],
-        moved_hosts=moved_hosts(out["ledger"] or {}),
-        phase_seconds=phase_seconds(out["ledger"] or {}),
-        summary=summary(out["ledger"] or {}),
-        summary_lines=summary_lines(out["ledger"] or {}),
-        diff=dict(before=out["previous"] or {}, after=out["ledger"] or {}),
-    )
+    module.exit_json(**report(out))
 
 
 if __name__ == "__main__":

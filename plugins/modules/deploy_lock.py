@@ -33,6 +33,9 @@ description:
     C(ansible-playbook) process is gone there, the action plugin takes the lock over at once with O(force) and
     the reason in the audit log; a holder on another controller, or one still running, keeps it until its TTL (or a
     deliberate O(force=true)). The recovery is then C(zerodown.deploy.rollback), which works from the ledger.
+  - With O(ledger), the deploy ledger kept in the same directory (see M(zerodown.deploy.deploy_ledger)) is started
+    with the lock or finished before it is given back, in the same call, so that a deploy's first and last steps on
+    the lock host are one round trip each.
 author:
   - zerodown.deploy contributors (@zerodown)
 attributes:
@@ -102,6 +105,36 @@ options:
     description: Directory holding one sub-directory per application.
     type: path
     default: /var/lib/zerodown
+  ledger:
+    description:
+      - With O(state=acquired), start the ledger of O(run_id) (of O(release)) once the lock is held, as
+        M(zerodown.deploy.deploy_ledger) with C(state=started) does; with O(load_balancer), that load balancer is read
+        before the lock is taken and its state recorded as the state before the first change. An unreachable load
+        balancer or a missing server fails the task with nothing changed (no lock taken); a ledger that cannot be
+        written gives back the lock this call took.
+      - With O(state=released), finish the ledger with O(ledger.outcome) before the lock is given back. If the ledger
+        cannot be finished the task fails and the lock stays held by this run, so that nothing is lost; the next
+        call of the same run can retry.
+      - Not with O(state=query) or O(state=refreshed).
+    type: dict
+    suboptions:
+      plan:
+        description: Plan details stored with the ledger's start (as C(plan) of M(zerodown.deploy.deploy_ledger)).
+        type: dict
+      phase:
+        description: Name of the phase that starts with the ledger.
+        type: str
+      outcome:
+        description:
+          - How the deploy ended, as C(outcome) of M(zerodown.deploy.deploy_ledger) (C(completed) is C(succeeded)
+            when the run moved a host, C(unchanged) otherwise). Required with O(state=released).
+        type: str
+        choices: [succeeded, completed, unchanged, rolled_back, failed, planned]
+      cause:
+        description: Why the deploy failed (with O(state=released)).
+        type: str
+extends_documentation_fragment:
+  - zerodown.deploy.lb_description
 """
 
 EXAMPLES = r"""
@@ -127,6 +160,27 @@ EXAMPLES = r"""
     app: shop
     state: refreshed
     run_id: "{{ zerodown_plan.run_id }}"
+
+- name: Take the lock and start the ledger with the load balancer's state, in one call (zerodown.deploy.deploy does)
+  zerodown.deploy.deploy_lock:
+    app: shop
+    run_id: "{{ zerodown_plan.run_id }}"
+    release: "2024.06.01-1"
+    load_balancer: "{{ zerodown_plan.lb }}"
+    ledger:
+      plan: "{{ zerodown_plan }}"
+      phase: stage
+  delegate_to: "{{ zerodown_plan.lock_host }}"
+  run_once: true
+
+- name: Finish the ledger and give the lock back, in one call
+  zerodown.deploy.deploy_lock:
+    app: shop
+    state: released
+    run_id: "{{ zerodown_plan.run_id }}"
+    ledger:
+      outcome: completed
+  register: finished
 
 - name: Release it
   zerodown.deploy.deploy_lock:
@@ -193,10 +247,35 @@ audit:
   description: The audit-log entry written by this call.
   returned: when changed and not in check mode
   type: dict
+ledger:
+  description: With O(ledger), the ledger after the call, as RV(zerodown.deploy.deploy_ledger#module:ledger).
+  returned: with O(ledger)
+  type: dict
+moved_hosts:
+  description: With O(ledger), the hosts the run moved, as RV(zerodown.deploy.deploy_ledger#module:moved_hosts).
+  returned: with O(ledger)
+  type: list
+  elements: str
+phase_seconds:
+  description: With O(ledger), seconds per phase, as RV(zerodown.deploy.deploy_ledger#module:phase_seconds).
+  returned: with O(ledger)
+  type: dict
+summary:
+  description: With O(ledger), the run in a few keys for C(set_stats), as
+    RV(zerodown.deploy.deploy_ledger#module:summary).
+  returned: with O(ledger)
+  type: dict
+summary_lines:
+  description: With O(ledger), RV(summary) as lines for a person.
+  returned: with O(ledger)
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledgers  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (  # noqa: E402
     DeployLock,
@@ -221,6 +300,42 @@ def _timing(lock, holder):
     }
 
 
+def _ledger_problem(p):
+    """What is wrong with the ledger and load_balancer options for this state, or None."""
+    if p["ledger"] is None:
+        if p["load_balancer"] is not None:
+            return "load_balancer is read for the ledger: give ledger too (state=acquired)"
+        return None
+    if p["state"] not in ("acquired", "released"):
+        return "ledger is for state=acquired (start it) or state=released (finish it), not state=%s" % p["state"]
+    if p["state"] == "acquired":
+        wrong = [k for k in ("outcome", "cause") if p["ledger"][k] is not None]
+        if wrong:
+            return "ledger.%s is for state=released (finishing the ledger)" % wrong[0]
+        return None
+    if p["load_balancer"] is not None:
+        return "load_balancer is read when the ledger starts (state=acquired), not with state=released"
+    wrong = [k for k in ("plan", "phase") if p["ledger"][k] is not None]
+    if wrong:
+        return "ledger.%s is for state=acquired (starting the ledger)" % wrong[0]
+    if p["ledger"]["outcome"] is None:
+        return "ledger.outcome is required with state=released: how the deploy ended (completed, rolled_back, ...)"
+    if not p["run_id"]:
+        return "ledger needs the run_id of the deploy whose ledger it finishes"
+    return None
+
+
+def _ledger_error(path, exc):
+    if isinstance(exc, (StateError, OSError)):
+        return ledgers.storage_error(path, exc)
+    return "deploy ledger: %s" % exc
+
+
+def _ledger_result(out):
+    """The ledger part of the result (the lock keeps its own changed and diff)."""
+    return {k: v for k, v in ledgers.report(out).items() if k not in ("changed", "diff")}
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -235,6 +350,19 @@ def main():
             ttl=dict(type="int"),
             force=dict(type="bool", default=False),
             path=dict(type="path", default="/var/lib/zerodown"),
+            load_balancer=dict(type="dict", options=lb.ARGUMENT_SPEC["load_balancer"]["options"]),
+            ledger=dict(
+                type="dict",
+                options=dict(
+                    plan=dict(type="dict"),
+                    phase=dict(type="str"),
+                    outcome=dict(
+                        type="str",
+                        choices=["succeeded", "completed", "unchanged", "rolled_back", "failed", "planned"],
+                    ),
+                    cause=dict(type="str"),
+                ),
+            ),
         ),
         required_if=[("state", "acquired", ["run_id"]), ("state", "refreshed", ["run_id"])],
         supports_check_mode=True,
@@ -252,10 +380,22 @@ def main():
         module.fail_json(msg="%s (e.g. ttl: 3600)" % exc)
     if p["state"] == "released" and not p["run_id"] and not p["force"]:
         module.fail_json(msg="state=released needs the run_id that acquired the lock, or force: true to break it")
+    problem = _ledger_problem(p)
+    if problem:
+        module.fail_json(msg=problem)
     try:
-        lock = DeployLock(StateDir(p["path"], p["app"]))
+        state_dir = StateDir(p["path"], p["app"])
+        lock = DeployLock(state_dir)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    ledger = ledgers.Ledger(state_dir) if p["ledger"] else None
+    lb_state = lb_process = None
+    if p["load_balancer"] is not None:
+        # read before the lock is taken: a load balancer that fails its preflight leaves nothing to give back
+        try:
+            lb_state, lb_process = ledgers.capture_lb(p["load_balancer"])
+        except lb.LBError as exc:
+            module.fail_json(msg="load balancer preflight failed, nothing was changed: %s" % exc, changed=False)
 
     try:
         if p["state"] == "query":
@@ -323,9 +463,39 @@ def main():
             result["held"] = True
             result["expired"] = False
             result.update(_timing(lock, result["lock"]))
+            if ledger is not None:
+                try:
+                    started = ledgers.start_run(
+                        ledger,
+                        p["run_id"],
+                        p["release"],
+                        lb_state,
+                        p["ledger"]["plan"],
+                        module.check_mode,
+                        lb_process,
+                        phase=p["ledger"]["phase"],
+                    )
+                except (ledgers.LedgerError, ValueError, StateError, OSError) as exc:
+                    gave_back = ""
+                    if result["changed"] and not module.check_mode:
+                        lock.release(p["run_id"], p["owner"], False)
+                        gave_back = "; the lock this call took was given back"
+                    module.fail_json(msg=_ledger_error(p["path"], exc) + gave_back, changed=False)
+                result.update(_ledger_result(started))
             module.exit_json(**result)
 
         # released
+        finished = None
+        if ledger is not None:
+            try:
+                outcome = ledgers.final_outcome(ledger, p["ledger"]["outcome"])
+                finished = ledger.update(
+                    p["run_id"], check=module.check_mode, outcome=outcome, cause=p["ledger"]["cause"]
+                )
+            except (ledgers.LedgerError, ValueError, StateError, OSError) as exc:
+                module.fail_json(
+                    msg=_ledger_error(p["path"], exc) + "; the lock stays held by run %s" % p["run_id"], changed=False
+                )
         if module.check_mode:
             plan = lock.plan_release(p["run_id"], p["force"])
             changed = plan["action"] != "none"
@@ -341,6 +511,8 @@ def main():
         result["diff"] = dict(before=result["previous_holder"] or {}, after={})
         result["held"] = False
         result["expired"] = False
+        if finished is not None:
+            result.update(_ledger_result(finished))
         module.exit_json(**result)
     except (LockHeld, NotOwner) as exc:
         holder = dict(exc.holder)

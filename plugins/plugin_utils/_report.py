@@ -76,7 +76,8 @@ KEEP: Dict[str, Tuple[str, ...]] = {
     "smoke_test": ("passed", "elapsed", "failed_checks", "checks"),
     "deploy_ledger": ("ledger", "summary"),
     "deploy_plan": ("ansible_facts",),
-    "deploy_lock": (),
+    # the lock starts the ledger and finishes it in the same calls (its ledger option)
+    "deploy_lock": ("ledger", "summary"),
     "blue_green_state": ("live", "idle", "colours"),
 }
 GENERIC_KEEP = ("msg", "changed", "failed", "skipped", "unreachable")
@@ -127,7 +128,7 @@ def safe_result(action: Optional[str], raw: Any) -> Dict[str, Any]:
             out["release_state"] = _pick(state, ("host", "release", "previous"))
         if isinstance(out.get("ready"), Mapping):
             out["ready"] = _pick(out["ready"], READY_KEEP)
-    elif short == "deploy_ledger" and isinstance(out.get("ledger"), Mapping):
+    elif short in ("deploy_ledger", "deploy_lock") and isinstance(out.get("ledger"), Mapping):
         out["ledger"] = _pick(out["ledger"], LEDGER_KEEP)
     elif short == "readiness_probe" and isinstance(out.get("results"), list):
         out["results"] = [_pick(r, PROBE_RESULT_KEEP) for r in out["results"] if isinstance(r, Mapping)]
@@ -344,6 +345,8 @@ class _Builder:
         for name, entry in (ledger.get("hosts") or {}).items():
             if isinstance(entry, Mapping) and name not in self.releases and entry.get("previous"):
                 self.set_release(name, self.t0, entry.get("previous"))
+
+    on_deploy_lock = on_deploy_ledger
 
     def on_release(self, task, host, start, end, item, failed) -> None:
         rollback = self.rollback_context(task)

@@ -404,3 +404,84 @@ def test_restore_with_drain_moved_keeps_the_moved_hosts_out(tmp_path, haproxy, m
             "ready",
             before[("app", name)]["weight"],
         )
+
+
+# -- the lock and the ledger in one call (deploy_lock's ledger option) --------------------------------------------
+
+
+def lock_args(tmp_path, **extra):
+    return dict(dict(ledger_args(tmp_path), owner="alice", controller="ctl1", release="v2", ttl=600), **extra)
+
+
+def test_the_lock_starts_the_ledger_and_finishes_it_in_the_same_calls(tmp_path, haproxy, module_runner):
+    servers = {"app1": "web1", "app2": "web2"}
+    start = lock_args(
+        tmp_path,
+        load_balancer=lb_description(haproxy, servers=servers),
+        ledger={"plan": {"batches": 2}, "phase": "stage"},
+    )
+    checked = module_runner("deploy_lock", start, check=True)
+    assert not checked["failed"] and checked["action"] == "create", checked
+    assert checked["ledger"]["lb_state"][haproxy.socket]["web1"] == {"state": "ready", "weight": 10}
+    assert not (tmp_path / "state").exists(), "check mode writes nothing"
+
+    taken = module_runner("deploy_lock", start)
+    assert not taken["failed"] and taken["held"] and taken["action"] == "create", taken
+    ledger = read_ledger(tmp_path)
+    assert ledger["run_id"] == "run-1" and ledger["release"] == "v2" and ledger["outcome"] == "running"
+    assert ledger["lb_state"] == taken["ledger"]["lb_state"]
+    assert ledger["lb_process"] == {haproxy.socket: {"pid": haproxy.proc.pid, "started": ANY_INT}}
+    assert [p["name"] for p in ledger["phases"]] == ["stage"] and ledger["plan"] == {"batches": 2}
+    assert module_runner("deploy_lock", start)["changed"] is False  # the same run again: nothing new
+
+    finish = dict(ledger_args(tmp_path), state="released", ledger={"outcome": "completed"})
+    released = module_runner("deploy_lock", finish)
+    assert not released["failed"] and released["action"] == "release" and not released["held"], released
+    assert not (tmp_path / "state" / "shop" / "deploy.lock").exists()
+    assert read_ledger(tmp_path)["outcome"] == "unchanged"  # it moved no host
+    assert released["summary"]["zerodown_outcome"] == "unchanged" and released["summary_lines"]
+
+
+def test_a_load_balancer_that_fails_its_preflight_leaves_no_lock_and_no_ledger(tmp_path, haproxy, module_runner):
+    missing = module_runner(
+        "deploy_lock",
+        lock_args(tmp_path, load_balancer=lb_description(haproxy, servers={"app9": "web9"}), ledger={"phase": "stage"}),
+    )
+    assert missing["failed"] and "load balancer preflight failed, nothing was changed" in missing["msg"], missing
+    assert "'web9'" in missing["msg"]
+    assert not (tmp_path / "state" / "shop" / "deploy.lock").exists()
+    assert not (tmp_path / "state" / "shop" / "ledger.json").exists()
+
+
+def test_a_refused_lock_does_not_touch_the_holders_ledger(tmp_path, haproxy, module_runner):
+    description = lb_description(haproxy, servers={"app1": "web1"})
+    assert not module_runner("deploy_lock", lock_args(tmp_path, load_balancer=description, ledger={}))["failed"]
+    before = read_ledger(tmp_path)
+    refused = module_runner(
+        "deploy_lock", lock_args(tmp_path, run_id="run-2", owner="bob", load_balancer=description, ledger={})
+    )
+    assert refused["failed"] and "'alice'" in refused["msg"], refused
+    assert read_ledger(tmp_path) == before
+
+
+def test_a_ledger_that_cannot_be_finished_keeps_the_lock(tmp_path, module_runner):
+    assert not module_runner("deploy_lock", lock_args(tmp_path))["failed"]
+    # the lock was taken without a ledger: there is none of this run to finish
+    out = module_runner("deploy_lock", dict(ledger_args(tmp_path), state="released", ledger={"outcome": "failed"}))
+    assert out["failed"] and "the lock stays held by run run-1" in out["msg"], out
+    assert (tmp_path / "state" / "shop" / "deploy.lock").exists()
+
+
+def test_ledger_options_that_do_not_fit_the_state_are_named(tmp_path, haproxy, module_runner):
+    cases = [
+        (dict(state="query", ledger={}), "ledger is for state=acquired"),
+        (dict(state="refreshed", ledger={}), "ledger is for state=acquired"),
+        (dict(ledger={"outcome": "failed"}), "ledger.outcome is for state=released"),
+        (dict(state="released", ledger={}), "ledger.outcome is required with state=released"),
+        (dict(state="released", ledger={"outcome": "failed", "phase": "x"}), "ledger.phase is for state=acquired"),
+        (dict(load_balancer=lb_description(haproxy)), "give ledger too"),
+    ]
+    for extra, message in cases:
+        out = module_runner("deploy_lock", lock_args(tmp_path, **extra))
+        assert out["failed"] and message in out["msg"], (extra, out)
+    assert not (tmp_path / "state").exists()

@@ -145,11 +145,10 @@ def _start(run: Run, hosts: List[str], servers: Dict[str, str], strategy: str = 
         "zerodown.deploy.deploy_plan",
         {first: plan(hosts, servers, strategy)},
     )
-    run.task("Take the deploy lock", "zerodown.deploy.deploy_lock", {first: {"changed": False}})
     run.task(
-        "Read each load balancer (every server must exist) and start its ledger with that state",
-        "zerodown.deploy.deploy_ledger",
-        {first: {"results": [dict(ledger({h: {"server": servers[h], "previous": "v1"} for h in hosts}), item="lb1")]}},
+        "Take the deploy lock, read the load balancer (every server must exist), start the ledger with its state",
+        "zerodown.deploy.deploy_lock",
+        {first: dict(ledger({h: {"server": servers[h], "previous": "v1"} for h in hosts}), held=True)},
     )
     run.play("Zerodown deploy | stage the release on every app host (no downtime)")
     run.task(
@@ -237,11 +236,10 @@ def _finish(run: Run, hosts: Dict[str, Dict[str, Any]], outcome: str, cause=None
         {"name": "batch 1", "started_epoch": 1_800_000_004.0, "ended_epoch": run.t, "seconds": run.t - 1_800_000_004},
     ]
     run.task(
-        "Finish the ledger",
-        "zerodown.deploy.deploy_ledger",
-        {first: ledger(hosts, outcome, cause, steps, phases)},
+        "Finish the ledger and release the deploy lock",
+        "zerodown.deploy.deploy_lock",
+        {first: dict(ledger(hosts, outcome, cause, steps, phases), held=False)},
     )
-    run.task("Release the deploy lock", "zerodown.deploy.deploy_lock", {first: {"changed": False}})
 
 
 SERVERS = {h: h for h in APP_HOSTS}
@@ -462,8 +460,8 @@ def migration_blocked() -> List[Dict[str, Any]]:
     run.play("Zerodown deploy | plan, lock, preflight (nothing changes if this fails)")
     run.task("Plan", "zerodown.deploy.deploy_plan", {"app1": plan(APP_HOSTS, SERVERS)})
     run.task(
-        "Read each load balancer (every server must exist) and start its ledger with that state",
-        "zerodown.deploy.deploy_ledger",
+        "Take the deploy lock, read the load balancer (every server must exist), start the ledger with its state",
+        "zerodown.deploy.deploy_lock",
         {"app1": ledger({})},
     )
     run.task(
