@@ -1,6 +1,6 @@
 """zerodown.deploy beside the playbooks users would write instead, on one fleet, under the same load, same run.
 
-    .venv/bin/python bench/compare/run.py [--app-hosts 4] [--batch 1] [--clients 32] [--runs 3]
+    .venv/bin/python bench/compare/run.py [--app-hosts 4] [--batch 1] [--clients 32] [--runs 3] [--profile]
         [--tools naive,careful,rolling,blue_green,canary] [--mitogen] [--section NAME] [--write]
 
 Each run installs v1 with the fleet's bootstrap, removes v2, then times one v1 -> v2 deploy per tool from
@@ -74,11 +74,14 @@ def one_run(tool: str, args, ctx: dict) -> dict:
     deploy_run.remove_release(ctx["inventory"], "app", "v2")
     base, _plus, accel = tool.partition("+")
     results_file = ctx["tmp"] / "results.jsonl"
-    if results_file.exists():
-        results_file.unlink()
+    starts_file = ctx["tmp"] / "tasks.jsonl"
+    for stale in (results_file, starts_file):
+        if stale.exists():
+            stale.unlink()
     env = {
         "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACK),
         "ZERODOWN_BENCH_RESULTS": str(results_file),
+        "ZERODOWN_BENCH_TASKS": str(starts_file),
         "ANSIBLE_COLLECTIONS_PATH": "%s:%s" % (COLLECTIONS, ctx["community"]),
     }
     if accel == "mitogen":
@@ -125,6 +128,11 @@ def one_run(tool: str, args, ctx: dict) -> dict:
         "task_results": sum(len(x["result"].get("results", [None])) for x in lines),
         "rss_mb": rss.peak_bytes / 2**20,
     }
+    if args.profile and base == "rolling":
+        starts = [json.loads(x) for x in starts_file.read_text().splitlines()]
+        print("profile of %s (%.1f s, load %.1f):" % (tool, run.seconds, os.getloadavg()[0]), flush=True)
+        for task, seconds in bench.task_profile(starts):
+            print("  %6.2f s  %s" % (seconds, task), flush=True)
     if base == "rolling":
         out["batches"] = bench.inherent_per_batch(lines)
         out["inherent"] = sum(b["total"] for b in out["batches"])
@@ -148,6 +156,7 @@ def main() -> int:
     parser.add_argument("--mitogen", action="store_true", help="add rolling+mitogen and careful+mitogen")
     parser.add_argument("--section", default=None, help="RESULTS.md section (default: compare, <hosts> hosts)")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    parser.add_argument("--profile", action="store_true", help="print each rolling run's wall time per task")
     args = parser.parse_args()
     tools = [t for t in args.tools.split(",") if t]
     if args.mitogen:

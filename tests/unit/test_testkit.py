@@ -112,3 +112,10 @@ def test_bench_strategy_variables_split_blue_green_into_halves():
     assert bench.strategy_vars("rolling", 12, "25%")["zerodown_batch_size"] == "25%"
     with pytest.raises(ValueError, match="unknown strategy"):
         bench.strategy_vars("big_bang")
+
+
+def test_the_task_profile_gives_each_task_its_time_up_to_the_next_start():
+    from zerodown_testkit import bench
+
+    starts = [{"task": "Plan", "at": 10.0}, {"task": "Lock", "at": 10.5}, {"task": "Stage", "at": 11.75}]
+    assert bench.task_profile(starts + [{"task": None, "at": 14.0}]) == [("Plan", 0.5), ("Lock", 1.25), ("Stage", 2.25)]

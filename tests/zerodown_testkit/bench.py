@@ -86,6 +86,12 @@ def strategy_vars(strategy: str, app_hosts: int = 4, batch_size="1") -> dict:
 STRATEGIES = ("rolling", "blue_green", "canary")
 
 
+def task_profile(starts: list) -> list:
+    """[(task, seconds)] from bench/rolling/callback's task-start lines (ZERODOWN_BENCH_TASKS): each task's wall time
+    up to the next task's start (the last line, task None, is the end of the run), in the order they ran."""
+    return [(a["task"], round(b["at"] - a["at"], 3)) for a, b in zip(starts, starts[1:]) if a["task"] is not None]
+
+
 def inherent_per_batch(results: list) -> list:
     """The time the hosts themselves need, per batch of a rolling deploy, from bench/rolling/callback's lines.
 

@@ -14,7 +14,10 @@ DOCUMENTATION = """
 name: bench_results
 type: aggregate
 short_description: write task results as JSON lines (bench/rolling)
-description: Appends one JSON line per task result to the file named by ZERODOWN_BENCH_RESULTS.
+description:
+  - Appends one JSON line per task result to the file named by ZERODOWN_BENCH_RESULTS.
+  - With ZERODOWN_BENCH_TASKS, also one line per task start (name, time) to that file, skipped tasks included, so that
+    a profile can give each task its wall time (up to the next task's start).
 """
 
 
@@ -28,6 +31,17 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._task_started = time.monotonic()
+        self._mark(task.get_name())
+
+    def v2_playbook_on_stats(self, stats):
+        self._mark(None)  # the end of the last task
+
+    @staticmethod
+    def _mark(name):
+        path = os.environ.get("ZERODOWN_BENCH_TASKS")
+        if path:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"task": name, "at": time.time()}) + "\n")
 
     def _write(self, result, status):
         path = os.environ.get("ZERODOWN_BENCH_RESULTS")
