@@ -127,6 +127,7 @@ def one_run(tool: str, args, ctx: dict) -> dict:
         "retries": delta.get("wretr", 0) + delta.get("wredis", 0),
         "task_results": sum(len(x["result"].get("results", [None])) for x in lines),
         "rss_mb": rss.peak_bytes / 2**20,
+        "pss_mb": rss.peak_pss_bytes / 2**20,
     }
     if args.profile and base == "rolling":
         starts = [json.loads(x) for x in starts_file.read_text().splitlines()]

@@ -60,13 +60,14 @@ def main() -> int:
                     r = compare.one_run(tool, run_args, ctx)
                     results.append(r)
                     print(
-                        "%d hosts %-8s run %d: %.1f s, peak RSS %.0f MB, %d of %d failed (load %.1f)"
+                        "%d hosts %-8s run %d: %.1f s, peak RSS %.0f MB, PSS %.0f MB, %d of %d failed (load %.1f)"
                         % (
                             count,
                             tool,
                             i + 1,
                             r["seconds"],
                             r["rss_mb"],
+                            r["pss_mb"],
                             r["failed"],
                             r["requests"],
                             os.getloadavg()[0],
@@ -83,7 +84,8 @@ def main() -> int:
         % (args.batch, args.clients),
         "Ansible forks %d; medians of %d runs. Wall = `ansible-playbook` start to exit; peak RSS = the controller's"
         % (args.forks, args.runs),
-        "ansible-playbook process tree (workers and ssh included), sampled every 0.2 s.",
+        "ansible-playbook process tree (workers and ssh included) summed, sampled every 0.2 s; peak PSS = the same tree",
+        "with each page shared between ansible-playbook and its forked workers counted once, split among them.",
         "",
         "Command: `.venv/bin/python bench/scale/run.py --hosts %s --batch %s --clients %d --runs %d --tools %s "
         "--forks %d%s --write` (%s at the end)"
@@ -99,13 +101,13 @@ def main() -> int:
         ),
         "",
         "| app hosts | tool | batches | wall (median) | runs | inherent bound (median) | controller peak RSS (max) "
-        "| failed requests |",
-        "|---|---|---|---|---|---|---|---|",
+        "| controller peak PSS (max) | failed requests |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for count, tool, results in rows:
         inherent = [r["inherent"] for r in results if "inherent" in r]
         lines.append(
-            "| %d | %s | %s | %.1f s | %s | %s | %.0f MB | %d of %d |"
+            "| %d | %s | %s | %.1f s | %s | %s | %.0f MB | %.0f MB | %d of %d |"
             % (
                 count,
                 tool,
@@ -114,6 +116,7 @@ def main() -> int:
                 ", ".join("%.1f" % r["seconds"] for r in results),
                 "%.2f s" % statistics.median(inherent) if inherent else "-",
                 max(r["rss_mb"] for r in results),
+                max(r["pss_mb"] for r in results),
                 sum(r["failed"] for r in results),
                 sum(r["requests"] for r in results),
             )

@@ -119,3 +119,16 @@ def test_the_task_profile_gives_each_task_its_time_up_to_the_next_start():
 
     starts = [{"task": "Plan", "at": 10.0}, {"task": "Lock", "at": 10.5}, {"task": "Stage", "at": 11.75}]
     assert bench.task_profile(starts + [{"task": None, "at": 14.0}]) == [("Plan", 0.5), ("Lock", 1.25), ("Stage", 2.25)]
+
+
+def test_peak_memory_counts_a_child_both_as_rss_and_as_pss():
+    import subprocess
+    import sys
+
+    from zerodown_testkit import bench
+
+    with bench.PeakRSS() as peak:
+        child = "x = bytearray(40 * 2**20); import time; time.sleep(1.0)"
+        subprocess.run([sys.executable, "-c", child], check=True)
+    assert peak.peak_bytes >= 40 * 2**20 and peak.peak_pss_bytes >= 35 * 2**20
+    assert peak.peak_pss_bytes <= peak.peak_bytes
