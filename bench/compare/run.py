@@ -129,7 +129,7 @@ def one_run(tool: str, args, ctx: dict) -> dict:
         "rss_mb": rss.peak_bytes / 2**20,
         "pss_mb": rss.peak_pss_bytes / 2**20,
     }
-    if getattr(args, "profile", False) and base == "rolling":
+    if args.profile and base == "rolling":
         starts = [json.loads(x) for x in starts_file.read_text().splitlines()]
         print("profile of %s (%.1f s, load %.1f):" % (tool, run.seconds, os.getloadavg()[0]), flush=True)
         for task, seconds in bench.task_profile(starts):

@@ -54,6 +54,7 @@ def main() -> int:
             ctx = compare.context(name, count, tmp)
             run_args = argparse.Namespace(fleet=name, app_hosts=count, batch=args.batch, clients=args.clients)
             run_args.forks = args.forks
+            run_args.profile = False  # compare's one_run reads it (bench/compare/run.py --profile)
             for tool in tools:
                 results = []
                 for i in range(args.runs):

@@ -672,6 +672,10 @@ def gaining_and_losing(current: ServerMap, changes: ServerMap):
     return sorted(gaining), sorted(losing)
 
 
+#: Seconds a change waits for the servers taking over traffic to pass their health checks (wait_healthy).
+HEALTHY_TIMEOUT = 30.0
+
+
 def wait_healthy(
     providers: Sequence[Provider],
     backend: str,

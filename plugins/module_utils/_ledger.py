@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
     Leaf,
@@ -43,6 +44,8 @@ NOOP_LEDGER_FILE = "ledger.last-noop.json"
 HOST_FIELDS = ("previous", "current", "server", "status", "batch")
 HOST_STATUSES = ("staged", "switching", "moved", "rolled_back", "removed", "unchanged", "failed", "unreachable")
 OUTCOMES = ("running", "succeeded", "unchanged", "rolled_back", "failed", "planned")
+#: The outcomes a caller may finish a run with (``completed`` is resolved by final_outcome).
+FINISH_OUTCOMES = ["succeeded", "completed", "unchanged", "rolled_back", "failed", "planned"]
 
 _NUMBER = (int, float)
 _TEXT = Leaf((str, None))
@@ -413,16 +416,22 @@ def check_record(params: Optional[Dict[str, Any]]) -> None:
         raise LedgerError("ledger: %s" % exc) from None
 
 
+def error_message(path: str, exc: BaseException) -> str:
+    """What a module says when the ledger in ``path`` refused a change (LedgerError, ValueError) or could not be
+    stored (StateError, OSError)."""
+    if isinstance(exc, (StateError, OSError)):
+        return storage_error(path, exc)
+    return "deploy ledger: %s" % exc
+
+
 def record_step(params: Optional[Dict[str, Any]], check: bool = False) -> Optional[str]:
     """Record a module's ``ledger`` option, if given and not in check mode; the error message if it failed."""
     if not params or check:
         return None
     try:
         record(params)
-    except (LedgerError, ValueError) as exc:
-        return "deploy ledger: %s" % exc
-    except (StateError, OSError) as exc:
-        return storage_error(params["path"], exc)
+    except (LedgerError, ValueError, StateError, OSError) as exc:
+        return error_message(params["path"], exc)
     return None
 
 
@@ -547,8 +556,6 @@ def capture_lb(spec: Dict[str, Any]):
     """The load balancer's state before the first change, {lb id: {server: {state, weight}}}, and the processes
     it was read from ({lb id: {pid, started}}, see _lb.processes); checks that every server of its ``servers`` map
     exists. Read only: raises _lb.LBError when one is unreachable or lacks a server."""
-    from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
-
     params = lb.resolve_params({"load_balancer": spec})
     providers = lb.providers_from_params(params)
     before = lb.read_all(providers, params["backend"])

@@ -222,6 +222,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (  # noqa: E402
+    FINISH_OUTCOMES,
     HOST_STATUSES,
     Ledger,
     LedgerError,
@@ -254,9 +255,7 @@ def main():
             servers=dict(type="dict"),
             batch=dict(type="int"),
             phase=dict(type="str"),
-            outcome=dict(
-                type="str", choices=["succeeded", "completed", "unchanged", "rolled_back", "failed", "planned"]
-            ),
+            outcome=dict(type="str", choices=FINISH_OUTCOMES),
             cause=dict(type="str"),
             plan=dict(type="dict"),
             path=dict(type="path", default="/var/lib/zerodown"),

@@ -325,12 +325,6 @@ def _ledger_problem(p):
     return None
 
 
-def _ledger_error(path, exc):
-    if isinstance(exc, (StateError, OSError)):
-        return ledgers.storage_error(path, exc)
-    return "deploy ledger: %s" % exc
-
-
 def _ledger_result(out):
     """The ledger part of the result (the lock keeps its own changed and diff)."""
     return {k: v for k, v in ledgers.report(out).items() if k not in ("changed", "diff")}
@@ -356,10 +350,7 @@ def main():
                 options=dict(
                     plan=dict(type="dict"),
                     phase=dict(type="str"),
-                    outcome=dict(
-                        type="str",
-                        choices=["succeeded", "completed", "unchanged", "rolled_back", "failed", "planned"],
-                    ),
+                    outcome=dict(type="str", choices=ledgers.FINISH_OUTCOMES),
                     cause=dict(type="str"),
                 ),
             ),
@@ -477,10 +468,10 @@ def main():
                     )
                 except (ledgers.LedgerError, ValueError, StateError, OSError) as exc:
                     gave_back = ""
-                    if result["changed"] and not module.check_mode:
+                    if result["action"] in ("create", "takeover", "force_break") and not module.check_mode:
                         lock.release(p["run_id"], p["owner"], False)
                         gave_back = "; the lock this call took was given back"
-                    module.fail_json(msg=_ledger_error(p["path"], exc) + gave_back, changed=False)
+                    module.fail_json(msg=ledgers.error_message(p["path"], exc) + gave_back, changed=False)
                 result.update(_ledger_result(started))
             module.exit_json(**result)
 
@@ -494,7 +485,8 @@ def main():
                 )
             except (ledgers.LedgerError, ValueError, StateError, OSError) as exc:
                 module.fail_json(
-                    msg=_ledger_error(p["path"], exc) + "; the lock stays held by run %s" % p["run_id"], changed=False
+                    msg=ledgers.error_message(p["path"], exc) + "; the lock stays held by run %s" % p["run_id"],
+                    changed=False,
                 )
         if module.check_mode:
             plan = lock.plan_release(p["run_id"], p["force"])

@@ -253,7 +253,7 @@ def main():
             type="dict",
             options=dict(servers=dict(type="list", elements="str", required=True), hosts=dict(type="raw")),
         ),
-        healthy_timeout=dict(type="float", default=30.0),
+        healthy_timeout=dict(type="float", default=lb.HEALTHY_TIMEOUT),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -269,6 +269,7 @@ def main():
     params = module.params
     names = [params["server"]] if params["server"] is not None else list(params["servers"])
     enable = list(params["enable"]["servers"]) if params["enable"] else []
+    named = names + enable  # every server this call reads back
     # the drain's record, and the record of the servers put back into rotation first (enable)
     drain_record = params["ledger"] if names else None
     enable_record = ledger.enabled_record(params["ledger"], params["enable"] and params["enable"]["hosts"])
@@ -317,11 +318,11 @@ def main():
         providers = lb.providers_from_params(lb_params)
         for provider in providers:
             provider.check_name(backend, "backend")
-            for name in names + enable:
+            for name in named:
                 provider.check_name(name)
         before = lb.read_all(providers, backend)
         for provider in providers:
-            lb.check_servers(provider, backend, before[provider.id], names + enable)
+            lb.check_servers(provider, backend, before[provider.id], named)
         lb.check_same_process(providers, ledger.recorded_processes(drain_record or enable_record), before, backend)
     except lb.LBError as exc:
         module.fail_json(msg=str(exc), **result)
@@ -335,13 +336,13 @@ def main():
         return now, final
 
     plans, final_plans = plan_all(before)
-    result["previous"] = {p.id: lb.snapshot(before[p.id], names + enable) for p in providers}
+    result["previous"] = {p.id: lb.snapshot(before[p.id], named) for p in providers}
     expected_after = {}
     for provider in providers:
         merged = lb.expected(before[provider.id], plans[provider.id])
         for name, change in final_plans[provider.id].items():
             merged[name].update(change)
-        expected_after[provider.id] = {n: merged[n] for n in names + enable}
+        expected_after[provider.id] = {n: merged[n] for n in named}
     result["changed"] = any(plans.values()) or any(final_plans.values())
     if module._diff:
         result["diff"] = dict(
@@ -374,12 +375,12 @@ def main():
         lb.apply_all(providers, backend, plans, before)
     except lb.LBError as exc:
         result["changed"] = not getattr(exc, "rolled_back", False)
-        result["current"] = lb.read_back(providers, backend, names + enable)
+        result["current"] = lb.read_back(providers, backend, named)
         problem = ledger.record_step(ledger.not_moved_record(drain_record))
         module.fail_json(msg=str(exc) + ("; %s" % problem if problem else ""), **result)
     problem = ledger.record_step(enable_record)
     if problem:
-        result["current"] = lb.read_back(providers, backend, names + enable)
+        result["current"] = lb.read_back(providers, backend, named)
         module.fail_json(msg="the load balancer changed, but %s" % problem, **result)
 
     if target != "ready" and names:
@@ -399,12 +400,12 @@ def main():
             )
         except lb.DrainTimeout as exc:
             result.update(timed_out=True, remaining=exc.remaining, drain_seconds=round(exc.elapsed, 3))
-            result["current"] = lb.read_back(providers, backend, names + enable)
+            result["current"] = lb.read_back(providers, backend, named)
             # the hosts were only drained, never moved: a rollback has nothing to undo on them but their servers
             problem = ledger.record_step(ledger.not_moved_record(drain_record))
             module.fail_json(msg=str(exc) + ("; %s" % problem if problem else ""), **result)
         except lb.LBError as exc:
-            result["current"] = lb.read_back(providers, backend, names + enable)
+            result["current"] = lb.read_back(providers, backend, named)
             module.fail_json(msg="while waiting for the drain: %s" % exc, **result)
         result.update(
             drain_seconds=outcome.drain_seconds,
@@ -418,10 +419,10 @@ def main():
                     providers, backend, final_plans, {p.id: lb.expected(before[p.id], plans[p.id]) for p in providers}
                 )
             except lb.LBError as exc:
-                result["current"] = lb.read_back(providers, backend, names + enable)
+                result["current"] = lb.read_back(providers, backend, named)
                 module.fail_json(msg="servers were drained, but maintenance failed: %s" % exc, **result)
 
-    result["current"] = lb.read_back(providers, backend, names + enable)
+    result["current"] = lb.read_back(providers, backend, named)
     if result["killed_sessions"]:
         # the sessions the on_timeout=shutdown policy cut go into the ledger and the deploy's summary
         problem = ledger.record_step(ledger.cut_sessions_record(drain_record, names, result))

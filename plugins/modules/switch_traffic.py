@@ -192,7 +192,7 @@ def main():
         standby=dict(type="list", elements="str"),
         standby_state=dict(type="str", default="drain", choices=["drain", "maint"]),
         restore=dict(type="dict"),
-        healthy_timeout=dict(type="float", default=30.0),
+        healthy_timeout=dict(type="float", default=lb.HEALTHY_TIMEOUT),
         restore_ledger=dict(
             type="dict",
             options=dict(
