@@ -5,14 +5,17 @@
 
 """Action plugin for zerodown.deploy.release: staging in one task.
 
-It runs the release module once; only when the module reports that the host
-has neither the release unpacked nor the artifact (``artifact_needed``) does it
-send ``src`` from the controller and run the module again with the copy. The
-sha256 of ``src`` goes along as ``checksum`` so the host verifies what it got.
-It sets ``zerodown_release_state`` for the strategy roles.
+A small ``src`` (up to ``INLINE_MAX`` bytes) goes inside the one module call, as ``content``: one round trip,
+whether the host needs it or not (the host uses it only when it has neither the release unpacked nor the
+artifact). A bigger one is sent only when the module reports that the host needs it (``artifact_needed``): then
+it is transferred and the module runs again with the copy. The sha256 of ``src`` goes along as ``checksum`` so
+the host verifies what it got. It sets ``zerodown_release_state`` for the strategy roles.
 """
 
 from __future__ import annotations
+
+import base64
+import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -21,6 +24,9 @@ from ansible.utils.vars import merge_hash
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import sha256_file
 
 STATE_FACT = "zerodown_release_state"
+# Up to this size the artifact travels inside the module call: a second round trip (temporary directory, transfer
+# and another module start, 2-3 s on a loaded controller) costs more than sending a small tarball for nothing.
+INLINE_MAX = 512 * 1024
 
 
 class ActionModule(ActionBase):
@@ -65,6 +71,10 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("src %r is not a file on the controller: %s" % (src, exc)) from exc
         if not args.get("checksum"):
             args["checksum"] = "sha256:" + sha256_file(local)
+        if os.path.getsize(local) <= INLINE_MAX:
+            with open(local, "rb") as handle:
+                content = base64.b64encode(handle.read()).decode("ascii")
+            return self._execute_module(module_args=dict(args, content=content), task_vars=task_vars)
         first = self._execute_module(module_args=dict(args, artifact_missing="skip"), task_vars=task_vars)
         if not first.get("artifact_needed") or first.get("failed"):
             return first

@@ -553,6 +553,7 @@ def apply_release(
     unit_dir: str = _unit.UNIT_DIR,
     artifact_missing: str = "fail",
     download: Optional[Callable[[], str]] = None,
+    fetch_action: str = "download",
     ready: Optional[Callable[[Optional[str]], Dict[str, Any]]] = None,
     restart: bool = False,
     create_owner: bool = False,
@@ -566,7 +567,7 @@ def apply_release(
 
     ``unit`` (the release module's option) is rendered and written before the switch, systemd reloaded and the unit
     enabled only when its text changed. When the release is not unpacked yet and ``artifact`` is not there (or has
-    another sha256): ``download()`` fetches it and returns its path; without it, ``artifact_missing="skip"`` returns
+    another sha256): ``download()`` fetches it and returns its path (reported as ``fetch_action``); without it, ``artifact_missing="skip"`` returns
     at once with ``artifact_needed`` (nothing changed), so the caller can send it; otherwise it is an error.
     ``ready(release now current)`` runs after the service (re)started; its outcome is ``result["ready"]``. ``restart`` restarts the
     service even when ``current`` does not move (the unit changed when the release was staged).
@@ -615,9 +616,8 @@ def apply_release(
     if needs_unpack:
         have = bool(artifact) and os.path.isfile(artifact or "") and (not checksum or sha256_file(artifact) == checksum)
         if not have and download is not None:
-            if check:
-                actions.append("download")
-            else:
+            actions.append(fetch_action)
+            if not check:
                 artifact = download()
                 have = True
         if not have and artifact_missing == "skip":

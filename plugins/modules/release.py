@@ -32,8 +32,9 @@ description:
     systemd and enables the unit only when its text changed.
   - With O(ready), waits after the (re)start until the application answers ready on this host (local readiness, no
     extra round trip), and fails naming the reason if it does not within O(ready.timeout).
-  - The action plugin of the same name sends O(src) from the controller only when the host does not already have
-    the release unpacked, and sets the fact C(zerodown_release_state) (see RV(ansible_facts.zerodown_release_state)).
+  - The action plugin of the same name sends O(src) from the controller in the same call when it is small (up to
+    512 KiB, as O(content)), otherwise only when the host does not already have the release unpacked, and sets the
+    fact C(zerodown_release_state) (see RV(ansible_facts.zerodown_release_state)).
 author:
   - zerodown.deploy contributors (@zerodown)
 attributes:
@@ -71,10 +72,20 @@ options:
     type: path
   src:
     description:
-      - Path of the release tarball on the controller. The action plugin sends it to the host only when the release
-        is not unpacked there yet, and passes its sha256 as O(checksum) when none is given, so the copy is verified.
+      - Path of the release tarball on the controller. The action plugin passes its sha256 as O(checksum) when none
+        is given, so the copy is verified.
+      - Up to 512 KiB it travels inside the one module call (as O(content)), one round trip, and the host uses it
+        only when the release is not unpacked there yet. A bigger one is sent only when the host has neither the
+        release unpacked nor the artifact (a second call).
       - Cannot be combined with O(artifact) or O(url).
     type: path
+  content:
+    description:
+      - The release tarball itself, base64-encoded (what the action plugin sends for a small O(src)). Written to the
+        module's private temporary directory and verified against O(checksum) only when the release is not
+        unpacked on the host yet; ignored otherwise.
+      - Needs O(checksum). Cannot be combined with O(artifact) or O(url). Never logged.
+    type: str
   url:
     description:
       - http(s) URL the host downloads the release tarball from when the release is not unpacked there yet.
@@ -82,7 +93,8 @@ options:
     type: str
   artifact_missing:
     description:
-      - What to do when the release is not unpacked and O(artifact) is not there (or has another sha256).
+      - What to do when the release is not unpacked and O(artifact) is not there (or has another sha256) and no
+        O(url) or O(content) gives it.
       - V(fail) is an error; V(skip) returns RV(artifact_needed) without changing anything (the action plugin uses it
         to send O(src) only when needed).
     type: str
@@ -365,6 +377,8 @@ ansible_facts:
       type: dict
 """
 
+import base64  # noqa: E402
+import binascii  # noqa: E402
 import errno  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
@@ -442,6 +456,26 @@ def downloader(module, url):
     return download
 
 
+def inline_artifact(module, content):
+    """The ``content`` option as a download callable: the artifact the call carried, written where a download goes."""
+    if content is None:
+        return None
+    try:
+        data = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            "content is not base64: give the artifact base64-encoded, or use src, artifact or url"
+        ) from None
+
+    def write():
+        dest = os.path.join(module.tmpdir, "artifact")
+        with open(dest, "wb") as handle:
+            handle.write(data)
+        return dest
+
+    return write
+
+
 def os_error_message(p, exc):
     """What a failed file operation means for the user: a full disk is not a permissions problem."""
     where = os.path.join(p["base_dir"], p["app"])
@@ -473,13 +507,14 @@ def main():
             keep=dict(type="int"),
             src=dict(type="path"),
             url=dict(type="str"),
+            content=dict(type="str", no_log=True),
             artifact_missing=dict(type="str", choices=["fail", "skip"], default="fail"),
             restart=dict(type="bool", default=False),
             unit=dict(type="dict", options=UNIT_SPEC),
             ready=dict(type="dict", options=READY_SPEC),
         ),
-        mutually_exclusive=[("artifact", "url")],
-        required_by={"url": "checksum"},
+        mutually_exclusive=[("artifact", "url", "content")],
+        required_by={"url": "checksum", "content": "checksum"},
         required_if=[
             ("state", "present", ["release"]),
             ("state", "current", ["release"]),
@@ -520,7 +555,8 @@ def main():
             check=module.check_mode,
             unit=p["unit"],
             artifact_missing=p["artifact_missing"],
-            download=downloader(module, p["url"]),
+            download=inline_artifact(module, p["content"]) or downloader(module, p["url"]),
+            fetch_action="transfer" if p["content"] is not None else "download",
             ready=readiness(p["ready"], (lambda: UnitWatch(runner, p["service"])) if p["service"] else None),
             restart=p["restart"],
         )

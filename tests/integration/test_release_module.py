@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import grp
 import hashlib
 import io
@@ -172,6 +173,46 @@ def test_a_corrupted_transfer_is_refused_by_its_checksum(tmp_path):
     )
     assert out["failed"] and "sha256" in out["msg"]
     assert not (tmp_path / "opt" / "shop" / "releases" / "v4").exists()
+
+
+def test_a_big_src_is_sent_in_a_second_call_only_when_the_host_lacks_it(tmp_path):
+    """Over the inline limit the artifact is not carried along: the first call asks, the second brings it."""
+    args = _src_args(tmp_path, "v6")
+    art = args["src"]
+    with tarfile.open(art, "w:gz") as tar:  # incompressible, so the tarball itself is over the limit
+        for name, data in (("VERSION", b"v6"), ("blob", secrets.token_bytes(700 * 1024))):
+            info = tarfile.TarInfo("v6/%s" % name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    assert os.path.getsize(art) > 512 * 1024
+    check = run_module("release", args, check=True)
+    assert check["changed"] and check["actions"][:2] == ["transfer", "unpack"]
+    assert not (tmp_path / "opt" / "shop" / "releases" / "v6").exists()
+    first = run_module("release", args)
+    assert not first["failed"], first
+    assert first["actions"][:2] == ["transfer", "unpack"] and "artifact_needed" not in first
+    assert (tmp_path / "opt" / "shop" / "releases" / "v6" / "VERSION").read_text() == "v6"
+    again = run_module("release", args)
+    assert not again["failed"] and again["changed"] is False and "transfer" not in again["actions"]
+
+
+def test_content_is_checked_before_anything_changes_and_never_shown(tmp_path):
+    art = tmp_path / "shop-v7.tar.gz"
+    checksum = make_artifact(str(art), "v7")
+    content = base64.b64encode(art.read_bytes()).decode()
+    base = {"app": "shop", "release": "v7", "base_dir": str(tmp_path / "opt"), "strip_components": 1}
+    unchecked = run_module("release", dict(base, content=content))
+    assert unchecked["failed"] and "checksum" in unchecked["msg"]
+    garbled = run_module("release", dict(base, content="not base64!", checksum=checksum))
+    assert garbled["failed"] and "content is not base64" in garbled["msg"]
+    wrong = run_module("release", dict(base, content=content, checksum="0" * 64))
+    assert wrong["failed"] and "sha256" in wrong["msg"] and content not in str(wrong)
+    assert not (tmp_path / "opt" / "shop" / "releases").exists()
+    both = run_module("release", dict(base, content=content, checksum=checksum, artifact=str(art)))
+    assert both["failed"] and "mutually exclusive" in both["msg"]
+    done = run_module("release", dict(base, content=content, checksum=checksum))
+    assert not done["failed"] and done["actions"] == ["transfer", "unpack", "switch"], done
+    assert content not in str(done) and (tmp_path / "opt" / "shop" / "current" / "VERSION").read_text() == "v7"
 
 
 def test_src_and_artifact_are_one_source(tmp_path):
