@@ -384,7 +384,6 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible.module_utils.urls import open_url  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _http as http  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
@@ -444,6 +443,10 @@ def downloader(module, url):
         raise ValueError("url %r must be an http(s):// URL" % (redact(url),))
 
     def download():
+        # imported here: ansible.module_utils.urls (and the TLS stack under it) costs every other call of this module
+        # tens of milliseconds per start, more on a loaded host, and only a download needs it
+        from ansible.module_utils.urls import open_url
+
         dest = os.path.join(module.tmpdir, "artifact")
         try:
             response = open_url(url, validate_certs=True, timeout=60)

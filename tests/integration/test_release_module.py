@@ -17,6 +17,7 @@ import tempfile
 
 import pytest
 from zerodown_testkit.support.ansible_run import run_module
+from zerodown_testkit.support.http_server import Response, serve
 
 
 def make_artifact(path, release):
@@ -213,6 +214,30 @@ def test_content_is_checked_before_anything_changes_and_never_shown(tmp_path):
     done = run_module("release", dict(base, content=content, checksum=checksum))
     assert not done["failed"] and done["actions"] == ["transfer", "unpack", "switch"], done
     assert content not in str(done) and (tmp_path / "opt" / "shop" / "current" / "VERSION").read_text() == "v7"
+
+
+def test_url_is_downloaded_only_when_the_host_lacks_the_release(tmp_path):
+    art = tmp_path / "shop-v8.tar.gz"
+    checksum = make_artifact(str(art), "v8")
+    body = art.read_bytes()
+    with serve(lambda req: Response(200, {"Content-Type": "application/gzip"}, body)) as srv:
+        args = {
+            "app": "shop",
+            "release": "v8",
+            "state": "present",
+            "url": srv.url + "/shop-v8.tar.gz",
+            "checksum": checksum,
+            "base_dir": str(tmp_path / "opt"),
+            "strip_components": 1,
+        }
+        check = run_module("release", args, check=True)
+        assert check["changed"] and check["actions"] == ["download", "unpack"] and not srv.requests
+        first = run_module("release", args)
+        assert not first["failed"], first
+        assert first["actions"] == ["download", "unpack"] and len(srv.requests) == 1
+        assert (tmp_path / "opt" / "shop" / "releases" / "v8" / "VERSION").read_text() == "v8"
+        again = run_module("release", args)
+        assert again["changed"] is False and again["actions"] == [] and len(srv.requests) == 1
 
 
 def test_src_and_artifact_are_one_source(tmp_path):
