@@ -30,7 +30,9 @@ INLINE_MAX = 512 * 1024
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    # False: ActionBase would otherwise make the remote temporary directory before every call (two round trips, and
+    # a third to remove it) although only a big src needs one; _run_with_src makes it then.
+    TRANSFERS_FILES = False
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
