@@ -18,6 +18,7 @@ import tarfile
 import tempfile
 
 import pytest
+from ansible.module_utils import urls as ansible_urls
 from ansible.module_utils.testing import patch_module_args
 from zerodown_testkit.support.fake_haproxy import FakeHAProxy
 
@@ -169,7 +170,7 @@ def hostile(monkeypatch):
 
     monkeypatch.setattr(migration_apply, "connect", connect)
     monkeypatch.setattr(release_module, "apply_release", lambda *a, **kw: _apply_release(state["ws"], *a, **kw))
-    monkeypatch.setattr(release_module, "open_url", _no_network)
+    monkeypatch.setattr(ansible_urls, "open_url", _no_network)  # the release module imports it when it downloads
 
     def run_command(module_self, args, **kwargs):
         state["ws"].commands.append(list(args))
