@@ -199,14 +199,18 @@ def main() -> int:
         args.batch,
         ", forks %d" % args.forks if args.forks else "",
     )
-    command = ".venv/bin/python bench/compare/run.py --app-hosts %d --batch %s --clients %d --runs %d%s%s%s --write" % (
-        args.app_hosts,
-        args.batch,
-        args.clients,
-        args.runs,
-        " --tools " + args.tools if args.tools != parser.get_default("tools") else "",
-        " --forks %d" % args.forks if args.forks else "",
-        " --mitogen" if args.mitogen else "",
+    command = (
+        ".venv/bin/python bench/compare/run.py --app-hosts %d --batch %s --clients %d --runs %d%s%s%s%s --write"
+        % (
+            args.app_hosts,
+            args.batch,
+            args.clients,
+            args.runs,
+            " --tools " + args.tools if args.tools != parser.get_default("tools") else "",
+            " --forks %d" % args.forks if args.forks else "",
+            " --mitogen" if args.mitogen else "",
+            " --section '%s'" % args.section if args.section else "",
+        )
     )
     lines = [
         "## %s" % name,

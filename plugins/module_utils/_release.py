@@ -567,8 +567,9 @@ def apply_release(
 
     ``unit`` (the release module's option) is rendered and written before the switch, systemd reloaded and the unit
     enabled only when its text changed. When the release is not unpacked yet and ``artifact`` is not there (or has
-    another sha256): ``download()`` fetches it and returns its path (reported as ``fetch_action``); without it, ``artifact_missing="skip"`` returns
-    at once with ``artifact_needed`` (nothing changed), so the caller can send it; otherwise it is an error.
+    another sha256): ``download()`` fetches it and returns its path (listed in ``actions`` as ``fetch_action``);
+    without it, ``artifact_missing="skip"`` returns at once with ``artifact_needed`` (nothing changed), so the caller
+    can send it; otherwise it is an error.
     ``ready(release now current)`` runs after the service (re)started; its outcome is ``result["ready"]``. ``restart`` restarts the
     service even when ``current`` does not move (the unit changed when the release was staged).
     """

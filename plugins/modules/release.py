@@ -436,6 +436,11 @@ def readiness(params, watch=None):
     return probe
 
 
+def fetched_path(module):
+    """Where a fetched artifact (downloaded, or carried by the call) is written: the module's private tmpdir."""
+    return os.path.join(module.tmpdir, "artifact")
+
+
 def downloader(module, url):
     if url is None:
         return None
@@ -447,7 +452,7 @@ def downloader(module, url):
         # tens of milliseconds per start, more on a loaded host, and only a download needs it
         from ansible.module_utils.urls import open_url
 
-        dest = os.path.join(module.tmpdir, "artifact")
+        dest = fetched_path(module)
         try:
             response = open_url(url, validate_certs=True, timeout=60)
             with open(dest, "wb") as handle:
@@ -471,7 +476,7 @@ def inline_artifact(module, content):
         ) from None
 
     def write():
-        dest = os.path.join(module.tmpdir, "artifact")
+        dest = fetched_path(module)
         with open(dest, "wb") as handle:
             handle.write(data)
         return dest

@@ -20,10 +20,12 @@ from zerodown_testkit.support.ansible_run import run_module
 from zerodown_testkit.support.http_server import Response, serve
 
 
-def make_artifact(path, release):
+def make_artifact(path, release, extra=()):
+    """A release tarball; ``extra`` adds (name, bytes) members (0644)."""
+    members = [("VERSION", release.encode(), 0o644), ("bin/run", b"#!/bin/sh\necho hi\n", 0o755)]
+    members += [(name, data, 0o644) for name, data in extra]
     with tarfile.open(path, "w:gz") as tar:
-        for name, body, mode in (("VERSION", release, 0o644), ("bin/run", "#!/bin/sh\necho hi\n", 0o755)):
-            data = body.encode()
+        for name, data, mode in members:
             info = tarfile.TarInfo("%s/%s" % (release, name))
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
@@ -180,11 +182,7 @@ def test_a_big_src_is_sent_in_a_second_call_only_when_the_host_lacks_it(tmp_path
     """Over the inline limit the artifact is not carried along: the first call asks, the second brings it."""
     args = _src_args(tmp_path, "v6")
     art = args["src"]
-    with tarfile.open(art, "w:gz") as tar:  # incompressible, so the tarball itself is over the limit
-        for name, data in (("VERSION", b"v6"), ("blob", secrets.token_bytes(700 * 1024))):
-            info = tarfile.TarInfo("v6/%s" % name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    make_artifact(art, "v6", extra=[("blob", secrets.token_bytes(700 * 1024))])  # incompressible: over the limit
     assert os.path.getsize(art) > 512 * 1024
     check = run_module("release", args, check=True)
     assert check["changed"] and check["actions"][:2] == ["transfer", "unpack"]
