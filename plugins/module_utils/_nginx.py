@@ -26,8 +26,10 @@ time from /proc before the reload, have exited.
 
 A pid file is only a number someone wrote: before any signal the PID must be
 an nginx master - not PID 1 or below, its /proc exe the configured binary,
-its title ``nginx: master process`` and, when its command line names a
-``-c``, the configured conf. The reload counts only once new ``nginx: worker
+its title ``nginx: master process`` and its configuration file the
+configured one, resolved as nginx resolved it (``-c`` or the compiled-in
+path, against ``-p`` or the compiled-in prefix, against the master's
+working directory). The reload counts only once new ``nginx: worker
 process`` children of that same master (PID and start time) appear.
 
 Knows nothing of AnsibleModule.
@@ -229,14 +231,80 @@ def _read_exe(proc_root: str, pid: int) -> Tuple[Optional[str], str]:
     return (target[: -len(" (deleted)")] if target.endswith(" (deleted)") else target), ""
 
 
-def _option(words: List[str], flag: str) -> Optional[str]:
-    """The value of ``-c FILE`` / ``-cFILE`` style options on an nginx command line."""
-    for index, word in enumerate(words):
-        if word == flag and index + 1 < len(words):
-            return words[index + 1]
-        if word.startswith(flag) and len(word) > len(flag):
-            return word[len(flag) :]
-    return None
+#: nginx's command-line options that take a value (in the same word or the next one); the others are flags.
+_VALUE_OPTIONS = "cgeps"
+
+
+def _master_options(words: List[str]) -> dict:
+    """``{"c": conf, "p": prefix, ...}`` from an nginx master's title, parsed the way nginx parses argv.
+
+    The title is the command line joined by spaces, so a value holding spaces comes back cut at its first
+    space; the path then resolves to another file and the master is refused rather than trusted.
+    """
+    options: dict = {}
+    index = 1  # words[0] is the executable
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if not word.startswith("-"):
+            continue  # the rest of a value that held spaces (-g 'daemon off;')
+        for position, flag in enumerate(word[1:], 1):
+            if flag in _VALUE_OPTIONS:
+                value = word[position + 1 :]
+                if not value and index < len(words):
+                    value = words[index]
+                    index += 1
+                options[flag] = value
+                break
+    return options
+
+
+def compiled_paths(version_output: str) -> Tuple[str, str]:
+    """(prefix, conf path) from ``nginx -V``: nginx's defaults (/usr/local/nginx, conf/nginx.conf) unless given."""
+    prefix = re.search(r"--prefix=(\S+)", version_output)
+    conf = re.search(r"--conf-path=(\S+)", version_output)
+    return (prefix.group(1) if prefix else "/usr/local/nginx"), (conf.group(1) if conf else "conf/nginx.conf")
+
+
+def _resolves_without_cwd(conf: Optional[str], prefix: Optional[str], compiled: Callable[[], Tuple[str, str]]) -> bool:
+    if conf == "" or prefix == "" or (conf is not None and os.path.isabs(conf)):
+        return True
+    if prefix is not None:
+        return os.path.isabs(prefix)
+    if conf is None and os.path.isabs(compiled()[1]):
+        return True
+    return os.path.isabs(compiled()[0])
+
+
+def effective_conf(
+    conf: Optional[str], prefix: Optional[str], cwd: str, compiled: Callable[[], Tuple[str, str]]
+) -> str:
+    """The configuration file nginx reads given ``-c conf -p prefix`` (None: not given) started in ``cwd``.
+
+    As nginx does it: no -c means the compiled-in conf path, a relative conf is read from the prefix (-p, else
+    the compiled-in one) and a relative prefix from the working directory.
+    """
+    if conf == "" or prefix == "":
+        raise NginxReloadError("an empty -c or -p names no file")
+    if conf is None:
+        conf = compiled()[1]
+    if os.path.isabs(conf):
+        return conf
+    if prefix is None:
+        prefix = compiled()[0]
+    # joined, not normalised: "link/.." is the kernel's to resolve (realpath), not a string's
+    return os.path.join(cwd, prefix, conf)
+
+
+def _read_cwd(proc_root: str, pid: int) -> Tuple[Optional[str], str]:
+    """(the process's working directory, "") or (None, why it cannot be read)."""
+    try:
+        target = os.readlink(os.path.join(proc_root, str(pid), "cwd"))
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+    if target.endswith(" (deleted)"):
+        return None, "its working directory %s was deleted" % target[: -len(" (deleted)")]
+    return target, ""
 
 
 class Nginx:
@@ -263,6 +331,7 @@ class Nginx:
         self._run = runner or subprocess.run
         self.clock = clock or Clock()
         self._signal = signaller
+        self._compiled_paths: Optional[Tuple[str, str]] = None
 
     # -- file ------------------------------------------------------------------------
 
@@ -356,7 +425,7 @@ class Nginx:
 
         Nothing is signalled on the word of a pid file alone: PID 1 and below are never nginx's master
         (1 is init; 0 and negative numbers signal whole process groups), and the process must run the
-        configured binary, carry nginx's master title and, when its command line names one, our conf.
+        configured binary, carry nginx's master title and read our configuration file.
         """
         where = "nginx pid file %s names PID %d" % (self.pid_file, pid)
         if pid <= 1:
@@ -388,24 +457,54 @@ class Nginx:
                 "%s, which is an nginx process but not the master (%r): nothing was signalled; fix nginx.pid_file "
                 "(the 'pid' directive of %s)" % (where, title[:80], self.conf)
             )
-        self._check_master_conf(where, title)
+        self._check_master_conf(where, pid, title)
         return pid, stat[1]
 
-    def _check_master_conf(self, where: str, title: str) -> None:
-        words = title[len(MASTER_TITLE) :].split()
-        conf = _option(words, "-c")
-        if conf is None:
-            return  # started without -c: nginx's compiled-in conf, which -c conf may well be
-        prefix = _option(words, "-p")
-        if not os.path.isabs(conf):
-            if not (prefix and os.path.isabs(prefix)):
-                return
-            conf = os.path.join(prefix, conf)
-        if os.path.isabs(self.conf) and os.path.realpath(conf) != os.path.realpath(self.conf):
+    def _check_master_conf(self, where: str, pid: int, title: str) -> None:
+        """The master's configuration file must be ours, resolved the way nginx resolved it.
+
+        nginx reads ``-c`` (or, without one, the conf path compiled in) relative to its prefix (``-p``, or the
+        prefix compiled in), and a relative prefix relative to the directory it was started from, which its
+        master never leaves (/proc/PID/cwd). Anything that cannot be resolved is refused, not trusted.
+        """
+        options = _master_options(title[len(MASTER_TITLE) :].split())
+        try:
+            cwd = "/"
+            if not _resolves_without_cwd(options.get("c"), options.get("p"), self._compiled):
+                cwd, why = _read_cwd(self.proc_root, pid)
+                if cwd is None:
+                    raise NginxReloadError(
+                        "it was started with a relative -c or -p (%r) and its working directory cannot be read "
+                        "(%s); run the module as the user nginx runs as, or with become: true" % (title[:200], why)
+                    )
+            theirs = effective_conf(options.get("c"), options.get("p"), cwd, self._compiled)
+            ours = effective_conf(self.conf, self.prefix, os.getcwd(), self._compiled)
+        except NginxReloadError as exc:
             raise NginxReloadError(
-                "%s, which is the master of another nginx (-c %s), not of %s: nothing was signalled; give the "
-                "pid_file of the nginx that uses %s" % (where, conf, self.conf, self.conf)
+                "%s, an nginx master whose configuration file cannot be told: %s; nothing was signalled" % (where, exc)
+            ) from None
+        if os.path.realpath(theirs) != os.path.realpath(ours):
+            raise NginxReloadError(
+                "%s, which is the master of another nginx (its configuration file is %s, from %r), not of %s: "
+                "nothing was signalled; give the pid_file of the nginx that uses %s"
+                % (where, theirs, title[:200], ours, ours)
             )
+
+    def _compiled(self) -> Tuple[str, str]:
+        """(prefix, conf path) compiled into the configured binary, from ``nginx -V``; read once."""
+        if self._compiled_paths is None:
+            try:
+                proc = self._run([self.binary, "-V"], capture_output=True, text=True, timeout=60, check=False)
+            except OSError as exc:
+                raise NginxReloadError("cannot run %s -V to learn its compiled-in paths: %s" % (self.binary, exc))
+            output = (proc.stdout or "") + (proc.stderr or "")
+            if proc.returncode != 0 or "configure arguments:" not in output:
+                raise NginxReloadError(
+                    "%s -V did not print its configure arguments (exit %s: %r), so its compiled-in prefix and "
+                    "configuration path are unknown" % (self.binary, proc.returncode, output.strip()[:200])
+                )
+            self._compiled_paths = compiled_paths(output)
+        return self._compiled_paths
 
     def workers(self, master: Optional[int] = None) -> Set[Proc]:
         """nginx children of the master (workers, cache manager and loader): (pid, start time)."""

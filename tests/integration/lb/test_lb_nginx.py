@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from zerodown_testkit.support.lbharness import SlowRequests
+from zerodown_testkit.support.lbharness import NginxInstance, SlowRequests
 from zerodown_testkit.support.loadgen import LoadGenerator
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._nginx import Nginx
+from ansible_collections.zerodown.deploy.plugins.module_utils._nginx import Nginx, effective_conf
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
 
 
@@ -195,3 +196,60 @@ def test_nginx_signals_only_a_verified_master_and_sees_the_reload(nginx, module_
     assert control.master() == master
     new = control.workers()
     assert new and not new & workers and control.alive(workers) == set()
+
+
+def _second_nginx(tmp_path, backends, options):
+    """Another real nginx over the same backends, started from ``tmp_path`` with ``options`` (relative paths)."""
+    return NginxInstance(tmp_path / "other", backends, start=(options, tmp_path))
+
+
+def test_a_second_master_started_with_relative_paths_is_never_signalled(nginx, backends, module_runner, tmp_path):
+    """A pid file naming the master of another nginx, started with a relative -c and -p: refused, untouched.
+
+    Its command line says ``-p other/ -c nginx.conf``; only its working directory tells which file that is.
+    """
+    other = _second_nginx(tmp_path, backends, ["-p", "other/", "-c", "nginx.conf"])
+    try:
+        control, other_control = _control(nginx), _control(other)
+        ours, theirs = control.workers(), other_control.workers()
+        original = Path(nginx.servers_file).read_text()
+        web2 = nginx.addresses["web2"]
+        args = dict(nginx.module_args, server=web2, timeout=10)
+        args["nginx"] = dict(args["nginx"], pid_file=other.pid_file)
+        for module, extra in (("drain_backend", {}), ("switch_traffic", {"servers": {web2: {"weight": 3}}})):
+            call = dict(args, **extra)
+            if module == "switch_traffic":
+                call.pop("server"), call.pop("timeout")
+            result = module_runner(module, call)
+            assert result["failed"] and not result["changed"], result
+            assert "master of another nginx (its configuration file is %s/other/nginx.conf" % tmp_path in result["msg"]
+            assert "nothing was signalled" in result["msg"] and nginx.conf in result["msg"], result["msg"]
+        assert other_control.workers() == theirs, "the other nginx was reloaded"
+        assert control.workers() == ours and Path(nginx.servers_file).read_text() == original
+
+        # the same relative start, configured as what it is: its own conf and pid file, drained for real
+        drained = module_runner(
+            "drain_backend", dict(other.module_args, server=other.addresses["web2"], timeout=30, poll_interval=0.1)
+        )
+        assert not drained["failed"] and drained["changed"], drained
+        assert other_control.workers().isdisjoint(theirs)
+        assert "down;  # zerodown: drain" in Path(other.servers_file).read_text()
+    finally:
+        other.stop()
+
+
+def test_conf_resolution_matches_what_the_real_nginx_reads(nginx, tmp_path):
+    """Our reading of -c/-p (and of no -c: the compiled-in path from nginx -V) names the file nginx -t names."""
+    control = _control(nginx)
+    (tmp_path / "rel").mkdir()
+    for options in (["-c", "nginx.conf"], ["-p", "rel/"], ["-p", "rel/", "-c", "x.conf"], [], ["-c", "/etc/x.conf"]):
+        run = subprocess.run(
+            [nginx.binary, *options, "-t"], cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
+        )
+        named = re.search(r"configuration file (\S+) (?:test failed|syntax is ok)", run.stderr)
+        assert named, run.stderr
+        read = os.path.join(tmp_path, named.group(1))  # nginx names it as it opened it, from its cwd
+        words = [nginx.binary, *options]
+        conf = dict(zip(words[1::2], words[2::2])).get("-c")
+        prefix = dict(zip(words[1::2], words[2::2])).get("-p")
+        assert effective_conf(conf, prefix, str(tmp_path), control._compiled) == read, (options, run.stderr)

@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError, HAProxyRuntime
 from ansible_collections.zerodown.deploy.plugins.module_utils._nginx_log import LOG_FORMAT_DIRECTIVE, LOG_FORMAT_NAME
@@ -231,8 +231,15 @@ class NginxInstance:
     WORKERS = 2
 
     def __init__(
-        self, directory: Path, backends: Backends, upstream: str = "app", weights: Optional[Dict[str, int]] = None
+        self,
+        directory: Path,
+        backends: Backends,
+        upstream: str = "app",
+        weights: Optional[Dict[str, int]] = None,
+        start: Optional[Tuple[List[str], Path]] = None,
     ) -> None:
+        """``start``: (the -c/-p options, working directory) to start nginx with instead of an absolute
+        ``-c nginx.conf -p directory``, as users start a second nginx by hand (relative paths)."""
         self.binary = require("nginx")
         self.dir = Path(directory)
         (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
@@ -299,8 +306,10 @@ class NginxInstance:
             )
         )
         self.log = open(self.dir / "nginx.out", "w")  # noqa: SIM115 - closed in stop()
+        options, cwd = start or (["-c", self.conf, "-p", str(self.dir)], None)
         self.proc = subprocess.Popen(
-            [self.binary, "-c", self.conf, "-p", str(self.dir), "-g", "daemon off;"],
+            [self.binary, *options, "-g", "daemon off;"],
+            cwd=cwd,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )

@@ -270,15 +270,90 @@ def test_decoys_are_refused_naming_what_they_are(fake_nginx, tmp_path):
     # the master of another nginx (another -c)
     _process(proc, 700, 1, 70, title="nginx: master process nginx -c /etc/nginx/other.conf", exe=NGINX)
     (tmp_path / "nginx.pid").write_text("700")
-    with pytest.raises(NginxReloadError, match="master of another nginx .-c /etc/nginx/other.conf."):
+    with pytest.raises(NginxReloadError, match="master of another nginx .its configuration file is /etc/nginx/other.conf,"):
         control.master_pid()
     # an unreadable exe (another user's process without become) is not taken on trust
     _process(proc, 700, 1, 70, title="nginx: master process nginx", exe=None)
     with pytest.raises(NginxReloadError, match="whose executable cannot be read.*become: true"):
         control.master_pid()
     # an nginx upgraded in place runs its old, unlinked binary: still the configured one
-    _process(proc, 700, 1, 70, title="nginx: master process nginx", exe=NGINX + " (deleted)")
+    _process(proc, 700, 1, 70, title="nginx: master process nginx -c %s" % control.conf, exe=NGINX + " (deleted)")
     assert control.master_pid() == 700
+
+
+DEBIAN_V = (
+    "nginx version: nginx/1.22.1\nconfigure arguments: --with-cc-opt='-g -O2' --prefix=/usr/share/nginx "
+    "--conf-path=/etc/nginx/nginx.conf --pid-path=/run/nginx.pid\n"
+)
+
+
+def _cwd(proc, pid, directory):
+    link = proc / str(pid) / "cwd"
+    if link.is_symlink():
+        link.unlink()
+    link.symlink_to(directory)
+
+
+@pytest.mark.parametrize(
+    "title, cwd, version, accepted",
+    [
+        # a relative -c and a relative -p resolve against the master's working directory
+        ("nginx -p other/ -c nginx.conf", "{tmp}", DEBIAN_V, False),
+        ("nginx -p . -c nginx.conf", "{tmp}", DEBIAN_V, True),
+        ("nginx -p ./ -cnginx.conf", "{tmp}", DEBIAN_V, True),
+        ("nginx -c nginx.conf -p ./", "/", DEBIAN_V, False),
+        # a relative -c without -p: the compiled-in prefix
+        ("nginx -c nginx.conf", "{tmp}", DEBIAN_V, False),
+        ("nginx -c nginx.conf", "/", "configure arguments: --prefix={tmp}", True),
+        # no -c: the compiled-in conf path (relative ones against the prefix)
+        ("nginx", "{tmp}", DEBIAN_V, False),
+        ("nginx -g daemon off;", "{tmp}", "configure arguments: --prefix={tmp} --conf-path=nginx.conf", True),
+        ("nginx -p {tmp}", "/", "configure arguments: --conf-path=nginx.conf", True),
+        ("nginx -p {tmp}", "/", "configure arguments: --with-debug", False),  # conf/nginx.conf under -p
+        # an absolute -c is the file itself, wherever nginx started
+        ("nginx -c {tmp}/nginx.conf -p /elsewhere", "/", DEBIAN_V, True),
+        ("nginx -c {tmp}/../{name}/./nginx.conf", "/", DEBIAN_V, True),
+        ("nginx -c /etc/nginx/nginx.conf", "/", DEBIAN_V, False),
+    ],
+)
+def test_the_master_must_read_the_configured_conf_however_it_was_started(
+    fake_nginx, tmp_path, title, cwd, version, accepted
+):
+    control, calls, proc = fake_nginx
+    fill = dict(tmp=tmp_path, name=tmp_path.name)
+
+    def runner(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, "", version.format(**fill))
+
+    control._run = runner
+    _process(proc, 700, 1, 70, title="nginx: master process " + title.format(**fill), exe=NGINX)
+    _cwd(proc, 700, cwd.format(**fill))
+    (tmp_path / "nginx.pid").write_text("700")
+    if accepted:
+        assert control.master_pid() == 700
+    else:
+        with pytest.raises(NginxReloadError, match="master of another nginx .its configuration file is /"):
+            control.master_pid()
+    assert all(cmd == [NGINX, "-V"] for cmd in calls) and len(calls) <= 1  # -V at most once, nothing else run
+
+
+def test_a_master_whose_conf_cannot_be_resolved_is_refused(fake_nginx, tmp_path):
+    control, calls, proc = fake_nginx
+    (tmp_path / "nginx.pid").write_text("700")
+    # relative paths, but the working directory is unreadable (another user's nginx without become)
+    _process(proc, 700, 1, 70, title="nginx: master process nginx -p rel -c nginx.conf", exe=NGINX)
+    with pytest.raises(NginxReloadError, match="working directory cannot be read.*become: true; nothing was signalled"):
+        control.master_pid()
+    # no -c, and nginx -V does not say where its conf is
+    _process(proc, 700, 1, 70, title="nginx: master process nginx", exe=NGINX)
+    _cwd(proc, 700, tmp_path)
+    with pytest.raises(NginxReloadError, match="-V did not print its configure arguments"):
+        control.master_pid()
+    # an empty -c
+    _process(proc, 700, 1, 70, title="nginx: master process nginx -c", exe=NGINX)
+    with pytest.raises(NginxReloadError, match="an empty -c or -p names no file; nothing was signalled"):
+        control.master_pid()
 
 
 def test_a_missing_binary_is_named(fake_nginx):
@@ -345,7 +420,8 @@ def test_a_master_replaced_during_the_config_test_is_not_signalled(fake_nginx, t
 
     def runner(cmd, **kwargs):
         calls.append(cmd)
-        _process(proc, 500, 1, 99, title="nginx: master process nginx")  # PID 500 reused by a new master
+        # PID 500 reused by a new master of the same nginx
+        _process(proc, 500, 1, 99, title="nginx: master process nginx -c %s" % control.conf)
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     control._run = runner
