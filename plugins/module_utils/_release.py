@@ -39,6 +39,7 @@ import shutil
 import stat
 import tarfile
 import time
+import zlib
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _account, _unit
@@ -352,8 +353,15 @@ class ReleaseTree:
                             tar.extract(member, partial, set_attrs=not member.issym(), filter="data")
                         else:
                             tar.extract(member, partial, set_attrs=not member.issym())
-            except tarfile.TarError as exc:
-                raise ReleaseError("artifact %s is not a readable tar archive: %s" % (artifact, exc)) from exc
+                    _read_to_end(tar)
+            except _CORRUPT_STREAM as exc:
+                if isinstance(exc, OSError) and exc.errno is not None:
+                    raise  # the disk (full, read-only), not the artifact: the module names it
+                raise ReleaseError(
+                    "artifact %s is not a complete, intact tar archive (%s: %s): nothing was switched; it is "
+                    "truncated or corrupt - fetch it again, and give its checksum so a damaged copy is refused "
+                    "before unpacking" % (artifact, type(exc).__name__, " ".join(str(exc).split()))
+                ) from exc
             # The release stays owned by whoever unpacks it (root): the app reads and runs it, never writes it.
             self._link_shared(partial, shared_dirs, shared_files, owner)
             now = self.clock()
@@ -480,6 +488,28 @@ class ReleaseTree:
         if self.runner is None:
             return False
         return self.runner(["systemctl", "is-active", "--quiet", service])[0] == 0
+
+
+try:  # a Python built without liblzma reads no .tar.xz at all
+    from lzma import LZMAError
+
+    _LZMA_ERRORS: Tuple[type, ...] = (LZMAError,)
+except ImportError:
+    _LZMA_ERRORS = ()
+
+#: What a damaged archive raises while it is read: tar's own errors, a stream cut short (EOFError), a bad gzip
+#: header or CRC (BadGzipFile, an OSError without errno, as are bz2's), zlib's and lzma's data errors.
+_CORRUPT_STREAM = (tarfile.TarError, EOFError, OSError, zlib.error) + _LZMA_ERRORS
+
+
+def _read_to_end(tar: tarfile.TarFile) -> None:
+    """Read the compressed stream past tar's end-of-archive block to its end.
+
+    tarfile stops at the end-of-archive block, so a gzip trailer (CRC and length), or an xz/bz2 end of stream,
+    is never checked; the decompressor checks it when the stream is read to the end.
+    """
+    while tar.fileobj.read(1 << 20):
+        pass
 
 
 def check_artifact(artifact: Optional[str], checksum: Optional[str]) -> str:

@@ -516,3 +516,49 @@ def test_the_unit_makes_shared_the_one_writable_place(tree, tmp_path):
     )
     text = (unit_dir / "shop.service").read_text()
     assert "ProtectSystem=strict\n" in text and "ReadWritePaths=%s\n" % tree.shared_dir in text
+
+
+def _damaged(tmp_path, compression, damage):
+    """An artifact whose bytes are damaged after it was written: ``damage(bytes) -> bytes``."""
+    art = tmp_path / ("v1.tar." + compression)
+    with tarfile.open(art, "w:" + compression) as tar:
+        for name in ("VERSION", "run.sh"):
+            data = (name * 4000).encode()  # long enough that a cut falls inside the compressed data
+            info = tarfile.TarInfo("app/" + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    art.write_bytes(damage(art.read_bytes()))
+    return str(art)
+
+
+def _bad_crc(data: bytes) -> bytes:
+    # a gzip member ends with CRC32 and ISIZE (4 bytes each): tarfile never reads that far
+    return data[:-8] + bytes([data[-8] ^ 0xFF]) + data[-7:]
+
+
+@pytest.mark.parametrize(
+    "compression, damage",
+    [
+        ("gz", _bad_crc),
+        ("gz", lambda data: data[:-6]),  # the trailer cut short
+        ("gz", lambda data: data[: len(data) // 2]),  # a truncated download: EOFError inside a member
+        ("gz", lambda data: data + b"garbage"),
+        ("bz2", lambda data: data[: len(data) // 2]),
+        ("bz2", lambda data: data[:-3]),
+        ("xz", lambda data: data[:-10]),
+    ],
+    ids=["gz-crc", "gz-trailer-cut", "gz-half", "gz-trailing-garbage", "bz2-half", "bz2-end-cut", "xz-end-cut"],
+)
+def test_a_damaged_compressed_artifact_without_checksum_is_refused(tree, tmp_path, sysd, compression, damage):
+    """With no checksum, the compressed stream itself is the only proof: it is read to its end and checked."""
+    art = _damaged(tmp_path, compression, damage)
+    with pytest.raises(ReleaseError, match="not a complete, intact tar archive .*nothing was switched.*checksum"):
+        apply_release(tree, "current", "v1", artifact=art, strip=1, service="shop.service")
+    assert not os.path.exists(tree.release_dir("v1")) and tree.live() is None and tree.partials() == []
+    assert sysd.calls == []
+
+
+def test_an_intact_artifact_without_checksum_is_unpacked(tree, tmp_path):
+    art = _damaged(tmp_path, "gz", lambda data: data)
+    out = apply_release(tree, "current", "v1", artifact=art, strip=1, service="shop.service")
+    assert out["current"] == "v1" and open(os.path.join(tree.release_dir("v1"), "VERSION")).read().startswith("VER")
