@@ -50,6 +50,21 @@ else:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 
+    class _Session(requests.Session):
+        """A session that sends the user's headers on a redirect only as ``headers_after_redirect`` allows."""
+
+        def __init__(self, spec: CheckSpec) -> None:
+            super().__init__()
+            self.spec = spec
+
+        def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+            super().rebuild_auth(prepared_request, response)
+            kept = headers_after_redirect(self.spec.headers, self.spec.url, prepared_request.url)
+            for name in self.spec.headers:
+                if name not in kept:
+                    prepared_request.headers.pop(name, None)
+
+
 #: Bytes of a response body kept for assertions; bigger bodies are cut here.
 MAX_BODY_BYTES = 1024 * 1024
 #: Characters of the body quoted in a failure reason.
@@ -103,7 +118,12 @@ def validate_url(value: Any, option: str, allow_tcp: bool = False) -> str:
         raise HttpOptionError(option, "expected a URL starting with %s, got %r" % (wanted, value))
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise HttpOptionError(option, "URL %r contains whitespace or control characters; percent-encode them" % value)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # "http://[::1/": an IPv6 host with no closing bracket
+        raise HttpOptionError(
+            option, "URL %r cannot be parsed (%s); write an IPv6 host in brackets, http://[::1]:8080/" % (value, exc)
+        ) from None
     if parts.scheme.lower() not in schemes:
         raise HttpOptionError(option, "URL %r must start with %s" % (value, wanted))
     try:
@@ -122,6 +142,31 @@ def validate_url(value: Any, option: str, allow_tcp: bool = False) -> str:
     elif port == 0:
         raise HttpOptionError(option, "URL %r has an invalid port; use a number from 1 to 65535" % value)
     return value
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_origin(url: str) -> Optional[Tuple[str, str, Optional[int]]]:
+    """(scheme, host, port) of a URL, the port made explicit; None for a URL that cannot be parsed."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def headers_after_redirect(headers: Dict[str, str], first_url: str, next_url: str) -> Dict[str, str]:
+    """The request headers the user gave that may go on to ``next_url`` when ``first_url`` redirects there.
+
+    All of them on the same origin (scheme, host and port), none on another: a header may carry a credential
+    (X-Api-Key, a session cookie) meant for the host the user named, and a redirect may name any host.
+    requests drops only Authorization on a redirect to another host, and keeps it on an https -> http one.
+    """
+    origin = url_origin(first_url)
+    return dict(headers) if origin is not None and origin == url_origin(next_url) else {}
 
 
 def compile_regex(value: Any, option: str) -> Optional[re.Pattern[str]]:
@@ -440,12 +485,17 @@ _MISSING = object()
 _INDEX = re.compile(r"-?[0-9]+")
 
 
+def _is_index_of(segment: str, node: List[Any]) -> bool:
+    # no list holds 10**18 items; a longer run of digits is no index of it (and int() refuses 4,300 digits)
+    return bool(_INDEX.fullmatch(segment)) and len(segment) <= 19 and -len(node) <= int(segment) < len(node)
+
+
 def lookup_json_path(document: Any, path: Tuple[str, ...]) -> Any:
     node = document
     for segment in path:
         if isinstance(node, dict) and segment in node:
             node = node[segment]
-        elif isinstance(node, list) and _INDEX.fullmatch(segment) and -len(node) <= int(segment) < len(node):
+        elif isinstance(node, list) and _is_index_of(segment, node):
             node = node[int(segment)]
         else:
             return _MISSING
@@ -495,7 +545,7 @@ class RequestsTransport:
         cert: Any = None
         if spec.tls.client_cert:
             cert = (spec.tls.client_cert, spec.tls.client_key) if spec.tls.client_key else spec.tls.client_cert
-        session = requests.Session()
+        session = _Session(spec)
         try:
             if not verify:
                 # The user chose validate_certs=false; urllib3 would warn on every attempt.
@@ -720,9 +770,9 @@ class HttpChecker:
             document: Any = _MISSING
             if expect.json_fields or (expect.version and expect.version.json_path):
                 try:
-                    document = json.loads(text)
-                except ValueError:
-                    reasons.append("response body is not JSON")
+                    document = validate.json_document(text, "response body")
+                except ValueError as exc:
+                    reasons.append(str(exc) if "nested deeper" in str(exc) else "response body is not JSON")
             if document is not _MISSING:
                 for name, (path, expected) in expect.json_fields.items():
                     actual = lookup_json_path(document, path)

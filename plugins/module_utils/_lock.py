@@ -234,7 +234,7 @@ def load_state_file(path: str, shape: Obj, remedy: str, max_bytes: int = MAX_STA
         return StateFileError(path, problem, remedy, size=len(raw), sha256=digest)
 
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        data = validate.json_document(raw.decode("utf-8"), "the file", parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise refuse("is not UTF-8 text") from None
     except ValueError as exc:

@@ -496,7 +496,9 @@ class Nginx:
             try:
                 proc = self._run([self.binary, "-V"], capture_output=True, text=True, timeout=60, check=False)
             except OSError as exc:
-                raise NginxReloadError("cannot run %s -V to learn its compiled-in paths: %s" % (self.binary, exc))
+                raise NginxReloadError(
+                    "cannot run %s -V to learn its compiled-in paths: %s" % (self.binary, exc)
+                ) from exc
             output = (proc.stdout or "") + (proc.stderr or "")
             if proc.returncode != 0 or "configure arguments:" not in output:
                 raise NginxReloadError(

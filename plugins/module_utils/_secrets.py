@@ -8,8 +8,11 @@
 * ``redact(text, secrets)``: every given secret, the user-info of every URL
   (``http://user:pass@host`` -> ``http://********@host``; a database URL keeps
   its user, ``postgresql://app:********@db``) and every ``password=`` field
-  masked. Passwords may hold ``@`` and ``:``: a URL's user-info runs to the
-  *last* ``@`` of its authority;
+  masked, and the value of every query parameter that carries a credential
+  (``token=``, ``api_key=``, ``access_token=``, ``X-Amz-Signature=``, ...;
+  ``is_secret_param``); each secret also in the escaped forms a server may
+  echo it in (percent-encoded, JSON- and HTML-escaped). Passwords may hold
+  ``@`` and ``:``: a URL's user-info runs to the *last* ``@`` of its authority;
 * ``url_secrets(url)`` / ``dsn_secrets(dsn)``: the secret parts of a URL or
   DSN we were given (as written, percent-decoded and, for HTTP, the Basic
   credential made of them), found without parsing it
@@ -27,9 +30,11 @@ Knows nothing of AnsibleModule.
 from __future__ import annotations
 
 import base64
+import html
+import json
 import re
 from typing import Any, Iterable, List, Optional
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 MASK = "********"
 
@@ -41,6 +46,43 @@ _URL_USERINFO_RE = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*)://(?P<user
 _KV_PASSWORD_RE = re.compile(
     r"(?P<head>\b(?:password|passwd|pwd)\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*(?:'|\\?$)|[^\s]+)", re.IGNORECASE
 )
+
+
+#: Query parameter names that carry a credential: a name holding one of these words (api_key, access_token,
+#: client_secret, X-Amz-Signature, ...), or one of the short names services use for one (key, sig, ...).
+_SECRET_PARAM_WORDS = (
+    "token",
+    "secret",
+    "passw",
+    "pwd",
+    "apikey",
+    "api_key",
+    "api-key",
+    "accesskey",
+    "access_key",
+    "privatekey",
+    "private_key",
+    "signature",
+    "credential",
+    "auth",
+    "session",
+    "jwt",
+)
+_SECRET_PARAM_NAMES = ("key", "sig", "code", "sid", "pass", "pw")
+# a query (or form) parameter: after ? & or ; its name, =, and a value running to the next & # ; or space/quote
+_QUERY_PARAM_RE = re.compile(
+    r"(?P<head>(?:(?<=[?&;])|(?<=&amp;))(?P<name>[A-Za-z0-9_.\-\[\]]+)=)(?P<value>[^&#;\s'\"<>]+)"
+)
+
+
+def is_secret_param(name: str) -> bool:
+    """True for a query parameter name that carries a credential (token=, api_key=, X-Amz-Signature=, ...)."""
+    lowered = name.lower()
+    return lowered in _SECRET_PARAM_NAMES or any(word in lowered for word in _SECRET_PARAM_WORDS)
+
+
+def _mask_param(match: re.Match[str]) -> str:
+    return match.group("head") + MASK if is_secret_param(match.group("name")) else match.group(0)
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:
@@ -57,13 +99,31 @@ def _mask_userinfo(match: re.Match[str]) -> str:
 def redact(text: Any, secrets: Iterable[Optional[str]] = ()) -> str:
     """``text`` with every given secret, any URL user-info and any ``password=`` value masked."""
     out = str(text)
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        out = out.replace(secret, MASK)
-        quoted = quote(secret, safe="")
-        if quoted != secret:
-            out = out.replace(quoted, MASK)
+    forms = {form for s in secrets if s for form in escaped_forms(s)}
+    for form in sorted(forms, key=len, reverse=True):
+        if form.isascii() and "%" in form:  # percent-encoding: %2f and %2F alike
+            out = re.sub(re.escape(form), MASK, out, flags=re.IGNORECASE)
+        else:
+            out = out.replace(form, MASK)
     out = _URL_USERINFO_RE.sub(_mask_userinfo, out)
+    out = _QUERY_PARAM_RE.sub(_mask_param, out)
     return _KV_PASSWORD_RE.sub(lambda m: m.group("head") + MASK, out)
+
+
+def escaped_forms(secret: str) -> List[str]:
+    """``secret`` as written and as a server may echo it back: percent-encoded (as a path or as a form, + for
+    space), JSON-escaped (ASCII or not, / as \\/ or not) and HTML-escaped."""
+    forms = [
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        html.escape(secret),
+        html.escape(secret, False),
+    ]
+    for ascii_only in (True, False):
+        dumped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        forms += [dumped, dumped.replace("/", "\\/")]
+    return [form for index, form in enumerate(forms) if form and form not in forms[:index]]
 
 
 #: A user-info without a password is taken for a token (https://TOKEN@host) from this length on; a shorter one
@@ -80,9 +140,10 @@ def url_secrets(url: Any, user_may_be_token: bool = True) -> List[str]:
         return []
     scheme, _sep, rest = url.partition("://")
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    in_query = query_secrets(url)
     userinfo, at, _host = authority.rpartition("@")
     if not at or not userinfo:
-        return []
+        return in_query
     user, colon, password = userinfo.partition(":")
     if colon:
         # and the HTTP Basic credential made of them, which an echoing server may send back
@@ -96,7 +157,21 @@ def url_secrets(url: Any, user_may_be_token: bool = True) -> List[str]:
         found = [user]
     else:
         found = []
-    return _with_decoded(found)
+    return _with_decoded(found) + [s for s in in_query if s not in found]
+
+
+#: Query values shorter than this are not listed as secrets to mask everywhere (see ``query_secrets``).
+QUERY_SECRET_MIN_CHARS = 4
+
+
+def query_secrets(url: str) -> List[str]:
+    """The values of a URL's credential-carrying query parameters (token=, api_key=, ...), as written and decoded."""
+    query = url.partition("?")[2].partition("#")[0]
+    found = [m.group("value") for m in _QUERY_PARAM_RE.finditer("?" + query) if is_secret_param(m.group("name"))]
+    found += [value for name, value in parse_qsl(query, keep_blank_values=False) if is_secret_param(name)]
+    # a value of a few characters (sig=1) is masked where it stands in a URL (redact), but as a no_log value it
+    # would mask that text wherever it appears in the output
+    return [value for value in _with_decoded(found) if len(value) >= QUERY_SECRET_MIN_CHARS]
 
 
 def dsn_secrets(dsn: Any) -> List[str]:
@@ -116,7 +191,8 @@ _URL_TOKEN_RE = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S+")
 
 
 def secrets_in(value: Any) -> List[str]:
-    """Every URL password (or token) and ``password=`` value inside ``value``: a module's parameters, say.
+    """Every URL password (or token), query credential and ``password=`` value inside ``value``: a module's
+    parameters, say.
 
     Modules add them to ``no_log_values`` first thing, so that not even the invocation Ansible prints with the
     result shows the credentials of a URL given in any option.
@@ -125,6 +201,8 @@ def secrets_in(value: Any) -> List[str]:
     if isinstance(value, str):
         for token in _URL_TOKEN_RE.findall(value):
             found.extend(url_secrets(token))
+        if "?" in value:  # a path with a query (a smoke check's path), a URL's already counted
+            found.extend(query_secrets(value))
         found.extend(dsn_secrets(value) if "=" in value else [])
     elif isinstance(value, dict):
         for item in value.values():

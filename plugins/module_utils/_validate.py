@@ -23,7 +23,8 @@ careless templating), and each has exactly one check, here:
   in, checked without opening it first (a FIFO blocks ``open``, ``/dev/zero``
   never ends ``read``), and a symlink is followed only when it stays inside.
 
-Plus ``nul_problem``: a NUL byte anywhere in a module's parameters (a DSN, a
+Plus ``json_document``: JSON from outside (a server's answer, a state file)
+parsed with its nesting bounded, and ``nul_problem``: a NUL byte anywhere in a module's parameters (a DSN, a
 path, a name) is refused before the first system call can trip over it.
 
 Every refusal is a ``ValidationError`` (a ``ValueError``), or the error class
@@ -33,6 +34,7 @@ repr, truncated) and what to give instead. Nothing here knows AnsibleModule.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -349,3 +351,41 @@ def read_bounded(fd: int, max_bytes: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+# -- JSON from outside (a server's answer, a state file) -----------------------------------------
+
+#: No JSON document we read is nested deeper than this; deeper ones are refused before anything walks them.
+MAX_JSON_DEPTH = 100
+
+
+def json_document(text: Any, what: str, max_depth: int = MAX_JSON_DEPTH, **options: Any) -> Any:
+    """``json.loads(text)``, or ValueError naming ``what`` and why: not JSON, or nested deeper than ``max_depth``.
+
+    A document nested past Python's recursion limit raises RecursionError (not a ValueError) inside json, and
+    one a little shallower parses but then breaks whatever walks it recursively (==, json.dumps, a repr); so
+    the depth is measured without recursion and bounded here, once, for every reader.
+    """
+    try:
+        document = json.loads(text, **options)
+    except RecursionError:
+        raise ValueError("%s is JSON nested deeper than %d levels" % (what, max_depth)) from None
+    depth = _json_depth(document, max_depth)
+    if depth > max_depth:
+        raise ValueError("%s is JSON nested deeper than %d levels" % (what, max_depth))
+    return document
+
+
+def _json_depth(document: Any, stop: int) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 0), counted up to ``stop + 1``."""
+    deepest = 0
+    todo = [(document, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, (dict, list)):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > stop:
+                return deepest
+            todo.extend((child, depth) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest

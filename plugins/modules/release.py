@@ -444,8 +444,7 @@ def fetched_path(module):
 def downloader(module, url):
     if url is None:
         return None
-    if not url.lower().startswith(("http://", "https://")):
-        raise ValueError("url %r must be an http(s):// URL" % (redact(url),))
+    http.validate_url(url, "url")  # http(s), a host, a port that parses: "http://[::1/" is an error, not a traceback
 
     def download():
         # imported here: ansible.module_utils.urls (and the TLS stack under it) costs every other call of this module

@@ -398,3 +398,21 @@ def test_an_account_name_that_is_not_posix_changes_nothing(tmp_path):
         out = run_module("release", args)
         assert out["failed"] and "POSIX user or group name" in out["msg"], out
     assert not (tmp_path / "opt").exists()
+
+
+def test_a_damaged_artifact_or_an_unparsable_url_is_refused_and_nothing_changes(tmp_path):
+    """No checksum: the gzip stream is the only proof, read to its end; a URL that does not parse is an error."""
+    art = tmp_path / "shop-v9.tar.gz"
+    make_artifact(str(art), "v9")
+    data = art.read_bytes()
+    base = {"app": "shop", "release": "v9", "state": "current", "base_dir": str(tmp_path / "opt")}
+    for name, damaged in (("crc", data[:-8] + bytes([data[-8] ^ 0xFF]) + data[-7:]), ("cut", data[: len(data) // 2])):
+        bad = tmp_path / ("%s.tar.gz" % name)
+        bad.write_bytes(damaged)
+        result = run_module("release", dict(base, artifact=str(bad), strip_components=1))
+        assert result["failed"] and "not a complete, intact tar archive" in result["msg"], result
+        assert "Traceback" not in str(result)
+        assert not (tmp_path / "opt" / "shop" / "current").exists()
+        assert not list((tmp_path / "opt" / "shop" / "releases").glob("*v9*"))
+    result = run_module("release", dict(base, url="http://[::1/shop.tar.gz", checksum="0" * 64))
+    assert result["failed"] and "cannot be parsed" in result["msg"] and "Traceback" not in str(result), result

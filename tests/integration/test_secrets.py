@@ -206,3 +206,30 @@ def test_deploy_ledger_and_deploy_lock_write_no_secret(tmp_path):
     _run("deploy_ledger", dict(common, state="query"), files=ledger_files, expect_failed=False)
     _run("deploy_lock", dict(lock, state="released", force=True, run_id=None), files=lock_files, expect_failed=False)
     assert all(p.exists() for p in ledger_files) and (state / "shop" / "audit.log").exists()
+
+
+QUERY_TOKEN = "qtok-SECRET-55aa9"
+
+
+@pytest.mark.parametrize("param", ["token", "api_key", "access_token", "secret", "X-Amz-Signature"])
+def test_credentials_in_url_query_strings_are_not_printed(param, closed_port):
+    """A credential passed as a query parameter is masked like a URL password: in results, messages, echoes."""
+    SECRETS["a query-string credential"] = QUERY_TOKEN
+    try:
+        query = "?%s=%s&page=2" % (param, QUERY_TOKEN)
+        with serve(_ok) as ok, serve(_echo) as echo:
+            passed = _run("readiness_probe", {"url": ok.url + "/health" + query, "timeout": 5}, expect_failed=False)
+            assert passed["results"][0]["url"] == "%s/health?%s=********&page=2" % (ok.url, param)
+            assert ok.requests[0].path.endswith(query)  # what is hidden is still sent
+            _run("readiness_probe", {"url": echo.url + "/ready" + query, "timeout": 1}, expect_failed=True)
+            _run(
+                "smoke_test",
+                {"base_url": echo.url, "checks": [{"name": "q", "path": "/x" + query}]},
+                expect_failed=True,
+            )
+        _run("readiness_probe", {"url": "http://127.0.0.1:%d/%s" % (closed_port, query), "timeout": 1})
+        base = {"app": "shop", "release": "v1", "state": "present", "base_dir": "/nonexistent/zd"}
+        url = "http://127.0.0.1:%d/shop.tar.gz%s" % (closed_port, query)
+        _run("release", dict(base, url=url, checksum="0" * 64), expect_failed=True)
+    finally:
+        del SECRETS["a query-string credential"]

@@ -317,3 +317,24 @@ def test_bad_input_fails_before_any_request(module_runner):
             assert result["failed"], args
             assert fragment in result["msg"], (fragment, result["msg"])
         assert srv.requests == []
+
+
+def test_a_redirect_to_another_origin_carries_none_of_the_users_headers(module_runner):
+    """A readiness URL that redirects elsewhere is probed there without the user's (secret) headers."""
+    with serve(healthy()) as other:
+        with serve(lambda req: Response(301, {"Location": other.url + "/health"})) as srv:
+            result = module_runner(
+                "readiness_probe",
+                {
+                    "url": srv.url + "/old",
+                    "timeout": 5,
+                    "follow_redirects": True,
+                    "headers": {"X-Api-Key": "key-s3cr3t", "Authorization": "Bearer s3cr3t-token"},
+                },
+            )
+            assert not result["failed"], result
+            assert srv.requests[0].headers["X-Api-Key"] == "key-s3cr3t"
+            assert other.requests and all(
+                "X-Api-Key" not in r.headers and "Authorization" not in r.headers for r in other.requests
+            ), [r.headers for r in other.requests]
+            assert "s3cr3t" not in json.dumps(result)

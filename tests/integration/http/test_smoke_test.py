@@ -252,3 +252,39 @@ def test_bad_input_fails_before_any_request(module_runner):
             assert result["failed"], args
             assert fragment in result["msg"], (fragment, result["msg"])
         assert srv.requests == []
+
+
+def _redirecting(to):
+    """/moved redirects to ``to()`` (another server: another origin), /here to /health on this one."""
+
+    def app(req):
+        if req.path == "/moved":
+            return Response(302, {"Location": to() + "/landing"})
+        if req.path == "/here":
+            return Response(307, {"Location": "/health"})
+        return App()(req)
+
+    return app
+
+
+def test_a_redirect_to_another_origin_carries_none_of_the_users_headers(module_runner):
+    """X-Api-Key and the like go to the host the user named, and to a redirect on that same origin only."""
+    with serve(lambda req: Response(200, {"Content-Type": "text/plain"}, b"landed")) as other:
+        with serve(_redirecting(lambda: other.url)) as srv:
+            result = module_runner(
+                "smoke_test",
+                {
+                    "base_url": srv.url,
+                    "follow_redirects": True,
+                    "headers": {"Authorization": "Bearer common-s3cret", "X-Api-Key": "key-s3cret", "X-Trace": "t"},
+                    "checks": [{"name": "moved", "path": "/moved"}, {"name": "here", "path": "/here"}],
+                },
+            )
+            assert not result["failed"], result
+            landed = other.requests[0].headers
+            assert other.requests[0].path == "/landing"
+            for name in ("Authorization", "X-Api-Key", "X-Trace"):
+                assert name not in landed, landed
+            same = [r for r in srv.requests if r.path == "/health"][0].headers
+            assert same["X-Api-Key"] == "key-s3cret" and same["Authorization"] == "Bearer common-s3cret"
+            assert "s3cret" not in json.dumps(result)

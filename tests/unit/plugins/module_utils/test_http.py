@@ -522,3 +522,49 @@ def test_head_cannot_judge_a_body():
 
 def test_unknown_charset_falls_back_to_utf8():
     assert RawResponse(200, {}, "é".encode(), "no-such-charset").text() == "é"
+
+
+# -- hostile input: URLs that do not parse, JSON too deep, indexes too long ---------------------------------
+
+
+@pytest.mark.parametrize("value", ["http://[::1/", "http://[::1", "https://[fe80::1%25eth0/x", "http://]::1[/"])
+def test_a_url_that_cannot_be_parsed_is_a_clear_error(value):
+    with pytest.raises(HttpOptionError, match="url: URL .* (cannot be parsed|has no host|invalid port)"):
+        validate_url(value, "url")
+
+
+@pytest.mark.parametrize("depth", [101, 5000, 100000])
+def test_a_json_answer_nested_too_deep_is_a_failed_check_not_a_traceback(depth):
+    expect = Expectations(json_fields=parse_json_expectations({"status": "ok"}, "json"))
+    result = check(ok(b"[" * depth + b"]" * depth), expect)
+    assert not result.ok and result.reasons == ["response body is JSON nested deeper than 100 levels"]
+
+
+def test_a_json_answer_nested_within_the_bound_is_judged():
+    expect = Expectations(json_fields=parse_json_expectations({"a.0.0": [[]]}, "json"))
+    nested = b'{"a": ' + b"[" * 99 + b"]" * 99 + b"}"
+    assert check(ok(nested), expect).reasons == ["JSON a.0.0 is %s, expected [[]]" % ("[" * 97 + "]" * 97)]
+
+
+def test_a_json_path_index_of_thousands_of_digits_is_not_found():
+    path = "items." + "9" * 5000
+    expect = Expectations(json_fields=parse_json_expectations({path: "up"}, "json"))
+    result = check(ok(b'{"items": ["up"]}'), expect)
+    assert result.reasons == ["JSON path %r not found in the response" % path]
+
+
+@pytest.mark.parametrize(
+    "first, then, kept",
+    [
+        ("http://app:8080/a", "http://app:8080/b", True),
+        ("http://APP:8080/a", "http://app:8080/b?x", True),
+        ("https://app/a", "https://app:443/b", True),  # the default port made explicit
+        ("http://app:8080/a", "http://app:8081/a", False),
+        ("http://app/a", "http://evil.example/a", False),
+        ("https://app/a", "http://app/a", False),  # a downgrade to plain HTTP
+        ("http://app/a", "http://[::1/", False),  # a Location that does not parse
+    ],
+)
+def test_user_headers_follow_a_redirect_only_to_the_same_origin(first, then, kept):
+    headers = {"X-Api-Key": "k", "Authorization": "Bearer t"}
+    assert _http.headers_after_redirect(headers, first, then) == (headers if kept else {})

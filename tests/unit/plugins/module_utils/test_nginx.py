@@ -270,7 +270,9 @@ def test_decoys_are_refused_naming_what_they_are(fake_nginx, tmp_path):
     # the master of another nginx (another -c)
     _process(proc, 700, 1, 70, title="nginx: master process nginx -c /etc/nginx/other.conf", exe=NGINX)
     (tmp_path / "nginx.pid").write_text("700")
-    with pytest.raises(NginxReloadError, match="master of another nginx .its configuration file is /etc/nginx/other.conf,"):
+    with pytest.raises(
+        NginxReloadError, match="master of another nginx .its configuration file is /etc/nginx/other.conf,"
+    ):
         control.master_pid()
     # an unreadable exe (another user's process without become) is not taken on trust
     _process(proc, 700, 1, 70, title="nginx: master process nginx", exe=None)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
-from urllib.parse import quote
+import html
+import json
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -149,3 +151,51 @@ def test_an_echoed_secret_cut_by_the_snippet_leaves_no_prefix_behind(pad):
     for text in (result.reason, result.snippet):
         _clean(text)
         assert basic[:12] not in text, text  # not even the start of the Basic credential
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("GET https://api/x?token=tok-123456&a=1", "GET https://api/x?token=%s&a=1" % MASK),
+        ("https://h/cb?a=1&access_token=ya29.abc#frag", "https://h/cb?a=1&access_token=%s#frag" % MASK),
+        (
+            "http://h/?api_key=k%2Fz9&apikey=zz99&client_secret=cs",
+            "http://h/?api_key=%s&apikey=%s&client_secret=%s" % (MASK, MASK, MASK),
+        ),
+        (
+            "s3 https://b/o?X-Amz-Signature=abcdef&X-Amz-Credential=AKIA",
+            "s3 https://b/o?X-Amz-Signature=%s&X-Amz-Credential=%s" % (MASK, MASK),
+        ),
+        ("'http://h/?secret=s3cr3t' failed", "'http://h/?secret=%s' failed" % MASK),
+        ("<a href='/x?a=1&amp;key=k3y'>", "<a href='/x?a=1&amp;key=%s'>" % MASK),
+        ("http://h/?page=2&sort=name", "http://h/?page=2&sort=name"),  # no credential, nothing masked
+    ],
+)
+def test_credentials_in_query_strings_are_masked(text, shown):
+    assert redact(text) == shown
+
+
+def test_url_secrets_include_query_credentials_as_written_and_decoded():
+    found = url_secrets("https://api/x?token=t%2Bk-1234&page=2&sig=1")
+    assert "t%2Bk-1234" in found and "t+k-1234" in found
+    assert "2" not in found and "1" not in found  # not a credential / too short to mask everywhere
+
+
+SECRET = 'p/w\u00f6rd"&<x> +y'
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        json.dumps(SECRET),  # JSON, ASCII-escaped
+        json.dumps(SECRET, ensure_ascii=False),
+        json.dumps(SECRET).replace("/", "\\/"),  # PHP's JSON escapes / too
+        quote(SECRET, safe=""),
+        quote(SECRET, safe="").lower(),  # %2f as some servers write it
+        quote_plus(SECRET, safe=""),  # a form-encoded echo
+        html.escape(SECRET),
+    ],
+)
+def test_a_secret_echoed_back_escaped_is_masked(echo):
+    shown = redact("server said: %s." % echo, [SECRET])
+    assert shown.count(MASK) == 1 and "rd" not in shown and "w\\u00f6" not in shown, shown
