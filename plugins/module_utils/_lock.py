@@ -288,6 +288,30 @@ LOCK_SHAPE = Obj(
 )
 
 
+def lock_time_problem(holder: Dict[str, Any], now: float) -> Optional[str]:
+    """What makes a lock's times impossible for a lock this collection wrote, or None.
+
+    A lock is written with a TTL of at most MAX_SECONDS from the lock host's clock: one that expires further
+    ahead (1e300), started in the far future or expires before it started is no lock anyone holds, and read as
+    live it would block every deploy for ever.
+    """
+    started, expires = float(holder["started_epoch"]), float(holder["expires_epoch"])
+    ttl = holder.get("ttl")
+    if ttl is not None and not 0 < float(ttl) <= validate.MAX_SECONDS:
+        return "field ttl is %s, not 1 to %d seconds" % (ttl, validate.MAX_SECONDS)
+    if started < 0 or started > now + validate.MAX_SECONDS:
+        return "field started_epoch is %s, not a time a lock was taken (now is %d)" % (started, now)
+    if expires < started:
+        return "field expires_epoch is %s, before started_epoch %s" % (expires, started)
+    if expires > now + validate.MAX_SECONDS:
+        return "field expires_epoch is %s, more than the longest TTL (%d seconds) after now (%d)" % (
+            expires,
+            validate.MAX_SECONDS,
+            now,
+        )
+    return None
+
+
 def validate_app(app: str, what: str = "app") -> str:
     """Application names become directory names: no slashes, no dot-dot, no trailing newline."""
     return validate.name(app, "app", what)
@@ -308,7 +332,29 @@ class StateDir:
         self.path = os.path.join(root, self.app)
 
     def exists(self) -> bool:
-        return os.path.isdir(self.path)
+        if not os.path.lexists(self.path):
+            return False
+        self._check_real_directory()
+        return True
+
+    def _check_real_directory(self) -> None:
+        """The state directory is a directory of its own, not a symlink (which chmod and every write would follow
+        to wherever it points) nor another kind of file."""
+        try:
+            mode = os.lstat(self.path).st_mode
+        except OSError as exc:
+            raise StateError("cannot inspect %s: %s" % (self.path, exc.strerror or exc)) from exc
+        if stat.S_ISLNK(mode):
+            raise StateError(
+                "%s is a symlink (to %s), not a directory: nothing was written there nor changed where it points; "
+                "remove the link (zerodown creates the directory itself, mode 0700)"
+                % (self.path, os.readlink(self.path))
+            )
+        if not stat.S_ISDIR(mode):
+            kind = "a regular file" if stat.S_ISREG(mode) else validate.file_kind(mode)
+            raise StateError(
+                "%s is %s, not a directory: remove it or choose another state directory" % (self.path, kind)
+            )
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -320,7 +366,13 @@ class StateDir:
         except OSError as exc:
             if exc.errno != errno.EEXIST:
                 raise
-        os.chmod(self.path, 0o700)
+        self._check_real_directory()
+        # through a descriptor that refuses a symlink: a link put in place after the check is not followed either
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, 0o700)
+        finally:
+            os.close(fd)
 
     def guarded(self, action: Callable[[], Any]) -> Any:
         """Run ``action`` holding an exclusive flock on the directory's guard file."""
@@ -395,9 +447,15 @@ class StateDir:
         """Append one JSON line to the audit log (0600, fsynced)."""
         entry = {"at": iso(time.time()), "event": event, "app": self.app}
         entry.update(fields)
-        fd = os.open(self.file(AUDIT_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(self.file(AUDIT_FILE), os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         try:
-            os.write(fd, json.dumps(entry, sort_keys=True).encode("utf-8") + b"\n")
+            line = json.dumps(entry, sort_keys=True).encode("utf-8") + b"\n"
+            # a log cut off mid-line (a full disk, a crash) gets its own line ended first: a record glued onto
+            # the broken one would be lost with it to any reader
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
+            os.write(fd, line)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -405,10 +463,22 @@ class StateDir:
 
     def audit_entries(self) -> List[Dict[str, Any]]:
         try:
-            with open(self.file(AUDIT_FILE), encoding="utf-8") as handle:
-                return [json.loads(line) for line in handle if line.strip()]
+            with open(self.file(AUDIT_FILE), "rb") as handle:
+                lines = [line for line in handle if line.strip()]
         except FileNotFoundError:
             return []
+        return [_audit_entry(line) for line in lines]
+
+
+def _audit_entry(line: bytes) -> Dict[str, Any]:
+    """One audit line; a line that is not a record (cut off by a crash) is kept as what it is, not a traceback."""
+    try:
+        entry = validate.json_document(line.decode("utf-8"), "audit line", max_depth=10)
+    except ValueError:  # UnicodeDecodeError too
+        entry = None
+    if isinstance(entry, dict):
+        return entry
+    return {"event": "unreadable", "line": line.decode("utf-8", "replace").strip()[:200]}
 
 
 def describe(holder: Dict[str, Any], now: float) -> str:
@@ -448,7 +518,14 @@ class DeployLock:
         """The holder, schema-checked; None when no lock is held. Raises StateFileError for an unreadable lock."""
         if not self.dir.exists():
             return None
-        return self.dir.read_json(LOCK_FILE, LOCK_SHAPE, self.remedy())
+        holder = self.dir.read_json(LOCK_FILE, LOCK_SHAPE, self.remedy())
+        if holder is not None:
+            problem = lock_time_problem(holder, self.clock())
+            if problem:
+                path = self.dir.file(LOCK_FILE)
+                raw = validate.read_regular_file(path, MAX_STATE_BYTES, "lock", StateError)
+                raise StateFileError(path, problem, self.remedy(), len(raw), hashlib.sha256(raw).hexdigest())
+        return holder
 
     def _read_or_break(self, force: bool) -> Tuple[Optional[Dict[str, Any]], Optional[StateFileError]]:
         """(holder, None), or with ``force`` (None, the error) for a lock file that cannot be read."""

@@ -68,7 +68,14 @@ def _with(data, path, value):
     return out
 
 
-_MISSING = object()
+class _Missing:
+    """A field removed; its repr is stable, so test ids are the same in every process (pytest-xdist)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+_MISSING = _Missing()
 
 LOCK_DAMAGE = [
     ("not JSON", b"{owner: alice", "is not valid JSON"),
@@ -77,6 +84,8 @@ LOCK_DAMAGE = [
     ("JSON string", b'"locked"', "holds a string ('locked'), expected a JSON object"),
     ("not UTF-8", b"\xff\xfe{}", "is not UTF-8 text"),
     ("NaN expiry", None, "is not valid JSON (NaN is not a number zerodown writes"),
+    ("1e400 expiry", b'{"run_id": "r", "started_epoch": 1, "expires_epoch": 1e400}', "field expires_epoch is inf"),
+    ("nested too deep", b'{"run_id": ' + b"[" * 50000 + b"]" * 50000 + b"}", "is JSON nested deeper than 100"),
 ]
 LOCK_FIELDS = [
     (("expires_epoch",), "soon", "field expires_epoch is a string ('soon'), expected a finite number"),
@@ -86,6 +95,13 @@ LOCK_FIELDS = [
     (("started_epoch",), [1], "field started_epoch is a list, expected a finite number"),
     (("owner",), {"name": "alice"}, "field owner is a JSON object, expected a string or null"),
     (("pid",), "4242", "field pid is a string ('4242'), expected an integer or null"),
+    # well-typed, but times no lock this collection wrote can have: read as live, they would block for ever
+    (("expires_epoch",), 1e300, "field expires_epoch is 1e+300, more than the longest TTL (2592000 seconds) after"),
+    (("started_epoch",), 1e300, "field started_epoch is 1e+300, not a time a lock was taken"),
+    (("started_epoch",), -5.0, "field started_epoch is -5.0, not a time a lock was taken"),
+    (("expires_epoch",), 10.0, "field expires_epoch is 10.0, before started_epoch"),
+    (("ttl",), 1e300, "field ttl is 1e+300, not 1 to 2592000 seconds"),
+    (("ttl",), 0, "field ttl is 0, not 1 to 2592000 seconds"),
 ]
 
 
@@ -320,3 +336,36 @@ def test_what_would_not_read_back_is_never_written(ledger, state):
     with pytest.raises(LedgerError, match="nothing was written"):
         ledger.update("run-1", hosts={"app2": {"batch": "first"}})
     assert open(state.file(LEDGER_FILE)).read() == before
+
+
+# -- the state directory itself, the audit log -------------------------------------------------------------
+
+
+def test_a_symlinked_state_directory_is_refused_and_its_target_left_alone(tmp_path, clock):
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o755)
+    (tmp_path / "state").mkdir()
+    os.symlink(str(target), str(tmp_path / "state" / "shop"))
+    lock = DeployLock(StateDir(str(tmp_path / "state"), "shop"), clock=clock)
+    for call in (lock.read, lambda: lock.acquire("alice", "run-1", ttl=600), lambda: lock.release("run-1")):
+        with pytest.raises(_lock.StateError, match="is a symlink .to %s., not a directory: nothing was" % target):
+            call()
+    assert os.stat(target).st_mode & 0o777 == 0o755 and os.listdir(target) == []
+    os.unlink(str(tmp_path / "state" / "shop"))
+    (tmp_path / "state" / "shop").write_text("x")
+    with pytest.raises(_lock.StateError, match="is a regular file, not a directory"):
+        lock.acquire("alice", "run-1", ttl=600)
+
+
+def test_an_audit_record_never_glues_onto_a_cut_off_last_line(lock):
+    lock.acquire("alice", "run-1", release="v2", ttl=600)
+    path = lock.dir.file(_lock.AUDIT_FILE)
+    with open(path, "ab") as handle:
+        handle.write(b'{"at": "2026-01-01T00:00:00Z", "event": "acq')  # a crash (or a full disk) mid-record
+    lock.release("run-1")
+    lines = open(path, "rb").read().splitlines()
+    assert lines[-2] == b'{"at": "2026-01-01T00:00:00Z", "event": "acq'
+    assert json.loads(lines[-1])["event"] == "release"
+    entries = lock.dir.audit_entries()
+    assert [e["event"] for e in entries] == ["acquire", "unreadable", "release"]
+    assert entries[1]["line"].endswith('"event": "acq')
