@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
+    DeployLock,
     Leaf,
     ListOf,
     MapOf,
@@ -347,6 +348,11 @@ class Ledger:
             current = self.read()
             new = self.plan_update(current, run_id, **changes)
             changed = _strip_times(new) != _strip_times(current)
+            # a new phase is progress: the lock this run holds in the same directory is refreshed in the same call
+            # (no task of its own), so a lock outlives a deploy that keeps moving however long its phases take
+            refreshed = (
+                DeployLock(self.dir, self.clock).refresh_if_held(run_id) if changes.get("phase") and not check else None
+            )
             if changes.get("outcome") not in (None, "running", "planned") and not touched(new):
                 # A deploy that moved nothing (nothing to do, or stopped before its first change) is not one to
                 # roll back to: the ledger of the last real deploy becomes current again, and this run's stays
@@ -359,7 +365,10 @@ class Ledger:
                     return {"changed": True, "ledger": new, "previous": current, "restored": earlier}
             if changed and not check:
                 self.dir.replace_json(LEDGER_FILE, new)
-            return {"changed": changed, "ledger": new if changed else current, "previous": current}
+            out = {"changed": changed, "ledger": new if changed else current, "previous": current}
+            if refreshed:
+                out["lock"] = refreshed["lock"]
+            return out
 
         if check or not self.dir.exists():
             # No state directory, no ledger: the refusal needs no guard, and must not create the directory.
@@ -599,7 +608,9 @@ def report(out: Dict[str, Any]) -> Dict[str, Any]:
     """A ledger call's module result from {changed, ledger, previous}: the ledger, the moved hosts, the phase
     seconds, the summary (set_stats) and its lines, and the diff."""
     current = out["ledger"] or {}
+    refreshed = {"lock_expires_at": out["lock"]["expires_at"]} if out.get("lock") else {}
     return dict(
+        refreshed,
         changed=out["changed"],
         ledger=out["ledger"],
         moved_hosts=moved_hosts(current),

@@ -689,6 +689,19 @@ class DeployLock:
 
         return self.dir.guarded(attempt)
 
+    def refresh_if_held(self, run_id: str) -> Optional[Dict[str, Any]]:
+        """Refresh the lock (its own TTL, from now) when ``run_id`` holds it; None when it does not.
+
+        For the ledger, which calls it inside its own guarded section at every new phase, so a deploy keeps its
+        lock for as long as it makes progress. A lock held by another run is left alone: a standalone rollback
+        holds its own lock while it records on the ledger of the run it rolls back, and a run whose lock was
+        taken over finds out from the ledger, which the new run restarted under its own run id.
+        """
+        holder = self.read()
+        if holder is None or holder.get("run_id") != run_id:
+            return None
+        return self._write_refresh(holder, None)
+
     def _write_refresh(self, holder: Dict[str, Any], ttl: Optional[float]) -> Dict[str, Any]:
         lock = self.refreshed(holder, ttl)
         self.dir.replace_json(LOCK_FILE, lock)

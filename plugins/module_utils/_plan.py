@@ -155,6 +155,10 @@ def batches(hosts: Sequence[str], size: int) -> List[List[str]]:
 HOST_CALL_MARGIN = 30
 
 
+#: Seconds the lock TTL adds to the worst case when zerodown_lock_ttl is not given.
+LOCK_TTL_MARGIN = 600
+
+
 def worst_case_seconds(batch_count: int, drain: float, stop: float, ready: float) -> int:
     """The longest a deploy can take before its timeouts stop it: every batch at its limits, plus a fixed part."""
     return int(batch_count * (drain + stop + ready + 10) + 120)
@@ -622,9 +626,18 @@ def build_plan(
         worst = worst_case_seconds(1, timeouts["drain"] * 2, timeouts["stop"], timeouts["ready"])
     bake_plan = bake(variables, lb, problems) if mode == "deploy" else {"time": 0.0}
     worst += int(bake_plan["time"])
-    ttl = worst + 600
+    ttl = worst + LOCK_TTL_MARGIN
     if variables.get("zerodown_lock_ttl"):
-        ttl = int(_number(variables, "zerodown_lock_ttl", problems, validate.WHOLE_SECONDS) or ttl)
+        given = int(_number(variables, "zerodown_lock_ttl", problems, validate.WHOLE_SECONDS))
+        if given and given < worst:
+            # the lock would expire while the deploy may still be running, and another run may then take it over
+            problems.append(
+                "zerodown_lock_ttl is %d s, less than the %d s this deploy can take at its timeouts (its worst case): "
+                "the lock could expire mid-deploy and a second deploy take it over; remove zerodown_lock_ttl (the plan "
+                "then uses %d s, the worst case plus %d s) or set it to at least %d"
+                % (given, worst, worst + LOCK_TTL_MARGIN, LOCK_TTL_MARGIN, worst)
+            )
+        ttl = given or ttl
     elif ttl > validate.MAX_SECONDS:
         problems.append(
             "the deploy can take %d s at its timeouts, more than the %d s a lock may be held: lower the timeouts "

@@ -87,7 +87,11 @@ options:
     description: Number of the batch the O(hosts) belong to; appended to the per-batch progress.
     type: int
   phase:
-    description: Name of the phase starting now; the previous phase ends now.
+    description:
+      - Name of the phase starting now; the previous phase ends now.
+      - A new phase also refreshes the deploy lock O(run_id) holds in the same directory (its own TTL, from now;
+        audited), in this same call, so the lock lasts as long as the deploy makes progress. A lock held by
+        another run is left alone.
     type: str
   outcome:
     description:
@@ -186,6 +190,10 @@ phase_seconds:
   description: Seconds spent per phase name (closed phases only).
   returned: always
   type: dict
+lock_expires_at:
+  description: When the deploy lock O(run_id) holds now expires (UTC), after a O(phase) refreshed it.
+  returned: when O(phase) refreshed the lock
+  type: str
 summary:
   description:
     - The run in a few keys, for C(set_stats) (AWX / Automation Controller job artifacts) - C(zerodown_release),

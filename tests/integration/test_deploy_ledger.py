@@ -80,3 +80,22 @@ def test_a_corrupt_ledger_is_named_and_left_as_it_is(tmp_path):
             assert str(_file(tmp_path)) in out["msg"] and problem in out["msg"], out["msg"]
             assert "move it aside" in out["msg"] and "writable" not in out["msg"]
             assert _file(tmp_path).read_bytes() == damage
+
+
+def test_a_new_phase_refreshes_the_deploy_lock_of_the_run_in_the_same_call(tmp_path):
+    """The phase records of deploy.yml keep the lock: each pushes its expiry to now + its TTL (audited)."""
+    lock_args = {"app": "shop", "path": str(tmp_path / "state"), "run_id": "run-1", "owner": "ops", "ttl": 60}
+    taken = run_module("deploy_lock", lock_args)
+    assert not taken["failed"], taken
+    lock_file = tmp_path / "state" / "shop" / "deploy.lock"
+    before = json.loads(lock_file.read_text())
+    run_module("deploy_ledger", _args(tmp_path, state="started", release="v2", lb_state=LB))
+    check = run_module("deploy_ledger", _args(tmp_path, phase="stage"), check=True)
+    assert "lock_expires_at" not in check and json.loads(lock_file.read_text()) == before
+    recorded = run_module("deploy_ledger", _args(tmp_path, phase="stage"))
+    assert not recorded["failed"], recorded
+    after = json.loads(lock_file.read_text())
+    assert after["run_id"] == "run-1" and after["expires_epoch"] > before["expires_epoch"]
+    assert recorded["lock_expires_at"] == after["expires_at"] and after["refreshed_at"]
+    audit = (tmp_path / "state" / "shop" / "audit.log").read_text().splitlines()
+    assert json.loads(audit[-1])["event"] == "refresh"

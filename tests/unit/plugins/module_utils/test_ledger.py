@@ -13,7 +13,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (
     summary,
     summary_lines,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir
+from ansible_collections.zerodown.deploy.plugins.module_utils._lock import DeployLock, LockHeld, StateDir
 
 
 @pytest.fixture
@@ -289,3 +289,51 @@ def test_an_unreachable_host_is_reported_kept_out_of_the_pool_and_retried_later(
     assert "web2" not in plan["restore"]["lb"] and plan["restore"]["lb"]["web1"]["state"] == "ready"
     assert summary(data)["zerodown_hosts"]["app2"] == "unknown (unreachable)"
     assert any(line.startswith("unreachable: app2 - left out of the pool (maint)") for line in summary_lines(data))
+
+
+# -- a new phase refreshes the lock the run holds --------------------------------------------------------------
+
+
+def test_each_new_phase_refreshes_the_lock_this_run_holds(ledger, clock):
+    lock = DeployLock(ledger.dir, clock=clock)
+    lock.acquire("ops", "run-1", release="v2", ttl=600)
+    ledger.start("run-1", "v2", LB)
+    for phase in ("stage", "batch 1", "batch 2", "smoke"):
+        clock.now += 500  # each phase takes most of the TTL: the deploy as a whole far outlasts it
+        out = ledger.update("run-1", phase=phase)
+        assert lock.read()["expires_epoch"] == clock.now + 600 and out["lock"]["run_id"] == "run-1"
+        assert ledger_mod.report(out)["lock_expires_at"] == out["lock"]["expires_at"]
+    assert not lock.is_expired(lock.read())
+    # the lock stayed this run's: another run is refused all along
+    with pytest.raises(LockHeld):
+        lock.acquire("eve", "run-2", release="v3", ttl=600)
+    assert [e["event"] for e in ledger.dir.audit_entries()].count("refresh") == 4
+
+
+def test_a_record_without_phase_a_check_run_or_another_runs_lock_refresh_nothing(ledger, clock):
+    lock = DeployLock(ledger.dir, clock=clock)
+    lock.acquire("ops", "run-1", release="v2", ttl=600)
+    ledger.start("run-1", "v2", LB)
+    before = lock.read()
+    clock.now += 100
+    ledger.update("run-1", hosts={"app1": {"previous": "v1"}})
+    assert ledger.update("run-1", phase="x", check=True).get("lock") is None
+    assert lock.read() == before
+    # a standalone rollback holds its own lock while recording on the ledger of the run it rolls back
+    lock.release("run-1")
+    lock.acquire("ops", "rollback-1", release="rollback", ttl=900)
+    held = lock.read()
+    assert "lock" not in ledger.update("run-1", phase="rollback")
+    assert lock.read() == held
+
+
+def test_a_run_whose_lock_was_taken_over_is_stopped_by_its_next_phase(ledger, clock):
+    lock = DeployLock(ledger.dir, clock=clock)
+    lock.acquire("ops", "run-1", release="v2", ttl=600)
+    ledger.start("run-1", "v2", LB)
+    clock.now += 601  # no phase for longer than the TTL: the lock expired
+    lock.acquire("eve", "run-2", release="v3", ttl=600)
+    ledger.start("run-2", "v3", LB)
+    with pytest.raises(LedgerError, match="belongs to run 'run-2', not 'run-1'"):
+        ledger.update("run-1", phase="batch 2")
+    assert lock.read()["run_id"] == "run-2"

@@ -110,6 +110,24 @@ def test_a_wrong_checksum_is_refused_before_anything(artifact):
         plan(deploy_vars(artifact, zerodown_artifact_checksum="abc"))
 
 
+def test_a_lock_ttl_below_the_plans_own_worst_case_is_refused(artifact):
+    """A lock that expires while the deploy may still run lets a second deploy take it over."""
+    worst = plan(deploy_vars(artifact))["worst_case_seconds"]
+    assert worst == worst_case_seconds(4, 60, 30, 60) == 760
+    with pytest.raises(PlanError) as err:
+        plan(deploy_vars(artifact, zerodown_lock_ttl=60))
+    message = str(err.value)
+    assert "zerodown_lock_ttl is 60 s, less than the 760 s this deploy can take at its timeouts" in message
+    assert "remove zerodown_lock_ttl (the plan then uses 1360 s" in message and "at least 760" in message
+    many = ["app%d" % n for n in range(1, 101)]
+    with pytest.raises(
+        PlanError, match="zerodown_lock_ttl is 3600 s, less than the %d s" % worst_case_seconds(100, 60, 30, 60)
+    ):
+        plan(deploy_vars(artifact, zerodown_lock_ttl=3600), apps=many)
+    assert plan(deploy_vars(artifact, zerodown_lock_ttl=760))["lock_ttl"] == 760
+    assert plan(deploy_vars(artifact, zerodown_lock_ttl="7200"))["lock_ttl"] == 7200
+
+
 def test_a_url_needs_a_checksum(artifact):
     with pytest.raises(PlanError, match="is a URL .* set zerodown_artifact_checksum"):
         plan(deploy_vars(artifact, zerodown_artifact="https://example.invalid/shop.tar.gz"))
