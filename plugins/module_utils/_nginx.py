@@ -337,13 +337,24 @@ class Nginx:
 
     def read_text(self) -> str:
         try:
-            with open(self.servers_file) as handle:
-                return handle.read()
+            with open(self.servers_file, "rb") as handle:
+                raw = handle.read()
         except OSError as exc:
             raise NginxFileError(
                 "cannot read the nginx servers file %s: %s (create it with the upstream's server lines and "
                 "include it inside the upstream block)" % (self.servers_file, exc.strerror or exc)
             ) from exc
+        try:
+            # UTF-8 whatever the module's locale: the file is written back as UTF-8, and a byte read otherwise
+            # would be written back as another
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise NginxFileError(
+                "the nginx servers file %s is not UTF-8 text: byte 0x%02x on line %d (%r): nothing was changed; "
+                "this file holds only 'server host:port [params];' lines - fix or rewrite that line"
+                % (self.servers_file, raw[exc.start], line, raw.split(b"\n")[line - 1][:80])
+            ) from None
 
     def read(self, upstream: Optional[str] = None) -> List[NginxServer]:
         named, servers = parse_servers(self.read_text(), self.servers_file)
@@ -363,7 +374,7 @@ class Nginx:
             mode = 0o644
         fd, tmp = tempfile.mkstemp(prefix=".zerodown-", dir=directory)
         try:
-            with os.fdopen(fd, "w") as handle:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
             os.chmod(tmp, mode)
             os.replace(tmp, self.servers_file)

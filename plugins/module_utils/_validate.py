@@ -230,6 +230,73 @@ def whole_number_text(value: Any, what: str, error: Error = ValidationError) -> 
     return value
 
 
+_SIGNED_WHOLE = re.compile(r"[+-]?[0-9]+")
+_NOT_FINITE = ("inf", "infinity", "nan")
+
+
+def raw_number_problem(raw: Any, argument_spec: Mapping[str, Any], prefix: str = "") -> Optional[str]:
+    """A message naming the first int or float option the task gave as text not written with the digits 0-9, or None.
+
+    ``raw`` is what the task gave, before Ansible converted it for the module: int() and float() read '٥' as 5,
+    '١٢' as 12 and '1_0' as 10, so by the time a module sees its options the evidence is gone. Options with
+    ``options`` (a dict, or a list of dicts) are walked too.
+    """
+    if not isinstance(raw, Mapping):
+        return None
+    for name, spec in argument_spec.items():
+        value = raw.get(name)
+        kind = spec.get("type", "str")
+        where = prefix + name
+        if kind in ("int", "float") and isinstance(value, str):
+            problem = _raw_number_problem(value, kind, where)
+        elif kind == "list" and spec.get("elements") in ("int", "float") and isinstance(value, list):
+            problem = next(
+                (
+                    found
+                    for index, item in enumerate(value)
+                    if isinstance(item, str)
+                    for found in [_raw_number_problem(item, spec["elements"], "%s[%d]" % (where, index))]
+                    if found
+                ),
+                None,
+            )
+        elif spec.get("options") and isinstance(value, Mapping):
+            problem = raw_number_problem(value, spec["options"], where + ".")
+        elif spec.get("options") and isinstance(value, list):
+            problem = next(
+                (
+                    found
+                    for index, item in enumerate(value)
+                    for found in [raw_number_problem(item, spec["options"], "%s[%d]." % (where, index))]
+                    if found
+                ),
+                None,
+            )
+        else:
+            problem = None
+        if problem:
+            return problem
+    return None
+
+
+def _raw_number_problem(value: str, kind: str, where: str) -> Optional[str]:
+    text = value.strip()
+    if kind == "int" and _SIGNED_WHOLE.fullmatch(text):
+        return None
+    if kind == "float" and (_DECIMAL.fullmatch(text) or text.lower().lstrip("+-") in _NOT_FINITE):
+        return None  # the module's own check says what is wrong with inf and nan
+    return (
+        "%s=%s is not a number written with the digits 0-9 (Python reads '\u0665' as 5 and '1_0' as 10, so it would "
+        "have been taken for one): write it as plain digits, e.g. 10 or 2.5" % (where, shown(value))
+    )
+
+
+def input_problem(params: Any, argument_spec: Mapping[str, Any], raw: Any = None) -> Optional[str]:
+    """The first problem of a module's input that Ansible's own checks let through: a NUL byte anywhere
+    (``nul_problem``), a number written with other than the digits 0-9 (``raw_number_problem`` on ``raw``)."""
+    return nul_problem(params) or raw_number_problem(raw, argument_spec)
+
+
 # -- NUL bytes ---------------------------------------------------------------------------
 
 

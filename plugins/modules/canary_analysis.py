@@ -414,7 +414,7 @@ looked:
   sample: 14
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _bake as bake  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary  # noqa: E402
@@ -595,7 +595,7 @@ def main(clock=None):
     )
     argument_spec.update(canary.Thresholds.argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    nul = validate.nul_problem(module.params)
+    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
     if nul:
         module.fail_json(msg=nul)
     # credentials in any URL or password= given are masked in all that is printed, the invocation too

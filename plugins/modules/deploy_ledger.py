@@ -225,7 +225,7 @@ rollback:
       type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
@@ -275,7 +275,7 @@ def main():
         ],
         supports_check_mode=True,
     )
-    nul = validate.nul_problem(module.params)
+    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
     if nul:
         module.fail_json(msg=nul)
     # credentials in any URL or password= given are masked in all that is printed, the invocation too

@@ -272,7 +272,7 @@ summary_lines:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledgers  # noqa: E402
@@ -358,7 +358,7 @@ def main():
         required_if=[("state", "acquired", ["run_id"]), ("state", "refreshed", ["run_id"])],
         supports_check_mode=True,
     )
-    nul = validate.nul_problem(module.params)
+    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
     if nul:
         module.fail_json(msg=nul)
     # credentials in any URL or password= given are masked in all that is printed, the invocation too

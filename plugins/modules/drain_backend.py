@@ -228,7 +228,7 @@ remaining:
   sample: {"/run/haproxy/admin.sock": {"web1": 2}}
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
@@ -261,7 +261,7 @@ def main():
         mutually_exclusive=[["server", "servers"]],
         supports_check_mode=True,
     )
-    nul = validate.nul_problem(module.params)
+    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
     if nul:
         module.fail_json(msg=nul)
     # credentials in any URL or password= given are masked in all that is printed, the invocation too

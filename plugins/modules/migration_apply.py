@@ -291,7 +291,7 @@ import os  # noqa: E402
 import socket  # noqa: E402
 import traceback  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._db import (  # noqa: E402
@@ -360,7 +360,7 @@ def main():
         required_one_of=[("dsn", "dialect")],
         supports_check_mode=True,
     )
-    nul = validate.nul_problem(module.params)
+    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
     if nul:
         module.fail_json(msg=nul)
     p = module.params

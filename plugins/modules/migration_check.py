@@ -283,7 +283,7 @@ import os  # noqa: E402
 import traceback  # noqa: E402
 from typing import List, Tuple  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import (  # noqa: E402
@@ -408,7 +408,7 @@ def main() -> None:
         required_one_of=[("path", "sql")],
         supports_check_mode=True,
     )
-    nul = validate.nul_problem(module.params)
+    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
     if nul:
         module.fail_json(msg=nul)
     # credentials in any URL or password= given are masked in all that is printed, the invocation too

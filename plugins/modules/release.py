@@ -383,7 +383,7 @@ import errno  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _http as http  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
@@ -530,7 +530,7 @@ def main():
         ],
         supports_check_mode=True,
     )
-    nul = validate.nul_problem(module.params)
+    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
     if nul:
         module.fail_json(msg=nul)
     p = module.params

@@ -320,7 +320,7 @@ rounds:
           sample: "timed out: no answer within 10s"
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # noqa: E402
@@ -454,7 +454,7 @@ def main() -> None:
         required_by={"client_key": "client_cert"},
         supports_check_mode=True,
     )
-    nul = validate.nul_problem(module.params)
+    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
     if nul:
         module.fail_json(msg=nul)
     # Credentials in a URL's user-info are masked wherever they would appear (results, messages, invocation).

@@ -438,3 +438,14 @@ def test_the_provider_refuses_a_decoy_before_reading_anything(fake_nginx, tmp_pa
     (tmp_path / "nginx.pid").write_text("1")
     with pytest.raises(lb.LBApplyError, match="PID 1"):
         lb.NginxProvider(control).read("app")
+
+
+@pytest.mark.parametrize("raw", [b"server 10.0.0.1:80;\nserver 10.0.0.2:80; # caf\xe9\n", b"\xff", b"server \x80;\n"])
+def test_a_servers_file_that_is_not_utf8_is_named_not_a_traceback(fake_nginx, tmp_path, raw):
+    control = fake_nginx[0]
+    (tmp_path / "app.servers").write_bytes(raw)
+    with pytest.raises(NginxFileError, match=r"app.servers is not UTF-8 text: byte 0x.. on line \d .*nothing was"):
+        control.read("app")
+    with pytest.raises(lb.LBValidationError, match="is not UTF-8 text"):
+        lb.NginxProvider(control).read("app")
+    assert (tmp_path / "app.servers").read_bytes() == raw

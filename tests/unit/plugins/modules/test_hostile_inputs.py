@@ -156,6 +156,37 @@ def test_numbers_are_finite_and_bounded(module, args, fragment, hostile):
     assert ws.files() == files
 
 
+@pytest.mark.parametrize("text", ["\u0665", "1_0", "\u0661\u0662", "\uff15", "1_000.5", "\u0665e1"])
+@pytest.mark.parametrize(
+    "module, args, option",
+    [
+        (drain_backend, lambda t: dict(LB, server="web3", timeout=t), "timeout"),
+        (switch_traffic, lambda t: dict(LB, active=["web1"], healthy_timeout=t), "healthy_timeout"),
+        (canary_analysis, lambda t: dict(LB, canary_servers=["web3"], pause=t), "pause"),
+        (readiness_probe, lambda t: {"url": "http://127.0.0.1:9/", "interval": t}, "interval"),
+        (smoke_test, lambda t: {"base_url": "http://x", "checks": [{"name": "a"}], "request_timeout": t}, "timeout"),
+        (
+            smoke_test,
+            lambda t: {"base_url": "http://x", "checks": [{"name": "a", "max_latency_ms": t}]},
+            "checks[0].max_latency_ms",
+        ),
+        (deploy_lock, lambda t: {"app": "shop", "run_id": "r1", "path": TMP + "/state", "ttl": t}, "ttl"),
+        (release, lambda t: {"app": "shop", "state": "pruned", "keep": t, "base_dir": TMP + "/opt"}, "keep"),
+    ],
+    ids=["drain", "switch", "canary", "readiness", "smoke", "smoke-check", "lock", "release"],
+)
+def test_numbers_in_other_digits_or_with_underscores_are_refused_as_given(module, args, option, text, hostile):
+    """Ansible turns '\u0665' into 5 and '1_0' into 10 before the module runs: the task's own text is checked."""
+    files = {}
+    result, ws = hostile(module, args(text), before=lambda ws: files.update(ws.files()))
+    if option in ("ttl", "keep") and ("." in text or "e" in text):
+        refused(result)  # an int option: Ansible itself refuses '1_000.5'
+        return
+    refused(result, "%s=%r is not a number written with the digits 0-9" % (option, text))
+    untouched(ws)
+    assert ws.transport.requests == [] and ws.files() == files
+
+
 def test_a_lock_ttl_of_1e13_is_refused_and_takes_no_lock(hostile):
     result, ws = hostile(deploy_lock, {"app": "shop", "run_id": "r1", "path": TMP + "/state", "ttl": 1e13})
     refused(result, "ttl=10000000000000: give a whole number of 1 or more seconds, at most 2592000")
