@@ -171,6 +171,13 @@ def analyze_sql(
     if history:
         catalog.replayed += 1
     findings = analyzer.findings
+    if analyzer.not_sql:
+        # Not a migration (a config file, /etc/shadow given as path): its one finding, and not a word of the file
+        # in it - the module's result and the deploy's report are read by more people than the file is.
+        findings = [f for f in findings if f.rule == "unparsed"][:1]
+        for f in findings:
+            f.statement = ""
+            f.message += " (no statement of it reads as SQL, so none of its content is shown: is it a migration file?)"
     report.statement_spans = list(analyzer.spans)
     good, bad = parse_waivers(up)
     for lineno, excerpt, problem in bad:

@@ -584,6 +584,8 @@ class Analyzer:
         self.fk_checks_off = False
         self.lexed = 0
         self.unreadable = 0
+        #: not one statement of the file reads as SQL: it is no migration, and nothing of it may be quoted
+        self.not_sql = False
         # Prisma writes what a rebuild drops in a comment; that is the old definition we cannot see otherwise
         self.declared_drops: Dict[str, Set[str]] = {}
         for m in _PRISMA_DROP_RE.finditer(text):
@@ -662,9 +664,11 @@ class Analyzer:
         if problem is None and split_error is not None:
             problem = (split_error.offset, "")
         self._prescan(pieces)
+        read = 0
         for piece in pieces:
             if problem is not None and (piece.end > problem[0] or ";" not in masked[piece.end : problem[0]]):
                 break  # the statement runs into the unterminated quote; reported below
+            read += 1
             ctx = _Ctx(piece.start, self.line_of(piece.start), self.line_of(piece.end), 0)
             self.spans.append((ctx.outer_start_line, ctx.outer_end_line))
             self.statement(piece.text, piece.masked, ctx)
@@ -673,6 +677,8 @@ class Analyzer:
                 self.emit(ev.DropTable(table=name, how="recreate", **self.at(pending[0], pending[1])))
         if problem is not None:
             offset, what = problem
+            # nothing before the problem read as SQL either: no migration, quote none of it
+            self.not_sql = self.unreadable == read
             ctx = _Ctx(offset, self.line_of(offset), self.line_of(len(self.text)), 0)
             self.undetermined(
                 ctx,
@@ -692,6 +698,7 @@ class Analyzer:
                 ctx, "", "no SQL statement found in this file (empty, or only comments)", True, severity="warning"
             )
         elif self.unreadable == len(pieces):
+            self.not_sql = True
             ctx = _Ctx(pieces[0].start, 1, 1, 0)
             self.undetermined(
                 ctx,

@@ -363,3 +363,20 @@ def test_artifact_members_leaving_the_release_are_refused(member, hostile):
     leftovers = {k for k in ws.files() if k not in files}
     assert not [k for k in leftovers if "releases/" in k and not k.endswith("releases")], leftovers
     assert ws.commands == []
+
+
+SHADOW = "root:$6$zdSECRETsalt$hashhashhashhash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"
+
+
+@pytest.mark.parametrize("content", [SHADOW, "[main]\npassword = zdSECRETvalue\n", "zdSECRET " * 100])
+def test_migration_check_quotes_nothing_of_a_file_that_is_not_a_migration(content, hostile):
+    """A readable file given as path (/etc/shadow, a config file) is named as not SQL; none of it is printed."""
+
+    def plant(ws):
+        with open(os.path.join(ws.root, "shadow"), "w") as handle:
+            handle.write(content)
+
+    result, ws = hostile(migration_check, {"path": TMP + "/shadow", "dialect": "postgresql"}, before=plant)
+    refused(result, "so none of its content is shown: is it a migration file?")
+    shown = str(result)
+    assert "zdSECRET" not in shown and "root" not in shown.replace("/root", "") and "ROOT" not in shown, shown

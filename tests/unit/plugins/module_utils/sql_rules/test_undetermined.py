@@ -8,7 +8,8 @@ RULE = "undetermined"
 UNSAFE = [
     (
         "postgresql",
-        "FROBNICATE users;",
+        # beside SQL: a file where nothing reads as SQL is "unparsed" only, and none of it is quoted
+        "CREATE TABLE notes (id integer);\nFROBNICATE users;",
     ),
     (
         "sqlite",
