@@ -159,7 +159,17 @@ class HAProxyProvider(Provider):
         if text.endswith("%"):
             # Same arithmetic as HAProxy's own 'set weight b/s N%', done here so
             # the result is known before it is applied (plans, idempotence).
-            return info["initial_weight"] * int(text[:-1]) // 100
+            percent = int(text[:-1])
+            result = info["initial_weight"] * percent // 100
+            if percent and not result:
+                # rounded down to 0: the server would silently stop taking traffic, the opposite of what was asked
+                least = -(-100 // info["initial_weight"]) if info["initial_weight"] else None
+                raise LBValidationError(
+                    "weight %r of its initial weight %d is 0 (HAProxy rounds down), which takes it out of traffic: "
+                    "give %s, or weight 0 / state drain to take it out on purpose"
+                    % (weight, info["initial_weight"], "at least %d%%" % least if least else "a weight")
+                )
+            return result
         return int(text)
 
     def apply(self, backend: str, changes: ServerMap) -> None:
@@ -626,6 +636,26 @@ def read_back(providers: Sequence[Provider], backend: str, names: Optional[Seque
         except LBError as exc:
             out[provider.id] = {"error": str(exc)}
     return out
+
+
+def check_still_serving(before: Dict[str, ServerMap], after: Dict[str, Dict[str, Any]], backend: str) -> None:
+    """LBValidationError when a change leaves a backend that served with no server taking traffic.
+
+    A weight that rounds to 0, or a list of servers that drains the last ready one, would otherwise be applied
+    without a word, and every request to that load balancer fail.
+    """
+    was, will = serving(before), serving(after)
+    for lb_id in sorted(after):
+        if was.get(lb_id) and not will.get(lb_id):
+            states = ", ".join(
+                "%s %s weight %s" % (name, info.get("state"), info.get("weight"))
+                for name, info in sorted(after[lb_id].items())
+            )
+            raise LBValidationError(
+                "this change leaves backend %r on %s with no server taking traffic (%s): nothing was changed; keep at "
+                "least one server ready with a weight above 0 (now serving: %s)"
+                % (backend, lb_id, states, ", ".join(was[lb_id]))
+            )
 
 
 def serving(states: Dict[str, Any]) -> Dict[str, List[str]]:

@@ -252,6 +252,12 @@ def main():
             wanted = per_lb.get(provider.id, {})
             lb.check_servers(provider, backend, before[provider.id], list(wanted))
             plans[provider.id] = lb.plan(provider, before[provider.id], wanted)
+        if params["restore"] is None:  # a restore puts back what was there, serving or not
+            lb.check_still_serving(
+                {p.id: before[p.id] for p in providers},
+                {p.id: lb.expected(before[p.id], plans[p.id]) for p in providers},
+                backend,
+            )
     except (lb.LBError, ledger.LedgerError) as exc:
         module.fail_json(msg=str(exc), **result)
 

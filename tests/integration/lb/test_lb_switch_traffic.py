@@ -173,3 +173,26 @@ def test_validation_before_any_change(haproxy, haproxy2, backends, tmp_path, mod
             assert small.full_state() == small_before
     finally:
         small.stop()
+
+
+def test_a_weight_that_rounds_to_0_or_a_backend_left_with_no_server_is_refused(haproxy, module_runner):
+    """'5 %' of weight 10 is 0 in HAProxy's arithmetic: refused, not applied in silence; nor is a change that
+    leaves the backend with nobody to take its traffic."""
+    before = haproxy.full_state()
+    base = {"socket": [haproxy.socket], "backend": "app"}
+    for servers, message in (
+        ({"web1": {"weight": "5 %"}}, "weight '5 %' of its initial weight 10 is 0 (HAProxy rounds down)"),
+        ({"web1": {"weight": "9%"}}, "give at least 10%, or weight 0 / state drain"),
+        (
+            {"web1": {"weight": 0}, "web2": {"weight": "0%"}, "web3": {"state": "drain"}},
+            "leaves backend 'app' on %s with no server taking traffic" % haproxy.socket,
+        ),
+    ):
+        for check in (True, False):
+            result = module_runner("switch_traffic", dict(base, servers=servers), check=check)
+            assert result["failed"] and not result["changed"] and message in result["msg"], result
+    assert haproxy.full_state() == before
+    # taking traffic away on purpose, with someone left to serve, still works
+    kept = module_runner("switch_traffic", dict(base, servers={"web1": {"weight": "10%"}, "web3": {"state": "drain"}}))
+    assert not kept["failed"] and kept["serving"] == {haproxy.socket: ["web1", "web2"]}, kept
+    assert haproxy.server("web1")["weight"] == 1

@@ -394,3 +394,24 @@ def test_a_provider_whose_states_survive_a_restart_has_no_process_to_compare():
     provider = FakeProvider("nginx.conf", servers())
     assert provider.process() is None and lb.processes([provider]) == {}
     lb.check_same_process([provider], {"nginx.conf": {"pid": 1, "started": 1}}, {}, "app")
+
+
+def test_a_percentage_that_rounds_to_0_is_refused_naming_the_least_that_is_not():
+    runtime_provider = lb.HAProxyProvider("/run/haproxy/admin.sock")
+    info = {"state": "ready", "weight": 10, "initial_weight": 10}
+    assert runtime_provider.target_weight(info, "10%") == 1 and runtime_provider.target_weight(info, "0%") == 0
+    for given in ("5 %", "9%", "1%"):
+        with pytest.raises(lb.LBValidationError, match="of its initial weight 10 is 0 .*give at least 10%"):
+            runtime_provider.target_weight(info, given)
+    with pytest.raises(lb.LBValidationError, match="of its initial weight 3 is 0 .*at least 34%"):
+        runtime_provider.target_weight(dict(info, initial_weight=3), "33%")
+
+
+def test_a_change_that_leaves_no_server_taking_traffic_is_refused():
+    before = {"lb1": servers()}
+    drained = {"lb1": dict(servers(), web1={"state": "ready", "weight": 0}, web2={"state": "drain", "weight": 10})}
+    with pytest.raises(lb.LBValidationError, match="leaves backend 'app' on lb1 with no server taking traffic"):
+        lb.check_still_serving(before, drained, "app")
+    lb.check_still_serving(before, {"lb1": dict(servers(), web1={"state": "drain", "weight": 10})}, "app")
+    # a backend that served nobody before is not made worse by the change
+    lb.check_still_serving(drained, drained, "app")
