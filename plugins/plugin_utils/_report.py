@@ -75,7 +75,7 @@ KEEP: Dict[str, Tuple[str, ...]] = {
     "migration_check": ("compatible", "files", "findings"),
     "smoke_test": ("passed", "elapsed", "failed_checks", "checks"),
     "deploy_ledger": ("ledger", "summary"),
-    "deploy_plan": ("ansible_facts",),
+    "deploy_plan": ("ansible_facts", "plan"),  # plan: a result kept once already (safe_result is idempotent)
     # the lock starts the ledger and finishes it in the same calls (its ledger option)
     "deploy_lock": ("ledger", "summary"),
     "blue_green_state": ("live", "idle", "colours"),
@@ -119,7 +119,7 @@ def safe_result(action: Optional[str], raw: Any) -> Dict[str, Any]:
     short = module_name(action)
     out = _pick(raw, GENERIC_KEEP + KEEP.get(short or "", ()))
     if short == "deploy_plan":
-        plan = (out.pop("ansible_facts", None) or {}).get("zerodown_plan")
+        plan = (out.pop("ansible_facts", None) or {}).get("zerodown_plan", out.pop("plan", None))
         if isinstance(plan, Mapping):
             out["plan"] = _pick(plan, PLAN_KEEP)
     elif short == "release":
@@ -130,6 +130,8 @@ def safe_result(action: Optional[str], raw: Any) -> Dict[str, Any]:
             out["ready"] = _pick(out["ready"], READY_KEEP)
     elif short in ("deploy_ledger", "deploy_lock") and isinstance(out.get("ledger"), Mapping):
         out["ledger"] = _pick(out["ledger"], LEDGER_KEEP)
+        if "rollback" in raw or raw.get("queried") is True:  # state=query: another run's ledger, only read
+            out["queried"] = True
     elif short == "readiness_probe" and isinstance(out.get("results"), list):
         out["results"] = [_pick(r, PROBE_RESULT_KEEP) for r in out["results"] if isinstance(r, Mapping)]
     elif short == "smoke_test" and isinstance(out.get("checks"), list):
@@ -187,6 +189,7 @@ class _Builder:
         self.playbook: Optional[str] = None
         self.plan: Dict[str, Any] = {}
         self.ledger: Dict[str, Any] = {}
+        self.ledger_queried = False
         self.summary: Dict[str, Any] = {}
         self.cause_recorded = False
         self.segments: List[Dict[str, Any]] = []
@@ -334,6 +337,8 @@ class _Builder:
         if not isinstance(ledger, Mapping):
             return
         first = not self.ledger
+        # a ledger only read (state=query) is another run's: it names neither this run nor this run's report
+        self.ledger_queried = bool(item.get("queried")) and (first or self.ledger_queried)
         self.ledger = dict(ledger)
         self.index_servers()
         if isinstance(item.get("summary"), Mapping):
@@ -625,7 +630,10 @@ class _Builder:
             "summary": {
                 "app": ledger.get("app") or self.plan.get("app"),
                 "release": ledger.get("release") or self.plan.get("release"),
-                "run_id": ledger.get("run_id") or self.plan.get("run_id"),
+                # this run's own id (its plan's): a rollback run records on the ledger of the run it rolls back, and
+                # a report named after that run would overwrite the deploy's own report
+                "run_id": self.plan.get("run_id") or (None if self.ledger_queried else ledger.get("run_id")),
+                "ledger_run_id": ledger.get("run_id"),
                 "strategy": self.plan.get("strategy"),
                 "outcome": outcome,
                 "cause": cause,

@@ -501,3 +501,21 @@ def report_of(name: str) -> Dict[str, Any]:
 def write(name: str, directory: str) -> str:
     """Render one of RUNS with the callback's writer into ``directory``; the HTML file's path."""
     return write_report(report_of(name), directory, name)
+
+
+def ledger_query(plan_run_id: Optional[str] = None) -> List[Dict[str, Any]]:
+    """A later run that reads the ledger of the rolled-back deploy (state=query): with ``plan_run_id``, a standalone
+    rollback with a plan (and run id) of its own, which then finishes that ledger; without, a query alone."""
+    run = Run(t0=1_800_000_500.0)
+    run.play("Zerodown rollback")
+    if plan_run_id:
+        rollback_plan = plan(APP_HOSTS, SERVERS)
+        rollback_plan["ansible_facts"]["zerodown_plan"]["run_id"] = plan_run_id
+        run.task("Plan the rollback", "zerodown.deploy.deploy_plan", {"lb1": rollback_plan})
+    hosts = {h: {"server": h, "previous": "v1", "current": "v2", "status": "moved"} for h in ("app1", "app2")}
+    queried = dict(ledger(hosts, "running", ROLLBACK_CAUSE), rollback={"hosts": ["app2", "app1"]})
+    del queried["summary"]
+    run.task("Read the ledger", "zerodown.deploy.deploy_ledger", {"lb1": queried})
+    if plan_run_id:
+        run.task("Finish the ledger", "zerodown.deploy.deploy_ledger", {"lb1": ledger(hosts, "rolled_back")})
+    return run.events

@@ -338,3 +338,21 @@ def test_the_testkit_reads_the_path_the_callback_prints(tmp_path):
         report_path("deploy report: none (no zerodown.deploy module ran)\n")
     with pytest.raises(ReportBrowserError, match="enabled"):
         report_path("PLAY RECAP\n")
+
+
+@pytest.mark.parametrize("plan_run_id", [None, "20261201T121500-cd34"])
+def test_a_later_run_that_reads_a_deploys_ledger_never_overwrites_that_deploys_report(tmp_path, plan_run_id):
+    """A ledger query (or a standalone rollback finishing that ledger) writes a report of its own."""
+    cb, _display = make_callback(tmp_path)
+    replay(cb, runs.rolled_back())
+    deploy_files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(deploy_files) == ["shop-20261201T120000-ab12.html", "shop-20261201T120000-ab12.json"]
+    cb, display = make_callback(tmp_path)
+    replay(cb, runs.ledger_query(plan_run_id))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in deploy_files} == deploy_files
+    (written,) = [p for p in tmp_path.glob("*.json") if p.name not in deploy_files]
+    summary = json.loads(written.read_text())["summary"]
+    assert summary["run_id"] == plan_run_id and summary["ledger_run_id"] == "20261201T120000-ab12"
+    assert display.lines == ["deploy report: %s" % written.with_suffix(".html")]
+    if plan_run_id:
+        assert written.name == "shop-%s.json" % plan_run_id
