@@ -95,8 +95,10 @@ galaxy: venv link
 	  if grep -E '^(WARNING|ERROR)' importer.log; then echo "galaxy-importer: warnings or errors above"; exit 1; fi; \
 	  tail -1 importer.log
 
+# Two workers (pytest-xdist): every worker must collect the same test ids, so no id may hold an object's address
+# or depend on set order (tests/unit/test_testkit.py checks the ids of two collections).
 unit: venv link
-	$(PYTEST) tests/unit
+	$(PYTEST) -n 2 tests/unit
 
 integration: host venv link
 	$(PYTEST) -n 2 --dist loadfile --durations=10 tests/integration

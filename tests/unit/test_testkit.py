@@ -132,3 +132,26 @@ def test_peak_memory_counts_a_child_both_as_rss_and_as_pss():
         subprocess.run([sys.executable, "-c", child], check=True)
     assert peak.peak_bytes >= 40 * 2**20 and peak.peak_pss_bytes >= 35 * 2**20
     assert peak.peak_pss_bytes <= peak.peak_bytes
+
+
+def _unit_test_ids(hash_seed: str) -> list:
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", "tests/unit"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONHASHSEED=hash_seed),
+        timeout=300,
+        check=False,
+    )
+    ids = [line for line in out.stdout.splitlines() if "::" in line]
+    assert out.returncode == 0 and ids, out.stdout[-2000:] + out.stderr[-2000:]
+    return ids
+
+
+def test_unit_test_ids_are_the_same_in_every_process():
+    """make unit runs two pytest-xdist workers, which must collect the same ids: none may hold an object's address
+    (``<object object at 0x...>``) or depend on a process's hash seed (set order)."""
+    first, second = _unit_test_ids("1"), _unit_test_ids("4242")
+    assert first == second, sorted(set(first) ^ set(second))[:10]
+    assert not [i for i in first if re.search(r" at 0x[0-9a-f]+", i)]
