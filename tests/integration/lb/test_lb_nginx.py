@@ -170,14 +170,7 @@ def test_nginx_signals_only_a_verified_master_and_sees_the_reload(nginx, module_
         ]
         for content, message in cases:
             pid_file.write_text(content + "\n")
-            args = dict(nginx.module_args, server=web2, timeout=10)
-            args["nginx"] = dict(args["nginx"], pid_file=str(pid_file))
-            for module, extra in (("drain_backend", {}), ("switch_traffic", {"servers": {web2: {"weight": 3}}})):
-                call = dict(args, **extra)
-                if module == "switch_traffic":
-                    call.pop("server"), call.pop("timeout")
-                result = module_runner(module, call)
-                assert result["failed"] and not result["changed"], result
+            for result in _drain_and_switch_with_pid_file(nginx, module_runner, str(pid_file)):
                 assert message in result["msg"] and "nothing was signalled" in result["msg"], result["msg"]
                 assert str(pid_file) in result["msg"]
         for proc, hup in decoys:
@@ -198,6 +191,22 @@ def test_nginx_signals_only_a_verified_master_and_sees_the_reload(nginx, module_
     assert new and not new & workers and control.alive(workers) == set()
 
 
+def _drain_and_switch_with_pid_file(nginx, module_runner, pid_file):
+    """drain_backend and switch_traffic on web2 of ``nginx``, told ``pid_file``: both refused, nothing changed."""
+    web2 = nginx.addresses["web2"]
+    args = dict(nginx.module_args, server=web2, timeout=10)
+    args["nginx"] = dict(args["nginx"], pid_file=pid_file)
+    results = []
+    for module, extra in (("drain_backend", {}), ("switch_traffic", {"servers": {web2: {"weight": 3}}})):
+        call = dict(args, **extra)
+        if module == "switch_traffic":
+            call.pop("server"), call.pop("timeout")
+        result = module_runner(module, call)
+        assert result["failed"] and not result["changed"], result
+        results.append(result)
+    return results
+
+
 def _second_nginx(tmp_path, backends, options):
     """Another real nginx over the same backends, started from ``tmp_path`` with ``options`` (relative paths)."""
     return NginxInstance(tmp_path / "other", backends, start=(options, tmp_path))
@@ -213,15 +222,7 @@ def test_a_second_master_started_with_relative_paths_is_never_signalled(nginx, b
         control, other_control = _control(nginx), _control(other)
         ours, theirs = control.workers(), other_control.workers()
         original = Path(nginx.servers_file).read_text()
-        web2 = nginx.addresses["web2"]
-        args = dict(nginx.module_args, server=web2, timeout=10)
-        args["nginx"] = dict(args["nginx"], pid_file=other.pid_file)
-        for module, extra in (("drain_backend", {}), ("switch_traffic", {"servers": {web2: {"weight": 3}}})):
-            call = dict(args, **extra)
-            if module == "switch_traffic":
-                call.pop("server"), call.pop("timeout")
-            result = module_runner(module, call)
-            assert result["failed"] and not result["changed"], result
+        for result in _drain_and_switch_with_pid_file(nginx, module_runner, other.pid_file):
             assert "master of another nginx (its configuration file is %s/other/nginx.conf" % tmp_path in result["msg"]
             assert "nothing was signalled" in result["msg"] and nginx.conf in result["msg"], result["msg"]
         assert other_control.workers() == theirs, "the other nginx was reloaded"
