@@ -60,8 +60,11 @@ options:
         description:
           - The running nginx master's pid file (its C(pid) directive); the reload is a SIGHUP to that PID.
           - "The PID is verified first and nothing is signalled otherwise: not 1 or below, C(/proc/<pid>/exe) is
-            O(nginx.binary), the process title is C(nginx: master process) and, when the master's command line
-            names a C(-c), it is O(nginx.conf). The reload counts once that same master has new worker processes."
+            O(nginx.binary), the process title is C(nginx: master process) and the master reads O(nginx.conf): its
+            C(-c) (or, without one, the path compiled in, from C(nginx -V)) resolved against its C(-p) (or the
+            prefix compiled in) and a relative prefix against the master's working directory, as nginx resolved
+            it. A master whose configuration file cannot be told is refused too. The reload counts once that same
+            master has new worker processes."
         type: path
         default: /run/nginx.pid
       binary:
