@@ -107,7 +107,7 @@ def test_the_redirect_origin_check_never_raises_and_only_keeps_headers_on_one_or
     kept = _http.headers_after_redirect(headers, first, then)
     assert kept in ({}, headers)
     if kept:
-        assert _http.url_origin(first) == _http.url_origin(then) is not None
+        assert _http.url_origin(first) is not None and _http.url_origin(first) == _http.url_origin(then)
 
 
 SECRET_PARAMS = st.sampled_from(["token", "api_key", "access_token", "secret", "X-Amz-Signature", "apikey", "pwd"])
