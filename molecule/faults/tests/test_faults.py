@@ -464,6 +464,11 @@ def _rolling_in_batch_2(data: dict) -> bool:
     return len(data.get("batches", [])) >= 2
 
 
+def _canary_stepping(data: dict) -> bool:
+    """The canary in traffic: its first step recorded."""
+    return bool(data.get("steps"))
+
+
 def _blue_green_switching(data: dict) -> bool:
     """The idle colour drained and its hosts being moved: the middle of the switch."""
     return any(entry.get("status") == "switching" for entry in data.get("hosts", {}).values())
@@ -479,8 +484,14 @@ def _blue_green_switching(data: dict) -> bool:
             _blue_green_switching,
             "ansible-playbook SIGKILLed mid-switch (fleet adopted from rolling), then zerodown.deploy.rollback",
         ),
+        (
+            "canary",
+            dict(CANARY, zerodown_canary_steps=[50, 100], zerodown_canary_pause=5),
+            _canary_stepping,
+            "ansible-playbook SIGKILLed with the canary in traffic, then zerodown.deploy.rollback",
+        ),
     ],
-    ids=["rolling", "blue_green"],
+    ids=["rolling", "blue_green", "canary"],
 )
 def test_a_deploy_killed_mid_rollout_is_recovered_from_the_ledger_by_rollback(
     run, inventory, facts, host, tmp_path, strategy, extra, killed_when, fault
