@@ -583,8 +583,6 @@ class UrllibTransport:
                 if not (spec.follow_redirects and 300 <= response.status < 400 and location):
                     return response
                 new_method, new_url, keep_body = redirect_target(method, url, response.status, location)
-                if urlsplit(new_url).scheme.lower() not in ("http", "https"):
-                    raise TransportError("redirected to %r, which is not an http(s) URL" % new_url)
                 if not keeps_credentials(url, new_url):
                     headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
                 if not keep_body:
@@ -601,7 +599,9 @@ class UrllibTransport:
 
     @staticmethod
     def _send(opener, method: str, url: str, body: Optional[bytes], headers: Dict[str, str], timeout: float):
-        request = urllib.request.Request(url, data=body, headers=headers, method=method)
+        if urlsplit(url).scheme.lower() not in ("http", "https"):  # never file: or ftp: through urllib's handlers
+            raise TransportError("%r is not an http(s) URL" % url)
+        request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310 - http(s) only
         try:
             response = opener.open(request, timeout=timeout)
         except urllib.error.HTTPError as answer:  # 3xx, 4xx and 5xx: an answer to judge, not a transport failure
