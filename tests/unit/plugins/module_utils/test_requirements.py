@@ -108,6 +108,11 @@ def test_an_artifact_of_unknown_size_needs_no_disk_check():
     assert "disk" not in needs(artifact_bytes=None, unpacked_bytes=None)["app1"]
 
 
+def plan_of(variables):
+    identity = {"run_id": "r", "owner": "o", "controller": "c"}
+    return build_plan(variables, "deploy", ["app1"], ["lb1"], ["db1"], {}, identity, lambda path: "0" * 64)
+
+
 def test_the_plan_carries_the_requirements(tmp_path):
     artifact = tmp_path / "shop-v2.tar.gz"
     payload = b"x" * 5000
@@ -124,34 +129,15 @@ def test_the_plan_carries_the_requirements(tmp_path):
         "zerodown_migrations_src": str(tmp_path),
         "zerodown_base_dir": "/srv",
     }
-    plan = build_plan(
-        variables,
-        "deploy",
-        ["app1"],
-        ["lb1"],
-        ["db1"],
-        {},
-        {"run_id": "r", "owner": "o", "controller": "c"},
-        lambda path: "0" * 64,
-    )
-    assert plan["requirements"]["app1"]["disk"] == {
+    assert plan_of(variables)["requirements"]["app1"]["disk"] == {
         "path": "/srv/shop",
         "release": "v2",
         "unpacked_bytes": 5000,
         "artifact_bytes": os.path.getsize(artifact),
     }
-    assert plan["requirements"]["db1"] == {"python": "3.8", "db_driver": "postgresql"}
+    assert plan_of(variables)["requirements"]["db1"] == {"python": "3.8", "db_driver": "postgresql"}
     variables["zerodown_migrate_host"] = "localhost"
-    plan = build_plan(
-        variables,
-        "deploy",
-        ["app1"],
-        ["lb1"],
-        ["db1"],
-        {},
-        {"run_id": "r", "owner": "o", "controller": "c"},
-        lambda path: "0" * 64,
-    )
+    plan = plan_of(variables)
     assert "db1" not in plan["requirements"] and plan["requirements"]["localhost"]["db_driver"] == "postgresql"
 
 
