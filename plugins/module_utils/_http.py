@@ -532,7 +532,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-#: Request headers dropped when a redirect changes the method to GET (the body they describe is not sent).
+#: Request headers dropped with the body on a 301, 302 or 303 redirect (they describe a body no longer sent).
 _BODY_HEADERS = ("content-type", "content-length", "transfer-encoding")
 
 
