@@ -87,6 +87,8 @@ hosts:
   sample: {"app2": ["Python 3.8 or newer (this host runs 3.6.8 with /usr/bin/python3)"]}
 """
 
+import os  # noqa: E402
+
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._requirements import (  # noqa: E402
@@ -123,8 +125,11 @@ def main() -> None:
             msg="needs has unknown key(s) %s; it takes %s (zerodown_plan.requirements[host])"
             % (", ".join(unknown), ", ".join(NEEDS))
         )
+    # Where a sent artifact lands: Ansible's remote temporary directory. Only looked at, not made (module.tmpdir would
+    # create it, with a warning on a host that never had one).
+    tmpdir = os.path.expanduser(getattr(module, "_remote_tmp", None) or "~/.ansible/tmp")
     try:
-        lacks, found = missing(p["needs"], HostProbe(), tmpdir=module.tmpdir if p["needs"].get("disk") else None)
+        lacks, found = missing(p["needs"], HostProbe(), tmpdir=tmpdir if p["needs"].get("disk") else None)
     except (KeyError, TypeError, ValueError) as exc:
         module.fail_json(
             msg="needs is malformed (%s: %s); pass zerodown_plan.requirements[host]" % (type(exc).__name__, exc)
