@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: host_requirements
 short_description: Check that a host has what a deploy will need there, or name every host that lacks something
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - With O(needs), looks at the host it runs on - Python version, systemd, the HAProxy runtime API socket (that this
     user may connect to it), nginx's files, the database driver of the migration host, free disk for the artifact and
