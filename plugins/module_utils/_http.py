@@ -511,8 +511,8 @@ def without_userinfo(url: str) -> Tuple[str, Optional[str]]:
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url, None
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
+    userinfo, hostport = parts.netloc.rsplit("@", 1)
+    user, password = (userinfo.split(":", 1) + [""])[:2]
     token = base64.b64encode(("%s:%s" % (unquote(user), unquote(password))).encode("utf-8")).decode("ascii")
     return urlunsplit(parts._replace(netloc=hostport)), "Basic " + token
 
@@ -577,7 +577,7 @@ class UrllibTransport:
             opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirects())
             method, url, body, headers = spec.method, spec.url, spec.body, dict(spec.headers)
             url, headers = _with_url_credentials(url, headers)
-            for _ in range(MAX_REDIRECTS + 1):
+            for _hop in range(MAX_REDIRECTS + 1):
                 response = self._send(opener, method, url, body, headers, timeout)
                 location = response.headers.get("location")
                 if not (spec.follow_redirects and 300 <= response.status < 400 and location):

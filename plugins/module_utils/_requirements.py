@@ -150,7 +150,7 @@ class HostProbe:
 
     def driver(self, dialect: str) -> Optional[str]:
         """Why the database driver of ``dialect`` does not import here, or None."""
-        module, _ = DRIVERS[dialect]
+        module = DRIVERS[dialect][0]
         try:
             __import__(module)
         except ImportError as exc:

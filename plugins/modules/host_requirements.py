@@ -19,8 +19,8 @@ description:
     (C(zerodown_plan.requirements)), before the lock is taken; a host lacking something ends the deploy with
     C(preflight failed, nothing was changed).
   - With O(results), judges the registered results of such a run on every host of O(hosts) and fails with one message
-    that names each host and what it lacks (or why it could not be asked). This runs on the controller (the action
-    plugin): no round trip to any host.
+    that names each host and what it lacks (or why it could not be asked). This runs on the controller, in the action
+    plugin, without a round trip to any host.
   - Needs nothing beyond Python's standard library, like every module of this collection that runs on a managed host
     (the migration host alone needs its database driver).
 author:
