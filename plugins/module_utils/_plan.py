@@ -680,6 +680,10 @@ def build_plan(
         "servers": lb["servers"],
         "batch_size": size,
         "batches": plan_batches,
+        # a rollback's first step takes every moved host out at once where the hosts that did not move can carry
+        # the traffic alone (blue-green's old colour, the canary's baseline); a rolling rollback keeps its capacity
+        # and takes them out batch by batch (_ledger.rollback_plan)
+        "rollback_drains_moved": strategy in ("blue_green", "canary"),
         "timeouts": timeouts,
         "worst_case_seconds": worst,
         "lock_ttl": ttl,
