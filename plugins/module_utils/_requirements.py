@@ -175,7 +175,8 @@ def _mode(path: str) -> str:
 
 
 def _existing_parent(path: str) -> str:
-    path = os.path.abspath(path)
+    """The directory ``path`` is or would be created in (``~`` is this user's home: Ansible's remote_tmp)."""
+    path = os.path.abspath(os.path.expanduser(path))
     while not os.path.exists(path) and path != os.path.dirname(path):
         path = os.path.dirname(path)
     return path

@@ -87,8 +87,6 @@ hosts:
   sample: {"app2": ["Python 3.8 or newer (this host runs 3.6.8 with /usr/bin/python3)"]}
 """
 
-import os  # noqa: E402
-
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._requirements import (  # noqa: E402
@@ -127,7 +125,7 @@ def main() -> None:
         )
     # Where a sent artifact lands: Ansible's remote temporary directory. Only looked at, not made (module.tmpdir would
     # create it, with a warning on a host that never had one).
-    tmpdir = os.path.expanduser(getattr(module, "_remote_tmp", None) or "~/.ansible/tmp")
+    tmpdir = getattr(module, "_remote_tmp", None) or "~/.ansible/tmp"
     try:
         lacks, found = missing(p["needs"], HostProbe(), tmpdir=tmpdir if p["needs"].get("disk") else None)
     except (KeyError, TypeError, ValueError) as exc:
