@@ -1,4 +1,4 @@
-"""Issue 12, the fault matrix (part), on one booted fleet, under load, in file order.
+"""The fault matrix (docs/reliability.md), on one booted fleet, under load, in file order.
 
 After converge every host runs v2 from a rolling deploy. Each case injects one fault into a deploy and checks
 what the issue asks of every failure: the fleet on one consistent release (the one before the deploy), the load

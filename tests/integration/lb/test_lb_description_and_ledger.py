@@ -201,7 +201,7 @@ def test_enable_refuses_a_server_in_both_lists_and_state_ready_changing_nothing(
 
 
 def test_a_restarted_haproxy_stops_the_next_forward_step_and_the_rollback_restores(tmp_path, haproxy, module_runner):
-    """Issue 12 case 10: HAProxy restarted mid-deploy (its runtime states back to the configuration) is detected by
+    """Fault case 10: HAProxy restarted mid-deploy (its runtime states back to the configuration) is detected by
     the next step that records in the ledger; nothing is changed on top of states nobody described."""
     started = start_ledger(module_runner, tmp_path, haproxy)
     assert started["ledger"]["lb_process"] == {haproxy.socket: {"pid": haproxy.proc.pid, "started": ANY_INT}}
