@@ -1,7 +1,7 @@
 """The fault matrix (docs/reliability.md), on one booted fleet, under load, in file order.
 
 After converge every host runs v2 from a rolling deploy. Each case injects one fault into a deploy and checks
-what the issue asks of every failure: the fleet on one consistent release (the one before the deploy), the load
+what every failure must leave: the fleet on one consistent release (the one before the deploy), the load
 balancer's server states equal to before, the lock released, the ledger and the run's output naming the cause,
 and zero failed requests (zero HAProxy retries and redispatches). Each case adds a row to the results
 (``$ZERODOWN_FAULTS_RESULTS``, by default zerodown-faults.json in the temporary directory), from which
