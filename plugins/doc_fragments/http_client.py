@@ -41,5 +41,5 @@ options:
     type: bool
     default: false
 requirements:
-  - requests (Python library, on the host that runs the module)
+  - Python's standard library only (the engine uses urllib and ssl), so the module runs on any managed host
 """

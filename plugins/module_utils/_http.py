@@ -21,6 +21,8 @@ Nothing here knows AnsibleModule: bad options raise ``HttpOptionError``
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
 import re
@@ -29,41 +31,15 @@ import ssl
 import subprocess
 import sys
 import threading
-import traceback
-import warnings
+import urllib.error
+import urllib.request
 from collections import deque
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, url_secrets
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
-
-try:
-    import requests
-    from requests.exceptions import ConnectTimeout, ReadTimeout, RequestException
-    from urllib3.exceptions import InsecureRequestWarning
-except ImportError:
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR: Optional[str] = traceback.format_exc()
-else:
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-
-    class _Session(requests.Session):
-        """A session that sends the user's headers on a redirect only as ``headers_after_redirect`` allows."""
-
-        def __init__(self, spec: CheckSpec) -> None:
-            super().__init__()
-            self.spec = spec
-
-        def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
-            super().rebuild_auth(prepared_request, response)
-            kept = headers_after_redirect(self.spec.headers, self.spec.url, prepared_request.url)
-            for name in self.spec.headers:
-                if name not in kept:
-                    prepared_request.headers.pop(name, None)
-
 
 #: Bytes of a response body kept for assertions; bigger bodies are cut here.
 MAX_BODY_BYTES = 1024 * 1024
@@ -142,31 +118,6 @@ def validate_url(value: Any, option: str, allow_tcp: bool = False) -> str:
     elif port == 0:
         raise HttpOptionError(option, "URL %r has an invalid port; use a number from 1 to 65535" % value)
     return value
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def url_origin(url: str) -> Optional[Tuple[str, str, Optional[int]]]:
-    """(scheme, host, port) of a URL, the port made explicit; None for a URL that cannot be parsed."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
-
-
-def headers_after_redirect(headers: Dict[str, str], first_url: str, next_url: str) -> Dict[str, str]:
-    """The request headers the user gave that may go on to ``next_url`` when ``first_url`` redirects there.
-
-    All of them on the same origin (scheme, host and port), none on another: a header may carry a credential
-    (X-Api-Key, a session cookie) meant for the host the user named, and a redirect may name any host.
-    requests drops only Authorization on a redirect to another host, and keeps it on an https -> http one.
-    """
-    origin = url_origin(first_url)
-    return dict(headers) if origin is not None and origin == url_origin(next_url) else {}
 
 
 def compile_regex(value: Any, option: str) -> Optional[re.Pattern[str]]:
@@ -506,19 +457,122 @@ def lookup_json_path(document: Any, path: Tuple[str, ...]) -> Any:
 # Transport: the only part that touches the network (unit tests pass a fake).
 
 
-class RequestsTransport:
-    """Sends one request with a fresh connection each time (no keep-alive pinning to one backend)."""
+#: Redirects followed at most for one check (requests' limit, kept when the engine moved off it).
+MAX_REDIRECTS = 30
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
-    def __init__(self) -> None:
-        if not HAS_REQUESTS:  # the modules check first and call missing_required_lib
-            raise RuntimeError("the Python library 'requests' is required")
+
+def _origin(url: str) -> Tuple[str, str, Optional[int]]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def keeps_credentials(old_url: str, new_url: str) -> bool:
+    """Whether a redirect from ``old_url`` to ``new_url`` may carry the Authorization header along.
+
+    Only to the same origin (scheme, host, port; a default port written or not), or from http to https on
+    the same host with default ports: credentials never go to a host, port or scheme the user did not name.
+    """
+    old, new = _origin(old_url), _origin(new_url)
+    if old == new:
+        return True
+    return old[1] == new[1] and (old[0], old[2], new[0], new[2]) == ("http", 80, "https", 443)
+
+
+def headers_after_redirect(headers: Dict[str, str], old_url: str, new_url: str) -> Dict[str, str]:
+    """The request headers that may go on from ``old_url`` to ``new_url`` when the first redirects there.
+
+    All of them where ``keeps_credentials`` lets credentials go (the same origin, or http to https on the same
+    host), none elsewhere: any header may carry a credential (X-Api-Key, a session cookie, Authorization) meant
+    for the host the user named, and a redirect may name any host. A URL that does not parse is another origin.
+    """
+    try:
+        return dict(headers) if keeps_credentials(old_url, new_url) else {}
+    except ValueError:
+        return {}
+
+
+def redirect_target(method: str, url: str, status: int, location: str) -> Tuple[str, str, bool]:
+    """(method, URL, keep_body) of the request a redirect answer asks for.
+
+    303 turns anything but HEAD into GET, so do 302 and a 301 after a POST (what browsers do); only 307 and
+    308 repeat the method with its body.
+    """
+    target = urljoin(url, location.strip())
+    if status == 303 and method != "HEAD":
+        method = "GET"
+    elif status == 302 and method != "HEAD":
+        method = "GET"
+    elif status == 301 and method == "POST":
+        method = "GET"
+    return method, target, status in (307, 308)
+
+
+def tls_context(tls: TLSOptions) -> ssl.SSLContext:
+    """The TLS settings of a check: verification on unless validate_certs is false; ca_path a file or a directory."""
+    if tls.validate_certs:
+        if tls.ca_path and os.path.isdir(tls.ca_path):
+            context = ssl.create_default_context(capath=tls.ca_path)
+        else:
+            context = ssl.create_default_context(cafile=tls.ca_path or None)
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if tls.client_cert:
+        context.load_cert_chain(tls.client_cert, tls.client_key or None)
+    return context
+
+
+def without_userinfo(url: str) -> Tuple[str, Optional[str]]:
+    """(the URL without ``user:password@``, the Basic Authorization value it stood for, or None).
+
+    ``http://user:secret@host/`` means Basic authentication, as curl and requests take it; urllib would read
+    the user-info as part of the host name.
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, hostport = parts.netloc.rsplit("@", 1)
+    user, password = (userinfo.split(":", 1) + [""])[:2]
+    token = base64.b64encode(("%s:%s" % (unquote(user), unquote(password))).encode("utf-8")).decode("ascii")
+    return urlunsplit(parts._replace(netloc=hostport)), "Basic " + token
+
+
+def _with_url_credentials(url: str, headers: Dict[str, str]) -> Tuple[str, Dict[str, str]]:
+    """The URL to send (no user-info) and the headers, with the user-info's Basic Authorization unless one is set."""
+    url, basic = without_userinfo(url)
+    if basic is not None and not any(k.lower() == "authorization" for k in headers):
+        headers = dict(headers, Authorization=basic)
+    return url, headers
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect answer is handed back as it is: the transport decides where (and with which headers) to go."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102 - urllib's hook
+        return None
+
+
+#: Request headers dropped with the body on a 301, 302 or 303 redirect (they describe a body no longer sent).
+_BODY_HEADERS = ("content-type", "content-length", "transfer-encoding")
+
+
+class UrllibTransport:
+    """Sends one request with a fresh connection each time (no keep-alive pinning to one backend).
+
+    Only the Python standard library (urllib, ssl, http.client): the engine runs on managed hosts (the release
+    module's readiness probe runs on the app host itself), where nothing beyond Python and what Ansible sends
+    with a module can be assumed. Proxies come from the environment (``https_proxy``, ``no_proxy``) as with
+    every urllib client.
+    """
 
     def http(self, spec: CheckSpec, timeout: float) -> RawResponse:
         """One request, bounded as a whole by ``timeout``.
 
-        requests' own timeout bounds each connect and each socket read, not the
-        total: a server trickling its answer (or a slow DNS lookup) would outlive
-        any deadline. So the request runs in a daemon thread that is abandoned
+        A socket timeout bounds each connect and each read, not the total: a server trickling its answer (or
+        a slow DNS lookup) would outlive any deadline. So the request runs in a daemon thread that is abandoned
         once ``timeout`` has passed; it ends with its socket or with the process.
         """
         outcome: Dict[str, Any] = {}
@@ -539,50 +593,50 @@ class RequestsTransport:
         return outcome["response"]
 
     def _http(self, spec: CheckSpec, timeout: float) -> RawResponse:
-        verify: Any = spec.tls.validate_certs
-        if verify and spec.tls.ca_path:
-            verify = spec.tls.ca_path
-        cert: Any = None
-        if spec.tls.client_cert:
-            cert = (spec.tls.client_cert, spec.tls.client_key) if spec.tls.client_key else spec.tls.client_cert
-        session = _Session(spec)
         try:
-            if not verify:
-                # The user chose validate_certs=false; urllib3 would warn on every attempt.
-                warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-            response = session.request(
-                spec.method,
-                spec.url,
-                headers=spec.headers,
-                data=spec.body,
-                timeout=timeout,
-                verify=verify,
-                cert=cert,
-                allow_redirects=spec.follow_redirects,
-                stream=True,
-            )
-            try:
-                body = b""
-                if spec.method != "HEAD":
-                    chunks = []
-                    size = 0
-                    for chunk in response.iter_content(64 * 1024):
-                        chunks.append(chunk)
-                        size += len(chunk)
-                        if size >= MAX_BODY_BYTES:
-                            break
-                    body = b"".join(chunks)[:MAX_BODY_BYTES]
-                # Only an explicit charset counts; requests' ISO-8859-1 default for text/* garbles UTF-8.
-                charset = response.encoding if "charset=" in response.headers.get("Content-Type", "").lower() else None
-                return RawResponse(response.status_code, dict(response.headers), body, charset)
-            finally:
-                response.close()
-        except RequestException as exc:
+            # Built only when TLS can be needed: loading the CA store costs a few milliseconds per request.
+            needs_tls = spec.follow_redirects or urlsplit(spec.url).scheme.lower() == "https"
+            context = tls_context(spec.tls) if needs_tls else None
+            opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirects())
+            method, url, body, headers = spec.method, spec.url, spec.body, dict(spec.headers)
+            url, headers = _with_url_credentials(url, headers)
+            for _hop in range(MAX_REDIRECTS + 1):
+                response = self._send(opener, method, url, body, headers, timeout)
+                location = response.headers.get("location")
+                if not (spec.follow_redirects and 300 <= response.status < 400 and location):
+                    return response
+                new_method, new_url, keep_body = redirect_target(method, url, response.status, location)
+                headers = headers_after_redirect(headers, url, new_url)
+                if not keep_body:
+                    body = None
+                    headers = {k: v for k, v in headers.items() if k.lower() not in _BODY_HEADERS}
+                method = new_method
+                url, headers = _with_url_credentials(new_url, headers)
+            raise TransportError("more than %d redirects, the last to %s" % (MAX_REDIRECTS, url))
+        except TransportError as exc:
+            raise TransportError(redact(str(exc))) from None
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # refused, reset, timed out, TLS failures, an unreadable client key or CA file, a malformed answer
             raise TransportError(describe_exception(exc, timeout)) from exc
-        except (OSError, ValueError) as exc:  # e.g. unreadable client key, bad cert file
-            raise TransportError(describe_exception(exc, timeout)) from exc
+
+    @staticmethod
+    def _send(opener, method: str, url: str, body: Optional[bytes], headers: Dict[str, str], timeout: float):
+        if urlsplit(url).scheme.lower() not in ("http", "https"):  # never file: or ftp: through urllib's handlers
+            raise TransportError("%r is not an http(s) URL" % url)
+        request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310 - http(s) only
+        try:
+            response = opener.open(request, timeout=timeout)
+        except urllib.error.HTTPError as answer:  # 3xx, 4xx and 5xx: an answer to judge, not a transport failure
+            response = answer
+        try:
+            raw = b"" if method == "HEAD" else (response.read(MAX_BODY_BYTES) or b"")
+            message = response.headers
+            # A header sent twice is one comma-separated value (RFC 9110), as requests gave it.
+            headers_in = {name: ", ".join(message.get_all(name) or []) for name in dict.fromkeys(message.keys())}
+            status = response.code if isinstance(response, urllib.error.HTTPError) else response.status
+            return RawResponse(status, headers_in, raw, message.get_content_charset())
         finally:
-            session.close()
+            response.close()
 
     def tcp(self, host: str, port: int, timeout: float) -> None:
         try:
@@ -606,15 +660,16 @@ def _exception_chain(exc: BaseException) -> List[BaseException]:
 
 
 def describe_exception(exc: BaseException, timeout: float) -> str:
-    """A one-line cause a human can act on, instead of urllib3's nested repr; URL user-info masked."""
+    """A one-line cause a human can act on, instead of urllib's nested repr; URL user-info masked."""
     return redact(_describe_exception(exc, timeout))
 
 
 def _describe_exception(exc: BaseException, timeout: float) -> str:
     chain = _exception_chain(exc)
-    timed_out = HAS_REQUESTS and isinstance(exc, (ConnectTimeout, ReadTimeout))
-    if timed_out or any(isinstance(e, socket.timeout) for e in chain):
-        what = "connect" if HAS_REQUESTS and isinstance(exc, ConnectTimeout) else "answer"
+    if any(isinstance(e, socket.timeout) for e in chain):
+        # urllib wraps what fails while connecting (the TLS handshake included) in URLError; a read that times
+        # out raises as it is
+        what = "connect" if isinstance(exc, urllib.error.URLError) else "answer"
         return "timed out: no %s within %gs" % (what, round(timeout, 2))
     for e in chain:
         if isinstance(e, ssl.SSLCertVerificationError):
@@ -704,7 +759,7 @@ class HttpChecker:
     """Sends a CheckSpec and judges the answer; never raises for network trouble."""
 
     def __init__(self, transport: Any = None, clock: Optional[Clock] = None) -> None:
-        self.transport = transport if transport is not None else RequestsTransport()
+        self.transport = transport if transport is not None else UrllibTransport()
         self.clock = clock or Clock()
 
     def check(self, spec: CheckSpec, timeout: Optional[float] = None) -> CheckResult:

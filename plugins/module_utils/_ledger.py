@@ -505,19 +505,50 @@ def recorded_processes(params: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     return current.get("lb_process") or {}
 
 
-def rollback_plan(ledger: Dict[str, Any]) -> Dict[str, Any]:
-    """What a rollback does, from the ledger: batches (the last batch first) and, per host, where it goes back to.
+def rollback_plan(ledger: Dict[str, Any], drain_moved: bool = False) -> Dict[str, Any]:
+    """What a rollback does, from the ledger, and in which order: the one place that orders host and load-balancer
+    restores. Every strategy's rollback (the deploy's rescue, zerodown.deploy.rollback after a killed run, a canary
+    step or a bake window that fails) follows it in three steps:
+
+    1. ``hold``, one call per load balancer: the servers of the hosts that did not move back to their captured state
+       (they run the release they ran before, so they may take traffic); the moved hosts' servers never get more
+       traffic than they have: with ``drain_moved`` they go to drain where a server that did not move goes on
+       serving on that load balancer (the old colour, the baseline), else they are left as they are.
+    2. ``batches``, the last batch first: each batch's servers drain (their in-flight requests finish), its hosts go
+       back to the release they ran before and answer ready on it, then its ``ready`` servers - the returned hosts
+       captured taking traffic - take traffic again and its ``maint`` ones (hosts going back to nothing) stay out.
+       A returned server captured out of traffic (a blue-green standby colour) stays drained until step 3.
+    3. ``restore``, one call per load balancer: the state captured before the deploy, less the ``maint`` servers and
+       those of hosts that could not be reached.
+
+    So no server is given traffic before its host answers ready on the release it serves from then on.
 
     ``hosts``: host -> {to: release or None (it ran nothing before: the release is removed and its server stays
-    out of the pool), server}. Each batch: its ``hosts`` and ``servers``, the ``ready`` servers (hosts going back to
-    a release) and the ``maint`` ones (hosts going back to nothing), and ``record``, what the ledger records once
-    the batch is back. ``restore``: the load-balancer state captured before the deploy, less the ``maint`` servers.
-    ``settle``: the moved hosts' servers the restore puts back in drain, whose in-flight requests to wait for.
+    out of the pool), server}. Each batch: its ``hosts`` and ``servers``, ``ready``, ``maint`` and ``record``, what
+    the ledger records once the batch is back.
     """
     entries = ledger.get("hosts", {})
     hosts = {
         name: {"to": entries[name].get("previous") or None, "server": entries[name].get("server") or name}
         for name in moved_hosts(ledger)
+    }
+    restore: Dict[str, Any] = {}
+    # out of the pool for good: hosts that went back to nothing, and hosts that could not be reached (what they run
+    # is unknown; the rollback batch left their servers in maint)
+    removed = {
+        info["server"] for name, info in hosts.items() if not info["to"] or entries[name].get("status") == "unreachable"
+    }
+    for lb_id, servers in (ledger.get("lb_state") or {}).items():
+        if not isinstance(servers, dict) or not all(isinstance(v, dict) for v in servers.values()):
+            raise LedgerError(
+                "the ledger's lb_state[%r] is not {server: {state, weight}}: it was not captured by "
+                "deploy_ledger state=started with load_balancer (or switch_traffic's previous)" % (lb_id,)
+            )
+        restore[lb_id] = {server: dict(state) for server, state in servers.items() if server not in removed}
+    moved = {info["server"] for info in hosts.values()}
+    # a returned server takes traffic again in its batch only if some load balancer had it taking traffic before
+    captured_ready = {
+        server for servers in restore.values() for server, info in servers.items() if info.get("state") == "ready"
     }
     by_batch: Dict[int, List[str]] = {}
     for name in hosts:
@@ -530,7 +561,7 @@ def rollback_plan(ledger: Dict[str, Any]) -> Dict[str, Any]:
                 "batch": number,
                 "hosts": names,
                 "servers": [hosts[n]["server"] for n in names],
-                "ready": [hosts[n]["server"] for n in names if hosts[n]["to"]],
+                "ready": [hosts[n]["server"] for n in names if hosts[n]["to"] and hosts[n]["server"] in captured_ready],
                 "maint": [hosts[n]["server"] for n in names if not hosts[n]["to"]],
                 "record": {
                     n: {"status": "rolled_back" if hosts[n]["to"] else "removed", "current": hosts[n]["to"]}
@@ -538,27 +569,16 @@ def rollback_plan(ledger: Dict[str, Any]) -> Dict[str, Any]:
                 },
             }
         )
-    # out of the pool for good: hosts that went back to nothing, and hosts that could not be reached (what they run
-    # is unknown; the rollback batch left their servers in maint)
-    removed = {
-        info["server"] for name, info in hosts.items() if not info["to"] or entries[name].get("status") == "unreachable"
-    }
-    restore: Dict[str, Any] = {}
-    for lb_id, servers in (ledger.get("lb_state") or {}).items():
-        if not isinstance(servers, dict) or not all(isinstance(v, dict) for v in servers.values()):
-            raise LedgerError(
-                "the ledger's lb_state[%r] is not {server: {state, weight}}: it was not captured by "
-                "deploy_ledger state=started with load_balancer (or switch_traffic's previous)" % (lb_id,)
-            )
-        restore[lb_id] = {server: dict(state) for server, state in servers.items() if server not in removed}
-    moved = {info["server"] for info in hosts.values()}
-    # servers the restore takes out of traffic again (captured drained: a blue-green standby colour): their
-    # in-flight requests finish before their hosts go back; a server captured ready (adopted) just serves on
-    settle = sorted(
-        {server for servers in restore.values() for server, info in servers.items() if server in moved}
-        & {server for servers in restore.values() for server, info in servers.items() if info.get("state") == "drain"}
-    )
-    return {"batches": batches, "hosts": hosts, "restore": restore, "settle": settle}
+    hold: Dict[str, Any] = {}
+    for lb_id, servers in restore.items():
+        staying = {name: info for name, info in servers.items() if name not in moved}
+        others_serve = any(info.get("state") == "ready" and info.get("weight") for info in staying.values())
+        hold[lb_id] = dict(staying)
+        if drain_moved and others_serve:
+            # never all of them at once: after a canary's promotion every host moved, and the batches take them
+            # out one at a time
+            hold[lb_id].update({name: dict(servers[name], state="drain") for name in moved & set(servers)})
+    return {"hold": hold, "batches": batches, "hosts": hosts, "restore": restore}
 
 
 def capture_lb(spec: Dict[str, Any]):
@@ -668,11 +688,12 @@ def summary_lines(ledger: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def captured_restore(path: str, app: str, drain_moved: bool = False) -> Dict[str, Any]:
+def captured_restore(path: str, app: str, hold: bool = False, drain_moved: bool = False) -> Dict[str, Any]:
     """The restore of the ledger on this host (rollback_plan's), or LedgerError naming what is missing.
 
-    With ``drain_moved`` the servers of the moved hosts get state drain (their captured weight) instead, on each
-    load balancer where a server that did not move stays ready with a weight (never all of them at once).
+    With ``hold`` (implied by ``drain_moved``) the rollback's first step instead (rollback_plan's ``hold``): the
+    servers that did not move back to their captured state; with ``drain_moved`` the moved hosts' servers go to
+    drain where another server serves; else they are left as they are.
     """
     try:
         current = Ledger(StateDir(path, app)).read()
@@ -687,17 +708,8 @@ def captured_restore(path: str, app: str, drain_moved: bool = False) -> Dict[str
             "the ledger of app %r (run %s) holds no load-balancer state: start it with state=started and load_balancer"
             % (app, current.get("run_id"))
         )
-    plan = rollback_plan(current)
-    if drain_moved:
-        moved = {info["server"] for info in plan["hosts"].values()}
-        for servers in plan["restore"].values():
-            # only where a server that did not move goes on serving: after a promotion every host moved, and
-            # draining them all at once would leave nothing serving (the rolling rollback takes them batch by batch)
-            staying = [n for n, info in servers.items() if n not in moved and info.get("state") == "ready"]
-            if any(servers[n].get("weight") for n in staying):
-                for name in moved & set(servers):
-                    servers[name] = dict(servers[name], state="drain")
-    return plan["restore"]
+    plan = rollback_plan(current, drain_moved)
+    return plan["hold"] if hold or drain_moved else plan["restore"]
 
 
 def phase_seconds(ledger: Dict[str, Any]) -> Dict[str, float]:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import os
 import re
+import tarfile
+import zlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
@@ -31,6 +33,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lb import LBError
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import validate_app
 from ansible_collections.zerodown.deploy.plugins.module_utils._nginx_log import required_config
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import validate_release
+from ansible_collections.zerodown.deploy.plugins.module_utils._requirements import host_needs
 
 STRATEGIES = ("rolling", "blue_green", "canary")
 #: Strategies whose role this version ships; the others are refused by the plan.
@@ -110,6 +113,8 @@ DEFAULTS: Dict[str, Any] = {
     "zerodown_canary_on_inconclusive": "pause",
     "zerodown_canary_max_wait": 120,
     "zerodown_bake_time": 0,
+    "zerodown_base_dir": "/opt",
+    "zerodown_db_dialect": "postgresql",
 }
 
 
@@ -340,6 +345,8 @@ def artifact(variables: Dict[str, Any], problems: List[str], sha256_of) -> Dict[
         problems.append("zerodown_artifact %s is not a file on the controller" % source)
         return out
     out["src"] = source
+    out["bytes"] = os.path.getsize(source)
+    out["unpacked_bytes"] = unpacked_size(source)
     actual = sha256_of(source)
     if out["sha256"] and actual != out["sha256"]:
         problems.append(
@@ -347,6 +354,29 @@ def artifact(variables: Dict[str, Any], problems: List[str], sha256_of) -> Dict[
         )
     out["sha256"] = actual
     return out
+
+
+def unpacked_size(path: str) -> Optional[int]:
+    """What a release tarball unpacks to (its files' sizes), or None when it cannot be read as one.
+
+    The release module refuses an unreadable artifact with its own message; here the size only sizes the
+    preflight's disk check.
+    """
+    try:
+        with tarfile.open(path) as tar:
+            return sum(member.size for member in tar if member.isfile())
+    except (tarfile.TarError, OSError, EOFError, zlib.error):
+        return None
+
+
+def migrate_host(variables: Dict[str, Any], db_hosts: Sequence[str], migrations_plan: Dict[str, Any]) -> Optional[str]:
+    """The host that applies SQL migration files with a database driver (the migrate role's default), or None.
+
+    A migration command is the application's own tool, which brings its own driver.
+    """
+    if migrations_plan["source"] not in ("controller directory", "directory on the migrate host"):
+        return None
+    return variables.get("zerodown_migrate_host") or (db_hosts[0] if db_hosts else "localhost")
 
 
 def hooks(variables: Dict[str, Any], problems: List[str]) -> Dict[str, str]:
@@ -663,6 +693,10 @@ def build_plan(
         "servers": lb["servers"],
         "batch_size": size,
         "batches": plan_batches,
+        # a rollback's first step takes every moved host out at once where the hosts that did not move can carry
+        # the traffic alone (blue-green's old colour, the canary's baseline); a rolling rollback keeps its capacity
+        # and takes them out batch by batch (_ledger.rollback_plan)
+        "rollback_drains_moved": strategy in ("blue_green", "canary"),
         "timeouts": timeouts,
         "worst_case_seconds": worst,
         "lock_ttl": ttl,
@@ -679,6 +713,18 @@ def build_plan(
         if not variables.get("zerodown_exec_start"):
             problems.append("zerodown_exec_start is missing: the command the systemd unit runs from current")
         plan["artifact"] = artifact(variables, problems, sha256_of)
+        plan["requirements"] = host_needs(
+            app_hosts,
+            lb_hosts,
+            lb,
+            str(_setting(variables, "zerodown_base_dir")),
+            app,
+            release,
+            plan["artifact"].get("bytes"),
+            plan["artifact"].get("unpacked_bytes"),
+            migrate_host(variables, db_hosts, plan["migrations"]),
+            str(_setting(variables, "zerodown_db_dialect")),
+        )
     if problems:
         raise PlanError(problems)
     plan["summary"] = summary(plan)

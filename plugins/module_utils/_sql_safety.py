@@ -5,7 +5,7 @@
 
 """Private to the zerodown.deploy collection: is a migration backward compatible?
 
-The question (design.md section 4): can the OLD application version keep
+The question (docs/architecture.md, migration rules): can the OLD application version keep
 serving against the NEW schema while a rollout runs, without being blocked by
 locks? This module answers it statically, for PostgreSQL, MySQL/MariaDB and
 SQLite, with no database:

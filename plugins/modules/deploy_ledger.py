@@ -208,15 +208,28 @@ summary_lines:
   elements: str
 rollback:
   description:
-    - What a rollback of this ledger does (with O(state=query)); C(zerodown.deploy.rolling)'s C(rollback) entry point
-      follows it. Only C(error) when the ledger's load-balancer state cannot be read back.
+    - What a rollback of this ledger does and in which order (with O(state=query)); C(zerodown.deploy.rolling)'s
+      C(rollback) entry point, which every strategy's rollback uses, follows it - first RV(rollback.hold), then
+      RV(rollback.batches), then RV(rollback.restore) - so that no server takes traffic before its host answers
+      ready on the release it serves from then on. Only C(error) when the ledger's load-balancer state cannot be
+      read back.
   returned: when O(state=query) and a ledger exists
   type: dict
   contains:
+    hold:
+      description:
+        - The first step, one call per load balancer - the servers of the hosts that did not move at their captured
+          state; the moved hosts' servers are not listed (left as they are). M(zerodown.deploy.switch_traffic)'s
+          O(zerodown.deploy.switch_traffic#module:restore_ledger.hold) computes it on each load-balancer host from its
+          own ledger.
+      type: dict
     batches:
-      description: The moved hosts by batch, the last batch first.
+      description:
+        - The moved hosts by batch, the last batch first, each with its C(servers) (drained first), C(ready) (back
+          in the pool once their hosts are back, those captured taking traffic) and C(maint) (hosts that go back to
+          nothing).
       type: list
-      elements: list
+      elements: dict
     hosts:
       description: Per moved host, C(to) (the release to return to; null means it ran nothing before) and C(server).
       type: dict

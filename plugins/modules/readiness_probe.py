@@ -265,14 +265,12 @@ results:
           sample: connection refused
 """
 
-from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # noqa: E402
-    HAS_REQUESTS,
     HTTP_CLIENT_ARGUMENT_SPEC,
     READINESS_ARGUMENT_SPEC,
-    REQUESTS_IMPORT_ERROR,
     HttpChecker,
     HttpOptionError,
     build_readiness_specs,
@@ -297,8 +295,6 @@ def main() -> None:
     # Credentials in a URL's user-info are masked wherever they would appear (results, messages, invocation).
     secrets = secrets_in(module.params)
     module.no_log_values.update(secrets)
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 
     try:
         specs, timeout, interval, successes = build_readiness_specs(module.params)

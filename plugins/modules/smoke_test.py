@@ -320,14 +320,12 @@ rounds:
           sample: "timed out: no answer within 10s"
 """
 
-from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # noqa: E402
-    HAS_REQUESTS,
     HTTP_CLIENT_ARGUMENT_SPEC,
     HTTP_METHODS,
-    REQUESTS_IMPORT_ERROR,
     CheckSpec,
     Expectations,
     HttpChecker,
@@ -460,8 +458,6 @@ def main() -> None:
     # Credentials in a URL's user-info are masked wherever they would appear (results, messages, invocation).
     secrets = secrets_in(module.params)
     module.no_log_values.update(secrets)
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 
     try:
         checks = build_checks(module.params)

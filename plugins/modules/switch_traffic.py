@@ -102,11 +102,20 @@ options:
         description: Directory holding one sub-directory per application.
         type: path
         default: /var/lib/zerodown
+      hold:
+        description:
+          - A rollback's first step instead of its last - only the servers of the hosts that did not move go back to
+            their captured state; the servers of the hosts the deploy moved (and has not rolled back yet) are left as
+            they are, never given more traffic than they have - they take traffic again only once their host is back
+            and ready on its old release (the rolling role's C(rollback) entry point).
+        type: bool
+        default: false
       drain_moved:
         description:
-          - The servers of the hosts the deploy moved (and has not rolled back yet) go to V(drain) instead of their
-            captured state, in the same call - a canary rollback gives the baseline its weights back and takes every
-            moved host out at once, so that no moment leaves nothing serving, and no half-switched host serves.
+          - Implies O(restore_ledger.hold), and the servers of the moved hosts go to V(drain) in the same call, on
+            each load balancer where a server that did not move goes on serving (never all of them at once) - a
+            canary or blue-green rollback gives the baseline or the old colour its traffic back and takes every moved
+            host out at once, so that no moment leaves nothing serving, and no half-switched host serves.
         type: bool
         default: false
 """
@@ -198,6 +207,7 @@ def main():
             options=dict(
                 app=dict(type="str", required=True),
                 path=dict(type="path", default="/var/lib/zerodown"),
+                hold=dict(type="bool", default=False),
                 drain_moved=dict(type="bool", default=False),
             ),
         ),
@@ -233,6 +243,7 @@ def main():
             params["restore"] = ledger.captured_restore(
                 params["restore_ledger"]["path"],
                 params["restore_ledger"]["app"],
+                hold=params["restore_ledger"]["hold"],
                 drain_moved=params["restore_ledger"]["drain_moved"],
             )
         if params["restore"] is not None:

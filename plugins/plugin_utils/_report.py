@@ -79,6 +79,7 @@ KEEP: Dict[str, Tuple[str, ...]] = {
     # the lock starts the ledger and finishes it in the same calls (its ledger option)
     "deploy_lock": ("ledger", "summary"),
     "blue_green_state": ("live", "idle", "colours"),
+    "host_requirements": ("missing", "hosts"),
 }
 GENERIC_KEEP = ("msg", "changed", "failed", "skipped", "unreachable")
 #: Of the plan fact, what the report shows (hosts, batches, servers; never artifact sources or URLs).

@@ -12,8 +12,6 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 # import name -> the requirement that provides it
 PROVIDED_BY = {
-    "requests": "requests",
-    "urllib3": "requests",
     "sqlparse": "sqlparse",
     "psycopg": "psycopg",
     "pymysql": "PyMySQL",

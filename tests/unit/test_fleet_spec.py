@@ -186,3 +186,18 @@ def test_cgroup_pids_survive_a_cgroup_that_vanishes_during_the_walk(tmp_path, mo
 
     monkeypatch.setattr(os, "scandir", scandir)
     assert sorted(core._cgroup_pids(tmp_path / "lb1")) == [11, 12, 13]
+
+
+def test_the_app_image_is_part_of_the_fleets_saved_spec(tmp_path, monkeypatch):
+    """Every step (up, bootstrap, tests, down) reads the image from fleet.json, so they agree on it."""
+    monkeypatch.setattr(core, "STATE_ROOT", tmp_path)
+    spec = core.FleetSpec(name="unit", app_hosts=2, subnet="10.213.7.0/24", state_dir=str(tmp_path / "unit"))
+    assert spec.app_image == "full"
+    minimal = core.FleetSpec(
+        name="unit", app_hosts=2, subnet="10.213.7.0/24", state_dir=str(tmp_path / "unit"), app_image="minimal"
+    )
+    core.write_state(minimal, "up")
+    loaded = core.load_spec("unit", str(tmp_path / "unit"))
+    assert loaded.app_image == "minimal" and loaded.facts()["fleet_app_image"] == "minimal"
+    with pytest.raises(core.FleetError, match="image 'tiny' is not valid: use one of full, minimal"):
+        core.FleetSpec(name="unit", app_hosts=2, subnet="10.213.7.0/24", state_dir="/tmp/zdf-unit", app_image="tiny")

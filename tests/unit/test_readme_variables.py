@@ -33,6 +33,7 @@ def test_the_plan_defaults_are_the_documented_ones():
         (REPO / "roles" / "blue_green" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
         (REPO / "roles" / "canary" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
         (REPO / "roles" / "release" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
+        (REPO / "roles" / "migrate" / "meta" / "argument_specs.yml", ("argument_specs", "main")),
     ):
         node = yaml.safe_load(path.read_text())
         for key in keys:

@@ -69,6 +69,25 @@ def test_a_canary_answering_5xx_aborts_at_the_first_step_and_goes_back(run, inve
     assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
 
 
+def test_a_canary_failing_at_its_full_step_goes_back_with_no_connection_error(run, inventory, facts, host):
+    """A step at 100 %: the baseline has weight 0 while the canary is judged. The rescue gives the baseline its
+    weights back and takes the canary out in one call (the rollback's hold), so the only failed requests are the
+    canary's own 5xx answers until then - no request meets a server that is going away (no 502/503, no retry or
+    redispatch)."""
+    backend = facts["fleet_haproxy_backend"]
+    before = lb_states(host, backend)
+    result, report = deploy(run, inventory, facts, {"zerodown_release": "v2-5xx", "zerodown_canary_steps": [100]})
+    assert not result.ok and "canary step fail" in result.output, result.output[-3000:]
+    assert [current_on(host, h) for h in APPS] == ["v2"] * 4
+    assert lb_states(host, backend) == before
+    ledger = json.loads(host("lb1").file(LEDGER).content_string)
+    assert [(s["percent"], s["verdict"]) for s in ledger["steps"]] == [(100, "fail")]
+    # with the baseline at weight 0 the analysis cannot take the canary out alone; the rescue's first call does
+    assert "taken_out" not in ledger["steps"][0], ledger["steps"][0]
+    assert report.failed > 0 and all(f["status"] == 500 for f in report.failures), report.failures[:5]
+    assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
+
+
 def test_too_little_traffic_is_inconclusive_and_never_promoted(run, inventory, facts, host):
     backend = facts["fleet_haproxy_backend"]
     before = lb_states(host, backend)

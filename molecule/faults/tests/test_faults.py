@@ -1,7 +1,7 @@
-"""Issue 12, the fault matrix (part), on one booted fleet, under load, in file order.
+"""The fault matrix (docs/reliability.md), on one booted fleet, under load, in file order.
 
 After converge every host runs v2 from a rolling deploy. Each case injects one fault into a deploy and checks
-what the issue asks of every failure: the fleet on one consistent release (the one before the deploy), the load
+what every failure must leave: the fleet on one consistent release (the one before the deploy), the load
 balancer's server states equal to before, the lock released, the ledger and the run's output naming the cause,
 and zero failed requests (zero HAProxy retries and redispatches). Each case adds a row to the results
 (``$ZERODOWN_FAULTS_RESULTS``, by default zerodown-faults.json in the temporary directory), from which
@@ -229,6 +229,21 @@ def test_blue_green_never_ready_leaves_traffic_on_the_live_colour(inject, host, 
     assert "not ready" in data["cause"] and "rollback completed" in result.output
 
 
+def test_blue_green_adopting_a_rolling_fleet_then_failing_its_smoke_test_drops_no_request(inject, host, facts):
+    """Case 5, blue-green on the fleet a rolling deploy left (both colours live on one release, adopted: blue stays
+    live, green is drained and gets the release), then the smoke test fails. Green was live before the deploy: the
+    rollback puts it back into the pool only once its hosts answer ready on the release before, never while they are
+    being returned (restoring the captured state first dropped requests on green's servers)."""
+    result, data = inject(
+        "5",
+        "blue_green",
+        "smoke test fails on a fleet adopted from rolling",
+        extra=dict(BLUE_GREEN, zerodown_release="v2-smoke-fail"),
+    )
+    assert "smoke" in data["cause"] and "rollback completed" in result.output
+    assert sorted(h for h, entry in data["hosts"].items() if entry["status"] == "rolled_back") == ["app3", "app4"]
+
+
 def settled_states(host, backend: str, expected: dict, timeout: float = 20) -> dict:
     """The servers' states once they equal ``expected``, or as they are at ``timeout``: a host restarted by the
     rollback is UP again only after HAProxy's health checks passed (its admin state and weight are back at once)."""
@@ -445,10 +460,46 @@ def test_an_app_host_cut_off_mid_batch_is_left_in_maint_without_hanging(run, inv
     assert seconds < 120, "bounded by the SSH keep-alive and connect timeouts, not the TCP retransmission timeout"
 
 
-def test_a_deploy_killed_mid_rollout_is_recovered_from_the_ledger_by_rollback(run, inventory, facts, host, tmp_path):
-    """Case 9: ansible-playbook (and its workers) SIGKILLed in batch 2; its lock stays behind. zerodown.deploy.rollback
-    takes the lock over at once (its holder's process is gone from this controller: audited with the reason) and
-    brings every host back to the release before, from the ledger; no request fails."""
+def _rolling_in_batch_2(data: dict) -> bool:
+    return len(data.get("batches", [])) >= 2
+
+
+def _canary_stepping(data: dict) -> bool:
+    """The canary in traffic: its first step recorded."""
+    return bool(data.get("steps"))
+
+
+def _blue_green_switching(data: dict) -> bool:
+    """The idle colour drained and its hosts being moved: the middle of the switch."""
+    return any(entry.get("status") == "switching" for entry in data.get("hosts", {}).values())
+
+
+@pytest.mark.parametrize(
+    "strategy, extra, killed_when, fault",
+    [
+        ("rolling", {}, _rolling_in_batch_2, "ansible-playbook SIGKILLed mid-rollout, then zerodown.deploy.rollback"),
+        (
+            "blue_green",
+            BLUE_GREEN,
+            _blue_green_switching,
+            "ansible-playbook SIGKILLed mid-switch (fleet adopted from rolling), then zerodown.deploy.rollback",
+        ),
+        (
+            "canary",
+            dict(CANARY, zerodown_canary_steps=[50, 100], zerodown_canary_pause=5),
+            _canary_stepping,
+            "ansible-playbook SIGKILLed with the canary in traffic, then zerodown.deploy.rollback",
+        ),
+    ],
+    ids=["rolling", "blue_green", "canary"],
+)
+def test_a_deploy_killed_mid_rollout_is_recovered_from_the_ledger_by_rollback(
+    run, inventory, facts, host, tmp_path, strategy, extra, killed_when, fault
+):
+    """Case 9: ansible-playbook (and its workers) SIGKILLed in batch 2 (rolling) or in the middle of its switch
+    (blue-green on the fleet rolling left, both colours live); its lock stays behind. zerodown.deploy.rollback takes
+    the lock over at once (its holder's process is gone from this controller: audited with the reason) and brings
+    every host back to the release before, from the ledger; no request fails."""
     backend = facts["fleet_haproxy_backend"]
     before = lb_states(host, backend), {name: current_on(host, name) for name in APPS}
     first_run = ledger(host).get("run_id")
@@ -456,22 +507,22 @@ def test_a_deploy_killed_mid_rollout_is_recovered_from_the_ledger_by_rollback(ru
         proc = run.start_playbook(
             "deploy",
             [inventory],
-            args=["-e", json.dumps({"zerodown_release": _other_release(host)})],
+            args=["-e", json.dumps(dict(extra, zerodown_release=_other_release(host)))],
             log=tmp_path / "killed.log",
         )
         deadline = time.monotonic() + 120
         while True:
             assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the deploy never reached batch 2"
+            assert time.monotonic() < deadline, "the deploy never reached the point to kill it at"
             data = json.loads(host("lb1").run("cat %s/ledger.json", STATE).stdout or "{}")
-            if data.get("run_id") != first_run and len(data.get("batches", [])) >= 2:
+            if data.get("run_id") != first_run and killed_when(data):
                 break
             time.sleep(0.2)
         run.kill_tree(proc.pid)
         proc.wait()
         killed_at = time.monotonic()
         assert host("lb1").file(LOCK).exists, "the killed run's lock stays behind"
-        recovery = run.playbook("rollback", [inventory])
+        recovery = run.playbook("rollback", [inventory], args=["-e", json.dumps(extra)] if extra else [])
         seconds = time.monotonic() - killed_at
     report = load.report
     (tmp_path / "rollback.log").write_text(recovery.output)
@@ -488,8 +539,8 @@ def test_a_deploy_killed_mid_rollout_is_recovered_from_the_ledger_by_rollback(ru
     RESULTS.append(
         {
             "case": "9",
-            "strategy": "rolling",
-            "fault": "ansible-playbook SIGKILLed mid-rollout, then zerodown.deploy.rollback",
+            "strategy": strategy,
+            "fault": fault,
             "outcome": "rolled back by rollback.yml (lock of the dead run taken over, audited)",
             "failed": report.failed,
             "requests": report.requests,

@@ -212,6 +212,26 @@ def nginx_states(host, facts):
     return {s.address: s.state for s in servers}
 
 
+def test_blue_green_through_nginx_on_an_adopted_fleet_rolls_a_failed_smoke_test_back_without_a_dropped_request(
+    run, inventory, facts, host, app_names, tmp_path
+):
+    """Both colours live on v2 (the canary above): adopted, green gets the release, the smoke test fails. Green goes
+    back into nginx's upstream only once its hosts answer ready on v2 again."""
+    before = nginx_states(host, facts), [current_on(host, h) for h in app_names]
+    result, reports = deploy_under_load(
+        run,
+        inventory,
+        facts,
+        tmp_path,
+        extra_vars=dict(
+            BLUE_GREEN, zerodown_release="v2-smoke-fail", zerodown_smoke_checks=[{"name": "smoke", "path": "/smoke"}]
+        ),
+    )
+    assert not result.ok and "failed and was rolled back (rollback completed)" in result.output, result.output[-3000:]
+    assert_no_failed_requests(reports)
+    assert (nginx_states(host, facts), [current_on(host, h) for h in app_names]) == before
+
+
 def test_blue_green_through_nginx_adopts_the_fleet_then_goes_the_other_way(
     run, inventory, facts, host, runner, app_names, tmp_path
 ):

@@ -1,4 +1,4 @@
-"""Issue 13 acceptance on the fleet, after test_rolling.py: a deploy run the way AWX / Automation Controller runs a
+"""On the fleet, after test_rolling.py: a deploy run the way AWX / Automation Controller runs a
 job (ansible-runner's Python API, a private data dir holding the example project examples/awx-project), and the
 HTML deploy report of a real run opened in headless Chromium - one timeline row per host with its phases, and a
 rolled-back run's report naming the cause. Both under load: zero failed requests, zero retries/redispatches."""

@@ -43,7 +43,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rules import 
     update_all,
 )
 
-# in the order of design.md section 4, engine-level findings last
+# in the order of docs/architecture.md (migration rules), engine-level findings last
 _MODULES = (
     drop_table,
     drop_column,

@@ -29,7 +29,7 @@ CONTRACT_LATER = (
 
 
 class Rule:
-    """A hazard of design.md section 4. ``lock_only``: it only describes lock duration, so a tiny table
+    """A hazard of docs/architecture.md (migration rules). ``lock_only``: it only describes lock duration, so a tiny table
     (schema-aware mode, small_table_rows) makes it harmless."""
 
     __slots__ = ("id", "dialects", "summary", "remedy", "lock_only")

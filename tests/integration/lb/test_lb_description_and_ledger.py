@@ -201,7 +201,7 @@ def test_enable_refuses_a_server_in_both_lists_and_state_ready_changing_nothing(
 
 
 def test_a_restarted_haproxy_stops_the_next_forward_step_and_the_rollback_restores(tmp_path, haproxy, module_runner):
-    """Issue 12 case 10: HAProxy restarted mid-deploy (its runtime states back to the configuration) is detected by
+    """Fault case 10: HAProxy restarted mid-deploy (its runtime states back to the configuration) is detected by
     the next step that records in the ledger; nothing is changed on top of states nobody described."""
     started = start_ledger(module_runner, tmp_path, haproxy)
     assert started["ledger"]["lb_process"] == {haproxy.socket: {"pid": haproxy.proc.pid, "started": ANY_INT}}
@@ -404,6 +404,36 @@ def test_restore_with_drain_moved_keeps_the_moved_hosts_out(tmp_path, haproxy, m
             "ready",
             before[("app", name)]["weight"],
         )
+
+
+def test_the_rollback_hold_never_puts_a_moved_host_back_into_the_pool(tmp_path, haproxy, module_runner):
+    """A rollback's first step: the hosts that did not move back to their captured state, the moved host's server
+    left as it is (drained mid-switch, captured ready: it takes traffic again only once its host is back)."""
+    description = {"provider": "haproxy", "socket": [haproxy.socket], "backend": "app"}
+    started = module_runner(
+        "deploy_ledger", dict(ledger_args(tmp_path), state="started", release="v2", load_balancer=description)
+    )
+    assert not started["failed"], started
+    switching = module_runner(
+        "switch_traffic",
+        {
+            "load_balancer": description,
+            "servers": {"web1": {"state": "drain"}, "web2": {"state": "drain"}},
+            "ledger": dict(
+                ledger_args(tmp_path), hosts={"app1": {"server": "web1", "previous": "v1"}}, status="switching"
+            ),
+        },
+    )
+    assert not switching["failed"], switching
+    restore = {"app": "shop", "path": str(tmp_path / "state"), "hold": True}
+    held = module_runner("switch_traffic", {"load_balancer": description, "restore_ledger": restore})
+    assert not held["failed"], held
+    state = haproxy.runtime.servers("app")
+    assert state[("app", "web1")]["state"] == "drain", "the moved host's server stays out until its host is back"
+    assert state[("app", "web2")]["state"] == "ready", "a host that did not move is back to its captured state"
+    final = module_runner("switch_traffic", {"load_balancer": description, "restore_ledger": dict(restore, hold=False)})
+    assert not final["failed"], final
+    assert haproxy.runtime.servers("app")[("app", "web1")]["state"] == "ready", "the last step restores it"
 
 
 # -- the lock and the ledger in one call (deploy_lock's ledger option) --------------------------------------------

@@ -312,7 +312,7 @@ def refused_at_preflight(tmp_path, variables, inventory) -> str:
 
 
 def test_deploy_with_an_incompatible_migration_is_refused_at_preflight(tmp_path, deploy_setup, migrations):
-    """Issue 12 case 1: blocked before any change: nothing applied, nothing staged, the lock released."""
+    """Fault case 1: blocked before any change: nothing applied, nothing staged, the lock released."""
     variables, inventory, db = deploy_setup
     migrations({"0002_drop_name.sql": DROP_NAME, "0003_t.sql": "CREATE TABLE t (x int);\n"})
     out = refused_at_preflight(tmp_path, variables, inventory)
@@ -323,7 +323,7 @@ def test_deploy_with_an_incompatible_migration_is_refused_at_preflight(tmp_path,
 
 
 def test_deploy_with_an_unreachable_database_is_refused_at_preflight(tmp_path, deploy_setup):
-    """Issue 12 case 2: the database does not answer at the check: refused naming host:port, nothing changed."""
+    """Fault case 2: the database does not answer at the check: refused naming host:port, nothing changed."""
     variables, inventory, _db = deploy_setup
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

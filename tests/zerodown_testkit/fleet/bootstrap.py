@@ -2,7 +2,7 @@
 
 This only seeds a fleet with a running v1 so that deploy tests have something
 to replace; the collection's ``release`` role is what deploys for real. The
-layout is the one in design.md section 6, which that role uses too::
+layout is the one in docs/architecture.md (release layout on a host), which that role uses too::
 
     /opt/demoapp/releases/<release>/   the unpacked tarball (bin/start, app/, migrations/, VERSION)
     /opt/demoapp/shared/demoapp.env    database settings, kept across releases

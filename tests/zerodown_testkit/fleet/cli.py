@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import List, Optional
 
-from . import core, rootfs
+from . import core, images, rootfs
 
 
 def _log(message: str) -> None:
@@ -21,7 +22,10 @@ def _spec(args: argparse.Namespace) -> core.FleetSpec:
     requested_hosts = getattr(args, "app_hosts", None)
     app_hosts = requested_hosts if requested_hosts is not None else (existing.app_hosts if existing else 4)
     subnet = getattr(args, "subnet", None) or (existing.subnet if existing else "")
-    return core.FleetSpec(name=args.name, app_hosts=app_hosts, subnet=subnet, state_dir=args.state_dir or "")
+    image = getattr(args, "image", None) or (existing.app_image if existing else images.DEFAULT_IMAGE)
+    return core.FleetSpec(
+        name=args.name, app_hosts=app_hosts, subnet=subnet, state_dir=args.state_dir or "", app_image=image
+    )
 
 
 def _existing(args: argparse.Namespace) -> core.FleetSpec:
@@ -49,6 +53,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     p_up = sub.add_parser("up", parents=[common], help="build the rootfs if needed and boot the fleet (idempotent)")
     p_up.add_argument("--app-hosts", type=int, default=None, help="number of app hosts (default 4)")
     p_up.add_argument("--subnet", default=None, help="private /24 for the fleet bridge (default derived from the name)")
+    p_up.add_argument(
+        "--image",
+        choices=images.IMAGES,
+        default=os.environ.get("ZERODOWN_FLEET_IMAGE") or None,
+        help="what the app hosts boot from: full (default), or minimal - python3 and no other Python package, as "
+        "minimal images ship (default: $ZERODOWN_FLEET_IMAGE, else the fleet's own, else full)",
+    )
     p_up.add_argument("--boot-timeout", type=float, default=180)
     p_up.add_argument(
         "--bootstrap", metavar="RELEASE", default=None, help="also install RELEASE (e.g. v1) on the app hosts"

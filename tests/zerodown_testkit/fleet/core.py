@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from . import releases
+from . import images, releases
 from . import rootfs as rootfs_mod
 
 REPO = Path(__file__).resolve().parents[3]
@@ -181,8 +181,12 @@ class FleetSpec:
     subnet: str = ""
     state_dir: str = ""
     hosts: List[Host] = field(default_factory=list)
+    #: What the app hosts boot from (images.IMAGES): ``full``, or ``minimal`` - python3 and no other Python package.
+    app_image: str = images.DEFAULT_IMAGE
 
     def __post_init__(self) -> None:
+        if self.app_image not in images.IMAGES:
+            raise FleetError("image %r is not valid: use one of %s" % (self.app_image, ", ".join(images.IMAGES)))
         if not NAME_RE.match(self.name):
             raise FleetError(
                 "fleet name %r is not valid: use 1-32 lower-case letters, digits or inner dashes, starting with a "
@@ -267,6 +271,7 @@ class FleetSpec:
         db = self.host("db1").ip
         return {
             "fleet_name": self.name,
+            "fleet_app_image": self.app_image,
             "fleet_subnet": self.subnet,
             "fleet_controller_ip": self.gateway,
             "fleet_lb_url": "http://%s/" % lb,
@@ -315,7 +320,13 @@ def load_spec(name: str = DEFAULT_NAME, state_dir: Optional[str] = None) -> Opti
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    return FleetSpec(name=data["name"], app_hosts=data["app_hosts"], subnet=data["subnet"], state_dir=data["state_dir"])
+    return FleetSpec(
+        name=data["name"],
+        app_hosts=data["app_hosts"],
+        subnet=data["subnet"],
+        state_dir=data["state_dir"],
+        app_image=data.get("app_image", images.DEFAULT_IMAGE),
+    )
 
 
 # -- processes and cgroups ---------------------------------------------------------------------------
@@ -854,6 +865,7 @@ def write_state(spec: FleetSpec, status: str) -> None:
     data = {
         "name": spec.name,
         "app_hosts": spec.app_hosts,
+        "app_image": spec.app_image,
         "subnet": spec.subnet,
         "state_dir": spec.state_dir,
         "status": status,
@@ -915,16 +927,30 @@ def _up(spec: FleetSpec, boot_timeout: float, log: Callable[[str], None]) -> Fle
     if os.geteuid() != 0:
         raise FleetError("fleet up must run as root (it mounts overlays, creates a bridge and boots machines)")
     existing = load_spec(spec.name, spec.state_dir)
-    if existing is not None and (existing.app_hosts, existing.subnet) != (spec.app_hosts, spec.subnet):
+    if existing is not None and (existing.app_hosts, existing.subnet, existing.app_image) != (
+        spec.app_hosts,
+        spec.subnet,
+        spec.app_image,
+    ):
         raise FleetError(
-            "fleet %s already exists with %d app hosts on %s (asked: %d on %s): run `fleet down --name %s` first"
-            % (spec.name, existing.app_hosts, existing.subnet, spec.app_hosts, spec.subnet, spec.name)
+            "fleet %s already exists with %d %s app hosts on %s (asked: %d %s on %s): run `fleet down --name %s` first"
+            % (
+                spec.name,
+                existing.app_hosts,
+                existing.app_image,
+                existing.subnet,
+                spec.app_hosts,
+                spec.app_image,
+                spec.subnet,
+                spec.name,
+            )
         )
     started = time.monotonic()
     spec.state.mkdir(parents=True, exist_ok=True)
     os.chmod(spec.state, 0o700)
     write_state(spec, "starting")
     image = rootfs_mod.ensure_rootfs(log=log)
+    app_image = images.ensure_image(spec.app_image, log=log)
     if not spec.key.exists():
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "zerodown-fleet-" + spec.name, "-f", str(spec.key)])
     pubkey = spec.key.with_suffix(".pub").read_text()
@@ -933,7 +959,7 @@ def _up(spec: FleetSpec, boot_timeout: float, log: Callable[[str], None]) -> Fle
     for h in to_start:
         stop_machine(spec, h.name)  # leftovers of a killed run
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda h: prepare_machine(spec, h, image, pubkey), to_start))
+        list(pool.map(lambda h: prepare_machine(spec, h, app_image if h.group == "app" else image, pubkey), to_start))
     write_client_files(spec)
     procs = {h.name: start_machine(spec, h) for h in to_start}
     if to_start:

@@ -3,7 +3,7 @@
 One place for the test that holds migration_check to its recall and precision and for the benchmark that prints
 the same figures beside squawk's and other parsers'. Each directory holds the SQL text of one project's
 migration directory at one commit and a ``labels.yml`` with the source and, per file, a label (``safe`` or
-``unsafe``, by design.md section 4) and the reason. A file is judged as the pending one, with every file before it
+``unsafe``, by docs/architecture.md (migration rules)) and the reason. A file is judged as the pending one, with every file before it
 in the runner's order replayed as its history, as the migrate role does.
 """
 

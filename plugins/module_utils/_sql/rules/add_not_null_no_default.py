@@ -5,7 +5,7 @@
 
 """Rule ``add_not_null_no_default``: its dialects, why it is a hazard, the expand/contract remedy, and the decision.
 
-The spec is design.md section 4; its cases are the spec-corpus files that list it
+The spec is docs/architecture.md (migration rules); its cases are the spec-corpus files that list it
 (tests/corpus/migrations/*/expected.yml: ``rules:`` for the unsafe forms, ``safe_for:`` for their safe twins),
 asserted by test_sql_safety_corpus.py.
 """

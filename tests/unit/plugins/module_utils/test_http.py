@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import base64
 import socket
 import ssl
 import threading
+import urllib.error
 
 import pytest
 
@@ -347,6 +349,63 @@ def test_describe_exception():
     assert describe_exception(socket.gaierror(-2, "Name or service not known"), 1).startswith(
         "cannot resolve host name"
     )
+    # urllib wraps a failed connect (a TLS handshake too) in URLError; a read that times out comes as it is
+    connect = urllib.error.URLError(socket.timeout("timed out"))
+    assert describe_exception(connect, 0.5) == "timed out: no connect within 0.5s"
+
+
+# -- the standard-library transport's redirect and credential rules ----------------
+
+
+@pytest.mark.parametrize(
+    "old, new, kept",
+    [
+        ("http://lb/a", "http://lb/b", True),
+        ("http://lb/a", "http://LB:80/b", True),
+        ("https://lb/a", "https://lb:443/b", True),
+        ("http://lb/a", "https://lb/b", True),  # the upgrade to TLS on the default ports
+        ("https://lb/a", "http://lb/b", False),  # never down to clear text
+        ("http://lb/a", "http://lb:8080/b", False),
+        ("http://lb:8080/a", "https://lb:8443/b", False),
+        ("http://lb/a", "http://other/b", False),
+        ("http://lb/a", "http://lb.evil.example/b", False),
+    ],
+)
+def test_credentials_follow_a_redirect_only_on_the_same_origin(old, new, kept):
+    assert _http.keeps_credentials(old, new) is kept
+
+
+@pytest.mark.parametrize(
+    "method, status, expected",
+    [
+        ("POST", 301, ("GET", False)),
+        ("PUT", 301, ("PUT", False)),
+        ("POST", 302, ("GET", False)),
+        ("HEAD", 302, ("HEAD", False)),
+        ("DELETE", 303, ("GET", False)),
+        ("HEAD", 303, ("HEAD", False)),
+        ("POST", 307, ("POST", True)),
+        ("PATCH", 308, ("PATCH", True)),
+    ],
+)
+def test_redirect_target_method_and_body(method, status, expected):
+    new_method, url, keep_body = _http.redirect_target(method, "http://lb/app/health", status, " ../login ")
+    assert (new_method, keep_body) == expected
+    assert url == "http://lb/login"
+
+
+def test_url_user_info_becomes_basic_authentication():
+    assert _http.without_userinfo("http://lb:8080/health") == ("http://lb:8080/health", None)
+    url, basic = _http.without_userinfo("https://probe:p%40ss%3Aword@lb:8443/health?x=1")
+    assert url == "https://lb:8443/health?x=1"
+    assert basic == "Basic " + base64.b64encode(b"probe:p@ss:word").decode("ascii")
+
+
+def test_tls_context_verifies_unless_told_not_to():
+    default = _http.tls_context(_http.TLSOptions())
+    assert default.verify_mode == ssl.CERT_REQUIRED and default.check_hostname
+    off = _http.tls_context(_http.TLSOptions(validate_certs=False))
+    assert off.verify_mode == ssl.CERT_NONE and not off.check_hostname
 
 
 # -- readiness --------------------------------------------------------------------
@@ -562,6 +621,7 @@ def test_a_json_path_index_of_thousands_of_digits_is_not_found():
         ("http://app:8080/a", "http://app:8081/a", False),
         ("http://app/a", "http://evil.example/a", False),
         ("https://app/a", "http://app/a", False),  # a downgrade to plain HTTP
+        ("http://app/a", "https://app/a", True),  # an upgrade to HTTPS on the same host
         ("http://app/a", "http://[::1/", False),  # a Location that does not parse
     ],
 )

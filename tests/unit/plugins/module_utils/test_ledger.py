@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger_mod
 from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (
@@ -155,22 +157,111 @@ def test_rollback_plan_is_the_last_batch_first_and_keeps_first_releases_out():
     }
     assert out["hosts"]["app3"] == {"to": None, "server": "w3"}
     assert set(out["restore"]["/run/haproxy/admin.sock"]) == {"w1", "w2", "w4"}
-    assert out["settle"] == [], "every moved server was captured ready: nothing goes back to drain"
-    assert rollback_plan({"hosts": {}}) == {"batches": [], "hosts": {}, "restore": {}, "settle": []}
+    assert out["hold"] == {"/run/haproxy/admin.sock": {"w4": {"state": "ready", "weight": 1}}}
+    assert rollback_plan({"hosts": {}}) == {"hold": {}, "batches": [], "hosts": {}, "restore": {}}
 
 
-def test_rollback_plan_settles_only_the_servers_the_restore_drains_again():
-    """Blue-green: green was the standby (drain) before the switch, so after the restore its requests finish;
-    a colour adopted while live (captured ready) just serves on."""
-    lb_state = {"w1": {"state": "drain", "weight": 1}, "w2": {"state": "ready", "weight": 1}}
+def test_an_adopted_colour_takes_traffic_again_only_after_its_hosts_are_back():
+    """Blue-green on a fleet both colours served (adopted): green was live before the deploy and got v2. The
+    rollback's first step puts blue back and takes green out; green's servers come back in their own batch, once
+    its hosts answer ready on v1 - never in the first step (which dropped requests when it restored green while its
+    hosts were being returned). A colour that was the standby (captured drain) stays out until the last step."""
+    lb_state = {s: {"state": "ready", "weight": 1} for s in ("b1", "b2", "g1", "g2")}
     ledger = {
-        "lb_state": {"lb1": lb_state, "lb2": dict(lb_state, w1={"state": "ready", "weight": 1})},
+        "lb_state": {"lb1": lb_state, "lb2": dict(lb_state, g2={"state": "drain", "weight": 1})},
         "hosts": {
-            "app1": {"previous": "v1", "server": "w1", "status": "moved", "batch": 1},
-            "app2": {"previous": "v1", "server": "w2", "status": "switching", "batch": 1},
+            "app3": {"previous": "v1", "server": "g1", "status": "moved", "batch": 1},
+            "app4": {"previous": "v1", "server": "g2", "status": "moved", "batch": 1},
         },
     }
-    assert rollback_plan(ledger)["settle"] == ["w1"]
+    out = rollback_plan(ledger, drain_moved=True)
+    assert out["hold"]["lb1"] == {
+        "b1": {"state": "ready", "weight": 1},
+        "b2": {"state": "ready", "weight": 1},
+        "g1": {"state": "drain", "weight": 1},
+        "g2": {"state": "drain", "weight": 1},
+    }
+    assert out["batches"] == [
+        {
+            "batch": 1,
+            "hosts": ["app3", "app4"],
+            "servers": ["g1", "g2"],
+            "ready": ["g1", "g2"],
+            "maint": [],
+            "record": {
+                "app3": {"status": "rolled_back", "current": "v1"},
+                "app4": {"status": "rolled_back", "current": "v1"},
+            },
+        }
+    ]
+    # without drain_moved (rolling keeps its capacity) the moved servers are left as they are
+    assert rollback_plan(ledger)["hold"]["lb1"] == {"b1": lb_state["b1"], "b2": lb_state["b2"]}
+    # green was the standby everywhere: back on v1 it stays drained until the last step restores drain
+    standby = {"lb1": dict(lb_state, g1={"state": "drain", "weight": 1}, g2={"state": "drain", "weight": 1})}
+    assert rollback_plan(dict(ledger, lb_state=standby), drain_moved=True)["batches"][0]["ready"] == []
+
+
+def _simulate(ledger, during, drain_moved):
+    """Apply a rollback plan's steps in their order to the load-balancer states ``during`` the deploy
+    ({lb: {server: {state, weight}}}); yield (step, states, returned hosts) after each change."""
+    plan = rollback_plan(ledger, drain_moved)
+    states = {lb_id: {s: dict(v) for s, v in servers.items()} for lb_id, servers in during.items()}
+    returned = set()
+    for lb_id, servers in plan["hold"].items():
+        states[lb_id].update({s: dict(v) for s, v in servers.items()})
+    yield "hold", states, returned
+    for batch in plan["batches"]:
+        for servers in states.values():
+            for server in batch["servers"]:
+                servers[server]["state"] = "drain"
+        yield "drain", states, returned
+        returned |= set(batch["hosts"])
+        for servers in states.values():
+            for server in batch["ready"]:
+                servers[server]["state"] = "ready"
+            for server in batch["maint"]:
+                servers[server]["state"] = "maint"
+        yield "batch", states, returned
+    for lb_id, servers in plan["restore"].items():
+        states[lb_id].update({s: dict(v) for s, v in servers.items()})
+    yield "restore", states, returned
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), drain_moved=st.booleans())
+def test_no_server_takes_traffic_before_its_host_is_back(data, drain_moved):
+    """Whatever the captured states, the states during the deploy, the batches and the statuses: a moved host's
+    server that takes traffic at any step of the rollback is one that took it during the deploy already (the plan
+    never gives it more) or whose host is back; at the end every load balancer is as captured, less the removed."""
+    servers = ["s%d" % i for i in range(data.draw(st.integers(1, 6)))]
+    state = st.fixed_dictionaries({"state": st.sampled_from(["ready", "drain", "maint"]), "weight": st.integers(0, 3)})
+    lbs = data.draw(st.lists(st.sampled_from(["lb1", "lb2"]), min_size=1, max_size=2, unique=True))
+    captured = {lb_id: {s: data.draw(state) for s in servers} for lb_id in lbs}
+    during = {lb_id: {s: data.draw(state) for s in servers} for lb_id in lbs}
+    hosts = {}
+    for index, server in enumerate(servers):
+        status = data.draw(st.sampled_from(["unchanged", "staged", "switching", "moved", "failed", "unreachable"]))
+        previous = data.draw(st.sampled_from(["v1", None]))
+        hosts["app%d" % index] = {"previous": previous, "server": server, "status": status, "batch": 1 + index % 3}
+    ledger = {"lb_state": captured, "hosts": hosts}
+    moved = {hosts[h]["server"]: h for h in moved_hosts(ledger)}
+
+    def serving(info):
+        return info["state"] == "ready" and info["weight"] > 0
+
+    for step, states, returned in _simulate(ledger, during, drain_moved):
+        for lb_id, current in states.items():
+            for server, info in current.items():
+                if server in moved and moved[server] not in returned and serving(info):
+                    # still serving the release it served during the deploy, never put back into rotation
+                    assert info == during[lb_id][server], (step, lb_id, server, ledger, during)
+    removed = {
+        hosts[h]["server"] for h in moved.values() if not hosts[h]["previous"] or hosts[h]["status"] == "unreachable"
+    }
+    for lb_id in lbs:
+        for server in servers:
+            if server not in removed:
+                assert states[lb_id][server] == captured[lb_id][server]
 
 
 def test_summary_for_awx_and_for_a_person():
@@ -216,12 +307,13 @@ def test_captured_restore_drains_the_moved_hosts_only_where_others_serve(tmp_pat
     ledger.update("r1", hosts={"app1": {"previous": "v1", "server": "w1", "status": "switching"}})
     restore = captured_restore(str(tmp_path), "shop", drain_moved=True)["lb1"]
     assert restore["w1"]["state"] == "drain" and restore["w2"] == restore["w3"] == {"state": "ready", "weight": 1}
-    # after a promotion every host moved: draining them all would leave nothing serving
+    # after a promotion every host moved: draining them all would leave nothing serving, and giving one its captured
+    # state could put a half-switched host back in the pool: they are left as they are, for the batches
     ledger.update(
         "r1", hosts={h: {"previous": "v1", "server": s, "status": "moved"} for h, s in (("app2", "w2"), ("app3", "w3"))}
     )
-    restore = captured_restore(str(tmp_path), "shop", drain_moved=True)["lb1"]
-    assert all(info["state"] == "ready" for info in restore.values()), restore
+    assert captured_restore(str(tmp_path), "shop", drain_moved=True) == {"lb1": {}}
+    assert captured_restore(str(tmp_path), "shop")["lb1"] == captured, "the last step: everything as captured"
 
 
 def test_a_drain_that_cut_sessions_is_recorded_and_summarised(tmp_path):

@@ -66,7 +66,15 @@ def test_a_plan_holds_every_decision(artifact):
     assert out["state_dir"] == "/var/lib/zerodown"
     assert out["worst_case_seconds"] == worst_case_seconds(2, 60, 30, 60) == 440
     assert out["lock_ttl"] == 440 + 600
-    assert out["artifact"] == {"src": artifact[0], "url": None, "sha256": artifact[1]}
+    # "release bytes" is no tarball: its size is known, what it unpacks to is not (no disk check for it)
+    assert out["artifact"] == {
+        "src": artifact[0],
+        "url": None,
+        "sha256": artifact[1],
+        "bytes": 13,
+        "unpacked_bytes": None,
+    }
+    assert out["requirements"]["app1"] == {"python": "3.8", "systemd": True}
     assert out["ledger"] == {"app": "shop", "path": "/var/lib/zerodown", "run_id": "r-1", "servers": out["servers"]}
     assert out["entry_url"] == "http://lb1:80"
     assert out["hooks"]["before_switch"] == "" and out["migrations"]["source"] == "none"

@@ -1,6 +1,6 @@
 """migration_check on real projects' migrations (tests/corpus/realworld): recall first, then precision.
 
-Every file is labelled by design.md section 4 with a reason (labels.yml beside it) and judged as the pending file
+Every file is labelled by docs/architecture.md (migration rules) with a reason (labels.yml beside it) and judged as the pending file
 after the ones before it in its directory, replayed as history, as the migrate role does. The figures are printed
 (pytest -s, or the failure message), with squawk's on the same PostgreSQL files beside them; the test fails below
 recall 1.00 or precision 0.95.

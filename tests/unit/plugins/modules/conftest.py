@@ -158,7 +158,7 @@ def hostile(monkeypatch):
         return state["ws"].factory(kind, target, timeout)  # the workspace of the call running now
 
     monkeypatch.setattr(_haproxy, "_default_socket_factory", socket_factory)
-    monkeypatch.setattr(_http, "RequestsTransport", lambda: state["ws"].transport)
+    monkeypatch.setattr(_http, "UrllibTransport", lambda: state["ws"].transport)
     for module in (_http, _lb, _canary, _bake, _nginx, _migrate, _db):
         monkeypatch.setattr(module, "Clock", JumpingClock)
     monkeypatch.setattr(_schema_catalog, "read_catalog", _no_database)

@@ -183,6 +183,13 @@ BASELINE_ARGS = {
     "release": dict(RELEASE, checksum="sha256:@SHA@"),
     "migration_apply": {"path": TMP + "/migrations", "dsn": "sqlite:///" + TMP + "/db.sqlite"},
     "migration_check": {"path": TMP + "/migrations", "dialect": "postgresql"},
+    "host_requirements": {
+        "needs": {
+            "python": "3.8",
+            "sockets": [SOCKET],
+            "disk": {"path": TMP + "/opt/shop", "release": "v2", "unpacked_bytes": 10, "artifact_bytes": 1},
+        }
+    },
 }
 BASELINES = {
     importlib.import_module("ansible_collections.zerodown.deploy.plugins.modules." + name): args
