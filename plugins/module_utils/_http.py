@@ -606,7 +606,10 @@ class UrllibTransport:
                 if not (spec.follow_redirects and 300 <= response.status < 400 and location):
                     return response
                 new_method, new_url, keep_body = redirect_target(method, url, response.status, location)
-                headers = headers_after_redirect(headers, url, new_url)
+                kept = headers_after_redirect(headers, url, new_url)
+                if keep_body:  # the headers that describe the body go with it
+                    kept.update((k, v) for k, v in headers.items() if k.lower() in _BODY_HEADERS)
+                headers = kept
                 if not keep_body:
                     body = None
                     headers = {k: v for k, v in headers.items() if k.lower() not in _BODY_HEADERS}
