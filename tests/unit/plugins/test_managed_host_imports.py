@@ -84,7 +84,7 @@ def test_a_module_needs_only_the_standard_library_and_ansible(module):
     found = third_party_imports(module)
     extra = {name: where for name, where in found.items() if name not in ALLOWED.get(module, set())}
     assert not extra, "%s imports %s on the host that runs it" % (module, extra)
-    unguarded = {name: where for name, where in found.items() if not all(g for _, _, g in where)}
+    unguarded = {name: where for name, where in found.items() if not all(guarded for _module, _line, guarded in where)}
     assert not unguarded, "%s imports %s without an ImportError guard" % (module, unguarded)
 
 

@@ -173,7 +173,7 @@ def test_every_lack_of_a_host_is_listed_with_its_fix():
 
 def test_disk_on_two_filesystems_is_judged_on_each():
     probe = FakeProbe(free={"/opt/shop": ("/opt", 45 * 1024, 1), "/tmp/x": ("/tmp", 5 * 1024, 2)})
-    lacks, _ = missing(needs()["app1"], probe, tmpdir="/tmp/x")
+    lacks, _unused = missing(needs()["app1"], probe, tmpdir="/tmp/x")
     assert lacks == ["10.0 KiB free in /tmp for the artifact (5.0 KiB free there)"]
 
 
@@ -190,7 +190,7 @@ def test_load_balancer_sockets_and_nginx_files():
     assert found["sockets"] == {"/run/haproxy/admin.sock": False}
     lb = {"provider": "nginx", "nginx": {"conf": "/etc/nginx/nginx.conf", "servers_file": "/etc/nginx/app.conf"}}
     probe = FakeProbe(paths={("/etc/nginx/app.conf", True): "/etc/nginx/app.conf is not writable by uid 1000"})
-    lacks, _ = missing(needs(lb=lb)["lb1"], probe)
+    lacks, _unused = missing(needs(lb=lb)["lb1"], probe)
     assert lacks == ["nginx's servers_file: /etc/nginx/app.conf is not writable by uid 1000"]
 
 
