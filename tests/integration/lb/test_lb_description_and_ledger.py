@@ -374,27 +374,33 @@ def test_the_live_colour_is_read_from_haproxy(haproxy, module_runner):
     assert none["failed"] and "neither colour is live" in none["msg"]
 
 
-def test_restore_with_drain_moved_keeps_the_moved_hosts_out(tmp_path, haproxy, module_runner):
-    """A failed canary's rescue: every server back to its captured weight, but the moved host's server drained
-    (it was ready before the deploy and must not take traffic again while it runs the failing release)."""
-    description = {"provider": "haproxy", "socket": [haproxy.socket], "backend": "app"}
-    before = haproxy.runtime.servers("app")
+def _app1_switching(tmp_path, module_runner, description, servers):
+    """A started ledger with app1 (server web1) recorded switching by a switch_traffic call that sets ``servers``."""
     started = module_runner(
         "deploy_ledger", dict(ledger_args(tmp_path), state="started", release="v2", load_balancer=description)
     )
     assert not started["failed"], started
-    moved = module_runner(
+    switching = module_runner(
         "switch_traffic",
         {
             "load_balancer": description,
-            "servers": {"web1": {"weight": 1, "state": "ready"}, "web2": {"weight": 9}, "web3": {"weight": 9}},
+            "servers": servers,
             "ledger": dict(
                 ledger_args(tmp_path), hosts={"app1": {"server": "web1", "previous": "v1"}}, status="switching"
             ),
         },
     )
-    assert not moved["failed"], moved
-    restore = {"app": "shop", "path": str(tmp_path / "state"), "drain_moved": True}
+    assert not switching["failed"], switching
+    return {"app": "shop", "path": str(tmp_path / "state")}
+
+
+def test_restore_with_drain_moved_keeps_the_moved_hosts_out(tmp_path, haproxy, module_runner):
+    """A failed canary's rescue: every server back to its captured weight, but the moved host's server drained
+    (it was ready before the deploy and must not take traffic again while it runs the failing release)."""
+    description = {"provider": "haproxy", "socket": [haproxy.socket], "backend": "app"}
+    before = haproxy.runtime.servers("app")
+    servers = {"web1": {"weight": 1, "state": "ready"}, "web2": {"weight": 9}, "web3": {"weight": 9}}
+    restore = dict(_app1_switching(tmp_path, module_runner, description, servers), drain_moved=True)
     restored = module_runner("switch_traffic", {"load_balancer": description, "restore_ledger": restore})
     assert not restored["failed"], restored
     state = haproxy.runtime.servers("app")
@@ -410,22 +416,8 @@ def test_the_rollback_hold_never_puts_a_moved_host_back_into_the_pool(tmp_path, 
     """A rollback's first step: the hosts that did not move back to their captured state, the moved host's server
     left as it is (drained mid-switch, captured ready: it takes traffic again only once its host is back)."""
     description = {"provider": "haproxy", "socket": [haproxy.socket], "backend": "app"}
-    started = module_runner(
-        "deploy_ledger", dict(ledger_args(tmp_path), state="started", release="v2", load_balancer=description)
-    )
-    assert not started["failed"], started
-    switching = module_runner(
-        "switch_traffic",
-        {
-            "load_balancer": description,
-            "servers": {"web1": {"state": "drain"}, "web2": {"state": "drain"}},
-            "ledger": dict(
-                ledger_args(tmp_path), hosts={"app1": {"server": "web1", "previous": "v1"}}, status="switching"
-            ),
-        },
-    )
-    assert not switching["failed"], switching
-    restore = {"app": "shop", "path": str(tmp_path / "state"), "hold": True}
+    servers = {"web1": {"state": "drain"}, "web2": {"state": "drain"}}
+    restore = dict(_app1_switching(tmp_path, module_runner, description, servers), hold=True)
     held = module_runner("switch_traffic", {"load_balancer": description, "restore_ledger": restore})
     assert not held["failed"], held
     state = haproxy.runtime.servers("app")
