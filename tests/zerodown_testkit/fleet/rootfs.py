@@ -52,6 +52,7 @@ PACKAGES = (
     "socat",
     "python3-psycopg2",
     "python3-psycopg",
+    "python3-gunicorn",  # the sample app's keep-alive server (gthread worker)
     # lb1 and db1 (disabled in the image, enabled per machine)
     "haproxy",
     "nginx-light",
