@@ -127,21 +127,6 @@ def test_gunicorn_keeps_connections_open_and_closes_them_when_stopping(start_app
     assert "stopping" in output and "stopped" in output
 
 
-def test_an_unknown_server_is_refused_at_start_and_named(tmp_path):
-    rel = releases.build("v1", str(tmp_path / "releases"))
-    with tarfile.open(rel.path) as tar:
-        tar.extractall(tmp_path / "app", filter="data")
-    proc = subprocess.run(
-        [sys.executable, str(tmp_path / "app/app/demoapp.py")],
-        env=dict(os.environ, DEMOAPP_PORT="0", DEMOAPP_SERVER="twisted"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert proc.returncode == 2 and "server 'twisted' is not one of stdlib, gunicorn" in proc.stderr
-
-
 def test_slow_stop_variant_keeps_serving_but_not_ready(start_app, server):
     app = start_app("v2-slow-stop", server=server, stop_delay="1.5")
     app.proc.send_signal(signal.SIGTERM)
@@ -182,19 +167,29 @@ def test_late_5xx_variant_is_healthy_then_fails_its_share(start_app, server):
     assert statuses.count(500) == 10 and get(app, "/health/ready")[0] == 200
 
 
-def test_crash_variant_exits_at_start_with_status_3_and_says_why(tmp_path):
-    rel = releases.build("v2-crash", str(tmp_path / "releases"))
+def run_to_exit(tmp_path, release: str, **env: str) -> subprocess.CompletedProcess:
+    """Run a release's app that is expected to exit at start; its status and output."""
+    rel = releases.build(release, str(tmp_path / "releases"))
     with tarfile.open(rel.path) as tar:
         tar.extractall(tmp_path / "app", filter="data")
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(tmp_path / "app/app/demoapp.py")],
-        env=dict(os.environ, DEMOAPP_PORT="0"),
+        env=dict(os.environ, DEMOAPP_PORT="0", **env),
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
+
+
+def test_crash_variant_exits_at_start_with_status_3_and_says_why(tmp_path):
+    proc = run_to_exit(tmp_path, "v2-crash")
     assert proc.returncode == 3 and "fatal: DEMOAPP_SECRET_KEY is not set" in proc.stderr
+
+
+def test_an_unknown_server_is_refused_at_start_and_named(tmp_path):
+    proc = run_to_exit(tmp_path, "v1", DEMOAPP_SERVER="twisted")
+    assert proc.returncode == 2 and "server 'twisted' is not one of stdlib, gunicorn" in proc.stderr
 
 
 def test_db_v1_keeps_working_after_the_additive_v2_migration(start_app, scratch_db):
