@@ -32,8 +32,8 @@ Graceful stop, either server: on SIGTERM the app reports not-ready, (slow-stop
 variant: keeps serving for ``stop_delay``), stops accepting, finishes the
 requests in flight and exits 0. The stdlib server's main thread never blocks
 in an untimed call, so the signal handler always runs promptly; gunicorn's
-worker answers requests in flight with ``Connection: close`` once stopping and
-closes its idle keep-alive connections.
+worker closes its idle keep-alive connections, and the connection of a request
+in flight once it is answered.
 """
 
 from __future__ import annotations
