@@ -58,9 +58,7 @@ def inject(run, inventory, facts, host, tmp_path):
     return lambda *args, **kwargs: _inject(run, inventory, facts, host, tmp_path, *args, **kwargs)
 
 
-def _inject(
-    run, inventory, facts, host, tmp_path, case, strategy, fault, extra=None, host_vars=None, keepalive=True
-):
+def _inject(run, inventory, facts, host, tmp_path, case, strategy, fault, extra=None, host_vars=None, keepalive=True):
     """One deploy with a fault, under load; the checks every failure must pass; returns (result, ledger)."""
     backend = facts["fleet_haproxy_backend"]
     before = lb_states(host, backend), {name: current_on(host, name) for name in APPS}

@@ -127,7 +127,11 @@ def deploy_under_load(
         inventories.append(str(run.write_vars_inventory(tmp_path / "hosts.json", {}, host_vars)))
     cli = list(args) + (["-e", json.dumps(extra_vars)] if extra_vars else [])
     with run.under_load(
-        facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"], saturate=saturate, keepalive=keepalive
+        facts["fleet_lb_url"],
+        facts["fleet_haproxy_admin"],
+        facts["fleet_haproxy_backend"],
+        saturate=saturate,
+        keepalive=keepalive,
     ) as load:
         result = run.playbook(playbook, inventories, args=cli, env=env)
     return result, load.report
