@@ -9,6 +9,8 @@ APT_PACKAGES=(
   haproxy nginx-light openssl chromium
   debootstrap systemd-container iproute2 iptables openssh-client
   postgresql postgresql-client mariadb-server mariadb-client
+  # the sample app's keep-alive server, for its integration tests (the fleet rootfs has it too)
+  python3-gunicorn
 )
 
 log() { printf '[ensure-host] %s\n' "$*"; }

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 
 import pytest
-from zerodown_testkit.fleet import ansible_inventory, core, rootfs
+from zerodown_testkit.fleet import ansible_inventory, core, releases, rootfs
 
 
 def test_default_fleet_layout():
@@ -72,6 +73,9 @@ def test_haproxy_config_has_no_retries_no_redispatch_and_one_server_per_app_host
     assert not [w for w in words if "redispatch" in w]
     assert ["option", "httpchk", "GET", "/health/ready"] in words
     assert ["option", "dontlog-normal"] in words  # failures still logged, not every request
+    # keep-alive both sides, idle server connections shared between clients
+    assert ["option", "http-keep-alive"] in words and ["http-reuse", "always"] in words
+    assert not [w for w in words if "http-server-close" in w or "httpclose" in w]
     servers = [w for w in words if w[:1] == ["server"]]
     assert servers == [["server", "app%d" % i, "10.213.7.1%d:8080" % i, "check"] for i in (1, 2, 3)]
     assert ["stats", "socket", core.HAPROXY_SOCKET, "mode", "660", "level", "admin", "expose-fd", "listeners"] in words
@@ -153,6 +157,9 @@ def test_nginx_beside_haproxy_with_no_retries_and_the_modules_servers_file():
     config = core.nginx_config(spec)
     words = [line.split("#", 1)[0].strip().rstrip(";").split() for line in config.splitlines()]
     assert ["proxy_next_upstream", "off"] in words
+    # keep-alive to the app: kept upstream connections, HTTP/1.1, no "Connection: close" passed on
+    assert ["keepalive", "16"] in words
+    assert ["proxy_http_version", "1.1"] in words and ["proxy_set_header", "Connection", '""'] in words
     assert ["listen", str(core.NGINX_PORT)] in words and ["listen", "80"] not in words
     assert ["include", core.NGINX_SERVERS_FILE] in words and ["upstream", facts["fleet_nginx_upstream"], "{"] in words
     assert ["pid", core.NGINX_PID_FILE] in words
@@ -199,5 +206,40 @@ def test_the_app_image_is_part_of_the_fleets_saved_spec(tmp_path, monkeypatch):
     core.write_state(minimal, "up")
     loaded = core.load_spec("unit", str(tmp_path / "unit"))
     assert loaded.app_image == "minimal" and loaded.facts()["fleet_app_image"] == "minimal"
+    from zerodown_testkit.fleet import bootstrap
+
+    assert "DEMOAPP_SERVER=stdlib" in bootstrap.env_file(minimal), "no gunicorn on the minimal image"
+    assert "DEMOAPP_SERVER" not in bootstrap.env_file(spec), "the full image runs each release's own server"
     with pytest.raises(core.FleetError, match="image 'tiny' is not valid: use one of full, minimal"):
         core.FleetSpec(name="unit", app_hosts=2, subnet="10.213.7.0/24", state_dir="/tmp/zdf-unit", app_image="tiny")
+
+
+def _demoapp():
+    spec = importlib.util.spec_from_file_location("fleet_demoapp", releases.APP_DIR / "demoapp.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _seconds(words, *key):
+    """The value of directive ``key`` in a config's words (``60s`` -> 60)."""
+    [value] = [w[len(key)] for w in words if tuple(w[: len(key)]) == key]
+    return int(value.rstrip("s"))
+
+
+def test_every_release_runs_on_the_keep_alive_server_and_outlives_the_load_balancers_idle_connections():
+    spec = core.FleetSpec(name="unit", app_hosts=2, subnet="10.213.7.0/24", state_dir="/tmp/zdf-unit")
+    assert {name: v["config"]["server"] for name, v in releases.VARIANTS.items()} == {
+        name: "gunicorn" for name in releases.VARIANTS
+    }
+    assert "python3-gunicorn" in rootfs.PACKAGES
+    demoapp = _demoapp()
+    assert set(demoapp.SERVERS) == {"stdlib", "gunicorn"}
+    # the load balancer closes an idle kept connection before the app would: a request never goes down a
+    # connection the app closed at the same moment
+    haproxy = [line.split("#", 1)[0].split() for line in core.haproxy_config(spec).splitlines()]
+    nginx = [line.split("#", 1)[0].strip().rstrip(";").split() for line in core.nginx_config(spec).splitlines()]
+    assert demoapp.GUNICORN_KEEPALIVE > _seconds(haproxy, "timeout", "server")
+    start = nginx.index(["upstream", core.NGINX_UPSTREAM, "{"])
+    upstream = nginx[start : nginx.index(["}"], start)]
+    assert demoapp.GUNICORN_KEEPALIVE > _seconds(upstream, "keepalive_timeout")

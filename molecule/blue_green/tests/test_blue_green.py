@@ -27,9 +27,11 @@ def set_state(host, backend, servers, state):
         assert out.rc == 0 and not out.stdout.strip(), out.stdout + out.stderr
 
 
-def deploy(run, inventory, facts, release=None, playbook="deploy"):
+def deploy(run, inventory, facts, release=None, playbook="deploy", saturate=False):
     args = ["-e", json.dumps({"zerodown_release": release})] if release else []
-    with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
+    with run.under_load(
+        facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"], saturate=saturate
+    ) as load:
         result = run.playbook(playbook, [inventory], args=args)
     report = load.report
     assert report.requests > 0
@@ -54,7 +56,7 @@ def test_the_first_deploy_adopted_the_fleet_and_green_serves_v2(host, facts):
 def test_a_release_failing_its_smoke_test_leaves_traffic_on_the_live_colour(run, inventory, facts, host):
     backend = facts["fleet_haproxy_backend"]
     before = lb_states(host, backend)
-    result = deploy(run, inventory, facts, "v2-smoke-fail")
+    result = deploy(run, inventory, facts, "v2-smoke-fail", saturate=True)
     assert not result.ok and "failed and was rolled back" in result.output and "smoke" in result.output
     assert lb_states(host, backend) == before
     assert [current_on(host, h) for h in BLUE] == ["v1", "v1"]
@@ -115,7 +117,7 @@ def test_both_colours_live_on_different_releases_is_refused_before_any_change(ru
 
 def test_rollback_on_demand_is_one_switch_back(run, inventory, facts, host):
     backend = facts["fleet_haproxy_backend"]
-    result = deploy(run, inventory, facts, playbook="rollback")
+    result = deploy(run, inventory, facts, playbook="rollback", saturate=True)
     assert result.ok, result.output[-3000:]
     assert serving(lb_states(host, backend)) == GREEN
     assert [current_on(host, h) for h in BLUE] == ["v1", "v1"]

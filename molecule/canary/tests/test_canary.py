@@ -14,9 +14,11 @@ APPS = ["app1", "app2", "app3", "app4"]
 LEDGER = "/var/lib/zerodown/demoapp/ledger.json"
 
 
-def deploy(run, inventory, facts, extra=None):
+def deploy(run, inventory, facts, extra=None, saturate=False):
     args = ["-e", json.dumps(extra)] if extra else []
-    with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
+    with run.under_load(
+        facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"], saturate=saturate
+    ) as load:
         result = run.playbook("deploy", [inventory], args=args)
     return result, load.report
 
@@ -43,7 +45,7 @@ def test_every_host_runs_v2_and_every_step_was_judged(host):
 def test_a_canary_answering_5xx_aborts_at_the_first_step_and_goes_back(run, inventory, facts, host):
     backend = facts["fleet_haproxy_backend"]
     before = lb_states(host, backend)
-    result, report = deploy(run, inventory, facts, {"zerodown_release": "v2-5xx"})
+    result, report = deploy(run, inventory, facts, {"zerodown_release": "v2-5xx"}, saturate=True)
     assert not result.ok and "failed and was rolled back" in result.output
     assert "canary step fail" in result.output
     assert [current_on(host, h) for h in APPS] == ["v2"] * 4

@@ -49,7 +49,7 @@ def deploy_under_load(run, inventory, facts, tmp_path, playbook="deploy", extra_
     url = facts["fleet_nginx_url"]
     slow = LoadGenerator(url + "slow?seconds=1", concurrency=2, max_duration=900, pause=0.01)
     with contextlib.ExitStack() as stack:
-        load = stack.enter_context(run.under_load(url))
+        load = stack.enter_context(run.under_load(url, keepalive=False))
         slow.start()
         stack.callback(slow.stop)
         result = run.playbook(playbook, inventories, args=args)
@@ -182,7 +182,7 @@ def test_canary_through_nginx_judges_each_step_from_the_access_log_then_rolls_th
     # Quick requests only: the 1 s requests of the other deploys, landing by chance on the canary or not, would
     # make a 10 % step's mean response time a coin toss (one of them among 100 canary requests adds 10 ms).
     before = servers_file(host, facts)
-    with run.under_load(facts["fleet_nginx_url"]) as load:
+    with run.under_load(facts["fleet_nginx_url"], keepalive=False) as load:
         result = run.playbook("deploy", [inventory], args=["-e", json.dumps(dict(CANARY, zerodown_release="v2"))])
     assert result.ok, result.output[-3000:]
     assert_no_failed_requests([load.report])

@@ -133,7 +133,8 @@ def test_one_hook_of_each_kind_ran_on_every_app_host(host, app_names):
 
 def test_rollback_on_demand_returns_every_host_to_v1_under_load(run, inventory, facts, host, app_names, tmp_path):
     before = lb_states(host, facts["fleet_haproxy_backend"])
-    result, report = deploy_under_load(run, inventory, facts, tmp_path, playbook="rollback")
+    # keep-alive clients sending as fast as answers come: both cores busy through the rollback
+    result, report = deploy_under_load(run, inventory, facts, tmp_path, playbook="rollback", saturate=True)
     assert result.ok, result.output[-3000:]
     assert_no_failed_requests(report)
     assert {name: current_on(host, name) for name in app_names} == {name: "v1" for name in app_names}
@@ -158,6 +159,7 @@ def test_never_ready_in_the_last_batch_rolls_every_batch_back(run, inventory, fa
         tmp_path,
         extra_vars={"zerodown_ready_timeout": 10},
         host_vars={last: {"zerodown_artifact": never_ready}},
+        saturate=True,
     )
     assert not result.ok
     assert "failed and was rolled back" in result.output and last in result.output

@@ -26,20 +26,34 @@ class AppProcess:
         return "http://127.0.0.1:%d" % self.port
 
 
+# gunicorn is Debian's python3-gunicorn (as on the fleet's app hosts), importable by the system Python only
+SERVER_PYTHON = {"stdlib": sys.executable, "gunicorn": "/usr/bin/python3"}
+
+
+@pytest.fixture(params=sorted(SERVER_PYTHON))
+def server(request) -> str:
+    """Each server the sample app can run under (``server`` in release.json, DEMOAPP_SERVER)."""
+    return request.param
+
+
 @pytest.fixture
 def start_app(tmp_path):
-    """start_app(release, **env) -> AppProcess: unpack a release tarball and run its app on an ephemeral port."""
+    """start_app(release, server=..., **env) -> AppProcess: unpack a release tarball and run its app on an
+    ephemeral port, under ``server`` (stdlib unless given); ``use_bin_start`` runs the release's own
+    bin/start, with the server its release.json names."""
     started = []
 
-    def start(name: str, use_bin_start: bool = False, **env: str) -> AppProcess:
+    def start(name: str, use_bin_start: bool = False, server: str = "stdlib", **env: str) -> AppProcess:
         rel = releases.build(name, str(tmp_path / "releases"))
         target = tmp_path / ("%s-%d" % (name, len(started)))
         target.mkdir()
         with tarfile.open(rel.path) as tar:
             tar.extractall(target, filter="data")
         full_env = dict(os.environ, DEMOAPP_PORT="0", DEMOAPP_READY_DELAY="0")
+        if not use_bin_start:
+            full_env["DEMOAPP_SERVER"] = server
         full_env.update({"DEMOAPP_" + k.upper(): str(v) for k, v in env.items()})
-        cmd = [str(target / "bin/start")] if use_bin_start else [sys.executable, str(target / "app/demoapp.py")]
+        cmd = [str(target / "bin/start")] if use_bin_start else [SERVER_PYTHON[server], str(target / "app/demoapp.py")]
         proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         started.append(proc)
         line = proc.stdout.readline()

@@ -153,8 +153,25 @@ def kill_tree(pid: int) -> None:
 
 
 @contextlib.contextmanager
-def under_load(url: str, haproxy: Optional[str] = None, backend: str = "app", concurrency: int = 4) -> Iterator:
+def under_load(
+    url: str,
+    haproxy: Optional[str] = None,
+    backend: str = "app",
+    concurrency: int = 4,
+    keepalive: bool = True,
+    saturate: bool = False,
+) -> Iterator:
     """Traffic through the load balancer for as long as the block runs (bounded at 30 min).
+
+    By default each client keeps its connection open (HTTP keep-alive, as browsers and API clients do): with
+    HAProxy reusing its server connections and the sample app on gunicorn's keep-alive, connections stay open
+    across every drain, stop and switch. ``keepalive=False`` opens a new connection per request (through nginx:
+    its reload closes idle client connections, which a keep-alive client must retry; the load generator would
+    count that close as a failed request, though the deploy lost none).
+
+    Each client pauses 10 ms between requests, which keeps the many end-to-end cases quick; ``saturate`` sends
+    the next request as soon as an answer is in, which keeps both cores busy (the deploy's own processes then
+    compete with the traffic, as on a busy fleet): each strategy's deploy and rollback cases use it.
 
     ``haproxy`` (a runtime API address) adds HAProxy's retry/redispatch counters to the report; without it
     (nginx: ``fleet_nginx_url``) there are none, ``load.report.haproxy_read`` is False and zero failed
@@ -164,9 +181,9 @@ def under_load(url: str, haproxy: Optional[str] = None, backend: str = "app", co
         url,
         concurrency=concurrency,
         max_duration=1800,
-        max_requests=10_000_000,
-        # a short pause per client keeps the machine usable; traffic never stops
-        pause=0.01,
+        max_requests=100_000_000,
+        keepalive=keepalive,
+        pause=0.0 if saturate else 0.01,
         haproxy=[haproxy] if haproxy else [],
         haproxy_backend=backend if haproxy else None,
     )

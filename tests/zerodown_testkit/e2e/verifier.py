@@ -106,14 +106,32 @@ def assert_no_failed_requests(report) -> None:
 
 
 def deploy_under_load(
-    run, inventory, facts, tmp_path, playbook="deploy", extra_vars=None, host_vars=None, args=(), env=None
+    run,
+    inventory,
+    facts,
+    tmp_path,
+    playbook="deploy",
+    extra_vars=None,
+    host_vars=None,
+    args=(),
+    env=None,
+    saturate=False,
+    keepalive=True,
 ):
     """extra_vars go in -e (they must beat group_vars/all.yml); host_vars in an inventory file
-    (a per-host value beats group vars, which -e would not allow per host); env adds to the run's environment."""
+    (a per-host value beats group vars, which -e would not allow per host); env adds to the run's environment;
+    ``saturate``: the load keeps both cores busy; ``keepalive=False``: a connection per request
+    (``deploy_run.under_load``)."""
     inventories = [inventory]
     if host_vars:
         inventories.append(str(run.write_vars_inventory(tmp_path / "hosts.json", {}, host_vars)))
     cli = list(args) + (["-e", json.dumps(extra_vars)] if extra_vars else [])
-    with run.under_load(facts["fleet_lb_url"], facts["fleet_haproxy_admin"], facts["fleet_haproxy_backend"]) as load:
+    with run.under_load(
+        facts["fleet_lb_url"],
+        facts["fleet_haproxy_admin"],
+        facts["fleet_haproxy_backend"],
+        saturate=saturate,
+        keepalive=keepalive,
+    ) as load:
         result = run.playbook(playbook, inventories, args=cli, env=env)
     return result, load.report

@@ -87,10 +87,14 @@ def ready_version(ip: str, port: int = core.APP_PORT) -> str:
 
 def env_file(spec: core.FleetSpec) -> str:
     facts = spec.facts()
-    return (
+    text = (
         "DEMOAPP_PORT=%(fleet_app_port)s\nDEMOAPP_DB_HOST=%(fleet_db_host)s\nDEMOAPP_DB_PORT=%(fleet_db_port)s\n"
         "DEMOAPP_DB_NAME=%(fleet_db_name)s\nDEMOAPP_DB_USER=%(fleet_db_user)s\nDEMOAPP_DB_PASSWORD=%(fleet_db_password)s\n"
     ) % facts
+    if spec.app_image == "minimal":
+        # the minimal image has python3 and nothing else of Python's: every release serves from the standard library
+        text += "DEMOAPP_SERVER=stdlib\n"
+    return text
 
 
 def install_script(release: releases.Release, spec: core.FleetSpec) -> str:

@@ -554,9 +554,13 @@ defaults
     option dontlognull
     # only failed or abnormal requests reach the journal: load tests send ~1000/s
     option dontlog-normal
-    # One request per server connection: no idle keep-alive connection that
-    # the app could close while HAProxy reuses it.
-    option http-server-close
+    # Keep-alive on both sides, and idle server connections shared between
+    # clients (http-reuse always), as busy production fleets run: a deploy must
+    # not send a request down a connection to an app that is stopping. The
+    # app's keep-alive (gunicorn, 75 s) outlives the idle connections HAProxy
+    # keeps (timeout server), so only HAProxy closes an idle one.
+    option http-keep-alive
+    http-reuse always
     retries 0
     timeout connect 2s
     timeout client 60s
@@ -622,15 +626,19 @@ http {
     upstream %(upstream)s {
         # the server lines: owned by zerodown.deploy's drain_backend / switch_traffic
         include %(servers)s;
+        # idle connections to the app kept and reused (HTTP/1.1 below); nginx closes them first (the app's
+        # gunicorn keep-alive is 75 s), so a request never goes down a connection the app just closed
+        keepalive 16;
+        keepalive_timeout 60s;
     }
 
     server {
         listen %(port)d;
         location / {
             proxy_pass http://%(upstream)s;
-            # one request per server-side connection (HTTP/1.0, no upstream keepalive), as HAProxy's
-            # http-server-close: no idle connection the app could close while nginx reuses it
-            proxy_http_version 1.0;
+            # keep-alive to the app: HTTP/1.1 and no "Connection: close" passed on
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
             proxy_next_upstream off;
             proxy_connect_timeout 2s;
             proxy_send_timeout 60s;

@@ -12,6 +12,11 @@ Every tarball unpacks (no top-level directory) into
 Tarballs are reproducible (sorted entries, fixed mtime/owner, gzip mtime 0),
 so a release has the same sha256 every time it is built.
 
+Every variant runs under gunicorn (gthread worker, HTTP keep-alive), the
+server production Python apps run behind load balancers that reuse server
+connections; ``DEMOAPP_SERVER=stdlib`` in the environment runs the same
+endpoints on http.server, one request per connection.
+
 Variants:
 
 * ``v1``, ``v2``: good releases; v2 ships an additive migration (a nullable
@@ -20,6 +25,9 @@ Variants:
 * ``v2-smoke-fail``: ready, but /smoke answers 500 and / says "broken".
 * ``v2-5xx``: ready, but answers 500 to half of the non-health requests.
 * ``v2-slow-stop``: keeps serving for 5 s after SIGTERM before it stops.
+* ``v2-crash``: exits with status 3 at start, every time systemd restarts it.
+* ``v2-late-5xx``: passes readiness and the smoke test, then answers 500 to
+  half of the non-health requests (the bake window's case).
 """
 
 from __future__ import annotations
@@ -38,10 +46,11 @@ APP_NAME = "demoapp"
 
 _V1_MIGRATIONS = ["v1/0001_create_visits.sql"]
 _V2_MIGRATIONS = _V1_MIGRATIONS + ["v2/0002_visits_add_note.sql"]
-_V2 = {"ready_delay": 2.0, "db_write_note": True}
+_V1 = {"ready_delay": 2.0, "server": "gunicorn"}
+_V2 = dict(_V1, db_write_note=True)
 
 VARIANTS: Dict[str, dict] = {
-    "v1": {"migrations": _V1_MIGRATIONS, "config": {"ready_delay": 2.0}},
+    "v1": {"migrations": _V1_MIGRATIONS, "config": dict(_V1)},
     "v2": {"migrations": _V2_MIGRATIONS, "config": dict(_V2)},
     "v2-never-ready": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, never_ready=True)},
     "v2-smoke-fail": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, smoke_fail=True)},

@@ -39,8 +39,6 @@ PACKAGES = (
     "openssh-server",
     "python3",
     "python3-apt",
-    # the app-host side of readiness and smoke checks (zerodown.deploy's HTTP engine uses requests)
-    "python3-requests",
     # releases are tarballs; the app talks to PostgreSQL
     "tar",
     "gzip",
@@ -52,6 +50,7 @@ PACKAGES = (
     "socat",
     "python3-psycopg2",
     "python3-psycopg",
+    "python3-gunicorn",  # the sample app's keep-alive server (gthread worker)
     # lb1 and db1 (disabled in the image, enabled per machine)
     "haproxy",
     "nginx-light",
