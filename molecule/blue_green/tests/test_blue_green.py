@@ -1,4 +1,4 @@
-"""Issue 11, blue-green, on the test fleet under load (the tests build on each other, in file order).
+"""The blue-green strategy on the test fleet under load (the tests build on each other, in file order).
 
 After converge: v1 was bootstrapped on all four hosts, so both colours served one release and the first deploy
 adopted them - blue (app1, app2) stayed live on v1 and v2 went to green, which now serves alone; blue is on

@@ -1,4 +1,4 @@
-"""Issue 11, canary, on the test fleet under load (the tests build on each other, in file order).
+"""The canary strategy on the test fleet under load (the tests build on each other, in file order).
 
 After converge: app1 was the canary at 10, 50 and 100 % of the requests, each step judged from HAProxy's own
 counters, then the rest followed one host per batch: every host runs v2.

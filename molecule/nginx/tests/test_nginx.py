@@ -1,4 +1,4 @@
-"""Issue 11, after converge (v1 -> v2 through nginx under load, rolling, idempotent re-run).
+"""nginx as the load balancer, after converge (v1 -> v2 through nginx under load, rolling, idempotent re-run).
 
 The tests run in file order and build on each other: the fleet after converge,
 a rollback on demand, a release that never becomes ready in the LAST batch,

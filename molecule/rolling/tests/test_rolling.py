@@ -1,4 +1,4 @@
-"""Issue 7 acceptance, after converge (v1 -> v2 under load, idempotent re-run).
+"""The rolling strategy, after converge (v1 -> v2 under load, idempotent re-run).
 
 The tests run in file order and build on each other: the fleet state after
 converge, then a rollback on demand, a release that never becomes ready in the

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of every module's argument spec, and of the deploy plan's variables (issue 12, item 14).
+"""Property-based fuzzing of every module's argument spec, and of the deploy plan's variables.
 
 Each module's own argument_spec (captured from its main()) drives the generator: every option gets values of
 its type and of the wrong types, empty and huge values, unicode and NUL bytes, names with runtime-API

@@ -1,4 +1,5 @@
-"""Hand-picked hostile inputs to the modules (issue 12, item 14 and the hostile-input probe's (b), (c), (g), (i), (j)).
+"""Hand-picked hostile inputs to the modules: names, numbers, paths, state files, encodings and secrets, as a
+careless or hostile user gives them.
 
 Each case runs the module's main() against the fakes of conftest.py and checks three things: the module fails
 with a message naming the option and the bad value, it fails through fail_json (JSON, no traceback), and
