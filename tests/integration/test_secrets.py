@@ -82,8 +82,11 @@ def test_readiness_probe(closed_port):
             expect_failed=False,
         )
         assert passed["results"][0]["url"] == "http://********@%s/health" % ok.url[len("http://") :]
-        # what is hidden is still sent (requests sends the URL's user-info as Basic, over the header)
-        assert ok.requests[0].headers["Authorization"] == "Basic " + SECRETS["the Basic credential"]
+        # an Authorization header given explicitly wins over the URL's user-info (as curl's -H does)
+        assert ok.requests[0].headers["Authorization"] == AUTHORIZATION
+        _run("readiness_probe", {"url": _with_user_info(ok.url) + "/health", "timeout": 5}, expect_failed=False)
+        # what is hidden is still sent: the user-info as Basic
+        assert ok.requests[-1].headers["Authorization"] == "Basic " + SECRETS["the Basic credential"]
         _run("readiness_probe", {"url": ok.url, "headers": {"Authorization": AUTHORIZATION}}, expect_failed=False)
         assert ok.requests[-1].headers["Authorization"] == AUTHORIZATION
         failed = _run(

@@ -158,7 +158,7 @@ def test_up_again_leaves_running_machines_alone(fleet):
 def test_up_with_other_parameters_is_refused(fleet):
     proc = fleet_cli("up", "--name", fleet.name, "--app-hosts", "3", check=False)
     assert proc.returncode == 1
-    assert "already exists with 2 app hosts" in proc.stderr and "fleet down" in proc.stderr
+    assert "already exists with 2 full app hosts" in proc.stderr and "fleet down" in proc.stderr
 
 
 @pytest.mark.parametrize("kill_when", ["while preparing", "while booting", "while building the rootfs"])

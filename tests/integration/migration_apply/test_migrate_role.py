@@ -250,10 +250,18 @@ def test_contract_playbook_refuses_while_a_host_runs_an_older_release(tmp_path, 
 
 
 DEPLOY_INVENTORY = """[app]
-web1 ansible_connection=local zerodown_base_dir={base}/web1
-web2 ansible_connection=local zerodown_base_dir={base}/web2
+web1 ansible_connection=local zerodown_base_dir={base}/web1 ansible_python_interpreter={base}/systemd-host-python
+web2 ansible_connection=local zerodown_base_dir={base}/web2 ansible_python_interpreter={base}/systemd-host-python
 [lb]
 lb1 ansible_connection=local
+"""
+
+# The app hosts stand in for hosts whose init is systemd (what the preflight's host_requirements looks for, before
+# the migration check these tests are about): their modules run in a mount namespace of their own where
+# /run/systemd/system exists; everything else is this machine.
+SYSTEMD_HOST_PYTHON = """#!/bin/sh
+exec unshare --mount --propagation private sh -c \
+  'mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec "$0" "$@"' {python} "$@"
 """
 
 
@@ -282,6 +290,9 @@ def deploy_setup(tmp_path, make_db, migrations):
         "zerodown_migrations_src": str(migrations.dir),
     }
     assert playbook(tmp_path, dict(variables, zerodown_release="r1")).returncode == 0  # 0001 applied before
+    interpreter = tmp_path / "systemd-host-python"
+    interpreter.write_text(SYSTEMD_HOST_PYTHON.format(python=sys.executable))
+    interpreter.chmod(0o755)
     try:
         yield variables, DEPLOY_INVENTORY.format(base=tmp_path), db
     finally:
