@@ -20,7 +20,7 @@ ledger host's, so per-phase times add up.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
@@ -532,12 +532,28 @@ def rollback_plan(ledger: Dict[str, Any], drain_moved: bool = False) -> Dict[str
         name: {"to": entries[name].get("previous") or None, "server": entries[name].get("server") or name}
         for name in moved_hosts(ledger)
     }
-    restore: Dict[str, Any] = {}
     # out of the pool for good: hosts that went back to nothing, and hosts that could not be reached (what they run
     # is unknown; the rollback batch left their servers in maint)
     removed = {
         info["server"] for name, info in hosts.items() if not info["to"] or entries[name].get("status") == "unreachable"
     }
+    restore = _captured_states(ledger, removed)
+    # a returned server takes traffic again in its batch only if some load balancer had it taking traffic before
+    captured_ready = {
+        server for servers in restore.values() for server, info in servers.items() if info.get("state") == "ready"
+    }
+    moved = {info["server"] for info in hosts.values()}
+    return {
+        "hold": _hold(restore, moved, drain_moved),
+        "batches": _rollback_batches(entries, hosts, captured_ready),
+        "hosts": hosts,
+        "restore": restore,
+    }
+
+
+def _captured_states(ledger: Dict[str, Any], removed: Set[str]) -> Dict[str, Any]:
+    """The ledger's lb_state less the ``removed`` servers, checked: {lb id: {server: {state, weight}}}."""
+    restore: Dict[str, Any] = {}
     for lb_id, servers in (ledger.get("lb_state") or {}).items():
         if not isinstance(servers, dict) or not all(isinstance(v, dict) for v in servers.values()):
             raise LedgerError(
@@ -545,11 +561,13 @@ def rollback_plan(ledger: Dict[str, Any], drain_moved: bool = False) -> Dict[str
                 "deploy_ledger state=started with load_balancer (or switch_traffic's previous)" % (lb_id,)
             )
         restore[lb_id] = {server: dict(state) for server, state in servers.items() if server not in removed}
-    moved = {info["server"] for info in hosts.values()}
-    # a returned server takes traffic again in its batch only if some load balancer had it taking traffic before
-    captured_ready = {
-        server for servers in restore.values() for server, info in servers.items() if info.get("state") == "ready"
-    }
+    return restore
+
+
+def _rollback_batches(
+    entries: Dict[str, Any], hosts: Dict[str, Dict[str, Any]], captured_ready: Set[str]
+) -> List[Dict[str, Any]]:
+    """rollback_plan's batches, the last batch first."""
     by_batch: Dict[int, List[str]] = {}
     for name in hosts:
         by_batch.setdefault(int(entries[name].get("batch") or 0), []).append(name)
@@ -569,6 +587,12 @@ def rollback_plan(ledger: Dict[str, Any], drain_moved: bool = False) -> Dict[str
                 },
             }
         )
+    return batches
+
+
+def _hold(restore: Dict[str, Any], moved: Set[str], drain_moved: bool) -> Dict[str, Any]:
+    """rollback_plan's first step, per load balancer: the servers that did not move at their captured state; with
+    ``drain_moved``, the moved ones drained where a server that did not move goes on serving."""
     hold: Dict[str, Any] = {}
     for lb_id, servers in restore.items():
         staying = {name: info for name, info in servers.items() if name not in moved}
@@ -578,7 +602,7 @@ def rollback_plan(ledger: Dict[str, Any], drain_moved: bool = False) -> Dict[str
             # never all of them at once: after a canary's promotion every host moved, and the batches take them
             # out one at a time
             hold[lb_id].update({name: dict(servers[name], state="drain") for name in moved & set(servers)})
-    return {"hold": hold, "batches": batches, "hosts": hosts, "restore": restore}
+    return hold
 
 
 def capture_lb(spec: Dict[str, Any]):
