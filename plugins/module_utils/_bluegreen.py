@@ -17,7 +17,10 @@ saying what was found, before any change.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
+
+from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 
 COLOURS = ("blue", "green")
 
@@ -89,3 +92,37 @@ def describe(found: Dict[str, Dict[str, List[str]]]) -> str:
         "%s: %s" % (colour, ", ".join("%s serves %s" % (lb, ", ".join(h) or "nothing") for lb, h in per.items()))
         for colour, per in found.items()
     )
+
+
+def releases_by_host(value: Any) -> Dict[str, Any]:
+    """``releases`` as host -> release: a dict as given, or the zerodown_release_state facts of every host."""
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list) and all(isinstance(v, dict) and "host" in v for v in value):
+        return {v["host"]: v.get("previous") for v in value}
+    raise ColourError(
+        "releases must be a list of zerodown_release_state facts or a dict of host -> release, got %r" % (value,)
+    )
+
+
+def run(params: Mapping[str, Any], check_mode: bool) -> Dict[str, Any]:
+    """The blue_green_state module: read every load balancer, then ``decide``. It only reads, so check mode is the
+    same run."""
+    result: Dict[str, Any] = dict(changed=False, serving={})
+    try:
+        resolved = lb.resolve_params({"load_balancer": params["load_balancer"]})
+        providers = lb.providers_from_params(resolved)
+        states = {pid: lb.snapshot(servers) for pid, servers in lb.read_all(providers, resolved["backend"]).items()}
+        result.update(
+            decide(
+                lb.serving(states),
+                params["colours"],
+                params["servers"],
+                releases_by_host(params["releases"]),
+                params["adopt"],
+                params["release"],
+            )
+        )
+    except (lb.LBError, ColourError) as exc:
+        raise ModuleFailure("blue-green: %s; nothing was changed" % exc, result) from exc
+    return result

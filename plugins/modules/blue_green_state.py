@@ -119,54 +119,21 @@ up_to_date:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
-
 from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._bluegreen import ColourError, decide  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
-
-
-def releases_by_host(value):
-    if isinstance(value, dict):
-        return dict(value)
-    if isinstance(value, list) and all(isinstance(v, dict) and "host" in v for v in value):
-        return {v["host"]: v.get("previous") for v in value}
-    raise ValueError(
-        "releases must be a list of zerodown_release_state facts or a dict of host -> release, got %r" % (value,)
-    )
+from ansible_collections.zerodown.deploy.plugins.module_utils._bluegreen import run  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            load_balancer=dict(type="dict", options=lb.ARGUMENT_SPEC["load_balancer"]["options"]),
-            colours=dict(type="dict", required=True),
-            servers=dict(type="dict", default={}),
-            releases=dict(type="raw", default={}),
-            adopt=dict(type="str", choices=["blue", "green"], default="blue"),
-            release=dict(type="str"),
-        ),
-        supports_check_mode=True,
+    argument_spec = dict(
+        load_balancer=dict(type="dict", options=lb.ARGUMENT_SPEC["load_balancer"]["options"]),
+        colours=dict(type="dict", required=True),
+        servers=dict(type="dict", default={}),
+        releases=dict(type="raw", default={}),
+        adopt=dict(type="str", choices=["blue", "green"], default="blue"),
+        release=dict(type="str"),
     )
-    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
-    if nul:
-        module.fail_json(msg=nul)
-    # credentials in any URL or password= given are masked in all that is printed, the invocation too
-    module.no_log_values.update(secrets_in(module.params))
-    p = module.params
-    result = dict(changed=False, serving={})
-    try:
-        params = lb.resolve_params({"load_balancer": p["load_balancer"]})
-        providers = lb.providers_from_params(params)
-        states = {pid: lb.snapshot(servers) for pid, servers in lb.read_all(providers, params["backend"]).items()}
-        out = decide(
-            lb.serving(states), p["colours"], p["servers"], releases_by_host(p["releases"]), p["adopt"], p["release"]
-        )
-    except (lb.LBError, ColourError, ValueError) as exc:
-        module.fail_json(msg="blue-green: %s; nothing was changed" % exc, **result)
-    result.update(out)
-    module.exit_json(**result)
+    run_module(argument_spec, run)
 
 
 if __name__ == "__main__":

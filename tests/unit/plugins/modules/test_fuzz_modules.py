@@ -15,6 +15,7 @@ Deterministic (derandomize, no example database) so that CI sees the same exampl
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 from unittest import mock
@@ -24,7 +25,7 @@ from conftest import RELEASE, SOCKET, TMP
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _plan
+from ansible_collections.zerodown.deploy.plugins.module_utils import _module, _plan
 
 MAX_EXAMPLES = 100
 FUZZ = settings(
@@ -163,7 +164,10 @@ def argument_spec(module):
         seen.update(kwargs)
         raise _Captured
 
-    with mock.patch.object(module, "AnsibleModule", capture):
+    # the module wrapper builds AnsibleModule for converted modules; a module that still builds its own is patched too
+    with mock.patch.object(_module, "AnsibleModule", capture), contextlib.ExitStack() as stack:
+        if hasattr(module, "AnsibleModule"):
+            stack.enter_context(mock.patch.object(module, "AnsibleModule", capture))
         with pytest.raises(_Captured):
             module.main()
     return seen["argument_spec"]
