@@ -52,8 +52,8 @@ from zerodown_testkit.support import ansible_run
 from zerodown_testkit.support.lbharness import Backends, HAProxyInstance, SlowRequests
 from zerodown_testkit.support.loadgen import LoadGenerator, percentile
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
 
 HEADING = "drain_backend"
 CALLBACK = Path(__file__).resolve().parents[1] / "rolling" / "callback"

@@ -29,7 +29,7 @@ from zerodown_testkit import bench
 from zerodown_testkit.e2e import deploy_run
 from zerodown_testkit.fleet import core
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyRuntime
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyRuntime
 
 FLEET = os.environ.get("ZERODOWN_BENCH_FLEET", "zdbench")
 

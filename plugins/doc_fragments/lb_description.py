@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The load_balancer option (plugins/module_utils/_lb.py ARGUMENT_SPEC["load_balancer"]).
+    # The load_balancer option (plugins/module_utils/lb/core.py ARGUMENT_SPEC["load_balancer"]).
     DOCUMENTATION = r"""
 options:
   load_balancer:

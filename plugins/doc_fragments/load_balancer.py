@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Options shared by drain_backend and switch_traffic (plugins/module_utils/_lb.py ARGUMENT_SPEC).
+    # Options shared by drain_backend and switch_traffic (plugins/module_utils/lb/core.py ARGUMENT_SPEC).
     DOCUMENTATION = r"""
 options:
   provider:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Optional, Set
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
     DeployLock,
@@ -37,6 +36,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
     shape_problem,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import scrub
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
 
 LEDGER_FILE = "ledger.json"
 PREVIOUS_LEDGER_FILE = "ledger.previous.json"

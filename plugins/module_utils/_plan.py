@@ -27,13 +27,13 @@ import zlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
-from ansible_collections.zerodown.deploy.plugins.module_utils._canary import THRESHOLD_LIMITS
-from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyNameError, validate_name
-from ansible_collections.zerodown.deploy.plugins.module_utils._lb import LBError, canary_weights
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import validate_app
-from ansible_collections.zerodown.deploy.plugins.module_utils._nginx_log import required_config
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import validate_release
 from ansible_collections.zerodown.deploy.plugins.module_utils._requirements import host_needs
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.canary import THRESHOLD_LIMITS
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.core import LBError, canary_weights
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyNameError, validate_name
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.nginx_log import required_config
 
 STRATEGIES = ("rolling", "blue_green", "canary")
 #: Strategies whose role this version ships; the others are refused by the plan.

@@ -31,7 +31,7 @@ import stat
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyValueError, parse_address
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyValueError, parse_address
 
 #: The oldest Python the modules run on: the oldest target Python of the ansible-core releases the collection
 #: supports (``from __future__ import annotations`` alone would need 3.7).

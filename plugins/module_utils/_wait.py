@@ -28,22 +28,6 @@ class Clock:
             time.sleep(seconds)
 
 
-class FakeClock(Clock):
-    """A clock whose sleep advances time instantly; for unit tests."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self.now = start
-        self.sleeps: list = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        if seconds > 0:
-            self.now += seconds
-
-
 class WaitTimeout(Exception):
     """The condition did not hold before the deadline."""
 

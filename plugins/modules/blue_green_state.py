@@ -119,9 +119,9 @@ up_to_date:
   type: bool
 """
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._bluegreen import run  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.bluegreen import run  # noqa: E402
 
 
 def main():

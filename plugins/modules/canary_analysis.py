@@ -416,15 +416,13 @@ looked:
 
 from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _bake as bake  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx_log as nginx_log  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import WaitTimeout, wait_until  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import bake, canary, nginx_log  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyError  # noqa: E402
 
 
 def nginx_log_message():

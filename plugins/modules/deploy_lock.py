@@ -274,7 +274,6 @@ summary_lines:
 
 from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledgers  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (  # noqa: E402
@@ -286,6 +285,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (  # 
     StateFileError,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb  # noqa: E402
 
 DEFAULT_TTL = 3600
 

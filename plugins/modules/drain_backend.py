@@ -230,9 +230,9 @@ remaining:
 
 from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb  # noqa: E402
 
 #: Each look is one runtime API command per load balancer; more than 10 s between looks only delays the return.
 POLL_INTERVAL = validate.Limit(0, 10, low_open=True)

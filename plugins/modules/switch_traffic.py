@@ -186,10 +186,10 @@ serving:
 
 from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb  # noqa: E402
 
 
 def main():

@@ -147,7 +147,8 @@ def test_releases_command_needs_no_running_fleet(tmp_path, capsys):
 
 
 def test_nginx_beside_haproxy_with_no_retries_and_the_modules_servers_file():
-    from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx, _nginx_log
+    from ansible_collections.zerodown.deploy.plugins.module_utils.lb import nginx as _nginx
+    from ansible_collections.zerodown.deploy.plugins.module_utils.lb import nginx_log as _nginx_log
 
     spec = core.FleetSpec(name="unit", app_hosts=3, subnet="10.213.7.0/24", state_dir="/tmp/zdf-unit")
     facts = spec.facts()

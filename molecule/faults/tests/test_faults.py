@@ -29,8 +29,8 @@ from zerodown_testkit.e2e.verifier import (
 from zerodown_testkit.fleet import core
 from zerodown_testkit.support.lbharness import SlowRequests
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyRuntime
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyRuntime
 
 APPS = ["app1", "app2", "app3", "app4"]
 LOCK = STATE + "/deploy.lock"

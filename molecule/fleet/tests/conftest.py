@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def _haproxy_module():
-    path = REPO / "plugins" / "module_utils" / "_haproxy.py"
+    path = REPO / "plugins" / "module_utils" / "lb" / "haproxy.py"
     spec = importlib.util.spec_from_file_location("zerodown_haproxy_verifier", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

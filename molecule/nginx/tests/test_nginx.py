@@ -19,7 +19,7 @@ from zerodown_testkit.e2e.verifier import current_on, ledger
 from zerodown_testkit.fleet import core
 from zerodown_testkit.support.loadgen import LoadGenerator
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import nginx as _nginx
 
 BASE = "/opt/demoapp"
 STATE = "/var/lib/zerodown/demoapp"

@@ -10,7 +10,7 @@ from zerodown_testkit.support import canary_checks as checks
 from zerodown_testkit.support.lbharness import HAProxyInstance, canary_backends
 from zerodown_testkit.support.loadgen import LoadGenerator
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
 
 BASELINE = ["web1", "web2"]
 CANARY = "canary"

@@ -12,8 +12,8 @@ from pathlib import Path
 from zerodown_testkit.support.lbharness import NginxInstance, SlowRequests
 from zerodown_testkit.support.loadgen import LoadGenerator
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._nginx import Nginx, effective_conf
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.nginx import Nginx, effective_conf
 
 
 def _load(nginx):

@@ -13,7 +13,7 @@ import pytest
 from zerodown_testkit.support.ansible_run import REPO, ansible_env
 from zerodown_testkit.support.lbharness import Backends, HAProxyInstance
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyRuntime
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyRuntime
 
 USERS = "CREATE TABLE users (id integer primary key, name varchar(100) not null);\n"
 EMAIL = "ALTER TABLE users ADD COLUMN email varchar(200);\n"

@@ -47,7 +47,7 @@ WantedBy=multi-user.target
 
 
 def _haproxy_module():
-    path = core.REPO / "plugins" / "module_utils" / "_haproxy.py"
+    path = core.REPO / "plugins" / "module_utils" / "lb" / "haproxy.py"
     module_spec = importlib.util.spec_from_file_location("_zerodown_haproxy", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)

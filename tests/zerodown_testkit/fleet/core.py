@@ -83,13 +83,13 @@ NGINX_SERVERS_FILE = "/etc/nginx/zerodown/app.servers"
 NGINX_PID_FILE = "/run/nginx.pid"
 NGINX_UPSTREAM = "app"
 # the access log canary_analysis reads (zerodown_lb.nginx.access_log), in the collection's log_format
-# (plugins/module_utils/_nginx_log.py LOG_FORMAT_DIRECTIVE; a unit test keeps the two equal)
+# (plugins/module_utils/lb/nginx_log.py LOG_FORMAT_DIRECTIVE; a unit test keeps the two equal)
 NGINX_ACCESS_LOG = "/var/log/nginx/zerodown-access.log"
 NGINX_LOG_FORMAT = (
     "log_format zerodown "
     """'"$upstream_addr" "$upstream_status" "$upstream_connect_time" "$upstream_header_time" "$upstream_response_time"';"""
 )
-# The first line zerodown.deploy's nginx provider writes (plugins/module_utils/_nginx.py HEADER_PREFIX; a unit
+# The first line zerodown.deploy's nginx provider writes (plugins/module_utils/lb/nginx.py HEADER_PREFIX; a unit
 # test keeps the two equal): the fleet's file reads back byte for byte as the modules would write it.
 NGINX_SERVERS_HEADER = "# Managed by zerodown.deploy (drain_backend / switch_traffic): upstream "
 DB_NAME = "demoapp"

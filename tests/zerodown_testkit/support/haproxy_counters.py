@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary
 
 
 class Window:

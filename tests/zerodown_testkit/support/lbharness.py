@@ -27,9 +27,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyError, HAProxyRuntime
-from ansible_collections.zerodown.deploy.plugins.module_utils._nginx_log import LOG_FORMAT_DIRECTIVE, LOG_FORMAT_NAME
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyError, HAProxyRuntime
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.nginx_log import LOG_FORMAT_DIRECTIVE, LOG_FORMAT_NAME
 
 from .http_server import Request, Response, ServerHandle, serve
 

@@ -61,11 +61,11 @@ _REPO = Path(__file__).resolve().parents[3]
 def _haproxy_module():
     """The collection's runtime API client, whether or not ansible_collections is importable."""
     try:
-        from ansible_collections.zerodown.deploy.plugins.module_utils import _haproxy  # noqa: PLC0415
+        from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy as _haproxy  # noqa: PLC0415
 
         return _haproxy
     except ImportError:
-        path = _REPO / "plugins" / "module_utils" / "_haproxy.py"
+        path = _REPO / "plugins" / "module_utils" / "lb" / "haproxy.py"
         spec = importlib.util.spec_from_file_location("zerodown_haproxy", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from zerodown_testkit.support.fake_clock import FakeClock
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _db
 from ansible_collections.zerodown.deploy.plugins.module_utils._db import (
@@ -19,7 +20,6 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._db import (
     runner_lock_key,
     runner_lock_name,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from zerodown_testkit.support.fake_clock import FakeClock
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _http
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
@@ -40,9 +41,8 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
     StateError,
     load_state_file,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._nginx import Nginx, NginxFileError
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import MASK, escaped_forms, redact
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.nginx import Nginx, NginxFileError
 
 FUZZ = settings(
     max_examples=200,

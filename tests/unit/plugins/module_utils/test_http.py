@@ -7,6 +7,7 @@ import threading
 import urllib.error
 
 import pytest
+from zerodown_testkit.support.fake_clock import FakeClock
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _http
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
@@ -35,7 +36,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._http import (
     validate_status_codes,
     validate_url,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, FakeClock
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
 
 
 class FakeTransport:

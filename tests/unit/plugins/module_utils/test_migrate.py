@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from zerodown_testkit.support.fake_clock import FakeClock
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrate import (
     MigrateError,
@@ -10,7 +11,6 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._migrate import (
     validate_table_name,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import MigrationFile
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
 
 
 def mf(name, text):

@@ -6,7 +6,6 @@ import hashlib
 
 import pytest
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx_log as nginx_log
 from ansible_collections.zerodown.deploy.plugins.module_utils._plan import (
     PlanError,
     batch_size,
@@ -15,6 +14,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._plan import (
     counters_problem,
     worst_case_seconds,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import nginx_log
 
 IDENTITY = {"run_id": "r-1", "owner": "ops", "controller": "ctl"}
 APPS = ("app1", "app2", "app3", "app4")

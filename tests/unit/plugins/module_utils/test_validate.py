@@ -7,9 +7,10 @@ import os
 import threading
 
 import pytest
+from zerodown_testkit.support.fake_clock import FakeClock
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock, wait_until
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import wait_until
 
 
 @pytest.mark.parametrize("kind", sorted(validate.NAME_PATTERNS))

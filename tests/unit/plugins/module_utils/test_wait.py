@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from zerodown_testkit.support.fake_clock import FakeClock
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import (
-    FakeClock,
-    WaitTimeout,
-    wait_until,
-)
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import WaitTimeout, wait_until
 
 
 def test_returns_first_truthy_value_and_counts_attempts():

@@ -20,23 +20,23 @@ import tempfile
 import pytest
 from ansible.module_utils import urls as ansible_urls
 from ansible.module_utils.testing import patch_module_args
+from zerodown_testkit.support.fake_clock import FakeClock
 from zerodown_testkit.support.fake_haproxy import FakeHAProxy
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import (
-    _bake,
-    _canary,
     _db,
-    _haproxy,
     _http,
-    _lb,
     _lock,
     _migrate,
-    _nginx,
     _release,
     _schema_catalog,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import bake as _bake
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary as _canary
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as _lb
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy as _haproxy
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import nginx as _nginx
 from ansible_collections.zerodown.deploy.plugins.modules import migration_apply
 from ansible_collections.zerodown.deploy.plugins.modules import release as release_module
 

@@ -7,11 +7,12 @@ import os
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from zerodown_testkit.support.fake_clock import FakeClock
 from zerodown_testkit.support.haproxy_counters import FakeRuntime
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary
-from ansible_collections.zerodown.deploy.plugins.module_utils import _haproxy, _nginx
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy as _haproxy
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import nginx as _nginx
 from ansible_collections.zerodown.deploy.plugins.modules import canary_analysis
 
 SOCKET = "/run/haproxy/admin.sock"

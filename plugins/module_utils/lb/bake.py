@@ -42,8 +42,8 @@ import math
 import time
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary
 
 LABELS = canary.Labels(
     subject="new release",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import (
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import (
     HAProxyCommandError,
     HAProxyConnectionError,
     HAProxyNameError,

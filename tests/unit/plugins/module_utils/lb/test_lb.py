@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from zerodown_testkit.support.fake_clock import FakeClock
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
-from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import HAProxyRuntime
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyRuntime
 
 
 class FakeProvider(lb.Provider):

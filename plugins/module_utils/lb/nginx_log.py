@@ -51,7 +51,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._canary import (
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.canary import (
     SNAPSHOT_FIX,
     CanaryInputError,
     CounterResetError,
@@ -61,7 +61,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._canary import (
     check_envelope,
     new_snapshot,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._nginx import NginxError, validate_address
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.nginx import NginxError, validate_address
 
 SOURCE = "nginx_access_log"
 LOG_FORMAT_NAME = "zerodown"

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from zerodown_testkit.support.fake_clock import FakeClock
 from zerodown_testkit.support.haproxy_counters import FakeRuntime
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _bake as bake
-from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import bake, canary
 
 T = canary.Thresholds(min_requests=50)
 

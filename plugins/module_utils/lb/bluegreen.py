@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Sequence
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
 from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
 
 COLOURS = ("blue", "green")
 

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
 
 CANARY1 = ["c1"]
 BASE3 = ["b1", "b2", "b3"]

@@ -7,10 +7,10 @@ import random
 from fractions import Fraction
 
 import pytest
+from zerodown_testkit.support.fake_clock import FakeClock
 from zerodown_testkit.support.haproxy_counters import FakeRuntime, Window
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary
 
 # -- statistics --------------------------------------------------------------------------
 

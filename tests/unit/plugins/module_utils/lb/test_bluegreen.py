@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._bluegreen import ColourError, decide
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.bluegreen import ColourError, decide
 
 COLOURS = {"blue": ["app1", "app2"], "green": ["app3", "app4"]}
 SERVERS = {h: "s" + h[-1] for h in ("app1", "app2", "app3", "app4")}

@@ -17,7 +17,7 @@ newlines, so a name such as ``web1;shutdown sessions ...`` could otherwise
 run a second command.
 
 Used by drain_backend, switch_traffic, the load-balancer provider
-(``_lb.py``) and the tests' load generator (counters snapshots). Knows
+(``lb/core.py``) and the tests' load generator (counters snapshots). Knows
 nothing of AnsibleModule.
 """
 

@@ -73,8 +73,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
-from ansible_collections.zerodown.deploy.plugins.module_utils._haproxy import process_of, validate_name
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import process_of, validate_name
 
 # Version 1 snapshots carry ``source``; one without it (taken before nginx was supported) is HAProxy's.
 SNAPSHOT_VERSION = 1

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _lb as lb
-from ansible_collections.zerodown.deploy.plugins.module_utils._nginx import (
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.nginx import (
     HEADER_PREFIX,
     Nginx,
     NginxConfigTestError,

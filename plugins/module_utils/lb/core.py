@@ -29,10 +29,9 @@ import time
 from fractions import Fraction
 from typing import Any, Dict, List, Optional, Sequence
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _haproxy as haproxy
-from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx as nginx
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy, nginx
 
 STATES = ("ready", "drain", "maint")
 
@@ -295,7 +294,7 @@ _NGINX_SPEC: Dict[str, Any] = {
         "pid_file": {"type": "path", "default": "/run/nginx.pid"},
         "binary": {"type": "path", "default": "nginx"},
         "prefix": {"type": "path"},
-        # read by canary_analysis only: per-server counts from nginx's access log (_nginx_log.py)
+        # read by canary_analysis only: per-server counts from nginx's access log (lb/nginx_log.py)
         "access_log": {"type": "path"},
     },
 }

@@ -9,10 +9,9 @@ import socket
 from dataclasses import astuple
 
 import pytest
+from zerodown_testkit.support.fake_clock import FakeClock
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _canary as canary
-from ansible_collections.zerodown.deploy.plugins.module_utils import _nginx_log as nginx_log
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import FakeClock
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary, nginx_log
 
 WEB1, WEB2, CANARY = "10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.14:8080"
 
