@@ -9,34 +9,47 @@ import urllib.error
 import pytest
 from zerodown_testkit.support.fake_clock import FakeClock
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _http
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
-from ansible_collections.zerodown.deploy.plugins.module_utils._http import (
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.checks import HttpChecker, json_values_equal
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.options import (
     CheckSpec,
     Expectations,
-    HttpChecker,
     HttpOptionError,
-    NamedCheck,
-    RawResponse,
-    TransportError,
+    TLSOptions,
     VersionExpectation,
     compile_regex,
-    describe_exception,
     join_url,
-    json_values_equal,
     option_number,
     parse_header_expectations,
     parse_json_expectations,
     parse_json_path,
-    probe_target,
-    probe_until_ready,
-    run_smoke_test,
-    smoke_failure_message,
     validate_headers,
     validate_status_codes,
     validate_url,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.readiness import (
+    MAX_REPORTED_ATTEMPTS,
+    MIN_ATTEMPT_TIMEOUT,
+    probe_target,
+    probe_until_ready,
+    wait_ready,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.smoke import (
+    NamedCheck,
+    run_smoke_test,
+    smoke_failure_message,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.transport import (
+    RawResponse,
+    TransportError,
+    describe_exception,
+    headers_after_redirect,
+    keeps_credentials,
+    redirect_target,
+    tls_context,
+    without_userinfo,
+)
 
 
 class FakeTransport:
@@ -373,7 +386,7 @@ def test_describe_exception():
     ],
 )
 def test_credentials_follow_a_redirect_only_on_the_same_origin(old, new, kept):
-    assert _http.keeps_credentials(old, new) is kept
+    assert keeps_credentials(old, new) is kept
 
 
 @pytest.mark.parametrize(
@@ -390,22 +403,22 @@ def test_credentials_follow_a_redirect_only_on_the_same_origin(old, new, kept):
     ],
 )
 def test_redirect_target_method_and_body(method, status, expected):
-    new_method, url, keep_body = _http.redirect_target(method, "http://lb/app/health", status, " ../login ")
+    new_method, url, keep_body = redirect_target(method, "http://lb/app/health", status, " ../login ")
     assert (new_method, keep_body) == expected
     assert url == "http://lb/login"
 
 
 def test_url_user_info_becomes_basic_authentication():
-    assert _http.without_userinfo("http://lb:8080/health") == ("http://lb:8080/health", None)
-    url, basic = _http.without_userinfo("https://probe:p%40ss%3Aword@lb:8443/health?x=1")
+    assert without_userinfo("http://lb:8080/health") == ("http://lb:8080/health", None)
+    url, basic = without_userinfo("https://probe:p%40ss%3Aword@lb:8443/health?x=1")
     assert url == "https://lb:8443/health?x=1"
     assert basic == "Basic " + base64.b64encode(b"probe:p@ss:word").decode("ascii")
 
 
 def test_tls_context_verifies_unless_told_not_to():
-    default = _http.tls_context(_http.TLSOptions())
+    default = tls_context(TLSOptions())
     assert default.verify_mode == ssl.CERT_REQUIRED and default.check_hostname
-    off = _http.tls_context(_http.TLSOptions(validate_certs=False))
+    off = tls_context(TLSOptions(validate_certs=False))
     assert off.verify_mode == ssl.CERT_NONE and not off.check_hostname
 
 
@@ -458,14 +471,14 @@ def test_attempts_never_wait_past_the_deadline():
 def test_first_attempt_always_runs_even_with_a_tiny_deadline():
     progress, transport, _clock = probe([ok()], timeout=0.01, interval=1, request_timeout=5)
     assert progress.ready
-    assert transport.calls[0][1] == pytest.approx(_http.MIN_ATTEMPT_TIMEOUT)
+    assert transport.calls[0][1] == pytest.approx(MIN_ATTEMPT_TIMEOUT)
 
 
 def test_reported_attempts_are_capped():
     progress = probe([ok(status=500)], timeout=100, interval=1)[0]
     data = progress.to_dict()
     assert data["attempt_count"] == 99  # 1.01 s apart (10 ms latency), none in the last moment
-    assert len(data["attempts"]) == _http.MAX_REPORTED_ATTEMPTS
+    assert len(data["attempts"]) == MAX_REPORTED_ATTEMPTS
     assert data["attempts_truncated"] is True
     assert data["attempts"][-1]["attempt"] == 99
 
@@ -520,7 +533,7 @@ def test_wait_ready_ends_at_once_when_the_service_is_known_to_be_broken():
         looks.append(clock.now)
         return "app.service is failed/failed (result exit-code)" if len(looks) >= 3 else None
 
-    out = _http.wait_ready(
+    out = wait_ready(
         HttpChecker(transport, clock), [CheckSpec(URL)], timeout=60, interval=1, successes=1, broken=broken
     )
     assert out["ready"] is False and len(looks) == 3
@@ -530,7 +543,7 @@ def test_wait_ready_ends_at_once_when_the_service_is_known_to_be_broken():
     assert out["results"][0]["broken"] == out["broken"]
     # a healthy service is never asked about: broken() runs only after a failed check
     looks.clear()
-    out = _http.wait_ready(
+    out = wait_ready(
         HttpChecker(FakeTransport(clock, 0.01, {URL: [ok()]}), clock), [CheckSpec(URL)], 60, 1, 1, broken=broken
     )
     assert out["ready"] is True and looks == [] and "broken" not in out
@@ -628,4 +641,4 @@ def test_a_json_path_index_of_thousands_of_digits_is_not_found():
 )
 def test_user_headers_follow_a_redirect_only_to_the_same_origin(first, then, kept):
     headers = {"X-Api-Key": "k", "Authorization": "Bearer t"}
-    assert _http.headers_after_redirect(headers, first, then) == (headers if kept else {})
+    assert headers_after_redirect(headers, first, then) == (headers if kept else {})
