@@ -10,7 +10,11 @@ import pytest
 from zerodown_testkit.support.fake_clock import FakeClock
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import checks as checks_module
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import readiness as readiness_engine
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import smoke as smoke_engine
 from ansible_collections.zerodown.deploy.plugins.module_utils.probe.checks import HttpChecker, json_values_equal
 from ansible_collections.zerodown.deploy.plugins.module_utils.probe.options import (
     CheckSpec,
@@ -642,3 +646,109 @@ def test_a_json_path_index_of_thousands_of_digits_is_not_found():
 def test_user_headers_follow_a_redirect_only_to_the_same_origin(first, then, kept):
     headers = {"X-Api-Key": "k", "Authorization": "Bearer t"}
     assert headers_after_redirect(headers, first, then) == (headers if kept else {})
+
+
+# -- the modules' engines: run(params, check_mode), without AnsibleModule ---------------------------------
+
+
+@pytest.fixture
+def engine_transport(monkeypatch):
+    """``engine_transport(script)``: the fake every HttpChecker the engines build sends through, on fake time."""
+
+    def install(script):
+        clock = FakeClock()
+        transport = FakeTransport(clock, 0.01, script)
+        monkeypatch.setattr(checks_module, "UrllibTransport", lambda: transport)
+        monkeypatch.setattr(checks_module, "Clock", lambda: clock)
+        return transport
+
+    return install
+
+
+def test_readiness_run_answers_ready_and_changes_nothing(engine_transport):
+    engine_transport({URL: [ok()]})
+    out = readiness_engine.run({"url": URL, "successes": 2, "interval": 0.1}, check_mode=True)
+    assert out["changed"] is False and out["ready"] is True
+    assert out["results"][0]["consecutive_successes"] == 2 and "msg" not in out
+
+
+def test_readiness_run_fails_with_every_reason_and_the_partial_result(engine_transport):
+    engine_transport({URL: [ok(status=503)]})
+    with pytest.raises(ModuleFailure) as failure:
+        readiness_engine.run({"url": URL, "timeout": 2}, check_mode=False)
+    assert failure.value.msg.startswith("readiness_probe: 1 of 1 URL(s) not ready within 2s: ")
+    assert "status 503 not in [200]" in failure.value.msg
+    assert failure.value.result["ready"] is False and "msg" not in failure.value.result
+    assert failure.value.result["results"][0]["url"] == URL
+
+
+def test_readiness_run_names_a_bad_option_without_the_url_password():
+    with pytest.raises(ModuleFailure) as failure:
+        readiness_engine.run({"url": "http://probe:s3cr3t-pw@app:99999/health"}, check_mode=False)
+    assert failure.value.msg.startswith("readiness_probe: url: URL ") and "invalid port" in failure.value.msg
+    assert "s3cr3t-pw" not in failure.value.msg
+    assert failure.value.result == {"ready": False, "elapsed": 0.0, "results": []}
+
+
+SMOKE_DEFAULTS = {
+    "rounds": 1,
+    "expect_version": None,
+    "version_header": "X-App-Version",
+    "version_json_path": None,
+    "headers": None,
+    "request_timeout": 10,
+    "validate_certs": True,
+    "ca_path": None,
+    "client_cert": None,
+    "client_key": None,
+    "follow_redirects": False,
+}
+CHECK_DEFAULTS = {
+    "path": "/",
+    "method": "GET",
+    "body": None,
+    "headers": None,
+    "status_codes": [200],
+    "body_regex": None,
+    "json": None,
+    "expect_header": None,
+    "max_latency_ms": None,
+    "check_version": True,
+}
+
+
+def smoke_params(*checks_given, **options):
+    checks_list = [dict(CHECK_DEFAULTS, **c) for c in checks_given]
+    return dict(SMOKE_DEFAULTS, base_url="http://lb", checks=checks_list, **options)
+
+
+def test_smoke_run_in_check_mode_skips_what_may_change_the_app(engine_transport):
+    transport = engine_transport({"http://lb/health": [ok()], "http://lb/basket": [ok()]})
+    params = smoke_params({"name": "health", "path": "/health"}, {"name": "buy", "path": "/basket", "method": "POST"})
+    out = smoke_engine.run(params, check_mode=True)
+    assert out["changed"] is False and out["passed"] is True
+    assert out["skipped_checks"] == ["buy"] and [c[0] for c in transport.calls] == ["http://lb/health"]
+
+
+def test_smoke_run_fails_naming_every_failing_check(engine_transport):
+    engine_transport({"http://lb/health": [ok(status=500)]})
+    with pytest.raises(ModuleFailure) as failure:
+        smoke_engine.run(smoke_params({"name": "health", "path": "/health"}, rounds=2), check_mode=False)
+    assert failure.value.msg.startswith(
+        "smoke_test: 1 of 1 check(s) failed: 'health' (GET http://lb/health) failed 2 of 2 round(s): rounds 1,2: "
+    )
+    assert failure.value.result["failed_checks"] == ["health"] and "msg" not in failure.value.result
+
+
+def test_smoke_run_names_a_bad_option_with_an_empty_result():
+    with pytest.raises(ModuleFailure) as failure:
+        smoke_engine.run(smoke_params({"name": "a"}, {"name": "a"}), check_mode=False)
+    assert failure.value.msg == "smoke_test: checks[1].name: check name 'a' is used twice; names must be unique"
+    assert failure.value.result == {
+        "passed": False,
+        "elapsed": 0.0,
+        "checks": [],
+        "rounds": [],
+        "failed_checks": [],
+        "skipped_checks": [],
+    }
