@@ -5,8 +5,8 @@
 
 """Private to the zerodown.deploy collection: the ``smoke_test`` module's engine.
 
-Named checks against one base URL, repeated for some rounds, every failure reported (``run_smoke_test``,
-``smoke_failure_message``); ``run`` is the module's body.
+Named checks against one base URL (``build_checks`` validates the module's options and builds them), repeated for
+some rounds, every failure reported (``run_smoke_test``, ``smoke_failure_message``); ``run`` is the module's body.
 """
 
 from __future__ import annotations
