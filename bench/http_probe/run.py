@@ -22,11 +22,9 @@ import time
 
 from zerodown_testkit.support.http_server import Response, serve
 
-from ansible_collections.zerodown.deploy.plugins.module_utils._http import (
-    CheckSpec,
-    HttpChecker,
-    probe_until_ready,
-)
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.checks import HttpChecker
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.options import CheckSpec
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.readiness import probe_until_ready
 
 
 class FlipsHealthy:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # TLS and redirect options of the modules built on module_utils/_http.py
-    # (readiness_probe, smoke_test); their argument spec is HTTP_CLIENT_ARGUMENT_SPEC.
+    # TLS and redirect options of the modules built on module_utils/probe/
+    # (readiness_probe, smoke_test); their argument spec is probe.options.HTTP_CLIENT_ARGUMENT_SPEC.
     DOCUMENTATION = r"""
 options:
   validate_certs:

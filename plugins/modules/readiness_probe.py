@@ -265,46 +265,21 @@ results:
           sample: connection refused
 """
 
-from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
-
-from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # noqa: E402
-    HTTP_CLIENT_ARGUMENT_SPEC,
-    READINESS_ARGUMENT_SPEC,
-    HttpChecker,
-    HttpOptionError,
-    build_readiness_specs,
-    wait_ready,
-)
-from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, scrub, secrets_in  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import readiness  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.options import HTTP_CLIENT_ARGUMENT_SPEC  # noqa: E402
 
 
 def main() -> None:
-    argument_spec = dict(READINESS_ARGUMENT_SPEC)
+    argument_spec = dict(readiness.READINESS_ARGUMENT_SPEC)
     argument_spec.update(HTTP_CLIENT_ARGUMENT_SPEC)
-    module = AnsibleModule(
-        argument_spec=argument_spec,
+    run_module(
+        argument_spec,
+        readiness.run,
         mutually_exclusive=[("url", "urls")],
         required_one_of=[("url", "urls")],
         required_by={"client_key": "client_cert"},
-        supports_check_mode=True,
     )
-    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
-    if nul:
-        module.fail_json(msg=nul)
-    # Credentials in a URL's user-info are masked wherever they would appear (results, messages, invocation).
-    secrets = secrets_in(module.params)
-    module.no_log_values.update(secrets)
-
-    try:
-        specs, timeout, interval, successes = build_readiness_specs(module.params)
-    except HttpOptionError as exc:
-        module.fail_json(msg=redact("readiness_probe: %s" % exc, secrets), ready=False, elapsed=0.0, results=[])
-
-    outcome = scrub(wait_ready(HttpChecker(), specs, timeout, interval, successes), secrets)
-    if not outcome["ready"]:
-        module.fail_json(msg="readiness_probe: %s" % outcome.pop("msg"), **outcome)
-    module.exit_json(changed=False, **outcome)
 
 
 if __name__ == "__main__":

@@ -385,7 +385,6 @@ import shutil  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _http as http  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._account import AccountError  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import (  # noqa: E402
@@ -396,6 +395,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._release import ( 
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, scrub, secrets_in, url_secrets  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._unit import UNIT_SPEC, UnitWatch  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import readiness as http  # noqa: E402
 
 READY_SPEC = dict(
     url=dict(type="str", required=True),

@@ -320,106 +320,12 @@ rounds:
           sample: "timed out: no answer within 10s"
 """
 
-from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
-
-from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._http import (  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import smoke  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.options import (  # noqa: E402
     HTTP_CLIENT_ARGUMENT_SPEC,
     HTTP_METHODS,
-    CheckSpec,
-    Expectations,
-    HttpChecker,
-    HttpOptionError,
-    NamedCheck,
-    TLSOptions,
-    VersionExpectation,
-    compile_regex,
-    join_url,
-    option_number,
-    parse_header_expectations,
-    parse_json_expectations,
-    parse_json_path,
-    run_smoke_test,
-    smoke_failure_message,
-    validate_headers,
-    validate_status_codes,
-    validate_tls_files,
-    validate_url,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, scrub, secrets_in  # noqa: E402
-
-
-def build_checks(params: dict) -> list:
-    """Validate every option and build the named checks; raises HttpOptionError."""
-    base_url = validate_url(params["base_url"], "base_url")
-    option_number(params["rounds"], "rounds", validate.REPEATS)
-    request_timeout = option_number(params["request_timeout"], "request_timeout", validate.TIMEOUT)
-    common_headers = validate_headers(params["headers"], "headers")
-    validate_tls_files(params["ca_path"], params["client_cert"], params["client_key"])
-    tls = TLSOptions(params["validate_certs"], params["ca_path"], params["client_cert"], params["client_key"])
-    version = None
-    if params["expect_version"] is not None:
-        if not params["expect_version"].strip():
-            raise HttpOptionError("expect_version", "must not be empty; give the release id, e.g. '2.4.1'")
-        if params["version_json_path"]:
-            parse_json_path(params["version_json_path"], "version_json_path")
-        elif not params["version_header"]:
-            raise HttpOptionError("version_header", "give the response header that carries the version")
-        else:
-            parse_header_expectations({params["version_header"]: ""}, "version_header")
-        version = VersionExpectation(
-            params["expect_version"].strip(),
-            header=None if params["version_json_path"] else params["version_header"],
-            json_path=params["version_json_path"] or None,
-        )
-    if not params["checks"]:
-        raise HttpOptionError("checks", "give at least one check")
-    checks = []
-    seen = set()
-    for index, check in enumerate(params["checks"]):
-        name = check["name"]
-        where = "checks[%d]" % index
-        if not name or not name.strip():
-            raise HttpOptionError(where + ".name", "every check needs a non-empty name")
-        if name in seen:
-            raise HttpOptionError(where + ".name", "check name %r is used twice; names must be unique" % name)
-        seen.add(name)
-        where = "checks[%r]" % name
-        path = check["path"] or ""
-        if "://" in path.split("?", 1)[0]:
-            raise HttpOptionError(where + ".path", "%r must be a path such as /health, not a URL; set base_url" % path)
-        url = validate_url(join_url(base_url, path), where + ".path")
-        max_latency_ms = None
-        if check["max_latency_ms"] is not None:
-            max_latency_ms = option_number(check["max_latency_ms"], where + ".max_latency_ms", validate.MILLISECONDS)
-        check_version = version if check["check_version"] else None
-        if check_version is not None and check_version.json_path is not None and check["method"] == "HEAD":
-            raise HttpOptionError(
-                where,
-                "a HEAD answer has no body, so version_json_path cannot be read; set check_version: false on it",
-            )
-        headers = dict(common_headers)
-        headers.update(validate_headers(check["headers"], where + ".headers"))
-        expect = Expectations(
-            status_codes=validate_status_codes(check["status_codes"], where + ".status_codes"),
-            body_regex=compile_regex(check["body_regex"], where + ".body_regex"),
-            json_fields=parse_json_expectations(check["json"], where + ".json"),
-            headers=parse_header_expectations(check["expect_header"], where + ".expect_header"),
-            max_latency_ms=max_latency_ms,
-            version=check_version,
-        )
-        spec = CheckSpec(
-            url,
-            method=check["method"],
-            headers=headers,
-            body=check["body"],
-            timeout=request_timeout,
-            tls=tls,
-            follow_redirects=params["follow_redirects"],
-            expect=expect,
-        )
-        checks.append(NamedCheck(name, spec))
-    return checks
 
 
 def main() -> None:
@@ -447,37 +353,7 @@ def main() -> None:
         request_timeout=dict(type="float", default=10),
     )
     argument_spec.update(HTTP_CLIENT_ARGUMENT_SPEC)
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_by={"client_key": "client_cert"},
-        supports_check_mode=True,
-    )
-    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
-    if nul:
-        module.fail_json(msg=nul)
-    # Credentials in a URL's user-info are masked wherever they would appear (results, messages, invocation).
-    secrets = secrets_in(module.params)
-    module.no_log_values.update(secrets)
-
-    try:
-        checks = build_checks(module.params)
-    except HttpOptionError as exc:
-        module.fail_json(
-            msg=redact("smoke_test: %s" % exc, secrets),
-            passed=False,
-            elapsed=0.0,
-            checks=[],
-            rounds=[],
-            failed_checks=[],
-            skipped_checks=[],
-        )
-
-    outcome = scrub(
-        run_smoke_test(HttpChecker(), checks, rounds=module.params["rounds"], safe_only=module.check_mode), secrets
-    )
-    if not outcome["passed"]:
-        module.fail_json(msg="smoke_test: %s" % smoke_failure_message(outcome), **outcome)
-    module.exit_json(changed=False, **outcome)
+    run_module(argument_spec, smoke.run, required_by={"client_key": "client_cert"})
 
 
 if __name__ == "__main__":

@@ -24,17 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zerodown_testkit.support.fake_clock import FakeClock
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _http
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
-from ansible_collections.zerodown.deploy.plugins.module_utils._http import (
-    CheckSpec,
-    Expectations,
-    HttpChecker,
-    HttpOptionError,
-    RawResponse,
-    parse_json_expectations,
-    validate_url,
-)
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
     LOCK_SHAPE,
     StateDir,
@@ -43,6 +33,20 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import MASK, escaped_forms, redact
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.nginx import Nginx, NginxFileError
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import checks
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.checks import HttpChecker, lookup_json_path
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.options import (
+    CheckSpec,
+    Expectations,
+    HttpOptionError,
+    parse_json_expectations,
+    validate_url,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.transport import (
+    RawResponse,
+    headers_after_redirect,
+    keeps_credentials,
+)
 
 FUZZ = settings(
     max_examples=200,
@@ -103,10 +107,10 @@ def test_any_text_as_a_url_is_accepted_or_named(url, allow_tcp):
 @given(URLS, URLS)
 def test_the_redirect_origin_check_never_raises_and_only_keeps_headers_on_one_origin(first, then):
     headers = {"X-Api-Key": "k"}
-    kept = _http.headers_after_redirect(headers, first, then)
+    kept = headers_after_redirect(headers, first, then)
     assert kept in ({}, headers)
     if kept:
-        assert _http.keeps_credentials(first, then)
+        assert keeps_credentials(first, then)
 
 
 SECRET_PARAMS = st.sampled_from(["token", "api_key", "access_token", "secret", "X-Amz-Signature", "apikey", "pwd"])
@@ -166,8 +170,8 @@ def test_a_state_file_of_any_depth_or_bytes_is_read_or_named(depth, tail):
 @FUZZ
 @given(st.text(alphabet="0123456789-", min_size=1, max_size=6000), st.lists(st.integers(), max_size=5))
 def test_a_json_path_index_of_any_length_is_found_or_not_found(segment, items):
-    found = _http.lookup_json_path({"items": items}, ("items", segment))
-    assert found is _http._MISSING or found in items
+    found = lookup_json_path({"items": items}, ("items", segment))
+    assert found is checks._MISSING or found in items
 
 
 # -- encodings ---------------------------------------------------------------------------------------------

@@ -9,34 +9,51 @@ import urllib.error
 import pytest
 from zerodown_testkit.support.fake_clock import FakeClock
 
-from ansible_collections.zerodown.deploy.plugins.module_utils import _http
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
-from ansible_collections.zerodown.deploy.plugins.module_utils._http import (
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import checks as checks_module
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import readiness as readiness_engine
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import smoke as smoke_engine
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.checks import HttpChecker, json_values_equal
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.options import (
     CheckSpec,
     Expectations,
-    HttpChecker,
     HttpOptionError,
-    NamedCheck,
-    RawResponse,
-    TransportError,
+    TLSOptions,
     VersionExpectation,
     compile_regex,
-    describe_exception,
     join_url,
-    json_values_equal,
     option_number,
     parse_header_expectations,
     parse_json_expectations,
     parse_json_path,
-    probe_target,
-    probe_until_ready,
-    run_smoke_test,
-    smoke_failure_message,
     validate_headers,
     validate_status_codes,
     validate_url,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.readiness import (
+    MAX_REPORTED_ATTEMPTS,
+    MIN_ATTEMPT_TIMEOUT,
+    probe_target,
+    probe_until_ready,
+    wait_ready,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.smoke import (
+    NamedCheck,
+    run_smoke_test,
+    smoke_failure_message,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.transport import (
+    RawResponse,
+    TransportError,
+    describe_exception,
+    headers_after_redirect,
+    keeps_credentials,
+    redirect_target,
+    tls_context,
+    without_userinfo,
+)
 
 
 class FakeTransport:
@@ -373,7 +390,7 @@ def test_describe_exception():
     ],
 )
 def test_credentials_follow_a_redirect_only_on_the_same_origin(old, new, kept):
-    assert _http.keeps_credentials(old, new) is kept
+    assert keeps_credentials(old, new) is kept
 
 
 @pytest.mark.parametrize(
@@ -390,22 +407,22 @@ def test_credentials_follow_a_redirect_only_on_the_same_origin(old, new, kept):
     ],
 )
 def test_redirect_target_method_and_body(method, status, expected):
-    new_method, url, keep_body = _http.redirect_target(method, "http://lb/app/health", status, " ../login ")
+    new_method, url, keep_body = redirect_target(method, "http://lb/app/health", status, " ../login ")
     assert (new_method, keep_body) == expected
     assert url == "http://lb/login"
 
 
 def test_url_user_info_becomes_basic_authentication():
-    assert _http.without_userinfo("http://lb:8080/health") == ("http://lb:8080/health", None)
-    url, basic = _http.without_userinfo("https://probe:p%40ss%3Aword@lb:8443/health?x=1")
+    assert without_userinfo("http://lb:8080/health") == ("http://lb:8080/health", None)
+    url, basic = without_userinfo("https://probe:p%40ss%3Aword@lb:8443/health?x=1")
     assert url == "https://lb:8443/health?x=1"
     assert basic == "Basic " + base64.b64encode(b"probe:p@ss:word").decode("ascii")
 
 
 def test_tls_context_verifies_unless_told_not_to():
-    default = _http.tls_context(_http.TLSOptions())
+    default = tls_context(TLSOptions())
     assert default.verify_mode == ssl.CERT_REQUIRED and default.check_hostname
-    off = _http.tls_context(_http.TLSOptions(validate_certs=False))
+    off = tls_context(TLSOptions(validate_certs=False))
     assert off.verify_mode == ssl.CERT_NONE and not off.check_hostname
 
 
@@ -458,14 +475,14 @@ def test_attempts_never_wait_past_the_deadline():
 def test_first_attempt_always_runs_even_with_a_tiny_deadline():
     progress, transport, _clock = probe([ok()], timeout=0.01, interval=1, request_timeout=5)
     assert progress.ready
-    assert transport.calls[0][1] == pytest.approx(_http.MIN_ATTEMPT_TIMEOUT)
+    assert transport.calls[0][1] == pytest.approx(MIN_ATTEMPT_TIMEOUT)
 
 
 def test_reported_attempts_are_capped():
     progress = probe([ok(status=500)], timeout=100, interval=1)[0]
     data = progress.to_dict()
     assert data["attempt_count"] == 99  # 1.01 s apart (10 ms latency), none in the last moment
-    assert len(data["attempts"]) == _http.MAX_REPORTED_ATTEMPTS
+    assert len(data["attempts"]) == MAX_REPORTED_ATTEMPTS
     assert data["attempts_truncated"] is True
     assert data["attempts"][-1]["attempt"] == 99
 
@@ -520,7 +537,7 @@ def test_wait_ready_ends_at_once_when_the_service_is_known_to_be_broken():
         looks.append(clock.now)
         return "app.service is failed/failed (result exit-code)" if len(looks) >= 3 else None
 
-    out = _http.wait_ready(
+    out = wait_ready(
         HttpChecker(transport, clock), [CheckSpec(URL)], timeout=60, interval=1, successes=1, broken=broken
     )
     assert out["ready"] is False and len(looks) == 3
@@ -530,7 +547,7 @@ def test_wait_ready_ends_at_once_when_the_service_is_known_to_be_broken():
     assert out["results"][0]["broken"] == out["broken"]
     # a healthy service is never asked about: broken() runs only after a failed check
     looks.clear()
-    out = _http.wait_ready(
+    out = wait_ready(
         HttpChecker(FakeTransport(clock, 0.01, {URL: [ok()]}), clock), [CheckSpec(URL)], 60, 1, 1, broken=broken
     )
     assert out["ready"] is True and looks == [] and "broken" not in out
@@ -628,4 +645,110 @@ def test_a_json_path_index_of_thousands_of_digits_is_not_found():
 )
 def test_user_headers_follow_a_redirect_only_to_the_same_origin(first, then, kept):
     headers = {"X-Api-Key": "k", "Authorization": "Bearer t"}
-    assert _http.headers_after_redirect(headers, first, then) == (headers if kept else {})
+    assert headers_after_redirect(headers, first, then) == (headers if kept else {})
+
+
+# -- the modules' engines: run(params, check_mode), without AnsibleModule ---------------------------------
+
+
+@pytest.fixture
+def engine_transport(monkeypatch):
+    """``engine_transport(script)``: the fake every HttpChecker the engines build sends through, on fake time."""
+
+    def install(script):
+        clock = FakeClock()
+        transport = FakeTransport(clock, 0.01, script)
+        monkeypatch.setattr(checks_module, "UrllibTransport", lambda: transport)
+        monkeypatch.setattr(checks_module, "Clock", lambda: clock)
+        return transport
+
+    return install
+
+
+def test_readiness_run_answers_ready_and_changes_nothing(engine_transport):
+    engine_transport({URL: [ok()]})
+    out = readiness_engine.run({"url": URL, "successes": 2, "interval": 0.1}, check_mode=True)
+    assert out["changed"] is False and out["ready"] is True
+    assert out["results"][0]["consecutive_successes"] == 2 and "msg" not in out
+
+
+def test_readiness_run_fails_with_every_reason_and_the_partial_result(engine_transport):
+    engine_transport({URL: [ok(status=503)]})
+    with pytest.raises(ModuleFailure) as failure:
+        readiness_engine.run({"url": URL, "timeout": 2}, check_mode=False)
+    assert failure.value.msg.startswith("readiness_probe: 1 of 1 URL(s) not ready within 2s: ")
+    assert "status 503 not in [200]" in failure.value.msg
+    assert failure.value.result["ready"] is False and "msg" not in failure.value.result
+    assert failure.value.result["results"][0]["url"] == URL
+
+
+def test_readiness_run_names_a_bad_option_without_the_url_password():
+    with pytest.raises(ModuleFailure) as failure:
+        readiness_engine.run({"url": "http://probe:s3cr3t-pw@app:99999/health"}, check_mode=False)
+    assert failure.value.msg.startswith("readiness_probe: url: URL ") and "invalid port" in failure.value.msg
+    assert "s3cr3t-pw" not in failure.value.msg
+    assert failure.value.result == {"ready": False, "elapsed": 0.0, "results": []}
+
+
+SMOKE_DEFAULTS = {
+    "rounds": 1,
+    "expect_version": None,
+    "version_header": "X-App-Version",
+    "version_json_path": None,
+    "headers": None,
+    "request_timeout": 10,
+    "validate_certs": True,
+    "ca_path": None,
+    "client_cert": None,
+    "client_key": None,
+    "follow_redirects": False,
+}
+CHECK_DEFAULTS = {
+    "path": "/",
+    "method": "GET",
+    "body": None,
+    "headers": None,
+    "status_codes": [200],
+    "body_regex": None,
+    "json": None,
+    "expect_header": None,
+    "max_latency_ms": None,
+    "check_version": True,
+}
+
+
+def smoke_params(*checks_given, **options):
+    checks_list = [dict(CHECK_DEFAULTS, **c) for c in checks_given]
+    return dict(SMOKE_DEFAULTS, base_url="http://lb", checks=checks_list, **options)
+
+
+def test_smoke_run_in_check_mode_skips_what_may_change_the_app(engine_transport):
+    transport = engine_transport({"http://lb/health": [ok()], "http://lb/basket": [ok()]})
+    params = smoke_params({"name": "health", "path": "/health"}, {"name": "buy", "path": "/basket", "method": "POST"})
+    out = smoke_engine.run(params, check_mode=True)
+    assert out["changed"] is False and out["passed"] is True
+    assert out["skipped_checks"] == ["buy"] and [c[0] for c in transport.calls] == ["http://lb/health"]
+
+
+def test_smoke_run_fails_naming_every_failing_check(engine_transport):
+    engine_transport({"http://lb/health": [ok(status=500)]})
+    with pytest.raises(ModuleFailure) as failure:
+        smoke_engine.run(smoke_params({"name": "health", "path": "/health"}, rounds=2), check_mode=False)
+    assert failure.value.msg.startswith(
+        "smoke_test: 1 of 1 check(s) failed: 'health' (GET http://lb/health) failed 2 of 2 round(s): rounds 1,2: "
+    )
+    assert failure.value.result["failed_checks"] == ["health"] and "msg" not in failure.value.result
+
+
+def test_smoke_run_names_a_bad_option_with_an_empty_result():
+    with pytest.raises(ModuleFailure) as failure:
+        smoke_engine.run(smoke_params({"name": "a"}, {"name": "a"}), check_mode=False)
+    assert failure.value.msg == "smoke_test: checks[1].name: check name 'a' is used twice; names must be unique"
+    assert failure.value.result == {
+        "passed": False,
+        "elapsed": 0.0,
+        "checks": [],
+        "rounds": [],
+        "failed_checks": [],
+        "skipped_checks": [],
+    }

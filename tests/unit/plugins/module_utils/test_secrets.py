@@ -10,24 +10,26 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._db import DatabaseError, build_spec, parse_dsn
-from ansible_collections.zerodown.deploy.plugins.module_utils._http import (
-    SNIPPET_CHARS,
-    CheckSpec,
-    Expectations,
-    HttpChecker,
-    HttpOptionError,
-    RawResponse,
-    build_readiness_specs,
-    describe_exception,
-    parse_header_expectations,
-    validate_url,
-)
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import (
     MASK,
     dsn_secrets,
     redact,
     scrub,
     url_secrets,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.checks import HttpChecker
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.options import (
+    CheckSpec,
+    Expectations,
+    HttpOptionError,
+    parse_header_expectations,
+    validate_url,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.readiness import build_readiness_specs
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe.transport import (
+    SNIPPET_CHARS,
+    RawResponse,
+    describe_exception,
 )
 
 PASSWORD = "Pw@zd:s3cr3t-7Q"

@@ -25,7 +25,6 @@ from zerodown_testkit.support.fake_haproxy import FakeHAProxy
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import (
     _db,
-    _http,
     _lock,
     _migrate,
     _release,
@@ -37,6 +36,8 @@ from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary a
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as _lb
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy as _haproxy
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import nginx as _nginx
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import checks as _checks
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import transport as _transport
 from ansible_collections.zerodown.deploy.plugins.modules import migration_apply
 from ansible_collections.zerodown.deploy.plugins.modules import release as release_module
 
@@ -71,7 +72,7 @@ class FakeTransport:
 
     def http(self, spec, timeout):
         self.requests.append((spec.method, spec.url, timeout))
-        return _http.RawResponse(200, dict(self.headers), self.body)
+        return _transport.RawResponse(200, dict(self.headers), self.body)
 
     def tcp(self, host, port, timeout):
         self.requests.append(("TCP", host, port, timeout))
@@ -158,8 +159,8 @@ def hostile(monkeypatch):
         return state["ws"].factory(kind, target, timeout)  # the workspace of the call running now
 
     monkeypatch.setattr(_haproxy, "_default_socket_factory", socket_factory)
-    monkeypatch.setattr(_http, "UrllibTransport", lambda: state["ws"].transport)
-    for module in (_http, _lb, _canary, _bake, _nginx, _migrate, _db):
+    monkeypatch.setattr(_checks, "UrllibTransport", lambda: state["ws"].transport)
+    for module in (_checks, _lb, _canary, _bake, _nginx, _migrate, _db):
         monkeypatch.setattr(module, "Clock", JumpingClock)
     monkeypatch.setattr(_schema_catalog, "read_catalog", _no_database)
 
