@@ -332,33 +332,43 @@ class Migrator:
         pending_all = [f for f in files if f.id not in applied]
         if contract:
             pending = [f for f in pending_all if f.contract]
-            if pending:
-                last = pending[-1].version
-                blocking = [f.id for f in pending_all if not f.contract and f.version < last]
-                if blocking:
-                    raise MigrateError(
-                        "contract migrations wait for the expand migrations ordered before them, and %s %s not "
-                        "applied yet: deploy the release first (role zerodown.deploy.migrate), then contract. "
-                        "Nothing was applied." % (", ".join(blocking), "is" if len(blocking) == 1 else "are"),
-                        {"blocking": blocking},
-                    )
+            self.check_contract_order(pending_all, pending)
             skipped = []  # type: List[str]
         else:
             pending = [f for f in pending_all if not f.contract]
             skipped = [f.id for f in pending_all if f.contract]
         self.check_expected(pending, expect_pending)
         for f in pending:
-            statements = self.statements(f)
-            if self.dialect == "postgresql" and not f.no_transaction:
-                for stmt in statements:
-                    if _PG_NO_TX_RE.match(stmt.text):
-                        raise MigrateError(
-                            "%s line %d: %s cannot run inside a transaction: mark the file with a "
-                            "'-- +goose NO TRANSACTION' (or '-- zerodown:no-transaction') line and keep such "
-                            "statements in a file of their own. Nothing was applied."
-                            % (f.path, stmt.line, stmt.summary(80))
-                        )
+            self.check_transaction(f, self.statements(f))
         return pending, skipped
+
+    @staticmethod
+    def check_contract_order(pending_all: List[MigrationFile], contract: List[MigrationFile]) -> None:
+        """Raise unless every expand file ordered before the last pending ``contract`` file is applied."""
+        if not contract:
+            return
+        last = contract[-1].version
+        blocking = [f.id for f in pending_all if not f.contract and f.version < last]
+        if blocking:
+            raise MigrateError(
+                "contract migrations wait for the expand migrations ordered before them, and %s %s not "
+                "applied yet: deploy the release first (role zerodown.deploy.migrate), then contract. "
+                "Nothing was applied." % (", ".join(blocking), "is" if len(blocking) == 1 else "are"),
+                {"blocking": blocking},
+            )
+
+    def check_transaction(self, migration: MigrationFile, statements: List[Statement]) -> None:
+        """Raise if a PostgreSQL file that runs in a transaction holds a statement that cannot run inside one."""
+        if self.dialect != "postgresql" or migration.no_transaction:
+            return
+        for stmt in statements:
+            if _PG_NO_TX_RE.match(stmt.text):
+                raise MigrateError(
+                    "%s line %d: %s cannot run inside a transaction: mark the file with a "
+                    "'-- +goose NO TRANSACTION' (or '-- zerodown:no-transaction') line and keep such "
+                    "statements in a file of their own. Nothing was applied."
+                    % (migration.path, stmt.line, stmt.summary(80))
+                )
 
     def statements(self, migration: MigrationFile) -> List[Statement]:
         return file_statements(migration, self.dialect)
