@@ -68,3 +68,17 @@ def test_diff_is_passed_only_when_the_module_supports_it(capsys):
 
     code, out = call(capsys, {"_ansible_diff": True}, run, diff=True)
     assert code == 0 and out["diff_asked"] is True
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_warnings_in_the_result_are_the_module_s_own_warnings(capsys, fails):
+    def run(params, check_mode):
+        result = dict(changed=True, warnings=["these files were not atomic"])
+        if fails:
+            raise ModuleFailure("it broke", result)
+        return result
+
+    code, out = call(capsys, {}, run)
+    assert code == (1 if fails else 0) and out["changed"] is True
+    assert [w["event"]["msg"] if isinstance(w, dict) else w for w in out["warnings"]] == ["these files were not atomic"]
+    assert "deprecations" not in out  # passing warnings to exit_json is deprecated in ansible-core
