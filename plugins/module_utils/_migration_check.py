@@ -14,7 +14,7 @@ The judgement of one file is ``_sql_safety.analyze_sql``; this engine decides wh
    (``replay_history``), then the pending ones are judged in run order (``run_check``);
 4. an incompatible result fails the module with the blocking findings, one line each (``incompatible_message``).
 
-See docs/architecture.md, "Modules and engines" and the migration rules.
+See docs/architecture.md, "Modules and engines" and "Migration rules".
 """
 
 from __future__ import annotations
