@@ -119,14 +119,22 @@ class Accounts:
             return [], None
         actions = self.plan(user, group)
         if actions and not create:
-            missing = ["user %r" % user] if "create user" in actions else []
-            missing += ["group %r" % group] if "create group" in actions and group else []
             raise AccountError(
                 "%s does not exist on this host; create it first (or let the module: create_owner=true)"
-                % " and ".join(missing)
+                % " and ".join(_missing(actions, user, group))
             )
         if actions and check:
             return actions, None
+        self._create(actions, user, group, comment)
+        uid = self.uid(user) if user is not None else -1
+        gid = self.gid(group) if group is not None else -1
+        if uid is None or gid is None:
+            raise AccountError("account %s:%s was created but cannot be looked up" % (user, group))
+        return actions, (uid, gid)
+
+    def _create(self, actions: List[str], user: Optional[str], group: Optional[str], comment: str) -> None:
+        """Run the planned ``actions``: the group first (the user's primary group, named after it when no group
+        is given), then the system user, with no home and no login shell."""
         primary = group or user
         if "create group" in actions:
             self._run([self._tool("groupadd"), "--system", primary or ""])
@@ -147,8 +155,10 @@ class Accounts:
                     user or "",
                 ]
             )
-        uid = self.uid(user) if user is not None else -1
-        gid = self.gid(group) if group is not None else -1
-        if uid is None or gid is None:
-            raise AccountError("account %s:%s was created but cannot be looked up" % (user, group))
-        return actions, (uid, gid)
+
+
+def _missing(actions: List[str], user: Optional[str], group: Optional[str]) -> List[str]:
+    """What a refusal without create names: the user and the group to be created."""
+    missing = ["user %r" % user] if "create user" in actions else []
+    missing += ["group %r" % group] if "create group" in actions and group else []
+    return missing

@@ -32,7 +32,7 @@ import math
 import os
 import re
 import sqlite3
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import MASK, dsn_secrets, redact
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
@@ -325,8 +325,8 @@ def _port(value: str, original: str) -> Optional[int]:
     return port
 
 
-def _parse_keyword_dsn(dialect: str, text: str) -> ConnectionSpec:
-    """libpq ``key=value`` pairs; values may be single-quoted with backslash escapes."""
+def _keyword_pairs(text: str) -> Dict[str, str]:
+    """The ``key=value`` pairs of a libpq keyword DSN, keys lower-cased (a later key wins)."""
     pairs = {}
     i, n = 0, len(text)
     while i < n:
@@ -334,41 +334,62 @@ def _parse_keyword_dsn(dialect: str, text: str) -> ConnectionSpec:
             i += 1
         if i >= n:
             break
-        eq = text.find("=", i)
-        if eq < 0:
-            # the word itself is not shown: after an unquoted password with a space, it is part of the password
-            raise DatabaseError(
-                "DSN %s has a word without '=': write key=value pairs, a value with spaces in single quotes"
-                % _shown(text)
-            )
-        key = text[i:eq].strip()
-        if not _KEY_RE.match(key):
-            # not shown: after an unquoted password with a space, the 'key' is the rest of the password
-            raise DatabaseError(
-                "DSN %s has a word without '=' or a key that is not a name: write key=value pairs, a value with "
-                "spaces in single quotes" % _shown(text)
-            )
-        i = eq + 1
+        key, i = _keyword_key(text, i)
         while i < n and text[i] in " \t":
             i += 1
-        value = []
-        if i < n and text[i] == "'":
+        value, i = _quoted_value(text, i + 1) if i < n and text[i] == "'" else _bare_value(text, i)
+        pairs[key.lower()] = value
+    return pairs
+
+
+def _keyword_key(text: str, i: int) -> Tuple[str, int]:
+    """The key starting at ``i`` and the index after its '='."""
+    eq = text.find("=", i)
+    if eq < 0:
+        # the word itself is not shown: after an unquoted password with a space, it is part of the password
+        raise DatabaseError(
+            "DSN %s has a word without '=': write key=value pairs, a value with spaces in single quotes" % _shown(text)
+        )
+    key = text[i:eq].strip()
+    if not _KEY_RE.match(key):
+        # not shown: after an unquoted password with a space, the 'key' is the rest of the password
+        raise DatabaseError(
+            "DSN %s has a word without '=' or a key that is not a name: write key=value pairs, a value with "
+            "spaces in single quotes" % _shown(text)
+        )
+    return key, eq + 1
+
+
+def _quoted_value(text: str, i: int) -> Tuple[str, int]:
+    """The single-quoted value whose first character is at ``i`` (after the quote), and the index after the
+    closing quote."""
+    value, i = _scan_value(text, i, lambda ch: ch == "'")
+    if i >= len(text):
+        raise DatabaseError("DSN %s has an unterminated quoted value: close the quote" % _shown(text))
+    return value, i + 1
+
+
+def _bare_value(text: str, i: int) -> Tuple[str, int]:
+    """The unquoted value starting at ``i`` (up to white space), and the index after it."""
+    return _scan_value(text, i, str.isspace)
+
+
+def _scan_value(text: str, i: int, ends: Callable[[str], bool]) -> Tuple[str, int]:
+    """The characters from ``i`` up to the first one that ``ends`` the value (or the end of the text), and the
+    index of that character; a backslash escapes the next character."""
+    value = []
+    n = len(text)
+    while i < n and not ends(text[i]):
+        if text[i] == "\\" and i + 1 < n:
             i += 1
-            while i < n and text[i] != "'":
-                if text[i] == "\\" and i + 1 < n:
-                    i += 1
-                value.append(text[i])
-                i += 1
-            if i >= n:
-                raise DatabaseError("DSN %s has an unterminated quoted value: close the quote" % _shown(text))
-            i += 1
-        else:
-            while i < n and not text[i].isspace():
-                if text[i] == "\\" and i + 1 < n:
-                    i += 1
-                value.append(text[i])
-                i += 1
-        pairs[key.lower()] = "".join(value)
+        value.append(text[i])
+        i += 1
+    return "".join(value), i
+
+
+def _parse_keyword_dsn(dialect: str, text: str) -> ConnectionSpec:
+    """libpq ``key=value`` pairs; values may be single-quoted with backslash escapes."""
+    pairs = _keyword_pairs(text)
     port = _port(pairs.pop("port"), text) if "port" in pairs else None
     return ConnectionSpec(
         dialect,
@@ -559,39 +580,54 @@ def _connect_sqlite(spec: ConnectionSpec, connect_timeout: float, read_only: boo
         ) from None
 
 
+#: The usual causes of a failed connection, in the order they are tried: (the driver message's tell-tales - any
+#: one group of words all found in it -, the one thing to fix).
+_CONNECT_FIXES = (
+    (
+        (("password authentication failed",), ("access denied",), ("(1045)",)),
+        "check user and password (zerodown_db_password / the dsn) for %(where)s",
+    ),
+    (
+        (("database", "does not exist"), ("unknown database",), ("(1049)",)),
+        "database %(database)r does not exist on the server: fix database (or the dsn) or create it",
+    ),
+    ((("role", "does not exist"),), "user %(user)r does not exist on the server: fix user (or the dsn)"),
+    (
+        (("no pg_hba.conf entry",),),
+        "the server's pg_hba.conf does not allow this client: allow it or connect from an allowed host",
+    ),
+    (
+        (("timeout",), ("timed out",)),
+        "no answer from %(address)s in time: check host and port, firewalls, and that the database is reachable "
+        "from the host that runs the migration",
+    ),
+    (
+        (
+            ("refused",),
+            ("could not translate host name",),
+            ("can't connect",),
+            ("name or service not known",),
+            ("(2003)",),
+            ("no route",),
+            ("unreachable",),
+        ),
+        "cannot reach %(address)s: check host and port, and that the database server is running and reachable "
+        "from the host that runs the migration",
+    ),
+)
+
+
 def _explain_connect_error(spec: ConnectionSpec, message: str) -> str:
     """The driver's message plus the one thing to fix, by the usual causes."""
     low = message.lower()
     where = spec.describe()
     address = "%s:%s" % (spec.host or "localhost", spec.port or DEFAULT_PORTS.get(spec.dialect, ""))
-    if "password authentication failed" in low or "access denied" in low or "(1045)" in low:
-        fix = "check user and password (zerodown_db_password / the dsn) for %s" % where
-    elif ("database" in low and "does not exist" in low) or "unknown database" in low or "(1049)" in low:
-        fix = "database %r does not exist on the server: fix database (or the dsn) or create it" % spec.database
-    elif "role" in low and "does not exist" in low:
-        fix = "user %r does not exist on the server: fix user (or the dsn)" % spec.user
-    elif "no pg_hba.conf entry" in low:
-        fix = "the server's pg_hba.conf does not allow this client: allow it or connect from an allowed host"
-    elif "timeout" in low or "timed out" in low:
-        fix = (
-            "no answer from %s in time: check host and port, firewalls, and that the database is reachable "
-            "from the host that runs the migration" % address
-        )
-    elif (
-        "refused" in low
-        or "could not translate host name" in low
-        or "can't connect" in low
-        or "name or service not known" in low
-        or "(2003)" in low
-        or "no route" in low
-        or "unreachable" in low
-    ):
-        fix = (
-            "cannot reach %s: check host and port, and that the database server is running and reachable "
-            "from the host that runs the migration" % address
-        )
-    else:
-        fix = "check the connection settings for %s (server %s)" % (where, address)
+    fix = "check the connection settings for %(where)s (server %(address)s)"
+    for tell_tales, cause_fix in _CONNECT_FIXES:
+        if any(all(word in low for word in words) for words in tell_tales):
+            fix = cause_fix
+            break
+    fix %= dict(where=where, address=address, database=spec.database, user=spec.user)
     return "cannot connect to %s: %s (%s)" % (where, fix, message.strip())
 
 

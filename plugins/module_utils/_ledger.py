@@ -35,6 +35,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
     iso,
     shape_problem,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import scrub
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
 
@@ -258,6 +259,29 @@ class Ledger:
         lb_state: Optional[Any] = None,
         step: Optional[Dict[str, Any]] = None,
     ) -> Dict[str, Any]:
+        self._check_update(current, run_id, outcome)
+        new = _copy(current)
+        now = self.clock()
+        for name, fields in (hosts or {}).items():
+            _check_host(name, fields)
+            _merge_host(new["hosts"].setdefault(name, {}), fields, now)
+        if batch is not None:
+            _record_batch(new["batches"], batch, sorted((hosts or {}).keys()), now)
+        if phase is not None:
+            _record_phase(new["phases"], phase, now)
+        if step is not None:
+            # a strategy's measured step (a canary analysis, a bake window), in order
+            new.setdefault("steps", []).append(dict(step, at=iso(now)))
+        if lb_state is not None and new.get("lb_state") is None:
+            new["lb_state"] = lb_state
+        if cause is not None and not new.get("cause"):
+            new["cause"] = cause
+        if outcome is not None:
+            _record_outcome(new, outcome, now)
+        return _checked(new)
+
+    def _check_update(self, current: Optional[Dict[str, Any]], run_id: str, outcome: Optional[str]) -> None:
+        """Refuse an update of a ledger that is not there or belongs to another run, or with an unknown outcome."""
         if current is None:
             raise LedgerError("no ledger for app %r; start one with state: started first" % (self.dir.app,))
         if current.get("run_id") != run_id:
@@ -267,53 +291,6 @@ class Ledger:
             )
         if outcome is not None and outcome not in OUTCOMES:
             raise LedgerError("outcome %r is not one of %s" % (outcome, ", ".join(OUTCOMES)))
-        new = _copy(current)
-        now = self.clock()
-        for name, fields in (hosts or {}).items():
-            if not isinstance(fields, dict):
-                raise LedgerError("hosts[%r] must be a dict of %s, got %r" % (name, ", ".join(HOST_FIELDS), fields))
-            unknown = sorted(set(fields) - set(HOST_FIELDS))
-            if unknown:
-                raise LedgerError(
-                    "hosts[%r] has unknown fields %s; known: %s" % (name, unknown, ", ".join(HOST_FIELDS))
-                )
-            status = fields.get("status")
-            if status is not None and status not in HOST_STATUSES:
-                raise LedgerError("hosts[%r].status %r is not one of %s" % (name, status, ", ".join(HOST_STATUSES)))
-            entry = new["hosts"].setdefault(name, {})
-            # "previous" is what the host ran before this deploy: first record wins.
-            for key, value in fields.items():
-                if key == "previous" and "previous" in entry:
-                    continue
-                if value is not None or key not in entry:
-                    entry[key] = value
-            entry["updated_at"] = iso(now)
-        if batch is not None:
-            names = sorted((hosts or {}).keys())
-            batches = new["batches"]
-            if batches and batches[-1]["batch"] == batch:
-                batches[-1]["hosts"] = sorted(set(batches[-1]["hosts"]) | set(names))
-            else:
-                batches.append({"batch": batch, "hosts": names, "started_at": iso(now), "started_epoch": now})
-        if phase is not None:
-            phases = new["phases"]
-            if not phases or phases[-1]["name"] != phase or phases[-1].get("ended_epoch") is not None:
-                _close_phase(phases, now)
-                phases.append({"name": phase, "started_at": iso(now), "started_epoch": now, "ended_epoch": None})
-        if step is not None:
-            # a strategy's measured step (a canary analysis, a bake window), in order
-            new.setdefault("steps", []).append(dict(step, at=iso(now)))
-        if lb_state is not None and new.get("lb_state") is None:
-            new["lb_state"] = lb_state
-        if cause is not None and not new.get("cause"):
-            new["cause"] = cause
-        if outcome is not None:
-            new["outcome"] = outcome
-            if outcome not in ("running", "planned"):
-                _close_phase(new["phases"], now)
-                new["finished_at"] = iso(now)
-                new["duration"] = round(now - float(new.get("started_epoch", now)), 3)
-        return _checked(new)
 
     # -- applying --
 
@@ -374,6 +351,53 @@ class Ledger:
             # No state directory, no ledger: the refusal needs no guard, and must not create the directory.
             return apply()
         return self.dir.guarded(apply)
+
+
+def _check_host(name: str, fields: Any) -> None:
+    """Refuse a host entry that is not a dict of known fields with a known status."""
+    if not isinstance(fields, dict):
+        raise LedgerError("hosts[%r] must be a dict of %s, got %r" % (name, ", ".join(HOST_FIELDS), fields))
+    unknown = sorted(set(fields) - set(HOST_FIELDS))
+    if unknown:
+        raise LedgerError("hosts[%r] has unknown fields %s; known: %s" % (name, unknown, ", ".join(HOST_FIELDS)))
+    status = fields.get("status")
+    if status is not None and status not in HOST_STATUSES:
+        raise LedgerError("hosts[%r].status %r is not one of %s" % (name, status, ", ".join(HOST_STATUSES)))
+
+
+def _merge_host(entry: Dict[str, Any], fields: Dict[str, Any], now: float) -> None:
+    """Record a host's ``fields`` in its ledger ``entry``: a field given as None does not erase one recorded, and
+    "previous" (what the host ran before this deploy) is never overwritten: first record wins."""
+    for key, value in fields.items():
+        if key == "previous" and "previous" in entry:
+            continue
+        if value is not None or key not in entry:
+            entry[key] = value
+    entry["updated_at"] = iso(now)
+
+
+def _record_batch(batches: List[Dict[str, Any]], batch: int, names: List[str], now: float) -> None:
+    """The hosts of ``names`` join batch ``batch``: the last one when it is the same batch, else a new one."""
+    if batches and batches[-1]["batch"] == batch:
+        batches[-1]["hosts"] = sorted(set(batches[-1]["hosts"]) | set(names))
+    else:
+        batches.append({"batch": batch, "hosts": names, "started_at": iso(now), "started_epoch": now})
+
+
+def _record_phase(phases: List[Dict[str, Any]], phase: str, now: float) -> None:
+    """Phase ``phase`` starts now (the running one ends), unless it is the one running."""
+    if not phases or phases[-1]["name"] != phase or phases[-1].get("ended_epoch") is not None:
+        _close_phase(phases, now)
+        phases.append({"name": phase, "started_at": iso(now), "started_epoch": now, "ended_epoch": None})
+
+
+def _record_outcome(ledger: Dict[str, Any], outcome: str, now: float) -> None:
+    """The run's outcome; a final one (not running, not planned) ends the last phase and the run."""
+    ledger["outcome"] = outcome
+    if outcome not in ("running", "planned"):
+        _close_phase(ledger["phases"], now)
+        ledger["finished_at"] = iso(now)
+        ledger["duration"] = round(now - float(ledger.get("started_epoch", now)), 3)
 
 
 def _checked(ledger: Dict[str, Any]) -> Dict[str, Any]:
@@ -766,3 +790,79 @@ def _strip_times(data: Any) -> Any:
     if isinstance(data, list):
         return [_strip_times(v) for v in data]
     return data
+
+
+# -- the deploy_ledger module's engine (docs/architecture.md, "Modules and engines") --
+
+
+def run(params: Dict[str, Any], check_mode: bool) -> Dict[str, Any]:
+    """The deploy_ledger module: start, record, finish or read run ``run_id``'s ledger; raises ModuleFailure."""
+    try:
+        ledger = Ledger(StateDir(params["path"], params["app"]))
+    except ValueError as exc:
+        raise ModuleFailure(str(exc)) from exc
+    hosts, lb_state, lb_process = _module_inputs(params)
+    try:
+        if params["state"] == "query":
+            return _query(ledger)
+        out = _apply(ledger, params, check_mode, hosts, lb_state, lb_process)
+    except (LedgerError, ValueError) as exc:
+        raise ModuleFailure(str(exc)) from exc
+    except (StateError, OSError) as exc:
+        raise ModuleFailure(storage_error(params["path"], exc)) from exc
+    return report(out)
+
+
+def _module_inputs(params: Dict[str, Any]):
+    """(hosts, lb_state, lb_process) from the options, checked before the ledger is read; the load balancer (with
+    state=started only) is read here, before anything changes."""
+    lb_state = params["lb_state"]
+    lb_process = None
+    try:
+        hosts = (
+            host_entries(params["hosts"], params["status"], params["current"], params["servers"], params["batch"])
+            or None
+        )
+        if params["load_balancer"] is not None:
+            if params["state"] != "started":
+                raise ValueError("load_balancer is read with state=started only (the state before the first change)")
+            lb_state, lb_process = capture_lb(params["load_balancer"])
+    except (LedgerError, ValueError) as exc:
+        raise ModuleFailure(str(exc)) from exc
+    except lb.LBError as exc:
+        raise ModuleFailure("load balancer preflight failed, nothing was changed: %s" % exc) from exc
+    return hosts, lb_state, lb_process
+
+
+def _query(ledger: Ledger) -> Dict[str, Any]:
+    """state=query: the ledger, the hosts it moved, its phases and the rollback it implies (or why there is none)."""
+    current = ledger.read()
+    try:
+        rollback = rollback_plan(current) if current else None
+    except LedgerError as exc:
+        rollback = {"error": str(exc)}
+    return dict(
+        changed=False,
+        ledger=current,
+        moved_hosts=moved_hosts(current or {}),
+        phase_seconds=phase_seconds(current or {}),
+        rollback=rollback,
+    )
+
+
+def _apply(
+    ledger: Ledger,
+    params: Dict[str, Any],
+    check_mode: bool,
+    hosts: Optional[Dict[str, Dict[str, Any]]],
+    lb_state: Any,
+    lb_process: Optional[Dict[str, Any]],
+) -> Dict[str, Any]:
+    """state=started, recorded or finished: {changed, ledger, previous}."""
+    changes = dict(hosts=hosts, batch=params["batch"], phase=params["phase"], cause=params["cause"])
+    if params["state"] == "started":
+        return start_run(
+            ledger, params["run_id"], params["release"], lb_state, params["plan"], check_mode, lb_process, **changes
+        )
+    outcome = final_outcome(ledger, params["outcome"]) if params["state"] == "finished" else None
+    return ledger.update(params["run_id"], check=check_mode, lb_state=lb_state, outcome=outcome, **changes)

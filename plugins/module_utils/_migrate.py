@@ -31,21 +31,39 @@ that order, and records each in a tracking table. Why each rule exists:
 from __future__ import annotations
 
 import datetime
+import getpass
 import math
+import os
 import re
+import socket
 import time
+import traceback
 from typing import Any, Dict, List, Optional, Tuple
+
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._db import (
+    DRIVER_PACKAGES,
+    ConnectionSpec,
     DatabaseError,
     LockTimeout,
     acquire_runner_lock,
     begin_exclusive,
+    build_spec,
+    connect,
+    driver_missing,
     redact,
     release_runner_lock,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import MigrationFile
+from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import (
+    MigrationError,
+    MigrationFile,
+    discover,
+    find_duplicate_versions,
+)
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import SplitError, Statement, split_statements
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
 
@@ -332,33 +350,43 @@ class Migrator:
         pending_all = [f for f in files if f.id not in applied]
         if contract:
             pending = [f for f in pending_all if f.contract]
-            if pending:
-                last = pending[-1].version
-                blocking = [f.id for f in pending_all if not f.contract and f.version < last]
-                if blocking:
-                    raise MigrateError(
-                        "contract migrations wait for the expand migrations ordered before them, and %s %s not "
-                        "applied yet: deploy the release first (role zerodown.deploy.migrate), then contract. "
-                        "Nothing was applied." % (", ".join(blocking), "is" if len(blocking) == 1 else "are"),
-                        {"blocking": blocking},
-                    )
+            self.check_contract_order(pending_all, pending)
             skipped = []  # type: List[str]
         else:
             pending = [f for f in pending_all if not f.contract]
             skipped = [f.id for f in pending_all if f.contract]
         self.check_expected(pending, expect_pending)
         for f in pending:
-            statements = self.statements(f)
-            if self.dialect == "postgresql" and not f.no_transaction:
-                for stmt in statements:
-                    if _PG_NO_TX_RE.match(stmt.text):
-                        raise MigrateError(
-                            "%s line %d: %s cannot run inside a transaction: mark the file with a "
-                            "'-- +goose NO TRANSACTION' (or '-- zerodown:no-transaction') line and keep such "
-                            "statements in a file of their own. Nothing was applied."
-                            % (f.path, stmt.line, stmt.summary(80))
-                        )
+            self.check_transaction(f, self.statements(f))
         return pending, skipped
+
+    @staticmethod
+    def check_contract_order(pending_all: List[MigrationFile], contract: List[MigrationFile]) -> None:
+        """Raise unless every expand file ordered before the last pending ``contract`` file is applied."""
+        if not contract:
+            return
+        last = contract[-1].version
+        blocking = [f.id for f in pending_all if not f.contract and f.version < last]
+        if blocking:
+            raise MigrateError(
+                "contract migrations wait for the expand migrations ordered before them, and %s %s not "
+                "applied yet: deploy the release first (role zerodown.deploy.migrate), then contract. "
+                "Nothing was applied." % (", ".join(blocking), "is" if len(blocking) == 1 else "are"),
+                {"blocking": blocking},
+            )
+
+    def check_transaction(self, migration: MigrationFile, statements: List[Statement]) -> None:
+        """Raise if a PostgreSQL file that runs in a transaction holds a statement that cannot run inside one."""
+        if self.dialect != "postgresql" or migration.no_transaction:
+            return
+        for stmt in statements:
+            if _PG_NO_TX_RE.match(stmt.text):
+                raise MigrateError(
+                    "%s line %d: %s cannot run inside a transaction: mark the file with a "
+                    "'-- +goose NO TRANSACTION' (or '-- zerodown:no-transaction') line and keep such "
+                    "statements in a file of their own. Nothing was applied."
+                    % (migration.path, stmt.line, stmt.summary(80))
+                )
 
     def statements(self, migration: MigrationFile) -> List[Statement]:
         return file_statements(migration, self.dialect)
@@ -615,6 +643,197 @@ class Migrator:
 
 class _AlreadyApplied(Exception):
     """A concurrent SQLite runner applied the file while this one waited for the lock."""
+
+
+# --- the migration_apply module's engine (docs/architecture.md, "Modules and engines") -------------------------
+
+#: migration_apply's numeric options and their bounds.
+NUMBERS = {
+    "lock_timeout": validate.TIMEOUT,
+    "statement_timeout": validate.WAIT,
+    "lock_retries": validate.RETRIES,
+    "lock_retry_delay": validate.WAIT,
+    "runner_lock_timeout": validate.WAIT,
+    "connect_timeout": validate.TIMEOUT,
+    "port": validate.PORT,
+}
+
+
+def run(params: Dict[str, Any], check_mode: bool) -> Dict[str, Any]:
+    """The migration_apply module: apply the pending migration files (in check mode, report them); raises
+    ModuleFailure with what was applied before a failure."""
+    return _ApplyRun(params, check_mode).run()
+
+
+def connection_secrets(params: Dict[str, Any]) -> List[str]:
+    """The password of the connection the options describe, the DSN's own however it is written (for run_module's
+    ``secrets``: masked in the invocation and every message); none when they describe no connection."""
+    try:
+        return _connection_spec(params).secrets()
+    except DatabaseError:
+        return []
+
+
+def _connection_spec(params: Dict[str, Any]) -> ConnectionSpec:
+    return build_spec(
+        params["dialect"],
+        dsn=params["dsn"],
+        host=params["host"],
+        port=params["port"],
+        user=params["user"],
+        password=params["password"],
+        database=params["database"],
+    )
+
+
+def _applied_by() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        user = "unknown"
+    return "%s@%s" % (user, socket.gethostname())
+
+
+def _sqlite_file_missing(spec: ConnectionSpec) -> bool:
+    return spec.dialect == "sqlite" and spec.path != ":memory:" and not os.path.exists(spec.path)
+
+
+def _lines(ids: List[str]) -> str:
+    return "".join("%s\n" % i for i in ids)
+
+
+class _ApplyRun:
+    """One migration_apply call: the options checked, the files found, then the migrations planned (check mode) or
+    applied; ``result`` is what a failure reports too, and every message is scrubbed of ``secrets``."""
+
+    def __init__(self, params: Dict[str, Any], check_mode: bool) -> None:
+        self.params = params
+        self.check_mode = check_mode
+        # The password, and the DSN's own however broken the DSN is: masked in every message.
+        self.secrets = ([params["password"]] if params["password"] else []) + secrets_in(params)
+        self.result = dict(
+            changed=False,
+            applied=[],
+            pending=[],
+            skipped_contract=[],
+            non_transactional=[],
+            files=[],
+            tracking_table=params["table"],
+            database="",
+        )  # type: Dict[str, Any]
+
+    def failure(self, msg: str, **extra: Any) -> ModuleFailure:
+        self.result.update(extra)
+        return ModuleFailure(redact(msg, self.secrets), self.result)
+
+    def run(self) -> Dict[str, Any]:
+        spec = self.connection()
+        files = self.files()
+        conn = None
+        try:
+            if self.check_mode and _sqlite_file_missing(spec):
+                # nothing to connect to, so nothing applied yet: every file is pending
+                migrator = Migrator(None, spec.dialect, table=self.params["table"], release=self.params["release"])
+                return self.planned(migrator, files, {})
+            conn = connect(spec, connect_timeout=self.params["connect_timeout"], read_only=self.check_mode)
+            migrator = self.migrator(conn, spec)
+            if self.check_mode:
+                return self.planned(migrator, files, migrator.inspect())
+            return self.applied(migrator, files, spec)
+        except ModuleFailure:
+            raise
+        except (MigrateError, DatabaseError) as exc:
+            raise self.failure(str(exc), **getattr(exc, "details", {})) from exc
+        except Exception as exc:  # noqa: BLE001 - a driver surprise must still be a clean, scrubbed failure
+            raise ModuleFailure(
+                redact("unexpected error while applying migrations: %s" % exc, self.secrets),
+                self.result,
+                exception=redact(traceback.format_exc(), self.secrets),
+            ) from exc
+        finally:
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001, S110 - closing a broken connection
+                    pass
+
+    def connection(self) -> ConnectionSpec:
+        """The checked options as a connection spec, with the tracking table's name and the driver checked."""
+        try:
+            validate.numbers(self.params, NUMBERS)
+        except validate.ValidationError as exc:
+            raise self.failure(str(exc)) from exc
+        try:
+            spec = _connection_spec(self.params)
+        except DatabaseError as exc:
+            raise self.failure(str(exc)) from exc
+        self.secrets.extend(spec.secrets())
+        self.result["database"] = spec.describe()
+        try:
+            validate_table_name(self.params["table"], spec.dialect)
+        except ValueError as exc:
+            raise self.failure(str(exc)) from exc
+        missing = driver_missing(spec.dialect)
+        if missing:
+            raise ModuleFailure(missing_required_lib(DRIVER_PACKAGES[spec.dialect]), self.result, exception=missing)
+        return spec
+
+    def files(self) -> List[MigrationFile]:
+        try:
+            files = discover(self.params["path"])
+        except MigrationError as exc:
+            raise self.failure(str(exc)) from exc
+        duplicate = find_duplicate_versions(files)
+        if duplicate:
+            raise self.failure(duplicate)
+        return files
+
+    def migrator(self, conn: Any, spec: ConnectionSpec) -> Migrator:
+        p = self.params
+        return Migrator(
+            conn,
+            spec.dialect,
+            table=p["table"],
+            release=p["release"],
+            applied_by=p["applied_by"] or _applied_by(),
+            lock_timeout=p["lock_timeout"],
+            statement_timeout=p["statement_timeout"],
+            lock_retries=p["lock_retries"],
+            lock_retry_delay=p["lock_retry_delay"],
+            runner_lock_timeout=p["runner_lock_timeout"],
+            secrets=self.secrets,
+        )
+
+    def planned(self, migrator: Migrator, files: List[MigrationFile], applied: Dict[str, Any]) -> Dict[str, Any]:
+        """Check mode: what would be applied, and the tracking table's ids before and after, as the diff."""
+        pending, skipped = migrator.plan(files, applied, self.params["contract"], self.params["expect_pending"])
+        before = sorted(applied)
+        result = self.result
+        result["pending"] = [f.id for f in pending]
+        result["skipped_contract"] = skipped
+        result["changed"] = bool(pending)
+        result["diff"] = dict(before=_lines(before), after=_lines(before + result["pending"]))
+        return result
+
+    def applied(self, migrator: Migrator, files: List[MigrationFile], spec: ConnectionSpec) -> Dict[str, Any]:
+        """Apply the pending files; the result names what ran, also when a file fails."""
+        result = self.result
+        try:
+            done = migrator.apply(files, contract=self.params["contract"], expect_pending=self.params["expect_pending"])
+        except (MigrateError, DatabaseError) as exc:
+            result.update(migrator.result)
+            result["changed"] = bool(result["applied"])
+            raise self.failure(str(exc), **getattr(exc, "details", {})) from exc
+        result.update(done)
+        result["changed"] = bool(done["applied"])
+        if done["non_transactional"] and spec.dialect == "mysql":
+            result["warnings"] = [
+                "MySQL/MariaDB committed the DDL of %s statement by statement (implicit commit): these files "
+                "were not atomic" % ", ".join(done["non_transactional"])
+            ]
+        before = sorted(set(migrator.inspect()) - set(done["applied"]))
+        result["diff"] = dict(before=_lines(before), after=_lines(before + done["applied"]))
+        return result
 
 
 __all__ = ["DatabaseError", "MigrateError", "Migrator", "validate_table_name"]

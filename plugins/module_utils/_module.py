@@ -12,7 +12,8 @@ The wrapper does, once for every module, what none of them should do by hand:
   function finds, e.g. the password inside a DSN) into ``no_log_values``, so the invocation and every message are
   masked;
 - turn a ``ModuleFailure`` raised by the engine into ``fail_json`` with the engine's partial result, so a failure
-  still reports what was changed before it.
+  still reports what was changed before it;
+- hand the ``warnings`` an engine returns in its result to ``module.warn``.
 
 An engine therefore never imports AnsibleModule and is unit-tested with a plain dict of parameters. See
 docs/architecture.md, "Modules and engines".
@@ -64,5 +65,14 @@ def run_module(
         extra = {"diff": module._diff} if diff else {}
         result = run(module.params, module.check_mode, **extra)
     except ModuleFailure as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    module.exit_json(**result)
+        module.fail_json(msg=exc.msg, **_warned(module, exc.result))
+    module.exit_json(**_warned(module, result))
+
+
+def _warned(module: AnsibleModule, result: Mapping[str, Any]) -> dict:
+    """``result`` without its ``warnings``, which go to ``module.warn``: AnsibleModule prints them the same, and
+    ansible-core deprecates passing them to exit_json or fail_json."""
+    result = dict(result)
+    for warning in result.pop("warnings", None) or ():
+        module.warn(warning)
+    return result

@@ -12,7 +12,7 @@ short index-or-heap scan of at most n rows. Connections come from ``_db`` (one p
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._db import DatabaseError, connect, parse_dsn
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import LIVE, Catalog, ColumnInfo, TableInfo
@@ -91,54 +91,76 @@ def _rows(conn: Any, sql: str, args: Iterable[Any] = ()) -> List[Tuple]:
 
 def _read(conn: Any, dialect: str, count_limit: int) -> Catalog:
     catalog = Catalog(authoritative=True)
+    read_tables = {"postgresql": _read_postgresql, "mysql": _read_mysql}.get(dialect, _read_sqlite)
+    qualified = read_tables(conn, catalog)
+    _mark_live(catalog)
+    for name, quoted in qualified.items():
+        # bounded count: the exact size of a small table, or "at least count_limit" for a big one
+        sql = "SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) AS bounded" % (quoted, max(count_limit, 1))  # noqa: S608
+        catalog.tables[name].row_count = int(_rows(conn, sql)[0][0])
+    return catalog
+
+
+# Each reader fills the catalog's tables, columns and unique indexes, and returns {table: its quoted name}.
+
+
+def _read_postgresql(conn: Any, catalog: Catalog) -> Dict[str, str]:
     qualified = {}
-    if dialect == "postgresql":
-        for schema, table, column, type_, not_null, has_default in _rows(conn, _PG_COLUMNS):
-            info = _table(catalog, table)
-            info.columns[column.lower()] = ColumnInfo(column.lower(), type_, bool(not_null), bool(has_default))
-            qualified[table.lower()] = '"%s"."%s"' % (schema.replace('"', '""'), table.replace('"', '""'))
-        catalog.unique_indexes = {r[0].lower() for r in _rows(conn, _PG_UNIQUE)}
-    elif dialect == "mysql":
-        for _schema, table, column, type_, nullable, default, extra in _rows(conn, _MY_COLUMNS):
-            info = _table(catalog, table)
-            fills = default is not None or "auto_increment" in (extra or "").lower() or "GENERATED" in (extra or "")
-            info.columns[column.lower()] = ColumnInfo(column.lower(), _text(type_), nullable == "NO", fills)
-            qualified[table.lower()] = "`%s`" % table.replace("`", "``")
-        catalog.unique_indexes = {_text(r[0]).lower() for r in _rows(conn, _MY_UNIQUE)}
-    else:
-        tables = [
-            r[0]
-            for r in _rows(conn, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        ]
-        for table in tables:
-            quoted = '"%s"' % table.replace('"', '""')
-            info = _table(catalog, table)
-            pk_cols = []
-            for _cid, column, type_, not_null, default, pk in _rows(conn, "PRAGMA table_info(%s)" % quoted):
-                info.columns[column.lower()] = ColumnInfo(
-                    column.lower(), (type_ or "").lower(), bool(not_null), default is not None, False, bool(pk)
-                )
-                if pk:
-                    pk_cols.append(column.lower())
-            for row in _rows(conn, "PRAGMA index_list(%s)" % quoted):
-                name, unique = row[1], row[2]
-                if unique:
-                    catalog.unique_indexes.add(name.lower())
-                    cols = [r[2] for r in _rows(conn, 'PRAGMA index_info("%s")' % name.replace('"', '""'))]
-                    if len(cols) == 1 and cols[0] and cols[0].lower() in info.columns:
-                        info.columns[cols[0].lower()].unique = True
-            qualified[table.lower()] = quoted
+    for schema, table, column, type_, not_null, has_default in _rows(conn, _PG_COLUMNS):
+        info = _table(catalog, table)
+        info.columns[column.lower()] = ColumnInfo(column.lower(), type_, bool(not_null), bool(has_default))
+        qualified[table.lower()] = '"%s"."%s"' % (schema.replace('"', '""'), table.replace('"', '""'))
+    catalog.unique_indexes = {r[0].lower() for r in _rows(conn, _PG_UNIQUE)}
+    return qualified
+
+
+def _read_mysql(conn: Any, catalog: Catalog) -> Dict[str, str]:
+    qualified = {}
+    for _schema, table, column, type_, nullable, default, extra in _rows(conn, _MY_COLUMNS):
+        info = _table(catalog, table)
+        fills = default is not None or "auto_increment" in (extra or "").lower() or "GENERATED" in (extra or "")
+        info.columns[column.lower()] = ColumnInfo(column.lower(), _text(type_), nullable == "NO", fills)
+        qualified[table.lower()] = "`%s`" % table.replace("`", "``")
+    catalog.unique_indexes = {_text(r[0]).lower() for r in _rows(conn, _MY_UNIQUE)}
+    return qualified
+
+
+def _read_sqlite(conn: Any, catalog: Catalog) -> Dict[str, str]:
+    qualified = {}
+    tables = [
+        r[0] for r in _rows(conn, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    ]
+    for table in tables:
+        quoted = '"%s"' % table.replace('"', '""')
+        info = _table(catalog, table)
+        for _cid, column, type_, not_null, default, pk in _rows(conn, "PRAGMA table_info(%s)" % quoted):
+            info.columns[column.lower()] = ColumnInfo(
+                column.lower(), (type_ or "").lower(), bool(not_null), default is not None, False, bool(pk)
+            )
+        _read_sqlite_unique(conn, catalog, info, quoted)
+        qualified[table.lower()] = quoted
+    return qualified
+
+
+def _read_sqlite_unique(conn: Any, catalog: Catalog, info: TableInfo, quoted: str) -> None:
+    """The unique indexes of one SQLite table; a column that one of them covers alone is unique."""
+    for row in _rows(conn, "PRAGMA index_list(%s)" % quoted):
+        name, unique = row[1], row[2]
+        if unique:
+            catalog.unique_indexes.add(name.lower())
+            cols = [r[2] for r in _rows(conn, 'PRAGMA index_info("%s")' % name.replace('"', '""'))]
+            if len(cols) == 1 and cols[0] and cols[0].lower() in info.columns:
+                info.columns[cols[0].lower()].unique = True
+
+
+def _mark_live(catalog: Catalog) -> None:
+    """Every table, column and index read is a fact of the live database."""
     for info in catalog.tables.values():
         info.source = LIVE
         for column in info.columns.values():
             column.source = LIVE
     for index in catalog.unique_indexes:
         catalog.indexes[index] = LIVE
-    for name, quoted in qualified.items():
-        # bounded count: the exact size of a small table, or "at least count_limit" for a big one
-        sql = "SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) AS bounded" % (quoted, max(count_limit, 1))  # noqa: S608
-        catalog.tables[name].row_count = int(_rows(conn, sql)[0][0])
-    return catalog
 
 
 def _table(catalog: Catalog, name: str) -> TableInfo:

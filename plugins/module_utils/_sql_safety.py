@@ -129,19 +129,9 @@ def analyze_sql(
     finding) or ``warn`` (it is a warning).
     ``history``: the file already ran; it is replayed only to learn the schema (its facts are named as history).
     """
-    if dialect not in DIALECTS:
-        raise SqlSafetyError("unknown dialect %r: use one of %s (MariaDB is mysql)" % (dialect, ", ".join(DIALECTS)))
-    if on_undetermined not in ON_UNDETERMINED:
-        raise SqlSafetyError(
-            "unknown on_undetermined %r: use one of %s" % (on_undetermined, ", ".join(ON_UNDETERMINED))
-        )
-    if not HAS_SQLPARSE:
-        raise SqlSafetyError("the Python library sqlparse is required on the host that runs migration_check")
-    text = sql_text.replace("\r\n", "\n")
-    if text.startswith("\ufeff"):
-        text = text[1:]  # a byte-order mark from a Windows editor is not part of the first statement
-    basename = os.path.basename(path)
-    contract = is_contract(basename, text)
+    _check_options(dialect, on_undetermined)
+    text = _normalised(sql_text)
+    contract = is_contract(os.path.basename(path), text)
     no_tx = bool(_NO_TX_RE.search(text))
     report = Report(path, dialect, contract, no_tx)
     if "\x00" in text or _binaryish(text):
@@ -157,11 +147,7 @@ def analyze_sql(
             )
         )
         return report
-    up = up_section(text)
-    # placeholders (Flyway ${schema}, Go templates {{ ... }}) stand for names; MySQL runs /*!40101 ... */ bodies.
-    up = _PLACEHOLDER_RE.sub(lambda m: "_" * len(m.group(0)), up)
-    if dialect == "mysql" and "/*" in up:
-        up = _VERSIONED_COMMENT_RE.sub(lambda m: " " * len(m.group(1)) + m.group(2) + "  ", up)
+    up = _up_text(text, dialect)
     catalog = catalog if catalog is not None else Catalog()
     analyzer = Analyzer(up, dialect, path, catalog, no_tx, small_table_rows, on_undetermined, history)
     analyzer.catalog_before = {
@@ -170,49 +156,101 @@ def analyze_sql(
     analyzer.run()
     if history:
         catalog.replayed += 1
-    findings = analyzer.findings
-    if analyzer.not_sql:
-        # Not a migration (a config file, /etc/shadow given as path): its one finding, and not a word of the file
-        # in it - the module's result and the deploy's report are read by more people than the file is.
-        findings = [f for f in findings if f.rule == "unparsed"][:1]
-        for f in findings:
-            f.statement = ""
-            f.message += " (no statement of it reads as SQL, so none of its content is shown: is it a migration file?)"
+    findings = _not_sql_findings(analyzer.findings) if analyzer.not_sql else analyzer.findings
     report.statement_spans = list(analyzer.spans)
     good, bad = parse_waivers(up)
-    for lineno, excerpt, problem in bad:
-        findings.append(
-            Finding(
-                path,
-                lineno,
-                excerpt,
-                "invalid_waiver",
-                "error",
-                problem + "; it waives nothing",
-                RULES["invalid_waiver"].remedy,
-            )
-        )
-    # statement spans, to know which waiver comments belong to which statement
-    spans = analyzer.spans
+    findings.extend(_invalid_waiver(path, lineno, excerpt, problem) for lineno, excerpt, problem in bad)
     for f in findings:
-        if f.rule == "invalid_waiver":
-            continue
-        span = f._span
-        prev_end = max([e for s, e in spans if e < span[0]] or [0])
-        for lineno, rules, reason in good:
-            if f.rule in rules and (prev_end < lineno <= span[1] or lineno == span[0]):
-                f.waived = True
-                f.waiver_reason = reason
-                break
-        if not f.waived:
-            for w in waivers:
-                if waiver_matches(w, path, f.rule):
-                    f.waived = True
-                    f.waiver_reason = str(w.get("reason"))
-                    break
+        if f.rule != "invalid_waiver":
+            _waive(f, analyzer.spans, good, waivers, path)
     findings.sort(key=lambda f: (f.line, f.rule))
     report.findings = findings
     return report
+
+
+def _check_options(dialect: str, on_undetermined: str) -> None:
+    """Raise SqlSafetyError for input that cannot be analysed at all."""
+    if dialect not in DIALECTS:
+        raise SqlSafetyError("unknown dialect %r: use one of %s (MariaDB is mysql)" % (dialect, ", ".join(DIALECTS)))
+    if on_undetermined not in ON_UNDETERMINED:
+        raise SqlSafetyError(
+            "unknown on_undetermined %r: use one of %s" % (on_undetermined, ", ".join(ON_UNDETERMINED))
+        )
+    if not HAS_SQLPARSE:
+        raise SqlSafetyError("the Python library sqlparse is required on the host that runs migration_check")
+
+
+def _normalised(sql_text: str) -> str:
+    """The file's text with Unix line ends and without a byte-order mark."""
+    text = sql_text.replace("\r\n", "\n")
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark from a Windows editor is not part of the first statement
+    return text
+
+
+def _up_text(text: str, dialect: str) -> str:
+    """The Up part of the file, as the reader reads it."""
+    up = up_section(text)
+    # placeholders (Flyway ${schema}, Go templates {{ ... }}) stand for names; MySQL runs /*!40101 ... */ bodies.
+    up = _PLACEHOLDER_RE.sub(lambda m: "_" * len(m.group(0)), up)
+    if dialect == "mysql" and "/*" in up:
+        up = _VERSIONED_COMMENT_RE.sub(lambda m: " " * len(m.group(1)) + m.group(2) + "  ", up)
+    return up
+
+
+def _not_sql_findings(findings: List[Finding]) -> List[Finding]:
+    """Not a migration (a config file, /etc/shadow given as path): its one finding, and not a word of the file in
+    it - the module's result and the deploy's report are read by more people than the file is."""
+    findings = [f for f in findings if f.rule == "unparsed"][:1]
+    for f in findings:
+        f.statement = ""
+        f.message += " (no statement of it reads as SQL, so none of its content is shown: is it a migration file?)"
+    return findings
+
+
+def _invalid_waiver(path: str, lineno: int, excerpt: str, problem: str) -> Finding:
+    return Finding(
+        path,
+        lineno,
+        excerpt,
+        "invalid_waiver",
+        "error",
+        problem + "; it waives nothing",
+        RULES["invalid_waiver"].remedy,
+    )
+
+
+def _waive(
+    finding: Finding,
+    spans: List[Tuple[int, int]],
+    comments: List[Tuple[int, Set[str], str]],
+    waivers: Iterable[dict],
+    path: str,
+) -> None:
+    """Mark ``finding`` waived by a waiver comment of its statement, else by an option-level waiver."""
+    reason = _comment_waiver(finding, spans, comments)
+    if reason is not None:
+        finding.waived = True
+        finding.waiver_reason = reason
+    if not finding.waived:
+        for w in waivers:
+            if waiver_matches(w, path, finding.rule):
+                finding.waived = True
+                finding.waiver_reason = str(w.get("reason"))
+                break
+
+
+def _comment_waiver(
+    finding: Finding, spans: List[Tuple[int, int]], comments: List[Tuple[int, Set[str], str]]
+) -> Optional[str]:
+    """The reason of the first waiver comment of ``finding``'s rule that belongs to its statement (between the end
+    of the statement before it and its last line, or on its first line), or None."""
+    span = finding._span
+    prev_end = max([e for s, e in spans if e < span[0]] or [0])
+    for lineno, rules, reason in comments:
+        if finding.rule in rules and (prev_end < lineno <= span[1] or lineno == span[0]):
+            return reason
+    return None
 
 
 # Flyway ${placeholders}, and the {{ ... }} of Go templates (gobuffalo pop/fizz, as Supabase Auth writes

@@ -238,107 +238,40 @@ rollback:
       type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
-
-from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (  # noqa: E402
     FINISH_OUTCOMES,
     HOST_STATUSES,
-    Ledger,
-    LedgerError,
-    capture_lb,
-    final_outcome,
-    host_entries,
-    moved_hosts,
-    phase_seconds,
-    report,
-    rollback_plan,
-    start_run,
-    storage_error,
+    run,
 )
-from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir, StateError  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            app=dict(type="str", required=True),
-            state=dict(type="str", choices=["started", "recorded", "finished", "query"], default="recorded"),
-            run_id=dict(type="str"),
-            release=dict(type="str"),
-            lb_state=dict(type="raw"),
-            load_balancer=dict(type="dict", options=lb.ARGUMENT_SPEC["load_balancer"]["options"]),
-            hosts=dict(type="raw"),
-            status=dict(type="str", choices=list(HOST_STATUSES)),
-            current=dict(type="str"),
-            servers=dict(type="dict"),
-            batch=dict(type="int"),
-            phase=dict(type="str"),
-            outcome=dict(type="str", choices=FINISH_OUTCOMES),
-            cause=dict(type="str"),
-            plan=dict(type="dict"),
-            path=dict(type="path", default="/var/lib/zerodown"),
-        ),
-        required_if=[
-            ("state", "started", ["run_id"]),
-            ("state", "recorded", ["run_id"]),
-            ("state", "finished", ["run_id", "outcome"]),
-        ],
-        supports_check_mode=True,
+    argument_spec = dict(
+        app=dict(type="str", required=True),
+        state=dict(type="str", choices=["started", "recorded", "finished", "query"], default="recorded"),
+        run_id=dict(type="str"),
+        release=dict(type="str"),
+        lb_state=dict(type="raw"),
+        load_balancer=dict(type="dict", options=lb.ARGUMENT_SPEC["load_balancer"]["options"]),
+        hosts=dict(type="raw"),
+        status=dict(type="str", choices=list(HOST_STATUSES)),
+        current=dict(type="str"),
+        servers=dict(type="dict"),
+        batch=dict(type="int"),
+        phase=dict(type="str"),
+        outcome=dict(type="str", choices=FINISH_OUTCOMES),
+        cause=dict(type="str"),
+        plan=dict(type="dict"),
+        path=dict(type="path", default="/var/lib/zerodown"),
     )
-    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
-    if nul:
-        module.fail_json(msg=nul)
-    # credentials in any URL or password= given are masked in all that is printed, the invocation too
-    module.no_log_values.update(secrets_in(module.params))
-    p = module.params
-    try:
-        ledger = Ledger(StateDir(p["path"], p["app"]))
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-
-    lb_state = p["lb_state"]
-    lb_process = None
-    try:
-        hosts = host_entries(p["hosts"], p["status"], p["current"], p["servers"], p["batch"]) or None
-        if p["load_balancer"] is not None:
-            if p["state"] != "started":
-                raise ValueError("load_balancer is read with state=started only (the state before the first change)")
-            lb_state, lb_process = capture_lb(p["load_balancer"])
-    except (LedgerError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
-    except lb.LBError as exc:
-        module.fail_json(msg="load balancer preflight failed, nothing was changed: %s" % exc)
-
-    try:
-        if p["state"] == "query":
-            current = ledger.read()
-            try:
-                rollback = rollback_plan(current) if current else None
-            except LedgerError as exc:
-                rollback = {"error": str(exc)}
-            module.exit_json(
-                changed=False,
-                ledger=current,
-                moved_hosts=moved_hosts(current or {}),
-                phase_seconds=phase_seconds(current or {}),
-                rollback=rollback,
-            )
-        changes = dict(hosts=hosts, batch=p["batch"], phase=p["phase"], cause=p["cause"])
-        if p["state"] == "started":
-            out = start_run(
-                ledger, p["run_id"], p["release"], lb_state, p["plan"], module.check_mode, lb_process, **changes
-            )
-        else:
-            outcome = final_outcome(ledger, p["outcome"]) if p["state"] == "finished" else None
-            out = ledger.update(p["run_id"], check=module.check_mode, lb_state=lb_state, outcome=outcome, **changes)
-    except (LedgerError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
-    except (StateError, OSError) as exc:
-        module.fail_json(msg=storage_error(p["path"], exc))
-    module.exit_json(**report(out))
+    required_if = [
+        ("state", "started", ["run_id"]),
+        ("state", "recorded", ["run_id"]),
+        ("state", "finished", ["run_id", "outcome"]),
+    ]
+    run_module(argument_spec, run, required_if=required_if)
 
 
 if __name__ == "__main__":

@@ -272,251 +272,37 @@ summary_lines:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
-
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledgers  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (  # noqa: E402
-    DeployLock,
-    LockHeld,
-    NotOwner,
-    StateDir,
-    StateError,
-    StateFileError,
-)
-from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._deploy_lock import run  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb  # noqa: E402
-
-DEFAULT_TTL = 3600
-
-
-def _timing(lock, holder):
-    if not holder:
-        return {}
-    now = lock.clock()
-    return {
-        "age": int(now - float(holder.get("started_epoch", now))),
-        "expires_in": int(float(holder.get("expires_epoch", now)) - now),
-    }
-
-
-def _ledger_problem(p):
-    """What is wrong with the ledger and load_balancer options for this state, or None."""
-    if p["ledger"] is None:
-        if p["load_balancer"] is not None:
-            return "load_balancer is read for the ledger: give ledger too (state=acquired)"
-        return None
-    if p["state"] not in ("acquired", "released"):
-        return "ledger is for state=acquired (start it) or state=released (finish it), not state=%s" % p["state"]
-    if p["state"] == "acquired":
-        wrong = [k for k in ("outcome", "cause") if p["ledger"][k] is not None]
-        if wrong:
-            return "ledger.%s is for state=released (finishing the ledger)" % wrong[0]
-        return None
-    if p["load_balancer"] is not None:
-        return "load_balancer is read when the ledger starts (state=acquired), not with state=released"
-    wrong = [k for k in ("plan", "phase") if p["ledger"][k] is not None]
-    if wrong:
-        return "ledger.%s is for state=acquired (starting the ledger)" % wrong[0]
-    if p["ledger"]["outcome"] is None:
-        return "ledger.outcome is required with state=released: how the deploy ended (completed, rolled_back, ...)"
-    if not p["run_id"]:
-        return "ledger needs the run_id of the deploy whose ledger it finishes"
-    return None
-
-
-def _ledger_result(out):
-    """The ledger part of the result (the lock keeps its own changed and diff)."""
-    return {k: v for k, v in ledgers.report(out).items() if k not in ("changed", "diff")}
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            app=dict(type="str", required=True),
-            state=dict(type="str", choices=["acquired", "released", "query", "refreshed"], default="acquired"),
-            run_id=dict(type="str"),
-            owner=dict(type="str"),
-            controller=dict(type="str"),
-            controller_process=dict(type="str"),
-            reason=dict(type="str"),
-            release=dict(type="str"),
-            ttl=dict(type="int"),
-            force=dict(type="bool", default=False),
-            path=dict(type="path", default="/var/lib/zerodown"),
-            load_balancer=dict(type="dict", options=lb.ARGUMENT_SPEC["load_balancer"]["options"]),
-            ledger=dict(
-                type="dict",
-                options=dict(
-                    plan=dict(type="dict"),
-                    phase=dict(type="str"),
-                    outcome=dict(type="str", choices=ledgers.FINISH_OUTCOMES),
-                    cause=dict(type="str"),
-                ),
+    argument_spec = dict(
+        app=dict(type="str", required=True),
+        state=dict(type="str", choices=["acquired", "released", "query", "refreshed"], default="acquired"),
+        run_id=dict(type="str"),
+        owner=dict(type="str"),
+        controller=dict(type="str"),
+        controller_process=dict(type="str"),
+        reason=dict(type="str"),
+        release=dict(type="str"),
+        ttl=dict(type="int"),
+        force=dict(type="bool", default=False),
+        path=dict(type="path", default="/var/lib/zerodown"),
+        load_balancer=dict(type="dict", options=lb.ARGUMENT_SPEC["load_balancer"]["options"]),
+        ledger=dict(
+            type="dict",
+            options=dict(
+                plan=dict(type="dict"),
+                phase=dict(type="str"),
+                outcome=dict(type="str", choices=ledgers.FINISH_OUTCOMES),
+                cause=dict(type="str"),
             ),
         ),
-        required_if=[("state", "acquired", ["run_id"]), ("state", "refreshed", ["run_id"])],
-        supports_check_mode=True,
     )
-    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
-    if nul:
-        module.fail_json(msg=nul)
-    # credentials in any URL or password= given are masked in all that is printed, the invocation too
-    module.no_log_values.update(secrets_in(module.params))
-    p = module.params
-    try:
-        if p["ttl"] is not None:
-            validate.number(p["ttl"], "ttl", validate.WHOLE_SECONDS)
-    except validate.ValidationError as exc:
-        module.fail_json(msg="%s (e.g. ttl: 3600)" % exc)
-    if p["state"] == "released" and not p["run_id"] and not p["force"]:
-        module.fail_json(msg="state=released needs the run_id that acquired the lock, or force: true to break it")
-    problem = _ledger_problem(p)
-    if problem:
-        module.fail_json(msg=problem)
-    try:
-        state_dir = StateDir(p["path"], p["app"])
-        lock = DeployLock(state_dir)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    ledger = ledgers.Ledger(state_dir) if p["ledger"] else None
-    lb_state = lb_process = None
-    if p["load_balancer"] is not None:
-        # read before the lock is taken: a load balancer that fails its preflight leaves nothing to give back
-        try:
-            lb_state, lb_process = ledgers.capture_lb(p["load_balancer"])
-        except lb.LBError as exc:
-            module.fail_json(msg="load balancer preflight failed, nothing was changed: %s" % exc, changed=False)
-
-    try:
-        if p["state"] == "query":
-            holder = lock.read()
-            result = dict(changed=False, action="query", lock=holder, previous_holder=None, held=holder is not None)
-            result["expired"] = bool(holder) and lock.is_expired(holder)
-            result.update(_timing(lock, holder))
-            module.exit_json(**result)
-
-        if p["state"] == "refreshed":
-            if module.check_mode:
-                holder = lock.plan_refresh(p["run_id"])["holder"]
-                result = dict(changed=True, action="refresh", lock=lock.refreshed(holder, p["ttl"]))
-                before = holder
-            else:
-                out = lock.refresh(p["run_id"], p["ttl"])
-                result = dict(changed=True, action="refresh", lock=out["lock"], audit=out["audit"])
-                before = None
-            result.update(previous_holder=None, held=True, expired=False)
-            result["diff"] = dict(before=before or {}, after=result["lock"])
-            result.update(_timing(lock, result["lock"]))
-            module.exit_json(**result)
-
-        if p["state"] == "acquired":
-            ttl = p["ttl"] or DEFAULT_TTL
-            if module.check_mode:
-                plan = lock.plan_acquire(p["run_id"], p["force"])
-                changed = plan["action"] != "none"
-                if not changed:
-                    after = plan["holder"]
-                elif plan["action"] == "refresh":
-                    after = lock.refreshed(plan["holder"], ttl)
-                else:
-                    after = lock.new_holder(
-                        p["owner"] or "", p["run_id"], p["release"], ttl, p["controller"], p["controller_process"]
-                    )
-                previous = plan["corrupt"].evidence() if plan.get("corrupt") is not None else plan["holder"]
-                result = dict(
-                    changed=changed,
-                    action=plan["action"],
-                    lock=after,
-                    previous_holder=previous if changed and plan["action"] != "refresh" else None,
-                )
-            else:
-                out = lock.acquire(
-                    p["owner"] or "",
-                    p["run_id"],
-                    p["release"],
-                    ttl,
-                    p["controller"],
-                    p["force"],
-                    controller_process=p["controller_process"],
-                    reason=p["reason"],
-                )
-                result = dict(
-                    changed=out["changed"],
-                    action=out["action"],
-                    lock=out["lock"],
-                    previous_holder=out["previous_holder"],
-                )
-                if out["audit"]:
-                    result["audit"] = out["audit"]
-            before = result["previous_holder"] if result["changed"] else result["lock"]
-            result["diff"] = dict(before=before or {}, after=result["lock"] or {})
-            result["held"] = True
-            result["expired"] = False
-            result.update(_timing(lock, result["lock"]))
-            if ledger is not None:
-                try:
-                    started = ledgers.start_run(
-                        ledger,
-                        p["run_id"],
-                        p["release"],
-                        lb_state,
-                        p["ledger"]["plan"],
-                        module.check_mode,
-                        lb_process,
-                        phase=p["ledger"]["phase"],
-                    )
-                except (ledgers.LedgerError, ValueError, StateError, OSError) as exc:
-                    gave_back = ""
-                    if result["action"] in ("create", "takeover", "force_break") and not module.check_mode:
-                        lock.release(p["run_id"], p["owner"], False)
-                        gave_back = "; the lock this call took was given back"
-                    module.fail_json(msg=ledgers.error_message(p["path"], exc) + gave_back, changed=False)
-                result.update(_ledger_result(started))
-            module.exit_json(**result)
-
-        # released
-        finished = None
-        if ledger is not None:
-            try:
-                outcome = ledgers.final_outcome(ledger, p["ledger"]["outcome"])
-                finished = ledger.update(
-                    p["run_id"], check=module.check_mode, outcome=outcome, cause=p["ledger"]["cause"]
-                )
-            except (ledgers.LedgerError, ValueError, StateError, OSError) as exc:
-                module.fail_json(
-                    msg=ledgers.error_message(p["path"], exc) + "; the lock stays held by run %s" % p["run_id"],
-                    changed=False,
-                )
-        if module.check_mode:
-            plan = lock.plan_release(p["run_id"], p["force"])
-            changed = plan["action"] != "none"
-            previous = plan["corrupt"].evidence() if plan.get("corrupt") is not None else plan["holder"]
-            result = dict(changed=changed, action=plan["action"], lock=None, previous_holder=previous)
-        else:
-            out = lock.release(p["run_id"], p["owner"], p["force"])
-            result = dict(
-                changed=out["changed"], action=out["action"], lock=None, previous_holder=out["previous_holder"]
-            )
-            if out["audit"]:
-                result["audit"] = out["audit"]
-        result["diff"] = dict(before=result["previous_holder"] or {}, after={})
-        result["held"] = False
-        result["expired"] = False
-        if finished is not None:
-            result.update(_ledger_result(finished))
-        module.exit_json(**result)
-    except (LockHeld, NotOwner) as exc:
-        holder = dict(exc.holder)
-        holder.update(_timing(lock, holder))
-        module.fail_json(msg=str(exc), holder=holder, changed=False)
-    except StateFileError as exc:
-        module.fail_json(msg="deploy lock: %s" % exc, changed=False)
-    except (StateError, OSError) as exc:
-        module.fail_json(
-            msg="deploy lock in %s: %s; check that the directory is writable by the connecting user "
-            "(become: true on the lock host)" % (p["path"], exc)
-        )
+    run_module(argument_spec, run, required_if=[("state", "acquired", ["run_id"]), ("state", "refreshed", ["run_id"])])
 
 
 if __name__ == "__main__":

@@ -286,205 +286,33 @@ transactional:
   type: bool
 """
 
-import getpass  # noqa: E402
-import os  # noqa: E402
-import socket  # noqa: E402
-import traceback  # noqa: E402
-
-from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib  # noqa: E402
-
-from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._db import (  # noqa: E402
-    DRIVER_PACKAGES,
-    DatabaseError,
-    build_spec,
-    connect,
-    driver_missing,
-    redact,
-)
-from ansible_collections.zerodown.deploy.plugins.module_utils._migrate import (  # noqa: E402
-    MigrateError,
-    Migrator,
-    validate_table_name,
-)
-from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import (  # noqa: E402
-    MigrationError,
-    discover,
-    find_duplicate_versions,
-)
-from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
-
-
-def _applied_by():
-    try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
-        user = "unknown"
-    return "%s@%s" % (user, socket.gethostname())
-
-
-NUMBERS = {
-    "lock_timeout": validate.TIMEOUT,
-    "statement_timeout": validate.WAIT,
-    "lock_retries": validate.RETRIES,
-    "lock_retry_delay": validate.WAIT,
-    "runner_lock_timeout": validate.WAIT,
-    "connect_timeout": validate.TIMEOUT,
-    "port": validate.PORT,
-}
+from ansible_collections.zerodown.deploy.plugins.module_utils._migrate import connection_secrets, run  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            dialect=dict(type="str", choices=["postgresql", "mysql", "sqlite"]),
-            dsn=dict(type="str", no_log=True),
-            host=dict(type="str"),
-            port=dict(type="int"),
-            user=dict(type="str"),
-            password=dict(type="str", no_log=True),
-            database=dict(type="str"),
-            release=dict(type="str"),
-            table=dict(type="str", default="zerodown_migrations"),
-            lock_timeout=dict(type="float", default=5),
-            statement_timeout=dict(type="float", default=0),
-            lock_retries=dict(type="int", default=3),
-            lock_retry_delay=dict(type="float", default=5),
-            runner_lock_timeout=dict(type="float", default=300),
-            connect_timeout=dict(type="float", default=10),
-            contract=dict(type="bool", default=False),
-            applied_by=dict(type="str"),
-            expect_pending=dict(type="list", elements="str"),
-        ),
-        required_one_of=[("dsn", "dialect")],
-        supports_check_mode=True,
+    argument_spec = dict(
+        path=dict(type="path", required=True),
+        dialect=dict(type="str", choices=["postgresql", "mysql", "sqlite"]),
+        dsn=dict(type="str", no_log=True),
+        host=dict(type="str"),
+        port=dict(type="int"),
+        user=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        database=dict(type="str"),
+        release=dict(type="str"),
+        table=dict(type="str", default="zerodown_migrations"),
+        lock_timeout=dict(type="float", default=5),
+        statement_timeout=dict(type="float", default=0),
+        lock_retries=dict(type="int", default=3),
+        lock_retry_delay=dict(type="float", default=5),
+        runner_lock_timeout=dict(type="float", default=300),
+        connect_timeout=dict(type="float", default=10),
+        contract=dict(type="bool", default=False),
+        applied_by=dict(type="str"),
+        expect_pending=dict(type="list", elements="str"),
     )
-    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
-    if nul:
-        module.fail_json(msg=nul)
-    p = module.params
-    # The password, and the DSN's own however broken the DSN is: masked in every message and in the invocation.
-    secrets = ([p["password"]] if p["password"] else []) + secrets_in(p)
-    module.no_log_values.update(secrets)
-    result = dict(
-        changed=False,
-        applied=[],
-        pending=[],
-        skipped_contract=[],
-        non_transactional=[],
-        files=[],
-        tracking_table=p["table"],
-        database="",
-    )
-
-    def fail(msg, **extra):
-        result.update(extra)
-        module.fail_json(msg=redact(msg, secrets), **result)
-
-    try:
-        validate.numbers(p, NUMBERS)
-    except validate.ValidationError as exc:
-        fail(str(exc))
-
-    try:
-        spec = build_spec(
-            p["dialect"],
-            dsn=p["dsn"],
-            host=p["host"],
-            port=p["port"],
-            user=p["user"],
-            password=p["password"],
-            database=p["database"],
-        )
-    except DatabaseError as exc:
-        fail(str(exc))
-    secrets.extend(spec.secrets())
-    module.no_log_values.update(spec.secrets())
-    result["database"] = spec.describe()
-    try:
-        validate_table_name(p["table"], spec.dialect)
-    except ValueError as exc:
-        fail(str(exc))
-    missing = driver_missing(spec.dialect)
-    if missing:
-        module.fail_json(msg=missing_required_lib(DRIVER_PACKAGES[spec.dialect]), exception=missing, **result)
-
-    try:
-        files = discover(p["path"])
-    except MigrationError as exc:
-        fail(str(exc))
-    duplicate = find_duplicate_versions(files)
-    if duplicate:
-        fail(duplicate)
-
-    sqlite_missing = spec.dialect == "sqlite" and spec.path != ":memory:" and not os.path.exists(spec.path)
-    conn = None
-    try:
-        if module.check_mode and sqlite_missing:
-            migrator = Migrator(None, spec.dialect, table=p["table"], release=p["release"])
-            pending, skipped = migrator.plan(files, {}, p["contract"], p["expect_pending"])
-            return _finish(module, result, [], pending, skipped)
-        conn = connect(spec, connect_timeout=p["connect_timeout"], read_only=module.check_mode)
-        migrator = Migrator(
-            conn,
-            spec.dialect,
-            table=p["table"],
-            release=p["release"],
-            applied_by=p["applied_by"] or _applied_by(),
-            lock_timeout=p["lock_timeout"],
-            statement_timeout=p["statement_timeout"],
-            lock_retries=p["lock_retries"],
-            lock_retry_delay=p["lock_retry_delay"],
-            runner_lock_timeout=p["runner_lock_timeout"],
-            secrets=secrets,
-        )
-        if module.check_mode:
-            applied = migrator.inspect()
-            pending, skipped = migrator.plan(files, applied, p["contract"], p["expect_pending"])
-            return _finish(module, result, sorted(applied), pending, skipped)
-        try:
-            run = migrator.apply(files, contract=p["contract"], expect_pending=p["expect_pending"])
-        except (MigrateError, DatabaseError) as exc:
-            result.update(migrator.result)
-            result["changed"] = bool(result["applied"])
-            fail(str(exc), **getattr(exc, "details", {}))
-        result.update(run)
-        result["changed"] = bool(run["applied"])
-        if run["non_transactional"] and spec.dialect == "mysql":
-            module.warn(
-                "MySQL/MariaDB committed the DDL of %s statement by statement (implicit commit): these files "
-                "were not atomic" % ", ".join(run["non_transactional"])
-            )
-        before = sorted(set(migrator.inspect()) - set(run["applied"]))
-        result["diff"] = dict(before=_lines(before), after=_lines(before + run["applied"]))
-        module.exit_json(**result)
-    except (MigrateError, DatabaseError) as exc:
-        fail(str(exc), **getattr(exc, "details", {}))
-    except Exception as exc:  # noqa: BLE001 - a driver surprise must still be a clean, scrubbed failure
-        module.fail_json(
-            msg=redact("unexpected error while applying migrations: %s" % exc, secrets),
-            exception=redact(traceback.format_exc(), secrets),
-            **result,
-        )
-    finally:
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001, S110 - closing a broken connection
-                pass
-
-
-def _lines(ids):
-    return "".join("%s\n" % i for i in ids)
-
-
-def _finish(module, result, applied_before, pending, skipped):
-    result["pending"] = [f.id for f in pending]
-    result["skipped_contract"] = skipped
-    result["changed"] = bool(pending)
-    result["diff"] = dict(before=_lines(applied_before), after=_lines(applied_before + result["pending"]))
-    module.exit_json(**result)
+    run_module(argument_spec, run, secrets=connection_secrets, required_one_of=[("dsn", "dialect")])
 
 
 if __name__ == "__main__":

@@ -279,203 +279,28 @@ history:
   sample: [migrations/0001_create_users.sql, migrations/0002_add_email.sql]
 """
 
-import os  # noqa: E402
-import traceback  # noqa: E402
-from typing import List, Tuple  # noqa: E402
-
-from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib  # noqa: E402
-
-from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import (  # noqa: E402
-    MigrationError,
-    MigrationFile,
-    discover,
-)
-from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, secrets_in  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import Catalog  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import (  # noqa: E402
-    HAS_SQLPARSE,
-    SQLPARSE_IMPORT_ERROR,
-)
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql.registry import RULES  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import (  # noqa: E402
-    SqlSafetyError,
-    analyze_sql,
-)
-
-
-def select_files(params: dict) -> Tuple[List[MigrationFile], List[MigrationFile]]:
-    """(history, checked): the files that already ran, to replay, and the files to check, both in run order."""
-    path = params["path"]
-    pending = params["pending"]
-    if os.path.isdir(path):
-        files = discover(path)
-        if pending is None:
-            return [], files
-        names = {f.id for f in files}
-        unknown = sorted(set(pending) - names) + sorted(set(params["unapplied"]) - names)
-        if unknown:
-            raise MigrationError(
-                "pending/unapplied name files that are not in %s: %s (give file names, as migration_apply returns "
-                "them)" % (path, ", ".join(unknown))
-            )
-        checked = [f for f in files if f.id in pending]
-        history = [f for f in files if f.id not in pending and f.id not in params["unapplied"]]
-    else:
-        if pending is not None:
-            raise MigrationError("pending needs a directory path, and %s is a file" % path)
-        checked = discover(path)
-        history = []
-        directory = os.path.dirname(os.path.abspath(path))
-        if params["history"] and any(n.endswith(".sql") and n != checked[0].id for n in os.listdir(directory)):
-            history = [f for f in discover(directory) if f.version < checked[0].version]
-    return (history if params["history"] else []), checked
-
-
-def replay_history(history: List[MigrationFile], dialect: str, catalog: Catalog) -> None:
-    """Replay files that already ran into the catalog; the live schema (an authoritative catalog) wins."""
-    target = Catalog() if catalog.authoritative else catalog
-    for migration in history:
-        analyze_sql(migration.text, dialect, migration.path, catalog=target, history=True)
-    if target is not catalog:
-        catalog.merge_history(target)
-
-
-def run_check(params: dict, catalog: Catalog, small_table_rows) -> dict:
-    waivers = params["waivers"] or []
-    undetermined = params["on_undetermined"]
-    reports = []
-    history: List[MigrationFile] = []
-    if params["sql"] is not None:
-        reports.append(
-            analyze_sql(params["sql"], params["dialect"], "<sql>", waivers, catalog, small_table_rows, undetermined)
-        )
-    else:
-        history, checked = select_files(params)
-        replay_history(history, params["dialect"], catalog)
-        catalog.pending_known = params["pending"] is not None
-        for migration in checked:
-            reports.append(
-                analyze_sql(
-                    migration.text, params["dialect"], migration.path, waivers, catalog, small_table_rows, undetermined
-                )
-            )
-    files = [r.to_dict() for r in reports]
-    findings = [f for r in reports for f in r.findings]
-    blocking = [f for r in reports if not r.contract for f in r.findings if f.blocking]
-    return {
-        "compatible": all(r.compatible for r in reports),
-        "files": files,
-        "findings": [f.to_dict() for f in findings],
-        "report_lines": [f.one_line() for f in blocking],
-        "history": [f.path for f in history],
-    }
-
-
-NUMBERS = {
-    "schema_connect_timeout": validate.TIMEOUT,
-    "small_table_rows": validate.Limit(0, 10**12, unit="rows", integer=True),
-}
+from ansible_collections.zerodown.deploy.plugins.module_utils._migration_check import run  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path"),
-            sql=dict(type="str"),
-            dialect=dict(type="str", required=True, choices=["postgresql", "mysql", "sqlite"]),
-            fail_on_incompatible=dict(type="bool", default=True),
-            waivers=dict(
-                type="list",
-                elements="dict",
-                default=[],
-                options=dict(
-                    rule=dict(type="str", required=True),
-                    file=dict(type="str"),
-                    reason=dict(type="str", required=True),
-                ),
-            ),
-            schema_dsn=dict(type="str", no_log=True),
-            schema_password=dict(type="str", no_log=True),
-            schema_connect_timeout=dict(type="float", default=10),
-            small_table_rows=dict(type="int", default=10000),
-            on_undetermined=dict(type="str", default="block", choices=["block", "warn"]),
-            pending=dict(type="list", elements="str"),
-            unapplied=dict(type="list", elements="str", default=[]),
-            history=dict(type="bool", default=True),
-        ),
-        mutually_exclusive=[("path", "sql")],
-        required_one_of=[("path", "sql")],
-        supports_check_mode=True,
+    waiver = dict(rule=dict(type="str", required=True), file=dict(type="str"), reason=dict(type="str", required=True))
+    argument_spec = dict(
+        path=dict(type="path"),
+        sql=dict(type="str"),
+        dialect=dict(type="str", required=True, choices=["postgresql", "mysql", "sqlite"]),
+        fail_on_incompatible=dict(type="bool", default=True),
+        waivers=dict(type="list", elements="dict", default=[], options=waiver),
+        schema_dsn=dict(type="str", no_log=True),
+        schema_password=dict(type="str", no_log=True),
+        schema_connect_timeout=dict(type="float", default=10),
+        small_table_rows=dict(type="int", default=10000),
+        on_undetermined=dict(type="str", default="block", choices=["block", "warn"]),
+        pending=dict(type="list", elements="str"),
+        unapplied=dict(type="list", elements="str", default=[]),
+        history=dict(type="bool", default=True),
     )
-    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
-    if nul:
-        module.fail_json(msg=nul)
-    # credentials in any URL or password= given are masked in all that is printed, the invocation too
-    module.no_log_values.update(secrets_in(module.params))
-    if not HAS_SQLPARSE:
-        module.fail_json(msg=missing_required_lib("sqlparse"), exception=str(SQLPARSE_IMPORT_ERROR))
-    params = module.params
-    for waiver in params["waivers"]:
-        if waiver["rule"] not in RULES or waiver["rule"] == "invalid_waiver":
-            module.fail_json(
-                msg="waivers: unknown rule %r; use one of: %s" % (waiver["rule"], ", ".join(sorted(RULES)))
-            )
-        if not str(waiver["reason"]).strip():
-            module.fail_json(msg="waivers: the waiver for %s needs a non-empty reason" % waiver["rule"])
-    if params["sql"] is not None and params["pending"] is not None:
-        module.fail_json(msg="pending goes with a directory path, not with sql")
-    if params["unapplied"] and params["pending"] is None:
-        module.fail_json(msg="unapplied goes with pending: name the pending files too")
-    try:
-        validate.numbers(params, NUMBERS)
-    except validate.ValidationError as exc:
-        module.fail_json(msg=str(exc))
-
-    catalog = Catalog()
-    schema_aware = False
-    # The schema DSN's password, however broken the DSN is: masked in every message and in the invocation.
-    secrets = secrets_in(params) + ([params["schema_password"]] if params["schema_password"] else [])
-    if params["schema_dsn"]:
-        try:
-            from ansible_collections.zerodown.deploy.plugins.module_utils._schema_catalog import (
-                CatalogError,
-                read_catalog,
-            )
-        except ImportError as exc:  # pragma: no cover - packaging error
-            module.fail_json(msg="schema-aware mode is not available: %s" % exc)
-        try:
-            catalog = read_catalog(
-                params["schema_dsn"],
-                params["dialect"],
-                password=params["schema_password"],
-                connect_timeout=params["schema_connect_timeout"],
-                count_limit=max(params["small_table_rows"], 1),
-            )
-        except CatalogError as exc:
-            module.fail_json(msg=redact("schema_dsn: %s" % exc, secrets))
-        schema_aware = True
-
-    small = params["small_table_rows"] if schema_aware and params["small_table_rows"] > 0 else None
-    try:
-        result = run_check(params, catalog, small)
-    except MigrationError as exc:
-        module.fail_json(msg=str(exc))
-    except SqlSafetyError as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:  # noqa: BLE001 - a reader bug must be a message, not a traceback
-        module.fail_json(msg="migration_check could not analyse the input: %s" % exc, exception=traceback.format_exc())
-    result["changed"] = False
-    result["schema_aware"] = schema_aware
-    if not result["compatible"] and params["fail_on_incompatible"]:
-        lines = result["report_lines"]
-        result["msg"] = (
-            "migrations are not backward compatible (%d blocking finding%s); fix them the expand/contract way, move "
-            "them to a contract migration, or waive them with a reason:\n%s"
-            % (len(lines), "" if len(lines) == 1 else "s", "\n".join(lines))
-        )
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(argument_spec, run, mutually_exclusive=[("path", "sql")], required_one_of=[("path", "sql")])
 
 
 if __name__ == "__main__":

@@ -223,3 +223,82 @@ def test_connect_error_explanations_name_the_fix():
     assert "cannot reach db9:5432" in msg
     msg = _db._explain_connect_error(spec, 'database "shop" does not exist')
     assert "database 'shop' does not exist" in msg
+
+
+REACH = (
+    "check host and port, and that the database server is running and reachable from the host that runs the migration"
+)
+NO_ANSWER = (
+    "no answer from db9:5432 in time: check host and port, firewalls, and that the database is reachable from the host "
+    "that runs the migration"
+)
+
+
+@pytest.mark.parametrize(
+    "message, fix",
+    [
+        ("(1045) Access denied for user", "check user and password (zerodown_db_password / the dsn) for %(where)s"),
+        (
+            "(1049) Unknown database 'shop'",
+            "database 'shop' does not exist on the server: fix database (or the dsn) or create it",
+        ),
+        ('role "app" does not exist', "user 'app' does not exist on the server: fix user (or the dsn)"),
+        (
+            "no pg_hba.conf entry for host",
+            "the server's pg_hba.conf does not allow this client: allow it or connect from an allowed host",
+        ),
+        ("timeout expired", NO_ANSWER),
+        ("connection timed out", NO_ANSWER),
+        ("could not translate host name", "cannot reach db9:5432: " + REACH),
+        ("Can't connect to MySQL server (2003)", "cannot reach db9:5432: " + REACH),
+        ("Name or service not known", "cannot reach db9:5432: " + REACH),
+        ("No route to host", "cannot reach db9:5432: " + REACH),
+        ("network unreachable", "cannot reach db9:5432: " + REACH),
+        ("database is locked", "check the connection settings for %(where)s (server db9:5432)"),
+        ("something else entirely ", "check the connection settings for %(where)s (server db9:5432)"),
+    ],
+)
+def test_each_usual_cause_of_a_failed_connection_has_its_fix(message, fix):
+    spec = parse_dsn("postgresql://app:pw@db9:5432/shop")
+    where = "postgresql://app@db9:5432/shop"
+    expected = "cannot connect to %s: %s (%s)" % (where, fix % {"where": where}, message.strip())
+    assert _db._explain_connect_error(spec, message) == expected
+
+
+@pytest.mark.parametrize(
+    "dsn, expected",
+    [
+        ("host=db port=5433 user=app password='p w\\'x' dbname=shop", ("db", 5433, "app", "p w'x", "shop", {})),
+        ("host=db password=a\\ b", ("db", None, None, "a b", None, {})),
+        ("  host = db   user=u  ", ("db", None, "u", None, None, {})),
+        (
+            "hostaddr=10.0.0.1 database=d sslmode=require PORT=1",
+            ("10.0.0.1", 1, None, None, "d", {"sslmode": "require"}),
+        ),
+        ("", (None, None, None, None, None, {})),
+    ],
+)
+def test_keyword_dsn_pairs_quotes_and_escapes(dsn, expected):
+    spec = _db._parse_keyword_dsn("postgresql", dsn)
+    assert (spec.host, spec.port, spec.user, spec.password, spec.database, spec.options) == expected
+
+
+@pytest.mark.parametrize(
+    "dsn, message",
+    [
+        (
+            "host=db junk",
+            "DSN host=db junk has a word without '=': write key=value pairs, a value with spaces in single quotes",
+        ),
+        (
+            "host=db 1x=2",
+            "DSN host=db 1x=2 has a word without '=' or a key that is not a name: write key=value pairs, a value "
+            "with spaces in single quotes",
+        ),
+        ("host=db password='open", "DSN host=db password=******** has an unterminated quoted value: close the quote"),
+    ],
+)
+def test_keyword_dsn_refusals_show_no_password(dsn, message):
+    with pytest.raises(DatabaseError) as exc:
+        _db._parse_keyword_dsn("postgresql", dsn)
+    assert str(exc.value) == message

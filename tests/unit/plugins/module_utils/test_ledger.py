@@ -16,6 +16,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import (
     summary_lines,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import DeployLock, LockHeld, StateDir
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 
 
 @pytest.fixture
@@ -429,3 +430,84 @@ def test_a_run_whose_lock_was_taken_over_is_stopped_by_its_next_phase(ledger, cl
     with pytest.raises(LedgerError, match="belongs to run 'run-2', not 'run-1'"):
         ledger.update("run-1", phase="batch 2")
     assert lock.read()["run_id"] == "run-2"
+
+
+# -- the deploy_ledger module's engine (_ledger.run), without AnsibleModule ----------------------
+
+
+def ledger_params(tmp_path, **options):
+    params = dict(
+        app="shop",
+        state="recorded",
+        run_id="run-1",
+        release=None,
+        lb_state=None,
+        load_balancer=None,
+        hosts=None,
+        status=None,
+        current=None,
+        servers=None,
+        batch=None,
+        phase=None,
+        outcome=None,
+        cause=None,
+        plan=None,
+        path=str(tmp_path),
+    )
+    params.update(options)
+    return params
+
+
+def test_run_starts_records_reads_and_finishes_a_ledger(tmp_path):
+    captured = {"lb1": {"web1": {"state": "ready", "weight": 1}}}
+    started = ledger_mod.run(ledger_params(tmp_path, state="started", release="v2", lb_state=captured), False)
+    assert started["changed"] and started["ledger"]["release"] == "v2" and started["ledger"]["lb_state"] == captured
+    assert started["diff"]["before"] == {} and started["diff"]["after"] == started["ledger"]
+
+    hosts = [{"host": "app1", "previous": "v1"}]
+    recorded = ledger_mod.run(
+        ledger_params(tmp_path, hosts=hosts, status="moved", current="v2", batch=1, servers={"app1": "web1"}), False
+    )
+    assert recorded["ledger"]["hosts"]["app1"]["server"] == "web1" and recorded["moved_hosts"] == ["app1"]
+
+    query = ledger_mod.run(ledger_params(tmp_path, state="query", run_id=None), False)
+    assert query["changed"] is False and query["moved_hosts"] == ["app1"]
+    assert query["rollback"]["batches"][0]["hosts"] == ["app1"]
+    assert set(query) == {
+        "changed",
+        "ledger",
+        "moved_hosts",
+        "phase_seconds",
+        "rollback",
+    }
+
+    finished = ledger_mod.run(ledger_params(tmp_path, state="finished", outcome="completed"), True)
+    assert finished["changed"] and finished["ledger"]["outcome"] == "succeeded"  # completed, a host moved
+    assert ledger_mod.run(ledger_params(tmp_path, state="query", run_id=None), False)["ledger"]["outcome"] == "running"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"app": "../x"}, "app"),
+        ({"hosts": 5}, "hosts must be a list of host names or a dict of host -> fields, got 5"),
+        (
+            {"load_balancer": {"socket": "/x"}},
+            "load_balancer is read with state=started only (the state before the first change)",
+        ),
+        ({}, "no ledger for app 'shop'; start one with state: started first"),
+    ],
+)
+def test_run_failures_name_the_problem(tmp_path, options, message):
+    with pytest.raises(ModuleFailure) as exc:
+        ledger_mod.run(ledger_params(tmp_path, **options), False)
+    assert message in exc.value.msg and exc.value.result == {}
+
+
+def test_run_query_reports_why_there_is_no_rollback(tmp_path):
+    ledger_mod.run(ledger_params(tmp_path, state="started", lb_state=LB, hosts=["app1"], status="moved"), False)
+    query = ledger_mod.run(ledger_params(tmp_path, state="query", run_id=None), False)
+    assert query["rollback"] == {
+        "error": "the ledger's lb_state['app1'] is not {server: {state, weight}}: it was not captured by "
+        "deploy_ledger state=started with load_balancer (or switch_traffic's previous)"
+    }

@@ -6,6 +6,7 @@ import stat
 
 import pytest
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _deploy_lock
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
     DeployLock,
     LockHeld,
@@ -13,6 +14,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
     StateDir,
     validate_app,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 
 
 @pytest.fixture
@@ -136,3 +138,99 @@ def test_a_refused_acquire_from_a_dead_run_of_this_controller_is_taken_over():
 
     alive = dict(holder, controller_process=process_identity(os.getpid()))
     assert dead_holder_reason({"failed": True, "holder": alive}, {}, controller="ctl1") is None, "still running"
+
+
+# -- the deploy_lock module's engine (_deploy_lock.run), without AnsibleModule --------------------
+
+
+def lock_params(tmp_path, **options):
+    params = dict(
+        app="shop",
+        state="acquired",
+        run_id="run-1",
+        owner="alice",
+        controller="ctl1",
+        controller_process=None,
+        reason=None,
+        release="v2",
+        ttl=None,
+        force=False,
+        path=str(tmp_path / "state"),
+        load_balancer=None,
+        ledger=None,
+    )
+    params.update(options)
+    return params
+
+
+def ledger_option(**options):
+    return dict(dict(plan=None, phase=None, outcome=None, cause=None), **options)
+
+
+def test_run_takes_the_lock_with_the_ledger_and_finishes_both(tmp_path):
+    taken = _deploy_lock.run(lock_params(tmp_path, ledger=ledger_option(phase="stage")), check_mode=False)
+    assert taken["changed"] and taken["action"] == "create" and taken["held"] and not taken["expired"]
+    assert taken["lock"]["run_id"] == "run-1" and taken["lock"]["ttl"] == _deploy_lock.DEFAULT_TTL
+    assert taken["diff"] == {"before": {}, "after": taken["lock"]} and taken["audit"]["event"] == "acquire"
+    assert taken["ledger"]["outcome"] == "running" and [p["name"] for p in taken["ledger"]["phases"]] == ["stage"]
+    assert {"moved_hosts", "phase_seconds", "summary", "summary_lines"} <= set(taken)
+
+    query = _deploy_lock.run(lock_params(tmp_path, state="query", run_id=None), check_mode=False)
+    assert query["changed"] is False and query["held"] and query["lock"]["owner"] == "alice"
+    assert query["expires_in"] <= _deploy_lock.DEFAULT_TTL and query["age"] >= 0
+
+    released = _deploy_lock.run(
+        lock_params(tmp_path, state="released", ledger=ledger_option(outcome="completed")), check_mode=False
+    )
+    assert released["changed"] and released["action"] == "release" and released["lock"] is None
+    assert released["held"] is False and released["previous_holder"]["run_id"] == "run-1"
+    assert released["ledger"]["outcome"] == "unchanged"  # completed, and no host moved
+    assert not (tmp_path / "state" / "shop" / "deploy.lock").exists()
+
+
+def test_run_refuses_a_second_run_naming_the_holder(tmp_path):
+    _deploy_lock.run(lock_params(tmp_path), check_mode=False)
+    with pytest.raises(ModuleFailure) as exc:
+        _deploy_lock.run(lock_params(tmp_path, run_id="run-2", owner="bob"), check_mode=True)
+    assert exc.value.result["changed"] is False
+    assert exc.value.result["holder"]["owner"] == "alice" and "expires_in" in exc.value.result["holder"]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"ledger": ledger_option(outcome="failed")}, "ledger.outcome is for state=released (finishing the ledger)"),
+        (
+            {"state": "query", "ledger": ledger_option()},
+            "ledger is for state=acquired (start it) or state=released (finish it), not state=query",
+        ),
+        ({"state": "released", "ledger": ledger_option(phase="x", outcome="failed")}, "ledger.phase is for "),
+        ({"load_balancer": {"socket": "/x"}}, "load_balancer is read for the ledger: give ledger too"),
+        ({"state": "released", "run_id": None}, "state=released needs the run_id that acquired the lock"),
+        ({"ttl": -5}, "(e.g. ttl: 3600)"),
+        ({"app": "../etc"}, "app"),
+    ],
+)
+def test_run_refuses_options_that_do_not_go_together_before_anything_is_written(tmp_path, options, message):
+    with pytest.raises(ModuleFailure) as exc:
+        _deploy_lock.run(lock_params(tmp_path, **options), check_mode=False)
+    assert message in exc.value.msg
+    assert not (tmp_path / "state").exists()
+
+
+def test_run_gives_back_the_lock_it_took_when_the_ledger_cannot_start(tmp_path):
+    state = tmp_path / "state" / "shop"
+    state.mkdir(parents=True, mode=0o700)
+    (state / "ledger.json").write_text("not json")
+    with pytest.raises(ModuleFailure) as exc:
+        _deploy_lock.run(lock_params(tmp_path, ledger=ledger_option()), check_mode=False)
+    assert exc.value.msg.startswith("deploy ledger: ") and exc.value.result == {"changed": False}
+    assert exc.value.msg.endswith("; the lock this call took was given back")
+    assert not (state / "deploy.lock").exists()
+
+
+def test_run_in_check_mode_writes_nothing(tmp_path):
+    out = _deploy_lock.run(lock_params(tmp_path, ledger=ledger_option()), check_mode=True)
+    assert out["changed"] and out["action"] == "create" and out["lock"]["owner"] == "alice"
+    assert out["ledger"]["run_id"] == "run-1" and "audit" not in out
+    assert not (tmp_path / "state").exists()

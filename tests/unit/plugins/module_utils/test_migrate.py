@@ -5,12 +5,14 @@ import sqlite3
 import pytest
 from zerodown_testkit.support.fake_clock import FakeClock
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _db, _migrate
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrate import (
     MigrateError,
     Migrator,
     validate_table_name,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import MigrationFile
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 
 
 def mf(name, text):
@@ -147,3 +149,106 @@ def test_sqlite_apply_with_another_pending_list_than_expected_applies_nothing(tm
         m.apply(files, expect_pending=["1_a.sql"])
     assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == []
     assert m.apply(files, expect_pending=["1_a.sql", "2_b.sql"])["applied"] == ["1_a.sql", "2_b.sql"]
+
+
+# -- the migration_apply module's engine (_migrate.run), without AnsibleModule -------------------
+
+
+def apply_params(tmp_path, **options):
+    migrations = tmp_path / "migrations"
+    if not migrations.exists():
+        migrations.mkdir()
+        (migrations / "001_create.sql").write_text("CREATE TABLE items (id integer PRIMARY KEY);\n")
+        (migrations / "002_add.sql").write_text("ALTER TABLE items ADD COLUMN note text;\n")
+    params = dict(
+        path=str(migrations),
+        dialect=None,
+        dsn="sqlite:///%s" % (tmp_path / "app.db"),
+        host=None,
+        port=None,
+        user=None,
+        password=None,
+        database=None,
+        release="v2",
+        table="zerodown_migrations",
+        lock_timeout=5,
+        statement_timeout=0,
+        lock_retries=3,
+        lock_retry_delay=5,
+        runner_lock_timeout=300,
+        connect_timeout=10,
+        contract=False,
+        applied_by="deployer@ctl1",
+        expect_pending=None,
+    )
+    params.update(options)
+    return params
+
+
+def test_run_in_check_mode_lists_every_file_of_a_database_not_created_yet(tmp_path):
+    out = _migrate.run(apply_params(tmp_path), check_mode=True)
+    assert out["changed"] and out["pending"] == ["001_create.sql", "002_add.sql"] and out["applied"] == []
+    assert out["diff"] == {"before": "", "after": "001_create.sql\n002_add.sql\n"}
+    assert out["database"].startswith("sqlite:") and not (tmp_path / "app.db").exists()
+
+
+def test_run_applies_the_pending_files_once(tmp_path):
+    first = _migrate.run(apply_params(tmp_path), check_mode=False)
+    assert first["changed"] and first["applied"] == ["001_create.sql", "002_add.sql"] and "warnings" not in first
+    assert first["diff"] == {"before": "", "after": "001_create.sql\n002_add.sql\n"}
+    again = _migrate.run(apply_params(tmp_path), check_mode=False)
+    assert again["changed"] is False and again["applied"] == [] and again["diff"]["after"] == first["diff"]["after"]
+    planned = _migrate.run(apply_params(tmp_path), check_mode=True)
+    assert planned["changed"] is False and planned["diff"]["before"] == planned["diff"]["after"]
+
+
+def test_run_failure_reports_what_was_applied_before_it(tmp_path):
+    params = apply_params(tmp_path)
+    with open(params["path"] + "/003_bad.sql", "w") as handle:
+        handle.write("ALTER TABLE nowhere ADD COLUMN x int;\n")
+    with pytest.raises(ModuleFailure) as exc:
+        _migrate.run(params, check_mode=False)
+    assert "003_bad.sql" in exc.value.msg
+    assert exc.value.result["applied"] == ["001_create.sql", "002_add.sql"] and exc.value.result["changed"] is True
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"table": "bad name;"}, "table"),
+        ({"lock_retries": -1}, "lock_retries"),
+        ({"dsn": None}, "set dialect (postgresql, mysql or sqlite) or a dsn URL that names it"),
+    ],
+)
+def test_run_refuses_bad_options_before_connecting(tmp_path, options, message):
+    with pytest.raises(ModuleFailure) as exc:
+        _migrate.run(apply_params(tmp_path, **options), check_mode=False)
+    assert message in exc.value.msg and exc.value.result["applied"] == []
+    assert not (tmp_path / "app.db").exists()
+
+
+def test_the_password_of_a_dsn_is_a_secret_of_the_run():
+    params = dict(dialect=None, dsn="postgresql://app:s3cret-pw@db9/shop", host=None, port=None, user=None)
+    params.update(password=None, database=None)
+    assert _migrate.connection_secrets(params) == ["s3cret-pw"]
+    assert _migrate.connection_secrets(dict(params, password="vault-pw")) == ["vault-pw"]
+    assert _migrate.connection_secrets(dict(params, dsn="postgresql://app@db9")) == []  # no database: no spec
+
+
+def test_mysql_ddl_committed_statement_by_statement_is_a_warning(tmp_path):
+    class Applying:
+        result = {}
+
+        def apply(self, files, contract, expect_pending):
+            return dict(applied=["001_create.sql"], non_transactional=["001_create.sql"], pending=["001_create.sql"])
+
+        def inspect(self):
+            return {"001_create.sql": {}}
+
+    spec = _db.build_spec("mysql", host="db9", database="shop")
+    out = _migrate._ApplyRun(apply_params(tmp_path), False).applied(Applying(), [], spec)
+    assert out["warnings"] == [
+        "MySQL/MariaDB committed the DDL of 001_create.sql statement by statement (implicit commit): these files "
+        "were not atomic"
+    ]
+    assert out["changed"] and out["diff"] == {"before": "", "after": "001_create.sql\n"}

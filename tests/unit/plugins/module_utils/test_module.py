@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure, run_module
@@ -68,3 +69,22 @@ def test_diff_is_passed_only_when_the_module_supports_it(capsys):
 
     code, out = call(capsys, {"_ansible_diff": True}, run, diff=True)
     assert code == 0 and out["diff_asked"] is True
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_warnings_in_the_result_are_the_module_s_own_warnings(capsys, monkeypatch, fails):
+    # recorded here: where AnsibleModule puts a warning depends on whether a controller module was imported before
+    warned, deprecated = [], []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, warning, **kw: warned.append(warning))
+    monkeypatch.setattr(AnsibleModule, "deprecate", lambda self, msg, **kw: deprecated.append(msg))
+
+    def run(params, check_mode):
+        result = dict(changed=True, warnings=["these files were not atomic"])
+        if fails:
+            raise ModuleFailure("it broke", result)
+        return result
+
+    code, out = call(capsys, {}, run)
+    assert code == (1 if fails else 0) and out["changed"] is True
+    assert warned == ["these files were not atomic"]
+    assert deprecated == []  # ansible-core deprecates passing warnings to exit_json or fail_json

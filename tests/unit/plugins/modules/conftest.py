@@ -38,7 +38,6 @@ from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy 
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import nginx as _nginx
 from ansible_collections.zerodown.deploy.plugins.module_utils.probe import checks as _checks
 from ansible_collections.zerodown.deploy.plugins.module_utils.probe import transport as _transport
-from ansible_collections.zerodown.deploy.plugins.modules import migration_apply
 from ansible_collections.zerodown.deploy.plugins.modules import release as release_module
 
 SOCKET = "/run/haproxy/admin.sock"
@@ -169,7 +168,7 @@ def hostile(monkeypatch):
             return _db.connect(spec, connect_timeout, read_only, create)
         raise _db.DatabaseError("no database server in the unit tests (%s)" % spec.describe())
 
-    monkeypatch.setattr(migration_apply, "connect", connect)
+    monkeypatch.setattr(_migrate, "connect", connect)
     monkeypatch.setattr(release_module, "apply_release", lambda *a, **kw: _apply_release(state["ws"], *a, **kw))
     monkeypatch.setattr(ansible_urls, "open_url", _no_network)  # the release module imports it when it downloads
 
