@@ -168,6 +168,8 @@ options:
         failed requests it caused are counted, not estimated.
       - On a load balancer where no baseline server takes traffic (a 100 % step) the canary is left serving; the
         caller's rollback restores the weights and takes the canary out in one call. Weights are never changed here.
+      - A load balancer that refuses the change does not stop the others: the canary is taken out wherever it can
+        be, and the ones that refused are reported in RV(not_taken_out) (and as a warning).
     type: bool
     default: false
   require_pass:
@@ -395,6 +397,11 @@ taken_out:
   returned: when O(take_out_on_fail) drained them
   type: list
   elements: str
+not_taken_out:
+  description: The load balancers that refused to drain the canary for O(take_out_on_fail), with the reason.
+  returned: when a load balancer refused
+  type: dict
+  sample: {"/run/haproxy/admin.sock": "haproxy load balancer /run/haproxy/admin.sock: connection refused"}
 until_out:
   description:
     - What the canary served from the start of the step until it was taken out (the same counts as RV(canary)).
