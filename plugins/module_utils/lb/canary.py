@@ -3,19 +3,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-
-"""Private to the zerodown.deploy collection: canary analysis from the load balancer's own counters.
+"""Private to the zerodown.deploy collection: canary analysis from the load balancer's own counters - the
+thresholds, the verdict and one step, end to end.
 
 A canary step is judged from what each server did between two snapshots,
 summed over every load balancer, so the canary and the baseline are measured
 over exactly the same interval. Where the counts come from is a
-``CounterSource``: ``HAProxyCounters`` (here) takes the difference of two
-readings of ``show stat`` (``take_snapshot``, ``step``);
-``_nginx_log.NginxLogCounters`` counts the lines nginx wrote to its access
-log in between. Everything after the per-server ``Counts`` (``group``,
-``judge``, the thresholds, ``analyze_step``'s polling) is the same for both.
-Knows nothing of AnsibleModule; the canary_analysis module turns
-``CanaryError`` into ``fail_json``.
+``CounterSource`` (lb/counters.py): ``HAProxyCounters`` takes the difference
+of two readings of ``show stat``; ``nginx_log.NginxLogCounters`` counts the
+lines nginx wrote to its access log in between. Everything after the
+per-server ``Counts`` (``judge``, the thresholds, ``analyze_step``'s polling)
+is the same for both; the error-rate tests are lb/stats.py. Knows nothing of
+AnsibleModule; the canary_analysis engine (lb/analyze.py) turns
+``CanaryError`` into the module's failure.
 
 A canary with fewer than ``min_requests`` requests in the step is
 ``inconclusive``, never ``pass``.

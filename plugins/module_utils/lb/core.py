@@ -15,6 +15,10 @@ one more subclass:
 * ``pending(backend, servers)`` -> ``{server: n}`` requests still to finish
   (0 everywhere = drained)
 * ``shutdown(backend, servers)`` -> kill what is left, return how many
+* ``sessions_after_change()`` -> the sessions a drain left to finish, where they
+  can only be counted after the change (nginx), else None
+* ``counters(lb_params, providers)`` (with ``counters_problem`` and
+  ``server_validator``) -> where canary_analysis reads each server's counts
 
 Above that, plain functions do what the modules share: validate every LB
 before any change (``read_all`` + ``check_servers``), ``plan``,

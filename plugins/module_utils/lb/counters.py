@@ -3,7 +3,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-
 """Private to the zerodown.deploy collection: what each server did between two snapshots, the counts the canary
 analysis (lb/canary.py) judges.
 

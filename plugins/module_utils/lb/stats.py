@@ -3,7 +3,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-
 """Private to the zerodown.deploy collection: the statistics of the canary analysis (lb/canary.py), plain Python.
 
 Error rate, the statistic
