@@ -12,7 +12,7 @@ after the deploy; this is the same idea with no metrics system: for
 ``window`` seconds the servers now taking traffic are read from the load
 balancer's per-server counters and compared with what the same counters
 showed before the deploy (the snapshot taken at preflight), with the
-canary analysis's own statistics (``_canary.judge``: a one-sided Fisher
+canary analysis's own statistics (``canary.judge``: a one-sided Fisher
 exact test against the error rate before the deploy, an exact binomial test
 against ``max_error_rate``, the ratio of mean response times).
 

@@ -13,7 +13,7 @@ access log written in ``LOG_FORMAT``::
     access_log /var/log/nginx/zerodown-access.log zerodown;
 
 ``NginxLogCounters`` is the canary analysis' counter source for nginx (see
-``_canary.CounterSource``): a snapshot records the log file's identity
+``counters.CounterSource``): a snapshot records the log file's identity
 (``st_dev``, ``st_ino``) and the byte offset just after its last complete
 line; a step is the lines written between two snapshots, so its cost follows
 the step's traffic, never the log's size. A line still being written (no
