@@ -168,7 +168,7 @@ options:
         failed requests it caused are counted, not estimated.
       - On a load balancer where no baseline server takes traffic (a 100 % step) the canary is left serving; the
         caller's rollback restores the weights and takes the canary out in one call. Weights are never changed here.
-      - A load balancer that refuses the change does not stop the others: the canary is taken out wherever it can
+      - A load balancer that refuses the change does not stop the others; the canary is taken out wherever it can
         be, and the ones that refused are reported in RV(not_taken_out) (and as a warning).
     type: bool
     default: false
