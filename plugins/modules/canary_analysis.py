@@ -168,6 +168,8 @@ options:
         failed requests it caused are counted, not estimated.
       - On a load balancer where no baseline server takes traffic (a 100 % step) the canary is left serving; the
         caller's rollback restores the weights and takes the canary out in one call. Weights are never changed here.
+      - A load balancer that refuses the change does not stop the others; the canary is taken out wherever it can
+        be, and the ones that refused are reported in RV(not_taken_out) (and as a warning).
     type: bool
     default: false
   require_pass:
@@ -395,6 +397,11 @@ taken_out:
   returned: when O(take_out_on_fail) drained them
   type: list
   elements: str
+not_taken_out:
+  description: The load balancers that refused to drain the canary for O(take_out_on_fail), with the reason.
+  returned: when a load balancer refused
+  type: dict
+  sample: {"/run/haproxy/admin.sock": "haproxy load balancer /run/haproxy/admin.sock: connection refused"}
 until_out:
   description:
     - What the canary served from the start of the step until it was taken out (the same counts as RV(canary)).
@@ -414,165 +421,13 @@ looked:
   sample: 14
 """
 
-from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
+import functools  # noqa: E402
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import WaitTimeout, wait_until  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import bake, canary, nginx_log  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyError  # noqa: E402
-
-
-def nginx_log_message():
-    return (
-        "provider nginx: canary_analysis counts each server's requests, errors and response times from nginx's "
-        "access log, as nginx open source keeps no per-server counters; set nginx.access_log to a log that nginx "
-        "writes with %s" % nginx_log.required_config()
-    )
-
-
-def check_params(params, lb_params):
-    """Everything that can be checked before reaching a load balancer; returns the thresholds."""
-    if lb_params["provider"] == "nginx" and not (lb_params["nginx"] or {}).get("access_log"):
-        raise canary.CanaryInputError(nginx_log_message())
-    limits = {"pause": validate.WAIT, "max_wait": validate.WAIT, "poll_interval": validate.INTERVAL}
-    validate.numbers(params, limits, error=canary.CanaryInputError)
-    ledger.check_record(params["ledger"])
-    if params["state"] == "snapshot":
-        extra = [k for k in ("canary_servers", "baseline_servers", "since", "before") if params[k] is not None]
-        if extra:
-            raise canary.CanaryInputError(
-                "%s only apply to state=analyze: leave them out of the snapshot call, or use state=analyze"
-                % ", ".join(extra)
-            )
-        return None
-    if params["state"] == "bake":
-        extra = [k for k in ("servers", "baseline_servers", "since") if params[k] is not None]
-        if params["max_wait"]:
-            extra.append("max_wait")
-        if params["take_out_on_fail"]:
-            extra.append("take_out_on_fail")
-        if extra:
-            raise canary.CanaryInputError(
-                "%s do not apply to state=bake: it watches canary_servers (default: the servers taking traffic) "
-                "for pause seconds against before" % ", ".join(extra)
-            )
-        if params["before"] is None:
-            raise canary.CanaryInputError(
-                "before is required with state=bake: the snapshot a state=snapshot call returned before the deploy"
-            )
-        if params["pause"] <= 0:
-            raise canary.CanaryInputError("pause=%r: give the bake window in seconds, above 0" % (params["pause"],))
-        if params["canary_servers"] is not None:
-            canary.check_names(params["canary_servers"], None, server_validator(lb_params))
-        return canary.Thresholds.from_params(params)
-    if params["before"] is not None:
-        raise canary.CanaryInputError("before only applies to state=bake: for state=analyze give since")
-    if params["servers"] is not None:
-        raise canary.CanaryInputError(
-            "servers only applies to state=snapshot: for state=analyze name canary_servers (and baseline_servers)"
-        )
-    if not params["canary_servers"]:
-        raise canary.CanaryInputError(
-            "canary_servers is required with state=analyze: name the servers of the new release"
-        )
-    if params["since"] is None and params["pause"] <= 0:
-        raise canary.CanaryInputError(
-            "no step to measure: give since (the snapshot returned by a state=snapshot call) or a pause above 0 "
-            "(the module then takes the snapshot itself and waits)"
-        )
-    canary.check_names(params["canary_servers"], params["baseline_servers"], server_validator(lb_params))
-    return canary.Thresholds.from_params(params)
-
-
-def server_validator(lb_params):
-    """How a server is named: HAProxy's server names, or nginx's host:port (None: HAProxy's, the default)."""
-    return nginx_log.validate_server if lb_params["provider"] == "nginx" else None
-
-
-def counter_source(lb_params, providers):
-    """Where the counts come from: HAProxy's runtime API, or nginx's access log on this host."""
-    if lb_params["provider"] == "nginx":
-        return nginx_log.NginxLogCounters(providers[0], lb_params["nginx"]["access_log"])
-    return canary.HAProxyCounters({p.id: p.runtime for p in providers})
-
-
-def analyze(params, lb_params, providers, source, backend, thresholds, clock):
-    """One canary step: the canary against the baseline since ``since`` (or a snapshot taken now)."""
-    if params["since"] is not None:
-        since = source.check(params["since"], backend)
-    else:
-        since = source.snapshot(backend)
-    canary_servers, baseline_servers = canary.check_groups(
-        params["canary_servers"],
-        params["baseline_servers"],
-        canary.snapshot_servers(since),
-        server_validator(lb_params),
-    )
-    outcome = canary.analyze_step(
-        source,
-        since,
-        canary_servers,
-        baseline_servers,
-        thresholds,
-        pause=params["pause"],
-        max_wait=params["max_wait"],
-        poll_interval=params["poll_interval"],
-        clock=clock,
-    )
-    fields = dict(canary_servers=canary_servers, baseline_servers=baseline_servers)
-    if params["take_out_on_fail"] and outcome.verdict.verdict != "pass" and not params["_check_mode"]:
-        fields.update(take_out(providers, source, backend, since, canary_servers, baseline_servers, clock))
-    return outcome, fields
-
-
-def take_out(providers, source, backend, since, canary_servers, baseline_servers, clock):
-    """Drain a canary that did not pass where the baseline serves; then what it served until it was out."""
-    taken = []
-    for provider in providers:
-        servers = provider.read(backend)
-        serving = [
-            s for s in baseline_servers if s in servers and servers[s]["state"] == "ready" and servers[s]["weight"]
-        ]
-        changes = {s: {"state": "drain"} for s in canary_servers if s in servers and servers[s]["state"] == "ready"}
-        if serving and changes:
-            provider.apply(backend, changes)
-            taken.append(provider.id)
-    if not taken:
-        return {}
-    try:
-        wait_until(
-            lambda: not any(any(p.values()) for p in lb.pending_all(providers, backend, canary_servers).values()),
-            timeout=10,
-            interval=0.2,
-            clock=clock,
-            description="the canary's in-flight requests",
-        )
-    except WaitTimeout:
-        pass  # counted as they are: what is still in flight finishes on its own
-    final = source.snapshot(backend, sorted(set(canary_servers) | set(baseline_servers)))
-    until_out = canary.group(source.step(since, final), canary_servers)
-    return {"taken_out": taken, "until_out": until_out.to_dict()}
-
-
-def bake_window(params, lb_params, providers, source, backend, thresholds, clock):
-    """The bake window: the servers taking traffic against the snapshot taken before the deploy."""
-    before = source.check(params["before"], backend)
-    known = canary.snapshot_servers(before)
-    servers = params["canary_servers"]
-    if servers is None:
-        servers = bake.taking_traffic(lb.read_all(providers, backend))
-        if not servers:
-            raise canary.CanaryInputError(
-                "no server of backend %r is ready with a weight above 0: nothing takes traffic to watch" % backend
-            )
-    servers, _others = canary.check_groups(servers, [], known, server_validator(lb_params))
-    outcome = bake.watch(
-        source, backend, before, servers, thresholds, params["pause"], params["poll_interval"], clock=clock
-    )
-    return outcome, dict(canary_servers=servers, baseline_servers=known, looks=outcome.looks, looked=outcome.looked)
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.analyze import run  # noqa: E402
 
 
 def main(clock=None):
@@ -592,49 +447,8 @@ def main(clock=None):
         ledger=dict(type="dict", options=ledger.RECORD_SPEC),
     )
     argument_spec.update(canary.Thresholds.argument_spec())
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
-    if nul:
-        module.fail_json(msg=nul)
-    # credentials in any URL or password= given are masked in all that is printed, the invocation too
-    module.no_log_values.update(secrets_in(module.params))
-    params = dict(module.params, _check_mode=module.check_mode)
-    result = dict(changed=False, snapshot={})
-    try:
-        lb_params = lb.resolve_params(params)
-        backend = lb_params["backend"]
-        thresholds = check_params(params, lb_params)
-        providers = lb.providers_from_params(lb_params)
-        for provider in providers:
-            provider.check_name(backend, "backend")
-        source = counter_source(lb_params, providers)
-        if params["state"] == "snapshot":
-            result["snapshot"] = source.snapshot(backend, params["servers"])
-            module.exit_json(**result)
-        judged = bake_window if params["state"] == "bake" else analyze
-        outcome, fields = judged(params, lb_params, providers, source, backend, thresholds, clock)
-        result["changed"] = bool(fields.get("taken_out"))
-    except (canary.CanaryError, lb.LBError, HAProxyError, ledger.LedgerError) as exc:
-        module.fail_json(msg=str(exc), **result)
-
-    result.update(outcome.verdict.to_dict())
-    result.update(
-        snapshot=outcome.snapshot,
-        servers={name: counts.to_dict() for name, counts in sorted(outcome.per_server.items())},
-        step_seconds=outcome.step_seconds,
-        waited_seconds=outcome.waited_seconds,
-        **fields,
-    )
-    if params["ledger"] is not None:
-        analysis = {k: v for k, v in result.items() if k not in ("changed", "snapshot", "servers")}
-        record = dict(params["ledger"], step=dict(params["ledger"].get("step") or {}, **analysis))
-        problem = ledger.record_step(record, module.check_mode)
-        if problem:
-            module.fail_json(msg=problem, **result)
-    if params["require_pass"] and result["verdict"] != "pass":
-        what = "bake window" if params["state"] == "bake" else "canary step"
-        module.fail_json(msg="%s %s: %s" % (what, result["verdict"], result["reason"]), **result)
-    module.exit_json(**result)
+    # clock: the unit tests' FakeClock
+    run_module(argument_spec, functools.partial(run, clock=clock))
 
 
 if __name__ == "__main__":

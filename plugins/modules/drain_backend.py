@@ -228,15 +228,10 @@ remaining:
   sample: {"/run/haproxy/admin.sock": {"web1": 2}}
 """
 
-from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
-
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb  # noqa: E402
-
-#: Each look is one runtime API command per load balancer; more than 10 s between looks only delays the return.
-POLL_INTERVAL = validate.Limit(0, 10, low_open=True)
-from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.drain import run  # noqa: E402
 
 
 def main():
@@ -255,180 +250,13 @@ def main():
         ),
         healthy_timeout=dict(type="float", default=lb.HEALTHY_TIMEOUT),
     )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
+    run_module(
+        argument_spec,
+        run,
+        diff=True,
         required_one_of=[["server", "servers"]],
         mutually_exclusive=[["server", "servers"]],
-        supports_check_mode=True,
     )
-    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
-    if nul:
-        module.fail_json(msg=nul)
-    # credentials in any URL or password= given are masked in all that is printed, the invocation too
-    module.no_log_values.update(secrets_in(module.params))
-    params = module.params
-    names = [params["server"]] if params["server"] is not None else list(params["servers"])
-    enable = list(params["enable"]["servers"]) if params["enable"] else []
-    named = names + enable  # every server this call reads back
-    # the drain's record, and the record of the servers put back into rotation first (enable)
-    drain_record = params["ledger"] if names else None
-    enable_record = ledger.enabled_record(params["ledger"], params["enable"] and params["enable"]["hosts"])
-    result = dict(
-        changed=False,
-        previous={},
-        current={},
-        drain_seconds=0.0,
-        drained_at=None,
-        sessions_at_start=0,
-        sessions_by_server={},
-        killed_sessions=0,
-        timed_out=False,
-    )
-    try:
-        lb_params = lb.resolve_params(params)
-    except lb.LBError as exc:
-        module.fail_json(msg=str(exc), **result)
-    backend = lb_params["backend"]
-    if not names and not enable:
-        module.fail_json(msg="servers is empty: name at least one server of backend %r to drain" % backend, **result)
-    for what, listed in (("servers", names), ("enable.servers", enable)):
-        if len(set(listed)) != len(listed):
-            module.fail_json(msg="%s lists a server twice: %s" % (what, ", ".join(listed)), **result)
-    both = sorted(set(names) & set(enable))
-    if both:
-        module.fail_json(
-            msg="%s in both servers and enable.servers: a server is either drained or put back, not both"
-            % ", ".join(both),
-            **result,
-        )
-    if enable and params["state"] == "ready":
-        module.fail_json(msg="enable is for state=drained or state=maint: with state=ready list every server", **result)
-    try:
-        validate.numbers(
-            params, {"timeout": validate.WAIT, "poll_interval": POLL_INTERVAL, "healthy_timeout": validate.WAIT}
-        )
-        ledger.check_record(params["ledger"])
-        ledger.check_record(enable_record)
-    except (validate.ValidationError, ledger.LedgerError) as exc:
-        module.fail_json(msg=str(exc), **result)
-    target = {"drained": "drain", "maint": "maint", "ready": "ready"}[params["state"]]
-
-    # Validate everything on every load balancer before the first change.
-    try:
-        providers = lb.providers_from_params(lb_params)
-        for provider in providers:
-            provider.check_name(backend, "backend")
-            for name in named:
-                provider.check_name(name)
-        before = lb.read_all(providers, backend)
-        for provider in providers:
-            lb.check_servers(provider, backend, before[provider.id], named)
-        lb.check_same_process(providers, ledger.recorded_processes(drain_record or enable_record), before, backend)
-    except lb.LBError as exc:
-        module.fail_json(msg=str(exc), **result)
-
-    def plan_all(states):
-        """Per load balancer: (changes now - enable and drain in one batch -, changes once drained)."""
-        now, final = {}, {}
-        for provider in providers:
-            now[provider.id], final[provider.id] = lb.plan_drain(provider, states[provider.id], names, params["state"])
-            now[provider.id].update(lb.plan_drain(provider, states[provider.id], enable, "ready")[0])
-        return now, final
-
-    plans, final_plans = plan_all(before)
-    result["previous"] = {p.id: lb.snapshot(before[p.id], named) for p in providers}
-    expected_after = {}
-    for provider in providers:
-        merged = lb.expected(before[provider.id], plans[provider.id])
-        for name, change in final_plans[provider.id].items():
-            merged[name].update(change)
-        expected_after[provider.id] = {n: merged[n] for n in named}
-    result["changed"] = any(plans.values()) or any(final_plans.values())
-    if module._diff:
-        result["diff"] = dict(
-            before=lb.render_state_lines(result["previous"], backend),
-            after=lb.render_state_lines(expected_after, backend),
-        )
-    if target != "ready":
-        by_server = {p.id: {n: before[p.id][n]["sessions"] for n in names} for p in providers}
-        result["sessions_by_server"] = by_server
-        result["sessions_at_start"] = sum(sum(v.values()) for v in by_server.values())
-    if module.check_mode:
-        result["current"] = expected_after
-        module.exit_json(**result)
-
-    if enable:
-        # the servers coming back must pass their health checks before the others stop taking traffic
-        try:
-            fresh = lb.wait_healthy(providers, backend, plans, before, params["healthy_timeout"])
-        except lb.LBError as exc:
-            module.fail_json(msg=str(exc), **result)
-        if fresh is not before:
-            before = fresh
-            plans, final_plans = plan_all(before)
-    problem = ledger.record_step(drain_record)
-    if problem:
-        result["changed"] = False
-        module.fail_json(msg=problem + "; nothing was changed", **result)
-
-    try:
-        lb.apply_all(providers, backend, plans, before)
-    except lb.LBError as exc:
-        result["changed"] = not getattr(exc, "rolled_back", False)
-        result["current"] = lb.read_back(providers, backend, named)
-        problem = ledger.record_step(ledger.not_moved_record(drain_record))
-        module.fail_json(msg=str(exc) + ("; %s" % problem if problem else ""), **result)
-    problem = ledger.record_step(enable_record)
-    if problem:
-        result["current"] = lb.read_back(providers, backend, named)
-        module.fail_json(msg="the load balancer changed, but %s" % problem, **result)
-
-    if target != "ready" and names:
-        for provider in providers:
-            if isinstance(provider, lb.NginxProvider) and plans[provider.id]:
-                count = provider.client_connections()
-                result["sessions_by_server"][provider.id] = {n: count for n in names}
-                result["sessions_at_start"] = count
-        try:
-            outcome = lb.wait_drained(
-                providers,
-                backend,
-                names,
-                timeout=params["timeout"],
-                interval=params["poll_interval"],
-                on_timeout=params["on_timeout"],
-            )
-        except lb.DrainTimeout as exc:
-            result.update(timed_out=True, remaining=exc.remaining, drain_seconds=round(exc.elapsed, 3))
-            result["current"] = lb.read_back(providers, backend, named)
-            # the hosts were only drained, never moved: a rollback has nothing to undo on them but their servers
-            problem = ledger.record_step(ledger.not_moved_record(drain_record))
-            module.fail_json(msg=str(exc) + ("; %s" % problem if problem else ""), **result)
-        except lb.LBError as exc:
-            result["current"] = lb.read_back(providers, backend, named)
-            module.fail_json(msg="while waiting for the drain: %s" % exc, **result)
-        result.update(
-            drain_seconds=outcome.drain_seconds,
-            drained_at=outcome.drained_at,
-            killed_sessions=outcome.killed_sessions,
-            timed_out=outcome.timed_out,
-        )
-        if any(final_plans.values()):
-            try:
-                lb.apply_all(
-                    providers, backend, final_plans, {p.id: lb.expected(before[p.id], plans[p.id]) for p in providers}
-                )
-            except lb.LBError as exc:
-                result["current"] = lb.read_back(providers, backend, named)
-                module.fail_json(msg="servers were drained, but maintenance failed: %s" % exc, **result)
-
-    result["current"] = lb.read_back(providers, backend, named)
-    if result["killed_sessions"]:
-        # the sessions the on_timeout=shutdown policy cut go into the ledger and the deploy's summary
-        problem = ledger.record_step(ledger.cut_sessions_record(drain_record, names, result))
-        if problem:
-            module.fail_json(msg="the servers were drained, but %s" % problem, **result)
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

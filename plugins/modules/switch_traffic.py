@@ -184,12 +184,10 @@ serving:
   sample: {"/run/haproxy/admin.sock": ["green1"]}
 """
 
-from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
-
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import secrets_in  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.switch import run  # noqa: E402
 
 
 def main():
@@ -212,8 +210,10 @@ def main():
             ),
         ),
     )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
+    run_module(
+        argument_spec,
+        run,
+        diff=True,
         mutually_exclusive=[
             ["restore", "servers"],
             ["restore", "active"],
@@ -223,105 +223,7 @@ def main():
             ["restore_ledger", "active"],
             ["restore_ledger", "standby"],
         ],
-        supports_check_mode=True,
     )
-    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
-    if nul:
-        module.fail_json(msg=nul)
-    # credentials in any URL or password= given are masked in all that is printed, the invocation too
-    module.no_log_values.update(secrets_in(module.params))
-    params = module.params
-    result = dict(changed=False, previous={}, current={}, changes={}, serving={})
-
-    try:
-        validate.number(params["healthy_timeout"], "healthy_timeout", validate.WAIT, lb.LBValidationError)
-        ledger.check_record(params["ledger"])
-        lb_params = lb.resolve_params(params)
-        backend = lb_params["backend"]
-        providers = lb.providers_from_params(lb_params)
-        if params["restore_ledger"] is not None:
-            params["restore"] = ledger.captured_restore(
-                params["restore_ledger"]["path"],
-                params["restore_ledger"]["app"],
-                hold=params["restore_ledger"]["hold"],
-                drain_moved=params["restore_ledger"]["drain_moved"],
-            )
-        if params["restore"] is not None:
-            per_lb = lb.restore_states(params["restore"], [p.id for p in providers])
-        else:
-            desired = lb.desired_states(params["servers"], params["active"], params["standby"], params["standby_state"])
-            per_lb = {p.id: desired for p in providers}
-        # Validate every name on every LB before reading or changing anything.
-        for provider in providers:
-            provider.check_name(backend, "backend")
-            for name in per_lb.get(provider.id, {}):
-                provider.check_name(name)
-        before = lb.read_all(providers, backend)
-        lb.check_same_process(providers, ledger.recorded_processes(params["ledger"]), before, backend)
-        plans = {}
-        for provider in providers:
-            wanted = per_lb.get(provider.id, {})
-            lb.check_servers(provider, backend, before[provider.id], list(wanted))
-            plans[provider.id] = lb.plan(provider, before[provider.id], wanted)
-        if params["restore"] is None:  # a restore puts back what was there, serving or not
-            lb.check_still_serving(
-                {p.id: before[p.id] for p in providers},
-                {p.id: lb.expected(before[p.id], plans[p.id]) for p in providers},
-                backend,
-            )
-    except (lb.LBError, ledger.LedgerError) as exc:
-        module.fail_json(msg=str(exc), **result)
-
-    result["previous"] = {p.id: lb.snapshot(before[p.id]) for p in providers}
-    result["changes"] = {lb_id: changes for lb_id, changes in plans.items() if changes}
-    result["changed"] = bool(result["changes"])
-    expected = {p.id: lb.expected(before[p.id], plans[p.id]) for p in providers}
-    if module._diff:
-        result["diff"] = dict(
-            before=lb.render_state_lines(result["previous"], backend),
-            after=lb.render_state_lines(expected, backend),
-        )
-    if result["changed"] and not module.check_mode:
-        try:
-            fresh = lb.wait_healthy(providers, backend, plans, before, params["healthy_timeout"])
-            if fresh is not before:
-                # states moved while waiting (the health checks): plan again on what is there now
-                before = fresh
-                plans = {p.id: lb.plan(p, before[p.id], per_lb.get(p.id, {})) for p in providers}
-                result["changes"] = {lb_id: changes for lb_id, changes in plans.items() if changes}
-                result["changed"] = bool(result["changes"])
-                expected = {p.id: lb.expected(before[p.id], plans[p.id]) for p in providers}
-        except lb.LBError as exc:
-            module.fail_json(msg=str(exc), **result)
-    if module.check_mode or not result["changed"]:
-        result["current"] = expected
-        result["serving"] = lb.serving(expected)
-        problem = ledger.record_step(params["ledger"], module.check_mode)
-        if problem:
-            module.fail_json(msg=problem, **result)
-        module.exit_json(**result)
-
-    try:
-        lb.apply_all(providers, backend, plans, before)
-    except lb.LBApplyError as exc:
-        result["changed"] = not exc.rolled_back
-        result["current"] = lb.read_back(providers, backend)
-        module.fail_json(msg=str(exc), **result)
-
-    result["current"] = lb.read_back(providers, backend)
-    result["serving"] = lb.serving(result["current"])
-    mismatch = [
-        "%s %s: wanted %s, found %s" % (lb_id, name, expected[lb_id][name], result["current"][lb_id].get(name))
-        for lb_id in expected
-        for name in plans[lb_id]
-        if result["current"][lb_id].get(name) != expected[lb_id][name]
-    ]
-    if mismatch:
-        module.fail_json(msg="the load balancer did not take the change: %s" % "; ".join(mismatch), **result)
-    problem = ledger.record_step(params["ledger"])
-    if problem:
-        module.fail_json(msg="the load balancer changed, but %s" % problem, **result)
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

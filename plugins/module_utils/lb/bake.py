@@ -12,7 +12,7 @@ after the deploy; this is the same idea with no metrics system: for
 ``window`` seconds the servers now taking traffic are read from the load
 balancer's per-server counters and compared with what the same counters
 showed before the deploy (the snapshot taken at preflight), with the
-canary analysis's own statistics (``_canary.judge``: a one-sided Fisher
+canary analysis's own statistics (``canary.judge``: a one-sided Fisher
 exact test against the error rate before the deploy, an exact binomial test
 against ``max_error_rate``, the ratio of mean response times).
 
@@ -43,7 +43,7 @@ import time
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary, counters
 
 LABELS = canary.Labels(
     subject="new release",
@@ -81,7 +81,7 @@ class BakeResult(canary.StepResult):
 
 
 def watch(
-    source: canary.CounterSource,
+    source: counters.CounterSource,
     backend: str,
     before: Mapping[str, Any],
     servers: Sequence[str],
@@ -104,7 +104,7 @@ def watch(
         clock.sleep(min(poll_interval, max(0.0, deadline - clock.monotonic())))
         snapshot = source.snapshot(backend, servers, now=now)
         per_server = source.step(since, snapshot)
-        verdict = canary.judge(canary.group(per_server, servers), reference, per_look, LABELS)
+        verdict = canary.judge(counters.group(per_server, servers), reference, per_look, LABELS)
         looked += 1
         if verdict.verdict == "fail" or clock.monotonic() >= deadline - 1e-9:
             break

@@ -40,23 +40,11 @@ def decide(
     """``serving``: per load balancer, the servers taking new traffic; ``colours``: colour -> inventory hosts;
     ``servers``: host -> server; ``releases``: host -> the release it runs (None: nothing); ``release``: the one
     being deployed - ``up_to_date`` when the single live colour runs it already (a re-run changes nothing)."""
-    if set(colours) != set(COLOURS):
-        raise ColourError("colours must be exactly blue and green, got %s" % ", ".join(sorted(colours)))
-    if adopt not in COLOURS:
-        raise ColourError("adopt must be blue or green, got %r" % (adopt,))
-    found: Dict[str, Dict[str, List[str]]] = {}
-    for colour, hosts in colours.items():
-        found[colour] = {
-            lb: sorted(h for h in hosts if servers.get(h, h) in set(names)) for lb, names in serving.items()
-        }
+    check_colours(colours, adopt)
+    found = serving_by_colour(serving, colours, servers)
     live = [c for c in COLOURS if any(found[c].values())]
     if len(live) == 2:
-        partial = [c for c in COLOURS if not all(found[c].values())]
-        if partial:
-            raise ColourError(
-                "the load balancers disagree about which colour is live (%s); put them in the same state first"
-                % describe(found)
-            )
+        check_agree(found)
     releases_of = {c: sorted({str(releases.get(h)) for h in colours[c]}) for c in COLOURS}
     out: Dict[str, Any] = {"serving": found, "releases": releases_of, "adopted": False}
     if not live:
@@ -65,26 +53,60 @@ def decide(
             "should serve, then deploy again" % (", ".join(colours["blue"]), ", ".join(colours["green"]))
         )
     if len(live) == 2:
-        if len(releases_of["blue"]) == 1 and releases_of["blue"] == releases_of["green"]:
-            live = [adopt]
-            out["adopted"] = True
-        else:
-            raise ColourError(
-                "both colours are live on different releases (blue runs %s, green runs %s): a blue-green deploy "
-                "needs one live colour; finish the rollout with zerodown_strategy=rolling, or take one colour out"
-                % ("/".join(releases_of["blue"]), "/".join(releases_of["green"]))
-            )
-    idle = [c for c in COLOURS if c != live[0]][0]
-    out.update(
-        live=live[0],
-        idle=idle,
-        live_hosts=list(colours[live[0]]),
-        idle_hosts=list(colours[idle]),
-        live_servers=[servers.get(h, h) for h in colours[live[0]]],
-        idle_servers=[servers.get(h, h) for h in colours[idle]],
-        up_to_date=release is not None and not out["adopted"] and releases_of[live[0]] == [str(release)],
-    )
+        live = [adopt_one(releases_of, adopt)]
+        out["adopted"] = True
+    out.update(colour_fields(live[0], colours, servers))
+    out["up_to_date"] = release is not None and not out["adopted"] and releases_of[live[0]] == [str(release)]
     return out
+
+
+def check_colours(colours: Dict[str, Sequence[str]], adopt: str) -> None:
+    if set(colours) != set(COLOURS):
+        raise ColourError("colours must be exactly blue and green, got %s" % ", ".join(sorted(colours)))
+    if adopt not in COLOURS:
+        raise ColourError("adopt must be blue or green, got %r" % (adopt,))
+
+
+def serving_by_colour(
+    serving: Dict[str, Sequence[str]], colours: Dict[str, Sequence[str]], servers: Dict[str, str]
+) -> Dict[str, Dict[str, List[str]]]:
+    """Per colour and load balancer, the hosts whose servers take new traffic."""
+    return {
+        colour: {lb: sorted(h for h in hosts if servers.get(h, h) in set(names)) for lb, names in serving.items()}
+        for colour, hosts in colours.items()
+    }
+
+
+def check_agree(found: Dict[str, Dict[str, List[str]]]) -> None:
+    """Both colours live: on every load balancer, or the load balancers disagree."""
+    if [c for c in COLOURS if not all(found[c].values())]:
+        raise ColourError(
+            "the load balancers disagree about which colour is live (%s); put them in the same state first"
+            % describe(found)
+        )
+
+
+def adopt_one(releases_of: Dict[str, List[str]], adopt: str) -> str:
+    """Both colours live: adopted when they serve the same release, refused when not."""
+    if len(releases_of["blue"]) == 1 and releases_of["blue"] == releases_of["green"]:
+        return adopt
+    raise ColourError(
+        "both colours are live on different releases (blue runs %s, green runs %s): a blue-green deploy "
+        "needs one live colour; finish the rollout with zerodown_strategy=rolling, or take one colour out"
+        % ("/".join(releases_of["blue"]), "/".join(releases_of["green"]))
+    )
+
+
+def colour_fields(live: str, colours: Dict[str, Sequence[str]], servers: Dict[str, str]) -> Dict[str, Any]:
+    idle = [c for c in COLOURS if c != live][0]
+    return dict(
+        live=live,
+        idle=idle,
+        live_hosts=list(colours[live]),
+        idle_hosts=list(colours[idle]),
+        live_servers=[servers.get(h, h) for h in colours[live]],
+        idle_servers=[servers.get(h, h) for h in colours[idle]],
+    )
 
 
 def describe(found: Dict[str, Dict[str, List[str]]]) -> str:

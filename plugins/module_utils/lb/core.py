@@ -15,10 +15,15 @@ one more subclass:
 * ``pending(backend, servers)`` -> ``{server: n}`` requests still to finish
   (0 everywhere = drained)
 * ``shutdown(backend, servers)`` -> kill what is left, return how many
+* ``sessions_after_change()`` -> the sessions a drain left to finish, where they
+  can only be counted after the change (nginx), else None
+* ``counters(lb_params, providers)`` (with ``counters_problem`` and
+  ``server_validator``) -> where canary_analysis reads each server's counts
 
 Above that, plain functions do what the modules share: validate every LB
 before any change (``read_all`` + ``check_servers``), ``plan``,
-``apply_all`` (with rollback of LBs already changed if a later one fails),
+``apply_all`` (the one apply path: with rollback of LBs already changed if a later one fails, or for a canary
+taken out, going on with the others),
 and ``drain`` (one wait over every LB and server, through ``wait_until``).
 """
 
@@ -31,7 +36,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy, nginx
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import counters as lb_counters
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy, nginx, nginx_log
 
 STATES = ("ready", "drain", "maint")
 
@@ -93,6 +99,29 @@ class Provider:
         raise NotImplementedError
 
     def shutdown(self, backend: str, servers: Sequence[str]) -> int:
+        raise NotImplementedError
+
+    def sessions_after_change(self) -> Optional[int]:
+        """The sessions a drain just made this load balancer finish, when they can only be counted after the change
+        (nginx: the client connections of the worker processes the reload replaced); None where they were counted
+        per server before it (HAProxy)."""
+        return None
+
+    # -- what canary_analysis counts on this kind of load balancer (lb/counters.py) --
+
+    @classmethod
+    def counters_problem(cls, lb_params: Dict[str, Any]) -> Optional[str]:
+        """Why this kind of load balancer cannot give canary_analysis its counters with these parameters."""
+        return None
+
+    @classmethod
+    def server_validator(cls) -> Optional[Any]:
+        """How canary_analysis checks a server name (None: HAProxy's server names, the default)."""
+        return None
+
+    @classmethod
+    def counters(cls, lb_params: Dict[str, Any], providers: Sequence[Provider]) -> Any:
+        """Where canary_analysis reads each server's requests, errors and response times (a CounterSource)."""
         raise NotImplementedError
 
     def process(self) -> Optional[Dict[str, int]]:
@@ -189,6 +218,10 @@ class HAProxyProvider(Provider):
         sessions = self._call(self.runtime.sessions, backend, servers)
         return {name: value["scur"] + value["qcur"] for name, value in sessions.items()}
 
+    @classmethod
+    def counters(cls, lb_params: Dict[str, Any], providers: Sequence[Provider]) -> Any:
+        return lb_counters.HAProxyCounters({p.id: p.runtime for p in providers})
+
     def process(self) -> Optional[Dict[str, int]]:
         # A reload or restart starts a new process whose runtime states are the configuration's again.
         return haproxy.process_of(self._call(self.runtime.show_info))
@@ -280,6 +313,23 @@ class NginxProvider(Provider):
     def client_connections(self) -> int:
         return self.control.client_connections(self.control.alive(self._draining))
 
+    def sessions_after_change(self) -> Optional[int]:
+        return self.client_connections()
+
+    @classmethod
+    def counters_problem(cls, lb_params: Dict[str, Any]) -> Optional[str]:
+        if (lb_params["nginx"] or {}).get("access_log"):
+            return None
+        return nginx_log.requirement_message()
+
+    @classmethod
+    def server_validator(cls) -> Optional[Any]:
+        return nginx_log.validate_server
+
+    @classmethod
+    def counters(cls, lb_params: Dict[str, Any], providers: Sequence[Provider]) -> Any:
+        return nginx_log.NginxLogCounters(providers[0], lb_params["nginx"]["access_log"])
+
     def shutdown(self, backend: str, servers: Sequence[str]) -> int:
         return self.control.terminate(self._draining)
 
@@ -354,9 +404,14 @@ def resolve_params(params: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
+def provider_class(params: Dict[str, Any]) -> type:
+    """The Provider class of the load balancers a module's resolved parameters describe."""
+    return NginxProvider if params["provider"] == "nginx" else HAProxyProvider
+
+
 def providers_from_params(params: Dict[str, Any]) -> List[Provider]:
     """One Provider per load balancer named in the module parameters (see ARGUMENT_SPEC)."""
-    if params["provider"] == "nginx":
+    if provider_class(params) is NginxProvider:
         opts = params["nginx"]
         control = nginx.Nginx(
             conf=opts["conf"],
@@ -497,35 +552,72 @@ def expected(current: ServerMap, changes: ServerMap) -> Dict[str, Dict[str, Any]
     return after
 
 
+#: What the one apply path does when a load balancer refuses its change. FORWARD (a change moving traffic: drain,
+#: switch): put the load balancers already changed back as they were, then fail - every load balancer ends in the
+#: same state. TAKE_OUT (a failing canary taken out of rotation): go on with the remaining load balancers - each one
+#: that takes the canary out is better than none - and report which refused.
+FORWARD = "forward"
+TAKE_OUT = "take_out"
+
+
+class ApplyReport:
+    """What ``apply_all`` did: the load balancers changed (ids, in order) and, with TAKE_OUT, the ones that refused
+    (id -> message)."""
+
+    def __init__(self) -> None:
+        self.applied: List[str] = []
+        self.failed: Dict[str, str] = {}
+
+
 def apply_all(
     providers: Sequence[Provider],
     backend: str,
     plans: Dict[str, ServerMap],
     before: Dict[str, ServerMap],
-) -> None:
-    """Apply each LB's plan; if one fails, put the LBs already changed back as they were, then raise."""
+    on_failure: str = FORWARD,
+) -> ApplyReport:
+    """The one apply path: every change to a load balancer goes through here. Apply each LB's plan; when one fails,
+    ``on_failure`` decides (FORWARD: undo and raise LBApplyError; TAKE_OUT: go on and report)."""
+    report = ApplyReport()
     done: List[Provider] = []
     for provider in providers:
         changes = plans.get(provider.id) or {}
         try:
             provider.apply(backend, changes)
         except LBError as exc:
-            rolled_back = _undo(done, backend, plans, before)
-            # The failing LB itself may be half-changed (HAProxy applies a batch in order).
-            rolled_back = _undo([provider], backend, plans, before) and rolled_back
-            raise LBApplyError(
-                "%s load balancer %s: %s; %s"
-                % (
-                    provider.kind,
-                    provider.id,
-                    exc,
-                    "every load balancer was put back as it was"
-                    if rolled_back
-                    else "putting the earlier load balancers back failed too: check them",
-                ),
-                rolled_back=rolled_back,
-            ) from exc
+            if on_failure == TAKE_OUT:
+                report.failed[provider.id] = "%s load balancer %s: %s" % (provider.kind, provider.id, exc)
+                continue
+            _fail_forward(done, provider, backend, plans, before, exc)
         done.append(provider)
+        report.applied.append(provider.id)
+    return report
+
+
+def _fail_forward(
+    done: Sequence[Provider],
+    provider: Provider,
+    backend: str,
+    plans: Dict[str, ServerMap],
+    before: Dict[str, ServerMap],
+    exc: LBError,
+) -> None:
+    """A forward change failed on ``provider``: put the LBs already changed back as they were, then raise."""
+    rolled_back = _undo(done, backend, plans, before)
+    # The failing LB itself may be half-changed (HAProxy applies a batch in order).
+    rolled_back = _undo([provider], backend, plans, before) and rolled_back
+    raise LBApplyError(
+        "%s load balancer %s: %s; %s"
+        % (
+            provider.kind,
+            provider.id,
+            exc,
+            "every load balancer was put back as it was"
+            if rolled_back
+            else "putting the earlier load balancers back failed too: check them",
+        ),
+        rolled_back=rolled_back,
+    ) from exc
 
 
 def _undo(

@@ -13,7 +13,7 @@ access log written in ``LOG_FORMAT``::
     access_log /var/log/nginx/zerodown-access.log zerodown;
 
 ``NginxLogCounters`` is the canary analysis' counter source for nginx (see
-``_canary.CounterSource``): a snapshot records the log file's identity
+``counters.CounterSource``): a snapshot records the log file's identity
 (``st_dev``, ``st_ino``) and the byte offset just after its last complete
 line; a step is the lines written between two snapshots, so its cost follows
 the step's traffic, never the log's size. A line still being written (no
@@ -51,16 +51,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb.canary import (
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.counters import (
     SNAPSHOT_FIX,
-    CanaryInputError,
-    CounterResetError,
     CounterSource,
     Counts,
     check_count,
     check_envelope,
     new_snapshot,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.errors import CanaryInputError, CounterResetError
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.nginx import NginxError, validate_address
 
 SOURCE = "nginx_access_log"
@@ -90,6 +89,15 @@ NGINX_ERRORS = (502, 504)  # what nginx answers itself when the server could not
 def required_config(access_log: str = "/var/log/nginx/zerodown-access.log") -> str:
     """The two nginx directives the analysis needs, for messages and docs."""
     return "%s and access_log %s %s;" % (LOG_FORMAT_DIRECTIVE, access_log, LOG_FORMAT_NAME)
+
+
+def requirement_message() -> str:
+    """Why canary_analysis refuses provider nginx without ``nginx.access_log``."""
+    return (
+        "provider nginx: canary_analysis counts each server's requests, errors and response times from nginx's "
+        "access log, as nginx open source keeps no per-server counters; set nginx.access_log to a log that nginx "
+        "writes with %s" % required_config()
+    )
 
 
 class AccessLogError(CanaryInputError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import counters
 
 
 class Window:
@@ -15,13 +15,13 @@ class Window:
     def add(self, values):
         for v in values:
             self.samples += 1
-            n = canary.TIME_STATS_SAMPLES if self.samples > canary.TIME_STATS_SAMPLES else 0
+            n = counters.TIME_STATS_SAMPLES if self.samples > counters.TIME_STATS_SAMPLES else 0
             self.sum = self.sum - ((self.sum + n - 1) // n if n else 0) + v
         return self
 
     @property
     def rtime(self):
-        n = min(self.samples, canary.TIME_STATS_SAMPLES)
+        n = min(self.samples, counters.TIME_STATS_SAMPLES)
         return (self.sum + n - 1) // n if n else 0
 
 
@@ -30,7 +30,7 @@ class FakeRuntime:
 
     def __init__(self, servers=("web1", "web2", "web3"), pid=100, started=1_700_000_000):
         self.pid, self.started = pid, started
-        self.counters = {name: dict.fromkeys(canary.SNAPSHOT_FIELDS, 0) for name in servers}
+        self.counters = {name: dict.fromkeys(counters.SNAPSHOT_FIELDS, 0) for name in servers}
         self.windows = {name: Window() for name in servers}
         self.on_read = None
         self.reads = 0

@@ -10,7 +10,7 @@ from ansible.module_utils.testing import patch_module_args
 from zerodown_testkit.support.fake_clock import FakeClock
 from zerodown_testkit.support.haproxy_counters import FakeRuntime
 
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import counters
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy as _haproxy
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import nginx as _nginx
 from ansible_collections.zerodown.deploy.plugins.modules import canary_analysis
@@ -44,7 +44,7 @@ def base(**extra):
     return dict({"socket": [SOCKET], "backend": "app"}, **extra)
 
 
-SNAPSHOT = canary.take_snapshot({SOCKET: FakeRuntime()}, "app", now=lambda: 1000.0)
+SNAPSHOT = counters.take_snapshot({SOCKET: FakeRuntime()}, "app", now=lambda: 1000.0)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 from zerodown_testkit.support.fake_clock import FakeClock
 from zerodown_testkit.support.haproxy_counters import FakeRuntime
 
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import bake, canary
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import bake, canary, counters, errors
 
 T = canary.Thresholds(min_requests=50)
 
@@ -16,12 +16,12 @@ def fleet_before(requests=10_000, errors=5, latency_ms=20):
     lb1 = FakeRuntime()
     for name in ("web1", "web2", "web3"):
         lb1.serve(name, requests, errors=errors, latency_ms=latency_ms)
-    return lb1, canary.take_snapshot({"lb": lb1}, "app")
+    return lb1, counters.take_snapshot({"lb": lb1}, "app")
 
 
 def test_the_reference_is_every_server_since_haproxy_started():
     _lb1, before = fleet_before()
-    ref = canary.HAProxyCounters({"lb": _lb1}).reference(before)
+    ref = counters.HAProxyCounters({"lb": _lb1}).reference(before)
     assert (ref.requests, ref.errors) == (30_000, 15)
     assert ref.latency_ms == pytest.approx(20, abs=1)  # rtime of the last 512 responses
 
@@ -37,7 +37,14 @@ def test_a_healthy_release_passes_at_the_end_of_the_window():
     lb1.on_read = lambda rt: (rt.serve("web1", 30, latency_ms=21), rt.serve("web2", 30, latency_ms=19))
     clock = FakeClock()
     result = bake.watch(
-        canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1", "web2"], T, window=10, poll_interval=2, clock=clock
+        counters.HAProxyCounters({"lb": lb1}),
+        "app",
+        before,
+        ["web1", "web2"],
+        T,
+        window=10,
+        poll_interval=2,
+        clock=clock,
     )
     assert result.verdict.verdict == "pass", result.verdict.reason
     assert (result.looks, result.looked) == (5, 5)
@@ -57,7 +64,7 @@ def test_a_release_going_bad_stops_the_window_at_the_first_look_that_fails():
 
     lb1.on_read = traffic
     result = bake.watch(
-        canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=60, poll_interval=1, clock=clock
+        counters.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=60, poll_interval=1, clock=clock
     )
     assert result.verdict.verdict == "fail"
     assert result.looked < result.looks == 60
@@ -76,7 +83,7 @@ def test_one_error_early_in_the_window_is_no_alarm():
 
     lb1.on_read = traffic
     result = bake.watch(
-        canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=30, poll_interval=1, clock=FakeClock()
+        counters.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=30, poll_interval=1, clock=FakeClock()
     )
     assert result.verdict.verdict == "pass", result.verdict.reason
 
@@ -85,7 +92,7 @@ def test_a_slower_release_fails_on_latency():
     lb1, before = fleet_before(latency_ms=20)
     lb1.on_read = lambda rt: rt.serve("web1", 100, latency_ms=60)
     result = bake.watch(
-        canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=5, poll_interval=1, clock=FakeClock()
+        counters.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=5, poll_interval=1, clock=FakeClock()
     )
     assert result.verdict.verdict == "fail" and "mean response time" in result.verdict.reason
     assert result.looked == 1
@@ -95,7 +102,7 @@ def test_too_little_traffic_over_the_window_is_inconclusive():
     lb1, before = fleet_before()
     lb1.on_read = lambda rt: rt.serve("web1", 2)
     result = bake.watch(
-        canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=6, poll_interval=2, clock=FakeClock()
+        counters.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=6, poll_interval=2, clock=FakeClock()
     )
     assert result.verdict.verdict == "inconclusive"
     assert result.verdict.reason.startswith("new release served")
@@ -110,9 +117,9 @@ def test_a_reloaded_haproxy_during_the_window_is_a_clear_error():
             rt.pid = 999
 
     lb1.on_read = reload
-    with pytest.raises(canary.CounterResetError, match="reloaded or restarted"):
+    with pytest.raises(errors.CounterResetError, match="reloaded or restarted"):
         bake.watch(
-            canary.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=10, poll_interval=1, clock=clock
+            counters.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=10, poll_interval=1, clock=clock
         )
 
 

@@ -10,7 +10,7 @@ import pytest
 from zerodown_testkit.support.fake_clock import FakeClock
 from zerodown_testkit.support.haproxy_counters import FakeRuntime, Window
 
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary, counters, errors, stats
 
 # -- statistics --------------------------------------------------------------------------
 
@@ -28,11 +28,11 @@ def _binomial_brute(e, n, p):
 
 def test_fisher_known_values():
     # Lady tasting tea, one-sided: (16 + 1) / 70.
-    assert canary.fisher_one_sided(3, 4, 1, 4) == pytest.approx(17 / 70)
+    assert stats.fisher_one_sided(3, 4, 1, 4) == pytest.approx(17 / 70)
     # One error in 40 canary requests against a clean baseline of 760: p is the canary share.
-    assert canary.fisher_one_sided(1, 40, 0, 760) == pytest.approx(0.05)
+    assert stats.fisher_one_sided(1, 40, 0, 760) == pytest.approx(0.05)
     # The canary doing better than the baseline is not evidence against it.
-    assert canary.fisher_one_sided(0, 100, 10, 100) == pytest.approx(1.0)
+    assert stats.fisher_one_sided(0, 100, 10, 100) == pytest.approx(1.0)
 
 
 def test_fisher_matches_exact_enumeration():
@@ -40,37 +40,37 @@ def test_fisher_matches_exact_enumeration():
     for _attempt in range(300):
         nc, nb = rng.randint(1, 60), rng.randint(1, 60)
         ec, eb = rng.randint(0, nc), rng.randint(0, nb)
-        assert canary.fisher_one_sided(ec, nc, eb, nb) == pytest.approx(
+        assert stats.fisher_one_sided(ec, nc, eb, nb) == pytest.approx(
             float(_fisher_brute(ec, nc, eb, nb)), rel=1e-9, abs=1e-12
         )
 
 
 def test_fisher_keeps_precision_for_tiny_p_values():
-    p = canary.fisher_one_sided(50, 1000, 0, 19000)
+    p = stats.fisher_one_sided(50, 1000, 0, 19000)
     assert 0 < p < 1e-60
     assert p == pytest.approx(float(_fisher_brute(50, 1000, 0, 19000)), rel=1e-6)
 
 
 def test_fisher_degenerate_tables():
-    assert canary.fisher_one_sided(0, 40, 0, 760) == 1.0  # no errors at all
-    assert canary.fisher_one_sided(5, 40, 0, 0) == 1.0  # no baseline to compare with
-    assert canary.fisher_one_sided(0, 0, 3, 100) == 1.0  # no canary traffic
-    assert canary.fisher_one_sided(40, 40, 0, 760) == pytest.approx(float(_fisher_brute(40, 40, 0, 760)))
-    with pytest.raises(canary.CanaryError, match="inconsistent"):
-        canary.fisher_one_sided(5, 4, 0, 10)
+    assert stats.fisher_one_sided(0, 40, 0, 760) == 1.0  # no errors at all
+    assert stats.fisher_one_sided(5, 40, 0, 0) == 1.0  # no baseline to compare with
+    assert stats.fisher_one_sided(0, 0, 3, 100) == 1.0  # no canary traffic
+    assert stats.fisher_one_sided(40, 40, 0, 760) == pytest.approx(float(_fisher_brute(40, 40, 0, 760)))
+    with pytest.raises(errors.CanaryError, match="inconsistent"):
+        stats.fisher_one_sided(5, 4, 0, 10)
 
 
 def test_binomial_known_values():
-    assert canary.binomial_one_sided(1, 40, 0.01) == pytest.approx(1 - 0.99**40)  # 0.331
-    assert canary.binomial_one_sided(0, 40, 0.01) == 1.0
-    assert canary.binomial_one_sided(40, 40, 0.5) == pytest.approx(0.5**40)
-    assert canary.binomial_one_sided(3, 10, 0.0) == 0.0  # any error breaks a zero-error budget
-    assert canary.binomial_one_sided(3, 10, 1.0) == 1.0
+    assert stats.binomial_one_sided(1, 40, 0.01) == pytest.approx(1 - 0.99**40)  # 0.331
+    assert stats.binomial_one_sided(0, 40, 0.01) == 1.0
+    assert stats.binomial_one_sided(40, 40, 0.5) == pytest.approx(0.5**40)
+    assert stats.binomial_one_sided(3, 10, 0.0) == 0.0  # any error breaks a zero-error budget
+    assert stats.binomial_one_sided(3, 10, 1.0) == 1.0
     rng = random.Random(5)
     for _attempt in range(200):
         n = rng.randint(1, 80)
         e, p = rng.randint(0, n), rng.choice([0.001, 0.01, 0.05, 0.2, 0.5])
-        assert canary.binomial_one_sided(e, n, p) == pytest.approx(float(_binomial_brute(e, n, p)), rel=1e-9, abs=1e-12)
+        assert stats.binomial_one_sided(e, n, p) == pytest.approx(float(_binomial_brute(e, n, p)), rel=1e-9, abs=1e-12)
 
 
 # -- HAProxy's response-time window ---------------------------------------------------------
@@ -79,7 +79,7 @@ def test_binomial_known_values():
 def _estimate(window, values):
     r0, n0 = window.rtime, window.samples
     window.add(values)
-    return canary.step_mean_ms(r0, n0, window.rtime, window.samples)
+    return counters.step_mean_ms(r0, n0, window.rtime, window.samples)
 
 
 def test_step_mean_on_a_cold_server_is_the_plain_mean():
@@ -105,8 +105,8 @@ def test_step_mean_across_the_start_of_the_window():
 
 
 def test_step_mean_without_samples_is_none():
-    assert canary.step_mean_ms(12, 100, 12, 100) is None
-    assert canary.step_mean_ms(0, 0, 0, 0) is None
+    assert counters.step_mean_ms(12, 100, 12, 100) is None
+    assert counters.step_mean_ms(0, 0, 0, 0) is None
 
 
 # -- snapshots and deltas ---------------------------------------------------------------
@@ -126,7 +126,7 @@ def test_snapshot_and_step_over_two_load_balancers():
     lb1, lb2 = FakeRuntime(), FakeRuntime(pid=200)
     runtimes = {"/run/a.sock": lb1, "10.0.0.3:9999": lb2}
     now = _times()
-    since = canary.take_snapshot(runtimes, "app", now=now)
+    since = counters.take_snapshot(runtimes, "app", now=now)
     assert since["version"] == 1 and since["backend"] == "app" and since["taken_at"] == 1000.0
     assert set(since["load_balancers"]["/run/a.sock"]["servers"]) == {"web1", "web2", "web3"}
     assert since["load_balancers"]["10.0.0.3:9999"]["pid"] == 200
@@ -134,8 +134,8 @@ def test_snapshot_and_step_over_two_load_balancers():
     lb2.serve("web1", 60, errors=3, latency_ms=40)
     lb1.serve("web2", 400)
     lb2.serve("web2", 400, econ=1, eresp=2)
-    after = canary.take_snapshot(runtimes, "app", now=now)
-    per_server = canary.step(since, after)
+    after = counters.take_snapshot(runtimes, "app", now=now)
+    per_server = counters.step(since, after)
     web1 = per_server["web1"]
     assert (web1.requests, web1.errors, web1.http_5xx) == (100, 5, 5)
     assert web1.latency_ms == pytest.approx((20 * 38 + 40 * 57) / 95, abs=1.0)
@@ -146,39 +146,39 @@ def test_snapshot_and_step_over_two_load_balancers():
 
 def test_snapshot_of_named_servers_and_bad_names():
     runtimes = {"lb": FakeRuntime()}
-    snap = canary.take_snapshot(runtimes, "app", ["web2"])
+    snap = counters.take_snapshot(runtimes, "app", ["web2"])
     assert list(snap["load_balancers"]["lb"]["servers"]) == ["web2"]
-    with pytest.raises(canary.CanaryInputError, match="no server 'web9'.*it has: web1, web2, web3"):
-        canary.take_snapshot(runtimes, "app", ["web9"])
-    with pytest.raises(canary.CanaryInputError, match="no backend 'zz'"):
-        canary.take_snapshot(runtimes, "zz")
+    with pytest.raises(errors.CanaryInputError, match="no server 'web9'.*it has: web1, web2, web3"):
+        counters.take_snapshot(runtimes, "app", ["web9"])
+    with pytest.raises(errors.CanaryInputError, match="no backend 'zz'"):
+        counters.take_snapshot(runtimes, "zz")
     with pytest.raises(ValueError, match="invalid server"):
-        canary.take_snapshot(runtimes, "app", ["web1;shutdown sessions server app/web2"])
+        counters.take_snapshot(runtimes, "app", ["web1;shutdown sessions server app/web2"])
 
 
 def test_counters_going_back_are_a_clear_error_not_a_negative_rate():
     lb1 = FakeRuntime()
     lb1.serve("web1", 500)
-    since = canary.take_snapshot({"lb": lb1}, "app")
-    lb1.counters["web1"] = dict.fromkeys(canary.SNAPSHOT_FIELDS, 0)  # 'clear counters', same process
+    since = counters.take_snapshot({"lb": lb1}, "app")
+    lb1.counters["web1"] = dict.fromkeys(counters.SNAPSHOT_FIELDS, 0)  # 'clear counters', same process
     lb1.serve("web1", 10)
-    with pytest.raises(canary.CounterResetError, match=r"server web1: counters went back.*stot 500 -> 10"):
-        canary.step(since, canary.take_snapshot({"lb": lb1}, "app"))
+    with pytest.raises(errors.CounterResetError, match=r"server web1: counters went back.*stot 500 -> 10"):
+        counters.step(since, counters.take_snapshot({"lb": lb1}, "app"))
 
 
 def test_a_reloaded_haproxy_is_detected_even_when_counters_grew_past_the_snapshot():
     lb1 = FakeRuntime()
     lb1.serve("web1", 10)
-    since = canary.take_snapshot({"lb": lb1}, "app")
+    since = counters.take_snapshot({"lb": lb1}, "app")
     reloaded = FakeRuntime(pid=101, started=lb1.started + 60)
     reloaded.serve("web1", 50)
-    with pytest.raises(canary.CounterResetError, match="reloaded or restarted"):
-        canary.step(since, canary.take_snapshot({"lb": reloaded}, "app"))
+    with pytest.raises(errors.CounterResetError, match="reloaded or restarted"):
+        counters.step(since, counters.take_snapshot({"lb": reloaded}, "app"))
 
 
 def test_check_snapshot_names_what_is_wrong():
-    good = canary.take_snapshot({"lb": FakeRuntime()}, "app")
-    assert canary.check_snapshot(good, "app", ["lb"]) == good
+    good = counters.take_snapshot({"lb": FakeRuntime()}, "app")
+    assert counters.check_snapshot(good, "app", ["lb"]) == good
     cases = [
         ("text", "since must be a snapshot"),
         (dict(good, version=7), "snapshot version 7"),
@@ -186,18 +186,18 @@ def test_check_snapshot_names_what_is_wrong():
         (dict(good, taken_at="noon"), "taken_at must be a number"),
     ]
     for value, message in cases:
-        with pytest.raises(canary.CanaryInputError, match=message):
-            canary.check_snapshot(value, "app", ["lb"])
-    with pytest.raises(canary.CanaryInputError, match="same socket list"):
-        canary.check_snapshot(good, "app", ["lb", "lb2"])
-    broken = canary.take_snapshot({"lb": FakeRuntime()}, "app")
+        with pytest.raises(errors.CanaryInputError, match=message):
+            counters.check_snapshot(value, "app", ["lb"])
+    with pytest.raises(errors.CanaryInputError, match="same socket list"):
+        counters.check_snapshot(good, "app", ["lb", "lb2"])
+    broken = counters.take_snapshot({"lb": FakeRuntime()}, "app")
     broken["load_balancers"]["lb"]["servers"]["web1"]["stot"] = -4
-    with pytest.raises(canary.CanaryInputError, match="counter stot of server 'web1' on lb is -4"):
-        canary.check_snapshot(broken, "app", ["lb"])
+    with pytest.raises(errors.CanaryInputError, match="counter stot of server 'web1' on lb is -4"):
+        counters.check_snapshot(broken, "app", ["lb"])
     # Counters that went through JSON as strings are fine.
-    stringly = canary.take_snapshot({"lb": FakeRuntime()}, "app")
+    stringly = counters.take_snapshot({"lb": FakeRuntime()}, "app")
     stringly["load_balancers"]["lb"]["servers"]["web1"]["stot"] = "12"
-    assert canary.check_snapshot(stringly, "app", ["lb"])["load_balancers"]["lb"]["servers"]["web1"]["stot"] == 12
+    assert counters.check_snapshot(stringly, "app", ["lb"])["load_balancers"]["lb"]["servers"]["web1"]["stot"] == 12
 
 
 def test_check_groups():
@@ -210,7 +210,7 @@ def test_check_groups():
         ((["web9"], None), r"web9 are not in the snapshot \(it has: web1, web2, web3\)"),
         ((["web1\nset weight app/web2 0"], None), "invalid server"),
     ]:
-        with pytest.raises(canary.CanaryInputError, match=message):
+        with pytest.raises(errors.CanaryInputError, match=message):
             canary.check_groups(*args, known)
 
 
@@ -218,7 +218,7 @@ def test_check_groups():
 
 
 def counts(requests, errors=0, latency_ms=10.0):
-    return canary.Counts(
+    return counters.Counts(
         requests=requests,
         responses=requests,
         http_5xx=errors,
@@ -305,7 +305,7 @@ def test_latency_ratio_of_means():
 def test_thresholds_are_checked(change, message):
     values = dict(min_requests=100, max_error_rate=0.01, max_latency_ratio=1.5, significance=0.01, min_latency_ms=5.0)
     values.update(change)
-    with pytest.raises(canary.CanaryInputError, match=message):
+    with pytest.raises(errors.CanaryInputError, match=message):
         canary.Thresholds(**values).check()
 
 
@@ -314,7 +314,7 @@ def test_thresholds_are_checked(change, message):
 
 def test_analyze_step_pauses_on_the_clock_then_judges():
     lb1 = FakeRuntime()
-    since = canary.take_snapshot({"lb": lb1}, "app")
+    since = counters.take_snapshot({"lb": lb1}, "app")
     clock = FakeClock()
 
     def traffic(runtime):
@@ -333,7 +333,7 @@ def test_analyze_step_pauses_on_the_clock_then_judges():
 
 def test_analyze_step_waits_for_min_requests_up_to_max_wait():
     lb1 = FakeRuntime()
-    since = canary.take_snapshot({"lb": lb1}, "app")
+    since = counters.take_snapshot({"lb": lb1}, "app")
     lb1.on_read = lambda rt: (rt.serve("web3", 10), rt.serve("web1", 100))
     clock = FakeClock()
     result = canary.analyze_step(
@@ -343,7 +343,7 @@ def test_analyze_step_waits_for_min_requests_up_to_max_wait():
     assert clock.sleeps == [5, 2, 2]
     # Not enough traffic within max_wait: inconclusive, after max_wait and no longer.
     quiet = FakeRuntime()
-    since = canary.take_snapshot({"lb": quiet}, "app")
+    since = counters.take_snapshot({"lb": quiet}, "app")
     clock = FakeClock()
     result = canary.analyze_step({"lb": quiet}, since, ["web3"], ["web1"], T, pause=5, max_wait=20, clock=clock)
     assert result.verdict.verdict == "inconclusive"
@@ -352,7 +352,7 @@ def test_analyze_step_waits_for_min_requests_up_to_max_wait():
 
 def test_large_counts_stay_cheap_and_sane():
     # A million requests: the sums stop once the terms no longer count.
-    assert 0.0005 < canary.binomial_one_sided(10300, 1_000_000, 0.01) < 0.005
-    assert canary.binomial_one_sided(9000, 1_000_000, 0.01) == pytest.approx(1.0)
-    assert canary.fisher_one_sided(5000, 100_000, 40_000, 900_000) < 1e-10
-    assert canary.fisher_one_sided(4000, 100_000, 40_000, 900_000) > 0.5
+    assert 0.0005 < stats.binomial_one_sided(10300, 1_000_000, 0.01) < 0.005
+    assert stats.binomial_one_sided(9000, 1_000_000, 0.01) == pytest.approx(1.0)
+    assert stats.fisher_one_sided(5000, 100_000, 40_000, 900_000) < 1e-10
+    assert stats.fisher_one_sided(4000, 100_000, 40_000, 900_000) > 0.5

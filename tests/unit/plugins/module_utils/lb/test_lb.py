@@ -2,58 +2,10 @@ from __future__ import annotations
 
 import pytest
 from zerodown_testkit.support.fake_clock import FakeClock
+from zerodown_testkit.support.fake_lb import FakeProvider
 
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyRuntime
-
-
-class FakeProvider(lb.Provider):
-    kind = "fake"
-
-    def __init__(self, ident, servers, fail_apply=False):
-        super().__init__(ident)
-        self.servers = {k: dict(v) for k, v in servers.items()}
-        self.fail_apply = fail_apply
-        self.applied = []
-        self.sessions = {}
-        self.shutdowns = 0
-
-    def check_name(self, name, what="server"):
-        if not isinstance(name, str) or ";" in name or "\n" in name:
-            raise lb.LBValidationError("invalid %s %r" % (what, name))
-        return name
-
-    def read(self, backend):
-        if backend != "app":
-            raise lb.LBValidationError("no backend %r" % backend)
-        return {k: dict(v, initial_weight=10, sessions=self.sessions.get(k, 0)) for k, v in self.servers.items()}
-
-    def target_weight(self, info, weight):
-        if isinstance(weight, str) and weight.endswith("%"):
-            return info["initial_weight"] * int(weight[:-1]) // 100
-        if not 0 <= int(weight) <= 256:
-            raise lb.LBValidationError("invalid weight %r" % weight)
-        return int(weight)
-
-    def apply(self, backend, changes):
-        self.applied.append(changes)
-        if self.fail_apply and any(c.get("state") != "ready" for c in changes.values()):
-            # half-applies, like an HAProxy batch failing at its last command
-            first = sorted(changes)[0]
-            self.servers[first].update(changes[first])
-            raise lb.LBApplyError("boom")
-        for name, change in changes.items():
-            self.servers[name].update(change)
-
-    def pending(self, backend, servers):
-        return {s: self.sessions.get(s, 0) for s in servers}
-
-    def shutdown(self, backend, servers):
-        killed = sum(self.sessions.get(s, 0) for s in servers)
-        self.shutdowns += 1
-        for s in servers:
-            self.sessions[s] = 0
-        return killed
 
 
 def servers():
@@ -119,6 +71,31 @@ def test_apply_all_rolls_back_earlier_lbs_when_one_fails():
     assert info.value.rolled_back is True
     assert good.servers == servers()
     assert bad.servers["web1"] == {"state": "ready", "weight": 10}
+
+
+def test_forward_policy_undoes_the_changed_lbs_and_stops_at_the_first_failure():
+    good, bad = FakeProvider("lb1", servers()), FakeProvider("lb2", servers(), fail_apply=True)
+    later = FakeProvider("lb3", servers())
+    providers = [good, bad, later]
+    before = lb.read_all(providers, "app")
+    plans = {p.id: lb.plan(p, before[p.id], {"web1": {"state": "drain"}}) for p in providers}
+    with pytest.raises(lb.LBApplyError, match="fake load balancer lb2: boom; every load balancer was put back"):
+        lb.apply_all(providers, "app", plans, before, on_failure=lb.FORWARD)
+    assert good.servers == servers() and bad.servers == servers()
+    assert later.applied == []  # never reached: a forward change stops at the first failure
+
+
+def test_take_out_policy_goes_on_with_the_other_lbs_and_reports_the_failed_one():
+    good, bad = FakeProvider("lb1", servers()), FakeProvider("lb2", servers(), fail_apply=True)
+    later = FakeProvider("lb3", servers())
+    providers = [good, bad, later]
+    before = lb.read_all(providers, "app")
+    plans = {p.id: {"web1": {"state": "drain"}} for p in providers}
+    report = lb.apply_all(providers, "app", plans, before, on_failure=lb.TAKE_OUT)
+    assert report.applied == ["lb1", "lb3"]
+    assert report.failed == {"lb2": "fake load balancer lb2: boom"}
+    # nothing undone: each load balancer that took the canary out keeps it out
+    assert good.servers["web1"]["state"] == "drain" and later.servers["web1"]["state"] == "drain"
 
 
 def test_wait_drained_returns_when_sessions_reach_zero():

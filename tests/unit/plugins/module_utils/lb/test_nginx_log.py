@@ -11,7 +11,8 @@ from dataclasses import astuple
 import pytest
 from zerodown_testkit.support.fake_clock import FakeClock
 
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary, nginx_log
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary, errors, nginx_log
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import counters as lb_counters
 
 WEB1, WEB2, CANARY = "10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.14:8080"
 
@@ -33,7 +34,7 @@ class FakeNginx:
 
     def read(self, backend):
         if backend != "app":
-            raise canary.CanaryInputError("no upstream %r" % backend)
+            raise errors.CanaryInputError("no upstream %r" % backend)
         return {name: {"state": "ready"} for name in self.servers}
 
 
@@ -90,7 +91,7 @@ def test_a_line_is_the_last_attempt_of_one_request():
     ],
 )
 def test_what_a_line_counts(text, expected):
-    assert nginx_log.parse_line(text.rstrip("\n")).counts() == canary.Counts(**expected)
+    assert nginx_log.parse_line(text.rstrip("\n")).counts() == lb_counters.Counts(**expected)
 
 
 @pytest.mark.parametrize(
@@ -171,9 +172,9 @@ def test_snapshot_is_the_file_identity_and_the_end_of_its_last_complete_line(log
 
 def test_snapshot_of_an_empty_log_and_of_unknown_servers(log):
     assert source(log).snapshot("app")["load_balancers"][FakeNginx().id]["offset"] == 0
-    with pytest.raises(canary.CanaryInputError, match=r"no server '10.0.0.99:8080' \(it has: 10.0.0.11:8080"):
+    with pytest.raises(errors.CanaryInputError, match=r"no server '10.0.0.99:8080' \(it has: 10.0.0.11:8080"):
         source(log).snapshot("app", ["10.0.0.99:8080"])
-    with pytest.raises(canary.CanaryInputError, match="invalid nginx upstream server"):
+    with pytest.raises(errors.CanaryInputError, match="invalid nginx upstream server"):
         source(log).snapshot("app", ["web1; down"])
 
 
@@ -198,7 +199,7 @@ def test_servers_that_log_as_the_same_address_are_refused(log):
         str(log),
         resolve=lambda host, port, *rest: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.11", port))],
     )
-    with pytest.raises(canary.CanaryInputError, match="both 10.0.0.11:8080 in the access log"):
+    with pytest.raises(errors.CanaryInputError, match="both 10.0.0.11:8080 in the access log"):
         counters.snapshot("app")
 
 
@@ -225,11 +226,11 @@ def test_check_round_trips_a_snapshot_through_json_and_names_what_is_wrong(log):
         (dict(good, backend="other"), "taken for backend 'other'"),
     ]
     for value, message in cases:
-        with pytest.raises(canary.CanaryInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(errors.CanaryInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
             counters.check(value, "app")
     # and a HAProxy call refuses an nginx snapshot
-    with pytest.raises(canary.CanaryInputError, match="since holds nginx_access_log counters"):
-        canary.check_snapshot(good, "app", [lb_id])
+    with pytest.raises(errors.CanaryInputError, match="since holds nginx_access_log counters"):
+        lb_counters.check_snapshot(good, "app", [lb_id])
 
 
 # -- steps ---------------------------------------------------------------------------------
@@ -317,21 +318,21 @@ def test_a_rotated_or_truncated_log_makes_the_step_unmeasurable(log):
     # logrotate's default: rename, nginx reopens (USR1) a new file
     os.rename(log, str(log) + ".1")
     append(log, OK * 20)
-    with pytest.raises(canary.CounterResetError, match="is another file than at the snapshot.*take a new snapshot"):
+    with pytest.raises(errors.CounterResetError, match="is another file than at the snapshot.*take a new snapshot"):
         counters.step(since, counters.snapshot("app"))
     # copytruncate: the same file, shorter than the offset
     since = counters.snapshot("app")
     with open(log, "w"):
         pass
     append(log, OK)
-    with pytest.raises(canary.CounterResetError, match="is shorter than at the snapshot"):
+    with pytest.raises(errors.CounterResetError, match="is shorter than at the snapshot"):
         counters.step(since, counters.snapshot("app"))
     # copytruncate, then written past the offset again before the step ends: no line ends at the offset
     since = counters.snapshot("app")
     with open(log, "w"):
         pass
     append(log, line(CANARY, response="0.1234") * 3)
-    with pytest.raises(canary.CounterResetError, match="no longer has a line ending at byte %d" % len(OK)):
+    with pytest.raises(errors.CounterResetError, match="no longer has a line ending at byte %d" % len(OK)):
         counters.step(since, counters.snapshot("app"))
 
 
@@ -357,7 +358,7 @@ def test_steps_add_up_however_the_writes_are_cut(tmp_path):
         counters = source(path)
         text = "".join(rng.choice(choices) for _index in range(rng.randint(1, 300)))
         first = last = counters.snapshot("app")
-        total = canary.Counts()
+        total = lb_counters.Counts()
         written = 0
         while written < len(text):
             piece = rng.randint(1, 120)
@@ -365,11 +366,11 @@ def test_steps_add_up_however_the_writes_are_cut(tmp_path):
             written += piece
             if rng.random() < 0.3:
                 now = counters.snapshot("app")
-                total = total.add(canary.group(counters.step(last, now), everyone))
+                total = total.add(lb_counters.group(counters.step(last, now), everyone))
                 last = now
         now = counters.snapshot("app")
-        total = total.add(canary.group(counters.step(last, now), everyone))
-        whole = canary.group(source(path).step(first, now), everyone)
+        total = total.add(lb_counters.group(counters.step(last, now), everyone))
+        whole = lb_counters.group(source(path).step(first, now), everyone)
         assert astuple(total) == pytest.approx(astuple(whole))
         assert total.requests == text.count("\n") and total.http_5xx == text.count(CANARY_500)
         assert total.connection_errors == text.count('"-" "-"')

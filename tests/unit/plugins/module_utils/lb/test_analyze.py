@@ -1,0 +1,48 @@
+"""canary_analysis's engine: a failing canary taken out through lb/core.py's apply path (TAKE_OUT policy)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from zerodown_testkit.support.fake_clock import FakeClock
+from zerodown_testkit.support.fake_lb import FakeProvider
+
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import analyze
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.counters import Counts
+
+
+class StillSource:
+    """Counters that never move: the canary served nothing until it was out."""
+
+    def snapshot(self, backend, servers=None, now=None):
+        return {"backend": backend, "taken_at": 0.0}
+
+    def step(self, since, now):
+        return {}
+
+
+def fleet():
+    return {"web1": {"state": "ready", "weight": 10}, "web2": {"state": "ready", "weight": 10}}
+
+
+def test_take_out_goes_on_past_a_failing_load_balancer_and_waits_through_core():
+    clock = FakeClock()
+    good, bad = FakeProvider("lb1", fleet()), FakeProvider("lb2", fleet(), fail_apply=True)
+    later = FakeProvider("lb3", fleet())
+    answers = iter([{"web2": 1}, {"web2": 1}, {"web2": 0}])  # the canary's last request ends at the third look
+    good.pending = lambda backend, names: next(answers)
+    ctx = SimpleNamespace(providers=[good, bad, later], backend="app", clock=clock, source=StillSource())
+    out = analyze.take_out(ctx, {"backend": "app", "taken_at": 0.0}, ["web2"], ["web1"])
+    assert out["taken_out"] == ["lb1", "lb3"]
+    assert out["not_taken_out"] == {"lb2": "fake load balancer lb2: boom"}
+    assert out["warnings"] == ["the canary was not taken out of lb2: fake load balancer lb2: boom"]
+    assert out["until_out"] == Counts().to_dict()
+    assert good.servers["web2"]["state"] == "drain" and later.servers["web2"]["state"] == "drain"
+    assert next(answers, None) is None and clock.sleeps  # polled by core's wait, on the run's clock
+
+
+def test_take_out_changes_nothing_where_no_baseline_serves():
+    p = FakeProvider("lb1", {"web1": {"state": "drain", "weight": 10}, "web2": {"state": "ready", "weight": 10}})
+    ctx = SimpleNamespace(providers=[p], backend="app", clock=FakeClock(), source=StillSource())
+    assert analyze.take_out(ctx, {"backend": "app", "taken_at": 0.0}, ["web2"], ["web1"]) == {}
+    assert p.applied == []
