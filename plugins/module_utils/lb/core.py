@@ -809,8 +809,9 @@ def wait_healthy(
     """Before a change that moves traffic away from some servers, wait until the servers that take it over pass
     their health checks, so that no moment of the switch leaves nothing serving (a restarted colour is ready on its
     host before HAProxy's checks have seen it come back). A server in maint is set to drain first, so that it is
-    checked. Returns the fresh reads; raises LBValidationError when they are still unhealthy after ``timeout``
-    (nothing was changed but that drain)."""
+    checked (through the one apply path: when a load balancer refuses, the others are put back). Returns the fresh
+    reads; raises LBValidationError when they are still unhealthy after ``timeout`` (nothing was changed but that
+    drain)."""
     waiting = {
         p.id: gaining_and_losing(before[p.id], plans.get(p.id) or {})[0]
         for p in providers
@@ -820,14 +821,16 @@ def wait_healthy(
         return before
     # HAProxy does not check a server in maint: bring such a server to drain first (its checks start, it still
     # takes no new traffic), so that its health can be seen before it takes over
-    for provider in providers:
-        waking = {
+    waking = {
+        pid: {
             n: {"state": "drain"}
-            for n in waiting.get(provider.id, [])
-            if before[provider.id][n]["state"] == "maint" and "operational_state" in before[provider.id][n]
+            for n in names
+            if before[pid][n]["state"] == "maint" and "operational_state" in before[pid][n]
         }
-        if waking:
-            provider.apply(backend, waking)
+        for pid, names in waiting.items()
+    }
+    if any(waking.values()):
+        apply_all(providers, backend, waking, before)
     last: Dict[str, Any] = {"states": before}
 
     def healthy() -> bool:

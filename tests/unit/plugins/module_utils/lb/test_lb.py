@@ -341,6 +341,22 @@ def test_a_switch_to_servers_that_stay_unhealthy_changes_nothing():
     assert provider.applied == []
 
 
+def test_waking_servers_from_maint_goes_through_the_one_apply_path():
+    """A server in maint is set to drain so that its checks run; when one load balancer refuses that change, the
+    others are put back (the forward policy), and nothing is left half-woken."""
+    servers = {"b1": {"state": "ready", "weight": 10}, "g1": {"state": "maint", "weight": 10}}
+    first = HealthChecked("lb1", servers, rise={"g1": 3})
+    second = HealthChecked("lb2", servers, rise={"g1": 3})
+    second.fail_apply = True
+    before = {"lb1": first.read("app"), "lb2": second.read("app")}
+    plans = {pid: {"g1": {"state": "ready"}, "b1": {"state": "drain"}} for pid in before}
+    with pytest.raises(lb.LBApplyError, match="lb2: boom"):
+        lb.wait_healthy([first, second], "app", plans, before, timeout=5, clock=FakeClock())
+    # lb1 was woken, then put back when lb2 refused (this fake lb2 refuses its own undo too, so the message says so)
+    assert first.applied == [{"g1": {"state": "drain"}}, {"g1": {"state": "maint"}}]
+    assert first.servers["g1"]["state"] == "maint"
+
+
 class RestartingProvider(FakeProvider):
     kind = "haproxy"
 
