@@ -147,32 +147,46 @@ def manifest_changes(recorded: Dict[str, str], found: Dict[str, str]) -> str:
     return "; ".join(parts)
 
 
+def _parts(path: str) -> List[str]:
+    """The components of a member's path, empty and ``.`` ones left out."""
+    return [p for p in path.split("/") if p not in ("", ".")]
+
+
+def _member_path(member: tarfile.TarInfo, strip: int) -> Optional[str]:
+    """Where ``member`` goes inside the release (None: stripped away); refuses an escaping name, a device or a fifo."""
+    parts = _parts(member.name.replace("\\", "/"))
+    if member.name.startswith("/") or ".." in parts:
+        raise ReleaseError("artifact member %r escapes the release directory; rebuild the artifact" % member.name)
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        raise ReleaseError("artifact member %r is a device or fifo; rebuild the artifact" % member.name)
+    if len(parts) <= strip:
+        return None
+    return "/".join(parts[strip:])
+
+
+def _check_link(member: tarfile.TarInfo, rel: str, strip: int) -> None:
+    """Refuses a hard link or a symlink (at ``rel`` in the release) that points outside the release."""
+    target = member.linkname
+    if member.islnk():
+        tparts = _parts(target)
+        if target.startswith("/") or ".." in tparts or len(tparts) <= strip:
+            raise ReleaseError("artifact hard link %r -> %r leaves the release" % (member.name, target))
+    elif member.issym():
+        resolved = os.path.normpath(os.path.join(os.path.dirname(rel), target))
+        if target.startswith("/") or resolved.startswith(".."):
+            raise ReleaseError(
+                "artifact symlink %r -> %r points outside the release; use shared paths instead" % (member.name, target)
+            )
+
+
 def _safe_members(tar: tarfile.TarFile, strip: int) -> List[Tuple[tarfile.TarInfo, str]]:
     """Members with their destination path; refuses anything escaping the release directory."""
     out = []
     for member in tar.getmembers():
-        parts = [p for p in member.name.replace("\\", "/").split("/") if p not in ("", ".")]
-        if member.name.startswith("/") or ".." in parts:
-            raise ReleaseError("artifact member %r escapes the release directory; rebuild the artifact" % member.name)
-        if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-            raise ReleaseError("artifact member %r is a device or fifo; rebuild the artifact" % member.name)
-        if len(parts) <= strip:
-            continue
-        rel = "/".join(parts[strip:])
-        if member.issym() or member.islnk():
-            target = member.linkname
-            if member.islnk():
-                tparts = [p for p in target.split("/") if p not in ("", ".")]
-                if target.startswith("/") or ".." in tparts or len(tparts) <= strip:
-                    raise ReleaseError("artifact hard link %r -> %r leaves the release" % (member.name, target))
-            else:
-                resolved = os.path.normpath(os.path.join(os.path.dirname(rel), target))
-                if target.startswith("/") or resolved.startswith(".."):
-                    raise ReleaseError(
-                        "artifact symlink %r -> %r points outside the release; use shared paths instead"
-                        % (member.name, target)
-                    )
-        out.append((member, rel))
+        rel = _member_path(member, strip)
+        if rel is not None:
+            _check_link(member, rel, strip)
+            out.append((member, rel))
     return out
 
 
@@ -342,9 +356,7 @@ class ReleaseTree:
                     for member, rel in _safe_members(tar, strip):
                         member.name = rel
                         if member.islnk():
-                            member.linkname = "/".join(
-                                [p for p in member.linkname.split("/") if p not in ("", ".")][strip:]
-                            )
+                            member.linkname = "/".join(_parts(member.linkname)[strip:])
                         # no setuid/setgid/sticky, nothing group- or world-writable
                         member.mode = member.mode & 0o755
                         member.uid = member.gid = 0
