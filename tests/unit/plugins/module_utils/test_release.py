@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -8,16 +9,19 @@ import tarfile
 
 import pytest
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import (
     MARKER,
     STATE,
     Artifact,
     Layout,
+    Readiness,
     ReleaseEngine,
     ReleaseError,
     ReleaseTree,
     Unit,
     parse_checksum,
+    run,
     validate_release,
 )
 
@@ -570,3 +574,72 @@ def test_an_intact_artifact_without_checksum_is_unpacked(tree, tmp_path):
     art = _damaged(tmp_path, "gz", lambda data: data)
     out = ReleaseEngine(tree, "v1", Artifact(art, strip=1), SHOP).current()
     assert out["current"] == "v1" and open(os.path.join(tree.release_dir("v1"), "VERSION")).read().startswith("VER")
+
+
+# -- the module's run: the release module's options, without AnsibleModule ----------------------------------------
+
+#: What the release module's argument spec gives the engine when only app and release are set.
+PARAMS = dict(
+    app="shop",
+    release="v1",
+    state="current",
+    artifact=None,
+    checksum=None,
+    strip_components=0,
+    base_dir=None,
+    shared_dirs=[],
+    shared_files=[],
+    owner=None,
+    group=None,
+    create_owner=False,
+    service=None,
+    keep=None,
+    src=None,
+    url=None,
+    content=None,
+    artifact_missing="fail",
+    restart=False,
+    unit=None,
+    ready=None,
+)
+
+
+def run_release(tmp_path, sysd, check_mode=False, **params):
+    params = dict(PARAMS, base_dir=str(tmp_path / "opt"), **params)
+    return run(params, check_mode, run_command=sysd, tmpdir=lambda: str(tmp_path))
+
+
+def test_run_installs_from_the_content_the_call_carried_and_reports_a_diff(tmp_path, sysd):
+    art = str(tmp_path / "v1.tar.gz")
+    checksum = make_tar(art, {"VERSION": "v1"})
+    content = base64.b64encode(open(art, "rb").read()).decode()
+    out = run_release(tmp_path, sysd, content=content, checksum=checksum, strip_components=1, service="shop.service")
+    assert out["actions"] == ["transfer", "unpack", "switch", "restart"] and out["current"] == "v1"
+    assert out["diff"] == {"before": {"current": None}, "after": {"current": "v1", "pruned": []}}
+    assert ["start", "shop.service"] in sysd.calls
+
+
+def test_run_refuses_src_and_what_the_engine_refuses_without_a_result(tmp_path, sysd):
+    with pytest.raises(ModuleFailure, match="src is sent by the zerodown.deploy.release action plugin") as err:
+        run_release(tmp_path, sysd, src="shop.tar.gz")
+    with pytest.raises(ModuleFailure, match="content is not base64") as err:
+        run_release(tmp_path, sysd, content="!", checksum="0" * 64)
+    assert err.value.result == {}
+
+
+def test_run_fails_with_the_result_when_the_release_is_not_ready(tmp_path, sysd, monkeypatch):
+    art = str(tmp_path / "v1.tar.gz")
+    checksum = make_tar(art, {"VERSION": "v1"})
+    monkeypatch.setattr(Readiness, "__call__", lambda self, release: {"ready": False, "msg": "HTTP 503"})
+    with pytest.raises(ModuleFailure) as err:
+        run_release(tmp_path, sysd, artifact=art, checksum=checksum, ready={"url": "http://127.0.0.1:9/health"})
+    assert err.value.msg == "current v1 of shop is not ready: HTTP 503"
+    assert err.value.result["current"] == "v1" and err.value.result["ready"]["ready"] is False
+
+
+def test_an_unknown_state_and_a_missing_release_are_refused_before_any_change(tree):
+    with pytest.raises(ValueError, match="state must be one of present, current, rollback, absent, pruned"):
+        ReleaseEngine(tree, "v1").apply("started")
+    with pytest.raises(ValueError, match="state=absent needs release"):
+        ReleaseEngine(tree, None).absent()
+    assert not os.path.exists(tree.root)
