@@ -579,29 +579,11 @@ def test_an_intact_artifact_without_checksum_is_unpacked(tree, tmp_path):
 # -- the module's run: the release module's options, without AnsibleModule ----------------------------------------
 
 #: What the release module's argument spec gives the engine when only app and release are set.
-PARAMS = dict(
-    app="shop",
-    release="v1",
-    state="current",
-    artifact=None,
-    checksum=None,
-    strip_components=0,
-    base_dir=None,
-    shared_dirs=[],
-    shared_files=[],
-    owner=None,
-    group=None,
-    create_owner=False,
-    service=None,
-    keep=None,
-    src=None,
-    url=None,
-    content=None,
-    artifact_missing="fail",
-    restart=False,
-    unit=None,
-    ready=None,
+PARAMS = dict.fromkeys(
+    ("artifact", "checksum", "base_dir", "owner", "group", "service", "keep", "src", "url", "content", "unit", "ready")
 )
+PARAMS.update(app="shop", release="v1", state="current", strip_components=0, shared_dirs=[], shared_files=[])
+PARAMS.update(create_owner=False, artifact_missing="fail", restart=False)
 
 
 def run_release(tmp_path, sysd, check_mode=False, **params):
