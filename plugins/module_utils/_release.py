@@ -13,7 +13,10 @@
 Everything a host does during a deploy happens in one module call built on
 ``ReleaseTree``: verify the artifact, unpack it (reusing a complete earlier
 unpack), link shared paths, swap ``current`` with the service stopped and
-start it again, prune. A release directory is complete when it carries the
+start it again, prune. ``ReleaseEngine`` runs one operation per state of the
+release module (present, current, rollback, absent, pruned) over small
+option groups (``Artifact``, ``Unit``, ``Layout``, ``Readiness``); ``run`` is
+the module's body (docs/architecture.md, "Where logic lives"). A release directory is complete when it carries the
 marker written just before it is renamed into place; a crash mid-unpack
 leaves only a ``.partial`` directory that the next run removes.
 
