@@ -46,13 +46,15 @@ def run_module(
     *,
     secrets: Optional[Callable[[Mapping[str, Any]], Iterable[str]]] = None,
     diff: bool = False,
+    from_module: Optional[Callable[[AnsibleModule], Mapping[str, Any]]] = None,
     **module_kwargs: Any,
 ) -> None:
     """Build the module from ``argument_spec`` (and AnsibleModule's other keyword arguments), check its input, and
     exit with ``run(params, check_mode)`` (``run(params, check_mode, diff=...)`` when ``diff`` is true).
 
-    ``secrets`` returns the credentials the generic search cannot find (a DSN's password). Check mode is supported
-    unless ``supports_check_mode=False`` is given."""
+    ``secrets`` returns the credentials the generic search cannot find (a DSN's password). ``from_module`` gives
+    the engine what only the module has (its ``run_command``, its temporary directory) as more keyword arguments
+    of ``run``. Check mode is supported unless ``supports_check_mode=False`` is given."""
     module_kwargs.setdefault("supports_check_mode", True)
     module = AnsibleModule(argument_spec=argument_spec, **module_kwargs)
     problem = validate.input_problem(module.params, module.argument_spec, _load_params())
@@ -62,7 +64,9 @@ def run_module(
     try:
         if secrets is not None:
             module.no_log_values.update(s for s in secrets(module.params) if s)
-        extra = {"diff": module._diff} if diff else {}
+        extra = dict(from_module(module)) if from_module is not None else {}
+        if diff:
+            extra["diff"] = module._diff
         result = run(module.params, module.check_mode, **extra)
     except ModuleFailure as exc:
         module.fail_json(msg=exc.msg, **_warned(module, exc.result))

@@ -13,7 +13,10 @@
 Everything a host does during a deploy happens in one module call built on
 ``ReleaseTree``: verify the artifact, unpack it (reusing a complete earlier
 unpack), link shared paths, swap ``current`` with the service stopped and
-start it again, prune. A release directory is complete when it carries the
+start it again, prune. ``ReleaseEngine`` runs one operation per state of the
+release module (present, current, rollback, absent, pruned) over small
+option groups (``Artifact``, ``Unit``, ``Layout``, ``Readiness``); ``run`` is
+the module's body (docs/architecture.md, "Where logic lives"). A release directory is complete when it carries the
 marker written just before it is renamed into place; a crash mid-unpack
 leaves only a ``.partial`` directory that the next run removes.
 
@@ -31,6 +34,9 @@ back to one, since it ran before.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import errno
 import hashlib
 import json
 import os
@@ -40,7 +46,8 @@ import stat
 import tarfile
 import time
 import zlib
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _account, _unit
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
@@ -54,6 +61,9 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
     load_state_file,
     validate_app,
 )
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
+from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, scrub, secrets_in, url_secrets
+from ansible_collections.zerodown.deploy.plugins.module_utils.probe import readiness as http
 
 MARKER = ".zerodown-release.json"
 STATE = ".zerodown-release.json"
@@ -147,32 +157,46 @@ def manifest_changes(recorded: Dict[str, str], found: Dict[str, str]) -> str:
     return "; ".join(parts)
 
 
+def _parts(path: str) -> List[str]:
+    """The components of a member's path, empty and ``.`` ones left out."""
+    return [p for p in path.split("/") if p not in ("", ".")]
+
+
+def _member_path(member: tarfile.TarInfo, strip: int) -> Optional[str]:
+    """Where ``member`` goes inside the release (None: stripped away); refuses an escaping name, a device or a fifo."""
+    parts = _parts(member.name.replace("\\", "/"))
+    if member.name.startswith("/") or ".." in parts:
+        raise ReleaseError("artifact member %r escapes the release directory; rebuild the artifact" % member.name)
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        raise ReleaseError("artifact member %r is a device or fifo; rebuild the artifact" % member.name)
+    if len(parts) <= strip:
+        return None
+    return "/".join(parts[strip:])
+
+
+def _check_link(member: tarfile.TarInfo, rel: str, strip: int) -> None:
+    """Refuses a hard link or a symlink (at ``rel`` in the release) that points outside the release."""
+    target = member.linkname
+    if member.islnk():
+        tparts = _parts(target)
+        if target.startswith("/") or ".." in tparts or len(tparts) <= strip:
+            raise ReleaseError("artifact hard link %r -> %r leaves the release" % (member.name, target))
+    elif member.issym():
+        resolved = os.path.normpath(os.path.join(os.path.dirname(rel), target))
+        if target.startswith("/") or resolved.startswith(".."):
+            raise ReleaseError(
+                "artifact symlink %r -> %r points outside the release; use shared paths instead" % (member.name, target)
+            )
+
+
 def _safe_members(tar: tarfile.TarFile, strip: int) -> List[Tuple[tarfile.TarInfo, str]]:
     """Members with their destination path; refuses anything escaping the release directory."""
     out = []
     for member in tar.getmembers():
-        parts = [p for p in member.name.replace("\\", "/").split("/") if p not in ("", ".")]
-        if member.name.startswith("/") or ".." in parts:
-            raise ReleaseError("artifact member %r escapes the release directory; rebuild the artifact" % member.name)
-        if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-            raise ReleaseError("artifact member %r is a device or fifo; rebuild the artifact" % member.name)
-        if len(parts) <= strip:
-            continue
-        rel = "/".join(parts[strip:])
-        if member.issym() or member.islnk():
-            target = member.linkname
-            if member.islnk():
-                tparts = [p for p in target.split("/") if p not in ("", ".")]
-                if target.startswith("/") or ".." in tparts or len(tparts) <= strip:
-                    raise ReleaseError("artifact hard link %r -> %r leaves the release" % (member.name, target))
-            else:
-                resolved = os.path.normpath(os.path.join(os.path.dirname(rel), target))
-                if target.startswith("/") or resolved.startswith(".."):
-                    raise ReleaseError(
-                        "artifact symlink %r -> %r points outside the release; use shared paths instead"
-                        % (member.name, target)
-                    )
-        out.append((member, rel))
+        rel = _member_path(member, strip)
+        if rel is not None:
+            _check_link(member, rel, strip)
+            out.append((member, rel))
     return out
 
 
@@ -342,9 +366,7 @@ class ReleaseTree:
                     for member, rel in _safe_members(tar, strip):
                         member.name = rel
                         if member.islnk():
-                            member.linkname = "/".join(
-                                [p for p in member.linkname.split("/") if p not in ("", ".")][strip:]
-                            )
+                            member.linkname = "/".join(_parts(member.linkname)[strip:])
                         # no setuid/setgid/sticky, nothing group- or world-writable
                         member.mode = member.mode & 0o755
                         member.uid = member.gid = 0
@@ -566,228 +588,533 @@ def _validate_rel_paths(kind: str, paths: Sequence[str]) -> None:
         validate.relative_path(rel, kind)
 
 
-def apply_release(
-    tree: ReleaseTree,
-    state: str,
-    release: Optional[str],
-    artifact: Optional[str] = None,
-    checksum: Optional[str] = None,
-    strip: int = 0,
-    owner: Optional[Tuple[Optional[str], Optional[str]]] = None,
-    shared_dirs: Sequence[str] = (),
-    shared_files: Sequence[str] = (),
-    service: Optional[str] = None,
-    keep: Optional[int] = None,
-    check: bool = False,
-    unit: Optional[Dict[str, Any]] = None,
-    unit_dir: str = _unit.UNIT_DIR,
-    artifact_missing: str = "fail",
-    download: Optional[Callable[[], str]] = None,
-    fetch_action: str = "download",
-    ready: Optional[Callable[[Optional[str]], Dict[str, Any]]] = None,
-    restart: bool = False,
-    create_owner: bool = False,
-    accounts: Optional[_account.Accounts] = None,
-) -> Dict[str, Any]:
-    """Plan, then (unless ``check``) do, one host's part of a deploy. Validates everything first.
+# -- the release engine: one host's part of a deploy, one operation per state ------------------------------------
 
-    ``owner`` is (user, group), names, either None: the account the app runs as. Staging makes shared/ and the
-    shared paths its own and leaves the release root-owned; with ``create_owner`` a missing user or group is
-    created first (a system account, see _account).
 
-    ``unit`` (the release module's option) is rendered and written before the switch, systemd reloaded and the unit
-    enabled only when its text changed. When the release is not unpacked yet and ``artifact`` is not there (or has
-    another sha256): ``download()`` fetches it and returns its path (listed in ``actions`` as ``fetch_action``);
-    without it, ``artifact_missing="skip"`` returns at once with ``artifact_needed`` (nothing changed), so the caller
-    can send it; otherwise it is an error.
-    ``ready(release now current)`` runs after the service (re)started; its outcome is ``result["ready"]``. ``restart`` restarts the
-    service even when ``current`` does not move (the unit changed when the release was staged).
+@dataclass(frozen=True)
+class Artifact:
+    """Where a release comes from when the host has to unpack it.
+
+    ``path`` is the artifact on this host, ``checksum`` its sha256 (hex, see ``parse_checksum``) and ``strip`` the
+    path components stripped from its members. When the release is not unpacked yet and ``path`` is not there (or
+    has another sha256), ``fetch()`` gets it and returns its path (listed in ``actions`` as ``fetch_action``);
+    without it, ``missing="skip"`` returns at once with ``artifact_needed`` (nothing changed), so the caller can
+    send it; otherwise it is an error.
     """
-    if release is not None:
-        validate_release(release)
-    if artifact_missing not in ("fail", "skip"):
-        raise ValueError("artifact_missing must be fail or skip, got %r" % (artifact_missing,))
-    unit_text = None
-    if unit is not None:
-        if not service:
-            raise ValueError("unit needs service, the name of the systemd unit to write (e.g. shop.service)")
-        unit_text = _unit.render_unit(tree.app, tree.current_link, unit, writable=[tree.shared_dir])
-    if service:
-        _unit.validate_service(service)
-    _validate_rel_paths("shared_dirs", shared_dirs)
-    _validate_rel_paths("shared_files", shared_files)
-    user, group = owner or (None, None)
-    _account.validate_account(user, group)
-    validate.numbers({"keep": keep, "strip_components": strip}, NUMBERS)
 
-    live = tree.live()
-    recorded = tree.state()
-    before_live = recorded.get("previous") if recorded.get("live") == live else None
-    actions: List[str] = []
-    result: Dict[str, Any] = {
-        "previous": live,
-        "current": live,
-        "release": release,
-        "pruned": [],
-        "restarted": False,
-        "actions": actions,
-    }
+    path: Optional[str] = None
+    checksum: Optional[str] = None
+    strip: int = 0
+    missing: str = "fail"
+    fetch: Optional[Callable[[], str]] = None
+    fetch_action: str = "download"
 
-    needs_unpack = False
-    if state in ("present", "current") and release is not None:
-        verdict = tree.verify(release, checksum)
-        needs_unpack = _needs_unpack(tree, release, verdict, live)
+
+@dataclass(frozen=True)
+class Unit:
+    """The service: ``service`` is the systemd unit's name. ``options`` (the release module's ``unit`` option) is
+    rendered and written to ``unit_dir`` before the switch, systemd reloaded and the unit enabled only when its
+    text changed. ``restart`` restarts the service even when ``current`` does not move (the unit changed when the
+    release was staged)."""
+
+    service: Optional[str] = None
+    options: Optional[Dict[str, Any]] = None
+    unit_dir: str = _unit.UNIT_DIR
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The account the app runs as (``user``, ``group``: names, either None) and its shared paths. Staging makes
+    shared/ and the shared paths its own and leaves the release root-owned; with ``create_owner`` a missing user or
+    group is created first (a system account, see _account)."""
+
+    user: Optional[str] = None
+    group: Optional[str] = None
+    create_owner: bool = False
+    shared_dirs: Sequence[str] = ()
+    shared_files: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The ``ready`` option: the HTTP probe the host runs on itself once the service (re)started, called with the
+    release now current. ``version_header`` names the header that must carry that release; ``watch`` makes the
+    UnitWatch that ends the wait as soon as the service is known to be broken."""
+
+    options: Dict[str, Any]
+    version_header: Optional[str] = None
+    watch: Optional[Callable[[], Any]] = None
+
+    @classmethod
+    def from_params(cls, params: Optional[Dict[str, Any]], watch: Optional[Callable[[], Any]] = None):
+        """None without the option; every option checked here, before anything changes."""
+        if params is None:
+            return None
+        options = dict(params)
+        version_header = options.pop("version_header", None)
+        try:
+            http.build_readiness_specs(options)
+        except http.HttpOptionError as exc:
+            raise ValueError("ready.%s" % exc) from None
+        return cls(options, version_header, watch)
+
+    def __call__(self, release: Optional[str]) -> Dict[str, Any]:
+        wanted = dict(self.options)
+        if self.version_header:
+            wanted["expect_header"] = dict(wanted.get("expect_header") or {}, **{self.version_header: release})
+        specs, timeout, interval, successes = http.build_readiness_specs(wanted)
+        broken = self.watch() if self.watch is not None else None
+        return http.wait_ready(http.HttpChecker(), specs, timeout, interval, successes, broken=broken)
+
+
+def _timed(timings: Dict[str, float], name: str, step: Callable[[], None]) -> None:
+    started = time.monotonic()
+    step()
+    timings[name] = round(time.monotonic() - started, 3)
+
+
+class ReleaseEngine:
+    """One host's part of a deploy: plan, then (unless ``check``) do. Everything is validated when the engine is
+    made, before anything is read or changed; ``apply(state)`` runs the operation of that state, one method each
+    (``present``, ``current``, ``rollback``, ``absent``, ``pruned``), and returns the module's result.
+
+    ``keep`` prunes the releases beyond that many after any operation (never the live release, never the one
+    before it). ``ready(release now current)`` runs after ``current`` and ``rollback``; its outcome is
+    ``result["ready"]``. ``accounts`` stands in for _account.Accounts (tests).
+    """
+
+    def __init__(
+        self,
+        tree: ReleaseTree,
+        release: Optional[str],
+        artifact: Artifact = Artifact(),
+        unit: Unit = Unit(),
+        layout: Layout = Layout(),
+        ready: Optional[Callable[[Optional[str]], Dict[str, Any]]] = None,
+        keep: Optional[int] = None,
+        check: bool = False,
+        accounts: Optional[_account.Accounts] = None,
+    ) -> None:
+        if release is not None:
+            validate_release(release)
+        if artifact.missing not in ("fail", "skip"):
+            raise ValueError("artifact_missing must be fail or skip, got %r" % (artifact.missing,))
+        self.unit_text = None
+        if unit.options is not None:
+            if not unit.service:
+                raise ValueError("unit needs service, the name of the systemd unit to write (e.g. shop.service)")
+            self.unit_text = _unit.render_unit(tree.app, tree.current_link, unit.options, writable=[tree.shared_dir])
+        if unit.service:
+            _unit.validate_service(unit.service)
+        _validate_rel_paths("shared_dirs", layout.shared_dirs)
+        _validate_rel_paths("shared_files", layout.shared_files)
+        _account.validate_account(layout.user, layout.group)
+        validate.numbers({"keep": keep, "strip_components": artifact.strip}, NUMBERS)
+        self.tree, self.release, self.artifact, self.unit, self.layout = tree, release, artifact, unit, layout
+        self.ready, self.keep, self.check, self.accounts = ready, keep, check, accounts
+        self.artifact_path = artifact.path  # a fetch replaces it
+        self.needs_unpack = self.have = False
+        self.live: Optional[str] = None
+        self.before_live: Optional[str] = None
+        self.actions: List[str] = []
+        self.result: Dict[str, Any] = {}
+
+    def apply(self, state: str) -> Dict[str, Any]:
+        operations = {
+            "present": self.present,
+            "current": self.current,
+            "rollback": self.rollback,
+            "absent": self.absent,
+            "pruned": self.pruned,
+        }
+        if state not in operations:
+            raise ValueError("state must be one of %s, got %r" % (", ".join(operations), state))
+        return operations[state]()
+
+    # -- the operations --
+
+    def present(self) -> Dict[str, Any]:
+        """Stage the release (unpack it unless a verified copy is there, write the unit); ``current`` stays."""
+        self._begin("present")
+        if not self._stage():
+            return self.result
+        self._write_unit()
+        self._prune()
+        return self._done()
+
+    def current(self) -> Dict[str, Any]:
+        """Stage the release, then make it current: the service stopped, ``current`` swapped, the service started
+        (or only restarted, or started, when ``current`` is already the release)."""
+        self._begin("current")
+        if not self._stage():
+            return self.result
+        self._write_unit()
+        self._go_live(self.release or "")
+        self._prune()
+        return self._ready()
+
+    def rollback(self) -> Dict[str, Any]:
+        """Return to the release given, or to the one live before the last switch."""
+        self._begin("rollback")
+        target = self._rollback_target()
+        self._write_unit()
+        self._go_live(target)
+        self._prune()
+        return self._ready()
+
+    def absent(self) -> Dict[str, Any]:
+        """Remove the release; when it is live, the service stops and ``current`` goes away with it."""
+        self._begin("absent")
+        self._write_unit()
+        self._take_down()
+        self._prune()
+        return self._done()
+
+    def pruned(self) -> Dict[str, Any]:
+        """Only prune (and write the unit, when given)."""
+        self._begin("pruned")
+        self._write_unit()
+        self._prune()
+        return self._done()
+
+    # -- the steps --
+
+    def _begin(self, state: str) -> None:
+        """Read which release is live and which ran before it; the release is required except to roll back or
+        prune."""
+        self.live = self.tree.live()
+        recorded = self.tree.state()
+        self.before_live = recorded.get("previous") if recorded.get("live") == self.live else None
+        self.actions = []
+        self.result = {
+            "previous": self.live,
+            "current": self.live,
+            "release": self.release,
+            "pruned": [],
+            "restarted": False,
+            "actions": self.actions,
+        }
+        if self.release is None and state in ("present", "current", "absent"):
+            raise ValueError("state=%s needs release" % state)
+
+    def _stage(self) -> bool:
+        """The release unpacked (unless a verified copy is there) and shared/ owned by the app's account. False when
+        the artifact is needed first (``artifact.missing="skip"``): nothing changed."""
+        self._plan_unpack()
+        if self.needs_unpack and not self._fetch():
+            self.result.update(changed=False, artifact_needed=True, releases=self.tree.releases(), needs_switch=True)
+            return False
+        restage = self.needs_unpack and self.tree.is_complete(self.release or "")
+        if self.needs_unpack:
+            self._refuse_what_cannot_be_staged(restage)  # every refusal before the first change (the account's too)
+        ids = self._own_shared()
+        if self.needs_unpack:
+            self.actions.append("restage" if restage else "unpack")
+            if not self.check:
+                a, layout = self.artifact, self.layout
+                unpacked = self.tree.unpack(
+                    self.release or "",
+                    self.artifact_path or "",
+                    a.checksum,
+                    a.strip,
+                    ids,
+                    layout.shared_dirs,
+                    layout.shared_files,
+                )
+                self.result["sha256"] = unpacked["sha256"]
+        return True
+
+    def _plan_unpack(self) -> None:
+        release = self.release or ""
+        verdict = self.tree.verify(release, self.artifact.checksum)
+        self.needs_unpack = _needs_unpack(self.tree, release, verdict, self.live)
         if verdict["state"] == "verified":
-            result["sha256"] = verdict["sha256"]
-        elif not needs_unpack:
-            result["verified"] = False  # a live release another tool installed, adopted as it is
+            self.result["sha256"] = verdict["sha256"]
+        elif not self.needs_unpack:
+            self.result["verified"] = False  # a live release another tool installed, adopted as it is
         elif verdict["state"] == "unverified":
-            result["restage_reason"] = verdict["reason"]
+            self.result["restage_reason"] = verdict["reason"]
 
-    if needs_unpack:
-        have = bool(artifact) and os.path.isfile(artifact or "") and (not checksum or sha256_file(artifact) == checksum)
-        if not have and download is not None:
-            actions.append(fetch_action)
-            if not check:
-                artifact = download()
-                have = True
-        if not have and artifact_missing == "skip":
-            result.update(changed=False, artifact_needed=True, releases=tree.releases(), needs_switch=True)
-            return result
+    def _fetch(self) -> bool:
+        """Whether the artifact is (or, in check mode, would be) on this host; fetches it when it is not."""
+        a, path = self.artifact, self.artifact_path
+        self.have = bool(path) and os.path.isfile(path or "") and (not a.checksum or sha256_file(path) == a.checksum)
+        if not self.have and a.fetch is not None:
+            self.actions.append(a.fetch_action)
+            if not self.check:
+                self.artifact_path = a.fetch()
+                self.have = True
+        return self.have or a.missing != "skip"
 
-    target = release
-    if state == "rollback":
-        target = release or before_live
+    def _refuse_what_cannot_be_staged(self, restage: bool) -> None:
+        if self.layout.shared_files:
+            self.tree.check_shared_files(self.layout.shared_files)
+        path = self.artifact_path
+        if restage and (not path or not os.path.isfile(path)):
+            raise ReleaseError(
+                "release %r on this host cannot be trusted: %s; nothing was changed. Give its artifact (src, "
+                "artifact or url, with checksum) to unpack it again, or remove %s"
+                % (self.release, self.result["restage_reason"], self.tree.release_dir(self.release or ""))
+            )
+        if not self.have and not (self.check and self.artifact.fetch is not None):  # check mode only plans a fetch
+            check_artifact(path, self.artifact.checksum)
+
+    def _own_shared(self) -> Optional[Tuple[int, int]]:
+        """The app's account (created when asked) and its ids; shared/ and the shared paths made its own."""
+        layout = self.layout
+        if layout.user is None and layout.group is None:
+            return None
+        accounts = self.accounts or _account.Accounts(self.tree.runner)
+        created, ids = accounts.ensure(
+            layout.user, layout.group, layout.create_owner, self.check, comment="%s (zerodown.deploy)" % self.tree.app
+        )
+        self.actions.extend(created)
+        not_owned = self.tree.shared_not_owned(ids, layout.shared_dirs, layout.shared_files)
+        if not_owned:
+            self.actions.append("own shared")
+            if not self.check:
+                for path in not_owned:
+                    os.lchown(path, *(ids or (-1, -1)))
+        return ids
+
+    def _rollback_target(self) -> str:
+        target = self.release or self.before_live
         if target is None:
             raise ReleaseError(
                 "nothing to roll back to on this host: no previous release is recorded; give the "
                 "release to return to, or use state=absent to remove a first release"
             )
-        if not tree.is_complete(target):
+        if not self.tree.is_complete(target):
             raise ReleaseError(
-                "cannot roll back to %r: it is not installed under %s (pruned?)" % (target, tree.releases_dir)
+                "cannot roll back to %r: it is not installed under %s (pruned?)" % (target, self.tree.releases_dir)
             )
-        verdict = tree.verify(target)
-        if verdict["state"] != "verified" and (verdict["marker"] or target == live):
+        verdict = self.tree.verify(target)
+        if verdict["state"] != "verified" and (verdict["marker"] or target == self.live):
             raise ReleaseError(
                 "cannot roll back to %r: %s; nothing was changed. Deploy that release again (state=current with "
                 "its artifact and checksum) to unpack it afresh" % (target, verdict["reason"])
             )
         if verdict["state"] != "verified":
-            result["verified"] = False  # installed by another tool and run before: adopted as it is
-    ids: Optional[Tuple[int, int]] = None
-    if state in ("present", "current"):
-        if release is None:
-            raise ValueError("state=%s needs release" % state)
-        restage = needs_unpack and tree.is_complete(release)
-        if needs_unpack:
-            # every refusal before the first change (the account below included)
-            if shared_files:
-                tree.check_shared_files(shared_files)
-            if restage and (not artifact or not os.path.isfile(artifact)):
-                raise ReleaseError(
-                    "release %r on this host cannot be trusted: %s; nothing was changed. Give its artifact (src, "
-                    "artifact or url, with checksum) to unpack it again, or remove %s"
-                    % (release, result["restage_reason"], tree.release_dir(release))
-                )
-            if not have and not (check and download is not None):  # in check mode a download is only planned
-                check_artifact(artifact, checksum)
-        if user is not None or group is not None:
-            accounts = accounts or _account.Accounts(tree.runner)
-            created, ids = accounts.ensure(user, group, create_owner, check, comment="%s (zerodown.deploy)" % tree.app)
-            actions.extend(created)
-            not_owned = tree.shared_not_owned(ids, shared_dirs, shared_files)
-            if not_owned:
-                actions.append("own shared")
-                if not check:
-                    for path in not_owned:
-                        os.lchown(path, *(ids or (-1, -1)))
-        if needs_unpack:
-            actions.append("restage" if restage else "unpack")
-            if not check:
-                result["sha256"] = tree.unpack(
-                    release, artifact or "", checksum, strip, ids, shared_dirs, shared_files
-                )["sha256"]
+            self.result["verified"] = False  # installed by another tool and run before: adopted as it is
+        return target
 
-    unit_changed = False
-    if unit_text is not None:
-        unit_path = os.path.join(unit_dir, service or "")
-        unit_changed = _unit.read_unit(unit_path) != unit_text
-        if unit_changed:
-            actions.append("unit")
-            if not check:
-                _unit.write_unit(unit_path, unit_text)
-                tree.systemctl("daemon-reload")
-                tree.systemctl("enable", "--quiet", service or "")
-    result["unit_changed"] = unit_changed
-    result["needs_switch"] = release is not None and (live != release or unit_changed)
+    def _write_unit(self) -> None:
+        """The unit written when its text changed; whether the release still needs a switch."""
+        unit_changed = False
+        if self.unit_text is not None:
+            service = self.unit.service or ""
+            unit_path = os.path.join(self.unit.unit_dir, service)
+            unit_changed = _unit.read_unit(unit_path) != self.unit_text
+            if unit_changed:
+                self.actions.append("unit")
+                if not self.check:
+                    _unit.write_unit(unit_path, self.unit_text)
+                    self.tree.systemctl("daemon-reload")
+                    self.tree.systemctl("enable", "--quiet", service)
+        self.result["unit_changed"] = unit_changed
+        self.result["needs_switch"] = self.release is not None and (self.live != self.release or unit_changed)
 
-    if state in ("current", "rollback"):
-        if live != target:
-            actions.append("switch")
-            if service:
-                actions.append("restart")
-            if not check:
-                timings = result.setdefault("seconds", {})
-                started = time.monotonic()
+    def _go_live(self, target: str) -> None:
+        """``target`` current and its service running: switched to, or (re)started when it is current already."""
+        service = self.unit.service
+        if self.live != target:
+            self._switch(target)
+        elif service and (self.unit.restart or self.result["unit_changed"]):
+            # Same release, new unit text: the running process still has the old settings.
+            self._start("restart", restart=True)
+        elif service and not self.tree.is_active(service):
+            self._start("start")
+
+    def _start(self, action: str, restart: bool = False) -> None:
+        self.actions.append(action)
+        if not self.check:
+            self.tree.start(self.unit.service or "", restart=restart)
+            self.result["restarted"] = True
+
+    def _switch(self, target: str) -> None:
+        """The service stopped, ``current`` swapped to ``target`` and recorded, the service started; timed."""
+        service, tree = self.unit.service, self.tree
+        self.actions.append("switch")
+        if service:
+            self.actions.append("restart")
+        if not self.check:
+            live = self.live
+
+            def stop() -> None:
                 if service:
                     tree.systemctl("stop", service)
-                timings["stop"] = round(time.monotonic() - started, 3)
-                started = time.monotonic()
+
+            def swap() -> None:
                 tree.switch(target)
                 tree.record(target, live)
-                timings["switch"] = round(time.monotonic() - started, 3)
-                if service:
-                    started = time.monotonic()
-                    tree.start(service)
-                    timings["start"] = round(time.monotonic() - started, 3)
-                    result["restarted"] = True
-            before_live = live
-            result["current"] = target
-        elif service and (restart or unit_changed):
-            # Same release, new unit text: the running process still has the old settings.
-            actions.append("restart")
-            if not check:
-                tree.start(service, restart=True)
-                result["restarted"] = True
-        elif service and not tree.is_active(service):
-            actions.append("start")
-            if not check:
-                tree.start(service)
-                result["restarted"] = True
 
-    if state == "absent":
-        if release is None:
-            raise ValueError("state=absent needs release")
-        if live == release:
-            actions.append("unlink current")
+            timings = self.result.setdefault("seconds", {})
+            _timed(timings, "stop", stop)
+            _timed(timings, "switch", swap)
             if service:
-                actions.append("stop")
-            if not check:
+                _timed(timings, "start", lambda: tree.start(service))
+                self.result["restarted"] = True
+        self.before_live = self.live
+        self.result["current"] = target
+
+    def _take_down(self) -> None:
+        """The release removed; when it is live, its service stopped and ``current`` unlinked first."""
+        release, service, tree = self.release or "", self.unit.service, self.tree
+        if self.live == release:
+            self.actions.append("unlink current")
+            if service:
+                self.actions.append("stop")
+            if not self.check:
                 if service:
                     tree.systemctl("stop", service)
                 tree.unlink_current()
                 tree.record(None, None)
-            result["current"] = None
-            before_live = None
+            self.result["current"] = None
+            self.before_live = None
         if os.path.isdir(tree.release_dir(release)):
-            actions.append("remove")
-            if not check:
+            self.actions.append("remove")
+            if not self.check:
                 tree.remove(release)
 
-    if keep is not None:
+    def _prune(self) -> None:
+        if self.keep is None:
+            return
         # never the live release, never the one before it (the instant rollback target)
-        prune = tree.plan_prune(keep, result["current"], before_live)
+        prune = self.tree.plan_prune(self.keep, self.result["current"], self.before_live)
         if prune:
-            actions.append("prune")
-            result["pruned"] = prune
-            if not check:
+            self.actions.append("prune")
+            self.result["pruned"] = prune
+            if not self.check:
                 for name in prune:
-                    tree.remove(name)
+                    self.tree.remove(name)
 
-    if ready is not None and state in ("current", "rollback") and not check:
-        result["ready"] = ready(result["current"])
+    def _ready(self) -> Dict[str, Any]:
+        if self.ready is not None and not self.check:
+            self.result["ready"] = self.ready(self.result["current"])
+        return self._done()
 
-    result["changed"] = bool(actions)
-    result["releases"] = tree.releases()
+    def _done(self) -> Dict[str, Any]:
+        self.result["changed"] = bool(self.actions)
+        self.result["releases"] = self.tree.releases()
+        return self.result
+
+
+# -- the release module ---------------------------------------------------------------------------------------------
+
+
+def _fetched_path(tmpdir: Callable[[], str]) -> str:
+    """Where a fetched artifact (downloaded, or carried by the call) is written: the module's private tmpdir."""
+    return os.path.join(tmpdir(), "artifact")
+
+
+def _downloader(tmpdir: Callable[[], str], url: Optional[str]) -> Optional[Callable[[], str]]:
+    if url is None:
+        return None
+    http.validate_url(url, "url")  # http(s), a host, a port that parses: "http://[::1/" is an error, not a traceback
+
+    def download() -> str:
+        # imported here: ansible.module_utils.urls (and the TLS stack under it) costs every other call of this module
+        # tens of milliseconds per start, more on a loaded host, and only a download needs it
+        from ansible.module_utils.urls import open_url
+
+        dest = _fetched_path(tmpdir)
+        try:
+            response = open_url(url, validate_certs=True, timeout=60)
+            with open(dest, "wb") as handle:
+                shutil.copyfileobj(response, handle)
+        except Exception as exc:  # noqa: BLE001 - urllib, socket and TLS errors alike become one message
+            raise ReleaseError("could not download %s: %s" % (redact(url), redact(exc, url_secrets(url)))) from exc
+        return dest
+
+    return download
+
+
+def _inline_artifact(tmpdir: Callable[[], str], content: Optional[str]) -> Optional[Callable[[], str]]:
+    """The ``content`` option as a fetch: the artifact the call carried, written where a download goes."""
+    if content is None:
+        return None
+    try:
+        data = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            "content is not base64: give the artifact base64-encoded, or use src, artifact or url"
+        ) from None
+
+    def write() -> str:
+        dest = _fetched_path(tmpdir)
+        with open(dest, "wb") as handle:
+            handle.write(data)
+        return dest
+
+    return write
+
+
+def _os_error_message(p: Mapping[str, Any], exc: OSError) -> str:
+    """What a failed file operation means for the user: a full disk is not a permissions problem."""
+    where = os.path.join(p["base_dir"], p["app"])
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            "release %s of %s: %s: the filesystem of %s is full; nothing was switched and the partial release was "
+            "removed: free space there (or keep fewer releases, zerodown_keep_releases) and deploy again"
+            % (p["release"], p["app"], exc.strerror, where)
+        )
+    return "release %s of %s: %s; check permissions under %s (become: true)" % (p["release"], p["app"], exc, where)
+
+
+def engine_from_params(
+    p: Mapping[str, Any], check_mode: bool, run_command: Runner, tmpdir: Callable[[], str]
+) -> ReleaseEngine:
+    """The release module's options as an engine, each option group built once (and checked) in the order the
+    options are read."""
+    checksum = parse_checksum(p["checksum"])
+    tree = ReleaseTree(p["base_dir"], p["app"], runner=run_command)
+    artifact = Artifact(
+        p["artifact"],
+        checksum,
+        p["strip_components"],
+        p["artifact_missing"],
+        fetch=_inline_artifact(tmpdir, p["content"]) or _downloader(tmpdir, p["url"]),
+        fetch_action="transfer" if p["content"] is not None else "download",
+    )
+    watch = (lambda: _unit.UnitWatch(run_command, p["service"])) if p["service"] else None
+    return ReleaseEngine(
+        tree,
+        p["release"],
+        artifact=artifact,
+        unit=Unit(p["service"], p["unit"], restart=p["restart"]),
+        layout=Layout(p["owner"] or None, p["group"] or None, p["create_owner"], p["shared_dirs"], p["shared_files"]),
+        ready=Readiness.from_params(p["ready"], watch),
+        keep=p["keep"],
+        check=check_mode,
+    )
+
+
+def run(
+    params: Mapping[str, Any], check_mode: bool, *, run_command: Runner, tmpdir: Callable[[], str]
+) -> Dict[str, Any]:
+    """The release module: ``run_command`` and ``tmpdir()`` (where a fetched artifact is written) are the module's.
+
+    Fails without a result when the call is refused or a file operation fails; with the result when the release,
+    now current, does not answer ready."""
+    # Credentials in a URL's user-info (the artifact's, the readiness probe's) are masked wherever they would appear.
+    secrets = secrets_in(params)
+    if params["src"] is not None:
+        raise ModuleFailure("src is sent by the zerodown.deploy.release action plugin; call the module through it")
+    try:
+        result = engine_from_params(params, check_mode, run_command, tmpdir).apply(params["state"])
+    except (ValueError, ReleaseError, _account.AccountError) as exc:
+        raise ModuleFailure(redact(exc, secrets)) from exc
+    except OSError as exc:
+        raise ModuleFailure(_os_error_message(params, exc)) from exc
+    result = scrub(result, secrets)
+    result["diff"] = dict(
+        before={"current": result["previous"]},
+        after={"current": result["current"], "pruned": result["pruned"]},
+    )
+    ready = result.get("ready")
+    if ready is not None and not ready["ready"]:
+        raise ModuleFailure(
+            "%s %s of %s is not ready: %s" % (params["state"], result["current"], params["app"], ready["msg"]), result
+        )
     return result

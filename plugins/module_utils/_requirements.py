@@ -29,8 +29,9 @@ import shutil
 import socket
 import stat
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyValueError, parse_address
 
 #: The oldest Python the modules run on: the oldest target Python of the ansible-core releases the collection
@@ -294,3 +295,34 @@ def verdict(results: Dict[str, Any], expected: Sequence[str]) -> Tuple[Optional[
 def _short(text: Any, limit: int = 300) -> str:
     flat = " ".join(str(text or "no message").split())
     return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
+#: The keys of ``needs`` (one entry of ``zerodown_plan.requirements``).
+NEEDS = ("python", "systemd", "sockets", "nginx", "db_driver", "disk")
+
+
+def run(params: Mapping[str, Any], check_mode: bool, *, tmpdir: str) -> Dict[str, Any]:
+    """The host_requirements module: the verdict over every host's ``results``, or what this host lacks of its
+    ``needs``. It only reads, so check mode is the same run. ``tmpdir`` is Ansible's remote temporary directory,
+    where a sent artifact lands (looked at for free disk, never made)."""
+    if params["results"] is not None:
+        message, lacking = verdict(params["results"], params["hosts"])
+        if message:
+            raise ModuleFailure("%s: %s" % (PREFLIGHT_FAILED, message), hosts=lacking)
+        return dict(changed=False, hosts={})
+    needs = params["needs"]
+    unknown = sorted(set(needs) - set(NEEDS))
+    if unknown:
+        raise ModuleFailure(
+            "needs has unknown key(s) %s; it takes %s (zerodown_plan.requirements[host])"
+            % (", ".join(unknown), ", ".join(NEEDS))
+        )
+    try:
+        lacks, found = missing(needs, HostProbe(), tmpdir=tmpdir if needs.get("disk") else None)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModuleFailure(
+            "needs is malformed (%s: %s); pass zerodown_plan.requirements[host]" % (type(exc).__name__, exc)
+        ) from exc
+    if lacks:
+        raise ModuleFailure("this host lacks %s" % "; ".join(lacks), missing=lacks, found=found)
+    return dict(changed=False, missing=[], found=found)

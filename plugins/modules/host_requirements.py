@@ -87,54 +87,26 @@ hosts:
   sample: {"app2": ["Python 3.8 or newer (this host runs 3.6.8 with /usr/bin/python3)"]}
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.zerodown.deploy.plugins.module_utils._requirements import (  # noqa: E402
-    PREFLIGHT_FAILED,
-    HostProbe,
-    missing,
-    verdict,
-)
-
-NEEDS = ("python", "systemd", "sockets", "nginx", "db_driver", "disk")
+from ansible_collections.zerodown.deploy.plugins.module_utils import _requirements  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            needs=dict(type="dict"),
-            results=dict(type="dict"),
-            hosts=dict(type="list", elements="str"),
-        ),
+    argument_spec = dict(
+        needs=dict(type="dict"),
+        results=dict(type="dict"),
+        hosts=dict(type="list", elements="str"),
+    )
+    run_module(
+        argument_spec,
+        _requirements.run,
+        # Where a sent artifact lands: Ansible's remote temporary directory. Only looked at, not made (module.tmpdir
+        # would create it, with a warning on a host that never had one).
+        from_module=lambda module: dict(tmpdir=getattr(module, "_remote_tmp", None) or "~/.ansible/tmp"),
         mutually_exclusive=[("needs", "results")],
         required_one_of=[("needs", "results")],
         required_by={"results": "hosts"},
-        supports_check_mode=True,
     )
-    p = module.params
-    if p["results"] is not None:
-        message, lacking = verdict(p["results"], p["hosts"])
-        if message:
-            module.fail_json(msg="%s: %s" % (PREFLIGHT_FAILED, message), hosts=lacking)
-        module.exit_json(changed=False, hosts={})
-    unknown = sorted(set(p["needs"]) - set(NEEDS))
-    if unknown:
-        module.fail_json(
-            msg="needs has unknown key(s) %s; it takes %s (zerodown_plan.requirements[host])"
-            % (", ".join(unknown), ", ".join(NEEDS))
-        )
-    # Where a sent artifact lands: Ansible's remote temporary directory. Only looked at, not made (module.tmpdir would
-    # create it, with a warning on a host that never had one).
-    tmpdir = getattr(module, "_remote_tmp", None) or "~/.ansible/tmp"
-    try:
-        lacks, found = missing(p["needs"], HostProbe(), tmpdir=tmpdir if p["needs"].get("disk") else None)
-    except (KeyError, TypeError, ValueError) as exc:
-        module.fail_json(
-            msg="needs is malformed (%s: %s); pass zerodown_plan.requirements[host]" % (type(exc).__name__, exc)
-        )
-    if lacks:
-        module.fail_json(msg="this host lacks %s" % "; ".join(lacks), missing=lacks, found=found)
-    module.exit_json(changed=False, missing=[], found=found)
 
 
 if __name__ == "__main__":

@@ -377,25 +377,9 @@ ansible_facts:
       type: dict
 """
 
-import base64  # noqa: E402
-import binascii  # noqa: E402
-import errno  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-
-from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
-
-from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._account import AccountError  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._release import (  # noqa: E402
-    ReleaseError,
-    ReleaseTree,
-    apply_release,
-    parse_checksum,
-)
-from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, scrub, secrets_in, url_secrets  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils._unit import UNIT_SPEC, UnitWatch  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils.probe import readiness as http  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils import _release  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils._unit import UNIT_SPEC  # noqa: E402
 
 READY_SPEC = dict(
     url=dict(type="str", required=True),
@@ -409,115 +393,34 @@ READY_SPEC = dict(
 )
 
 
-def readiness(params, watch=None):
-    """The ``ready`` option as a callable for apply_release; options are checked before anything changes.
-
-    ``watch`` makes the UnitWatch that ends the wait as soon as the service is known to be broken.
-    """
-    if params is None:
-        return None
-    params = dict(params)
-    version_header = params.pop("version_header", None)
-    try:
-        http.build_readiness_specs(params)  # every option checked before anything changes
-    except http.HttpOptionError as exc:
-        raise ValueError("ready.%s" % exc) from None
-
-    def probe(release):
-        wanted = dict(params)
-        if version_header:
-            wanted["expect_header"] = dict(wanted.get("expect_header") or {}, **{version_header: release})
-        specs, timeout, interval, successes = http.build_readiness_specs(wanted)
-        broken = watch() if watch is not None else None
-        return http.wait_ready(http.HttpChecker(), specs, timeout, interval, successes, broken=broken)
-
-    return probe
-
-
-def fetched_path(module):
-    """Where a fetched artifact (downloaded, or carried by the call) is written: the module's private tmpdir."""
-    return os.path.join(module.tmpdir, "artifact")
-
-
-def downloader(module, url):
-    if url is None:
-        return None
-    http.validate_url(url, "url")  # http(s), a host, a port that parses: "http://[::1/" is an error, not a traceback
-
-    def download():
-        # imported here: ansible.module_utils.urls (and the TLS stack under it) costs every other call of this module
-        # tens of milliseconds per start, more on a loaded host, and only a download needs it
-        from ansible.module_utils.urls import open_url
-
-        dest = fetched_path(module)
-        try:
-            response = open_url(url, validate_certs=True, timeout=60)
-            with open(dest, "wb") as handle:
-                shutil.copyfileobj(response, handle)
-        except Exception as exc:  # noqa: BLE001 - urllib, socket and TLS errors alike become one message
-            raise ReleaseError("could not download %s: %s" % (redact(url), redact(exc, url_secrets(url)))) from exc
-        return dest
-
-    return download
-
-
-def inline_artifact(module, content):
-    """The ``content`` option as a download callable: the artifact the call carried, written where a download goes."""
-    if content is None:
-        return None
-    try:
-        data = base64.b64decode(content, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(
-            "content is not base64: give the artifact base64-encoded, or use src, artifact or url"
-        ) from None
-
-    def write():
-        dest = fetched_path(module)
-        with open(dest, "wb") as handle:
-            handle.write(data)
-        return dest
-
-    return write
-
-
-def os_error_message(p, exc):
-    """What a failed file operation means for the user: a full disk is not a permissions problem."""
-    where = os.path.join(p["base_dir"], p["app"])
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return (
-            "release %s of %s: %s: the filesystem of %s is full; nothing was switched and the partial release was "
-            "removed: free space there (or keep fewer releases, zerodown_keep_releases) and deploy again"
-            % (p["release"], p["app"], exc.strerror, where)
-        )
-    return "release %s of %s: %s; check permissions under %s (become: true)" % (p["release"], p["app"], exc, where)
-
-
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            app=dict(type="str", required=True),
-            release=dict(type="str"),
-            state=dict(type="str", choices=["present", "current", "rollback", "absent", "pruned"], default="current"),
-            artifact=dict(type="path"),
-            checksum=dict(type="str"),
-            strip_components=dict(type="int", default=0),
-            base_dir=dict(type="path", default="/opt"),
-            shared_dirs=dict(type="list", elements="str", default=[]),
-            shared_files=dict(type="list", elements="str", default=[]),
-            owner=dict(type="str"),
-            group=dict(type="str"),
-            create_owner=dict(type="bool", default=False),
-            service=dict(type="str"),
-            keep=dict(type="int"),
-            src=dict(type="path"),
-            url=dict(type="str"),
-            content=dict(type="str", no_log=True),
-            artifact_missing=dict(type="str", choices=["fail", "skip"], default="fail"),
-            restart=dict(type="bool", default=False),
-            unit=dict(type="dict", options=UNIT_SPEC),
-            ready=dict(type="dict", options=READY_SPEC),
-        ),
+    argument_spec = dict(
+        app=dict(type="str", required=True),
+        release=dict(type="str"),
+        state=dict(type="str", choices=["present", "current", "rollback", "absent", "pruned"], default="current"),
+        artifact=dict(type="path"),
+        checksum=dict(type="str"),
+        strip_components=dict(type="int", default=0),
+        base_dir=dict(type="path", default="/opt"),
+        shared_dirs=dict(type="list", elements="str", default=[]),
+        shared_files=dict(type="list", elements="str", default=[]),
+        owner=dict(type="str"),
+        group=dict(type="str"),
+        create_owner=dict(type="bool", default=False),
+        service=dict(type="str"),
+        keep=dict(type="int"),
+        src=dict(type="path"),
+        url=dict(type="str"),
+        content=dict(type="str", no_log=True),
+        artifact_missing=dict(type="str", choices=["fail", "skip"], default="fail"),
+        restart=dict(type="bool", default=False),
+        unit=dict(type="dict", options=UNIT_SPEC),
+        ready=dict(type="dict", options=READY_SPEC),
+    )
+    run_module(
+        argument_spec,
+        _release.run,
+        from_module=lambda module: dict(run_command=module.run_command, tmpdir=lambda: module.tmpdir),
         mutually_exclusive=[("artifact", "url", "content")],
         required_by={"url": "checksum", "content": "checksum"},
         required_if=[
@@ -526,60 +429,7 @@ def main():
             ("state", "absent", ["release"]),
             ("state", "pruned", ["keep"]),
         ],
-        supports_check_mode=True,
     )
-    nul = validate.input_problem(module.params, module.argument_spec, _load_params())
-    if nul:
-        module.fail_json(msg=nul)
-    p = module.params
-    # Credentials in a URL's user-info (the artifact's, the readiness probe's) are masked wherever they would appear.
-    secrets = secrets_in(p)
-    module.no_log_values.update(secrets)
-    if p["src"] is not None:
-        module.fail_json(msg="src is sent by the zerodown.deploy.release action plugin; call the module through it")
-    try:
-        checksum = parse_checksum(p["checksum"])
-
-        def runner(cmd):
-            return module.run_command(cmd)
-
-        tree = ReleaseTree(p["base_dir"], p["app"], runner=runner)
-        result = apply_release(
-            tree,
-            p["state"],
-            p["release"],
-            artifact=p["artifact"],
-            checksum=checksum,
-            strip=p["strip_components"],
-            owner=(p["owner"] or None, p["group"] or None),
-            create_owner=p["create_owner"],
-            shared_dirs=p["shared_dirs"],
-            shared_files=p["shared_files"],
-            service=p["service"],
-            keep=p["keep"],
-            check=module.check_mode,
-            unit=p["unit"],
-            artifact_missing=p["artifact_missing"],
-            download=inline_artifact(module, p["content"]) or downloader(module, p["url"]),
-            fetch_action="transfer" if p["content"] is not None else "download",
-            ready=readiness(p["ready"], (lambda: UnitWatch(runner, p["service"])) if p["service"] else None),
-            restart=p["restart"],
-        )
-    except (ValueError, ReleaseError, AccountError) as exc:
-        module.fail_json(msg=redact(exc, secrets))
-    except OSError as exc:
-        module.fail_json(msg=os_error_message(p, exc))
-    result = scrub(result, secrets)
-    result["diff"] = dict(
-        before={"current": result["previous"]},
-        after={"current": result["current"], "pruned": result["pruned"]},
-    )
-    if result.get("ready") is not None and not result["ready"]["ready"]:
-        module.fail_json(
-            msg="%s %s of %s is not ready: %s" % (p["state"], result["current"], p["app"], result["ready"]["msg"]),
-            **result,
-        )
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,49 @@ def _is_censored(raw: Mapping[str, Any]) -> bool:
     return bool(raw.get("_ansible_no_log")) or "censored" in raw
 
 
+def _narrow_plan(out: Dict[str, Any], raw: Mapping[str, Any]) -> None:
+    plan = (out.pop("ansible_facts", None) or {}).get("zerodown_plan", out.pop("plan", None))
+    if isinstance(plan, Mapping):
+        out["plan"] = _pick(plan, PLAN_KEEP)
+
+
+def _narrow_release(out: Dict[str, Any], raw: Mapping[str, Any]) -> None:
+    state = (out.pop("ansible_facts", None) or {}).get("zerodown_release_state")
+    if isinstance(state, Mapping):
+        out["release_state"] = _pick(state, ("host", "release", "previous"))
+    if isinstance(out.get("ready"), Mapping):
+        out["ready"] = _pick(out["ready"], READY_KEEP)
+
+
+def _narrow_ledger(out: Dict[str, Any], raw: Mapping[str, Any]) -> None:
+    if not isinstance(out.get("ledger"), Mapping):
+        return
+    out["ledger"] = _pick(out["ledger"], LEDGER_KEEP)
+    if "rollback" in raw or raw.get("queried") is True:  # state=query: another run's ledger, only read
+        out["queried"] = True
+
+
+def _narrow_probe(out: Dict[str, Any], raw: Mapping[str, Any]) -> None:
+    if isinstance(out.get("results"), list):
+        out["results"] = [_pick(r, PROBE_RESULT_KEEP) for r in out["results"] if isinstance(r, Mapping)]
+
+
+def _narrow_smoke(out: Dict[str, Any], raw: Mapping[str, Any]) -> None:
+    if isinstance(out.get("checks"), list):
+        out["checks"] = [_pick(c, CHECK_KEEP) for c in out["checks"] if isinstance(c, Mapping)]
+
+
+#: Per module, what is kept inside the fields KEEP picked (nested facts and results narrowed in turn).
+NARROW = {
+    "deploy_plan": _narrow_plan,
+    "release": _narrow_release,
+    "deploy_ledger": _narrow_ledger,
+    "deploy_lock": _narrow_ledger,
+    "readiness_probe": _narrow_probe,
+    "smoke_test": _narrow_smoke,
+}
+
+
 def safe_result(action: Optional[str], raw: Any) -> Dict[str, Any]:
     """What the report keeps of one task result: the fields of KEEP, loop items alike, no_log results as
     ``{"censored": true}``, secrets in strings masked."""
@@ -119,24 +162,8 @@ def safe_result(action: Optional[str], raw: Any) -> Dict[str, Any]:
         return {"censored": True}
     short = module_name(action)
     out = _pick(raw, GENERIC_KEEP + KEEP.get(short or "", ()))
-    if short == "deploy_plan":
-        plan = (out.pop("ansible_facts", None) or {}).get("zerodown_plan", out.pop("plan", None))
-        if isinstance(plan, Mapping):
-            out["plan"] = _pick(plan, PLAN_KEEP)
-    elif short == "release":
-        state = (out.pop("ansible_facts", None) or {}).get("zerodown_release_state")
-        if isinstance(state, Mapping):
-            out["release_state"] = _pick(state, ("host", "release", "previous"))
-        if isinstance(out.get("ready"), Mapping):
-            out["ready"] = _pick(out["ready"], READY_KEEP)
-    elif short in ("deploy_ledger", "deploy_lock") and isinstance(out.get("ledger"), Mapping):
-        out["ledger"] = _pick(out["ledger"], LEDGER_KEEP)
-        if "rollback" in raw or raw.get("queried") is True:  # state=query: another run's ledger, only read
-            out["queried"] = True
-    elif short == "readiness_probe" and isinstance(out.get("results"), list):
-        out["results"] = [_pick(r, PROBE_RESULT_KEEP) for r in out["results"] if isinstance(r, Mapping)]
-    elif short == "smoke_test" and isinstance(out.get("checks"), list):
-        out["checks"] = [_pick(c, CHECK_KEEP) for c in out["checks"] if isinstance(c, Mapping)]
+    if short in NARROW:
+        NARROW[short](out, raw)
     if isinstance(raw.get("results"), list):
         out["results"] = [safe_result(action, item) for item in raw["results"]]
     return scrub(plain(out))
@@ -177,6 +204,34 @@ def _servers_of(item: Mapping[str, Any], key: str) -> Dict[str, Dict[str, Dict[s
         for lb, servers in value.items()
         if isinstance(servers, Mapping)
     }
+
+
+def _shares(amounts: Mapping[str, float]) -> Dict[str, float]:
+    """Each release's part of the total (0.0 each when the total is 0), by release name."""
+    total = sum(amounts.values())
+    return {r: round(n / total, 4) if total else 0.0 for r, n in sorted(amounts.items())}
+
+
+#: What the traffic section says of its numbers, with and without measured counts.
+MEASURED_NOTE = (
+    "Measured: requests per release counted by the load balancer's per-server counters over each "
+    "canary step or bake window (canary_analysis). By weight: the load balancer's weight of the servers "
+    "in state ready per release over the whole run, as drain_backend and switch_traffic read it back."
+)
+WEIGHT_NOTE = (
+    "No module of this run returned per-server request counts (only canary_analysis reads them: the "
+    "canary strategy, or zerodown_bake_time); the share shown is the load balancer's weight of the "
+    "servers in state ready per release, as drain_backend and switch_traffic read it back, not "
+    "measured traffic."
+)
+
+
+def _stage_phase(task: Mapping[str, Any], actions: List[Any], rollback: bool) -> str:
+    """The phase of a release call that did not switch: staging, pruning, or a step of the rollback."""
+    if rollback:
+        return "rollback"
+    name = str(task.get("name") or "").lower()
+    return "prune" if "prune" in name or actions == ["prune"] else "stage"
 
 
 class _Builder:
@@ -357,37 +412,38 @@ class _Builder:
     def on_release(self, task, host, start, end, item, failed) -> None:
         rollback = self.rollback_context(task)
         state = item.get("release_state") or {}
-        if host not in self.releases and (state.get("previous") or item.get("previous")):
-            self.set_release(host, self.t0, state.get("previous") or item.get("previous"))
+        previous = state.get("previous") or item.get("previous")
+        if host not in self.releases and previous:
+            self.set_release(host, self.t0, previous)
         seconds = item.get("seconds") if isinstance(item.get("seconds"), Mapping) else None
         ready = item.get("ready") if isinstance(item.get("ready"), Mapping) else None
         status = "failed" if failed else "ok"
         if seconds or ready:
-            spans = [("ready", float((ready or {}).get("elapsed") or 0))] if ready else []
-            spans += [(p, float((seconds or {}).get(p) or 0)) for p in ("start", "switch", "stop") if seconds]
-            cursor = end
-            for i, (phase, length) in enumerate(spans):
-                begin = max(start, cursor - length)
-                extra = dict(seconds=round(length, 3))
-                if phase == "ready" and ready and ready.get("broken"):
-                    extra["reason"] = str(ready["broken"])
-                self.segment(
-                    host, phase, begin, cursor, task, status=status if i == 0 else "ok", rollback=rollback, **extra
-                )
-                cursor = begin
-            if ready:
-                self.probe(
-                    end, host, "release", rollback, ready.get("elapsed"), ready.get("ready"), ready.get("broken")
-                )
+            self.switch_segments(task, host, start, end, seconds, ready, status, rollback)
         else:
             actions = item.get("actions") or []
-            name = str(task.get("name") or "").lower()
-            phase = "prune" if ("prune" in name or actions == ["prune"]) and not rollback else "stage"
-            if rollback:
-                phase = "rollback"
+            phase = _stage_phase(task, actions, rollback)
             self.segment(host, phase, start, end, task, status=status, rollback=rollback, actions=list(actions))
         if item.get("current") and not failed:
             self.set_release(host, end, item.get("current"))
+
+    def switch_segments(self, task, host, start, end, seconds, ready, status, rollback) -> None:
+        """A release call that switched (or waited for ready): its steps laid back from its end - ready, start,
+        switch, stop - each as long as the module timed it; the first one carries the call's status."""
+        spans = [("ready", float(ready.get("elapsed") or 0))] if ready else []
+        spans += [(p, float(seconds.get(p) or 0)) for p in ("start", "switch", "stop")] if seconds else []
+        cursor = end
+        for i, (phase, length) in enumerate(spans):
+            begin = max(start, cursor - length)
+            extra = dict(seconds=round(length, 3))
+            if phase == "ready" and ready.get("broken"):
+                extra["reason"] = str(ready["broken"])
+            self.segment(
+                host, phase, begin, cursor, task, status=status if i == 0 else "ok", rollback=rollback, **extra
+            )
+            cursor = begin
+        if ready:
+            self.probe(end, host, "release", rollback, ready.get("elapsed"), ready.get("ready"), ready.get("broken"))
 
     def on_drain_backend(self, task, host, start, end, item, failed) -> None:
         rollback = self.rollback_context(task)
@@ -525,80 +581,46 @@ class _Builder:
         return [dict(a, name=a["kind"], percent=None) for a in self.analyses]
 
     def traffic(self, steps: List[Dict[str, Any]]) -> Dict[str, Any]:
-        measured = []
-        for step in steps:
-            per_server = step.get("servers") or {}
-            if not per_server or step.get("at") is None:
-                continue
-            by_release: Dict[str, int] = {}
-            errors = 0
-            for server, counts in per_server.items():
-                requests = int((counts or {}).get("requests") or 0)
-                release = self.release_at(self.host_of_server(server), self.t0 + float(step["at"])) or "unknown"
-                by_release[release] = by_release.get(release, 0) + requests
-                errors += int((counts or {}).get("errors") or 0)
-            total = sum(by_release.values())
-            end = float(step["at"])
-            measured.append(
-                dict(
-                    start=round(max(0.0, end - float(step.get("step_seconds") or 0)), 3),
-                    end=end,
-                    name=step.get("name"),
-                    requests=total,
-                    errors=errors,
-                    share={r: round(n / total, 4) if total else 0.0 for r, n in sorted(by_release.items())},
-                )
-            )
-        configured = []
+        measured = [self.measured(step) for step in steps if step.get("servers") and step.get("at") is not None]
         times = sorted({p["at"] for lb in self.lb_states.values() for series in lb.values() for p in series})
-        for at in times:
-            weights: Dict[str, float] = {}
-            for lb in self.lb_states.values():
-                for server, series in lb.items():
-                    point = [p for p in series if p["at"] <= at][-1:] or [None]
-                    if point[0] and point[0]["state"] == "ready" and (point[0]["weight"] or 0) > 0:
-                        release = self.release_at(self.host_of_server(server), self.t0 + at) or "unknown"
-                        weights[release] = weights.get(release, 0.0) + float(point[0]["weight"])
-            total = sum(weights.values())
-            configured.append(
-                dict(at=at, share={r: round(w / total, 4) if total else 0.0 for r, w in sorted(weights.items())})
-            )
-        if measured:
-            note = (
-                "Measured: requests per release counted by the load balancer's per-server counters over each "
-                "canary step or bake window (canary_analysis). By weight: the load balancer's weight of the servers "
-                "in state ready per release over the whole run, as drain_backend and switch_traffic read it back."
-            )
-        else:
-            note = (
-                "No module of this run returned per-server request counts (only canary_analysis reads them: the "
-                "canary strategy, or zerodown_bake_time); the share shown is the load balancer's weight of the "
-                "servers in state ready per release, as drain_backend and switch_traffic read it back, not "
-                "measured traffic."
-            )
-        return {"measured": measured, "configured": configured, "note": note}
+        configured = [dict(at=at, share=_shares(self.weights_at(at))) for at in times]
+        return {"measured": measured, "configured": configured, "note": MEASURED_NOTE if measured else WEIGHT_NOTE}
+
+    def measured(self, step: Mapping[str, Any]) -> Dict[str, Any]:
+        """The requests per release (and errors) the load balancer counted over one canary step or bake window."""
+        by_release: Dict[str, int] = {}
+        errors = 0
+        for server, counts in step["servers"].items():
+            requests = int((counts or {}).get("requests") or 0)
+            release = self.release_at(self.host_of_server(server), self.t0 + float(step["at"])) or "unknown"
+            by_release[release] = by_release.get(release, 0) + requests
+            errors += int((counts or {}).get("errors") or 0)
+        end = float(step["at"])
+        return dict(
+            start=round(max(0.0, end - float(step.get("step_seconds") or 0)), 3),
+            end=end,
+            name=step.get("name"),
+            requests=sum(by_release.values()),
+            errors=errors,
+            share=_shares(by_release),
+        )
+
+    def weights_at(self, at: float) -> Dict[str, float]:
+        """The weight per release of the servers in state ready at ``at`` (relative), over every load balancer."""
+        weights: Dict[str, float] = {}
+        for lb in self.lb_states.values():
+            for server, series in lb.items():
+                point = [p for p in series if p["at"] <= at][-1:] or [None]
+                if point[0] and point[0]["state"] == "ready" and (point[0]["weight"] or 0) > 0:
+                    release = self.release_at(self.host_of_server(server), self.t0 + at) or "unknown"
+                    weights[release] = weights.get(release, 0.0) + float(point[0]["weight"])
+        return weights
 
     def report(self) -> Dict[str, Any]:
         steps = self.steps()
         traffic = self.traffic(steps)
-        measured = traffic["measured"]
-        failed_requests: Dict[str, Any] = {"known": False, "count": None, "requests": None, "source": None}
-        if measured:
-            failed_requests = dict(
-                known=True,
-                count=sum(m["errors"] for m in measured),
-                requests=sum(m["requests"] for m in measured),
-                source="errors the load balancer counted over the measured windows (canary steps, bake window)",
-            )
         ledger = self.ledger
-        outcome = ledger.get("outcome")
-        if outcome in (None, "running"):
-            # the run ended before the ledger was finished: refused at preflight, or stopped
-            outcome = "failed" if self.failures else "unknown"
-        cause = ledger.get("cause")
-        if not cause and outcome in ("failed", "rolled_back") and self.failures:
-            last = self.failures[-1]  # the deploy's last task fails with the whole cause
-            cause = "%s: %s: %s" % (last["host"], last["task"], last["msg"] or "failed")
+        outcome, cause = self.outcome()
         hosts = {}
         for name, entry in sorted((ledger.get("hosts") or {}).items()):
             if isinstance(entry, Mapping):
@@ -610,45 +632,16 @@ class _Builder:
             }
             for lb, m in sorted(self.lb_states.items())
         ]
-        deploy_phases = []
-        started = float(ledger.get("started_epoch") or self.t0)
-        for phase in ledger.get("phases") or []:
-            if isinstance(phase, Mapping) and phase.get("started_epoch") is not None:
-                ended = phase.get("ended_epoch")
-                deploy_phases.append(
-                    dict(
-                        name=phase.get("name"),
-                        start=self.rel(phase["started_epoch"]),
-                        end=self.rel(ended) if ended is not None else self.rel(self.t_end),
-                        seconds=phase.get("seconds"),
-                    )
-                )
         return {
             "version": REPORT_VERSION,
             "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.t_end or time.time())),
             "playbook": self.playbook,
             "started_epoch": self.t0,
-            "summary": {
-                "app": ledger.get("app") or self.plan.get("app"),
-                "release": ledger.get("release") or self.plan.get("release"),
-                # this run's own id (its plan's): a rollback run records on the ledger of the run it rolls back, and
-                # a report named after that run would overwrite the deploy's own report
-                "run_id": self.plan.get("run_id") or (None if self.ledger_queried else ledger.get("run_id")),
-                "ledger_run_id": ledger.get("run_id"),
-                "strategy": self.plan.get("strategy"),
-                "outcome": outcome,
-                "cause": cause,
-                "duration": ledger.get("duration") if ledger.get("duration") is not None else self.rel(self.t_end),
-                "ledger_started_epoch": started if ledger else None,
-                "phase_seconds": self.summary.get("zerodown_phase_seconds") or {},
-                "sessions_cut": self.summary.get("zerodown_sessions_cut"),
-                "failed_requests": failed_requests,
-                "censored_results": self.censored,
-            },
+            "summary": self.summary_of(outcome, cause, _failed_requests(traffic["measured"])),
             "hosts": hosts,
             "batches": [b.get("hosts") for b in ledger.get("batches") or [] if isinstance(b, Mapping)]
             or list(self.plan.get("batches") or []),
-            "timeline": {"end": self.rel(self.t_end), "hosts": self.host_rows(), "deploy_phases": deploy_phases},
+            "timeline": {"end": self.rel(self.t_end), "hosts": self.host_rows(), "deploy_phases": self.deploy_phases()},
             "load_balancers": lbs,
             "traffic": traffic,
             "canary_steps": steps,
@@ -659,6 +652,66 @@ class _Builder:
             "failures": self.failures,
             "zerodown_tasks": self.zerodown_tasks,
         }
+
+    def outcome(self) -> Tuple[Any, Any]:
+        """The run's outcome and cause: the ledger's, else what the failed tasks say."""
+        outcome = self.ledger.get("outcome")
+        if outcome in (None, "running"):
+            # the run ended before the ledger was finished: refused at preflight, or stopped
+            outcome = "failed" if self.failures else "unknown"
+        cause = self.ledger.get("cause")
+        if not cause and outcome in ("failed", "rolled_back") and self.failures:
+            last = self.failures[-1]  # the deploy's last task fails with the whole cause
+            cause = "%s: %s: %s" % (last["host"], last["task"], last["msg"] or "failed")
+        return outcome, cause
+
+    def summary_of(self, outcome: Any, cause: Any, failed_requests: Dict[str, Any]) -> Dict[str, Any]:
+        ledger = self.ledger
+        return {
+            "app": ledger.get("app") or self.plan.get("app"),
+            "release": ledger.get("release") or self.plan.get("release"),
+            # this run's own id (its plan's): a rollback run records on the ledger of the run it rolls back, and
+            # a report named after that run would overwrite the deploy's own report
+            "run_id": self.plan.get("run_id") or (None if self.ledger_queried else ledger.get("run_id")),
+            "ledger_run_id": ledger.get("run_id"),
+            "strategy": self.plan.get("strategy"),
+            "outcome": outcome,
+            "cause": cause,
+            "duration": ledger.get("duration") if ledger.get("duration") is not None else self.rel(self.t_end),
+            "ledger_started_epoch": float(ledger.get("started_epoch") or self.t0) if ledger else None,
+            "phase_seconds": self.summary.get("zerodown_phase_seconds") or {},
+            "sessions_cut": self.summary.get("zerodown_sessions_cut"),
+            "failed_requests": failed_requests,
+            "censored_results": self.censored,
+        }
+
+    def deploy_phases(self) -> List[Dict[str, Any]]:
+        """The ledger's phases that started, on the run's time axis (one still open ends with the run)."""
+        out = []
+        for phase in self.ledger.get("phases") or []:
+            if isinstance(phase, Mapping) and phase.get("started_epoch") is not None:
+                ended = phase.get("ended_epoch")
+                out.append(
+                    dict(
+                        name=phase.get("name"),
+                        start=self.rel(phase["started_epoch"]),
+                        end=self.rel(ended) if ended is not None else self.rel(self.t_end),
+                        seconds=phase.get("seconds"),
+                    )
+                )
+        return out
+
+
+def _failed_requests(measured: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The failed requests of the run as far as the load balancer counted them (not known without measurements)."""
+    if not measured:
+        return {"known": False, "count": None, "requests": None, "source": None}
+    return dict(
+        known=True,
+        count=sum(m["errors"] for m in measured),
+        requests=sum(m["requests"] for m in measured),
+        source="errors the load balancer counted over the measured windows (canary steps, bake window)",
+    )
 
 
 def build_report(events: List[Mapping[str, Any]]) -> Dict[str, Any]:

@@ -88,3 +88,14 @@ def test_warnings_in_the_result_are_the_module_s_own_warnings(capsys, monkeypatc
     assert code == (1 if fails else 0) and out["changed"] is True
     assert warned == ["these files were not atomic"]
     assert deprecated == []  # ansible-core deprecates passing warnings to exit_json or fail_json
+
+
+def test_what_only_the_module_has_is_passed_as_keyword_arguments(capsys):
+    def run(params, check_mode, run_command, tmpdir):
+        return dict(changed=False, rc=run_command(["true"])[0], tmpdir=tmpdir())
+
+    def from_module(module):
+        return dict(run_command=lambda cmd: (7, "", ""), tmpdir=lambda: type(module).__name__)
+
+    code, out = call(capsys, {}, run, from_module=from_module)
+    assert code == 0 and out["rc"] == 7 and out["tmpdir"] == "AnsibleModule"

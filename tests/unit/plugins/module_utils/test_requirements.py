@@ -11,6 +11,7 @@ import tarfile
 import pytest
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _requirements as req
+from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 from ansible_collections.zerodown.deploy.plugins.module_utils._plan import build_plan
 from ansible_collections.zerodown.deploy.plugins.module_utils._requirements import (
     HostProbe,
@@ -268,3 +269,28 @@ def test_the_verdict_is_none_when_every_host_has_everything():
 @pytest.mark.parametrize("count, text", [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (3 * GIB, "3.0 GiB")])
 def test_human_bytes(count, text):
     assert req.human_bytes(count) == text
+
+
+# -- the module's run, without AnsibleModule --------------------------------------------------------------------
+
+
+def test_run_judges_the_results_or_refuses_naming_the_hosts():
+    results = {"app1": {"missing": []}, "app2": {"failed": True, "missing": ["systemd"]}}
+    with pytest.raises(ModuleFailure) as err:
+        req.run({"needs": None, "results": results, "hosts": ["app1", "app2"]}, False, tmpdir="/tmp")
+    assert err.value.msg.startswith("preflight failed, nothing was changed: 1 of 2 host(s) lack")
+    assert err.value.result == {"hosts": {"app2": ["systemd"]}}
+    ok = req.run({"needs": None, "results": {"app1": {"missing": []}}, "hosts": ["app1"]}, True, tmpdir="/tmp")
+    assert ok == {"changed": False, "hosts": {}}
+
+
+def test_run_looks_at_this_host_and_refuses_unknown_or_malformed_needs():
+    out = req.run({"needs": {"python": "3.8"}, "results": None, "hosts": None}, False, tmpdir="/tmp")
+    assert out["changed"] is False and out["missing"] == [] and "python" in out["found"]
+    with pytest.raises(ModuleFailure, match=r"needs has unknown key\(s\) pyton; it takes python, systemd"):
+        req.run({"needs": {"pyton": "3.8"}, "results": None, "hosts": None}, False, tmpdir="/tmp")
+    with pytest.raises(ModuleFailure, match="needs is malformed"):
+        req.run({"needs": {"disk": {"path": "/opt/x"}}, "results": None, "hosts": None}, False, tmpdir="/tmp")
+    with pytest.raises(ModuleFailure, match="this host lacks Python 99.0") as err:
+        req.run({"needs": {"python": "99.0"}, "results": None, "hosts": None}, False, tmpdir="/tmp")
+    assert err.value.result["missing"] and "python" in err.value.result["found"]

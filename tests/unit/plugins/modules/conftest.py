@@ -8,6 +8,7 @@ nothing but its temporary directory and the fakes, never sleeps for real, and it
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import io
@@ -27,6 +28,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils import (
     _db,
     _lock,
     _migrate,
+    _module,
     _release,
     _schema_catalog,
 )
@@ -38,7 +40,6 @@ from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy 
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import nginx as _nginx
 from ansible_collections.zerodown.deploy.plugins.module_utils.probe import checks as _checks
 from ansible_collections.zerodown.deploy.plugins.module_utils.probe import transport as _transport
-from ansible_collections.zerodown.deploy.plugins.modules import release as release_module
 
 SOCKET = "/run/haproxy/admin.sock"
 TMP = "@TMP@"  # stands for the example's temporary directory in generated arguments
@@ -169,14 +170,14 @@ def hostile(monkeypatch):
         raise _db.DatabaseError("no database server in the unit tests (%s)" % spec.describe())
 
     monkeypatch.setattr(_migrate, "connect", connect)
-    monkeypatch.setattr(release_module, "apply_release", lambda *a, **kw: _apply_release(state["ws"], *a, **kw))
+    monkeypatch.setattr(_release, "ReleaseEngine", lambda *a, **kw: _release_engine(state["ws"], *a, **kw))
     monkeypatch.setattr(ansible_urls, "open_url", _no_network)  # the release module imports it when it downloads
 
     def run_command(module_self, args, **kwargs):
         state["ws"].commands.append(list(args))
         return 0, "", ""
 
-    monkeypatch.setattr(release_module.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(_module.AnsibleModule, "run_command", run_command)  # what run_module hands the engines
     real_ensure = _lock.StateDir.ensure
 
     def ensure(state_dir):
@@ -234,15 +235,17 @@ def _no_network(url, **kwargs):
     raise OSError("no network in the unit tests: %s" % url)
 
 
-_real_apply_release = release_module.apply_release
+_RealReleaseEngine = _release.ReleaseEngine
 
 
 def _within(ws, path):
     return os.path.realpath(path).startswith(ws.root + "/")
 
 
-def _apply_release(ws, tree, *args, **kwargs):
+def _release_engine(ws, tree, *args, **kwargs):
     if not _within(ws, tree.root):  # base_dir left at its default (/opt) must not be written by a test
         raise _release.ReleaseError("base_dir %s is outside the test workspace" % tree.root)
-    kwargs.setdefault("unit_dir", os.path.join(ws.root, "systemd"))  # never /etc/systemd/system
-    return _real_apply_release(tree, *args, **kwargs)
+    unit = kwargs.get("unit", _release.Unit())
+    if unit.unit_dir == _release.Unit.unit_dir:
+        kwargs["unit"] = dataclasses.replace(unit, unit_dir=os.path.join(ws.root, "systemd"))  # never /etc/systemd
+    return _RealReleaseEngine(tree, *args, **kwargs)
