@@ -16,7 +16,8 @@ description:
   - Reads a task's result as a C(rescue) sees it (C(ansible_failed_result)) and returns its message - for a looped
     task, the C(msg) of the first item that failed; when that item has no message, or the task was not looped, the
     result's own C(msg); V(failed) when there is none.
-  - C(playbooks/tasks/abort.yml) records it, after the task's name, as the cause of a stopped deploy.
+  - C(playbooks/tasks/abort.yml) records it, after the task's name, as the cause of a stopped deploy;
+    C(playbooks/deploy.yml) reports it when the preflight fails.
 options:
   _input:
     description: The failed task's result, C(ansible_failed_result).
