@@ -53,6 +53,41 @@ class ActionModule(ActionBase):
         lookup = lookup_loader.get("ansible.builtin.inventory_hostnames", loader=self._loader, templar=self._templar)
         return list(lookup.run([pattern], variables=task_vars))
 
+    def _inputs(self, task_vars):
+        """(the templated deploy variables, hosts per kind, blue-green colours, each host's address)."""
+        names = sorted(n for n in task_vars if n.startswith("zerodown_") and n != FACT)
+        variables = {n: self._var(task_vars, n) for n in names}
+        patterns = {
+            kind: variables.get("zerodown_%s_hosts" % kind) or DEFAULTS["zerodown_%s_hosts" % kind]
+            for kind in ("app", "lb", "db")
+        }
+        hosts = {kind: self._hosts(task_vars, pattern) for kind, pattern in patterns.items()}
+        # blue-green colours: inventory groups, or any host pattern (app1:app2)
+        colours = {}
+        for colour in ("blue", "green"):
+            pattern = variables.get("zerodown_%s_group" % colour) or DEFAULTS["zerodown_%s_group" % colour]
+            colours[pattern] = self._hosts(task_vars, pattern)
+        hostvars = task_vars.get("hostvars", {})
+        addresses = {}
+        for host in hosts["app"] + hosts["lb"]:
+            address = hostvars[host].get("ansible_host") if host in hostvars else None
+            addresses[host] = self._templar.template(address) if address else host
+        return variables, hosts, colours, addresses
+
+    def _identity(self, variables, mode):
+        run_id = self._task.args.get("run_id") or "%s-%s%s" % (
+            time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+            "rb-" if mode == "rollback" else "",
+            secrets.token_hex(3),
+        )
+        return {
+            "run_id": run_id,
+            "owner": variables.get("zerodown_owner") or os.environ.get("USER") or getpass.getuser(),
+            "controller": socket.gethostname(),
+            # action plugins run in workers forked from the ansible-playbook process: its pid and start time
+            "controller_process": process_identity(os.getppid()),
+        }
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
@@ -62,38 +97,10 @@ class ActionModule(ActionBase):
             return result
         mode = self._task.args.get("mode", "deploy")
         try:
-            names = sorted(n for n in task_vars if n.startswith("zerodown_") and n != FACT)
-            variables = {n: self._var(task_vars, n) for n in names}
-            patterns = {
-                kind: variables.get("zerodown_%s_hosts" % kind) or DEFAULTS["zerodown_%s_hosts" % kind]
-                for kind in ("app", "lb", "db")
-            }
-            hosts = {kind: self._hosts(task_vars, pattern) for kind, pattern in patterns.items()}
-            # blue-green colours: inventory groups, or any host pattern (app1:app2)
-            colours = {}
-            for colour in ("blue", "green"):
-                pattern = variables.get("zerodown_%s_group" % colour) or DEFAULTS["zerodown_%s_group" % colour]
-                colours[pattern] = self._hosts(task_vars, pattern)
-            hostvars = task_vars.get("hostvars", {})
-            addresses = {}
-            for host in hosts["app"] + hosts["lb"]:
-                address = hostvars[host].get("ansible_host") if host in hostvars else None
-                addresses[host] = self._templar.template(address) if address else host
+            variables, hosts, colours, addresses = self._inputs(task_vars)
         except AnsibleError as exc:
             result.update(failed=True, msg="deploy_plan could not read the deploy variables: %s" % exc)
             return result
-        run_id = self._task.args.get("run_id") or "%s-%s%s" % (
-            time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
-            "rb-" if mode == "rollback" else "",
-            secrets.token_hex(3),
-        )
-        identity = {
-            "run_id": run_id,
-            "owner": variables.get("zerodown_owner") or os.environ.get("USER") or getpass.getuser(),
-            "controller": socket.gethostname(),
-            # action plugins run in workers forked from the ansible-playbook process: its pid and start time
-            "controller_process": process_identity(os.getppid()),
-        }
         try:
             plan = build_plan(
                 variables,
@@ -102,7 +109,7 @@ class ActionModule(ActionBase):
                 hosts["lb"],
                 hosts["db"],
                 addresses,
-                identity,
+                self._identity(variables, mode),
                 sha256_file,
                 groups=colours,
             )

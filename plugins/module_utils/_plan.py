@@ -180,52 +180,34 @@ def _number(
         return 0.0
 
 
-def load_balancer(
-    variables: Dict[str, Any],
-    app_hosts: Sequence[str],
-    host_addresses: Dict[str, str],
-    problems: List[str],
-    needed: bool = True,
-) -> Tuple[Dict[str, Any], List[str]]:
-    """``zerodown_lb`` (or the older zerodown_haproxy_* shorthand) as one description; (lb, deprecation notes).
-
-    Not ``needed`` (contract migrations touch no load balancer), a missing backend is no problem.
-    """
-    notes: List[str] = []
+def _lb_spec(variables: Dict[str, Any], problems: List[str], notes: List[str]) -> Dict[str, Any]:
+    """``zerodown_lb`` as given, or built from the older zerodown_haproxy_* shorthand (with a deprecation note)."""
     given = variables.get("zerodown_lb")
     legacy = [name for name in LEGACY_LB_VARS if variables.get(name) not in (None, "", {})]
-    if given not in (None, "", {}):
-        if not isinstance(given, dict):
-            problems.append(
-                "zerodown_lb must be a dict (provider, socket or nginx, backend, servers), got %r" % (given,)
-            )
-            given = {}
-        if legacy:
-            problems.append(
-                "zerodown_lb is set, and so is the older shorthand %s: keep only zerodown_lb" % ", ".join(legacy)
-            )
-        spec = dict(given)
-    else:
-        spec = {
-            "provider": variables.get("zerodown_lb_provider") or "haproxy",
-            "socket": variables.get("zerodown_haproxy_socket") or "/run/haproxy/admin.sock",
-            "backend": variables.get("zerodown_haproxy_backend"),
-            "servers": variables.get("zerodown_haproxy_server_names") or {},
-        }
+    if given in (None, "", {}):
         if legacy:
             notes.append(
                 "%s are the older spelling of zerodown_lb (provider, socket, backend, servers); "
                 "they will be removed in zerodown.deploy 1.0.0" % ", ".join(legacy)
             )
-    unknown = sorted(set(spec) - {"provider", "socket", "backend", "upstream", "nginx", "servers", "api_timeout"})
-    if unknown:
+        return {
+            "provider": variables.get("zerodown_lb_provider") or "haproxy",
+            "socket": variables.get("zerodown_haproxy_socket") or "/run/haproxy/admin.sock",
+            "backend": variables.get("zerodown_haproxy_backend"),
+            "servers": variables.get("zerodown_haproxy_server_names") or {},
+        }
+    if not isinstance(given, dict):
+        problems.append("zerodown_lb must be a dict (provider, socket or nginx, backend, servers), got %r" % (given,))
+        given = {}
+    if legacy:
         problems.append(
-            "zerodown_lb has unknown key(s) %s; it takes provider, socket, nginx, backend (or upstream), servers, "
-            "api_timeout" % ", ".join(unknown)
+            "zerodown_lb is set, and so is the older shorthand %s: keep only zerodown_lb" % ", ".join(legacy)
         )
-    provider = spec.get("provider") or "haproxy"
-    if provider not in PROVIDERS:
-        problems.append("zerodown_lb.provider=%r is not one of %s" % (provider, ", ".join(PROVIDERS)))
+    return dict(given)
+
+
+def _lb_backend(spec: Dict[str, Any], needed: bool, problems: List[str]) -> Optional[str]:
+    """The backend (or nginx upstream) name, validated; missing is a problem only when the run needs it."""
     backend = spec.get("backend") or spec.get("upstream")
     if not backend and needed:
         problems.append(
@@ -236,23 +218,21 @@ def load_balancer(
             validate_name(backend, "zerodown_lb.backend")
         except HAProxyNameError as exc:
             problems.append(str(exc))
-    out: Dict[str, Any] = {"provider": provider, "backend": backend, "api_timeout": 5.0}
-    try:
-        out["api_timeout"] = validate.number(
-            spec.get("api_timeout") or 5.0, "zerodown_lb.api_timeout", validate.TIMEOUT
-        )
-    except validate.ValidationError as exc:
-        problems.append(str(exc))
+    return backend
+
+
+def _lb_access(provider: str, spec: Dict[str, Any], problems: List[str]) -> Dict[str, Any]:
+    """How the provider is reached: HAProxy's runtime API address(es), or nginx's files."""
     if provider == "haproxy":
         socket = spec.get("socket") or "/run/haproxy/admin.sock"
-        out["socket"] = [socket] if isinstance(socket, str) else list(socket) if isinstance(socket, list) else []
-        if not out["socket"] or not all(isinstance(s, str) and s for s in out["socket"]):
+        sockets = [socket] if isinstance(socket, str) else list(socket) if isinstance(socket, list) else []
+        if not sockets or not all(isinstance(s, str) and s for s in sockets):
             problems.append(
                 "zerodown_lb.socket=%s must be the HAProxy runtime API address, or a list of them"
                 % validate.shown(socket)
             )
-        out["nginx"] = None
-    elif provider == "nginx":
+        return {"socket": sockets, "nginx": None}
+    if provider == "nginx":
         nginx = spec.get("nginx")
         if not isinstance(nginx, dict) or not nginx.get("conf") or not nginx.get("servers_file"):
             problems.append(
@@ -260,9 +240,19 @@ def load_balancer(
                 "servers_file (the include file of the upstream's server lines)"
             )
             nginx = {}
-        out["nginx"] = dict(nginx)
-        out["socket"] = None
-    # inventory host -> backend server: the inventory name for HAProxy, host:port as written in nginx's file
+        return {"nginx": dict(nginx), "socket": None}
+    return {}
+
+
+def _lb_servers(
+    variables: Dict[str, Any],
+    spec: Dict[str, Any],
+    provider: str,
+    app_hosts: Sequence[str],
+    host_addresses: Dict[str, str],
+    problems: List[str],
+) -> Dict[str, str]:
+    """Inventory host -> backend server: the inventory name for HAProxy, host:port as written in nginx's file."""
     mapping = spec.get("servers") or {}
     if not isinstance(mapping, dict):
         problems.append("zerodown_lb.servers must map inventory hosts to server names, got %r" % (mapping,))
@@ -294,7 +284,40 @@ def load_balancer(
                 "hosts %s and %s are both server %r: every app host needs its own" % (seen[server], host, server)
             )
         seen.setdefault(server, host)
-    out["servers"] = servers
+    return servers
+
+
+def load_balancer(
+    variables: Dict[str, Any],
+    app_hosts: Sequence[str],
+    host_addresses: Dict[str, str],
+    problems: List[str],
+    needed: bool = True,
+) -> Tuple[Dict[str, Any], List[str]]:
+    """``zerodown_lb`` (or the older zerodown_haproxy_* shorthand) as one description; (lb, deprecation notes).
+
+    Not ``needed`` (contract migrations touch no load balancer), a missing backend is no problem.
+    """
+    notes: List[str] = []
+    spec = _lb_spec(variables, problems, notes)
+    unknown = sorted(set(spec) - {"provider", "socket", "backend", "upstream", "nginx", "servers", "api_timeout"})
+    if unknown:
+        problems.append(
+            "zerodown_lb has unknown key(s) %s; it takes provider, socket, nginx, backend (or upstream), servers, "
+            "api_timeout" % ", ".join(unknown)
+        )
+    provider = spec.get("provider") or "haproxy"
+    if provider not in PROVIDERS:
+        problems.append("zerodown_lb.provider=%r is not one of %s" % (provider, ", ".join(PROVIDERS)))
+    out: Dict[str, Any] = {"provider": provider, "backend": _lb_backend(spec, needed, problems), "api_timeout": 5.0}
+    try:
+        out["api_timeout"] = validate.number(
+            spec.get("api_timeout") or 5.0, "zerodown_lb.api_timeout", validate.TIMEOUT
+        )
+    except validate.ValidationError as exc:
+        problems.append(str(exc))
+    out.update(_lb_access(provider, spec, problems))
+    out["servers"] = _lb_servers(variables, spec, provider, app_hosts, host_addresses, problems)
     return out, notes
 
 
@@ -459,18 +482,8 @@ def blue_green(
     }
 
 
-def canary(
-    variables: Dict[str, Any],
-    app_hosts: Sequence[str],
-    servers: Dict[str, str],
-    problems: List[str],
-    weights_for,
-    provider: str = "haproxy",
-) -> Dict[str, Any]:
-    """Canary hosts (the first ones, a count or a percentage), the steps with their weights, the thresholds.
-
-    nginx has no weight 0: a server that a step gives no share (the baseline at 100 %) is drained instead,
-    which also takes no new requests and lets those in flight finish."""
+def _canary_hosts(variables: Dict[str, Any], app_hosts: Sequence[str], problems: List[str]) -> Tuple[list, list]:
+    """(canary hosts, baseline hosts): the first ones, a count or a percentage; at least one baseline host."""
     count = 1
     try:
         count = batch_size(_setting(variables, "zerodown_canary_hosts"), len(app_hosts), "zerodown_canary_hosts")
@@ -482,9 +495,30 @@ def canary(
             % (_setting(variables, "zerodown_canary_hosts"), count, len(app_hosts))
         )
         count = max(len(app_hosts) - 1, 0)
-    hosts = list(app_hosts[:count])
-    baseline = list(app_hosts[count:])
-    raw_steps = _setting(variables, "zerodown_canary_steps")
+    return list(app_hosts[:count]), list(app_hosts[count:])
+
+
+def _step_servers(weights: Dict[str, Any], canary_servers: List[str], provider: str) -> Dict[str, Any]:
+    """switch_traffic's servers option: every weight, and the canary servers back in the pool."""
+    return {
+        name: (
+            {"state": "drain"}
+            if weight == 0 and provider == "nginx"
+            else dict({"weight": weight}, **({"state": "ready"} if name in canary_servers else {}))
+        )
+        for name, weight in weights.items()
+    }
+
+
+def _canary_steps(
+    raw_steps: Any,
+    canary_servers: Optional[List[str]],
+    baseline_servers: List[str],
+    problems: List[str],
+    weights_for,
+    provider: str,
+) -> List[Dict[str, Any]]:
+    """The rising percentages, each with its weights when there are canary and baseline servers to weigh."""
     steps: List[Dict[str, Any]] = []
     if not isinstance(raw_steps, list) or not raw_steps:
         problems.append("zerodown_canary_steps must be a list of percentages such as [5, 25, 50, 100]")
@@ -501,24 +535,40 @@ def canary(
             continue
         last = percent
         step: Dict[str, Any] = {"percent": percent, "name": "canary %g%%" % percent}
-        if hosts and baseline:
-            canary_servers = [servers[h] for h in hosts]
+        if canary_servers is not None:
             try:
-                weights = weights_for(canary_servers, [servers[h] for h in baseline], percent)
+                weights = weights_for(canary_servers, baseline_servers, percent)
             except (ValueError, LBError) as exc:
                 problems.append("zerodown_canary_steps %r: %s" % (value, exc))
                 weights = {}
             step["weights"] = weights
-            # switch_traffic's servers option: every weight, and the canary servers back in the pool
-            step["servers"] = {
-                name: (
-                    {"state": "drain"}
-                    if weight == 0 and provider == "nginx"
-                    else dict({"weight": weight}, **({"state": "ready"} if name in canary_servers else {}))
-                )
-                for name, weight in weights.items()
-            }
+            step["servers"] = _step_servers(weights, canary_servers, provider)
         steps.append(step)
+    return steps
+
+
+def canary(
+    variables: Dict[str, Any],
+    app_hosts: Sequence[str],
+    servers: Dict[str, str],
+    problems: List[str],
+    weights_for,
+    provider: str = "haproxy",
+) -> Dict[str, Any]:
+    """Canary hosts (the first ones, a count or a percentage), the steps with their weights, the thresholds.
+
+    nginx has no weight 0: a server that a step gives no share (the baseline at 100 %) is drained instead,
+    which also takes no new requests and lets those in flight finish."""
+    hosts, baseline = _canary_hosts(variables, app_hosts, problems)
+    weighed = hosts and baseline  # no weights to compute without both sides
+    steps = _canary_steps(
+        _setting(variables, "zerodown_canary_steps"),
+        [servers[h] for h in hosts] if weighed else None,
+        [servers[h] for h in baseline] if weighed else [],
+        problems,
+        weights_for,
+        provider,
+    )
     numbers = {
         key: _number(variables, key, problems, validate.WAIT)
         for key in ("zerodown_canary_pause", "zerodown_canary_max_wait")
@@ -563,26 +613,8 @@ def bake(variables: Dict[str, Any], lb: Dict[str, Any], problems: List[str]) -> 
     return dict({"time": window}, **thresholds(variables, problems))
 
 
-def build_plan(
-    variables: Dict[str, Any],
-    mode: str,
-    app_hosts: Sequence[str],
-    lb_hosts: Sequence[str],
-    db_hosts: Sequence[str],
-    host_addresses: Dict[str, str],
-    identity: Dict[str, str],
-    sha256_of,
-    groups: Optional[Dict[str, Sequence[str]]] = None,
-    weights_for=canary_weights,
-) -> Dict[str, Any]:
-    """The plan, or PlanError listing every problem. ``identity``: run_id, owner, controller."""
-    problems: List[str] = []
-    if mode not in MODES:
-        raise PlanError(["mode=%r is not one of %s" % (mode, ", ".join(MODES))])
-    nul = validate.nul_problem(variables)
-    if nul:
-        raise PlanError([nul])
-    variables = dict(variables)
+def _run_identity(variables: Dict[str, Any], mode: str, problems: List[str]) -> Tuple[str, str, str]:
+    """(app, release, strategy), each checked; a variable that must be a string and is not is dropped."""
     for name in STRING_VARIABLES:
         if variables.get(name) is not None and not isinstance(variables[name], str):
             problems.append("%s=%s must be a string" % (name, validate.shown(variables.pop(name))))
@@ -605,6 +637,12 @@ def build_plan(
             "zerodown_strategy=%s is not available in this version of zerodown.deploy; use %s"
             % (strategy, " or ".join(AVAILABLE_STRATEGIES))
         )
+    return app, release, strategy
+
+
+def _host_problems(
+    variables: Dict[str, Any], app_hosts: Sequence[str], lb_hosts: Sequence[str], problems: List[str]
+) -> None:
     if not app_hosts:
         problems.append(
             "no host matches the app pattern %r (zerodown_app_hosts)"
@@ -620,15 +658,9 @@ def build_plan(
         problems.append(
             "host(s) %s are both app and load-balancer hosts; keep the two patterns apart" % ", ".join(both)
         )
-    lb, notes = load_balancer(variables, app_hosts, host_addresses, problems, needed=mode != "contract")
-    state_dir = variables.get("zerodown_state_dir") or DEFAULTS["zerodown_state_dir"]
-    if not os.path.isabs(str(state_dir)):
-        problems.append("zerodown_state_dir=%r must be an absolute path" % (state_dir,))
-    size = 1
-    try:
-        size = batch_size(variables.get("zerodown_batch_size", DEFAULTS["zerodown_batch_size"]), len(app_hosts))
-    except ValueError as exc:
-        problems.append(str(exc))
+
+
+def _timeouts(variables: Dict[str, Any], problems: List[str]) -> Dict[str, Any]:
     timeouts = {
         "drain": _number(variables, "zerodown_drain_timeout", problems),
         "stop": _number(variables, "zerodown_stop_timeout", problems),
@@ -637,25 +669,46 @@ def build_plan(
     # the longest one host's stop/switch/start/ready call may take: past it the task is given up (a host whose
     # SSH connection hangs, cut off without a reset, must not hold the deploy)
     timeouts["host_call"] = int(timeouts["stop"] + timeouts["ready"] + HOST_CALL_MARGIN)
-    strategy_plan: Dict[str, Any] = {}
-    rolled = list(app_hosts)
-    if strategy == "blue_green" and mode != "contract":
-        strategy_plan["blue_green"] = blue_green(variables, app_hosts, groups or {}, lb["servers"], problems)
-    elif strategy == "canary" and mode != "contract":
+    return timeouts
+
+
+def _strategy_plan(
+    variables: Dict[str, Any],
+    mode: str,
+    strategy: str,
+    app_hosts: Sequence[str],
+    lb: Dict[str, Any],
+    groups: Optional[Dict[str, Sequence[str]]],
+    problems: List[str],
+    weights_for,
+) -> Tuple[Dict[str, Any], List[str]]:
+    """(the strategy's own part of the plan, the hosts the rolling batches take)."""
+    if mode == "contract":
+        return {}, list(app_hosts)
+    if strategy == "blue_green":
+        return {"blue_green": blue_green(variables, app_hosts, groups or {}, lb["servers"], problems)}, list(app_hosts)
+    if strategy == "canary":
         problem = counters_problem(lb, "zerodown_strategy=canary judges each step") if mode == "deploy" else None
         if problem:
             problems.append(problem)
-        strategy_plan["canary"] = canary(variables, app_hosts, lb["servers"], problems, weights_for, lb["provider"])
-        rolled = strategy_plan["canary"]["baseline"]  # promoted with the rolling batches after the canary steps
-    plan_batches = batches(rolled, size)
-    worst = worst_case_seconds(len(plan_batches), timeouts["drain"], timeouts["stop"], timeouts["ready"])
+        plan = canary(variables, app_hosts, lb["servers"], problems, weights_for, lb["provider"])
+        return {"canary": plan}, plan["baseline"]  # promoted with the rolling batches after the canary steps
+    return {}, list(app_hosts)
+
+
+def _worst_case(batch_count: int, timeouts: Dict[str, Any], strategy_plan: Dict[str, Any]) -> int:
+    """The longest the strategy can take at its timeouts (the bake window is added by the caller)."""
+    if "blue_green" in strategy_plan:
+        return worst_case_seconds(1, timeouts["drain"] * 2, timeouts["stop"], timeouts["ready"])
+    worst = worst_case_seconds(batch_count, timeouts["drain"], timeouts["stop"], timeouts["ready"])
     if "canary" in strategy_plan:
         c = strategy_plan["canary"]
         worst += int(len(c["steps"]) * (c["pause"] + c["max_wait"]) + timeouts["drain"] + timeouts["ready"])
-    elif "blue_green" in strategy_plan:
-        worst = worst_case_seconds(1, timeouts["drain"] * 2, timeouts["stop"], timeouts["ready"])
-    bake_plan = bake(variables, lb, problems) if mode == "deploy" else {"time": 0.0}
-    worst += int(bake_plan["time"])
+    return worst
+
+
+def _lock_ttl(variables: Dict[str, Any], worst: int, problems: List[str]) -> int:
+    """zerodown_lock_ttl when given (never below the worst case), else the worst case plus a margin."""
     ttl = worst + LOCK_TTL_MARGIN
     if variables.get("zerodown_lock_ttl"):
         given = int(_number(variables, "zerodown_lock_ttl", problems, validate.WHOLE_SECONDS))
@@ -667,13 +720,75 @@ def build_plan(
                 "then uses %d s, the worst case plus %d s) or set it to at least %d"
                 % (given, worst, worst + LOCK_TTL_MARGIN, LOCK_TTL_MARGIN, worst)
             )
-        ttl = given or ttl
-    elif ttl > validate.MAX_SECONDS:
+        return given or ttl
+    if ttl > validate.MAX_SECONDS:
         problems.append(
             "the deploy can take %d s at its timeouts, more than the %d s a lock may be held: lower the timeouts "
             "(zerodown_drain_timeout, zerodown_stop_timeout, zerodown_ready_timeout) or put more hosts in a batch"
             % (worst, validate.MAX_SECONDS)
         )
+    return ttl
+
+
+def _deploy_parts(
+    plan: Dict[str, Any], variables: Dict[str, Any], db_hosts: Sequence[str], problems: List[str], sha256_of
+) -> None:
+    """What only a deploy needs: the artifact and what each host must have."""
+    if not variables.get("zerodown_exec_start"):
+        problems.append("zerodown_exec_start is missing: the command the systemd unit runs from current")
+    plan["artifact"] = artifact(variables, problems, sha256_of)
+    plan["requirements"] = host_needs(
+        plan["app_hosts"],
+        plan["lb_hosts"],
+        plan["lb"],
+        str(_setting(variables, "zerodown_base_dir")),
+        plan["app"],
+        plan["release"],
+        plan["artifact"].get("bytes"),
+        plan["artifact"].get("unpacked_bytes"),
+        migrate_host(variables, db_hosts, plan["migrations"]),
+        str(_setting(variables, "zerodown_db_dialect")),
+    )
+
+
+def build_plan(
+    variables: Dict[str, Any],
+    mode: str,
+    app_hosts: Sequence[str],
+    lb_hosts: Sequence[str],
+    db_hosts: Sequence[str],
+    host_addresses: Dict[str, str],
+    identity: Dict[str, str],
+    sha256_of,
+    groups: Optional[Dict[str, Sequence[str]]] = None,
+    weights_for=canary_weights,
+) -> Dict[str, Any]:
+    """The plan, or PlanError listing every problem. ``identity``: run_id, owner, controller."""
+    problems: List[str] = []
+    if mode not in MODES:
+        raise PlanError(["mode=%r is not one of %s" % (mode, ", ".join(MODES))])
+    nul = validate.nul_problem(variables)
+    if nul:
+        raise PlanError([nul])
+    variables = dict(variables)
+    app, release, strategy = _run_identity(variables, mode, problems)
+    _host_problems(variables, app_hosts, lb_hosts, problems)
+    lb, notes = load_balancer(variables, app_hosts, host_addresses, problems, needed=mode != "contract")
+    state_dir = variables.get("zerodown_state_dir") or DEFAULTS["zerodown_state_dir"]
+    if not os.path.isabs(str(state_dir)):
+        problems.append("zerodown_state_dir=%r must be an absolute path" % (state_dir,))
+    size = 1
+    try:
+        size = batch_size(variables.get("zerodown_batch_size", DEFAULTS["zerodown_batch_size"]), len(app_hosts))
+    except ValueError as exc:
+        problems.append(str(exc))
+    timeouts = _timeouts(variables, problems)
+    strategy_plan, rolled = _strategy_plan(variables, mode, strategy, app_hosts, lb, groups, problems, weights_for)
+    plan_batches = batches(rolled, size)
+    worst = _worst_case(len(plan_batches), timeouts, strategy_plan)
+    bake_plan = bake(variables, lb, problems) if mode == "deploy" else {"time": 0.0}
+    worst += int(bake_plan["time"])
+    ttl = _lock_ttl(variables, worst, problems)
     plan: Dict[str, Any] = {
         "mode": mode,
         "app": app,
@@ -710,21 +825,7 @@ def build_plan(
     }
     plan.update(strategy_plan)
     if mode == "deploy":
-        if not variables.get("zerodown_exec_start"):
-            problems.append("zerodown_exec_start is missing: the command the systemd unit runs from current")
-        plan["artifact"] = artifact(variables, problems, sha256_of)
-        plan["requirements"] = host_needs(
-            app_hosts,
-            lb_hosts,
-            lb,
-            str(_setting(variables, "zerodown_base_dir")),
-            app,
-            release,
-            plan["artifact"].get("bytes"),
-            plan["artifact"].get("unpacked_bytes"),
-            migrate_host(variables, db_hosts, plan["migrations"]),
-            str(_setting(variables, "zerodown_db_dialect")),
-        )
+        _deploy_parts(plan, variables, db_hosts, problems, sha256_of)
     if problems:
         raise PlanError(problems)
     plan["summary"] = summary(plan)
