@@ -159,8 +159,11 @@ def take_out(ctx: Context, since, canary_servers, baseline_servers) -> Dict[str,
         out["warnings"] = ["the canary was not taken out of %s: %s" % (pid, msg) for pid, msg in report.failed.items()]
     if not report.applied:
         return out
+    # only where the canary was taken out: a load balancer that refused (perhaps gone) is not waited on, and does not
+    # lose the report of the others
+    drained = [p for p in ctx.providers if p.id in report.applied]
     try:  # what is still in flight after 10 s finishes on its own: counted as it is
-        lb.wait_drained(ctx.providers, ctx.backend, canary_servers, timeout=10, interval=0.2, clock=ctx.clock)
+        lb.wait_drained(drained, ctx.backend, canary_servers, timeout=10, interval=0.2, clock=ctx.clock)
     except lb.DrainTimeout:
         pass
     final = ctx.source.snapshot(ctx.backend, sorted(set(canary_servers) | set(baseline_servers)))

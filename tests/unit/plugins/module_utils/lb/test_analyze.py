@@ -41,6 +41,37 @@ def test_take_out_goes_on_past_a_failing_load_balancer_and_waits_through_core():
     assert next(answers, None) is None and clock.sleeps  # polled by core's wait, on the run's clock
 
 
+class GoneProvider(FakeProvider):
+    """A load balancer that goes away: its first read works, the apply and every look after it fail."""
+
+    def __init__(self, ident, servers):
+        super().__init__(ident, servers)
+        self.gone = False
+
+    def read(self, backend):
+        if self.gone:
+            raise analyze.lb.LBError("cannot reach %s" % self.id)
+        return super().read(backend)
+
+    def pending(self, backend, servers):
+        if self.gone:
+            raise analyze.lb.LBError("cannot reach %s" % self.id)
+        return super().pending(backend, servers)
+
+    def apply(self, backend, changes):
+        self.gone = True
+        raise analyze.lb.LBError("cannot reach %s" % self.id)
+
+
+def test_take_out_does_not_wait_on_a_load_balancer_that_refused_and_keeps_its_report():
+    good, gone = FakeProvider("lb1", fleet()), GoneProvider("lb2", fleet())
+    ctx = SimpleNamespace(providers=[good, gone], backend="app", clock=FakeClock(), source=StillSource())
+    out = analyze.take_out(ctx, {"backend": "app", "taken_at": 0.0}, ["web2"], ["web1"])
+    assert out["taken_out"] == ["lb1"]
+    assert out["not_taken_out"] == {"lb2": "fake load balancer lb2: cannot reach lb2"}
+    assert good.servers["web2"]["state"] == "drain"
+
+
 def test_take_out_changes_nothing_where_no_baseline_serves():
     p = FakeProvider("lb1", {"web1": {"state": "drain", "weight": 10}, "web2": {"state": "ready", "weight": 10}})
     ctx = SimpleNamespace(providers=[p], backend="app", clock=FakeClock(), source=StillSource())
