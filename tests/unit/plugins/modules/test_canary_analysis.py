@@ -112,7 +112,7 @@ def test_snapshot_then_analyze_with_a_pause_on_the_clock(runtimes, capsys):
 
     runtime.on_read = traffic
     result = run(base(canary_servers=["web3"], since=snap["snapshot"], pause=30), capsys, clock=clock, check=True)
-    assert clock.sleeps == [30]  # no real sleeping
+    assert clock.sleeps == [1.0] * 30  # a look every poll_interval through the pause, no real sleeping
     assert result["changed"] is False
     assert result["verdict"] == "pass", result["reason"]
     assert result["baseline_servers"] == ["web1", "web2"]
@@ -122,6 +122,7 @@ def test_snapshot_then_analyze_with_a_pause_on_the_clock(runtimes, capsys):
     assert result["tests"]["error_rate_vs_baseline"]["p_value"] > 0.01
     assert result["thresholds"]["min_requests"] == 100
     assert result["waited_seconds"] == 30
+    assert (result["looks"], result["looked"], result["stopped_early"]) == (30, 30, False)
 
 
 def test_a_5xx_canary_fails_and_the_task_does_not(runtimes, capsys):

@@ -280,14 +280,18 @@ def test_no_baseline_traffic_judges_on_the_absolute_threshold_only():
 
 
 def test_latency_ratio_of_means():
-    slow = canary.judge(counts(200, latency_ms=60), counts(2000, latency_ms=20), T)
-    assert slow.verdict == "fail" and slow.latency_ratio == pytest.approx(3.0)
-    assert "60.0 ms is 3.00 x the baseline's 20.0 ms" in slow.reason and "max_latency_ratio 1.5" in slow.reason
+    slow = canary.judge(counts(200, latency_ms=360), counts(2000, latency_ms=20), T)
+    assert slow.verdict == "fail" and slow.latency_ratio == pytest.approx(18.0)
+    assert "360.0 ms is 18.00 x the baseline's 20.0 ms" in slow.reason and "max_latency_ratio 1.5" in slow.reason
+    assert "+340.0 ms" in slow.reason and "min_latency_increase_ms 50" in slow.reason
     ok = canary.judge(counts(200, latency_ms=25), counts(2000, latency_ms=20), T)
     assert ok.verdict == "pass" and ok.latency_ratio == pytest.approx(1.25)
     # Both below min_latency_ms (HAProxy measures whole milliseconds): no ratio out of noise.
     fast = canary.judge(counts(200, latency_ms=3), counts(2000, latency_ms=0.5), T)
     assert fast.verdict == "pass" and fast.latency_ratio == pytest.approx(1.0)
+    # 3 x slower but only 40 ms: under min_latency_increase_ms 50, noise nobody rolls back for.
+    small = canary.judge(counts(200, latency_ms=60), counts(2000, latency_ms=20), T)
+    assert small.verdict == "pass" and "but within min_latency_increase_ms 50" in small.reason
 
 
 @pytest.mark.parametrize(
@@ -300,6 +304,10 @@ def test_latency_ratio_of_means():
         ({"significance": 0}, "between 0 and 0.5"),
         ({"significance": 0.9}, "between 0 and 0.5"),
         ({"min_latency_ms": -1}, "0 or more milliseconds"),
+        ({"min_latency_increase_ms": -1}, "min_latency_increase_ms=-1"),
+        ({"warmup": -2}, "warmup=-2"),
+        ({"latency_looks": 0}, "latency_looks=0"),
+        ({"latency_looks": 1.5}, "whole number"),
     ],
 )
 def test_thresholds_are_checked(change, message):
@@ -318,13 +326,14 @@ def test_analyze_step_pauses_on_the_clock_then_judges():
     clock = FakeClock()
 
     def traffic(runtime):
-        if clock.now >= 60 and not runtime.counters["web3"]["stot"]:  # what arrived during the pause
+        if clock.now >= 60 and not runtime.counters["web3"]["stot"]:  # what arrived at the end of the pause
             runtime.serve("web3", 200, errors=20)
             runtime.serve("web1", 2000)
 
     lb1.on_read = traffic
     result = canary.analyze_step({"lb": lb1}, since, ["web3"], ["web1", "web2"], T, pause=60, clock=clock)
-    assert clock.sleeps == [60]
+    assert clock.sleeps == [1.0] * 60  # a look every poll_interval
+    assert (result.looks, result.looked) == (60, 60)
     assert result.verdict.verdict == "fail"
     assert result.per_server["web3"].errors == 20
     assert result.waited_seconds == 60
@@ -340,7 +349,7 @@ def test_analyze_step_waits_for_min_requests_up_to_max_wait():
         {"lb": lb1}, since, ["web3"], ["web1"], T, pause=5, max_wait=60, poll_interval=2, clock=clock
     )
     assert result.verdict.verdict == "pass" and result.verdict.canary.requests == 30
-    assert clock.sleeps == [5, 2, 2]
+    assert clock.sleeps == [2, 2, 1]  # the third look lands on the end of the pause
     # Not enough traffic within max_wait: inconclusive, after max_wait and no longer.
     quiet = FakeRuntime()
     since = counters.take_snapshot({"lb": quiet}, "app")
