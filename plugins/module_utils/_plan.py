@@ -110,6 +110,11 @@ DEFAULTS: Dict[str, Any] = {
     "zerodown_canary_min_requests": 100,
     "zerodown_canary_max_error_rate": 0.01,
     "zerodown_canary_max_latency_ratio": 1.5,
+    "zerodown_canary_significance": 0.01,
+    "zerodown_canary_min_latency_ms": 5.0,
+    "zerodown_canary_min_latency_increase_ms": 50.0,
+    "zerodown_canary_warmup": 5.0,
+    "zerodown_canary_latency_looks": 3,
     "zerodown_canary_on_inconclusive": "pause",
     "zerodown_canary_max_wait": 120,
     "zerodown_bake_time": 0,
@@ -591,10 +596,12 @@ def canary(
 
 
 def thresholds(variables: Dict[str, Any], problems: List[str]) -> Dict[str, Any]:
-    """What a canary step and the bake window are judged against (canary_analysis's options of the same names,
-    in the same ranges); a bad one is a problem, and its default stands in."""
+    """What a canary step and the bake window are judged against: every field of lb/canary.py's Thresholds, from
+    the zerodown_canary_<field> variables (canary_analysis's options of the same names, in the same ranges; the
+    plan's ``thresholds``, given whole as canary_analysis's ``thresholds``); a bad one is a problem, and its default
+    stands in."""
     out = {}
-    for name in ("min_requests", "max_error_rate", "max_latency_ratio"):
+    for name in THRESHOLD_LIMITS:
         key = "zerodown_canary_" + name
         try:
             out[name] = validate.number(_setting(variables, key), key, THRESHOLD_LIMITS[name])
@@ -821,6 +828,9 @@ def build_plan(
         "ledger": {"app": app, "path": state_dir, "run_id": identity["run_id"], "servers": lb["servers"]},
         "migrations": migrations(variables),
         "bake": bake_plan,
+        # every threshold of the canary analysis, for canary_analysis's ``thresholds`` (canary steps and bake window);
+        # a bad value is reported by canary() or bake()
+        "thresholds": thresholds(variables, []),
         "deprecations": notes,
     }
     plan.update(strategy_plan)

@@ -16,28 +16,41 @@ description:
     from the lines nginx wrote to its access log O(nginx.access_log) in between. No metrics system is needed.
   - O(state=snapshot) reads the counters of the backend's servers and returns them as RV(snapshot), to be given back
     as O(since) when the step ends.
-  - O(state=analyze) optionally waits O(pause) seconds, reads the counters again and judges the step since O(since)
-    (or, without O(since), since a snapshot taken at the start of the call), returning RV(verdict) V(pass),
+  - O(state=analyze) judges one canary step since O(since) (or, without O(since), since a snapshot taken at the
+    start of the call). It reads the counters every O(poll_interval) seconds and judges each reading (a look) once the
+    canary has O(min_requests) requests; the first look that fails ends the step at once (with O(take_out_on_fail)
+    the canary is taken out in the same call), so a failing canary is caught within seconds instead of at the end of
+    its pause. The step passes only once O(pause) is over with O(min_requests) canary requests; O(max_wait) keeps
+    reading after the pause while it has fewer; a step that ends with fewer is V(inconclusive), never V(pass). Each
+    look uses O(significance) divided by the number of looks (RV(looks) = (O(pause) + O(max_wait)) / O(poll_interval),
+    Bonferroni), so looking often does not raise the chance of a false alarm. It returns RV(verdict) V(pass),
     V(fail) or V(inconclusive) with the measured values, the test statistics and a RV(reason) naming them against
     the thresholds. Its RV(snapshot) is where the next step starts.
   - "Error rate: requests are C(stot), errors are 5xx answers (C(hrsp_5xx)), connection errors (C(econ)) and
-    response errors (C(eresp)); for nginx, see O(nginx.access_log). The canary fails when its error rate is higher than the baseline's by a one-sided
-    Fisher exact test (p below O(significance)), or higher than O(max_error_rate) by a one-sided exact binomial test.
-    Exact tests stay right at small counts: one error in 40 canary requests at a 5 % step (p=0.05) does not fail, 5 %
-    errors over a busy step does."
-  - Latency is the ratio of the mean server response times of canary and baseline over the step, against
-    O(max_latency_ratio). HAProxy keeps no cumulative response time, only C(rtime), an average over a sliding window
-    of 512 samples; the module recovers the step's own mean from C(rtime) and the request counter at both ends.
-    nginx logs each request's C($upstream_response_time), so its step mean is exact.
-  - A canary with fewer than O(min_requests) requests in the step is V(inconclusive), never V(pass);
-    O(max_wait) keeps reading until it has them or the time is up.
+    response errors (C(eresp)); for nginx, see O(nginx.access_log). Errors count from the first request of the step.
+    The canary fails when its error rate is higher than the baseline's by a one-sided Fisher exact test (p below the
+    look's significance), or higher than O(max_error_rate) by a one-sided exact binomial test. Exact tests stay right
+    at small counts: one error in 40 canary requests at a 5 % step (p=0.05) does not fail, 5 % errors over a busy
+    step does."
+  - "Latency: the canary breaches only when it is slower than the baseline by more than O(max_latency_ratio) B(and)
+    by more than O(min_latency_increase_ms) milliseconds (default 50: a canary at 8.5 ms against 5.2 ms is noise
+    nobody rolls back for, one 300 ms slower still fails). The response times of the first O(warmup) seconds of the
+    step (default 5) are not judged, since a just-started process is slower for its first seconds; errors are. Where
+    per-request response times exist (20 or more on each side), the test is a one-sided Mann-Whitney U test of the
+    canary's values against the baseline's each raised to max(b x O(max_latency_ratio), b + O(min_latency_increase_ms)),
+    failing at the look's significance. Where only means exist (HAProxy C(show stat)), the means must breach over
+    O(latency_looks) consecutive looks (default 3; a step judged fewer times needs every look it had)."
+  - HAProxy keeps no cumulative response time, only C(rtime), an average over a sliding window of 512 samples; the
+    module recovers the step's own mean from C(rtime) and the request counter at both ends. nginx logs each
+    request's C($upstream_response_time), so its step mean is exact.
   - O(state=bake) is the bake window after the last switch of a deploy. For O(pause) seconds it watches the servers
     taking traffic (O(canary_servers), by default every server that is ready with a weight above 0 when the window
     starts) and compares them with O(before), the snapshot taken before the deploy (every server of the backend, its
-    counters since HAProxy started), with the same tests. It judges every O(poll_interval) seconds and stops at the
-    first look that fails, so a release that goes bad after its smoke test is caught within seconds; each look uses
-    O(significance) divided by the number of looks (Bonferroni), so that looking often does not raise the chance of
-    a false alarm. A window that ends with fewer than O(min_requests) requests is V(inconclusive).
+    counters since HAProxy started), with the same tests and the same looks as a canary step (warm-up and
+    O(latency_looks) included). It judges every O(poll_interval) seconds and stops at the first look that fails, so
+    a release that goes bad after its smoke test is caught within seconds; each look uses O(significance) divided by
+    the number of looks (Bonferroni). A window that ends with fewer than O(min_requests) requests is
+    V(inconclusive).
   - The module only reads, unless O(take_out_on_fail) drains a canary that did not pass; it never changes a weight,
     and does not fail on a V(fail) verdict (test RV(verdict) in the play, or set O(require_pass)).
   - "nginx open source keeps no per-server counters: with O(provider=nginx) the module counts them from the access
@@ -115,19 +128,20 @@ options:
     type: dict
   pause:
     description:
-      - Seconds to wait before reading the counters that end the step.
+      - Seconds the step lasts (it is judged every O(poll_interval) seconds meanwhile, and can fail before the end;
+        it passes only once they are over).
       - With O(state=bake), the length of the bake window.
     type: float
     default: 0
   max_wait:
     description:
       - After O(pause), seconds to keep reading (every O(poll_interval)) while the canary has fewer than
-        O(min_requests) requests in the step. 0 reads once.
+        O(min_requests) requests in the step. 0 ends the step with the pause.
     type: float
     default: 0
   poll_interval:
     description:
-      - Seconds between readings during O(max_wait), and between the looks of O(state=bake).
+      - Seconds between two looks (readings of the counters, each judged) of a step or of O(state=bake).
     type: float
     default: 1.0
   min_requests:
@@ -143,19 +157,49 @@ options:
     default: 0.01
   max_latency_ratio:
     description:
-      - Largest allowed ratio of the canary's mean response time to the baseline's (V(1.5) fails a canary 50 %
-        slower).
+      - Largest allowed ratio of the canary's response time to the baseline's (V(1.5) fails a canary 50 %
+        slower), when it is also more than O(min_latency_increase_ms) slower.
     type: float
     default: 1.5
+  min_latency_increase_ms:
+    description:
+      - A latency breach also needs the canary this many milliseconds slower than the baseline (both conditions).
+      - The default 50 ms keeps a few milliseconds of noise from rolling back a healthy canary (8.5 ms against
+        5.2 ms is a ratio of 1.65 but nobody rolls back for 3 ms), while a canary 300 ms slower still fails.
+    type: float
+    default: 50.0
+  warmup:
+    description:
+      - Seconds at the start of the step (of the call) whose response times are not judged, because a just-started
+        process answers slower for its first seconds. Errors count from the first request regardless.
+      - Latency is judged on the counts since the first reading taken after the warm-up; a step that ends sooner is
+        judged whole.
+    type: float
+    default: 5.0
+  latency_looks:
+    description:
+      - Where only mean response times exist (HAProxy C(show stat)), the consecutive looks a latency breach must
+        hold before it fails the step (a decaying mean and a slow first second do not roll back on one reading).
+      - Where per-request response times exist, the Mann-Whitney U test decides at once and this is not used.
+    type: int
+    default: 3
+  thresholds:
+    description:
+      - All the thresholds in one dict (keys O(min_requests), O(max_error_rate), O(max_latency_ratio),
+        O(significance), O(min_latency_ms), O(min_latency_increase_ms), O(warmup), O(latency_looks)); a key given
+        here stands for the option of the same name. An unknown key fails the task naming it.
+      - The deploy playbook passes C(zerodown_plan.thresholds), the plan's one thresholds dict.
+    type: dict
   min_latency_ms:
     description:
-      - Means below this many milliseconds count as this value in the latency ratio. HAProxy measures whole
+      - Means below this many milliseconds count as this value in the latency ratio of the means. HAProxy measures whole
         milliseconds, so a 1 ms against 3 ms difference is noise, not a 3x slowdown.
     type: float
     default: 5.0
   significance:
     description:
-      - P-value below which a higher canary error rate is not put down to chance, for both one-sided tests.
+      - P-value below which a higher canary error rate or response time is not put down to chance, for all the
+        one-sided tests, over the whole step or bake window (each look uses it divided by RV(looks)).
     type: float
     default: 0.01
   take_out_on_fail:
@@ -351,6 +395,16 @@ tests:
   sample:
     error_rate_vs_baseline: {test: one-sided Fisher exact, p_value: 1.2e-65, significant: true}
     error_rate_vs_max: {test: one-sided exact binomial, p_value: 2.1e-20, significant: true}
+latency:
+  description:
+    - The latency finding of the last look, C(test) (V(Mann-Whitney U), V(means), V(none) with nothing to compare,
+      V(warming up)), C(breach), C(canary_ms) and C(baseline_ms) (means), C(increase_ms), C(p_value) (Mann-Whitney
+      U), C(values) (per-request values used), C(warmup_excluded) (seconds left out) and C(held_looks)
+      (consecutive looks a breach of the means held).
+  returned: when O(state=analyze) or O(state=bake)
+  type: dict
+  sample: {test: means, breach: false, canary_ms: 8.5, baseline_ms: 5.2, increase_ms: 3.3, p_value: null,
+           values: {canary: 0, baseline: 0}, warmup_excluded: 5.0, held_looks: 0}
 latency_ratio:
   description: Canary mean response time over the baseline's (each at least O(min_latency_ms)); null when either
     had no response.
@@ -358,10 +412,11 @@ latency_ratio:
   type: float
   sample: 1.02
 thresholds:
-  description: The thresholds the step was judged against.
+  description: The thresholds the last look was judged against (O(significance) divided by RV(looks)).
   returned: when O(state=analyze) or O(state=bake)
   type: dict
-  sample: {min_requests: 100, max_error_rate: 0.01, max_latency_ratio: 1.5, significance: 0.01, min_latency_ms: 5.0}
+  sample: {min_requests: 100, max_error_rate: 0.01, max_latency_ratio: 1.5, significance: 0.0003, min_latency_ms: 5.0,
+           min_latency_increase_ms: 50.0, warmup: 5.0, latency_looks: 3}
 servers:
   description: The same counts as RV(canary) for each canary and baseline server.
   returned: when O(state=analyze) or O(state=bake)
@@ -410,15 +465,20 @@ until_out:
   sample: {requests: 137, errors: 70, error_rate: 0.511, http_5xx: 70, connection_errors: 0, response_errors: 0,
            latency_ms: 3.2}
 looks:
-  description: With O(state=bake), how many looks the window was planned for (each at O(significance) / looks).
-  returned: when O(state=bake)
+  description: How many looks the step or bake window was planned for (each at O(significance) / looks).
+  returned: when O(state=analyze) or O(state=bake)
   type: int
   sample: 60
 looked:
-  description: With O(state=bake), how many looks were taken; fewer than RV(looks) when a look failed.
-  returned: when O(state=bake)
+  description: How many looks were taken; fewer than RV(looks) when a look failed or the step had its requests.
+  returned: when O(state=analyze) or O(state=bake)
   type: int
   sample: 14
+stopped_early:
+  description: Whether a look failed before the step's (or window's) time was up, ending it there.
+  returned: when O(state=analyze) or O(state=bake)
+  type: bool
+  sample: true
 """
 
 import functools  # noqa: E402
@@ -445,6 +505,7 @@ def main(clock=None):
         require_pass=dict(type="bool", default=False),
         take_out_on_fail=dict(type="bool", default=False),
         ledger=dict(type="dict", options=ledger.RECORD_SPEC),
+        thresholds=dict(type="dict"),
     )
     argument_spec.update(canary.Thresholds.argument_spec())
     # clock: the unit tests' FakeClock

@@ -9,7 +9,8 @@
 (``state=snapshot``), judges one canary step (``state=analyze``, lb/canary.py) or watches a bake window
 (``state=bake``, lb/bake.py). Where the counters come from is the provider's business (``Provider.counters``,
 lb/core.py); a canary that did not pass is taken out through lb/core.py's one apply path. ``clock`` is the seam
-the unit tests use to run a step on a fake clock.
+the unit tests use to run a step on a fake clock. A step is judged at every look (``canary.sequential_looks``), so a
+failing canary is taken out (``take_out_on_fail``) at the first look that fails, in this same call.
 """
 
 from __future__ import annotations
@@ -131,7 +132,13 @@ def analyze(ctx: Context):
         poll_interval=params["poll_interval"],
         clock=ctx.clock,
     )
-    fields = dict(canary_servers=canary_servers, baseline_servers=baseline_servers)
+    fields = dict(
+        canary_servers=canary_servers,
+        baseline_servers=baseline_servers,
+        looks=outcome.looks,
+        looked=outcome.looked,
+        stopped_early=outcome.stopped_early,
+    )
     if params["take_out_on_fail"] and outcome.verdict.verdict != "pass" and not ctx.check_mode:
         fields.update(take_out(ctx, since, canary_servers, baseline_servers))
     return outcome, fields
@@ -195,7 +202,13 @@ def bake_window(ctx: Context):
         params["poll_interval"],
         clock=ctx.clock,
     )
-    return outcome, dict(canary_servers=servers, baseline_servers=known, looks=outcome.looks, looked=outcome.looked)
+    return outcome, dict(
+        canary_servers=servers,
+        baseline_servers=known,
+        looks=outcome.looks,
+        looked=outcome.looked,
+        stopped_early=outcome.stopped_early,
+    )
 
 
 def measure(params: Dict[str, Any], check_mode: bool, clock: Any, result: Dict[str, Any]):

@@ -14,7 +14,9 @@ balancer's per-server counters and compared with what the same counters
 showed before the deploy (the snapshot taken at preflight), with the
 canary analysis's own statistics (``canary.judge``: a one-sided Fisher
 exact test against the error rate before the deploy, an exact binomial test
-against ``max_error_rate``, the ratio of mean response times).
+against ``max_error_rate``, response times by the Mann-Whitney U test where
+per-request values exist, else by the means, held over ``latency_looks``
+looks).
 
 What "before the deploy" means is the counter source's ``reference``: with
 HAProxy, the counters of every server of the backend at preflight, counted
@@ -30,15 +32,14 @@ many times at one growing sample raises the chance of a false alarm, so
 each look uses ``significance / looks`` (Bonferroni; looks = window /
 poll_interval): the window as a whole keeps the false-alarm rate of one
 test at ``significance``. A look with fewer than ``min_requests`` requests
-is not judged; a window that ends with fewer is ``inconclusive``.
+is not judged; a window that ends with fewer is ``inconclusive``. The looks
+are the canary step's own (``canary.sequential_looks``), warm-up included.
 
 Knows nothing of AnsibleModule.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import time
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -52,14 +53,8 @@ LABELS = canary.Labels(
 )
 
 
-def looks(window: float, poll_interval: float) -> int:
-    """How many times a window of ``window`` seconds is judged."""
-    return max(1, int(math.ceil(window / poll_interval - 1e-9)))
-
-
-def look_thresholds(thresholds: canary.Thresholds, count: int) -> canary.Thresholds:
-    """The thresholds of one look: the same, with the significance shared among ``count`` looks."""
-    return dataclasses.replace(thresholds, significance=thresholds.significance / count)
+looks = canary.looks
+look_thresholds = canary.look_thresholds
 
 
 def taking_traffic(states: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list:
@@ -74,10 +69,7 @@ def taking_traffic(states: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> lis
     )
 
 
-@dataclasses.dataclass
-class BakeResult(canary.StepResult):
-    looks: int = 1
-    looked: int = 0
+BakeResult = canary.StepResult
 
 
 def watch(
@@ -91,21 +83,14 @@ def watch(
     clock: Optional[Clock] = None,
     now: Callable[[], float] = time.time,
 ) -> BakeResult:
-    """Watch ``servers`` for ``window`` seconds against ``before``; stop at the first look that fails."""
-    clock = clock or Clock()
-    started = clock.monotonic()
+    """Watch ``servers`` for ``window`` seconds against ``before``, a look every ``poll_interval`` seconds
+    (``canary.sequential_looks``, as a canary step); stop at the first look that fails."""
     reference = source.reference(before)
-    count = looks(window, poll_interval)
-    per_look = look_thresholds(thresholds, count)
     since = source.snapshot(backend, servers, now=now)
-    deadline = started + window
-    looked = 0
-    while True:
-        clock.sleep(min(poll_interval, max(0.0, deadline - clock.monotonic())))
-        snapshot = source.snapshot(backend, servers, now=now)
-        per_server = source.step(since, snapshot)
-        verdict = canary.judge(counters.group(per_server, servers), reference, per_look, LABELS)
-        looked += 1
-        if verdict.verdict == "fail" or clock.monotonic() >= deadline - 1e-9:
-            break
-    return BakeResult.measured(verdict, since, snapshot, per_server, clock, started, looks=count, looked=looked)
+
+    def compare(per_server):
+        return counters.group(per_server, servers), reference
+
+    return canary.sequential_looks(
+        source, backend, since, servers, compare, thresholds, window, 0.0, poll_interval, clock, now, LABELS
+    )

@@ -23,12 +23,14 @@ A canary with fewer than ``min_requests`` requests in the step is
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
-from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
+from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.counters import (
     CounterSource,
     Counts,
@@ -38,12 +40,19 @@ from ansible_collections.zerodown.deploy.plugins.module_utils.lb.counters import
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.errors import CanaryInputError
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import validate_name
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb.stats import binomial_one_sided, fisher_one_sided
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.stats import (
+    binomial_one_sided,
+    fisher_one_sided,
+    mann_whitney_greater,
+)
 
 VERDICTS = ("pass", "fail", "inconclusive")
 
 
 # -- thresholds and the verdict ----------------------------------------------------------
+
+#: Per-request response times each group needs before latency is judged by the Mann-Whitney U test (fewer: by means).
+MIN_LATENCY_VALUES = 20
 
 
 @dataclass
@@ -53,6 +62,12 @@ class Thresholds:
     max_latency_ratio: float = 1.5
     significance: float = 0.01
     min_latency_ms: float = 5.0
+    # a latency breach needs the canary slower by this much too: a few ms is noise nobody rolls back for
+    min_latency_increase_ms: float = 50.0
+    # seconds at the start of each step whose response times are not judged (a new process is slow at first)
+    warmup: float = 5.0
+    # with means only (HAProxy's show stat), consecutive looks a latency breach must hold before it fails
+    latency_looks: int = 3
 
     @classmethod
     def argument_spec(cls) -> Dict[str, Dict[str, Any]]:
@@ -60,14 +75,35 @@ class Thresholds:
         return {f.name: {"type": f.type, "default": f.default} for f in fields(cls)}
 
     @classmethod
+    def names(cls) -> List[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Thresholds:
-        return cls(**{f.name: params[f.name] for f in fields(cls)}).check()
+        """The flat options, or where ``params["thresholds"]`` is given, its keys in their place."""
+        values = {name: params[name] for name in cls.names()}
+        given = params.get("thresholds")
+        if given is not None:
+            if not isinstance(given, Mapping):
+                raise CanaryInputError("thresholds must be a dict of %s, got %r" % (", ".join(cls.names()), given))
+            unknown = sorted(str(k) for k in given if k not in values)
+            if unknown:
+                raise CanaryInputError(
+                    "thresholds has unknown key(s) %s: the keys are %s"
+                    % (", ".join(repr(k) for k in unknown), ", ".join(cls.names()))
+                )
+            values.update(given)
+        return cls(**values).check()
 
     def check(self) -> Thresholds:
-        """Raise CanaryInputError naming the first bad value and what would be right."""
+        """Raise CanaryInputError naming the first bad value and what would be right; numbers given as text
+        become numbers."""
         for name, limit in THRESHOLD_LIMITS.items():
-            validate.number(getattr(self, name), name, limit, CanaryInputError)
+            setattr(self, name, validate.number(getattr(self, name), name, limit, CanaryInputError))
         return self
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self.names()}
 
 
 #: The range of each threshold, for canary_analysis's options and the deploy plan's zerodown_canary_* variables.
@@ -88,7 +124,41 @@ THRESHOLD_LIMITS: Dict[str, validate.Limit] = {
         "is not put down to chance)",
     ),
     "min_latency_ms": validate.Limit(0, validate.MAX_SECONDS * 1000, unit="milliseconds"),
+    "min_latency_increase_ms": validate.Limit(0, validate.MAX_SECONDS * 1000, unit="milliseconds"),
+    "warmup": validate.WAIT,
+    "latency_looks": validate.Limit(
+        1, 1000, integer=True, expect="a whole number of looks, 1 to 1000 (1 fails a latency breach at once)"
+    ),
 }
+
+
+@dataclass
+class Latency:
+    """The response-time finding of one look: which test, what it measured, whether it breached."""
+
+    test: str  # "Mann-Whitney U", "means", "none" (nothing to compare) or "warming up"
+    breach: bool = False
+    canary_ms: Optional[float] = None
+    baseline_ms: Optional[float] = None
+    ratio: Optional[float] = None
+    increase_ms: Optional[float] = None
+    p_value: Optional[float] = None
+    values: Tuple[int, int] = (0, 0)
+    warmup: float = 0.0  # seconds at the start of the step left out (0: none)
+    text: str = ""
+
+    def to_dict(self, held: Tuple[int, int]) -> Dict[str, Any]:
+        return {
+            "test": self.test,
+            "breach": self.breach,
+            "canary_ms": _round(self.canary_ms, 3),
+            "baseline_ms": _round(self.baseline_ms, 3),
+            "increase_ms": _round(self.increase_ms, 3),
+            "p_value": _p(self.p_value),
+            "values": {"canary": self.values[0], "baseline": self.values[1]},
+            "warmup_excluded": self.warmup,
+            "held_looks": held[0] if self.test == "means" else None,
+        }
 
 
 @dataclass
@@ -102,9 +172,12 @@ class Verdict:
     binomial_p: Optional[float] = None
     latency_ratio: Optional[float] = None
     failures: List[str] = field(default_factory=list)
+    latency: Optional[Latency] = None
+    held: Tuple[int, int] = (1, 1)  # (consecutive looks a means breach held, looks it needs)
 
     def to_dict(self) -> Dict[str, Any]:
         t = self.thresholds
+        latency = self.latency
         return {
             "verdict": self.verdict,
             "reason": self.reason,
@@ -122,15 +195,10 @@ class Verdict:
                     "significant": self.binomial_p is not None and self.binomial_p < t.significance,
                 },
             },
+            "latency": latency.to_dict(self.held) if latency is not None else None,
             "latency_ratio": _round(self.latency_ratio, 4),
             "failures": list(self.failures),
-            "thresholds": {
-                "min_requests": t.min_requests,
-                "max_error_rate": t.max_error_rate,
-                "max_latency_ratio": t.max_latency_ratio,
-                "significance": t.significance,
-                "min_latency_ms": t.min_latency_ms,
-            },
+            "thresholds": t.to_dict(),
         }
 
 
@@ -162,10 +230,128 @@ class Labels:
 CANARY_LABELS = Labels()
 
 
-def judge(canary: Counts, baseline: Counts, thresholds: Thresholds, labels: Labels = CANARY_LABELS) -> Verdict:
-    """pass | fail | inconclusive for one step, with a reason naming the measured values and the thresholds."""
+def _mean_ms(counts: Counts) -> Optional[float]:
+    if counts.latency_ms is not None:
+        return counts.latency_ms
+    return sum(counts.latency_values) / len(counts.latency_values) if counts.latency_values else None
+
+
+def warming_up(thresholds: Thresholds) -> Latency:
+    """The finding of a look within the warm-up: latency is not judged yet."""
+    return Latency(
+        "warming up",
+        text="response time not judged yet: the first warmup %g s of the step are left out" % thresholds.warmup,
+    )
+
+
+def assess_latency(
+    canary: Counts, baseline: Counts, thresholds: Thresholds, labels: Labels = CANARY_LABELS, warmup: float = 0.0
+) -> Latency:
+    """Is the canary slower than the baseline by more than both max_latency_ratio and min_latency_increase_ms?
+
+    With at least MIN_LATENCY_VALUES per-request response times on both sides: the one-sided Mann-Whitney U test
+    of the canary's values against the baseline's, each raised to max(b * max_latency_ratio,
+    b + min_latency_increase_ms), at ``thresholds.significance``. Otherwise the means: the ratio (each mean at
+    least min_latency_ms) above max_latency_ratio and the difference above min_latency_increase_ms."""
+    t = thresholds
+    who, refs = labels.subject, labels.reference_s
+    c_ms, b_ms = _mean_ms(canary), _mean_ms(baseline)
+    after = " (after the first %g s of the step, left out as warm-up)" % warmup if warmup else ""
+    if len(canary.latency_values) >= MIN_LATENCY_VALUES and len(baseline.latency_values) >= MIN_LATENCY_VALUES:
+        raised = [max(b * t.max_latency_ratio, b + t.min_latency_increase_ms) for b in baseline.latency_values]
+        _u, p = mann_whitney_greater(canary.latency_values, raised)
+        n = (len(canary.latency_values), len(baseline.latency_values))
+        breach = p < t.significance
+        text = (
+            "%s response times (%d values, mean %s) %s stochastically larger than %s (%d values, mean %s) each "
+            "raised to max(x max_latency_ratio %g, + min_latency_increase_ms %g ms): one-sided Mann-Whitney U "
+            "p=%.3g %s significance %g%s"
+            % (
+                who,
+                n[0],
+                _ms(c_ms),
+                "are" if breach else "are not shown",
+                refs,
+                n[1],
+                _ms(b_ms),
+                t.max_latency_ratio,
+                t.min_latency_increase_ms,
+                p,
+                "<" if breach else ">=",
+                t.significance,
+                after,
+            )
+        )
+        return Latency(
+            "Mann-Whitney U",
+            breach,
+            c_ms,
+            b_ms,
+            _ratio(c_ms, b_ms, t),
+            _diff(c_ms, b_ms),
+            p,
+            n,
+            warmup,
+            text,
+        )
+    if c_ms is None or b_ms is None:
+        return Latency(
+            "none",
+            warmup=warmup,
+            text="no response time to compare (no response from the %s or %s)" % (who, labels.reference),
+        )
+    ratio, increase = _ratio(c_ms, b_ms, t), c_ms - b_ms
+    breach = ratio > t.max_latency_ratio and increase > t.min_latency_increase_ms
+    text = (
+        "%s mean response time %s is %.2f x %s %s (means below min_latency_ms %g count as %g) and %+.1f ms: "
+        "%s max_latency_ratio %g %s min_latency_increase_ms %g%s"
+        % (
+            who,
+            _ms(c_ms),
+            ratio,
+            refs,
+            _ms(b_ms),
+            t.min_latency_ms,
+            t.min_latency_ms,
+            increase,
+            "above" if ratio > t.max_latency_ratio else "within",
+            t.max_latency_ratio,
+            "and above" if increase > t.min_latency_increase_ms else "but within",
+            t.min_latency_increase_ms,
+            after,
+        )
+    )
+    return Latency("means", breach, c_ms, b_ms, ratio, increase, None, (0, 0), warmup, text)
+
+
+def _ratio(c_ms: Optional[float], b_ms: Optional[float], t: Thresholds) -> Optional[float]:
+    if c_ms is None or b_ms is None:
+        return None
+    return max(c_ms, t.min_latency_ms) / max(b_ms, t.min_latency_ms, 1e-9)
+
+
+def _diff(c_ms: Optional[float], b_ms: Optional[float]) -> Optional[float]:
+    return None if c_ms is None or b_ms is None else c_ms - b_ms
+
+
+def judge(
+    canary: Counts,
+    baseline: Counts,
+    thresholds: Thresholds,
+    labels: Labels = CANARY_LABELS,
+    latency: Optional[Latency] = None,
+    held: Tuple[int, int] = (1, 1),
+) -> Verdict:
+    """pass | fail | inconclusive for one look, with a reason naming the measured values and the thresholds.
+
+    Errors are judged on ``canary`` and ``baseline``; latency by ``latency`` (``assess_latency`` of the counts
+    since the warm-up; by default of these same counts). ``held`` is (consecutive looks a breach of the means held,
+    looks it must hold): a breach of the means fails only once it held that long; the Mann-Whitney U test needs
+    no persistence."""
     t = thresholds
     who, ref, refs = labels.subject, labels.reference, labels.reference_s
+    if latency is None:
+        latency = assess_latency(canary, baseline, t, labels)
     if canary.requests < t.min_requests:
         return Verdict(
             "inconclusive",
@@ -175,14 +361,13 @@ def judge(canary: Counts, baseline: Counts, thresholds: Thresholds, labels: Labe
             canary,
             baseline,
             t,
+            latency=latency,
+            held=held,
         )
     fisher_p = None
     if baseline.requests:
         fisher_p = fisher_one_sided(canary.errors, canary.requests, baseline.errors, baseline.requests)
     binomial_p = binomial_one_sided(canary.errors, canary.requests, t.max_error_rate)
-    ratio = None
-    if canary.latency_ms is not None and baseline.latency_ms is not None:
-        ratio = max(canary.latency_ms, t.min_latency_ms) / max(baseline.latency_ms, t.min_latency_ms, 1e-9)
 
     failures = []
     notes = []
@@ -205,32 +390,23 @@ def judge(canary: Counts, baseline: Counts, thresholds: Thresholds, labels: Labe
         )
     else:
         notes.append("max_error_rate %s (binomial p=%.3g)" % (_pct(t.max_error_rate), binomial_p))
-    if ratio is not None and ratio > t.max_latency_ratio:
-        failures.append(
-            "%s mean response time %s is %.2f x %s %s (means below min_latency_ms %g count as %g), "
-            "above max_latency_ratio %g"
-            % (
-                who,
-                _ms(canary.latency_ms),
-                ratio,
-                refs,
-                _ms(baseline.latency_ms),
-                t.min_latency_ms,
-                t.min_latency_ms,
-                t.max_latency_ratio,
-            )
-        )
-    elif ratio is not None:
-        notes.append(
-            "mean response time %s vs %s, ratio %.2f <= max_latency_ratio %g"
-            % (_ms(canary.latency_ms), _ms(baseline.latency_ms), ratio, t.max_latency_ratio)
-        )
+    if latency.breach and latency.test == "means":
+        persisted = "held over %d consecutive look(s), latency_looks %d" % (held[0], t.latency_looks)
+        if held[0] >= held[1]:
+            failures.append("%s, %s" % (latency.text, persisted))
+        else:
+            notes.append("%s, %s: not yet a failure" % (latency.text, persisted))
+    elif latency.breach:
+        failures.append(latency.text)
     else:
-        notes.append("no response time to compare (no response from the %s or %s)" % (who, ref))
+        notes.append(latency.text)
+    ratio = latency.ratio
     if failures:
-        return Verdict("fail", "; ".join(failures), canary, baseline, t, fisher_p, binomial_p, ratio, failures)
+        return Verdict(
+            "fail", "; ".join(failures), canary, baseline, t, fisher_p, binomial_p, ratio, failures, latency, held
+        )
     reason = "%s within thresholds over %d requests: %s" % (who, canary.requests, "; ".join(notes))
-    return Verdict("pass", reason, canary, baseline, t, fisher_p, binomial_p, ratio, failures)
+    return Verdict("pass", reason, canary, baseline, t, fisher_p, binomial_p, ratio, failures, latency, held)
 
 
 # -- one step, end to end -----------------------------------------------------------------
@@ -278,6 +454,16 @@ def check_groups(
     return list(canary), list(baseline)
 
 
+def looks(window: float, poll_interval: float) -> int:
+    """How many times a window of ``window`` seconds is judged (a look every ``poll_interval`` seconds)."""
+    return max(1, int(math.ceil(window / poll_interval - 1e-9)))
+
+
+def look_thresholds(thresholds: Thresholds, count: int) -> Thresholds:
+    """The thresholds of one look: the same, with the significance shared among ``count`` looks (Bonferroni)."""
+    return dataclasses.replace(thresholds, significance=thresholds.significance / count)
+
+
 @dataclass
 class StepResult:
     verdict: Verdict
@@ -285,6 +471,9 @@ class StepResult:
     per_server: Dict[str, Counts]
     step_seconds: float
     waited_seconds: float
+    looks: int = 1  # planned: each look at significance / looks
+    looked: int = 0  # taken
+    stopped_early: bool = False  # a look failed before the step's time was up
 
     @classmethod
     def measured(cls, verdict, since, snapshot, per_server, clock, started, **extra):
@@ -299,6 +488,83 @@ class StepResult:
         )
 
 
+#: From the per-server Counts of a look, (what is judged, what it is compared with).
+Compare = Callable[[Dict[str, Counts]], Tuple[Counts, Counts]]
+
+
+def sequential_looks(
+    source: CounterSource,
+    backend: str,
+    since: Mapping[str, Any],
+    names: Sequence[str],
+    compare: Compare,
+    thresholds: Thresholds,
+    pause: float,
+    max_wait: float = 0.0,
+    poll_interval: float = 1.0,
+    clock: Optional[Clock] = None,
+    now: Callable[[], float] = time.time,
+    labels: Labels = CANARY_LABELS,
+) -> StepResult:
+    """Judge what happened since ``since`` every ``poll_interval`` seconds, for a canary step and the bake window.
+
+    Each look reads the counters of ``names`` and judges (``compare``, then ``judge``) at significance / looks,
+    looks = ceil((pause + max_wait) / poll_interval). The first look that fails ends it at once. Otherwise it ends
+    when ``pause`` is over and the subject has min_requests (a pass can only come then), or when ``max_wait`` more
+    seconds are over too (inconclusive with fewer). Errors count from ``since``; response times from the first
+    reading at least ``warmup`` seconds into the call (a step that ends before then is judged whole). A breach of
+    the means must hold over ``latency_looks`` consecutive judged looks (at the last look, over every look judged
+    when there were fewer); a Mann-Whitney U breach fails at once."""
+    t = thresholds
+    clock = clock or Clock()
+    started = clock.monotonic()
+    planned = looks(pause + max_wait, poll_interval)
+    per_look = look_thresholds(t, planned)
+    end = started + pause + max_wait
+    warm: Optional[Mapping[str, Any]] = since if t.warmup <= 0 else None
+    streak = judged = looked = 0
+    while True:
+        until = started + pause if clock.monotonic() < started + pause - 1e-9 else end  # a look at the pause's end
+        clock.sleep(min(poll_interval, max(0.0, until - clock.monotonic())))
+        snapshot = source.snapshot(backend, names, now=now)
+        per_server = source.step(since, snapshot)
+        looked += 1
+        elapsed = clock.monotonic() - started
+        subject, reference = compare(per_server)
+        enough = subject.requests >= t.min_requests
+        last = elapsed >= pause + max_wait - 1e-9 or (elapsed >= pause - 1e-9 and enough)
+        if warm is None and elapsed >= t.warmup - 1e-9 and not last:
+            warm = snapshot  # response times count from here, judged from the next look
+        if warm is None or warm is snapshot:
+            if last:  # the step ended within its warm-up: judged whole
+                latency = assess_latency(subject, reference, per_look, labels)
+            else:
+                latency = warming_up(t)
+        elif warm is since:
+            latency = assess_latency(subject, reference, per_look, labels)
+        else:
+            warm_subject, warm_reference = compare(source.step(warm, snapshot))
+            latency = assess_latency(warm_subject, warm_reference, per_look, labels, warmup=t.warmup)
+        if enough and latency.test not in ("warming up", "none"):
+            judged += 1
+            streak = streak + 1 if latency.breach else 0
+        needed = min(t.latency_looks, max(1, judged)) if last else t.latency_looks
+        verdict = judge(subject, reference, per_look, labels, latency, (streak, needed))
+        if verdict.verdict == "fail" or last:
+            break
+    return StepResult.measured(
+        verdict,
+        since,
+        snapshot,
+        per_server,
+        clock,
+        started,
+        looks=planned,
+        looked=looked,
+        stopped_early=verdict.verdict == "fail" and not last,
+    )
+
+
 def analyze_step(
     source: Any,
     since: Mapping[str, Any],
@@ -311,28 +577,18 @@ def analyze_step(
     clock: Optional[Clock] = None,
     now: Callable[[], float] = time.time,
 ) -> StepResult:
-    """Wait ``pause`` seconds, then (while the canary has fewer than min_requests, up to ``max_wait`` more
-    seconds) read the counters again and judge the step since ``since``.
+    """One canary step since ``since``, judged at every look (``sequential_looks``): fails at the first look that
+    fails, passes only once ``pause`` is over with min_requests canary requests, inconclusive when ``max_wait``
+    more seconds did not bring them.
 
     ``source`` is a CounterSource, or a mapping of HAProxy runtimes (read as ``HAProxyCounters``)."""
     if not isinstance(source, CounterSource):
         source = HAProxyCounters(source)
-    clock = clock or Clock()
-    started = clock.monotonic()
     names = sorted(set(canary) | set(baseline))
-    backend = since["backend"]
-    clock.sleep(pause)
-    latest: Dict[str, Any] = {}
 
-    def enough() -> bool:
-        latest["snapshot"] = source.snapshot(backend, names, now=now)
-        latest["per_server"] = source.step(since, latest["snapshot"])
-        return group(latest["per_server"], canary).requests >= thresholds.min_requests
+    def compare(per_server: Dict[str, Counts]) -> Tuple[Counts, Counts]:
+        return group(per_server, canary), group(per_server, baseline)
 
-    try:
-        wait_until(enough, max_wait, poll_interval, clock=clock, description="min_requests canary requests")
-    except WaitTimeout:
-        pass  # inconclusive: judge() says so with the counts
-    per_server = latest["per_server"]
-    verdict = judge(group(per_server, canary), group(per_server, baseline), thresholds)
-    return StepResult.measured(verdict, since, latest["snapshot"], per_server, clock, started)
+    return sequential_looks(
+        source, since["backend"], since, names, compare, thresholds, pause, max_wait, poll_interval, clock, now
+    )

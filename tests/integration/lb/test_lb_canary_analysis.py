@@ -102,7 +102,14 @@ def test_slow_canary_fails_on_the_latency_ratio(tmp_path, module_runner):
         snap = module_runner("canary_analysis", _args(haproxy, state="snapshot"))
         checks.wait_requests(load, 300)
         result = module_runner(
-            "canary_analysis", _args(haproxy, canary_servers=[CANARY], since=snap["snapshot"], min_requests=30)
+            "canary_analysis",
+            _args(
+                haproxy,
+                canary_servers=[CANARY],
+                since=snap["snapshot"],
+                min_requests=30,
+                min_latency_increase_ms=checks.SLOW_INCREASE_MS,
+            ),
         )
     # The step's own mean from HAProxy's rtime window: the canary sleeps 40 ms per request.
     checks.slow_canary_fails(result, 30, 100)

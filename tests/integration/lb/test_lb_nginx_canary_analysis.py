@@ -121,7 +121,13 @@ def test_slow_canary_fails_on_its_exact_mean_response_time(tmp_path, module_runn
         _send(nginx, 200)
         result = module_runner(
             "canary_analysis",
-            _args(nginx, canary_servers=_servers(nginx, [CANARY]), since=snap["snapshot"], min_requests=30),
+            _args(
+                nginx,
+                canary_servers=_servers(nginx, [CANARY]),
+                since=snap["snapshot"],
+                min_requests=30,
+                min_latency_increase_ms=checks.SLOW_INCREASE_MS,
+            ),
         )
     # the mean of every request's $upstream_response_time: the canary sleeps 40 ms per request
     checks.slow_canary_fails(result, 40, 70)

@@ -34,8 +34,13 @@ def healthy_steps_pass(module_runner, args: dict, load, pause: float, more: int)
     return first, second
 
 
+#: The min_latency_increase_ms of the slow-canary tests: their canary sleeps 40 ms per request.
+SLOW_INCREASE_MS = 20
+
+
 def slow_canary_fails(result: dict, low_ms: float, high_ms: float) -> None:
-    """A canary sleeping per request fails on the latency ratio alone, its mean between ``low_ms`` and ``high_ms``."""
+    """A canary sleeping per request fails on latency alone, its mean between ``low_ms`` and ``high_ms`` (the call
+    lowers min_latency_increase_ms to SLOW_INCREASE_MS: the 40 ms sleep is under the default 50 ms)."""
     print(result["reason"], result["canary"], result["baseline"])
     assert result["verdict"] == "fail", result["reason"]
     assert result["canary"]["errors"] == 0
@@ -43,6 +48,7 @@ def slow_canary_fails(result: dict, low_ms: float, high_ms: float) -> None:
     assert result["baseline"]["latency_ms"] < 10, result["baseline"]
     assert result["latency_ratio"] > 1.5
     assert "max_latency_ratio 1.5" in result["reason"]
+    assert "min_latency_increase_ms %g" % SLOW_INCREASE_MS in result["reason"]
 
 
 def inconclusive(result: dict, most: int) -> None:

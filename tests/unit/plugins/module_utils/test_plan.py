@@ -342,7 +342,18 @@ def test_the_bake_window_is_off_by_default_and_takes_the_canary_thresholds(artif
     assert plan(deploy_vars(artifact))["bake"]["time"] == 0
     off = plan(deploy_vars(artifact))["worst_case_seconds"]
     out = plan(deploy_vars(artifact, zerodown_bake_time=120, zerodown_canary_max_error_rate=0.02))
-    assert out["bake"] == {"time": 120.0, "min_requests": 100, "max_error_rate": 0.02, "max_latency_ratio": 1.5}
+    every = {
+        "min_requests": 100,
+        "max_error_rate": 0.02,
+        "max_latency_ratio": 1.5,
+        "significance": 0.01,
+        "min_latency_ms": 5.0,
+        "min_latency_increase_ms": 50.0,
+        "warmup": 5.0,
+        "latency_looks": 3,
+    }
+    assert out["bake"] == dict(every, time=120.0)
+    assert out["thresholds"] == every  # the one dict canary_analysis's ``thresholds`` takes
     assert out["worst_case_seconds"] == off + 120
     assert any(line.startswith("bake: 120 s after the last switch") for line in out["summary"])
     for strategy in ("blue_green", "canary"):

@@ -72,6 +72,13 @@ SNAPSHOT = counters.take_snapshot({SOCKET: FakeRuntime()}, "app", now=lambda: 10
         (base(canary_servers=["web3"], pause=1, max_error_rate=2), "max_error_rate=2.0: give a fraction"),
         (base(canary_servers=["web3"], pause=1, max_latency_ratio=0.5), "max_latency_ratio=0.5"),
         (base(canary_servers=["web3"], pause=1, significance=1), "significance=1.0"),
+        (base(canary_servers=["web3"], pause=1, latency_looks=0), "latency_looks=0"),
+        (
+            base(canary_servers=["web3"], pause=1, thresholds={"max_ratio": 2}),
+            "thresholds has unknown key(s) 'max_ratio'",
+        ),
+        (base(canary_servers=["web3"], pause=1, thresholds={"warmup": "soon"}), "warmup="),
+        (base(state="bake", before=SNAPSHOT, pause=30, thresholds={"min_requests": 0}), "min_requests=0"),
         (base(canary_servers=["web3"], since=dict(SNAPSHOT, backend="other")), "taken for backend 'other'"),
         (base(canary_servers=["web3"], since={"servers": {}}), "since must be a snapshot"),
         (base(socket=[SOCKET, "10.0.0.3:9999"], canary_servers=["web3"], since=SNAPSHOT), "same socket list"),
@@ -112,7 +119,7 @@ def test_snapshot_then_analyze_with_a_pause_on_the_clock(runtimes, capsys):
 
     runtime.on_read = traffic
     result = run(base(canary_servers=["web3"], since=snap["snapshot"], pause=30), capsys, clock=clock, check=True)
-    assert clock.sleeps == [30]  # no real sleeping
+    assert clock.sleeps == [1.0] * 30  # a look every poll_interval through the pause, no real sleeping
     assert result["changed"] is False
     assert result["verdict"] == "pass", result["reason"]
     assert result["baseline_servers"] == ["web1", "web2"]
@@ -121,7 +128,10 @@ def test_snapshot_then_analyze_with_a_pause_on_the_clock(runtimes, capsys):
     assert result["servers"]["web1"]["errors"] == 10
     assert result["tests"]["error_rate_vs_baseline"]["p_value"] > 0.01
     assert result["thresholds"]["min_requests"] == 100
+    assert result["thresholds"]["min_latency_increase_ms"] == 50 and result["thresholds"]["latency_looks"] == 3
+    assert result["latency"]["test"] == "means" and result["latency"]["breach"] is False
     assert result["waited_seconds"] == 30
+    assert (result["looks"], result["looked"], result["stopped_early"]) == (30, 30, False)
 
 
 def test_a_5xx_canary_fails_and_the_task_does_not(runtimes, capsys):

@@ -6,8 +6,9 @@ from types import SimpleNamespace
 
 from zerodown_testkit.support.fake_clock import FakeClock
 from zerodown_testkit.support.fake_lb import FakeProvider
+from zerodown_testkit.support.scripted_counters import ScriptedCounters, steady
 
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import analyze
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import analyze, canary
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.counters import Counts
 
 
@@ -77,3 +78,52 @@ def test_take_out_changes_nothing_where_no_baseline_serves():
     ctx = SimpleNamespace(providers=[p], backend="app", clock=FakeClock(), source=StillSource())
     assert analyze.take_out(ctx, {"backend": "app", "taken_at": 0.0}, ["web2"], ["web1"]) == {}
     assert p.applied == []
+
+
+def test_a_canary_failing_27_percent_is_out_at_the_first_look_with_min_requests_in_the_same_call():
+    """The reported case: 27 % errors served 396 failures because the step was judged only when its pause ended."""
+    clock = FakeClock()
+    provider = FakeProvider("lb1", {n: {"state": "ready", "weight": 10} for n in ("web1", "web2", "web3")})
+    drained_at = []
+    apply = provider.apply
+
+    def recording_apply(backend, changes):
+        drained_at.append(clock.now)
+        apply(backend, changes)
+
+    provider.apply = recording_apply
+    # 20 canary requests/s failing 27 %, 380 clean baseline requests/s; the canary serves while it is ready
+    source = ScriptedCounters(
+        clock,
+        {"web3": steady(20, 0.27), "web1": steady(190), "web2": steady(190)},
+        serving=lambda name: provider.servers[name]["state"] == "ready",
+    )
+    params = dict(
+        since=None,
+        canary_servers=["web3"],
+        baseline_servers=["web1", "web2"],
+        pause=30,
+        max_wait=120,
+        poll_interval=1.0,
+        take_out_on_fail=True,
+    )
+    ctx = SimpleNamespace(
+        params=params,
+        check_mode=False,
+        clock=clock,
+        backend="app",
+        providers=[provider],
+        source=source,
+        validator=None,
+        thresholds=canary.Thresholds(),  # min_requests 100
+    )
+    outcome, fields = analyze.analyze(ctx)
+    assert outcome.verdict.verdict == "fail", outcome.verdict.reason
+    # min_requests (100 canary requests) at the 5th look, which fails: 27 errors of 100 against 0 of 1900
+    assert (outcome.looked, outcome.stopped_early) == (5, True)
+    assert (outcome.verdict.canary.requests, outcome.verdict.canary.errors) == (100, 27)
+    assert fields["looks"] == 150 and fields["looked"] == 5 and fields["stopped_early"] is True
+    # taken out by the same call, at the verdict: nothing more served after it
+    assert fields["taken_out"] == ["lb1"] and drained_at == [5.0]
+    assert provider.servers["web3"]["state"] == "drain"
+    assert fields["until_out"]["errors"] == 27 and fields["until_out"]["requests"] == 100

@@ -88,14 +88,17 @@ def test_one_error_early_in_the_window_is_no_alarm():
     assert result.verdict.verdict == "pass", result.verdict.reason
 
 
-def test_a_slower_release_fails_on_latency():
+def test_a_slower_release_fails_on_latency_held_over_latency_looks_after_the_warmup():
     lb1, before = fleet_before(latency_ms=20)
-    lb1.on_read = lambda rt: rt.serve("web1", 100, latency_ms=60)
+    lb1.on_read = lambda rt: rt.serve("web1", 100, latency_ms=400)
     result = bake.watch(
-        counters.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=5, poll_interval=1, clock=FakeClock()
+        counters.HAProxyCounters({"lb": lb1}), "app", before, ["web1"], T, window=30, poll_interval=1, clock=FakeClock()
     )
     assert result.verdict.verdict == "fail" and "mean response time" in result.verdict.reason
-    assert result.looked == 1
+    # warm-up over at the 5th look; the means breach at looks 6, 7 and 8: latency_looks 3
+    assert result.looked == 8 and result.stopped_early is True
+    assert "held over 3 consecutive look(s), latency_looks 3" in result.verdict.reason
+    assert "min_latency_increase_ms 50" in result.verdict.reason and "max_latency_ratio 1.5" in result.verdict.reason
 
 
 def test_too_little_traffic_over_the_window_is_inconclusive():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from fractions import Fraction
@@ -9,6 +10,7 @@ from fractions import Fraction
 import pytest
 from zerodown_testkit.support.fake_clock import FakeClock
 from zerodown_testkit.support.haproxy_counters import FakeRuntime, Window
+from zerodown_testkit.support.scripted_counters import ScriptedCounters, steady
 
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary, counters, errors, stats
 
@@ -280,14 +282,18 @@ def test_no_baseline_traffic_judges_on_the_absolute_threshold_only():
 
 
 def test_latency_ratio_of_means():
-    slow = canary.judge(counts(200, latency_ms=60), counts(2000, latency_ms=20), T)
-    assert slow.verdict == "fail" and slow.latency_ratio == pytest.approx(3.0)
-    assert "60.0 ms is 3.00 x the baseline's 20.0 ms" in slow.reason and "max_latency_ratio 1.5" in slow.reason
+    slow = canary.judge(counts(200, latency_ms=360), counts(2000, latency_ms=20), T)
+    assert slow.verdict == "fail" and slow.latency_ratio == pytest.approx(18.0)
+    assert "360.0 ms is 18.00 x the baseline's 20.0 ms" in slow.reason and "max_latency_ratio 1.5" in slow.reason
+    assert "+340.0 ms" in slow.reason and "min_latency_increase_ms 50" in slow.reason
     ok = canary.judge(counts(200, latency_ms=25), counts(2000, latency_ms=20), T)
     assert ok.verdict == "pass" and ok.latency_ratio == pytest.approx(1.25)
     # Both below min_latency_ms (HAProxy measures whole milliseconds): no ratio out of noise.
     fast = canary.judge(counts(200, latency_ms=3), counts(2000, latency_ms=0.5), T)
     assert fast.verdict == "pass" and fast.latency_ratio == pytest.approx(1.0)
+    # 3 x slower but only 40 ms: under min_latency_increase_ms 50, noise nobody rolls back for.
+    small = canary.judge(counts(200, latency_ms=60), counts(2000, latency_ms=20), T)
+    assert small.verdict == "pass" and "but within min_latency_increase_ms 50" in small.reason
 
 
 @pytest.mark.parametrize(
@@ -300,6 +306,10 @@ def test_latency_ratio_of_means():
         ({"significance": 0}, "between 0 and 0.5"),
         ({"significance": 0.9}, "between 0 and 0.5"),
         ({"min_latency_ms": -1}, "0 or more milliseconds"),
+        ({"min_latency_increase_ms": -1}, "min_latency_increase_ms=-1"),
+        ({"warmup": -2}, "warmup=-2"),
+        ({"latency_looks": 0}, "latency_looks=0"),
+        ({"latency_looks": 1.5}, "whole number"),
     ],
 )
 def test_thresholds_are_checked(change, message):
@@ -318,13 +328,14 @@ def test_analyze_step_pauses_on_the_clock_then_judges():
     clock = FakeClock()
 
     def traffic(runtime):
-        if clock.now >= 60 and not runtime.counters["web3"]["stot"]:  # what arrived during the pause
+        if clock.now >= 60 and not runtime.counters["web3"]["stot"]:  # what arrived at the end of the pause
             runtime.serve("web3", 200, errors=20)
             runtime.serve("web1", 2000)
 
     lb1.on_read = traffic
     result = canary.analyze_step({"lb": lb1}, since, ["web3"], ["web1", "web2"], T, pause=60, clock=clock)
-    assert clock.sleeps == [60]
+    assert clock.sleeps == [1.0] * 60  # a look every poll_interval
+    assert (result.looks, result.looked) == (60, 60)
     assert result.verdict.verdict == "fail"
     assert result.per_server["web3"].errors == 20
     assert result.waited_seconds == 60
@@ -340,7 +351,7 @@ def test_analyze_step_waits_for_min_requests_up_to_max_wait():
         {"lb": lb1}, since, ["web3"], ["web1"], T, pause=5, max_wait=60, poll_interval=2, clock=clock
     )
     assert result.verdict.verdict == "pass" and result.verdict.canary.requests == 30
-    assert clock.sleeps == [5, 2, 2]
+    assert clock.sleeps == [2, 2, 1]  # the third look lands on the end of the pause
     # Not enough traffic within max_wait: inconclusive, after max_wait and no longer.
     quiet = FakeRuntime()
     since = counters.take_snapshot({"lb": quiet}, "app")
@@ -356,3 +367,144 @@ def test_large_counts_stay_cheap_and_sane():
     assert stats.binomial_one_sided(9000, 1_000_000, 0.01) == pytest.approx(1.0)
     assert stats.fisher_one_sided(5000, 100_000, 40_000, 900_000) < 1e-10
     assert stats.fisher_one_sided(4000, 100_000, 40_000, 900_000) > 0.5
+
+
+# -- the Mann-Whitney U test, against values computed by hand ----------------------------------
+
+
+def test_mann_whitney_known_values():
+    # No ties: U = 9 (every pair), mean 4.5, variance 3*3*7/12 = 5.25, z = (9 - 4.5 - 0.5) / sqrt(5.25) = 1.7457.
+    u, p = stats.mann_whitney_greater([4, 5, 6], [1, 2, 3])
+    assert u == 9 and p == pytest.approx(0.5 * math.erfc(4 / math.sqrt(5.25) / math.sqrt(2)))
+    assert p == pytest.approx(0.040428, abs=1e-6)
+    # The other way round: U = 0, p near 1.
+    u, p = stats.mann_whitney_greater([1, 2, 3], [4, 5, 6])
+    assert u == 0 and p == pytest.approx(0.985452, abs=1e-6)
+    # Ties: pooled 1 | 2 2 2 2 | 3 3 3, average ranks 1, 3.5, 7; R_x = 1 + 3.5 + 3.5 + 7 = 15, U = 15 - 10 = 5;
+    # tie term (4^3 - 4) + (3^3 - 3) = 84, variance 16/12 * (9 - 84/56) = 10, z = (5 - 8 - 0.5) / sqrt(10).
+    u, p = stats.mann_whitney_greater([1, 2, 2, 3], [2, 2, 3, 3])
+    assert u == 5 and p == pytest.approx(0.5 * math.erfc(-3.5 / math.sqrt(10) / math.sqrt(2)))
+    assert p == pytest.approx(0.865809, abs=1e-6)
+
+
+def test_mann_whitney_degenerate_samples():
+    assert stats.mann_whitney_greater([], [1, 2])[1] == 1.0
+    assert stats.mann_whitney_greater([5] * 5, [5] * 5) == (12.5, 1.0)  # all tied: no evidence
+
+
+def test_mann_whitney_separates_shifted_samples_and_not_equal_ones():
+    base = [float(i % 50) for i in range(1000)]
+    assert stats.mann_whitney_greater([v + 10 for v in base], base)[1] < 1e-20
+    assert stats.mann_whitney_greater(list(base), base)[1] == pytest.approx(0.5, abs=0.02)
+
+
+# -- the thresholds as one dict ---------------------------------------------------------------------
+
+
+def flat(**given):
+    params = canary.Thresholds().to_dict()
+    params.update(given)
+    params.setdefault("thresholds", None)
+    return params
+
+
+def test_thresholds_dict_stands_for_the_flat_options():
+    got = canary.Thresholds.from_params(flat(thresholds={"min_requests": "40", "warmup": 0, "latency_looks": 2}))
+    assert (got.min_requests, got.warmup, got.latency_looks) == (40, 0.0, 2)
+    assert got.max_latency_ratio == 1.5 and got.min_latency_increase_ms == 50.0  # the defaults of the rest
+    assert canary.Thresholds.from_params(flat(min_requests=7)).min_requests == 7
+    with pytest.raises(errors.CanaryInputError, match=r"unknown key\(s\) 'max_latency'.*the keys are min_requests"):
+        canary.Thresholds.from_params(flat(thresholds={"max_latency": 2}))
+    with pytest.raises(errors.CanaryInputError, match="latency_looks=0"):
+        canary.Thresholds.from_params(flat(thresholds={"latency_looks": 0}))
+
+
+# -- every look of a step, on the fake clock ----------------------------------------------------------
+
+CANARY, BASELINE = ["web3"], ["web1", "web2"]
+STEP = canary.Thresholds()  # the defaults: min_requests 100, warm-up 5 s, latency_looks 3, +50 ms and x1.5
+
+
+def step(traffic, thresholds=STEP, pause=30, max_wait=120, values=False):
+    clock = FakeClock()
+    source = ScriptedCounters(clock, traffic, values=values)
+    since = source.snapshot("app")
+    result = canary.analyze_step(source, since, CANARY, BASELINE, thresholds, pause, max_wait, clock=clock)
+    return result, clock
+
+
+def fleet(canary_second, baseline_ms=5.2):
+    """A canary at 20 requests/s (a 5 % share) against two baseline servers at 190/s each."""
+    return {"web3": canary_second, "web1": steady(190, 0, baseline_ms), "web2": steady(190, 0, baseline_ms)}
+
+
+def test_a_healthy_canary_3_ms_slower_passes():
+    # The reported false rollback: 8.5 ms against 5.2 ms is 1.63 x, but 3.3 ms is noise.
+    for values in (False, True):
+        result, clock = step(fleet(steady(20, 0, 8.5)), values=values)
+        assert result.verdict.verdict == "pass", result.verdict.reason
+        assert clock.now == 30 and result.looked == 30 and result.looks == 150
+    result, _clock = step(fleet(steady(20, 0, 8.5)))
+    assert "8.5 ms is 1.63 x the baseline's 5.2 ms" in result.verdict.reason
+    assert "but within min_latency_increase_ms 50" in result.verdict.reason
+
+
+def test_a_canary_slow_only_in_its_warmup_passes():
+    def cold_start(s):
+        return 20, 0, 400.0 if s < 4 else 9.0  # a just-started process: slow for its first 4 s
+
+    result, clock = step(fleet(cold_start))
+    assert result.verdict.verdict == "pass", result.verdict.reason
+    assert clock.now == 30
+    assert result.verdict.latency.warmup == 5.0 and result.verdict.latency.canary_ms == pytest.approx(9.0)
+    # Without the warm-up the first seconds weigh in the means and the step fails on latency.
+    no_warmup = dataclasses.replace(STEP, warmup=0.0)
+    result, _clock = step(fleet(cold_start), thresholds=no_warmup)
+    assert result.verdict.verdict == "fail" and "mean response time" in result.verdict.reason
+
+
+def test_300_ms_slower_fails_on_means_after_latency_looks_looks():
+    result, clock = step(fleet(steady(20, 0, 305.2)))
+    assert result.verdict.verdict == "fail", result.verdict.reason
+    # warm-up over at the 5th look; the means breach at the 6th, 7th and 8th: latency_looks 3
+    assert (result.looked, clock.now, result.stopped_early) == (8, 8, True)
+    reason = result.verdict.reason
+    assert "305.2 ms is 58.69 x the baseline's 5.2 ms" in reason and "+300.0 ms" in reason
+    assert "above max_latency_ratio 1.5 and above min_latency_increase_ms 50" in reason
+    assert "held over 3 consecutive look(s), latency_looks 3" in reason
+    assert "after the first 5 s of the step, left out as warm-up" in reason
+
+
+def test_300_ms_slower_fails_on_samples_at_the_first_look_with_enough_values():
+    result, clock = step(fleet(steady(20, 0, 305.2)), values=True)
+    assert result.verdict.verdict == "fail", result.verdict.reason
+    # the first look after the warm-up has 20 canary and 380 baseline values: enough for the Mann-Whitney U test
+    assert (result.looked, clock.now) == (6, 6)
+    latency = result.verdict.latency
+    assert latency.test == "Mann-Whitney U" and latency.values == (20, 380)
+    assert "one-sided Mann-Whitney U p=" in result.verdict.reason
+    assert "max_latency_ratio 1.5, + min_latency_increase_ms 50 ms" in result.verdict.reason
+    assert result.verdict.to_dict()["latency"]["test"] == "Mann-Whitney U"
+
+
+def test_5_percent_errors_fail_within_the_first_step_once_there_are_min_requests():
+    # 20 canary requests/s with 1 error/s (5 %), 380 clean baseline requests/s: at 5 s the canary has its 100
+    # requests with 5 errors against 0 of 1900; Fisher p ~ 0.05^5 = 3e-7 < 0.01 / 150 looks.
+    result, clock = step(fleet(steady(20, 0.05)))
+    assert result.verdict.verdict == "fail", result.verdict.reason
+    assert (result.looked, clock.now) == (5, 5) and result.stopped_early
+    assert (result.verdict.canary.requests, result.verdict.canary.errors) == (100, 5)
+    assert "5.00 % (5 of 100)" in result.verdict.reason and "Fisher exact" in result.verdict.reason
+    assert result.verdict.thresholds.significance == pytest.approx(0.01 / 150)
+
+
+def test_a_step_never_passes_before_its_pause_ends():
+    # Plenty of traffic from the first look: still judged until the pause is over, then passed.
+    busy = {"web3": steady(500), "web1": steady(500), "web2": steady(500)}
+    result, clock = step(busy, pause=12, max_wait=0)
+    assert result.verdict.verdict == "pass" and clock.now == 12 and result.looked == 12
+    assert clock.sleeps == [1.0] * 12
+    # Too little traffic by the end of pause + max_wait: inconclusive, never a pass.
+    thin = {"web3": steady(1), "web1": steady(50), "web2": steady(50)}
+    result, clock = step(thin, pause=10, max_wait=20)
+    assert result.verdict.verdict == "inconclusive" and clock.now == 30 and result.looked == 30
