@@ -40,7 +40,7 @@ What is counted, per server (HAProxy management guide, section 9.1 "CSV format")
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.errors import (
@@ -57,6 +57,7 @@ RESPONSE_FIELDS = ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "
 # Cumulative counters: they only grow while the same HAProxy process runs.
 CUMULATIVE_FIELDS = ("stot", "lbtot", "req_tot", "econ", "eresp") + RESPONSE_FIELDS
 SNAPSHOT_FIELDS = CUMULATIVE_FIELDS + ("rtime",)
+MAX_LATENCY_VALUES = 50000  # per-request response times (ms) kept per group
 
 
 def step_mean_ms(
@@ -242,6 +243,7 @@ class Counts:
     response_errors: int = 0
     latency_samples: int = 0
     latency_weighted_ms: float = 0.0  # mean * samples, so groups add up
+    latency_values: List[float] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def errors(self) -> int:
@@ -264,6 +266,7 @@ class Counts:
             self.response_errors + other.response_errors,
             self.latency_samples + other.latency_samples,
             self.latency_weighted_ms + other.latency_weighted_ms,
+            (self.latency_values + other.latency_values)[:MAX_LATENCY_VALUES],
         )
 
     def to_dict(self) -> Dict[str, Any]:
