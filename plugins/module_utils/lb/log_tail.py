@@ -243,5 +243,6 @@ class LogTail:
     def rotated(self, what: str) -> CounterResetError:
         return CounterResetError(
             "%s %s %s: it was rotated or truncated during the step, so the step cannot be measured; "
-            "take a new snapshot and measure the next step (%s)" % (self.fmt.what, self.path, what, self.fmt.rotate_advice)
+            "take a new snapshot and measure the next step (%s)"
+            % (self.fmt.what, self.path, what, self.fmt.rotate_advice)
         )
