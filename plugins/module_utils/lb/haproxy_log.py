@@ -75,7 +75,7 @@ _REQUEST = re.compile(
     r"^(?P<client>\S+) \[(?P<date>\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2}(?:\.\d+)?)\] (?P<frontend>\S+) "
     r"(?P<backend>[^\s/]+)/(?P<server>\S+)(?: (?P<timers>\S+))?(?: (?P<status>\S+))?"
 )
-_TIMER = re.compile(r"^\+?-?\d+$")
+_TIMERS = re.compile(r"^(?:\+?-?\d+/){3}(\+?-?\d+)/\+?-?\d+$")  # TR/Tw/Tc/Tr/Ta, Tr captured
 _STATUS = re.compile(r"^(?:\d{3}|-1)$")
 
 
@@ -97,8 +97,8 @@ def parse_line(line: str, backend: str) -> Optional[Tuple[str, Optional[float]]]
     match = _REQUEST.match(message_of(line))
     if not match or match.group("backend") != backend:
         return None
-    timers = (match.group("timers") or "").split("/")
-    if len(timers) != 5 or not all(_TIMER.match(t) for t in timers):
+    timers = _TIMERS.match(match.group("timers") or "")
+    if not timers:
         raise ValueError(
             "the timers after %s/%s are %r, expected 5 of them, TR/Tw/Tc/Tr/Ta"
             % (backend, match.group("server"), match.group("timers") or "")
@@ -109,7 +109,7 @@ def parse_line(line: str, backend: str) -> Optional[Tuple[str, Optional[float]]]
     server = match.group("server")
     if server == NO_SERVER:
         return None
-    response = int(timers[3])
+    response = int(timers.group(1))
     return server, (float(response) if response >= 0 else None)
 
 

@@ -70,13 +70,16 @@ class Tally:
         self._values: Dict[str, List[float]] = {}
 
     def add(self, key: str, counts: Counts) -> None:
-        if counts.latency_values:
-            values = self._values.setdefault(key, [])
-            room = MAX_LATENCY_VALUES - len(values)
+        """Add one line's Counts, which the tally takes over (its values list is emptied)."""
+        values = counts.latency_values
+        if values:
+            kept = self._values.setdefault(key, [])
+            room = MAX_LATENCY_VALUES - len(kept)
             if room > 0:
-                values.extend(counts.latency_values[:room])
-            counts = replace(counts, latency_values=[])
-        self._counts[key] = self._counts.get(key, Counts()).add(counts)
+                kept.extend(values[:room])
+            counts.latency_values = []
+        total = self._counts.get(key)
+        self._counts[key] = counts if total is None else total.add(counts)
 
     def result(self) -> Dict[str, Counts]:
         """A copy: adding to the tally later changes nothing returned before."""

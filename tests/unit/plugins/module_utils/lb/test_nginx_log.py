@@ -411,3 +411,16 @@ def test_analyze_step_judges_nginx_counts_with_the_same_statistics(log):
     since = counters.snapshot("app")
     result = canary.analyze_step(counters, since, [CANARY], [WEB1], T, pause=5, max_wait=3, clock=quiet)
     assert result.verdict.verdict == "inconclusive" and result.verdict.baseline.requests == len(quiet.sleeps)
+
+
+def test_each_answered_request_gives_its_response_time(log):
+    counters = source(log)
+    append(log, line(CANARY, response="0.900") * 4)
+    since = counters.snapshot("app")
+    append(log, line(CANARY, response="0.012") + CANARY_500 + line(CANARY, "502", "-", "-", "0.000") + line(WEB1))
+    append(log, line(CANARY, "-", "0.001", "-", "-"))  # the client went away first: no response time
+    step = counters.step(since, counters.snapshot("app"))
+    assert step[CANARY].requests == 4 and step[CANARY].latency_values == [12.0, 2.0]
+    assert step[WEB1].latency_values == [2.0] and step[WEB2].latency_values == []
+    # the bake window's reference has them too
+    assert sorted(counters.reference(counters.snapshot("app")).latency_values) == [2.0, 2.0, 12.0] + [900.0] * 4
