@@ -16,7 +16,7 @@ options:
         C(zerodown_lb) (C(zerodown_plan.lb)), so that a playbook passes one value and the provider is never a branch.
       - Its keys mean what the options of the same names of M(zerodown.deploy.switch_traffic) mean.
       - In M(zerodown.deploy.drain_backend) and M(zerodown.deploy.switch_traffic) it cannot be combined with
-        their separate C(provider), C(socket), C(api_timeout), C(nginx) or C(backend) options.
+        their separate C(provider), C(socket), C(api_timeout), C(nginx), C(haproxy) or C(backend) options.
     type: dict
     suboptions:
       provider:
@@ -57,6 +57,13 @@ options:
             type: path
           access_log:
             description: As C(nginx.access_log) of M(zerodown.deploy.canary_analysis).
+            type: path
+      haproxy:
+        description: As the option C(haproxy) of M(zerodown.deploy.canary_analysis).
+        type: dict
+        suboptions:
+          log:
+            description: As C(haproxy.log) of M(zerodown.deploy.canary_analysis).
             type: path
       backend:
         description: As the option C(backend) of M(zerodown.deploy.switch_traffic).

@@ -87,6 +87,28 @@ options:
             upstream is proxied (beside any other access log), C(access_log /var/log/nginx/zerodown-access.log
             zerodown;) without C(buffer=) (a buffered line only counts once nginx has written it)."
         type: path
+  haproxy:
+    description:
+      - What HAProxy writes beside its runtime API. Only M(zerodown.deploy.canary_analysis) reads it; nothing
+        changes without it.
+    type: dict
+    suboptions:
+      log:
+        description:
+          - "HAProxy's log as syslog writes it to a file (HAProxy cannot write a file itself), such as
+            C(/var/log/haproxy.log): M(zerodown.deploy.canary_analysis) then adds each request's server response
+            time (C(Tr), from HAProxy's default C(option httplog) lines of the backend's servers, after the syslog
+            prefix C(haproxy[pid]: )) to the requests and errors it still takes from C(show stat), for tests on the
+            distribution of response times rather than their means only."
+          - "HAProxy needs C(option httplog) (its default format: no C(log-format)) where the traffic passes, C(log
+            global) there and C(log 127.0.0.1:514 local0) (or C(log /dev/log local0)) in C(global); rsyslog writes
+            the facility to the file (C(local0.* /var/log/haproxy.log)). Lines of other backends and HAProxy's own
+            messages are skipped; a request of the backend in another format (C(option tcplog), a custom
+            C(log-format)) fails the task naming the line and the format needed."
+          - As for the nginx access log, a snapshot records the file's device, inode and byte offset; a log rotated
+            between two snapshots makes the step unmeasurable. The module reads the file locally, so run it where the
+            file is (C(delegate_to) the load-balancer host).
+        type: path
   backend:
     description:
       - HAProxy backend name, or the nginx upstream name.

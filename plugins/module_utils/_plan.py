@@ -236,7 +236,11 @@ def _lb_access(provider: str, spec: Dict[str, Any], problems: List[str]) -> Dict
                 "zerodown_lb.socket=%s must be the HAProxy runtime API address, or a list of them"
                 % validate.shown(socket)
             )
-        return {"socket": sockets, "nginx": None}
+        out: Dict[str, Any] = {"socket": sockets, "nginx": None}
+        haproxy = _lb_haproxy(spec, problems)
+        if haproxy is not None:
+            out["haproxy"] = haproxy
+        return out
     if provider == "nginx":
         nginx = spec.get("nginx")
         if not isinstance(nginx, dict) or not nginx.get("conf") or not nginx.get("servers_file"):
@@ -245,8 +249,36 @@ def _lb_access(provider: str, spec: Dict[str, Any], problems: List[str]) -> Dict
                 "servers_file (the include file of the upstream's server lines)"
             )
             nginx = {}
+        if spec.get("haproxy") not in (None, {}):
+            problems.append(
+                "zerodown_lb.haproxy is for provider haproxy (its log); with provider nginx give "
+                "zerodown_lb.nginx.access_log instead"
+            )
         return {"nginx": dict(nginx), "socket": None}
     return {}
+
+
+def _lb_haproxy(spec: Dict[str, Any], problems: List[str]) -> Optional[Dict[str, Any]]:
+    """``zerodown_lb.haproxy``: {log}, HAProxy's log as syslog writes it, for each request's response time."""
+    haproxy = spec.get("haproxy")
+    if haproxy in (None, {}):
+        return None
+    if not isinstance(haproxy, dict) or set(haproxy) - {"log"}:
+        problems.append(
+            "zerodown_lb.haproxy=%s must be a dict with log (the file syslog writes HAProxy's httplog lines to, "
+            "e.g. {log: /var/log/haproxy.log})" % validate.shown(haproxy)
+        )
+        return None
+    log = haproxy.get("log")
+    if log in (None, ""):
+        return None
+    if not isinstance(log, str) or not os.path.isabs(log):
+        problems.append(
+            "zerodown_lb.haproxy.log=%s must be an absolute path: the file syslog (rsyslog) writes HAProxy's "
+            "option httplog lines to, e.g. /var/log/haproxy.log" % validate.shown(log)
+        )
+        return None
+    return {"log": log}
 
 
 def _lb_servers(
@@ -305,11 +337,13 @@ def load_balancer(
     """
     notes: List[str] = []
     spec = _lb_spec(variables, problems, notes)
-    unknown = sorted(set(spec) - {"provider", "socket", "backend", "upstream", "nginx", "servers", "api_timeout"})
+    unknown = sorted(
+        set(spec) - {"provider", "socket", "backend", "upstream", "nginx", "haproxy", "servers", "api_timeout"}
+    )
     if unknown:
         problems.append(
-            "zerodown_lb has unknown key(s) %s; it takes provider, socket, nginx, backend (or upstream), servers, "
-            "api_timeout" % ", ".join(unknown)
+            "zerodown_lb has unknown key(s) %s; it takes provider, socket, nginx, haproxy, backend (or upstream), "
+            "servers, api_timeout" % ", ".join(unknown)
         )
     provider = spec.get("provider") or "haproxy"
     if provider not in PROVIDERS:

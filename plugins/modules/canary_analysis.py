@@ -43,6 +43,10 @@ description:
   - HAProxy keeps no cumulative response time, only C(rtime), an average over a sliding window of 512 samples; the
     module recovers the step's own mean from C(rtime) and the request counter at both ends. nginx logs each
     request's C($upstream_response_time), so its step mean is exact.
+  - Each request's response time is kept (up to 50,000 per group) from nginx's access log, and for HAProxy from its
+    log when O(haproxy.log) names it (C(Tr) of C(option httplog) lines; the mean stays the one from C(show stat)).
+  - A canary with fewer than O(min_requests) requests in the step is V(inconclusive), never V(pass);
+    O(max_wait) keeps reading until it has them or the time is up.
   - O(state=bake) is the bake window after the last switch of a deploy. For O(pause) seconds it watches the servers
     taking traffic (O(canary_servers), by default every server that is ready with a weight above 0 when the window
     starts) and compares them with O(before), the snapshot taken before the deploy (every server of the backend, its
@@ -231,6 +235,10 @@ notes:
     than the snapshot's offset) makes the step unmeasurable in the same way, and the module fails saying so. A
     reload of nginx (as M(zerodown.deploy.switch_traffic) does) is no problem. With C(buffer=) on the
     C(access_log), lines are counted only once nginx writes them (at most C(flush=) later); better leave it out.
+  - HAProxy's log O(haproxy.log) rotated or truncated between O(since) and the end of the step fails the step in
+    the same way. It lags C(show stat) by the time syslog takes to write a line (milliseconds), so a request that
+    ended just before a snapshot may give its response time to the next step. With several HAProxy sockets, the
+    file holds the lines of the processes that log to it.
   - With several nginx load balancers, each writes its own log; the module reads the one of the nginx it runs
     beside, a sample of the traffic that the weights share alike.
   - Requests that HAProxy retries or redispatches to another server count on the server that finally answered
@@ -339,6 +347,8 @@ snapshot:
       after its last complete line) and per server the C(addresses) nginx logs for it, such as
       C({access_log: /var/log/nginx/zerodown-access.log, dev: 2049, ino: 131074, offset: 52440,
       servers: {10.0.0.11:8080: {addresses: [10.0.0.11:8080]}}})."
+    - "With O(haproxy.log), a HAProxy snapshot also has C(log): C({path: /var/log/haproxy.log, dev: 2049, ino: 131080,
+      offset: 918220}), the log file's identity and the byte after its last complete line."
   returned: always
   type: dict
   sample:

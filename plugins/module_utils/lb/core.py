@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._wait import Clock, WaitTimeout, wait_until
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import counters as lb_counters
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy, nginx, nginx_log
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import haproxy, haproxy_log, nginx, nginx_log
 
 STATES = ("ready", "drain", "maint")
 
@@ -220,7 +220,11 @@ class HAProxyProvider(Provider):
 
     @classmethod
     def counters(cls, lb_params: Dict[str, Any], providers: Sequence[Provider]) -> Any:
-        return lb_counters.HAProxyCounters({p.id: p.runtime for p in providers})
+        runtimes = {p.id: p.runtime for p in providers}
+        log = (lb_params.get("haproxy") or {}).get("log")
+        if log:  # each request's response time too, from HAProxy's log (lb/haproxy_log.py)
+            return haproxy_log.HAProxyLogCounters(runtimes, log)
+        return lb_counters.HAProxyCounters(runtimes)
 
     def process(self) -> Optional[Dict[str, int]]:
         # A reload or restart starts a new process whose runtime states are the configuration's again.
@@ -348,14 +352,22 @@ _NGINX_SPEC: Dict[str, Any] = {
         "access_log": {"type": "path"},
     },
 }
+_HAPROXY_SPEC: Dict[str, Any] = {
+    "type": "dict",
+    "options": {
+        # read by canary_analysis only: each request's response time from HAProxy's log (lb/haproxy_log.py)
+        "log": {"type": "path"},
+    },
+}
 #: The keys of one load-balancer description, as options of their own or inside ``load_balancer``.
-LB_KEYS = ("provider", "socket", "api_timeout", "nginx", "backend")
+LB_KEYS = ("provider", "socket", "api_timeout", "nginx", "haproxy", "backend")
 
 ARGUMENT_SPEC: Dict[str, Any] = {
     "provider": {"type": "str", "choices": ["haproxy", "nginx"]},
     "socket": {"type": "list", "elements": "str"},
     "api_timeout": {"type": "float"},
     "nginx": _NGINX_SPEC,
+    "haproxy": _HAPROXY_SPEC,
     "backend": {"type": "str"},
     # The same description as one value: zerodown_plan.lb, built from zerodown_lb by the deploy plan.
     "load_balancer": {
@@ -365,6 +377,7 @@ ARGUMENT_SPEC: Dict[str, Any] = {
             "socket": {"type": "list", "elements": "str"},
             "api_timeout": {"type": "float", "default": 5.0},
             "nginx": _NGINX_SPEC,
+            "haproxy": _HAPROXY_SPEC,
             "backend": {"type": "str", "required": True},
             "servers": {"type": "dict"},
         },
@@ -375,7 +388,7 @@ ARGUMENT_SPEC: Dict[str, Any] = {
 def resolve_params(params: Dict[str, Any]) -> Dict[str, Any]:
     """One load-balancer description from a module's parameters: ``load_balancer`` or the separate options.
 
-    Returns {provider, socket, api_timeout, nginx, backend}; raises LBValidationError naming what is
+    Returns {provider, socket, api_timeout, nginx, haproxy, backend}; raises LBValidationError naming what is
     missing or given twice. Called before anything is read or changed.
     """
     given = params.get("load_balancer")
@@ -401,6 +414,11 @@ def resolve_params(params: Dict[str, Any]) -> Dict[str, Any]:
         )
     if out["provider"] == "nginx" and not out["nginx"]:
         raise LBValidationError("provider nginx needs nginx: {conf, servers_file} of the nginx to control")
+    if out["provider"] == "nginx" and (out["haproxy"] or {}).get("log"):
+        raise LBValidationError(
+            "haproxy.log=%s is HAProxy's log, but provider is nginx: for nginx give nginx.access_log instead"
+            % out["haproxy"]["log"]
+        )
     return out
 
 

@@ -88,7 +88,9 @@ class HAProxyInstance:
         backend: str = "app",
         weight: int = 10,
         tcp_stats: bool = True,
+        syslog: Optional[str] = None,
     ) -> None:
+        """``syslog``: a UDP syslog address (127.0.0.1:port) HAProxy sends an httplog line of each request to."""
         self.binary = require("haproxy")
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -103,8 +105,10 @@ class HAProxyInstance:
         ]
         if self.tcp_address:
             lines.append("    stats socket ipv4@%s level admin" % self.tcp_address)
+        lines.append("    stats timeout 30s")
+        if syslog:
+            lines.append("    log %s local0" % syslog)
         lines += [
-            "    stats timeout 30s",
             "defaults",
             "    mode http",
             "    timeout connect 2s",
@@ -112,6 +116,10 @@ class HAProxyInstance:
             "    timeout server 60s",
             # A retry or redispatch would hide a request that hit a server going away.
             "    retries 0",
+        ]
+        if syslog:
+            lines += ["    log global", "    option httplog"]
+        lines += [
             "frontend fe",
             "    bind 127.0.0.1:%d" % self.port,
             "    default_backend %s" % backend,

@@ -278,7 +278,7 @@ def test_polls_read_only_what_was_written_since_the_previous_one(log, monkeypatc
     counters = source(log)
     since = counters.snapshot("app")
     read = []
-    real_open = counters._open
+    real_open = counters.tail._open
 
     class Counting:
         def __init__(self, handle):
@@ -301,7 +301,7 @@ def test_polls_read_only_what_was_written_since_the_previous_one(log, monkeypatc
             read.append(len(data))
             return data
 
-    monkeypatch.setattr(counters, "_open", lambda: Counting(real_open()))
+    monkeypatch.setattr(counters.tail, "_open", lambda: Counting(real_open()))
     for _poll in range(5):
         append(log, line(CANARY) * 10)
         now = counters.snapshot("app")
@@ -371,7 +371,10 @@ def test_steps_add_up_however_the_writes_are_cut(tmp_path):
         now = counters.snapshot("app")
         total = total.add(lb_counters.group(counters.step(last, now), everyone))
         whole = lb_counters.group(source(path).step(first, now), everyone)
-        assert astuple(total)[:-1] == pytest.approx(astuple(whole)[:-1])  # the last, latency_values, is a list
+        assert astuple(total)[:-1] == pytest.approx(astuple(whole)[:-1])
+        # every answered request's response time once, whichever step read it
+        assert sorted(total.latency_values) == sorted(whole.latency_values)
+        assert len(whole.latency_values) == whole.latency_samples
         assert total.requests == text.count("\n") and total.http_5xx == text.count(CANARY_500)
         assert total.connection_errors == text.count('"-" "-"')
 
@@ -409,3 +412,16 @@ def test_analyze_step_judges_nginx_counts_with_the_same_statistics(log):
     since = counters.snapshot("app")
     result = canary.analyze_step(counters, since, [CANARY], [WEB1], T, pause=5, max_wait=3, clock=quiet)
     assert result.verdict.verdict == "inconclusive" and result.verdict.baseline.requests == len(quiet.sleeps)
+
+
+def test_each_answered_request_gives_its_response_time(log):
+    counters = source(log)
+    append(log, line(CANARY, response="0.900") * 4)
+    since = counters.snapshot("app")
+    append(log, line(CANARY, response="0.012") + CANARY_500 + line(CANARY, "502", "-", "-", "0.000") + line(WEB1))
+    append(log, line(CANARY, "-", "0.001", "-", "-"))  # the client went away first: no response time
+    step = counters.step(since, counters.snapshot("app"))
+    assert step[CANARY].requests == 4 and step[CANARY].latency_values == [12.0, 2.0]
+    assert step[WEB1].latency_values == [2.0] and step[WEB2].latency_values == []
+    # the bake window's reference has them too
+    assert sorted(counters.reference(counters.snapshot("app")).latency_values) == [2.0, 2.0, 12.0] + [900.0] * 4
