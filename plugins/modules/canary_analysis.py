@@ -42,7 +42,7 @@ description:
     deploy's summary and report (C(zerodown.deploy.deploy) calls it at its end, success or rollback alike, with the
     snapshot taken at preflight) - RV(measured), RV(total), RV(servers) - and records it in O(ledger) as a step
     named V(tally). Failed requests are 5xx answers, connection errors and response errors; HAProxy's retries
-    (C(wretr)) and redispatches (C(wredis)) are reported beside them (nginx's access log shows neither: 0). It never
+    (C(wretr)) and redispatches (C(wredis)) are reported beside them (0 with nginx, whose access log shows neither). It never
     fails for what keeps it from counting - nginx without O(nginx.access_log), a HAProxy reloaded or restarted since
     O(before) (its counters started again), an access log rotated or unreadable, no O(before) - it returns
     RV(measured=false) with RV(reason) instead.

@@ -194,7 +194,9 @@ def test_canary_through_nginx_judges_each_step_from_the_access_log_then_rolls_th
     for step in measured_steps(data):
         assert step["verdict"] == "pass" and step["canary"]["requests"] >= 20, step
         assert step["canary"]["latency_ms"] is not None  # the exact mean from $upstream_response_time
-    print("canary through nginx: %s" % "; ".join("%g %%: %s" % (s["percent"], s["reason"]) for s in measured_steps(data)))
+    print(
+        "canary through nginx: %s" % "; ".join("%g %%: %s" % (s["percent"], s["reason"]) for s in measured_steps(data))
+    )
 
 
 # -- blue-green through nginx: the live colour is read from nginx's servers file ------------------------------

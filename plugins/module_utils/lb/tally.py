@@ -81,4 +81,3 @@ def tally(
     except (LBError, HAProxyError, OSError, ValueError) as exc:
         return not_measured("the load balancer's counters could not be read at the end of the deploy: %s" % exc)
     return measured(per_server, now.get("taken_at", 0) - since.get("taken_at", 0))
-

@@ -579,18 +579,14 @@ def test_summary_of_a_tally_that_could_not_count_gives_its_reason():
     data = summary(ledger)["zerodown_failed_requests"]
     assert data["measured"] is False and data["count"] is None and data["servers"] == {}
     assert data["reason"] == "HAProxy at lb1 was reloaded"
-    assert "failed requests (load balancer's count): not measured: HAProxy at lb1 was reloaded" in summary_lines(
-        ledger
-    )
+    assert "failed requests (load balancer's count): not measured: HAProxy at lb1 was reloaded" in summary_lines(ledger)
 
 
 def test_summary_without_a_tally_says_the_run_did_not_count():
     ledger = dict(tallied(), steps=[])
     data = summary(ledger)["zerodown_failed_requests"]
     assert data["measured"] is False and data["reason"] == ledger_mod.NOT_TALLIED
-    assert "failed requests (load balancer's count): not measured: %s" % ledger_mod.NOT_TALLIED in summary_lines(
-        ledger
-    )
+    assert "failed requests (load balancer's count): not measured: %s" % ledger_mod.NOT_TALLIED in summary_lines(ledger)
 
 
 def test_the_tally_step_is_recorded_like_any_step(ledger):
