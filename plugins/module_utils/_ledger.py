@@ -38,6 +38,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
 from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import scrub
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.tally import TALLY_KEYS
 
 LEDGER_FILE = "ledger.json"
 PREVIOUS_LEDGER_FILE = "ledger.previous.json"
@@ -689,6 +690,40 @@ def report(out: Dict[str, Any]) -> Dict[str, Any]:
     )
 
 
+#: Why a ledger without a tally step has no count of failed requests.
+NOT_TALLIED = "this run did not read the load balancer's counters at its end (no tally step in the ledger)"
+
+
+def failed_requests(ledger: Dict[str, Any]) -> Dict[str, Any]:
+    """The failed requests the load balancer counted during the deploy (its last ``tally`` step, recorded by
+    canary_analysis state=tally): measured, the total's counts (``count`` the failed ones), per server, or the
+    reason it was not measured."""
+    steps = [s for s in ledger.get("steps") or [] if isinstance(s, dict) and s.get("name") == "tally"]
+    step = steps[-1] if steps else {"measured": False, "reason": NOT_TALLIED}
+    total = step.get("total") if step.get("measured") else None
+    out: Dict[str, Any] = {"measured": bool(total), "reason": None if total else step.get("reason") or NOT_TALLIED}
+    out["count"] = total.get("failed") if total else None
+    out.update((key, total.get(key) if total else None) for key in TALLY_KEYS if key != "failed")
+    out["servers"] = dict(step.get("servers") or {}) if total else {}
+    out["seconds"] = step.get("seconds") if total else None
+    return out
+
+
+def failed_requests_line(data: Dict[str, Any]) -> str:
+    head = "failed requests (load balancer's count): "
+    if not data["measured"]:
+        return head + "not measured: %s" % data["reason"]
+    return head + "%s of %s (5xx %s, connection errors %s, response errors %s, retries %s, redispatches %s)" % (
+        data["count"],
+        data["requests"],
+        data["http_5xx"],
+        data["connection_errors"],
+        data["response_errors"],
+        data["retries"],
+        data["redispatches"],
+    )
+
+
 def summary(ledger: Dict[str, Any]) -> Dict[str, Any]:
     """What a finished deploy reports (and publishes to AWX with set_stats)."""
     hosts = {
@@ -704,6 +739,7 @@ def summary(ledger: Dict[str, Any]) -> Dict[str, Any]:
         "zerodown_phase_seconds": phase_seconds(ledger),
         "zerodown_hosts": hosts,
         "zerodown_sessions_cut": sessions_cut(ledger),
+        "zerodown_failed_requests": failed_requests(ledger),
         "zerodown_unreachable": sorted(
             name for name, entry in ledger.get("hosts", {}).items() if entry.get("status") == "unreachable"
         ),
@@ -716,6 +752,7 @@ def summary_lines(ledger: Dict[str, Any]) -> List[str]:
         "outcome: %s in %s s (run %s)" % (data["zerodown_outcome"], data["zerodown_duration"], data["zerodown_run_id"]),
         "per phase (s): %s" % ", ".join("%s %s" % kv for kv in data["zerodown_phase_seconds"].items()),
         "hosts: %s" % ", ".join("%s=%s" % (h, c or "-") for h, c in data["zerodown_hosts"].items()),
+        failed_requests_line(data["zerodown_failed_requests"]),
     ]
     if data["zerodown_sessions_cut"]:
         cut = [s for s in ledger.get("steps") or [] if s.get("name") == "drain" and s.get("killed_sessions")]

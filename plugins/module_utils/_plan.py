@@ -654,6 +654,13 @@ def bake(variables: Dict[str, Any], lb: Dict[str, Any], problems: List[str]) -> 
     return dict({"time": window}, **thresholds(variables, problems))
 
 
+def traffic(lb: Dict[str, Any]) -> Dict[str, Any]:
+    """Whether the deploy can count the requests the load balancer saw fail from the snapshot at preflight to its
+    end (canary_analysis state=snapshot, then state=tally), and why not."""
+    problem = counters_problem(lb, "the deploy's summary counts the failed requests")
+    return {"measured": problem is None, "reason": problem}
+
+
 def _run_identity(variables: Dict[str, Any], mode: str, problems: List[str]) -> Tuple[str, str, str]:
     """(app, release, strategy), each checked; a variable that must be a string and is not is dropped."""
     for name in STRING_VARIABLES:
@@ -865,6 +872,7 @@ def build_plan(
         # every threshold of the canary analysis, for canary_analysis's ``thresholds`` (canary steps and bake window);
         # a bad value is reported by canary() or bake()
         "thresholds": thresholds(variables, []),
+        "traffic": traffic(lb),
         "deprecations": notes,
     }
     plan.update(strategy_plan)

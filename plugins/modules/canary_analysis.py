@@ -55,6 +55,14 @@ description:
     a release that goes bad after its smoke test is caught within seconds; each look uses O(significance) divided by
     the number of looks (Bonferroni). A window that ends with fewer than O(min_requests) requests is
     V(inconclusive).
+  - O(state=tally) counts what the servers of O(before) did since it was taken, per server and in total, for the
+    deploy's summary and report (C(zerodown.deploy.deploy) calls it at its end, success or rollback alike, with the
+    snapshot taken at preflight) - RV(measured), RV(total), RV(servers) - and records it in O(ledger) as a step
+    named V(tally). Failed requests are 5xx answers, connection errors and response errors; HAProxy's retries
+    (C(wretr)) and redispatches (C(wredis)) are reported beside them (0 with nginx, whose access log shows neither). It never
+    fails for what keeps it from counting - nginx without O(nginx.access_log), a HAProxy reloaded or restarted since
+    O(before) (its counters started again), an access log rotated or unreadable, no O(before) - it returns
+    RV(measured=false) with RV(reason) instead.
   - The module only reads, unless O(take_out_on_fail) drains a canary that did not pass; it never changes a weight,
     and does not fail on a V(fail) verdict (test RV(verdict) in the play, or set O(require_pass)).
   - "nginx open source keeps no per-server counters: with O(provider=nginx) the module counts them from the access
@@ -95,9 +103,10 @@ options:
   state:
     description:
       - V(snapshot) returns the current counters; V(analyze) judges a canary step; V(bake) watches the new
-        release for O(pause) seconds against O(before).
+        release for O(pause) seconds against O(before); V(tally) counts the requests and failed requests since
+        O(before).
     type: str
-    choices: [snapshot, analyze, bake]
+    choices: [snapshot, analyze, bake, tally]
     default: analyze
   servers:
     description:
@@ -129,6 +138,7 @@ options:
     description:
       - With O(state=bake), and required there, the RV(snapshot) of a O(state=snapshot) call made before the deploy
         (without O(servers)); what the backend's servers had done until then is the reference.
+      - With O(state=tally), the snapshot to count from; omitted or empty, RV(measured) is V(false) with the reason.
     type: dict
   pause:
     description:
@@ -319,6 +329,15 @@ EXAMPLES = r"""
     poll_interval: 5
     require_pass: true
 
+- name: At the end of the deploy (success or rollback), the failed requests since the snapshot, per server
+  zerodown.deploy.canary_analysis:
+    socket: /run/haproxy/admin.sock
+    backend: app
+    state: tally
+    before: "{{ before_deploy.snapshot }}"
+  register: tally
+  # tally.measured, tally.total.failed, tally.total.requests, tally.servers; tally.reason when not measured
+
 # nginx.conf, http block:
 #   log_format zerodown '"$upstream_addr" "$upstream_status" "$upstream_connect_time" "$upstream_header_time"
 #                        "$upstream_response_time"';   (one line)
@@ -369,8 +388,10 @@ verdict:
   type: str
   sample: fail
 reason:
-  description: The measured values against the thresholds, in words.
-  returned: when O(state=analyze) or O(state=bake)
+  description:
+    - The measured values against the thresholds, in words.
+    - With O(state=tally), why the requests were not counted (null when RV(measured)), and how to count them.
+  returned: when O(state=analyze), O(state=bake) or O(state=tally)
   type: str
   sample: "canary error rate 5.00 % (50 of 1000) is above the baseline's 0.00 % (0 of 19000): one-sided Fisher exact
     p=1.2e-65 < significance 0.01"
@@ -428,8 +449,11 @@ thresholds:
   sample: {min_requests: 100, max_error_rate: 0.01, max_latency_ratio: 1.5, significance: 0.0003, min_latency_ms: 5.0,
            min_latency_increase_ms: 50.0, warmup: 5.0, latency_looks: 3}
 servers:
-  description: The same counts as RV(canary) for each canary and baseline server.
-  returned: when O(state=analyze) or O(state=bake)
+  description:
+    - The same counts as RV(canary) for each canary and baseline server.
+    - With O(state=tally), the same counts as RV(total) for each server of O(before) (empty when not
+      RV(measured)).
+  returned: when O(state=analyze), O(state=bake) or O(state=tally)
   type: dict
   sample: {web4: {requests: 1000, errors: 50, error_rate: 0.05, http_5xx: 50, connection_errors: 0,
            response_errors: 0, latency_ms: 14.2}}
@@ -489,6 +513,25 @@ stopped_early:
   returned: when O(state=analyze) or O(state=bake)
   type: bool
   sample: true
+measured:
+  description: With O(state=tally), whether the load balancer's counters could be counted since O(before).
+  returned: when O(state=tally)
+  type: bool
+  sample: true
+total:
+  description:
+    - With O(state=tally), over every server of O(before) and every load balancer, C(requests), C(failed) (5xx
+      answers, connection errors and response errors, at most C(requests)), C(http_5xx), C(connection_errors),
+      C(response_errors), C(retries), C(redispatches). Null when not RV(measured).
+  returned: when O(state=tally)
+  type: dict
+  sample: {requests: 12345, failed: 0, http_5xx: 0, connection_errors: 0, response_errors: 0, retries: 0,
+           redispatches: 0}
+seconds:
+  description: With O(state=tally), seconds between O(before) and the reading that ends the count.
+  returned: when O(state=tally)
+  type: float
+  sample: 74.2
 """
 
 import functools  # noqa: E402
@@ -503,7 +546,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils.lb.analyze import 
 def main(clock=None):
     argument_spec = dict(lb.ARGUMENT_SPEC)
     argument_spec.update(
-        state=dict(type="str", default="analyze", choices=["snapshot", "analyze", "bake"]),
+        state=dict(type="str", default="analyze", choices=["snapshot", "analyze", "bake", "tally"]),
         servers=dict(type="list", elements="str"),
         canary_servers=dict(type="list", elements="str"),
         baseline_servers=dict(type="list", elements="str"),

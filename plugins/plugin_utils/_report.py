@@ -212,6 +212,14 @@ def _shares(amounts: Mapping[str, float]) -> Dict[str, float]:
     return {r: round(n / total, 4) if total else 0.0 for r, n in sorted(amounts.items())}
 
 
+#: Ledger steps that are not a measured window (canary step, bake window).
+NOT_WINDOWS = ("drain", "tally")
+#: The counts of the deploy's tally besides its failed requests and requests (canary_analysis state=tally).
+TALLY_DETAIL = ("http_5xx", "connection_errors", "response_errors", "retries", "redispatches")
+TALLY_SOURCE = "the load balancer's count, from its counters before the deploy to the deploy's end"
+WINDOWS_SOURCE = "errors the load balancer counted over the measured windows (canary steps, bake window)"
+NOT_TALLIED = "this run did not read the load balancer's counters at its end"
+
 #: What the traffic section says of its numbers, with and without measured counts.
 MEASURED_NOTE = (
     "Measured: requests per release counted by the load balancer's per-server counters over each "
@@ -566,7 +574,9 @@ class _Builder:
 
     def steps(self) -> List[Dict[str, Any]]:
         """The canary steps and bake windows: the analyses seen, named from the ledger's steps (same order)."""
-        recorded = [s for s in self.ledger.get("steps") or [] if isinstance(s, Mapping) and s.get("name") != "drain"]
+        recorded = [
+            s for s in self.ledger.get("steps") or [] if isinstance(s, Mapping) and s.get("name") not in NOT_WINDOWS
+        ]
         if len(recorded) >= len(self.analyses):
             out = []
             for step in recorded:
@@ -637,7 +647,7 @@ class _Builder:
             "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.t_end or time.time())),
             "playbook": self.playbook,
             "started_epoch": self.t0,
-            "summary": self.summary_of(outcome, cause, _failed_requests(traffic["measured"])),
+            "summary": self.summary_of(outcome, cause, _failed_requests(traffic["measured"], self.tally())),
             "hosts": hosts,
             "batches": [b.get("hosts") for b in ledger.get("batches") or [] if isinstance(b, Mapping)]
             or list(self.plan.get("batches") or []),
@@ -685,6 +695,11 @@ class _Builder:
             "censored_results": self.censored,
         }
 
+    def tally(self) -> Optional[Mapping[str, Any]]:
+        """The ledger's last ``tally`` step: the failed requests the load balancer counted during the deploy."""
+        tallies = [s for s in self.ledger.get("steps") or [] if isinstance(s, Mapping) and s.get("name") == "tally"]
+        return tallies[-1] if tallies else None
+
     def deploy_phases(self) -> List[Dict[str, Any]]:
         """The ledger's phases that started, on the run's time axis (one still open ends with the run)."""
         out = []
@@ -702,16 +717,29 @@ class _Builder:
         return out
 
 
-def _failed_requests(measured: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """The failed requests of the run as far as the load balancer counted them (not known without measurements)."""
+def _windows(measured: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The errors and requests the load balancer counted over the canary steps and the bake window, if any."""
     if not measured:
-        return {"known": False, "count": None, "requests": None, "source": None}
-    return dict(
-        known=True,
-        count=sum(m["errors"] for m in measured),
-        requests=sum(m["requests"] for m in measured),
-        source="errors the load balancer counted over the measured windows (canary steps, bake window)",
-    )
+        return None
+    return dict(count=sum(m["errors"] for m in measured), requests=sum(m["requests"] for m in measured))
+
+
+def _failed_requests(measured: List[Dict[str, Any]], tally: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """The failed requests of the run as the load balancer counted them: over the whole deploy (the ledger's
+    ``tally`` step, canary_analysis state=tally), else over the measured windows (canary steps, bake window), else
+    not known, with the reason."""
+    windows = _windows(measured)
+    out: Dict[str, Any] = {"known": False, "count": None, "requests": None, "source": None, "windows": windows}
+    out.update({key: None for key in TALLY_DETAIL}, servers={}, seconds=None)
+    out["reason"] = (tally or {}).get("reason") or NOT_TALLIED
+    total = (tally or {}).get("total") if (tally or {}).get("measured") else None
+    if isinstance(total, Mapping):
+        out.update(known=True, count=total.get("failed"), requests=total.get("requests"), source=TALLY_SOURCE)
+        out.update({key: total.get(key) for key in TALLY_DETAIL}, reason=None, seconds=tally.get("seconds"))
+        out["servers"] = {k: dict(v) for k, v in sorted((tally.get("servers") or {}).items()) if isinstance(v, Mapping)}
+    elif windows:
+        out.update(known=True, count=windows["count"], requests=windows["requests"], source=WINDOWS_SOURCE)
+    return out
 
 
 def build_report(events: List[Mapping[str, Any]]) -> Dict[str, Any]:

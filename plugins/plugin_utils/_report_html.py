@@ -427,11 +427,7 @@ def drains_and_probes(report: Mapping[str, Any]) -> str:
 def summary(report: Mapping[str, Any]) -> str:
     s = report["summary"]
     outcome = str(s.get("outcome"))
-    fr = s["failed_requests"]
-    if fr["known"]:
-        failed = "%s of %s (%s)" % (fr["count"], fr["requests"], fr["source"])
-    else:
-        failed = "not measured in this run (no canary step or bake window read the load balancer's counters)"
+    failed = failed_requests_text(s["failed_requests"])
     items = [
         (
             "outcome",
@@ -443,7 +439,7 @@ def summary(report: Mapping[str, Any]) -> str:
         ("strategy", _e(s.get("strategy"))),
         ("run", _e(s.get("run_id"))),
         ("duration", "%s s" % _num(s.get("duration"), 1)),
-        ("failed requests", _e(failed)),
+        ("failed requests", '<span id="failed-requests">%s</span>' % _e(failed)),
         ("per phase", _e(", ".join("%s %s s" % kv for kv in (s.get("phase_seconds") or {}).items()) or "-")),
     ]
     if s.get("sessions_cut"):
@@ -452,6 +448,51 @@ def summary(report: Mapping[str, Any]) -> str:
         items.append(("hidden (no_log) results", _e(s["censored_results"])))
     body = "".join("<dt>%s</dt><dd>%s</dd>" % (_e(k), v) for k, v in items)
     return '<dl id="summary" data-outcome="%s">%s</dl>' % (_e(outcome), body)
+
+
+#: The counts of a tally besides the failed ones, as the summary names them.
+TALLY_WORDS = (
+    ("http_5xx", "5xx"),
+    ("connection_errors", "connection errors"),
+    ("response_errors", "response errors"),
+    ("retries", "retries"),
+    ("redispatches", "redispatches"),
+)
+
+
+def failed_requests_text(fr: Mapping[str, Any]) -> str:
+    """The summary's failed requests: the load balancer's count over the deploy, else over the measured windows,
+    else why it was not measured."""
+    if not fr["known"]:
+        return "not measured: %s" % (fr.get("reason") or "the load balancer's counters were not read")
+    if fr.get("http_5xx") is None:  # counted over the measured windows only
+        text = "%s of %s (%s)" % (fr["count"], fr["requests"], fr["source"])
+        return text + ("; over the whole deploy not measured: %s" % fr["reason"] if fr.get("reason") else "")
+    detail = ", ".join("%s %s" % (words, fr.get(key)) for key, words in TALLY_WORDS)
+    return "%s of %s (load balancer's count over the deploy: %s)" % (fr["count"], fr["requests"], detail)
+
+
+def failed_requests_table(report: Mapping[str, Any]) -> str:
+    """Per server, what the load balancer counted during the deploy (the tally), and the measured windows."""
+    fr = report["summary"]["failed_requests"]
+    rows = [
+        [_td(name), _td(c.get("requests"), True), _td(c.get("failed"), True)]
+        + [_td(c.get(key), True) for key, _words in TALLY_WORDS]
+        for name, c in (fr.get("servers") or {}).items()
+    ]
+    table = _table(
+        "failed-requests-per-server",
+        ("server", "requests", "failed") + tuple(words for _key, words in TALLY_WORDS),
+        rows,
+        "The load balancer's count per server is not known: %s" % (fr.get("reason") or "not measured"),
+    )
+    windows = fr.get("windows")
+    if windows:
+        table += '<p class="note" id="failed-requests-windows">Over the canary steps and bake window: %s of %s.</p>' % (
+            _e(windows["count"]),
+            _e(windows["requests"]),
+        )
+    return table
 
 
 def hosts_table(report: Mapping[str, Any]) -> str:
@@ -495,6 +536,8 @@ def render(report: Mapping[str, Any]) -> str:
         "<h1>%s</h1>" % _e(title),
         summary(report),
         cause,
+        "<h2>Failed requests (the load balancer's count)</h2>",
+        failed_requests_table(report),
         "<h2>Timeline per host and phase</h2>",
         timeline(report),
         "<h2>Load-balancer server states</h2>",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from zerodown_testkit.e2e.verifier import current_on, lb_states
+from zerodown_testkit.e2e.verifier import current_on, lb_states, measured_steps, tally
 
 APPS = ["app1", "app2", "app3", "app4"]
 LEDGER = "/var/lib/zerodown/demoapp/ledger.json"
@@ -35,7 +35,9 @@ def test_every_host_runs_v2_and_every_step_was_judged(host):
     assert [current_on(host, h) for h in APPS] == ["v2"] * 4
     ledger = json.loads(host("lb1").file(LEDGER).content_string)
     assert ledger["outcome"] == "succeeded"
-    steps = ledger["steps"]
+    # converge deployed without load: the load balancer counted no failed request (whatever else passed through)
+    assert tally(ledger)["measured"] is True and tally(ledger)["total"]["failed"] == 0, tally(ledger)
+    steps = measured_steps(ledger)
     assert [s["percent"] for s in steps] == [10, 50, 100]
     for step in steps:
         assert step["verdict"] == "pass", step
@@ -52,8 +54,8 @@ def test_a_canary_answering_5xx_aborts_at_the_first_step_and_goes_back(run, inve
     assert lb_states(host, backend) == before
     ledger = json.loads(host("lb1").file(LEDGER).content_string)
     assert ledger["outcome"] == "rolled_back" and "canary step fail" in ledger["cause"]
-    assert [s["percent"] for s in ledger["steps"]] == [10], "aborted at the first step"
-    step = ledger["steps"][0]
+    assert [s["percent"] for s in measured_steps(ledger)] == [10], "aborted at the first step"
+    step = measured_steps(ledger)[0]
     assert step["verdict"] == "fail" and step["canary"]["errors"] > 0
     # the only failed requests are the canary's own 5xx answers during its step, bounded by its 10 % share; the
     # analysis takes the canary out in the same call as its verdict and counts what it served until then
@@ -69,6 +71,29 @@ def test_a_canary_answering_5xx_aborts_at_the_first_step_and_goes_back(run, inve
         % (report.failed, out["errors"], step["canary"]["errors"])
     )
     assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
+    assert_tally_matches_the_load(result, ledger, report)
+
+
+def assert_tally_matches_the_load(result, ledger, report):
+    """The deploy's own count of failed requests (the ledger's tally from preflight to the end, the summary line)
+    against the load generator's. The load runs a little before and after the playbook, but every failure falls
+    inside the deploy (v1 answers 200 before the canary step and after the rollback) and only the load's requests
+    pass through the load balancer (readiness probes go to the hosts, no smoke test runs after a failed step), so
+    the failed counts are equal; the load balancer's requests are at most the load's."""
+    count = tally(ledger)
+    assert count.get("measured") is True, count
+    total = count["total"]
+    assert total["failed"] == report.failed == total["http_5xx"], (total, report.failed)
+    assert total["connection_errors"] == total["response_errors"] == 0, total
+    assert total["retries"] == total["redispatches"] == 0, total
+    assert 0 < total["requests"] <= report.requests, (total, report.requests)
+    assert sum(s["failed"] for s in count["servers"].values()) == total["failed"], count["servers"]
+    line = (
+        "failed requests (load balancer's count): %d of %d (5xx %d, connection errors 0, response errors 0, "
+        "retries 0, redispatches 0)" % (total["failed"], total["requests"], total["http_5xx"])
+    )
+    assert line in result.output, result.output[-3000:]
+    print("tally: %s; load generator: %d failed of %d" % (line, report.failed, report.requests))
 
 
 def test_a_canary_failing_at_its_full_step_goes_back_with_no_connection_error(run, inventory, facts, host):
@@ -83,9 +108,9 @@ def test_a_canary_failing_at_its_full_step_goes_back_with_no_connection_error(ru
     assert [current_on(host, h) for h in APPS] == ["v2"] * 4
     assert lb_states(host, backend) == before
     ledger = json.loads(host("lb1").file(LEDGER).content_string)
-    assert [(s["percent"], s["verdict"]) for s in ledger["steps"]] == [(100, "fail")]
+    assert [(s["percent"], s["verdict"]) for s in measured_steps(ledger)] == [(100, "fail")]
     # with the baseline at weight 0 the analysis cannot take the canary out alone; the rescue's first call does
-    assert "taken_out" not in ledger["steps"][0], ledger["steps"][0]
+    assert "taken_out" not in measured_steps(ledger)[0], measured_steps(ledger)[0]
     assert report.failed > 0 and all(f["status"] == 500 for f in report.failures), report.failures[:5]
     assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
 
@@ -108,7 +133,8 @@ def test_too_little_traffic_is_inconclusive_and_never_promoted(run, inventory, f
     assert [current_on(host, h) for h in APPS] == ["v2"] * 4
     assert lb_states(host, backend) == before
     ledger = json.loads(host("lb1").file(LEDGER).content_string)
-    assert ledger["steps"][-1]["verdict"] == "inconclusive"
+    assert measured_steps(ledger)[-1]["verdict"] == "inconclusive"
+    assert_tally_matches_the_load(result, ledger, report)  # a clean rollback: 0 failed, as the load saw
 
 
 def test_check_mode_prints_the_canary_plan_and_changes_nothing(run, inventory, facts, host):

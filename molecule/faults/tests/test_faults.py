@@ -25,6 +25,7 @@ from zerodown_testkit.e2e.verifier import (
     fleet_db,
     lb_states,
     ledger,
+    measured_steps,
 )
 from zerodown_testkit.fleet import core
 from zerodown_testkit.support.lbharness import SlowRequests
@@ -204,7 +205,7 @@ def test_canary_never_ready_is_aborted_before_any_step(inject, host, facts):
         extra=dict(CANARY, zerodown_release="v2-never-ready", zerodown_ready_timeout=8),
     )
     assert "not ready" in data["cause"] and "rollback completed" in result.output
-    assert not data.get("steps"), "no canary step ran"
+    assert not measured_steps(data), "no canary step ran"
 
 
 def test_canary_promoted_then_smoke_test_fails_rolls_the_whole_fleet_back(inject, host, facts):
@@ -216,7 +217,7 @@ def test_canary_promoted_then_smoke_test_fails_rolls_the_whole_fleet_back(inject
         extra=dict(CANARY, zerodown_release="v2-smoke-fail"),
     )
     assert "smoke" in data["cause"] and "rollback completed" in result.output
-    assert [s["verdict"] for s in data["steps"]] == ["pass"] * 3
+    assert [s["verdict"] for s in measured_steps(data)] == ["pass"] * 3
     assert sorted(h for h, entry in data["hosts"].items() if entry["status"] == "rolled_back") == APPS
 
 
@@ -472,7 +473,7 @@ def _rolling_in_batch_2(data: dict) -> bool:
 
 def _canary_stepping(data: dict) -> bool:
     """The canary in traffic: its first step recorded."""
-    return bool(data.get("steps"))
+    return bool(measured_steps(data))
 
 
 def _blue_green_switching(data: dict) -> bool:

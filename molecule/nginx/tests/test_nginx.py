@@ -15,7 +15,7 @@ import contextlib
 import json
 import time
 
-from zerodown_testkit.e2e.verifier import current_on, ledger
+from zerodown_testkit.e2e.verifier import current_on, ledger, measured_steps
 from zerodown_testkit.fleet import core
 from zerodown_testkit.support.loadgen import LoadGenerator
 
@@ -190,11 +190,13 @@ def test_canary_through_nginx_judges_each_step_from_the_access_log_then_rolls_th
     assert servers_file(host, facts) == before, "every weight and state back as captured"
     data = ledger(host)
     assert data["outcome"] == "succeeded"
-    assert [s["percent"] for s in data["steps"]] == [10, 50, 100]
-    for step in data["steps"]:
+    assert [s["percent"] for s in measured_steps(data)] == [10, 50, 100]
+    for step in measured_steps(data):
         assert step["verdict"] == "pass" and step["canary"]["requests"] >= 20, step
         assert step["canary"]["latency_ms"] is not None  # the exact mean from $upstream_response_time
-    print("canary through nginx: %s" % "; ".join("%g %%: %s" % (s["percent"], s["reason"]) for s in data["steps"]))
+    print(
+        "canary through nginx: %s" % "; ".join("%g %%: %s" % (s["percent"], s["reason"]) for s in measured_steps(data))
+    )
 
 
 # -- blue-green through nginx: the live colour is read from nginx's servers file ------------------------------

@@ -7,7 +7,8 @@
 
 ``run(params, check_mode, clock=None)`` checks the parameters, then takes a snapshot of the counters
 (``state=snapshot``), judges one canary step (``state=analyze``, lb/canary.py) or watches a bake window
-(``state=bake``, lb/bake.py). Where the counters come from is the provider's business (``Provider.counters``,
+(``state=bake``, lb/bake.py), or counts what the servers did since the snapshot before the deploy
+(``state=tally``, lb/tally.py: never a failure, a reason when it cannot count). Where the counters come from is the provider's business (``Provider.counters``,
 lb/core.py); a canary that did not pass is taken out through lb/core.py's one apply path. ``clock`` is the seam
 the unit tests use to run a step on a fake clock. A step is judged at every look (``canary.sequential_looks``), so a
 failing canary is taken out (``take_out_on_fail``) at the first look that fails, in this same call.
@@ -20,7 +21,7 @@ from typing import Any, Dict, Mapping, Optional
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import bake, canary, counters
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import bake, canary, counters, tally
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.errors import CanaryError, CanaryInputError
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyError
@@ -28,6 +29,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import 
 #: The options of each state that the other states refuse (checked in this order).
 ANALYZE_ONLY = ("canary_servers", "baseline_servers", "since", "before")
 NOT_FOR_BAKE = ("servers", "baseline_servers", "since")
+NOT_FOR_TALLY = ("servers", "canary_servers", "baseline_servers", "since")
 
 
 def check_snapshot_params(params: Mapping[str, Any]) -> None:
@@ -235,9 +237,49 @@ def record(params: Mapping[str, Any], check_mode: bool, result: Dict[str, Any]) 
         raise ModuleFailure(problem, result)
 
 
+def check_tally_params(params: Mapping[str, Any]) -> None:
+    extra = [k for k in NOT_FOR_TALLY if params[k] is not None]
+    extra += [k for k in ("pause", "max_wait", "require_pass", "take_out_on_fail") if params[k]]
+    if extra:
+        raise CanaryInputError(
+            "%s do not apply to state=tally: it counts what the servers of before did since before was taken"
+            % ", ".join(extra)
+        )
+    ledger.check_record(params["ledger"])
+
+
+def run_tally(params: Dict[str, Any], check_mode: bool) -> Dict[str, Any]:
+    """The failed requests since ``before``, recorded in the ledger; what keeps it from counting is its reason,
+    never a failure (only a misuse of the options fails)."""
+    try:
+        check_tally_params(params)
+        lb_params = lb.resolve_params(params)
+        kind = lb.provider_class(lb_params)
+    except (CanaryError, lb.LBError, ledger.LedgerError) as exc:
+        raise ModuleFailure(str(exc), dict(changed=False)) from exc
+    result: Dict[str, Any] = dict(changed=False, warnings=[])
+    result.update(
+        tally.tally(
+            lambda: kind.counters(lb_params, lb.providers_from_params(lb_params)),
+            lb_params["backend"],
+            params["before"],
+            kind.counters_problem(lb_params),
+        )
+    )
+    if params["ledger"] is not None:
+        step = dict({"name": "tally"}, **(params["ledger"].get("step") or {}))
+        step.update((k, result[k]) for k in ("measured", "reason", "total", "servers", "seconds"))
+        problem = ledger.record_step(dict(params["ledger"], step=step), check_mode)
+        if problem:  # the deploy goes on: the summary then says the run did not count
+            result["warnings"].append("the failed requests were counted but not recorded: %s" % problem)
+    return result
+
+
 def run(params: Mapping[str, Any], check_mode: bool, clock: Any = None) -> Dict[str, Any]:
     """The canary_analysis module."""
     params = dict(params)
+    if params["state"] == "tally":
+        return run_tally(params, check_mode)
     result: Dict[str, Any] = dict(changed=False, snapshot={})
     try:
         outcome, fields = measure(params, check_mode, clock, result)

@@ -21,6 +21,10 @@ What is counted, per server (HAProxy management guide, section 9.1 "CSV format")
   out; HAProxy answers 502/504 itself and does not count those in the server's
   ``hrsp_5xx``, so nothing is counted twice except the rare abort after a
   status line, which ``eresp`` includes as ``srv_abrt``).
+* retries and redispatches: ``wretr`` (connection attempts HAProxy retried on
+  this server) and ``wredis`` (requests it sent to another server after this
+  one failed); they are not failures (the client got an answer), reported
+  beside them.
 * response time: HAProxy keeps no cumulative response time, only ``rtime``,
   an average of the server response time (``Tr``, in whole milliseconds) over
   a sliding window (``TIME_STATS_SAMPLES`` = 512 samples, advertised as "the
@@ -55,7 +59,7 @@ SOURCE_HAPROXY = "haproxy"
 TIME_STATS_SAMPLES = 512  # HAProxy's sliding window for qtime/ctime/rtime/ttime (include/haproxy/defaults.h)
 RESPONSE_FIELDS = ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
 # Cumulative counters: they only grow while the same HAProxy process runs.
-CUMULATIVE_FIELDS = ("stot", "lbtot", "req_tot", "econ", "eresp") + RESPONSE_FIELDS
+CUMULATIVE_FIELDS = ("stot", "lbtot", "req_tot", "econ", "eresp", "wretr", "wredis") + RESPONSE_FIELDS
 SNAPSHOT_FIELDS = CUMULATIVE_FIELDS + ("rtime",)
 MAX_LATENCY_VALUES = 50000  # per-request response times (ms) kept per group
 
@@ -243,6 +247,8 @@ class Counts:
     response_errors: int = 0
     latency_samples: int = 0
     latency_weighted_ms: float = 0.0  # mean * samples, so groups add up
+    retries: int = 0  # HAProxy's wretr: not failures, the client got an answer
+    redispatches: int = 0  # HAProxy's wredis
     latency_values: List[float] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -266,6 +272,8 @@ class Counts:
             self.response_errors + other.response_errors,
             self.latency_samples + other.latency_samples,
             self.latency_weighted_ms + other.latency_weighted_ms,
+            self.retries + other.retries,
+            self.redispatches + other.redispatches,
             (self.latency_values + other.latency_values)[:MAX_LATENCY_VALUES],
         )
 
@@ -278,6 +286,8 @@ class Counts:
             "connection_errors": self.connection_errors,
             "response_errors": self.response_errors,
             "latency_ms": _round(self.latency_ms, 3),
+            "retries": self.retries,
+            "redispatches": self.redispatches,
         }
 
 
@@ -318,6 +328,8 @@ def server_delta(before: Mapping[str, int], after: Mapping[str, int], where: str
         response_errors=eresp,
         latency_samples=samples if mean is not None else 0,
         latency_weighted_ms=mean * samples if mean is not None else 0.0,
+        retries=delta("wretr"),
+        redispatches=delta("wredis"),
     )
 
 

@@ -74,6 +74,18 @@ def lb_states(host, backend: str) -> dict:
     return states
 
 
+def measured_steps(data: dict) -> list:
+    """The ledger's canary steps and bake windows: its steps less the drains and the deploy's tally (the failed
+    requests counted from preflight to the end, canary_analysis state=tally)."""
+    return [s for s in data.get("steps") or [] if s.get("name") not in ("drain", "tally")]
+
+
+def tally(data: dict) -> dict:
+    """The ledger's tally step (the last one), or {}."""
+    found = [s for s in data.get("steps") or [] if s.get("name") == "tally"]
+    return found[-1] if found else {}
+
+
 def ledger(host, name: str = "ledger.json") -> dict:
     """The ledger on lb1; ``ledger.last-noop.json`` is the last run that moved no host (the current ledger stays the
     last deploy that did, the one a rollback goes back from)."""

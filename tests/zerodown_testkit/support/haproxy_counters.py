@@ -35,8 +35,10 @@ class FakeRuntime:
         self.on_read = None
         self.reads = 0
 
-    def serve(self, name, requests, errors=0, latency_ms=2, econ=0, eresp=0):
+    def serve(self, name, requests, errors=0, latency_ms=2, econ=0, eresp=0, retries=0, redispatches=0):
         c = self.counters[name]
+        c["wretr"] += retries
+        c["wredis"] += redispatches
         c["stot"] += requests
         c["lbtot"] += requests
         answered = requests - econ - eresp

@@ -228,9 +228,25 @@ def _batches(run: Run, hosts: List[str], servers: Dict[str, str], moving: List[s
         _batch(run, hosts, servers, host, first=i == 0, next_host=moving[i + 1] if i + 1 < len(moving) else None)
 
 
-def _finish(run: Run, hosts: Dict[str, Dict[str, Any]], outcome: str, cause=None, steps=None) -> None:
+def tally_step(servers: Dict[str, Dict[str, int]]) -> Dict[str, Any]:
+    """The ledger step canary_analysis state=tally records: what each server did during the deploy."""
+    keys = ("requests", "failed", "http_5xx", "connection_errors", "response_errors", "retries", "redispatches")
+    per_server = {name: dict(dict.fromkeys(keys, 0), **counts) for name, counts in servers.items()}
+    total = {key: sum(c[key] for c in per_server.values()) for key in keys}
+    return {"name": "tally", "measured": True, "reason": None, "total": total, "servers": per_server, "seconds": 40.0}
+
+
+def _finish(run: Run, hosts: Dict[str, Dict[str, Any]], outcome: str, cause=None, steps=None, tally=None) -> None:
     run.play("Zerodown deploy | ledger, unlock, summary")
     first = sorted(hosts)[0]
+    if tally is not None:
+        result = {k: tally[k] for k in ("measured", "reason", "total", "servers", "seconds")}
+        run.task(
+            "Failed requests - what the load balancer counted since the counters before the deploy (never fails)",
+            "zerodown.deploy.canary_analysis",
+            {first: dict(result, changed=False)},
+        )
+        steps = list(steps or []) + [tally]
     phases = [
         {"name": "stage", "started_epoch": 1_800_000_000.5, "ended_epoch": 1_800_000_004.0, "seconds": 3.5},
         {"name": "batch 1", "started_epoch": 1_800_000_004.0, "ended_epoch": run.t, "seconds": run.t - 1_800_000_004},
@@ -245,10 +261,10 @@ def _finish(run: Run, hosts: Dict[str, Dict[str, Any]], outcome: str, cause=None
 SERVERS = {h: h for h in APP_HOSTS}
 
 
-def rolling_success() -> List[Dict[str, Any]]:
-    """Four hosts, one per batch, v1 -> v2, everything passes."""
+def rolling_success(strategy: str = "rolling", tallied: bool = False) -> List[Dict[str, Any]]:
+    """Four hosts, one per batch, v1 -> v2, everything passes (``tallied``: the deploy counted its requests)."""
     run = Run()
-    _start(run, APP_HOSTS, SERVERS)
+    _start(run, APP_HOSTS, SERVERS, strategy=strategy)
     run.play("Zerodown deploy | strategy")
     _batches(run, APP_HOSTS, SERVERS, APP_HOSTS)
     run.play("Zerodown deploy | smoke test and bake window through the load balancer")
@@ -259,7 +275,10 @@ def rolling_success() -> List[Dict[str, Any]]:
     )
     run.play("Zerodown rollback | return every moved host, restore each load balancer")
     _finish(
-        run, {h: {"server": h, "previous": "v1", "current": "v2", "status": "moved"} for h in APP_HOSTS}, "succeeded"
+        run,
+        {h: {"server": h, "previous": "v1", "current": "v2", "status": "moved"} for h in APP_HOSTS},
+        "succeeded",
+        tally=tally_step({h: {"requests": 1000 + i} for i, h in enumerate(APP_HOSTS)}) if tallied else None,
     )
     return run.events
 
@@ -326,7 +345,16 @@ def rolled_back() -> List[Dict[str, Any]]:
         h: {"server": h, "previous": "v1", "current": "v1", "status": "rolled_back"} for h in ("app1", "app2", "app3")
     }
     back["app4"] = hosts["app4"]
-    _finish(run, back, "rolled_back", ROLLBACK_CAUSE)
+    # app3 answered 5xx through the load balancer before the rollback; one request met a closed connection
+    tally = tally_step(
+        {
+            "app1": {"requests": 900},
+            "app2": {"requests": 880, "retries": 1, "redispatches": 1},
+            "app3": {"requests": 300, "failed": 13, "http_5xx": 12, "response_errors": 1},
+            "app4": {"requests": 910},
+        }
+    )
+    _finish(run, back, "rolled_back", ROLLBACK_CAUSE, tally=tally)
     run.task(
         "Fail with the cause",
         "ansible.builtin.fail",

@@ -126,12 +126,11 @@ def test_canary_steps_are_named_from_the_ledger_and_measured_per_release():
     assert steps[0]["canary"]["requests"] == 150 and steps[0]["latency_ratio"] == 1.04
     measured = report["traffic"]["measured"]
     assert [m["share"] for m in measured] == [{"v1": 0.9, "v2": 0.1}, {"v1": 0.5, "v2": 0.5}]
-    assert report["summary"]["failed_requests"] == {
-        "known": True,
-        "count": 2,
-        "requests": 3300,
-        "source": "errors the load balancer counted over the measured windows (canary steps, bake window)",
-    }
+    fr = report["summary"]["failed_requests"]
+    assert (fr["known"], fr["count"], fr["requests"]) == (True, 2, 3300)
+    assert fr["source"] == "errors the load balancer counted over the measured windows (canary steps, bake window)"
+    assert fr["windows"] == {"count": 2, "requests": 3300}
+    assert fr["reason"] == report_data.NOT_TALLIED and fr["servers"] == {}  # no tally over the whole deploy
     assert rows(report)["app1"].count("canary") == 2  # the canary host's row shows each judged step
 
 
@@ -356,3 +355,81 @@ def test_a_later_run_that_reads_a_deploys_ledger_never_overwrites_that_deploys_r
     assert display.lines == ["deploy report: %s" % written.with_suffix(".html")]
     if plan_run_id:
         assert written.name == "shop-%s.json" % plan_run_id
+
+
+# -- the failed requests the load balancer counted over the whole deploy (canary_analysis state=tally) --
+
+
+def failed_text(page: str) -> str:
+    import html
+    import re
+
+    return html.unescape(re.search(r'<span id="failed-requests">(.*?)</span>', page).group(1))
+
+
+@pytest.mark.parametrize("strategy", ["rolling", "blue_green", "canary"])
+def test_a_clean_deploy_of_any_strategy_shows_the_load_balancers_count(strategy):
+    report = report_data.build_report(runs.rolling_success(strategy=strategy, tallied=True))
+    fr = report["summary"]["failed_requests"]
+    assert report["summary"]["strategy"] == strategy
+    assert (fr["known"], fr["count"], fr["requests"]) == (True, 0, 4006)
+    assert fr["source"] == report_data.TALLY_SOURCE and fr["reason"] is None and fr["windows"] is None
+    assert (fr["http_5xx"], fr["connection_errors"], fr["response_errors"], fr["retries"], fr["redispatches"]) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    assert sorted(fr["servers"]) == runs.APP_HOSTS and fr["servers"]["app2"]["requests"] == 1001
+    # the tally is neither a canary step nor a measured window of the traffic chart
+    assert report["canary_steps"] == [] and report["traffic"]["measured"] == []
+    page = render(report)
+    assert failed_text(page) == (
+        "0 of 4006 (load balancer's count over the deploy: 5xx 0, connection errors 0, response errors 0, "
+        "retries 0, redispatches 0)"
+    )
+    assert 'id="failed-requests-per-server"' in page and "<td>app4</td>" in page
+    json.dumps(report)
+
+
+def test_a_rolled_back_deploy_shows_its_failed_requests_per_server():
+    report = runs.report_of("rolled_back")
+    fr = report["summary"]["failed_requests"]
+    assert (fr["known"], fr["count"], fr["requests"], fr["http_5xx"], fr["response_errors"]) == (True, 13, 2990, 12, 1)
+    assert (fr["retries"], fr["redispatches"]) == (1, 1)
+    assert fr["servers"]["app3"]["failed"] == 13 and fr["servers"]["app1"]["failed"] == 0
+    page = render(report)
+    assert failed_text(page).startswith("13 of 2990 (load balancer's count over the deploy: 5xx 12, ")
+    assert "<h2>Failed requests (the load balancer's count)</h2>" in page
+
+
+def test_a_tally_that_could_not_count_shows_its_reason():
+    events = runs.rolling_success(tallied=True)
+    for event in events:
+        result = event.get("result") or {}
+        for step in (result.get("ledger") or {}).get("steps") or []:
+            if step.get("name") == "tally":
+                step.update(measured=False, reason="HAProxy at lb1 was reloaded during the deploy", total=None)
+    report = report_data.build_report(events)
+    fr = report["summary"]["failed_requests"]
+    assert fr["known"] is False and fr["count"] is None and fr["servers"] == {}
+    assert fr["reason"] == "HAProxy at lb1 was reloaded during the deploy"
+    page = render(report)
+    assert failed_text(page) == "not measured: HAProxy at lb1 was reloaded during the deploy"
+    assert "count per server is not known: HAProxy at lb1 was reloaded" in page
+
+
+def test_a_canary_run_with_a_tally_keeps_its_measured_windows_beside_it():
+    events = runs.canary_run()
+    tally = runs.tally_step({"web1": {"requests": 1200, "failed": 0}, "web2": {"requests": 2400, "failed": 2}})
+    for event in events:
+        ledger = (event.get("result") or {}).get("ledger")
+        if isinstance(ledger, dict) and ledger.get("outcome") == "succeeded":
+            ledger["steps"] = list(ledger.get("steps") or []) + [tally]
+    report = report_data.build_report(events)
+    fr = report["summary"]["failed_requests"]
+    assert (fr["count"], fr["requests"], fr["source"]) == (2, 3600, report_data.TALLY_SOURCE)
+    assert fr["windows"] == {"count": 2, "requests": 3300}
+    assert [s["name"] for s in report["canary_steps"]] == ["10%", "50%"]
+    assert "Over the canary steps and bake window: 2 of 3300." in render(report)

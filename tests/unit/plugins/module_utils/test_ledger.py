@@ -511,3 +511,86 @@ def test_run_query_reports_why_there_is_no_rollback(tmp_path):
         "error": "the ledger's lb_state['app1'] is not {server: {state, weight}}: it was not captured by "
         "deploy_ledger state=started with load_balancer (or switch_traffic's previous)"
     }
+
+
+# -- the failed requests the load balancer counted (the deploy's tally step) --
+
+TALLY_TOTAL = {
+    "requests": 12345,
+    "failed": 7,
+    "http_5xx": 5,
+    "connection_errors": 1,
+    "response_errors": 1,
+    "retries": 2,
+    "redispatches": 1,
+}
+
+
+def tallied(outcome="succeeded", strategy_steps=(), **step):
+    tally = dict(
+        {"name": "tally", "measured": True, "reason": None, "total": TALLY_TOTAL, "seconds": 71.5},
+        servers={"web1": dict(TALLY_TOTAL, requests=6000), "web2": dict(TALLY_TOTAL, requests=6345, failed=0)},
+    )
+    tally.update(step)
+    return {
+        "run_id": "r1",
+        "release": "v2",
+        "outcome": outcome,
+        "hosts": {"app1": {"current": "v2"}},
+        "phases": [],
+        "steps": list(strategy_steps) + [tally],
+    }
+
+
+@pytest.mark.parametrize(
+    "strategy_steps",
+    [
+        (),  # rolling, blue-green without a bake window
+        ({"name": "bake", "verdict": "pass", "looks": 5, "servers": {"web1": {"requests": 10}}},),  # with a bake
+        ({"name": "10%", "percent": 10, "verdict": "pass"}, {"name": "100%", "percent": 100, "verdict": "pass"}),
+    ],
+    ids=["rolling-or-blue-green", "bake", "canary"],
+)
+@pytest.mark.parametrize("outcome", ["succeeded", "rolled_back"])
+def test_summary_states_the_load_balancers_count_of_failed_requests(strategy_steps, outcome):
+    ledger = tallied(outcome, strategy_steps)
+    data = summary(ledger)["zerodown_failed_requests"]
+    assert data == {
+        "measured": True,
+        "reason": None,
+        "count": 7,
+        "requests": 12345,
+        "http_5xx": 5,
+        "connection_errors": 1,
+        "response_errors": 1,
+        "retries": 2,
+        "redispatches": 1,
+        "servers": ledger["steps"][-1]["servers"],
+        "seconds": 71.5,
+    }
+    assert (
+        "failed requests (load balancer's count): 7 of 12345 (5xx 5, connection errors 1, response errors 1, "
+        "retries 2, redispatches 1)"
+    ) in summary_lines(ledger)
+
+
+def test_summary_of_a_tally_that_could_not_count_gives_its_reason():
+    ledger = tallied(measured=False, reason="HAProxy at lb1 was reloaded", total=None, servers={})
+    data = summary(ledger)["zerodown_failed_requests"]
+    assert data["measured"] is False and data["count"] is None and data["servers"] == {}
+    assert data["reason"] == "HAProxy at lb1 was reloaded"
+    assert "failed requests (load balancer's count): not measured: HAProxy at lb1 was reloaded" in summary_lines(ledger)
+
+
+def test_summary_without_a_tally_says_the_run_did_not_count():
+    ledger = dict(tallied(), steps=[])
+    data = summary(ledger)["zerodown_failed_requests"]
+    assert data["measured"] is False and data["reason"] == ledger_mod.NOT_TALLIED
+    assert "failed requests (load balancer's count): not measured: %s" % ledger_mod.NOT_TALLIED in summary_lines(ledger)
+
+
+def test_the_tally_step_is_recorded_like_any_step(ledger):
+    ledger.start("run-1", "v2", LB)
+    step = tallied()["steps"][-1]
+    ledger.update("run-1", step=step)
+    assert summary(ledger.read())["zerodown_failed_requests"]["count"] == 7

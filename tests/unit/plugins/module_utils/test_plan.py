@@ -383,3 +383,14 @@ def test_a_bake_window_needs_counters(artifact):
         plan(deploy_vars(artifact, zerodown_lb=nginx, zerodown_bake_time=60))
     logged = dict(nginx, nginx=dict(nginx["nginx"], access_log="/var/log/nginx/zerodown-access.log"))
     assert plan(deploy_vars(artifact, zerodown_lb=logged, zerodown_bake_time=60))["bake"]["time"] == 60
+
+
+def test_the_plan_says_whether_the_deploy_can_count_its_failed_requests(artifact):
+    assert plan(deploy_vars(artifact))["traffic"] == {"measured": True, "reason": None}  # HAProxy always
+    nginx = {"provider": "nginx", "backend": "app", "nginx": {"conf": "/etc/nginx/nginx.conf", "servers_file": "/x"}}
+    out = plan(deploy_vars(artifact, zerodown_lb=nginx))["traffic"]
+    assert out["measured"] is False
+    assert out["reason"].startswith("the deploy's summary counts the failed requests from the load balancer's")
+    assert "set zerodown_lb.nginx.access_log" in out["reason"]
+    logged = dict(nginx, nginx=dict(nginx["nginx"], access_log="/var/log/nginx/zerodown-access.log"))
+    assert plan(deploy_vars(artifact, zerodown_lb=logged))["traffic"] == {"measured": True, "reason": None}

@@ -192,6 +192,8 @@ def test_nginx_snapshot_then_a_failing_step_from_the_access_log(nginx_files, cap
         "connection_errors": 0,
         "response_errors": 0,
         "latency_ms": 3.0,
+        "retries": 0,
+        "redispatches": 0,
     }
     assert result["baseline_servers"] == ["10.0.0.11:8080", "10.0.0.12:8080"]
     assert result["baseline"]["requests"] == 900 and result["servers"]["10.0.0.12:8080"]["requests"] == 0
@@ -274,3 +276,84 @@ def test_bake_with_nothing_taking_traffic_says_so(runtimes, capsys):
     serving(runtimes[SOCKET], {"web1": "maint", "web2": "drain", "web3": "maint"})
     result = run(base(state="bake", before=before, pause=20), capsys, FakeClock())
     assert result["failed"] is True and "nothing takes traffic to watch" in result["msg"]
+
+
+# -- the deploy's tally: the failed requests since the snapshot before the deploy -------------------------
+
+
+def test_tally_counts_since_before_and_records_it_in_the_ledger(runtimes, capsys, tmp_path):
+    from ansible_collections.zerodown.deploy.plugins.module_utils._ledger import Ledger
+    from ansible_collections.zerodown.deploy.plugins.module_utils._lock import StateDir
+
+    before = run(base(state="snapshot"), capsys)["snapshot"]
+    runtimes[SOCKET].serve("web1", 200, errors=3, retries=1)
+    runtimes[SOCKET].serve("web2", 100)
+    book = Ledger(StateDir(str(tmp_path), "shop"))
+    book.start("run-1", "v2", {SOCKET: {}})
+    record = {"app": "shop", "path": str(tmp_path), "run_id": "run-1"}
+    result = run(base(state="tally", before=before, ledger=record), capsys)
+    assert not result.get("failed") and result["changed"] is False, result
+    assert result["measured"] is True and result["reason"] is None
+    assert result["total"] == {
+        "requests": 300,
+        "failed": 3,
+        "http_5xx": 3,
+        "connection_errors": 0,
+        "response_errors": 0,
+        "retries": 1,
+        "redispatches": 0,
+    }
+    assert result["servers"]["web2"]["requests"] == 100 and result["servers"]["web3"]["requests"] == 0
+    (step,) = book.read()["steps"]
+    assert step["name"] == "tally" and step["total"] == result["total"] and step["servers"] == result["servers"]
+
+
+def test_tally_of_a_reloaded_haproxy_is_not_measured_and_does_not_fail(runtimes, capsys):
+    before = run(base(state="snapshot"), capsys)["snapshot"]
+    runtimes[SOCKET].pid += 1
+    result = run(base(state="tally", before=before), capsys)
+    assert not result.get("failed"), result
+    assert result["measured"] is False and "reloaded or restarted" in result["reason"]
+    assert result["total"] is None and result["servers"] == {}
+
+
+def test_tally_without_before_or_with_a_ledger_it_cannot_write_does_not_fail(runtimes, capsys, tmp_path):
+    result = run(base(state="tally"), capsys)
+    assert not result.get("failed") and result["measured"] is False and "not read before" in result["reason"]
+    before = run(base(state="snapshot"), capsys)["snapshot"]
+    record = {"app": "shop", "path": str(tmp_path), "run_id": "run-1"}  # no ledger was started there
+    result = run(base(state="tally", before=before, ledger=record), capsys)
+    assert not result.get("failed") and result["measured"] is True, result
+    assert not (tmp_path / "shop" / "ledger.json").exists()  # the wrapper hands "counted but not recorded" to warn
+
+
+def test_tally_refuses_the_options_of_other_states(runtimes, capsys):
+    result = run(base(state="tally", canary_servers=["web1"], pause=5), capsys)
+    assert result["failed"] is True and "canary_servers, pause do not apply to state=tally" in result["msg"]
+
+
+def test_tally_of_nginx_without_access_log_says_how_to_count(capsys, tmp_path):
+    args = {
+        "provider": "nginx",
+        "nginx": {"conf": str(tmp_path / "nginx.conf"), "servers_file": str(tmp_path / "x")},
+        "backend": "app",
+        "state": "tally",
+        "before": {},
+    }
+    result = run(args, capsys)
+    assert not result.get("failed"), result
+    assert result["measured"] is False and "set nginx.access_log" in result["reason"]
+
+
+def test_tally_of_nginx_counts_the_log_and_a_rotated_log_is_a_reason(nginx_files, capsys):
+    args, log = nginx_files
+    _lines(log, "10.0.0.12:8080", 5)  # before the deploy
+    before = run(dict(args, state="snapshot"), capsys)["snapshot"]
+    _lines(log, "10.0.0.11:8080", 40)
+    _lines(log, "10.0.0.12:8080", 2, "502")
+    result = run(dict(args, state="tally", before=before), capsys)
+    assert result["measured"] is True, result
+    assert result["total"]["requests"] == 42 and result["total"]["failed"] == 2
+    log.write_text("")  # truncated
+    result = run(dict(args, state="tally", before=before), capsys)
+    assert not result.get("failed") and result["measured"] is False and result["reason"], result
