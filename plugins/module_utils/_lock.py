@@ -687,6 +687,9 @@ class DeployLock:
         def attempt() -> Dict[str, Any]:
             return self._write_refresh(self.plan_refresh(run_id)["holder"], ttl)
 
+        if not os.path.lexists(self.dir.path):
+            # no state directory, so no lock: say so without creating the directory and its guard
+            self.plan_refresh(run_id)
         return self.dir.guarded(attempt)
 
     def refresh_if_held(self, run_id: str) -> Optional[Dict[str, Any]]:
