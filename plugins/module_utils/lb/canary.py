@@ -520,36 +520,26 @@ def sequential_looks(
     started = clock.monotonic()
     planned = looks(pause + max_wait, poll_interval)
     per_look = look_thresholds(t, planned)
-    end = started + pause + max_wait
-    warm: Optional[Mapping[str, Any]] = since if t.warmup <= 0 else None
-    streak = judged = looked = 0
+    state = _LookState(warm=since if t.warmup <= 0 else None)
     while True:
-        until = started + pause if clock.monotonic() < started + pause - 1e-9 else end  # a look at the pause's end
-        clock.sleep(min(poll_interval, max(0.0, until - clock.monotonic())))
+        _sleep_to_next_look(clock, started, pause, max_wait, poll_interval)
         snapshot = source.snapshot(backend, names, now=now)
         per_server = source.step(since, snapshot)
-        looked += 1
+        state.looked += 1
         elapsed = clock.monotonic() - started
         subject, reference = compare(per_server)
         enough = subject.requests >= t.min_requests
         last = elapsed >= pause + max_wait - 1e-9 or (elapsed >= pause - 1e-9 and enough)
-        if warm is None and elapsed >= t.warmup - 1e-9 and not last:
-            warm = snapshot  # response times count from here, judged from the next look
-        if warm is None or warm is snapshot:
-            if last:  # the step ended within its warm-up: judged whole
-                latency = assess_latency(subject, reference, per_look, labels)
-            else:
-                latency = warming_up(t)
-        elif warm is since:
-            latency = assess_latency(subject, reference, per_look, labels)
+        if state.warm is None and elapsed >= t.warmup - 1e-9 and not last:
+            state.warm = snapshot  # response times count from here, judged from the next look
+        if any(state.warm is x for x in (None, snapshot, since)):
+            # within the warm-up (or none): not judged yet, unless the step ends there and is judged whole
+            whole = last or state.warm is since
+            latency = assess_latency(subject, reference, per_look, labels) if whole else warming_up(t)
         else:
-            warm_subject, warm_reference = compare(source.step(warm, snapshot))
-            latency = assess_latency(warm_subject, warm_reference, per_look, labels, warmup=t.warmup)
-        if enough and latency.test not in ("warming up", "none"):
-            judged += 1
-            streak = streak + 1 if latency.breach else 0
-        needed = min(t.latency_looks, max(1, judged)) if last else t.latency_looks
-        verdict = judge(subject, reference, per_look, labels, latency, (streak, needed))
+            latency = _warm_latency(source, state.warm, snapshot, compare, per_look, labels)
+        held = state.held(latency, enough, last, t.latency_looks)
+        verdict = judge(subject, reference, per_look, labels, latency, held)
         if verdict.verdict == "fail" or last:
             break
     return StepResult.measured(
@@ -560,9 +550,40 @@ def sequential_looks(
         clock,
         started,
         looks=planned,
-        looked=looked,
+        looked=state.looked,
         stopped_early=verdict.verdict == "fail" and not last,
     )
+
+
+@dataclass
+class _LookState:
+    """What the looks of one step carry from one to the next."""
+
+    warm: Optional[Mapping[str, Any]] = None  # the reading after which response times count
+    looked: int = 0
+    judged: int = 0  # looks whose latency was judged with min_requests
+    streak: int = 0  # consecutive judged looks whose means breached
+
+    def held(self, latency: Latency, enough: bool, last: bool, latency_looks: int) -> Tuple[int, int]:
+        """(consecutive looks a means breach held, looks it needs): latency_looks, or at the last look every look
+        judged when there were fewer."""
+        if enough and latency.test not in ("warming up", "none"):
+            self.judged += 1
+            self.streak = self.streak + 1 if latency.breach else 0
+        return self.streak, min(latency_looks, max(1, self.judged)) if last else latency_looks
+
+
+def _sleep_to_next_look(clock: Clock, started: float, pause: float, max_wait: float, poll_interval: float) -> None:
+    """Up to ``poll_interval`` seconds, so that a look lands on the end of the pause and of max_wait."""
+    now = clock.monotonic()
+    until = started + pause if now < started + pause - 1e-9 else started + pause + max_wait
+    clock.sleep(min(poll_interval, max(0.0, until - now)))
+
+
+def _warm_latency(source, warm, snapshot, compare: Compare, thresholds: Thresholds, labels: Labels) -> Latency:
+    """The latency finding on the counts since the warm-up ended (``warm``)."""
+    warm_subject, warm_reference = compare(source.step(warm, snapshot))
+    return assess_latency(warm_subject, warm_reference, thresholds, labels, warmup=thresholds.warmup)
 
 
 def analyze_step(
