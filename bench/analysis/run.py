@@ -211,6 +211,31 @@ def table(rows: List[tuple], cause_width: int = 160) -> List[str]:
     return lines
 
 
+def looks_lines(runs: List[dict]) -> List[str]:
+    """One line per run that the analysis looked at: each look's name, verdict and canary/baseline latency ratio."""
+    lines = []
+    for r in runs:
+        if r.get("looks"):
+            lines.append(
+                "- %s %s #%s: %s"
+                % (
+                    r["strategy"],
+                    r["release"],
+                    r.get("run", "?"),
+                    ", ".join(
+                        "%s %s (latency x%s)"
+                        % (
+                            look["name"],
+                            look["verdict"],
+                            "-" if look["latency_ratio"] is None else "%.2f" % look["latency_ratio"],
+                        )
+                        for look in r["looks"]
+                    ),
+                )
+            )
+    return ["", "Each look of the analysis (verdict, canary/baseline mean latency ratio):", ""] + lines if lines else []
+
+
 # ---- the fleet ----
 
 
@@ -411,6 +436,7 @@ def main(argv=None) -> int:
             "",
         ]
         + table(rows)
+        + looks_lines(results)
     )
     print("\n" + text, flush=True)
     if args.out:

@@ -83,3 +83,12 @@ def test_medians_and_the_table():
     assert lines[2].startswith("| canary | v2 | 3 | 2 of 3 (false) | 2; 0, 2, 4 | 25 s | 35 s | canary | 1 | 50 s |")
     assert lines[2].endswith("| 2x latency ratio 1.9 |")
     assert "| 0 of 1 (missed 1) |" in lines[3]
+
+
+def test_the_looks_of_each_run():
+    runs = [
+        {"strategy": "canary", "release": "v2", "run": 2, "looks": [{"name": "canary 10%", "verdict": "pass", "latency_ratio": 0.5}]},
+        {"strategy": "rolling", "release": "v2", "run": 1, "looks": []},
+    ]  # fmt: skip
+    assert run.looks_lines(runs)[-1] == "- canary v2 #2: canary 10% pass (latency x0.50)"
+    assert run.looks_lines(runs[1:]) == []
