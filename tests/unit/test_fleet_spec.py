@@ -244,3 +244,28 @@ def test_every_release_runs_on_the_keep_alive_server_and_outlives_the_load_balan
     start = nginx.index(["upstream", core.NGINX_UPSTREAM, "{"])
     upstream = nginx[start : nginx.index(["}"], start)]
     assert demoapp.GUNICORN_KEEPALIVE > _seconds(upstream, "keepalive_timeout")
+
+
+def test_added_latency_delays_every_answer_but_the_health_checks(monkeypatch):
+    demoapp = _demoapp()
+    monkeypatch.setenv("DEMOAPP_ADDED_LATENCY", "0.25")
+    config = demoapp.load_config()
+    assert config["added_latency"] == 0.25
+    slept = []
+    monkeypatch.setattr(demoapp.time, "sleep", slept.append)
+    app = demoapp.App(dict(config, ready_delay=0.0))
+    assert demoapp.respond(app, "/health/ready", "")[0] == 200 and demoapp.respond(app, "/health/live", "")[0] == 200
+    assert slept == []
+    assert demoapp.respond(app, "/", "")[0] == 200 and demoapp.respond(app, "/version", "")[0] == 200
+    assert slept == [0.25, 0.25]
+    assert releases.VARIANTS["v2-slow-300"]["config"]["added_latency"] == 0.3
+    assert demoapp.load_config()["error_rate"] == 0.0  # the slow variant fails nothing
+
+
+def test_the_analysis_bench_variants_fail_at_their_rates():
+    demoapp = _demoapp()
+    for name, rate in (("v2-errors-27", 0.27), ("v2-errors-5", 0.05), ("v2-5xx-at-5s", 0.5)):
+        config = dict(demoapp.load_config(), **releases.VARIANTS[name]["config"])
+        app = demoapp.App(dict(config, error_after=0.0, ready_delay=0.0))
+        failed = sum(demoapp.respond(app, "/", "")[0] == 500 for _ in range(100))
+        assert failed == round(100 * rate), name

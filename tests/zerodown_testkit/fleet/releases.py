@@ -28,6 +28,12 @@ Variants:
 * ``v2-crash``: exits with status 3 at start, every time systemd restarts it.
 * ``v2-late-5xx``: passes readiness and the smoke test, then answers 500 to
   half of the non-health requests (the bake window's case).
+* ``v2-5xx-at-5s``: the same, 3 s after ready (5 s after start): bad
+  before a rolling deploy's next batch or a canary's next step.
+* ``v2-errors-27``, ``v2-errors-5``: ready, then 27 % (5 %) of the non-health
+  requests answer 500 from the start.
+* ``v2-slow-300``: every non-health request answered 300 ms later
+  (``added_latency``), no errors.
 """
 
 from __future__ import annotations
@@ -60,6 +66,12 @@ VARIANTS: Dict[str, dict] = {
     "v2-crash": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, exit_at_start=3)},
     # healthy through readiness and the smoke test, then half its answers are 5xx (the bake window's case)
     "v2-late-5xx": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, error_rate=0.5, error_after=20.0)},
+    "v2-5xx-at-5s": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, error_rate=0.5, error_after=3.0)},
+    # the release analysis bench's (bench/analysis): errors at a rate a canary judge must catch, one it must catch
+    # too (5 % against a 1 % threshold), and a release that is only slower
+    "v2-errors-27": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, error_rate=0.27)},
+    "v2-errors-5": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, error_rate=0.05)},
+    "v2-slow-300": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, added_latency=0.3)},
 }
 
 

@@ -26,7 +26,7 @@ Configuration: ``release.json`` beside the app, overridden by environment
 variables (``DEMOAPP_PORT``, ``DEMOAPP_SERVER``, ``DEMOAPP_READY_DELAY``,
 ``DEMOAPP_DB_HOST``, ``DEMOAPP_DB_PORT``, ``DEMOAPP_DB_NAME``,
 ``DEMOAPP_DB_USER``, ``DEMOAPP_DB_PASSWORD``, ``DEMOAPP_STOP_DELAY``,
-``DEMOAPP_ERROR_RATE``, ``DEMOAPP_ERROR_AFTER``).
+``DEMOAPP_ERROR_RATE``, ``DEMOAPP_ERROR_AFTER``, ``DEMOAPP_ADDED_LATENCY``).
 
 Graceful stop, either server: on SIGTERM the app reports not-ready, (slow-stop
 variant: keeps serving for ``stop_delay``), stops accepting, finishes the
@@ -73,6 +73,8 @@ def load_config() -> dict:
         # exit at once with this status (a release that cannot start: a missing setting, a port taken)
         "exit_at_start": 0,
         "stop_delay": 0.0,
+        # seconds added to every non-health answer (a release that is slower, not failing)
+        "added_latency": 0.0,
         "db_host": "db1",
         "db_port": 5432,
         "db_name": "demoapp",
@@ -96,6 +98,7 @@ def load_config() -> dict:
         ("stop_delay", float),
         ("error_rate", float),
         ("error_after", float),
+        ("added_latency", float),
         ("db_host", str),
         ("db_port", int),
         ("db_name", str),
@@ -174,6 +177,8 @@ def respond(app: App, path: str, query: str) -> tuple:
         if app.ready():
             return 200, {"status": "ready", "version": app.version}
         return 503, {"status": "stopping" if app.stopping else "starting", "version": app.version}
+    if app.config["added_latency"] > 0:
+        time.sleep(float(app.config["added_latency"]))
     if app.should_fail():
         return 500, {"error": "injected failure", "version": app.version}
     if path == "/":
