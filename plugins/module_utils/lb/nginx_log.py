@@ -59,12 +59,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils.lb.counters import
     new_snapshot,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.errors import CanaryInputError
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb.log_tail import (  # noqa: F401 - TAIL for tests
-    REFERENCE_BYTES,
-    TAIL,
-    LogFormat,
-    LogTail,
-)
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.log_tail import LogFormat, LogTail
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.nginx import NginxError, validate_address
 
 SOURCE = "nginx_access_log"

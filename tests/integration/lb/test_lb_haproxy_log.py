@@ -86,14 +86,14 @@ def test_each_request_gives_its_server_response_time_between_two_snapshots(tmp_p
         providers = lb.providers_from_params(params)
         source = lb.HAProxyProvider.counters(params, providers)
         assert isinstance(source, haproxy_log.HAProxyLogCounters)
-        for _ in range(5):  # traffic before the snapshot counts nowhere
+        for _request in range(5):  # traffic before the snapshot counts nowhere
             get(haproxy.url + "/pin/web3/slow?delay=0.2")
         requests_logged(syslog, 5)
         since = source.snapshot("app")
         assert since["log"]["offset"] > 0
-        for _ in range(12):
+        for _request in range(12):
             get(haproxy.url + "/pin/web1/")
-        for _ in range(6):
+        for _request in range(6):
             get(haproxy.url + "/pin/web2/slow?delay=0.08")
         requests_logged(syslog, 5 + 18)
         step = source.step(since, source.snapshot("app"))

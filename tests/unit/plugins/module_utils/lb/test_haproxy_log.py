@@ -136,7 +136,7 @@ def test_without_the_log_nothing_changes(log):
     runtime = FakeRuntime()
     params = lb.resolve_params({"socket": ["lb1"], "backend": "app"})
     plain = lb.HAProxyProvider.counters(params, [lb.HAProxyProvider("lb1")])
-    assert type(plain) is lb_counters.HAProxyCounters
+    assert not isinstance(plain, haproxy_log.HAProxyLogCounters)
     plain.runtimes = {"lb1": runtime}
     since = plain.snapshot("app")
     assert "log" not in since

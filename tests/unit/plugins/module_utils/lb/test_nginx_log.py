@@ -11,7 +11,7 @@ from dataclasses import astuple
 import pytest
 from zerodown_testkit.support.fake_clock import FakeClock
 
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary, errors, nginx_log
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import canary, errors, log_tail, nginx_log
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import counters as lb_counters
 
 WEB1, WEB2, CANARY = "10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.14:8080"
@@ -307,7 +307,7 @@ def test_polls_read_only_what_was_written_since_the_previous_one(log, monkeypatc
         now = counters.snapshot("app")
         assert counters.step(since, now)[CANARY].requests == 10 * (_poll + 1)
     # each poll: a few KiB back from the end to find the last line, and the new lines; not the 900 KiB before
-    assert sum(read) <= 5 * (nginx_log.TAIL + 1 + 10 * len(OK))  # + 1: the newline before the step
+    assert sum(read) <= 5 * (log_tail.TAIL + 1 + 10 * len(OK))  # + 1: the newline before the step
 
 
 def test_a_rotated_or_truncated_log_makes_the_step_unmeasurable(log):
