@@ -47,7 +47,7 @@ description:
     O(poll_interval) seconds (each at O(significance) divided by the looks), stopping at the first that fails.
     It returns RV(entered), the given entries plus one for O(entering) with a snapshot taken now, to pass to the
     next call. Fewer than O(min_requests) requests on the moved servers is V(inconclusive), and the rollout goes
-    on: with O(require_pass) only V(fail) fails the task.
+    on; with O(require_pass) only V(fail) fails the task.
   - The module only reads, unless O(take_out_on_fail) drains a canary that did not pass; it never changes a weight,
     and does not fail on a V(fail) verdict (test RV(verdict) in the play, or set O(require_pass)).
   - "nginx open source keeps no per-server counters: with O(provider=nginx) the module counts them from the access
@@ -123,15 +123,15 @@ options:
     description:
       - With O(state=bake), and required there, the RV(snapshot) of a O(state=snapshot) call made before the deploy
         (without O(servers)); what the backend's servers had done until then is the reference.
-      - With O(state=rollout), optional, the same snapshot: the reference when no unmoved server served requests
+      - With O(state=rollout), optional, the same snapshot, the reference when no unmoved server served requests
         (without it, only O(max_error_rate) applies then).
     type: dict
   entered:
     description:
-      - With O(state=rollout), and required there, the servers already moved to the new release, one entry per batch
+      - "With O(state=rollout), and required there, the servers already moved to the new release, one entry per batch
         as C({servers: [web1], snapshot: {...}}), the snapshot taken (by the O(state=rollout) call before that batch
         moved, or O(state=snapshot)) while the batch was drained and served nothing. An entry without C(snapshot) is
-        counted from the start of this call (a blue-green watch of the new colour after the switch).
+        counted from the start of this call (a blue-green watch of the new colour after the switch)."
       - V([]) at the first batch; then the RV(entered) the previous call returned.
     type: list
     elements: dict
@@ -440,9 +440,9 @@ until_out:
            latency_ms: 3.2}
 entered:
   description:
-    - With O(state=rollout), the entries given in O(entered) (an entry without snapshot given the one taken at the
+    - "With O(state=rollout), the entries given in O(entered) (an entry without snapshot given the one taken at the
       start of the call) plus C({servers: O(entering), snapshot: ...}) with the last snapshot of this call; pass it
-      as O(entered) to the next call.
+      as O(entered) to the next call."
   returned: when O(state=rollout)
   type: list
   elements: dict

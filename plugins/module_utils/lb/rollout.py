@@ -154,6 +154,53 @@ def judge_look(
     return canary.judge(moved, before_counts, thresholds, BEFORE_LABELS), per_server, "before"
 
 
+@dataclasses.dataclass
+class Groups:
+    """What one call judges: the first snapshot, the entries (each with a snapshot), who moved and who did not."""
+
+    start: Dict[str, Any]
+    entries: List[Entry]
+    moved: List[str]
+    unmoved: List[str]
+
+
+def groups(
+    source: counters.CounterSource,
+    backend: str,
+    entered: Sequence[Entry],
+    entering: Sequence[str],
+    validator: Optional[Callable[[str], Any]],
+    now: Callable[[], float],
+) -> Groups:
+    """A snapshot now; the entries without one count from it; the moved servers and the others, checked."""
+    entries = check_snapshots(source, backend, entered)
+    start = source.snapshot(backend, now=now)
+    known = counters.snapshot_servers(start)
+    unknown = [n for n in entering if n not in known]
+    if unknown:
+        raise CanaryInputError(
+            "entering names server(s) %s that the backend %r does not have (it has: %s)"
+            % (", ".join(unknown), backend, ", ".join(known) or "none")
+        )
+    entries = [Entry(e.servers, e.snapshot if e.snapshot is not None else start) for e in entries]
+    moved = [name for entry in entries for name in entry.servers]
+    if not moved:
+        return Groups(start, entries, [], list(known))
+    # the others, the servers about to move included, have not moved yet
+    moved, unmoved = canary.check_groups(moved, None, known, validator)
+    return Groups(start, entries, moved, unmoved)
+
+
+def nothing_moved(entering: Sequence[str], thresholds: canary.Thresholds) -> canary.Verdict:
+    return canary.Verdict(
+        "inconclusive",
+        "nothing has moved yet: only the snapshot of %s was taken" % (", ".join(entering) or "no server"),
+        counters.Counts(),
+        counters.Counts(),
+        thresholds,
+    )
+
+
 def watch(
     source: counters.CounterSource,
     backend: str,
@@ -170,56 +217,34 @@ def watch(
     """Judge what moved so far (once, or for ``pause`` seconds); return the list the next call continues."""
     clock = clock or Clock()
     started = clock.monotonic()
-    entries = check_snapshots(source, backend, entered)
     before_counts = source.reference(source.check(before, backend)) if before is not None else counters.Counts()
-    start = source.snapshot(backend, now=now)
-    known = counters.snapshot_servers(start)
-    entries = [Entry(e.servers, e.snapshot if e.snapshot is not None else start) for e in entries]
-    unknown = [n for n in entering if n not in known]
-    if unknown:
-        raise CanaryInputError(
-            "entering names server(s) %s that the backend %r does not have (it has: %s)"
-            % (", ".join(unknown), backend, ", ".join(known) or "none")
-        )
-    moved = [name for entry in entries for name in entry.servers]
-    if moved:  # the names known to the snapshot, the others (the servers about to move too) not moved yet
-        moved, unmoved = canary.check_groups(moved, None, known, validator)
-    else:
-        unmoved = list(known)
+    g = groups(source, backend, entered, entering, validator, now)
     count = bake.looks(pause, poll_interval) if pause > 0 else 1
     per_look = bake.look_thresholds(thresholds, count)
     deadline = started + pause
-    latest, looked = start, 0
-    while True:
-        if moved and pause > 0:
+    latest, looked, reference = g.start, 0, "none"
+    verdict, per_server = nothing_moved(entering, thresholds), {}
+    while g.moved:
+        if pause > 0:
             clock.sleep(min(poll_interval, max(0.0, deadline - clock.monotonic())))
             latest = source.snapshot(backend, now=now)
-        if not moved:
-            verdict = canary.Verdict(
-                "inconclusive",
-                "nothing has moved yet: only the snapshot of %s was taken" % (", ".join(entering) or "no server"),
-                counters.Counts(),
-                counters.Counts(),
-                thresholds,
-            )
-            per_server, reference = {}, "none"
-            break
-        verdict, per_server, reference = judge_look(source, entries, unmoved, latest, before_counts, per_look)
+        verdict, per_server, reference = judge_look(source, g.entries, g.unmoved, latest, before_counts, per_look)
         looked += 1
         if verdict.verdict == "fail" or clock.monotonic() >= deadline - 1e-9:
             break
-    given = [{"servers": e.servers, "snapshot": e.snapshot} for e in entries]
+    given = [{"servers": e.servers, "snapshot": e.snapshot} for e in g.entries]
     if entering:
         given.append({"servers": list(entering), "snapshot": latest})
+    since = g.entries[0].snapshot if g.entries else g.start
     return RolloutResult.measured(
         verdict,
-        entries[0].snapshot if entries else start,
+        since,
         latest,
         per_server,
         clock,
         started,
-        moved=moved,
-        unmoved=unmoved,
+        moved=g.moved,
+        unmoved=g.unmoved,
         reference=reference,
         entered=given,
         looks=count,

@@ -28,6 +28,9 @@ Variants:
 * ``v2-crash``: exits with status 3 at start, every time systemd restarts it.
 * ``v2-late-5xx``: passes readiness and the smoke test, then answers 500 to
   half of the non-health requests (the bake window's case).
+* ``v2-5xx-at-5s``: the same, from 5 s after the process starts (3 s after
+  it is ready): it goes bad while a rolling deploy is still rolling it out
+  (the analysis during the rollout's case).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ VARIANTS: Dict[str, dict] = {
     "v2-crash": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, exit_at_start=3)},
     # healthy through readiness and the smoke test, then half its answers are 5xx (the bake window's case)
     "v2-late-5xx": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, error_rate=0.5, error_after=20.0)},
+    "v2-5xx-at-5s": {"migrations": _V2_MIGRATIONS, "config": dict(_V2, error_rate=0.5, error_after=3.0)},
 }
 
 
