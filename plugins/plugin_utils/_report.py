@@ -70,6 +70,7 @@ KEEP: Dict[str, Tuple[str, ...]] = {
         "until_out",
         "looks",
         "looked",
+        "analysis",
     ),
     "readiness_probe": ("ready", "elapsed", "results"),
     "migration_check": ("compatible", "files", "findings"),
@@ -508,7 +509,7 @@ class _Builder:
     def on_canary_analysis(self, task, host, start, end, item, failed) -> None:
         if "verdict" not in item:
             return
-        kind = "bake" if "looks" in item else "canary"
+        kind = _analysis_kind(item)
         analysis = {k: item.get(k) for k in KEEP["canary_analysis"] if k in item}
         analysis.update(at=self.rel(end), kind=kind)
         self.analyses.append(analysis)
@@ -582,7 +583,7 @@ class _Builder:
             for step in recorded:
                 entry = {k: step.get(k) for k in KEEP["canary_analysis"] if k in step}
                 entry.update(name=step.get("name"), percent=step.get("percent"))
-                entry["kind"] = "bake" if step.get("name") == "bake" or "looks" in step else "canary"
+                entry["kind"] = _analysis_kind(step)
                 out.append(entry)
             for entry, seen in zip(out, self.analyses):
                 entry["at"] = seen["at"]
@@ -591,7 +592,12 @@ class _Builder:
         return [dict(a, name=a["kind"], percent=None) for a in self.analyses]
 
     def traffic(self, steps: List[Dict[str, Any]]) -> Dict[str, Any]:
-        measured = [self.measured(step) for step in steps if step.get("servers") and step.get("at") is not None]
+        # a rollout analysis counts each moved batch from when it moved: its windows overlap, so they are not summed
+        measured = [
+            self.measured(step)
+            for step in steps
+            if step.get("servers") and step.get("at") is not None and step.get("kind") != "rollout"
+        ]
         times = sorted({p["at"] for lb in self.lb_states.values() for series in lb.values() for p in series})
         configured = [dict(at=at, share=_shares(self.weights_at(at))) for at in times]
         return {"measured": measured, "configured": configured, "note": MEASURED_NOTE if measured else WEIGHT_NOTE}
@@ -722,6 +728,13 @@ def _windows(measured: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     if not measured:
         return None
     return dict(count=sum(m["errors"] for m in measured), requests=sum(m["requests"] for m in measured))
+
+
+def _analysis_kind(result: Mapping[str, Any]) -> str:
+    """canary, bake or rollout: what the result says (RV analysis), else from a result of before it was returned."""
+    if result.get("analysis") in ("canary", "bake", "rollout"):
+        return result["analysis"]
+    return "bake" if result.get("name") == "bake" or ("looks" in result and "stopped_early" not in result) else "canary"
 
 
 def _failed_requests(measured: List[Dict[str, Any]], tally: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:

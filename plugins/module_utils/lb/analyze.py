@@ -26,6 +26,8 @@ from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as 
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.errors import CanaryError, CanaryInputError
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyError
 
+#: What each judging state's result is, for the deploy report (RV analysis).
+ANALYSIS_KIND = {"analyze": "canary", "bake": "bake", "rollout": "rollout"}
 #: The options of each state that the other states refuse (checked in this order).
 ANALYZE_ONLY = ("canary_servers", "baseline_servers", "since", "before")
 NOT_FOR_BAKE = ("servers", "baseline_servers", "since")
@@ -331,7 +333,7 @@ def run(params: Mapping[str, Any], check_mode: bool, clock: Any = None) -> Dict[
         raise ModuleFailure(str(exc), result) from exc
     if outcome is None:
         return result
-    result.update(outcome.verdict.to_dict())
+    result.update(outcome.verdict.to_dict(), analysis=ANALYSIS_KIND[params["state"]])
     result.update(
         snapshot=outcome.snapshot,
         servers={name: counts.to_dict() for name, counts in sorted(outcome.per_server.items())},

@@ -433,3 +433,21 @@ def test_a_canary_run_with_a_tally_keeps_its_measured_windows_beside_it():
     assert fr["windows"] == {"count": 2, "requests": 3300}
     assert [s["name"] for s in report["canary_steps"]] == ["10%", "50%"]
     assert "Over the canary steps and bake window: 2 of 3300." in render(report)
+
+
+@pytest.mark.parametrize(
+    "result, kind",
+    [
+        ({"analysis": "canary", "looks": 30, "stopped_early": False}, "canary"),  # a step judged at each look
+        ({"analysis": "rollout", "looks": 1}, "rollout"),
+        ({"analysis": "bake", "looks": 60}, "bake"),
+        ({"name": "bake"}, "bake"),  # a ledger step recorded before results said what they judged
+        ({"looks": 60, "looked": 3}, "bake"),
+        ({"looks": 30, "stopped_early": True}, "canary"),
+        ({"verdict": "pass"}, "canary"),
+    ],
+)
+def test_each_analysis_is_told_apart(result, kind):
+    """Canary steps judged at each look carry looks too: what the result says it judged decides, so a canary step
+    is not shown as a bake window, and the rollout analysis (overlapping windows) is kept out of the summed traffic."""
+    assert report_data._analysis_kind(result) == kind
