@@ -241,19 +241,8 @@ def looks_lines(runs: List[dict]) -> List[str]:
 
 def deploy_vars(facts: dict, state: Path, release: str, strategy: str, app_hosts: int) -> dict:
     from zerodown_testkit import bench
-    from zerodown_testkit.e2e import deploy_run
 
-    artifact = state / "releases" / ("demoapp-%s.tar.gz" % release)
-    checksum = (state / "releases" / (artifact.name + ".sha256")).read_text().split()[0]
-    out = dict(
-        deploy_run.DEMOAPP_DEPLOY_VARS,
-        zerodown_release=release,
-        zerodown_artifact=str(artifact),
-        zerodown_artifact_checksum="sha256:" + checksum,
-        zerodown_smoke_expect_version=release,
-        zerodown_smoke_base_url=facts["fleet_lb_url"].rstrip("/"),
-        zerodown_batch_size=1,
-    )
+    out = dict(bench.release_deploy_vars(facts, state, release), zerodown_batch_size=1)
     if strategy == "canary":
         out.update(zerodown_strategy="canary", **CANARY)
     else:

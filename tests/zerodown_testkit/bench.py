@@ -43,9 +43,16 @@ def demo_fleet(name: str, release: str = "v2", app_hosts: int = 4):
     deploy_run.fleet_cli("up", "--app-hosts", str(app_hosts), name=name)
     deploy_run.fleet_cli("bootstrap", "--release", "v1", name=name)  # also builds the release tarballs
     facts = json.loads((state / "fleet.json").read_text())["facts"]
+    return facts, str(state / "inventory.yml"), release_deploy_vars(facts, state, release)
+
+
+def release_deploy_vars(facts: dict, state: Path, release: str) -> dict:
+    """The sample app's deploy variables for ``release`` of the fleet whose state directory is ``state``."""
+    from .e2e import deploy_run
+
     artifact = state / "releases" / ("demoapp-%s.tar.gz" % release)
     checksum = (state / "releases" / (artifact.name + ".sha256")).read_text().split()[0]
-    deploy_vars = dict(
+    return dict(
         deploy_run.DEMOAPP_DEPLOY_VARS,
         zerodown_release=release,
         zerodown_artifact=str(artifact),
@@ -53,7 +60,6 @@ def demo_fleet(name: str, release: str = "v2", app_hosts: int = 4):
         zerodown_smoke_expect_version=release,
         zerodown_smoke_base_url=facts["fleet_lb_url"].rstrip("/"),
     )
-    return facts, str(state / "inventory.yml"), deploy_vars
 
 
 # Deploy variables per strategy for the benches (on top of e2e.deploy_run.DEMOAPP_DEPLOY_VARS): rolling one host
