@@ -267,5 +267,5 @@ def test_the_analysis_bench_variants_fail_at_their_rates():
     for name, rate in (("v2-errors-27", 0.27), ("v2-errors-5", 0.05), ("v2-5xx-at-5s", 0.5)):
         config = dict(demoapp.load_config(), **releases.VARIANTS[name]["config"])
         app = demoapp.App(dict(config, error_after=0.0, ready_delay=0.0))
-        failed = sum(demoapp.respond(app, "/", "")[0] == 500 for _ in range(100))
+        failed = sum(demoapp.respond(app, "/", "")[0] == 500 for _request in range(100))
         assert failed == round(100 * rate), name
