@@ -129,6 +129,8 @@ def test_gunicorn_keeps_connections_open_and_closes_them_when_stopping(start_app
 
 def test_slow_stop_variant_keeps_serving_but_not_ready(start_app, server):
     app = start_app("v2-slow-stop", server=server, stop_delay="1.5")
+    # gunicorn's master listens before its worker has booted: the signal must reach a worker that serves
+    assert get(app, "/")[0] == 200
     app.proc.send_signal(signal.SIGTERM)
     stopped_at = time.monotonic()
     wait_until(lambda: get(app, "/health/ready")[0] == 503, timeout=5, interval=0.05)
