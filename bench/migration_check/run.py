@@ -1,7 +1,10 @@
 """Benchmark migration_check's engine on the corpus and compare it with Squawk on the PostgreSQL part.
 
 Usage (from the repository root):
-    .venv/bin/python bench/migration_check/run.py [--squawk .venv/bin/squawk] [--rounds 5]
+    .venv/bin/python bench/migration_check/run.py [--squawk .venv/bin/squawk] [--rounds 5] [--realworld tuned]
+
+``--realworld`` picks the real-world directories of the timing runs: ``tuned`` (the ones the engine was tuned on,
+the default, as before issue 26), ``issue-26`` (issue 26's fresh projects) or ``every``.
 
 Prints:
   * engine time over the whole corpus (all dialects) in one process, best of N rounds;
@@ -26,15 +29,17 @@ import time
 from pathlib import Path
 
 import yaml
+from zerodown_testkit.support import realworld
 from zerodown_testkit.support.realworld import SQUAWK_STYLE_RULES
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._migration_check import run_check
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import Catalog, analyze_sql
-from ansible_collections.zerodown.deploy.plugins.modules.migration_check import run_check
 
 ROOT = Path(__file__).resolve().parents[2]
 
 CORPUS = ROOT / "tests" / "corpus" / "migrations"
 DIALECTS = ("postgresql", "mysql", "sqlite")
+REALWORLD = {"tuned": realworld.TUNED, "issue-26": realworld.ISSUE_26, "every": realworld.EVERY}
 
 
 def load_corpus():
@@ -81,7 +86,9 @@ def main() -> int:
         "--squawk", default=shutil.which("squawk") or os.path.join(os.path.dirname(sys.executable), "squawk")
     )
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--realworld", choices=sorted(REALWORLD), default="tuned")
     args = parser.parse_args()
+    directories = realworld.directories(REALWORLD[args.realworld])
 
     cases = load_corpus()
     total_bytes = sum(len(case[2]) for case in cases)
@@ -112,7 +119,7 @@ def main() -> int:
                 "engine, %s, one module-equivalent call (discover + replay + analyse): %.3f s (best of %d; target "
                 "< 1 s), %d findings" % (label, t_100, args.rounds, len(result["findings"]))
             )
-        real = sorted((ROOT / "tests" / "corpus" / "realworld").glob("*/postgresql/*.sql"))
+        real = sorted(p for d in directories if d.name == "postgresql" for p in d.glob("*.sql"))
         heavy = Path(tmp) / "real"
         heavy.mkdir()
         for i in range(100):
@@ -121,17 +128,17 @@ def main() -> int:
         params = check_params(str(heavy), last)
         t_heavy, result = best(lambda: run_check(params, Catalog(), None), args.rounds)
         print(
-            "engine, 100 real-world PostgreSQL files (%d KB; 99 history, 1 pending): %.3f s (best of %d; target < 1 s)"
-            % (sum(p.stat().st_size for p in heavy.iterdir()) // 1024, t_heavy, args.rounds)
+            "engine, 100 real-world PostgreSQL files (%s: %d KB; 99 history, 1 pending): %.3f s (best of %d; target < 1 s)"
+            % (args.realworld, sum(p.stat().st_size for p in heavy.iterdir()) // 1024, t_heavy, args.rounds)
         )
-    supabase = ROOT / "tests" / "corpus" / "realworld" / "supabase-auth" / "postgresql"
-    files = sorted(p.name for p in supabase.glob("*.sql"))
-    params = check_params(str(supabase), files[-1:])
-    t_real, result = best(lambda: run_check(params, Catalog(), None), args.rounds)
-    print(
-        "engine, supabase/auth's real directory (%d files: %d history, 1 pending): %.3f s (best of %d)"
-        % (len(files), len(result["history"]), t_real, args.rounds)
-    )
+    for directory in directories:
+        files = sorted(p.name for p in directory.glob("*.sql"))
+        params = dict(check_params(str(directory), files[-1:]), dialect=directory.name)
+        t_real, result = best(lambda params=params: run_check(params, Catalog(), None), args.rounds)
+        print(
+            "engine, %s's real directory (%d files: %d history, 1 pending): %.3f s (best of %d)"
+            % (directory.relative_to(realworld.CORPUS), len(files), len(result["history"]), t_real, args.rounds)
+        )
 
     t_pg, ours = best(lambda: engine_verdicts(pg), args.rounds)
     if not os.path.exists(args.squawk):

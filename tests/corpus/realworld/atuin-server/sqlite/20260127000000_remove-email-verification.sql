@@ -1,0 +1,2 @@
+drop table if exists user_verification_token;
+alter table users drop column verified_at;

@@ -1,0 +1,1 @@
+ALTER TABLE `selfservice_errors` MODIFY `seen_at` DATETIME;

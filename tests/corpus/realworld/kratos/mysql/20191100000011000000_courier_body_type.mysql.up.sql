@@ -1,0 +1,1 @@
+ALTER TABLE `courier_messages` MODIFY `body` text NOT NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE identity_recovery_tokens MODIFY COLUMN token VARCHAR(64) BINARY;

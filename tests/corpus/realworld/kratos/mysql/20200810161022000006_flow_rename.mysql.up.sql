@@ -1,0 +1,1 @@
+ALTER TABLE `selfservice_recovery_request_methods` RENAME TO `selfservice_recovery_flow_methods`;

@@ -1,0 +1,1 @@
+ALTER TABLE "_courier_messages_tmp" RENAME TO "courier_messages";
