@@ -121,6 +121,7 @@ class DropDefault(Event):
     filled_before: bool = False  # the column filled itself before this statement
     fills_now: bool = False
     prior_known: bool = False  # the live schema says the column is NOT NULL
+    column_unknown: bool = False  # neither this file, the history nor the live schema knows the column
 
 
 # ---- uniqueness and keys
@@ -141,10 +142,11 @@ class DropIndex(Event):
 
     table: str = ""
     names: Tuple[str, ...] = ()
-    unique_names: Tuple[str, ...] = ()  # those known (or, with no catalog, named) to be unique
-    unique_source: str = ""  # where the first unique one is known from, "" when only its name tells
+    unique_names: Tuple[str, ...] = ()  # those known to be unique, or of unknown kind (the worst case)
+    unique_source: str = ""  # where the first unique one is known from, "" when its kind is unknown
     concurrently: bool = False
     statement_kind: str = "drop_index"  # drop_index | drop_constraint
+    kind_unknown: Tuple[str, ...] = ()  # of unique_names, those whose kind nothing knows (assumed unique)
 
 
 @dataclass
