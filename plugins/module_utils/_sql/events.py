@@ -39,6 +39,7 @@ class DropTable(Event):
     # copied back) | replace (a rebuild whose new table gets no rows of the old one)
     how: str = "drop"
     new_name: str = ""
+    table_unknown: bool = False  # (recreate) nothing knew the table: DROP ... IF EXISTS of one that may exist
 
 
 @dataclass

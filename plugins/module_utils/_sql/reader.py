@@ -25,6 +25,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog impor
     ColumnInfo,
     TableInfo,
     describe_source,
+    unknown_fact,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import (
@@ -678,7 +679,14 @@ class Analyzer:
             self.statement(piece.text, piece.masked, ctx)
         for name, pending in list(self.recreate_pending.items()):
             if pending is not None:
-                self.emit(ev.DropTable(table=name, how="recreate", **self.at(pending[0], pending[1])))
+                self.emit(
+                    ev.DropTable(
+                        table=name,
+                        how="recreate",
+                        table_unknown=name not in self.catalog_before,
+                        **self.at(pending[0], pending[1]),
+                    )
+                )
         if problem is not None:
             offset, what = problem
             # nothing before the problem read as SQL either: no migration, quote none of it
@@ -1963,9 +1971,8 @@ class Analyzer:
             self.undetermined(
                 ctx,
                 text,
-                "table %s is rebuilt (create, copy, drop, rename); its old definition is not in this file, the "
-                "migration history or the live schema, so a column the file never mentions could have been dropped"
-                % old,
+                "table %s is rebuilt (create, copy, drop, rename), so a column the file never mentions could have "
+                "been dropped%s" % (old, unknown_fact("undetermined", "its old definition")),
                 changes_existing=False,
             )
         tinfo = TableInfo(old, source=self.source)
