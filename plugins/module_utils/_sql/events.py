@@ -121,7 +121,7 @@ class DropDefault(Event):
     not_null: bool = False
     filled_before: bool = False  # the column filled itself before this statement
     fills_now: bool = False
-    prior_known: bool = False  # the live schema says the column is NOT NULL
+    prior_known: bool = False  # not_null is known (an earlier file, the history or the live schema)
     column_unknown: bool = False  # neither this file, the history nor the live schema knows the column
 
 

@@ -1513,7 +1513,7 @@ class Analyzer:
                         table=table,
                         column=col,
                         not_null=known.not_null if known is not None else True,
-                        prior_known=self.catalog.authoritative,
+                        prior_known=known is not None,
                         column_unknown=known is None,
                         **self.at(ctx, text),
                     )
