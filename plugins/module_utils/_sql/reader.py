@@ -878,6 +878,13 @@ class Analyzer:
             return True
         return self.catalog.exists(table) is False
 
+    def known_present(self, table: str) -> bool:
+        """Is a table of this name known to exist before this statement (not one this file or an earlier pending
+        one creates)?"""
+        if table in self.created_tables or table in self.catalog.new_tables or table in self.rebuilt:
+            return False
+        return table in self.catalog.tables
+
     def small(self, table: Optional[str]) -> bool:
         if table is None or self.small_table_rows is None:
             return False
@@ -928,10 +935,14 @@ class Analyzer:
 
     def create_table(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         cur.i += 1
-        cur.accept("IF", "NOT", "EXISTS")
+        if_not_exists = cur.accept("IF", "NOT", "EXISTS")
         name = cur.name()
         if name is None:
             self.unparsed(ctx, text, cur.t)
+            return
+        if if_not_exists and self.known_present(name):
+            # the table is there already (the history or the live schema holds it): the statement does nothing,
+            # and what the file does to it next is done to the old version's table, not to a new one
             return
         if name in self.recreate_pending and self.recreate_pending[name] is None:
             self.recreate_pending[name] = (ctx, text)

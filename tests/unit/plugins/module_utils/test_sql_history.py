@@ -330,3 +330,14 @@ def test_the_names_postgresql_gives_constraints_make_their_kind_known() -> None:
     assert blocking(dropped) == ["drop_unique_constraint"]
     mysql = ["CREATE TABLE users (id int PRIMARY KEY, email varchar(200), UNIQUE KEY users_email (email));"]
     assert blocking(judge(mysql, "ALTER TABLE users DROP INDEX users_email;", "mysql")) == ["drop_unique_constraint"]
+
+
+def test_create_table_if_not_exists_of_a_table_the_history_holds_does_nothing() -> None:
+    history = ["CREATE TABLE users (id int PRIMARY KEY, email text);"]
+    again = (
+        "CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY, email text);\nCREATE INDEX users_email ON users (email);"
+    )
+    # the index is built on the old version's table, with its rows, not on a new one
+    assert blocking(judge(history, again, "postgresql")) == ["create_index_blocking"]
+    fresh = "CREATE TABLE IF NOT EXISTS devices (id int PRIMARY KEY, name text);\nCREATE INDEX devices_name ON devices (name);"
+    assert blocking(judge(history, fresh, "postgresql")) == []
