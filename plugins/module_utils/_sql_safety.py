@@ -153,9 +153,11 @@ def analyze_sql(
     analyzer.catalog_before = {
         name: _copy_table(t) for name, t in catalog.tables.items()
     }  # old definitions for rebuild judgement
+    # did the file start from an empty schema and touch nothing it did not create? (Catalog.note_replayed)
+    empty_before = not (catalog.tables or catalog.indexes or catalog.views or catalog.checks or catalog.replayed)
     analyzer.run()
     if history:
-        catalog.replayed += 1
+        catalog.note_replayed(touched_prior=not empty_before or analyzer.events > 0 or bool(analyzer.findings))
     findings = _not_sql_findings(analyzer.findings) if analyzer.not_sql else analyzer.findings
     report.statement_spans = list(analyzer.spans)
     good, bad = parse_waivers(up)

@@ -31,6 +31,11 @@ description:
     be unique, C(SET NOT NULL) on a column with a validated C(CHECK (col IS NOT NULL)). Which files already ran is
     O(pending) (the others), or for a single file O(path) the files that sort before it. Findings that rest on such a
     fact name its source: this file, an earlier pending file, the migration history or the live schema."
+  - "Unknown is not absent: an object the files do not create is known absent only to the live schema
+    (O(schema_dsn)) or to a history whose first file started from an empty schema (it touches nothing it did not
+    create). Otherwise it is unknown and a rule assumes the worst case the statement allows (the table exists and
+    holds rows, a dropped constraint or index is UNIQUE, the column is NOT NULL); the finding says which fact was
+    unknown and how to settle it: the history from the first migration, O(schema_dsn), or a waiver of the rule."
   - Static analysis needs no database. Optionally (O(schema_dsn)) the live catalog resolves what it cannot know
     alone (whether a table exists, a column's prior type (PostgreSQL varchar widening, MySQL length-prefix
     boundary) and nullability, and the row count, so a blocking index build on a table smaller than

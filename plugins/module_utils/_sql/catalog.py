@@ -33,6 +33,24 @@ def describe_source(source: str, current_path: str = "") -> str:
     return "an earlier file"
 
 
+# Three-valued knowledge (docs/architecture.md, migration rules): an object is known present (with its kind), known
+# absent, or unknown. Known absent needs a source that sees the whole schema: the live schema (schema_dsn), or a
+# history whose replay started from an empty schema (``Catalog.history_complete``). Anything else a file does not
+# create is unknown, and a rule facing it assumes the worst case the statement allows; its finding ends with this.
+SETTLE = (
+    "replay the migration history from the first migration, give schema_dsn, or waive %s with a reason once you "
+    "know it is safe"
+)
+
+
+def unknown_fact(rule_id: str, fact: str) -> str:
+    """The tail of a finding that rests on a worst case: which fact was unknown and how to settle it."""
+    return (
+        "; %s is known to neither this file, the migration history nor the live schema, so the worst case is "
+        "assumed (%s)" % (fact, SETTLE % rule_id)
+    )
+
+
 class ColumnInfo:
     __slots__ = ("name", "type", "not_null", "has_default", "unique", "primary_key", "source")
 
@@ -96,9 +114,28 @@ class Catalog:
         # table one of them creates is new to the old version in the later ones too
         self.pending_known = pending_known
         self.new_tables: Set[str] = set()
-        # how many applied files were replayed into it: with a history, a table none of them created is not one
-        # the old version's migrations made
+        # how many applied files were replayed into it
         self.replayed = 0
+        # the replay started from an empty schema (the first replayed file touched nothing it did not create, see
+        # ``note_replayed``): the history covers every object's whole life, so an object it does not hold is known
+        # absent. Callers that know better (a history they know starts at the first migration) may set it.
+        self.history_complete = False
+
+    def note_replayed(self, touched_prior: bool) -> None:
+        """One more applied file was replayed; ``touched_prior``: it changed or read an object it did not create.
+
+        Conservative: the history is complete only when its first file ran against an empty catalog and touched
+        nothing it had not created itself (no ALTER, DROP, index, data change or unreadable statement on an older
+        object). A directory whose first file alters a table from before (a squashed or adopted project) leaves
+        every object the files do not create unknown.
+        """
+        if self.replayed == 0:
+            self.history_complete = not touched_prior and not self.authoritative
+        self.replayed += 1
+
+    def knows_absence(self) -> bool:
+        """Does a missing entry mean the object does not exist (live schema, or a history from an empty schema)?"""
+        return self.authoritative or self.history_complete
 
     def merge_history(self, history: Catalog) -> None:
         """Add what only the replayed history knows; the live schema (this catalog) wins where both know a fact."""
@@ -124,6 +161,22 @@ class Catalog:
         return any(name == table or name.rsplit(".", 1)[-1] == bare for name in self.tables)
 
     def exists(self, table: str) -> Optional[bool]:
+        """True (known present), False (known absent: live schema only, see below) or None (unknown).
+
+        A complete history makes a table it does not hold absent for ``DROP ... IF EXISTS`` (reader), but a
+        statement that alters or reads such a table is still judged as on an existing one: the application may
+        create tables at run time, which no migration file shows.
+        """
         if table in self.tables:
             return True
         return False if self.authoritative else None
+
+    def index_kind(self, name: str) -> Optional[str]:
+        """``unique`` or ``plain`` for an index or constraint whose kind is known, None when it is unknown."""
+        if name in self.unique_indexes:
+            return "unique"
+        if name in self.indexes:
+            return "plain"
+        # the live schema lists every unique index (and PostgreSQL names a UNIQUE / PRIMARY KEY constraint after
+        # its index): a name it does not list is not unique
+        return "plain" if self.authoritative else None

@@ -39,6 +39,7 @@ class DropTable(Event):
     # copied back) | replace (a rebuild whose new table gets no rows of the old one)
     how: str = "drop"
     new_name: str = ""
+    table_unknown: bool = False  # (recreate) nothing knew the table: DROP ... IF EXISTS of one that may exist
 
 
 @dataclass
@@ -120,7 +121,8 @@ class DropDefault(Event):
     not_null: bool = False
     filled_before: bool = False  # the column filled itself before this statement
     fills_now: bool = False
-    prior_known: bool = False  # the live schema says the column is NOT NULL
+    prior_known: bool = False  # not_null is known (an earlier file, the history or the live schema)
+    column_unknown: bool = False  # neither this file, the history nor the live schema knows the column
 
 
 # ---- uniqueness and keys
@@ -141,10 +143,11 @@ class DropIndex(Event):
 
     table: str = ""
     names: Tuple[str, ...] = ()
-    unique_names: Tuple[str, ...] = ()  # those known (or, with no catalog, named) to be unique
-    unique_source: str = ""  # where the first unique one is known from, "" when only its name tells
+    unique_names: Tuple[str, ...] = ()  # those known to be unique, or of unknown kind (the worst case)
+    unique_source: str = ""  # where the first unique one is known from, "" when its kind is unknown
     concurrently: bool = False
     statement_kind: str = "drop_index"  # drop_index | drop_constraint
+    kind_unknown: Tuple[str, ...] = ()  # of unique_names, those whose kind nothing knows (assumed unique)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog impor
     ColumnInfo,
     TableInfo,
     describe_source,
+    unknown_fact,
 )
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import (
@@ -598,6 +599,9 @@ class Analyzer:
         self.created_objects: Set[str] = set()
         self.reads: Dict[str, Set[str]] = {}
         self.unique_drops: Dict[str, Finding] = {}
+        #: events emitted: changes to objects this file did not create (a replayed first file with none of them
+        #: started from an empty schema, see Catalog.note_replayed)
+        self.events = 0
 
     # ---- positions
 
@@ -609,6 +613,7 @@ class Analyzer:
     def emit(self, event: ev.Event) -> List[Finding]:
         """Send an event to the rules that listen to it; keep and return the findings they make."""
         made: List[Finding] = []
+        self.events += 1
         for module in LISTENERS.get(type(event), ()):
             if self.dialect not in module.RULE.dialects:
                 continue
@@ -674,7 +679,14 @@ class Analyzer:
             self.statement(piece.text, piece.masked, ctx)
         for name, pending in list(self.recreate_pending.items()):
             if pending is not None:
-                self.emit(ev.DropTable(table=name, how="recreate", **self.at(pending[0], pending[1])))
+                self.emit(
+                    ev.DropTable(
+                        table=name,
+                        how="recreate",
+                        table_unknown=name not in self.catalog_before,
+                        **self.at(pending[0], pending[1]),
+                    )
+                )
         if problem is not None:
             offset, what = problem
             # nothing before the problem read as SQL either: no migration, quote none of it
@@ -866,6 +878,13 @@ class Analyzer:
             return True
         return self.catalog.exists(table) is False
 
+    def known_present(self, table: str) -> bool:
+        """Is a table of this name known to exist before this statement (not one this file or an earlier pending
+        one creates)?"""
+        if table in self.created_tables or table in self.catalog.new_tables or table in self.rebuilt:
+            return False
+        return table in self.catalog.tables
+
     def small(self, table: Optional[str]) -> bool:
         if table is None or self.small_table_rows is None:
             return False
@@ -916,10 +935,14 @@ class Analyzer:
 
     def create_table(self, cur: _Cur, text: str, ctx: _Ctx) -> None:
         cur.i += 1
-        cur.accept("IF", "NOT", "EXISTS")
+        if_not_exists = cur.accept("IF", "NOT", "EXISTS")
         name = cur.name()
         if name is None:
             self.unparsed(ctx, text, cur.t)
+            return
+        if if_not_exists and self.known_present(name):
+            # the table is there already (the history or the live schema holds it): the statement does nothing,
+            # and what the file does to it next is done to the old version's table, not to a new one
             return
         if name in self.recreate_pending and self.recreate_pending[name] is None:
             self.recreate_pending[name] = (ctx, text)
@@ -950,6 +973,7 @@ class Analyzer:
         for c in cols:
             info.columns[c.name] = c.info()
             info.columns[c.name].source = self.source
+            self.remember_column_constraints(name, c)
         self.table_defs[name] = cols
         if not (self.catalog.authoritative and name in self.catalog.tables and name not in self.rebuilt):
             self.catalog.tables[name] = info
@@ -1235,7 +1259,7 @@ class Analyzer:
         ):
             if constraint:
                 self.created_constraints.add(constraint)
-                self.remember_constraint(table, cur.t[cur.i :], validated=not not_valid, name=constraint)
+            self.remember_constraint(table, cur.t[cur.i :], validated=not not_valid, name=constraint or "")
             if w == "PRIMARY":
                 using_index = "USING" in rest_words and "INDEX" in rest_words
                 if new_table:
@@ -1283,6 +1307,7 @@ class Analyzer:
         info = self.catalog.table(table)
         if info is not None:
             info.columns[col.name] = col.info()
+        self.remember_column_constraints(table, col)
         if new_table:
             if table in self.table_defs:
                 self.table_defs[table].append(col)
@@ -1326,14 +1351,17 @@ class Analyzer:
             cur.accept("IF", "EXISTS")
             name = cur.name() or ""
             was_unique = self.unique_name(name)
+            source = self.catalog.indexes.get(name, "")
             self.catalog.checks.get(table, {}).pop(name, None)
             self.catalog.indexes.pop(name, None)
             self.catalog.unique_indexes.discard(name)
             if new_table or name in self.created_constraints or name in self.created_indexes:
                 return ""
             if w in ("FOREIGN", "CHECK"):
-                return ""
-            if was_unique:
+                return ""  # the statement says its kind
+            if was_unique is not False:
+                # known unique, or of unknown kind: the worst case is the UNIQUE constraint the old version's
+                # ON CONFLICT or single-row look-up relies on
                 if name.endswith("_pkey") or name.lower() == "primary":
                     return "pk"
                 self.drop_unique(
@@ -1341,12 +1369,14 @@ class Analyzer:
                         table=table,
                         names=(name,),
                         unique_names=(name,),
+                        unique_source=source if was_unique else "",
+                        kind_unknown=(name,) if was_unique is None else (),
                         statement_kind="drop_constraint",
                         **self.at(ctx, text),
                     )
                 )
                 return ""
-            return ""  # CHECK / FK / plain index (MySQL drops indexes online): relaxing
+            return ""  # a CHECK / FK / plain index known as such (MySQL drops indexes online): relaxing
         if w in ("DEFAULT",):
             return ""
         if w in ("PARTITION",):
@@ -1378,6 +1408,12 @@ class Analyzer:
         words = _words(part)
         if not name and words[:1] == ["CONSTRAINT"] and len(part) > 1:
             name = _unquote_name(part[1].raw)
+        if not name and self.dialect == "mysql":
+            name = _inline_index_name(part)  # KEY name (...), UNIQUE INDEX name (...)
+        if not name and self.dialect == "postgresql":
+            name = _pg_default_name(table, words[:1][0] if words else "", _ordered_group_names(part))
+            if not name or name in self.catalog.indexes:
+                return  # a name PostgreSQL would choose is a fact only where nothing else is known of it
         if not name:
             return
         if "UNIQUE" in words[:3] or "PRIMARY" in words[:3]:
@@ -1388,6 +1424,21 @@ class Analyzer:
         if "CHECK" in words[:3]:
             self.catalog.checks.setdefault(table, {})[name] = (_not_null_check_column(part), validated)
 
+    def remember_column_constraints(self, table: str, col: _ColumnDef) -> None:
+        """(PostgreSQL) the kinds of the constraints a column definition declares, under the names PostgreSQL gives
+        them (``<table>_pkey``, ``<table>_<column>_key``, ``<table>_<column>_fkey``), so that a later DROP
+        CONSTRAINT of one of them is judged by what it is."""
+        if self.dialect != "postgresql":
+            return
+        for word, unique in (("PRIMARY", True), ("UNIQUE", True), ("FOREIGN", False)):
+            if not {"PRIMARY": col.primary_key, "UNIQUE": col.unique, "FOREIGN": col.references}[word]:
+                continue
+            name = _pg_default_name(table, word, [col.name])
+            if name and name not in self.catalog.indexes:
+                self.catalog.indexes[name] = self.source
+                if unique:
+                    self.catalog.unique_indexes.add(name)
+
     def not_null_check(self, table: str, col: str) -> Optional[str]:
         """The name of a validated CHECK (col IS NOT NULL) on the table (PostgreSQL), or None."""
         if self.dialect != "postgresql":
@@ -1397,13 +1448,13 @@ class Analyzer:
                 return name
         return None
 
-    def unique_name(self, name: str) -> bool:
-        """Is this index/constraint unique? The live catalog knows; otherwise its name tells."""
-        if name in self.created_unique_indexes or name in self.catalog.unique_indexes:
+    def unique_name(self, name: str) -> Optional[bool]:
+        """Is this index/constraint unique? True or False when this file, the history or the live schema knows its
+        kind; None when nothing does (its name proves nothing: the caller assumes the worst case, unique)."""
+        if name in self.created_unique_indexes:
             return True
-        if name in self.catalog.indexes:
-            return False  # known from this file, the history or the live schema, and not unique
-        return not self.catalog.authoritative and _looks_unique(name)
+        kind = self.catalog.index_kind(name)
+        return None if kind is None else kind == "unique"
 
     def alter_column(self, table: str, cur: _Cur, text: str, ctx: _Ctx, new_table: bool) -> None:
         if cur.accept("CONSTRAINT") or cur.accept("INDEX") or cur.accept("CHECK"):
@@ -1466,13 +1517,15 @@ class Analyzer:
                         **self.at(ctx, text),
                     )
                 )
-            elif known is not None and not new_table:
+            elif not new_table:
+                # a column nothing knows may be NOT NULL: the worst case, whose INSERTs need the default
                 self.emit(
                     ev.DropDefault(
                         table=table,
                         column=col,
-                        not_null=known.not_null,
-                        prior_known=self.catalog.authoritative,
+                        not_null=known.not_null if known is not None else True,
+                        prior_known=known is not None,
+                        column_unknown=known is None,
                         **self.at(ctx, text),
                     )
                 )
@@ -1675,11 +1728,13 @@ class Analyzer:
                 if (
                     if_exists
                     and name in self.recreated
-                    and self.catalog.replayed
+                    and self.catalog.history_complete
                     and not self.catalog.known_to_history(name)
                 ):
-                    # the idempotent re-create of a table no applied migration made: the drop removes nothing the
-                    # old version's schema has (a table the application makes at run time would not be re-created)
+                    # the idempotent re-create of a table no applied migration made, and the history covers the
+                    # schema's whole life (it started from an empty one): the drop removes nothing the old
+                    # version's schema has (a table the application makes at run time would not be re-created).
+                    # With a partial history or none, IF EXISTS says the table may well exist: it is unknown.
                     continue
                 if (name in self.rebuild_targets or name in self.recreated) and not self.is_new(name):
                     self.rebuilt.add(name)
@@ -1718,8 +1773,9 @@ class Analyzer:
                 names = names[:1]
             new = [n for n in names if n in self.created_indexes]
             old = [n for n in names if n and n not in self.created_indexes]
-            unique = [n for n in old if self.unique_name(n)]
-            known = {n: self.catalog.indexes.get(n, "") for n in unique}
+            kinds = {n: self.unique_name(n) for n in old}
+            unique = [n for n in old if kinds[n] is not False]  # known unique, or unknown: the worst case
+            known = {n: self.catalog.indexes.get(n, "") for n in unique if kinds[n]}
             for n in names:
                 if n:
                     self.catalog.indexes.pop(n, None)
@@ -1731,7 +1787,8 @@ class Analyzer:
                     table=table or "",
                     names=tuple(old),
                     unique_names=tuple(unique),
-                    unique_source=known[unique[0]] if unique else "",
+                    unique_source=known.get(unique[0], "") if unique else "",
+                    kind_unknown=tuple(n for n in unique if kinds[n] is None),
                     concurrently=concurrently,
                     **self.at(ctx, text),
                 )
@@ -1925,9 +1982,8 @@ class Analyzer:
             self.undetermined(
                 ctx,
                 text,
-                "table %s is rebuilt (create, copy, drop, rename); its old definition is not in this file, the "
-                "migration history or the live schema, so a column the file never mentions could have been dropped"
-                % old,
+                "table %s is rebuilt (create, copy, drop, rename), so a column the file never mentions could have "
+                "been dropped%s" % (old, unknown_fact("undetermined", "its old definition")),
                 changes_existing=False,
             )
         tinfo = TableInfo(old, source=self.source)
@@ -2172,7 +2228,42 @@ def _group_names(toks: Sequence[Token]) -> Set[str]:
     return {n for n in (_first_name(p) for p in _split_top(cur.skip_group())) if n}
 
 
-_UNIQUE_NAME_RE = re.compile(r"(^|_)(uniq|unique|uq|ux|uk|key|pkey|pk|primary)(_|$)|_key$|_pkey$|^primary$", re.I)
+def _inline_index_name(part: Sequence[Token]) -> str:
+    """The name of a MySQL index declared without CONSTRAINT: ``KEY name (...)``, ``UNIQUE [KEY|INDEX] name``."""
+    toks = list(part)
+    i = 0
+    while i < len(toks) and toks[i].kind == "w" and toks[i].v in ("UNIQUE", "FULLTEXT", "SPATIAL"):
+        i += 1
+    if i < len(toks) and toks[i].kind == "w" and toks[i].v in ("KEY", "INDEX"):
+        i += 1
+    elif i == 0:
+        return ""
+    if i < len(toks) and toks[i].kind != "p" and (toks[i].kind != "w" or toks[i].v != "USING"):
+        return _unquote_name(toks[i].raw)
+    return ""
+
+
+def _ordered_group_names(part: Sequence[Token]) -> List[str]:
+    """The names in the first parenthesised group of a constraint, in their order."""
+    cur = _Cur(list(part))
+    while not cur.at_end() and cur.punct() != "(":
+        cur.i += 1
+    if cur.at_end():
+        return []
+    return [n for n in (_first_name(p) for p in _split_top(cur.skip_group())) if n]
+
+
+def _pg_default_name(table: str, kind: str, columns: Sequence[str]) -> str:
+    """The name PostgreSQL gives an unnamed PRIMARY KEY, UNIQUE or FOREIGN KEY constraint, or "" (CHECKs and names
+    past the 63-byte limit, which PostgreSQL shortens its own way, are left unknown)."""
+    bare = table.rsplit(".", 1)[-1]
+    if kind == "PRIMARY":
+        name = bare + "_pkey"
+    elif kind in ("UNIQUE", "FOREIGN") and columns:
+        name = "%s_%s_%s" % (bare, "_".join(columns), "key" if kind == "UNIQUE" else "fkey")
+    else:
+        return ""
+    return name if len(name.encode("utf-8")) <= 63 else ""
 
 
 def _not_null_check_column(part: Sequence[Token]) -> str:
@@ -2186,10 +2277,6 @@ def _not_null_check_column(part: Sequence[Token]) -> str:
                     return _unquote_name(inner[0].raw)
             return ""
     return ""
-
-
-def _looks_unique(name: str) -> bool:
-    return bool(_UNIQUE_NAME_RE.search(name or "")) and not re.search(r"(_fkey|_fk|^fk_)", name or "", re.I)
 
 
 def _tautology(cond: Sequence[Token]) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import unknown_fact
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, Rule, State
 
@@ -70,6 +71,18 @@ def check(event: ev.Event, state: State) -> Optional[Finding]:
                     "old-version INSERTs that do not name it fail" % (event.table, event.column),
                 )
             return None
+        if event.column_unknown:
+            return state.finding(
+                RULE,
+                event,
+                "drops the default of %s.%s, which may be a NOT NULL column: old-version INSERTs that omit it would "
+                "fail%s"
+                % (
+                    event.table,
+                    event.column,
+                    unknown_fact(RULE.id, "whether %s.%s is NOT NULL" % (event.table, event.column)),
+                ),
+            )
         if event.not_null and event.prior_known:
             return state.finding(
                 RULE,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import unknown_fact
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, CONTRACT_LATER, Rule, State
 
@@ -71,9 +72,8 @@ def check(event: ev.Event, state: State) -> Optional[Finding]:
         return state.finding(
             RULE,
             event,
-            "%s redefines %s as %s; its prior type is in neither this file, the migration history nor the "
-            "live schema, so this is treated as a type change (a table copy in MySQL)"
-            % (event.verb, where, event.new_type),
+            "%s redefines %s as %s, treated as a type change (a table copy in MySQL)%s"
+            % (event.verb, where, event.new_type, unknown_fact(RULE.id, "its prior type")),
         )
     if event.old_type and not event.using and not event.collate and event.change in ("same", "safe", "rewrite"):
         return None  # same type, a safe widening, or table_rewrite's (MySQL across the length prefix)
@@ -82,10 +82,9 @@ def check(event: ev.Event, state: State) -> Optional[Finding]:
         origin = state.per(event.old_type_source)
         message += " (was %s%s)" % (event.old_type, ", " + origin[2:-1] if origin else "")
     elif event.varchar_target:
-        message += (
-            "; the prior type is in neither this file, the migration history nor the live schema, so a safe "
-            "varchar widening cannot be told apart"
-        )
+        message += ", which may not be a safe varchar widening" + unknown_fact(RULE.id, "its prior type")
+    else:
+        message += unknown_fact(RULE.id, "its prior type")
     if event.collate:
         message += " with a new collation"
     return state.finding(RULE, event, message)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import unknown_fact
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, CONTRACT_LATER, Rule, State
 
@@ -38,4 +39,8 @@ _HOW = {
 
 
 def check(event: ev.DropTable, state: State) -> Optional[Finding]:
-    return state.finding(RULE, event, _HOW[event.how] % {"table": event.table, "new_name": event.new_name})
+    message = _HOW[event.how] % {"table": event.table, "new_name": event.new_name}
+    if event.table_unknown:
+        # IF EXISTS says its author expects it may exist: the worst case, with the old version's rows and columns
+        message += unknown_fact(RULE.id, "whether table %s exists and what it holds" % event.table)
+    return state.finding(RULE, event, message)

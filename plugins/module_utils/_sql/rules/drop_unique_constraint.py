@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import unknown_fact
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import ALL, CONTRACT_LATER, Rule, State
 
@@ -35,23 +36,23 @@ def check(event: ev.Event, state: State) -> Optional[Finding]:
     if isinstance(event, ev.DropIndex):
         if not event.unique_names:
             return None
-        if event.statement_kind == "drop_constraint":
+        what = "constraint" if event.statement_kind == "drop_constraint" else "index"
+        if event.kind_unknown:
             return state.finding(
                 RULE,
                 event,
-                "drops %s, which by its name is a unique constraint/index the old version may rely on"
-                % event.unique_names[0],
+                "drops %s, which may be a UNIQUE %s the old version relies on%s"
+                % (
+                    ", ".join(event.unique_names),
+                    what,
+                    unknown_fact(RULE.id, "the kind of %s %s" % (what, ", ".join(event.kind_unknown))),
+                ),
             )
         return state.finding(
             RULE,
             event,
-            "drops %s, %s the old version may rely on"
-            % (
-                ", ".join(event.unique_names),
-                "a unique index per " + state.describe(event.unique_source)
-                if event.unique_source
-                else "which by its name is a unique index",
-            ),
+            "drops %s, a unique %s per %s the old version may rely on"
+            % (", ".join(event.unique_names), what, state.describe(event.unique_source)),
         )
     if isinstance(event, ev.PrimaryKeyChange):
         if event.dropped and event.added:

@@ -91,7 +91,7 @@ def blocking(report) -> list:
             "mysql",
             ["CREATE TABLE t (id INT PRIMARY KEY, k INT);", "CREATE UNIQUE INDEX t_k ON t (k);"],
             "DROP INDEX t_k ON t;",
-            [],
+            ["drop_unique_constraint"],  # alone its kind is unknown: the worst case, unique (issue 26)
             ["drop_unique_constraint"],
         ),
         (
@@ -270,3 +270,74 @@ def test_sqlite_types_compare_by_affinity_and_the_rowid_is_not_a_column_drop() -
     assert blocking(judge([SQLITE_USERS], narrowed, "sqlite")) == ["alter_type"]
     dropped = rebuild.replace(", bio TEXT)", ")").replace("email, bio", "email")
     assert blocking(judge([SQLITE_USERS], dropped, "sqlite")) == ["drop_column"]
+
+
+# ---- known present, known absent, unknown (issue 26)
+
+
+@pytest.mark.parametrize(
+    ("first", "complete"),
+    [
+        ("CREATE TABLE users (id int PRIMARY KEY);\nCREATE INDEX users_id ON users (id);", True),
+        ("CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY);", True),
+        # it touches what it did not create: the schema had objects before it
+        ("ALTER TABLE users ADD COLUMN note text;", False),
+        ("CREATE INDEX users_note ON users (note);", False),
+        ("DROP TABLE IF EXISTS users;\nCREATE TABLE users (id int PRIMARY KEY);", False),
+        ("DELETE FROM users;", False),
+        ("ALTER TABLE users FROBNICATE everything;", False),
+    ],
+)
+def test_a_history_is_complete_only_when_its_first_file_starts_from_an_empty_schema(first: str, complete: bool) -> None:
+    catalog = Catalog()
+    analyze_sql(first, "postgresql", "001_first.sql", catalog=catalog, history=True)
+    assert catalog.history_complete is complete
+    # later files do not change it: only the first one can tell where the history starts
+    analyze_sql("ALTER TABLE elsewhere ADD COLUMN x int;", "postgresql", "002.sql", catalog=catalog, history=True)
+    assert catalog.history_complete is complete and catalog.replayed == 2
+
+
+def test_a_file_checked_but_not_replayed_does_not_make_a_history() -> None:
+    catalog = Catalog()
+    analyze_sql("CREATE TABLE users (id int PRIMARY KEY);", "postgresql", "001.sql", catalog=catalog)
+    assert not catalog.history_complete and not catalog.knows_absence()
+
+
+def test_a_finding_on_an_unknown_fact_says_which_and_how_to_settle_it() -> None:
+    report = analyze_sql("ALTER TABLE sessions DROP CONSTRAINT sessions_token;", "postgresql")
+    (finding,) = [f for f in report.findings if f.blocking]
+    assert finding.rule == "drop_unique_constraint"
+    assert "the kind of constraint sessions_token is known to neither" in finding.message
+    for settle in ("from the first migration", "schema_dsn", "waive drop_unique_constraint"):
+        assert settle in finding.message, finding.message
+    dropped = analyze_sql("ALTER TABLE sessions ALTER COLUMN token DROP DEFAULT;", "postgresql")
+    assert [f.rule for f in dropped.findings if f.blocking] == ["add_not_null_no_default"]
+    assert "whether sessions.token is NOT NULL is known to neither" in dropped.findings[0].message
+    # known as nullable (history from an empty schema): dropping its default is harmless
+    history = ["CREATE TABLE sessions (id int PRIMARY KEY, token text DEFAULT 'x');"]
+    assert blocking(judge(history, "ALTER TABLE sessions ALTER COLUMN token DROP DEFAULT;", "postgresql")) == []
+
+
+def test_the_names_postgresql_gives_constraints_make_their_kind_known() -> None:
+    history = [
+        "CREATE TABLE orgs (id int PRIMARY KEY);\n"
+        "CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE, org_id int REFERENCES orgs (id), "
+        "code text, FOREIGN KEY (code) REFERENCES codes (code));"
+    ]
+    assert blocking(judge(history, "ALTER TABLE users DROP CONSTRAINT users_org_id_fkey;", "postgresql")) == []
+    assert blocking(judge(history, "ALTER TABLE users DROP CONSTRAINT users_code_fkey;", "postgresql")) == []
+    dropped = judge(history, "ALTER TABLE users DROP CONSTRAINT users_email_key;", "postgresql")
+    assert blocking(dropped) == ["drop_unique_constraint"]
+    mysql = ["CREATE TABLE users (id int PRIMARY KEY, email varchar(200), UNIQUE KEY users_email (email));"]
+    assert blocking(judge(mysql, "ALTER TABLE users DROP INDEX users_email;", "mysql")) == ["drop_unique_constraint"]
+
+
+def test_create_table_if_not_exists_of_a_table_the_history_holds_does_nothing() -> None:
+    history = ["CREATE TABLE users (id int PRIMARY KEY, email text);"]
+    again = (
+        "CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY, email text);\nCREATE INDEX users_email ON users (email);"
+    )
+    # the index is built on the old version's table, with its rows, not on a new one
+    assert blocking(judge(history, again, "postgresql")) == ["create_index_blocking"]
+    fresh = "CREATE TABLE IF NOT EXISTS devices (id int PRIMARY KEY, name text);\nCREATE INDEX devices_name ON devices (name);"
+    assert blocking(judge(history, fresh, "postgresql")) == []

@@ -22,9 +22,22 @@ UNSAFE = [
         "postgresql",
         "ALTER TABLE users ADD COLUMN tenant int;\nALTER TABLE users ALTER COLUMN tenant SET NOT NULL;",
     ),
+    # the default of a NOT NULL column the history knows, and of a column nothing knows (the worst case: NOT NULL)
+    (
+        "postgresql",
+        "ALTER TABLE users ALTER COLUMN status DROP DEFAULT;",
+        ["CREATE TABLE users (id int PRIMARY KEY, status text NOT NULL DEFAULT 'new');"],
+    ),
+    ("postgresql", "ALTER TABLE users ALTER COLUMN status DROP DEFAULT;"),
+    ("mysql", "ALTER TABLE users ALTER COLUMN status DROP DEFAULT;"),
 ]
 
 SAFE = [
+    (
+        "postgresql",
+        "ALTER TABLE users ALTER COLUMN status DROP DEFAULT;",
+        ["CREATE TABLE users (id int PRIMARY KEY, status text DEFAULT 'new');"],
+    ),
     (
         "postgresql",
         "ALTER TABLE users ADD COLUMN tenant int NOT NULL DEFAULT 1;",

@@ -27,6 +27,18 @@ UNSAFE = [
             "CREATE TABLE users (id int, email varchar(255), UNIQUE KEY uniq_email (email));",
         ],
     ),
+    # nothing says what kind of constraint it is (issue 26): its name proves nothing, it may be the UNIQUE
+    # constraint the old version's ON CONFLICT relies on
+    ("postgresql", "ALTER TABLE users DROP CONSTRAINT users_age_check;"),
+    ("postgresql", "ALTER TABLE sessions DROP CONSTRAINT sessions_token;"),
+    ("mysql", "ALTER TABLE sessions DROP INDEX idx_token;"),
+    ("postgresql", "DROP INDEX CONCURRENTLY idx_users_email;"),
+    # a history that does not start from an empty schema knows nothing of it either
+    (
+        "postgresql",
+        "ALTER TABLE sessions DROP CONSTRAINT sessions_token;",
+        ["ALTER TABLE users ADD COLUMN note text;"],
+    ),
 ]
 
 SAFE = [
@@ -41,6 +53,14 @@ SAFE = [
     (
         "postgresql",
         "ALTER TABLE users DROP CONSTRAINT users_age_check;",
+        ["CREATE TABLE users (id int, age int, CONSTRAINT users_age_check CHECK (age > 0));"],
+    ),
+    ("postgresql", "ALTER TABLE users DROP CHECK users_age_check;"),
+    ("mysql", "ALTER TABLE users DROP FOREIGN KEY fk_users_org;"),
+    (
+        "mysql",
+        "ALTER TABLE sessions DROP INDEX idx_token;",
+        ["CREATE TABLE sessions (id int, token varchar(64), KEY idx_token (token));"],
     ),
     (
         "sqlite",
