@@ -412,8 +412,8 @@ snapshot:
           web1: {stot: 1520, lbtot: 1520, req_tot: 1520, econ: 0, eresp: 0, hrsp_1xx: 0, hrsp_2xx: 1518, hrsp_3xx: 0,
                  hrsp_4xx: 2, hrsp_5xx: 0, hrsp_other: 0, rtime: 12}
 analysis:
-  description: What was judged - V(canary) (O(state=analyze)) or V(bake).
-  returned: when O(state=analyze) or O(state=bake)
+  description: What was judged - V(canary) (O(state=analyze)), V(bake) or V(rollout).
+  returned: when O(state=analyze), O(state=bake) or O(state=rollout)
   type: str
   sample: canary
 verdict:

@@ -27,7 +27,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils.lb.errors import C
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyError
 
 #: What each judging state's result is, for the deploy report (RV analysis).
-ANALYSIS_KIND = {"analyze": "canary", "bake": "bake"}
+ANALYSIS_KIND = {"analyze": "canary", "bake": "bake", "rollout": "rollout"}
 #: The options of each state that the other states refuse (checked in this order).
 ANALYZE_ONLY = ("canary_servers", "baseline_servers", "since", "before")
 NOT_FOR_BAKE = ("servers", "baseline_servers", "since")
