@@ -14,7 +14,13 @@ import re
 import time
 from pathlib import Path
 
-from zerodown_testkit.e2e.verifier import assert_no_failed_requests, current_on, deploy_under_load, lb_states
+from zerodown_testkit.e2e.verifier import (
+    assert_no_failed_requests,
+    assert_tally_matches_the_load,
+    current_on,
+    deploy_under_load,
+    lb_states,
+)
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._plan import HOOKS
 
@@ -230,6 +236,7 @@ def test_a_release_going_bad_mid_rollout_is_stopped_before_the_third_batch(
     before the bake window (none here) would."""
     release, third = "v2-5xx-at-5s", app_names[2]
     before = lb_states(host, facts["fleet_haproxy_backend"])
+    running = {name: current_on(host, name) for name in app_names}
     results = tmp_path / "results.jsonl"
     result, report = deploy_under_load(
         run,
@@ -240,8 +247,8 @@ def test_a_release_going_bad_mid_rollout_is_stopped_before_the_third_batch(
         env={"ANSIBLE_CALLBACK_PLUGINS": str(BENCH_CALLBACK), "ZERODOWN_BENCH_RESULTS": str(results)},
     )
     assert not result.ok and "failed and was rolled back" in result.output, result.output[-3000:]
-    assert "rollout analysis fail: moved servers (new release) error rate" in result.output
-    assert {name: current_on(host, name) for name in app_names} == {name: "v1" for name in app_names}
+    assert "rollout analysis fail: moved servers (new release) error rate" in result.output, result.output[-6000:]
+    assert {name: current_on(host, name) for name in app_names} == running
     assert lb_states(host, facts["fleet_haproxy_backend"]) == before
     ledger = json.loads(host("lb1").file("/var/lib/zerodown/demoapp/ledger.json").content_string)
     assert ledger["outcome"] == "rolled_back" and "rollout analysis fail" in ledger["cause"], ledger["cause"]
@@ -259,10 +266,11 @@ def test_a_release_going_bad_mid_rollout_is_stopped_before_the_third_batch(
         for name in app_names
     }
     assert started[app_names[0]] >= 1 and started[third] == 0 and started[app_names[3]] == 0, started
-    # what was served meanwhile: the bad release's own 500s, nothing refused or dropped
+    # what was served meanwhile: the bad release's own 500s, nothing refused or dropped, as the deploy counted them
     assert all(f["status"] == 500 for f in report.failures), report.failures[:5]
+    assert_tally_matches_the_load(result, ledger, report)
     lines = [json.loads(line) for line in results.read_text().splitlines()]
-    seconds = [line["task_seconds"] for line in lines if line["task"].startswith("Judge what moved so far")]
+    seconds = [line["task_seconds"] for line in lines if "Judge what moved so far" in line["task"]]
     print(
         "rollout analysis: %d failed of %d requests; stopped before batch %s; %s; the analysis task took %s s"
         % (report.failed, report.requests, judged[-1]["name"].rsplit(" ", 1)[-1], judged[-1]["reason"], seconds)
