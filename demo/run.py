@@ -83,7 +83,10 @@ class Progress:
             if "roll back" not in m.group(1) or self.rolling_back:
                 self.phase, self.detail = m.group(1), ""
             return
-        m = re.search(r"\(item=(batch \d+: [^)]*)\)", line)
+        # The batch that runs now, from the task that runs now: the rolling role ends the names of a batch's tasks
+        # with it ("... - batch 2 of 4 (app2)", templated when the task starts). Not the "(item=batch N: ...)"
+        # lines: ansible prints them for every looped include before the first batch runs.
+        m = re.match(r"TASK \[zerodown\.deploy\.rolling : .* - (batch \d+ of \d+ \([^)]*\))\]", line)
         if m:
             self.detail = m.group(1)
             return

@@ -20,6 +20,7 @@ it is unit-tested without Ansible.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tarfile
@@ -118,6 +119,9 @@ DEFAULTS: Dict[str, Any] = {
     "zerodown_canary_on_inconclusive": "pause",
     "zerodown_canary_max_wait": 120,
     "zerodown_bake_time": 0,
+    "zerodown_rollout_analysis": True,
+    "zerodown_rollout_watch": 10,
+    "zerodown_rollout_batch_watch": 0,
     "zerodown_base_dir": "/opt",
     "zerodown_db_dialect": "postgresql",
 }
@@ -661,6 +665,43 @@ def traffic(lb: Dict[str, Any]) -> Dict[str, Any]:
     return {"measured": problem is None, "reason": problem}
 
 
+#: How a yes/no deploy variable may be written (as Ansible's own booleans, -e gives strings).
+BOOLEANS = {
+    True: True,
+    False: False,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+
+
+def rollout_analysis(
+    variables: Dict[str, Any], lb: Dict[str, Any], strategy: str, problems: List[str]
+) -> Dict[str, Any]:
+    """The analysis during the rollout (canary_analysis state=rollout): each rolling batch judges the batches that
+    moved before it, and blue-green watches the new colour after the switch, before the old colour may stop.
+
+    On by default; off (with a note in the plan's summary, not a problem) where the load balancer gives no per-server counters (nginx
+    without zerodown_lb.nginx.access_log), and for the canary strategy, which judges its own steps."""
+    given = _setting(variables, "zerodown_rollout_analysis")
+    key = given.strip().lower() if isinstance(given, str) else given
+    enabled = BOOLEANS.get(key) if isinstance(key, (bool, int, str)) else None
+    if enabled is None:
+        problems.append("zerodown_rollout_analysis=%s must be true or false" % validate.shown(given))
+        enabled = False
+    watch = _number(variables, "zerodown_rollout_watch", problems, validate.WAIT)
+    batch_watch = _number(variables, "zerodown_rollout_batch_watch", problems, validate.WAIT)
+    if enabled and strategy not in ("rolling", "blue_green"):
+        enabled = False
+    problem = counters_problem(lb, "zerodown_rollout_analysis judges the moved servers") if enabled else None
+    return {"enabled": enabled and not problem, "watch": watch, "batch_watch": batch_watch, "note": problem or ""}
+
+
 def _run_identity(variables: Dict[str, Any], mode: str, problems: List[str]) -> Tuple[str, str, str]:
     """(app, release, strategy), each checked; a variable that must be a string and is not is dropped."""
     for name in STRING_VARIABLES:
@@ -836,6 +877,12 @@ def build_plan(
     worst = _worst_case(len(plan_batches), timeouts, strategy_plan)
     bake_plan = bake(variables, lb, problems) if mode == "deploy" else {"time": 0.0}
     worst += int(bake_plan["time"])
+    rollout_plan = {"enabled": False, "watch": 0.0, "batch_watch": 0.0, "note": ""}
+    if mode == "deploy":
+        rollout_plan = rollout_analysis(variables, lb, strategy, problems)
+    if rollout_plan["enabled"]:
+        watched = rollout_plan["watch"] if strategy == "blue_green" else rollout_plan["batch_watch"] * len(plan_batches)
+        worst += int(math.ceil(watched))
     ttl = _lock_ttl(variables, worst, problems)
     plan: Dict[str, Any] = {
         "mode": mode,
@@ -873,6 +920,7 @@ def build_plan(
         # a bad value is reported by canary() or bake()
         "thresholds": thresholds(variables, []),
         "traffic": traffic(lb),
+        "rollout_analysis": rollout_plan,
         "deprecations": notes,
     }
     plan.update(strategy_plan)
@@ -942,6 +990,17 @@ def summary(plan: Dict[str, Any]) -> List[str]:
             "requests, error rate <= %g, latency ratio <= %g); a breach rolls back"
             % (b["time"], b["min_requests"], b["max_error_rate"], b["max_latency_ratio"])
         )
+    r = plan["rollout_analysis"]
+    if r["enabled"]:
+        during = (
+            "before each batch moves, the batches that moved are judged against the servers not moved yet%s"
+            % (" (watched %g s)" % r["batch_watch"] if r["batch_watch"] else "")
+            if plan["strategy"] == "rolling"
+            else "the new colour is watched %g s after the switch, before the old colour may stop" % r["watch"]
+        )
+        lines.append("analysis during the rollout: %s; a breach rolls back" % during)
+    elif r["note"]:
+        lines.append("analysis during the rollout: off - %s" % r["note"])
     active = [name for name, path in plan["hooks"].items() if path]
     if active:
         lines.append("hooks: %s" % ", ".join(active))

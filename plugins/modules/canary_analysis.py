@@ -63,6 +63,16 @@ description:
     fails for what keeps it from counting - nginx without O(nginx.access_log), a HAProxy reloaded or restarted since
     O(before) (its counters started again), an access log rotated or unreadable, no O(before) - it returns
     RV(measured=false) with RV(reason) instead.
+  - O(state=rollout) is the analysis during a rolling or blue-green rollout, so that a release that goes bad while
+    it rolls out is stopped within a batch. O(entered) lists what moved so far, one entry per batch with the snapshot
+    taken just before it moved (while it was drained). The call judges the moved servers (each entry from its
+    snapshot to now, summed) against the servers not moved yet over the same time (since the first entry's
+    snapshot), or, when none is left or they served nothing, against O(before) as the bake window does. With
+    O(pause) 0 it judges once what was seen so far; with O(pause) above 0 it watches that long, a look every
+    O(poll_interval) seconds (each at O(significance) divided by the looks), stopping at the first that fails.
+    It returns RV(entered), the given entries plus one for O(entering) with a snapshot taken now, to pass to the
+    next call. Fewer than O(min_requests) requests on the moved servers is V(inconclusive), and the rollout goes
+    on; with O(require_pass) only V(fail) fails the task.
   - The module only reads, unless O(take_out_on_fail) drains a canary that did not pass; it never changes a weight,
     and does not fail on a V(fail) verdict (test RV(verdict) in the play, or set O(require_pass)).
   - "nginx open source keeps no per-server counters: with O(provider=nginx) the module counts them from the access
@@ -104,9 +114,10 @@ options:
     description:
       - V(snapshot) returns the current counters; V(analyze) judges a canary step; V(bake) watches the new
         release for O(pause) seconds against O(before); V(tally) counts the requests and failed requests since
-        O(before).
+        O(before); V(rollout) judges what moved so far in a rollout (O(entered)) and adds O(entering) to the list it
+        returns.
     type: str
-    choices: [snapshot, analyze, bake, tally]
+    choices: [snapshot, analyze, bake, tally, rollout]
     default: analyze
   servers:
     description:
@@ -139,12 +150,30 @@ options:
       - With O(state=bake), and required there, the RV(snapshot) of a O(state=snapshot) call made before the deploy
         (without O(servers)); what the backend's servers had done until then is the reference.
       - With O(state=tally), the snapshot to count from; omitted or empty, RV(measured) is V(false) with the reason.
+      - With O(state=rollout), optional, the same snapshot, the reference when no unmoved server served requests
+        (without it, only O(max_error_rate) applies then).
     type: dict
+  entered:
+    description:
+      - "With O(state=rollout), and required there, the servers already moved to the new release, one entry per batch
+        as C({servers: [web1], snapshot: {...}}), the snapshot taken (by the O(state=rollout) call before that batch
+        moved, or O(state=snapshot)) while the batch was drained and served nothing. An entry without C(snapshot) is
+        counted from the start of this call (a blue-green watch of the new colour after the switch)."
+      - V([]) at the first batch; then the RV(entered) the previous call returned.
+    type: list
+    elements: dict
+  entering:
+    description:
+      - With O(state=rollout), the servers about to move now (drained); the returned RV(entered) ends with them and
+        a snapshot taken at the end of this call. Empty or omitted when nothing moves next.
+    type: list
+    elements: str
   pause:
     description:
       - Seconds the step lasts (it is judged every O(poll_interval) seconds meanwhile, and can fail before the end;
         it passes only once they are over).
       - With O(state=bake), the length of the bake window.
+      - With O(state=rollout), how long to watch (0 judges once what was seen so far).
     type: float
     default: 0
   max_wait:
@@ -383,26 +412,26 @@ snapshot:
           web1: {stot: 1520, lbtot: 1520, req_tot: 1520, econ: 0, eresp: 0, hrsp_1xx: 0, hrsp_2xx: 1518, hrsp_3xx: 0,
                  hrsp_4xx: 2, hrsp_5xx: 0, hrsp_other: 0, rtime: 12}
 analysis:
-  description: What was judged - V(canary) (O(state=analyze)) or V(bake).
-  returned: when O(state=analyze) or O(state=bake)
+  description: What was judged - V(canary) (O(state=analyze)), V(bake) or V(rollout).
+  returned: when O(state=analyze), O(state=bake) or O(state=rollout)
   type: str
   sample: canary
 verdict:
   description: V(pass), V(fail) or V(inconclusive) (fewer than O(min_requests) canary requests).
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state) is not V(snapshot)
   type: str
   sample: fail
 reason:
   description:
     - The measured values against the thresholds, in words.
     - With O(state=tally), why the requests were not counted (null when RV(measured)), and how to count them.
-  returned: when O(state=analyze), O(state=bake) or O(state=tally)
+  returned: when O(state) is not V(snapshot)
   type: str
   sample: "canary error rate 5.00 % (50 of 1000) is above the baseline's 0.00 % (0 of 19000): one-sided Fisher exact
     p=1.2e-65 < significance 0.01"
 failures:
   description: Each threshold the canary broke, in words; empty unless RV(verdict) is V(fail).
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state) is not V(snapshot)
   type: list
   elements: str
 canary:
@@ -410,13 +439,13 @@ canary:
     - What the canary servers did over the step, summed over servers and load balancers.
     - C(requests), C(errors), C(error_rate) (a fraction, null without requests), C(http_5xx), C(connection_errors),
       C(response_errors), C(latency_ms) (mean server response time over the step, null without responses).
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state) is not V(snapshot)
   type: dict
   sample: {requests: 1000, errors: 50, error_rate: 0.05, http_5xx: 50, connection_errors: 0, response_errors: 0,
            latency_ms: 14.2}
 baseline:
   description: The same for the baseline servers.
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state) is not V(snapshot)
   type: dict
   sample: {requests: 19000, errors: 0, error_rate: 0.0, http_5xx: 0, connection_errors: 0, response_errors: 0,
            latency_ms: 13.9}
@@ -426,7 +455,7 @@ tests:
       (p below O(significance)).
     - C(error_rate_vs_baseline) is the Fisher exact test against the baseline (null p-value without baseline
       requests); C(error_rate_vs_max) the exact binomial test against O(max_error_rate).
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state) is not V(snapshot)
   type: dict
   sample:
     error_rate_vs_baseline: {test: one-sided Fisher exact, p_value: 1.2e-65, significant: true}
@@ -444,12 +473,12 @@ latency:
 latency_ratio:
   description: Canary mean response time over the baseline's (each at least O(min_latency_ms)); null when either
     had no response.
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state) is not V(snapshot)
   type: float
   sample: 1.02
 thresholds:
   description: The thresholds the last look was judged against (O(significance) divided by RV(looks)).
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state) is not V(snapshot) or V(tally)
   type: dict
   sample: {min_requests: 100, max_error_rate: 0.01, max_latency_ratio: 1.5, significance: 0.0003, min_latency_ms: 5.0,
            min_latency_increase_ms: 50.0, warmup: 5.0, latency_looks: 3}
@@ -458,13 +487,13 @@ servers:
     - The same counts as RV(canary) for each canary and baseline server.
     - With O(state=tally), the same counts as RV(total) for each server of O(before) (empty when not
       RV(measured)).
-  returned: when O(state=analyze), O(state=bake) or O(state=tally)
+  returned: when O(state) is not V(snapshot)
   type: dict
   sample: {web4: {requests: 1000, errors: 50, error_rate: 0.05, http_5xx: 50, connection_errors: 0,
            response_errors: 0, latency_ms: 14.2}}
 canary_servers:
   description: The canary servers judged.
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state) is not V(snapshot)
   type: list
   elements: str
   sample: [web4]
@@ -472,18 +501,18 @@ baseline_servers:
   description:
     - The baseline servers compared with (O(baseline_servers), or every other server of the snapshot).
     - With O(state=bake), every server of O(before), whose counters before the deploy are the reference.
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state) is not V(snapshot)
   type: list
   elements: str
   sample: [web1, web2, web3]
 step_seconds:
   description: Seconds between the snapshot given as O(since) (or taken at the start) and the final reading.
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state) is not V(snapshot)
   type: float
   sample: 60.4
 waited_seconds:
   description: Seconds this call spent in O(pause) and O(max_wait).
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state) is not V(snapshot)
   type: float
   sample: 60.0
 taken_out:
@@ -503,14 +532,29 @@ until_out:
   type: dict
   sample: {requests: 137, errors: 70, error_rate: 0.511, http_5xx: 70, connection_errors: 0, response_errors: 0,
            latency_ms: 3.2}
+entered:
+  description:
+    - "With O(state=rollout), the entries given in O(entered) (an entry without snapshot given the one taken at the
+      start of the call) plus C({servers: O(entering), snapshot: ...}) with the last snapshot of this call; pass it
+      as O(entered) to the next call."
+  returned: when O(state=rollout)
+  type: list
+  elements: dict
+reference:
+  description:
+    - With O(state=rollout), what the moved servers were judged against - V(unmoved) (the servers not moved yet,
+      over the same time), V(before) (O(before), the fleet before the deploy) or V(none) (nothing moved yet).
+  returned: when O(state=rollout)
+  type: str
+  sample: unmoved
 looks:
   description: How many looks the step or bake window was planned for (each at O(significance) / looks).
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state=analyze), O(state=bake) or O(state=rollout)
   type: int
   sample: 60
 looked:
   description: How many looks were taken; fewer than RV(looks) when a look failed or the step had its requests.
-  returned: when O(state=analyze) or O(state=bake)
+  returned: when O(state=analyze), O(state=bake) or O(state=rollout)
   type: int
   sample: 14
 stopped_early:
@@ -551,12 +595,14 @@ from ansible_collections.zerodown.deploy.plugins.module_utils.lb.analyze import 
 def main(clock=None):
     argument_spec = dict(lb.ARGUMENT_SPEC)
     argument_spec.update(
-        state=dict(type="str", default="analyze", choices=["snapshot", "analyze", "bake", "tally"]),
+        state=dict(type="str", default="analyze", choices=["snapshot", "analyze", "bake", "tally", "rollout"]),
         servers=dict(type="list", elements="str"),
         canary_servers=dict(type="list", elements="str"),
         baseline_servers=dict(type="list", elements="str"),
         since=dict(type="dict"),
         before=dict(type="dict"),
+        entered=dict(type="list", elements="dict"),
+        entering=dict(type="list", elements="str"),
         pause=dict(type="float", default=0),
         max_wait=dict(type="float", default=0),
         poll_interval=dict(type="float", default=1.0),

@@ -592,7 +592,12 @@ class _Builder:
         return [dict(a, name=a["kind"], percent=None) for a in self.analyses]
 
     def traffic(self, steps: List[Dict[str, Any]]) -> Dict[str, Any]:
-        measured = [self.measured(step) for step in steps if step.get("servers") and step.get("at") is not None]
+        # a rollout analysis counts each moved batch from when it moved: its windows overlap, so they are not summed
+        measured = [
+            self.measured(step)
+            for step in steps
+            if step.get("servers") and step.get("at") is not None and step.get("kind") != "rollout"
+        ]
         times = sorted({p["at"] for lb in self.lb_states.values() for series in lb.values() for p in series})
         configured = [dict(at=at, share=_shares(self.weights_at(at))) for at in times]
         return {"measured": measured, "configured": configured, "note": MEASURED_NOTE if measured else WEIGHT_NOTE}
@@ -726,8 +731,8 @@ def _windows(measured: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
 
 
 def _analysis_kind(result: Mapping[str, Any]) -> str:
-    """canary or bake: what the result says (RV analysis), else from a result of before it was returned."""
-    if result.get("analysis") in ("canary", "bake"):
+    """canary, bake or rollout: what the result says (RV analysis), else from a result of before it was returned."""
+    if result.get("analysis") in ("canary", "bake", "rollout"):
         return result["analysis"]
     return "bake" if result.get("name") == "bake" or ("looks" in result and "stopped_early" not in result) else "canary"
 

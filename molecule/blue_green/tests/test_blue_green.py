@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from zerodown_testkit.e2e.verifier import current_on, lb_states
+from zerodown_testkit.e2e.verifier import assert_tally_matches_the_load, current_on, lb_states
 
 BLUE, GREEN = ["app1", "app2"], ["app3", "app4"]
 LEDGER = "/var/lib/zerodown/demoapp/ledger.json"
@@ -87,6 +87,8 @@ def test_a_release_going_bad_after_its_smoke_test_is_rolled_back_within_the_bake
     span = max(f["at"] for f in report.failures) - min(f["at"] for f in report.failures)
     assert span < 20, (span, report.failed, bake[0]["canary"])
     assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
+    # the smoke test's two checks (one round each) passed through the load balancer before the bake window
+    assert_tally_matches_the_load(result, ledger, report, other_requests=2)
     print("bake: %d failed of %d requests over %.1f s; %s" % (report.failed, report.requests, span, bake[0]["reason"]))
 
 

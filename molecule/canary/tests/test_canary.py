@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from zerodown_testkit.e2e.verifier import current_on, lb_states, measured_steps, tally
+from zerodown_testkit.e2e.verifier import assert_tally_matches_the_load, current_on, lb_states, measured_steps, tally
 
 APPS = ["app1", "app2", "app3", "app4"]
 LEDGER = "/var/lib/zerodown/demoapp/ledger.json"
@@ -72,28 +72,6 @@ def test_a_canary_answering_5xx_aborts_at_the_first_step_and_goes_back(run, inve
     )
     assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
     assert_tally_matches_the_load(result, ledger, report)
-
-
-def assert_tally_matches_the_load(result, ledger, report):
-    """The deploy's own count of failed requests (the ledger's tally from preflight to the end, the summary line)
-    against the load generator's. The load runs a little before and after the playbook, but every failure falls
-    inside the deploy (v1 answers 200 before the canary step and after the rollback) and only the load's requests
-    pass through the load balancer (readiness probes go to the hosts, no smoke test runs after a failed step), so
-    the failed counts are equal; the load balancer's requests are at most the load's."""
-    count = tally(ledger)
-    assert count.get("measured") is True, count
-    total = count["total"]
-    assert total["failed"] == report.failed == total["http_5xx"], (total, report.failed)
-    assert total["connection_errors"] == total["response_errors"] == 0, total
-    assert total["retries"] == total["redispatches"] == 0, total
-    assert 0 < total["requests"] <= report.requests, (total, report.requests)
-    assert sum(s["failed"] for s in count["servers"].values()) == total["failed"], count["servers"]
-    line = (
-        "failed requests (load balancer's count): %d of %d (5xx %d, connection errors 0, response errors 0, "
-        "retries 0, redispatches 0)" % (total["failed"], total["requests"], total["http_5xx"])
-    )
-    assert line in result.output, result.output[-3000:]
-    print("tally: %s; load generator: %d failed of %d" % (line, report.failed, report.requests))
 
 
 def test_a_canary_failing_at_its_full_step_goes_back_with_no_connection_error(run, inventory, facts, host):

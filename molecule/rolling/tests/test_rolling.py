@@ -12,8 +12,15 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
-from zerodown_testkit.e2e.verifier import assert_no_failed_requests, current_on, deploy_under_load, lb_states
+from zerodown_testkit.e2e.verifier import (
+    assert_no_failed_requests,
+    assert_tally_matches_the_load,
+    current_on,
+    deploy_under_load,
+    lb_states,
+)
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._plan import HOOKS
 
@@ -213,6 +220,62 @@ def test_a_failing_hook_rolls_back_like_any_other_failure(run, inventory, facts,
     assert lb_states(host, facts["fleet_haproxy_backend"]) == before
     ledger = json.loads(host("lb1").file("/var/lib/zerodown/demoapp/ledger.json").content_string)
     assert ledger["outcome"] == "rolled_back" and "after_switch" in ledger["cause"]
+
+
+# -- a release that goes bad while it rolls out -------------------------------------------------------
+
+
+BENCH_CALLBACK = Path(__file__).resolve().parents[3] / "bench" / "rolling" / "callback"
+
+
+def test_a_release_going_bad_mid_rollout_is_stopped_before_the_third_batch(
+    run, inventory, facts, host, app_names, tmp_path
+):
+    """v2-5xx-at-5s passes readiness, then answers half its requests with 5xx 5 s after it started: the analysis
+    before a later batch moves judges the moved batches against the servers not moved yet and rolls back, long
+    before the bake window (none here) would."""
+    release, third = "v2-5xx-at-5s", app_names[2]
+    before = lb_states(host, facts["fleet_haproxy_backend"])
+    running = {name: current_on(host, name) for name in app_names}
+    results = tmp_path / "results.jsonl"
+    result, report = deploy_under_load(
+        run,
+        inventory,
+        facts,
+        tmp_path,
+        extra_vars={"zerodown_release": release},
+        env={"ANSIBLE_CALLBACK_PLUGINS": str(BENCH_CALLBACK), "ZERODOWN_BENCH_RESULTS": str(results)},
+    )
+    assert not result.ok and "failed and was rolled back" in result.output, result.output[-3000:]
+    assert "rollout analysis fail: moved servers (new release) error rate" in result.output, result.output[-6000:]
+    assert {name: current_on(host, name) for name in app_names} == running
+    assert lb_states(host, facts["fleet_haproxy_backend"]) == before
+    ledger = json.loads(host("lb1").file("/var/lib/zerodown/demoapp/ledger.json").content_string)
+    assert ledger["outcome"] == "rolled_back" and "rollout analysis fail" in ledger["cause"], ledger["cause"]
+    judged = [s for s in ledger["steps"] if str(s.get("name", "")).startswith("rollout before batch")]
+    assert judged and judged[-1]["verdict"] == "fail", judged
+    assert app_names[0] in judged[-1]["canary_servers"] and third not in judged[-1]["canary_servers"]
+    # the hosts' own record: v2-5xx-at-5s started on the first host, never on the third or the fourth
+    started = {
+        name: int(
+            host(name)
+            .run("journalctl -u demoapp -o cat --no-pager | grep -c 'demoapp %s listening' || true", release)
+            .stdout.strip()
+            or 0
+        )
+        for name in app_names
+    }
+    assert started[app_names[0]] >= 1 and started[third] == 0 and started[app_names[3]] == 0, started
+    # what was served meanwhile: the bad release's own 500s, nothing refused or dropped, as the deploy counted them
+    assert all(f["status"] == 500 for f in report.failures), report.failures[:5]
+    assert_tally_matches_the_load(result, ledger, report)
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    seconds = [line["task_seconds"] for line in lines if "Judge what moved so far" in line["task"]]
+    print(
+        "rollout analysis: %d failed of %d requests; stopped before batch %s; %s; the analysis task took %s s"
+        % (report.failed, report.requests, judged[-1]["name"].rsplit(" ", 1)[-1], judged[-1]["reason"], seconds)
+    )
+    remove_release(run, inventory, "app", release)  # staged on every host; the pruning test counts releases
 
 
 # -- one deploy at a time --------------------------------------------------------------------------

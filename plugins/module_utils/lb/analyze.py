@@ -21,17 +21,20 @@ from typing import Any, Dict, Mapping, Optional
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb import bake, canary, counters, tally
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import bake, canary, counters, rollout, tally
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.errors import CanaryError, CanaryInputError
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import HAProxyError
 
 #: What each judging state's result is, for the deploy report (RV analysis).
-ANALYSIS_KIND = {"analyze": "canary", "bake": "bake"}
+ANALYSIS_KIND = {"analyze": "canary", "bake": "bake", "rollout": "rollout"}
 #: The options of each state that the other states refuse (checked in this order).
 ANALYZE_ONLY = ("canary_servers", "baseline_servers", "since", "before")
 NOT_FOR_BAKE = ("servers", "baseline_servers", "since")
-NOT_FOR_TALLY = ("servers", "canary_servers", "baseline_servers", "since")
+#: The options only state=rollout takes, and the ones it refuses.
+ROLLOUT_ONLY = ("entered", "entering")
+NOT_FOR_ROLLOUT = ("servers", "canary_servers", "baseline_servers", "since")
+NOT_FOR_TALLY = ("servers", "canary_servers", "baseline_servers", "since") + ROLLOUT_ONLY
 
 
 def check_snapshot_params(params: Mapping[str, Any]) -> None:
@@ -80,6 +83,23 @@ def check_analyze_params(params: Mapping[str, Any], validator: Any) -> canary.Th
     return canary.Thresholds.from_params(params)
 
 
+def check_rollout_params(params: Mapping[str, Any], validator: Any) -> canary.Thresholds:
+    extra = [k for k in NOT_FOR_ROLLOUT if params[k] is not None]
+    extra += [k for k in ("max_wait", "take_out_on_fail") if params[k]]
+    if extra:
+        raise CanaryInputError(
+            "%s do not apply to state=rollout: it judges the servers of entered (each from its snapshot) against the "
+            "others, or against before" % ", ".join(extra)
+        )
+    if params["entered"] is None:
+        raise CanaryInputError(
+            "entered is required with state=rollout: [] at the first batch, then the entered list the previous "
+            "state=rollout call returned"
+        )
+    rollout.check_entered(params["entered"], params["entering"] or [], validator)
+    return canary.Thresholds.from_params(params)
+
+
 def check_params(params: Mapping[str, Any], kind: Any) -> Optional[canary.Thresholds]:
     """Everything that can be checked before reaching a load balancer; returns the thresholds. ``kind`` is the
     Provider class of the load balancers."""
@@ -89,6 +109,11 @@ def check_params(params: Mapping[str, Any], kind: Any) -> Optional[canary.Thresh
     limits = {"pause": validate.WAIT, "max_wait": validate.WAIT, "poll_interval": validate.INTERVAL}
     validate.numbers(params, limits, error=CanaryInputError)
     ledger.check_record(params["ledger"])
+    if params["state"] == "rollout":
+        return check_rollout_params(params, kind.server_validator())
+    extra = [k for k in ROLLOUT_ONLY if params.get(k) is not None]
+    if extra:
+        raise CanaryInputError("%s only apply to state=rollout" % ", ".join(extra))
     if params["state"] == "snapshot":
         check_snapshot_params(params)
         return None
@@ -215,6 +240,25 @@ def bake_window(ctx: Context):
     )
 
 
+def rollout_window(ctx: Context):
+    """state=rollout: what moved so far against what did not (or before the deploy); lb/rollout.py."""
+    params = ctx.params
+    outcome = rollout.watch(
+        ctx.source,
+        ctx.backend,
+        rollout.check_entered(params["entered"], params["entering"] or [], ctx.validator),
+        params["entering"] or [],
+        params["before"],
+        ctx.thresholds,
+        pause=params["pause"],
+        poll_interval=params["poll_interval"],
+        validator=ctx.validator,
+        clock=ctx.clock,
+    )
+    fields = dict(canary_servers=outcome.moved, baseline_servers=outcome.unmoved, reference=outcome.reference)
+    return outcome, dict(fields, entered=outcome.entered, looks=outcome.looks, looked=outcome.looked)
+
+
 def measure(params: Dict[str, Any], check_mode: bool, clock: Any, result: Dict[str, Any]):
     """The snapshot (returned as None, None) or the step or bake window judged."""
     params["_lb"] = lb.resolve_params(params)
@@ -222,7 +266,7 @@ def measure(params: Dict[str, Any], check_mode: bool, clock: Any, result: Dict[s
     if params["state"] == "snapshot":
         result["snapshot"] = ctx.source.snapshot(ctx.backend, params["servers"])
         return None, None
-    judged = bake_window if params["state"] == "bake" else analyze
+    judged = {"bake": bake_window, "rollout": rollout_window}.get(params["state"], analyze)
     outcome, fields = judged(ctx)
     result["changed"] = bool(fields.get("taken_out"))
     return outcome, fields
@@ -232,7 +276,7 @@ def record(params: Mapping[str, Any], check_mode: bool, result: Dict[str, Any]) 
     """The analysis in the ledger, as a step of the deploy's record."""
     if params["ledger"] is None:
         return
-    analysis = {k: v for k, v in result.items() if k not in ("changed", "snapshot", "servers", "warnings")}
+    analysis = {k: v for k, v in result.items() if k not in ("changed", "snapshot", "servers", "warnings", "entered")}
     step = dict(params["ledger"].get("step") or {}, **analysis)
     problem = ledger.record_step(dict(params["ledger"], step=step), check_mode)
     if problem:
@@ -298,7 +342,9 @@ def run(params: Mapping[str, Any], check_mode: bool, clock: Any = None) -> Dict[
         **fields,
     )
     record(params, check_mode, result)
-    if params["require_pass"] and result["verdict"] != "pass":
-        what = "bake window" if params["state"] == "bake" else "canary step"
+    # state=rollout: inconclusive (too few requests so far) goes on, only a fail stops the rollout
+    stops = ("fail",) if params["state"] == "rollout" else ("fail", "inconclusive")
+    if params["require_pass"] and result["verdict"] in stops:
+        what = {"bake": "bake window", "rollout": "rollout analysis"}.get(params["state"], "canary step")
         raise ModuleFailure("%s %s: %s" % (what, result["verdict"], result["reason"]), result)
     return result

@@ -110,6 +110,28 @@ def lock_exists(host) -> bool:
     return host("lb1").file(STATE + "/deploy.lock").exists
 
 
+def assert_tally_matches_the_load(result, data: dict, report, other_requests: int = 0) -> None:
+    """The deploy's own count of failed requests (the ledger ``data``'s tally from preflight to the end, the summary
+    line) against the load generator's. The load runs a little before and after the playbook, but every failure
+    falls inside the deploy (the old release answers 200 before and after) and only the load's requests pass through
+    the load balancer (readiness probes go to the hosts), so the failed counts are equal; the load balancer's
+    requests are at most the load's plus ``other_requests`` (a smoke test's, which go through it too)."""
+    count = tally(data)
+    assert count.get("measured") is True, count
+    total = count["total"]
+    assert total["failed"] == report.failed == total["http_5xx"], (total, report.failed)
+    assert total["connection_errors"] == total["response_errors"] == 0, total
+    assert total["retries"] == total["redispatches"] == 0, total
+    assert 0 < total["requests"] <= report.requests + other_requests, (total, report.requests, other_requests)
+    assert sum(s["failed"] for s in count["servers"].values()) == total["failed"], count["servers"]
+    line = (
+        "failed requests (load balancer's count): %d of %d (5xx %d, connection errors 0, response errors 0, "
+        "retries 0, redispatches 0)" % (total["failed"], total["requests"], total["http_5xx"])
+    )
+    assert line in result.output, result.output[-3000:]
+    print("tally: %s; load generator: %d failed of %d" % (line, report.failed, report.requests))
+
+
 def assert_no_failed_requests(report) -> None:
     assert report.requests > 0
     assert report.failed == 0, report.failures[:5]

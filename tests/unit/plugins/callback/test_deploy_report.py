@@ -439,6 +439,7 @@ def test_a_canary_run_with_a_tally_keeps_its_measured_windows_beside_it():
     "result, kind",
     [
         ({"analysis": "canary", "looks": 30, "stopped_early": False}, "canary"),  # a step judged at each look
+        ({"analysis": "rollout", "looks": 1}, "rollout"),
         ({"analysis": "bake", "looks": 60}, "bake"),
         ({"name": "bake"}, "bake"),  # a ledger step recorded before results said what they judged
         ({"looks": 60, "looked": 3}, "bake"),
@@ -448,5 +449,5 @@ def test_a_canary_run_with_a_tally_keeps_its_measured_windows_beside_it():
 )
 def test_each_analysis_is_told_apart(result, kind):
     """Canary steps judged at each look carry looks too: what the result says it judged decides, so a canary step
-    is not shown as a bake window."""
+    is not shown as a bake window, and the rollout analysis (overlapping windows) is kept out of the summed traffic."""
     assert report_data._analysis_kind(result) == kind

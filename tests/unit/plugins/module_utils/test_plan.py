@@ -394,3 +394,41 @@ def test_the_plan_says_whether_the_deploy_can_count_its_failed_requests(artifact
     assert "set zerodown_lb.nginx.access_log" in out["reason"]
     logged = dict(nginx, nginx=dict(nginx["nginx"], access_log="/var/log/nginx/zerodown-access.log"))
     assert plan(deploy_vars(artifact, zerodown_lb=logged))["traffic"] == {"measured": True, "reason": None}
+
+
+# -- the analysis during the rollout -----------------------------------------------------------------
+
+
+def test_the_rollout_analysis_is_on_by_default_where_the_load_balancer_counts(artifact):
+    out = plan(deploy_vars(artifact))
+    assert out["rollout_analysis"] == {"enabled": True, "watch": 10.0, "batch_watch": 0.0, "note": ""}
+    assert any(line.startswith("analysis during the rollout: before each batch moves") for line in out["summary"])
+    watched = plan(deploy_vars(artifact, zerodown_rollout_batch_watch=5))
+    assert watched["worst_case_seconds"] == out["worst_case_seconds"] + 4 * 5  # one watch per batch
+    assert "(watched 5 s)" in "\n".join(watched["summary"])
+
+
+def test_the_rollout_analysis_is_off_with_a_note_for_nginx_without_its_access_log(artifact):
+    nginx = {"provider": "nginx", "backend": "app", "nginx": {"conf": "/etc/nginx/nginx.conf", "servers_file": "/x"}}
+    out = plan(deploy_vars(artifact, zerodown_lb=nginx), addresses={h: "10.0.0.%d" % i for i, h in enumerate(APPS)})
+    assert out["rollout_analysis"]["enabled"] is False
+    assert "set zerodown_lb.nginx.access_log" in out["rollout_analysis"]["note"]
+    assert any(line.startswith("analysis during the rollout: off - ") for line in out["summary"])
+
+
+@pytest.mark.parametrize(("value", "enabled"), [(False, False), ("no", False), ("True", True), ("on", True)])
+def test_the_rollout_analysis_can_be_turned_off(artifact, value, enabled):
+    out = plan(deploy_vars(artifact, zerodown_rollout_analysis=value))
+    assert out["rollout_analysis"]["enabled"] is enabled
+
+
+def test_the_canary_strategy_judges_its_own_steps_without_the_rollout_analysis(artifact):
+    out = plan(deploy_vars(artifact, zerodown_strategy="canary"))
+    assert out["rollout_analysis"]["enabled"] is False
+
+
+def test_bad_rollout_analysis_variables_are_problems(artifact):
+    with pytest.raises(PlanError) as exc:
+        plan(deploy_vars(artifact, zerodown_rollout_analysis="maybe", zerodown_rollout_watch=-1))
+    assert "zerodown_rollout_analysis='maybe' must be true or false" in str(exc.value)
+    assert "zerodown_rollout_watch" in str(exc.value)

@@ -92,6 +92,18 @@ SNAPSHOT = counters.take_snapshot({SOCKET: FakeRuntime()}, "app", now=lambda: 10
         (base(state="bake", before=dict(SNAPSHOT, version=9), pause=30), "since has snapshot version 9"),
         (base(canary_servers=["web3"], before=SNAPSHOT, pause=1), "before only applies to state=bake"),
         (base(state="snapshot", before=SNAPSHOT), "before only apply to state=analyze"),
+        (base(state="rollout"), "entered is required with state=rollout"),
+        (base(state="rollout", entered=[], since=SNAPSHOT), "since do not apply to state=rollout"),
+        (base(state="rollout", entered=[], canary_servers=["web1"]), "canary_servers do not apply to state=rollout"),
+        (base(state="rollout", entered=[], max_wait=5), "max_wait do not apply to state=rollout"),
+        (base(state="rollout", entered=[{"servers": "web1"}]), "entered[0].servers must be a list of server names"),
+        (base(state="rollout", entered=[{"servers": ["web1"]}], entering=["web1"]), "already in entered"),
+        (base(state="rollout", entered=[], entering=["a;b"]), "invalid server"),
+        (base(state="rollout", entered=[], pause=-1), "pause=-1.0: give 0 or more seconds"),
+        (base(state="rollout", entered=[], min_requests=0), "min_requests=0"),
+        (base(state="rollout", entered=[{"servers": ["web1"], "snapshot": dict(SNAPSHOT, backend="x")}]), "entered[0]"),
+        (base(state="snapshot", entered=[]), "entered only apply to state=rollout"),
+        (base(canary_servers=["web3"], pause=1, entering=["web1"]), "entering only apply to state=rollout"),
     ],
 )
 def test_bad_input_fails_naming_the_value_and_reads_nothing(args, message, runtimes, capsys):
@@ -357,3 +369,29 @@ def test_tally_of_nginx_counts_the_log_and_a_rotated_log_is_a_reason(nginx_files
     log.write_text("")  # truncated
     result = run(dict(args, state="tally", before=before), capsys)
     assert not result.get("failed") and result["measured"] is False and result["reason"], result
+
+
+# -- during a rollout ------------------------------------------------------------------------------
+
+
+def test_rollout_goes_on_while_inconclusive_and_stops_the_rollout_on_a_fail(runtimes, capsys):
+    before = run(base(state="snapshot"), capsys)["snapshot"]
+    runtime = runtimes[SOCKET]
+    rollout = dict(state="rollout", before=before, require_pass=True)
+    first = run(base(entered=[], entering=["web1"], **rollout), capsys)
+    assert "failed" not in first and first["verdict"] == "inconclusive" and first["reference"] == "none"
+    assert [e["servers"] for e in first["entered"]] == [["web1"]]
+    runtime.serve("web1", 20, errors=10)  # too few requests to judge: the rollout goes on
+    runtime.serve("web2", 20)
+    second = run(base(entered=first["entered"], entering=["web2"], **rollout), capsys)
+    assert "failed" not in second and second["verdict"] == "inconclusive", second["reason"]
+    assert [e["servers"] for e in second["entered"]] == [["web1"], ["web2"]]
+    runtime.serve("web1", 200, errors=100)
+    runtime.serve("web2", 200, errors=100)
+    runtime.serve("web3", 400)
+    third = run(base(entered=second["entered"], entering=["web3"], **rollout), capsys)
+    assert third["failed"] is True and third["msg"].startswith("rollout analysis fail: moved servers (new release)")
+    assert third["verdict"] == "fail" and third["reference"] == "unmoved"
+    assert third["canary_servers"] == ["web1", "web2"] and third["baseline_servers"] == ["web3"]
+    # web1 since it moved (220), web2 since it moved (200: its 20 before were the old release)
+    assert third["canary"]["requests"] == 420 and third["servers"]["web3"]["requests"] == 400
