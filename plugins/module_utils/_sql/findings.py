@@ -21,9 +21,22 @@ class Finding:
         "remedy",
         "waived",
         "waiver_reason",
+        "rewrite",
         "_span",
+        "_event",
     )
-    FIELDS = ("file", "line", "statement", "rule", "severity", "message", "remedy", "waived", "waiver_reason")
+    FIELDS = (
+        "file",
+        "line",
+        "statement",
+        "rule",
+        "severity",
+        "message",
+        "remedy",
+        "waived",
+        "waiver_reason",
+        "rewrite",
+    )
 
     def __init__(
         self,
@@ -44,7 +57,10 @@ class Finding:
         self.remedy = remedy
         self.waived = False
         self.waiver_reason: Optional[str] = None
+        # the safe form of the statement, as SQL to save (``_sql/rewrite.py``), or None when the rule has none
+        self.rewrite: Optional[dict] = None
         self._span = (line, line)
+        self._event: Optional[object] = None  # the event the finding was made on (the rewrite reads its facts)
 
     @property
     def blocking(self) -> bool:
@@ -77,6 +93,8 @@ class Report:
         self.findings: List[Finding] = []
         # (first line, last line) of each top-level statement judged, as the front end cut them
         self.statement_spans: List[Tuple[int, int]] = []
+        # the whole file rewritten where its findings have a safe form (``_sql/rewrite.py``), or None
+        self.rewrite: Optional[dict] = None
 
     @property
     def compatible(self) -> bool:
@@ -94,4 +112,5 @@ class Report:
             "compatible": self.compatible,
             "contract": self.contract,
             "findings": [f.to_dict() for f in self.findings],
+            "rewrite": self.rewrite,
         }
