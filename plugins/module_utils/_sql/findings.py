@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Set, Tuple
+from typing import List, Mapping, Optional, Set, Tuple
 
 
 class Finding:
@@ -72,6 +72,13 @@ class Finding:
     def one_line(self) -> str:
         return "%s:%d %s — %s; %s" % (self.file, self.line, self.rule, self.message, self.remedy)
 
+    def with_rewrite(self, indent: str = "    ") -> str:
+        """``one_line()``, then the safe rewrite (if any) indented below it: the module's message and the CLI."""
+        if not self.rewrite:
+            return self.one_line()
+        body = "\n".join(indent + line for line in rewrite_text(self.rewrite).split("\n"))
+        return "%s\n%ssafe rewrite: %s\n%s" % (self.one_line(), indent, self.rewrite.get("note", ""), body)
+
     def __repr__(self) -> str:
         return "Finding(%s:%d %s %s%s)" % (
             self.file,
@@ -114,3 +121,14 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "rewrite": self.rewrite,
         }
+
+
+def rewrite_text(rewrite: Mapping) -> str:
+    """A finding's rewrite as one SQL text: what replaces the statement, then each extra file under a
+    ``-- save as <name>`` line (the module's message, the CLI and the HTML report show this)."""
+    parts = []
+    if rewrite.get("sql"):
+        parts.append(str(rewrite["sql"]).rstrip())
+    for f in rewrite.get("files") or []:
+        parts.append("-- save as %s\n%s" % (f.get("name"), str(f.get("sql", "")).rstrip()))
+    return "\n".join(parts)
