@@ -4,6 +4,8 @@ same thing on real databases: tests/integration/migration_apply/test_rewrites.py
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from zerodown_testkit.support.rewrite_cases import CASES
 
@@ -152,3 +154,11 @@ def test_the_module_message_shows_each_rewrite_below_its_finding_once():
     assert "    ALTER TABLE t ADD CONSTRAINT t_p_id_fkey FOREIGN KEY (p_id) REFERENCES p (id) NOT VALID;" in message
     assert "    ALTER TABLE t VALIDATE CONSTRAINT t_p_id_fkey;" in message
     assert failure.value.result["files"][0]["rewrite"]["complete"] is True
+
+
+def test_the_docs_list_every_rule_with_its_rewrite_or_why_it_has_none():
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "modules" / "migration_check.md").read_text()
+    section = doc.split("## Safe rewrites", 1)[1].split("\n## ", 1)[0]
+    with_rewrite, without = section.split("Rules without a rewrite", 1)
+    assert all("`%s`" % rule in with_rewrite for rule in REWRITES)
+    assert all("`%s`" % rule in without for rule in NO_REWRITE)
