@@ -19,24 +19,23 @@ class Case(NamedTuple):
     migration: str
 
 
-_ROWS = "INSERT INTO t (id, a, p_id, note) VALUES (1, 10, 1, 'x'), (2, 20, 2, NULL), (3, 30, NULL, 'z');\n"
 PG_SETUP = (
     "CREATE TABLE p (id int PRIMARY KEY);\nINSERT INTO p (id) VALUES (1), (2);\n"
     "CREATE TABLE t (id int PRIMARY KEY, a int, p_id int, note text, CONSTRAINT t_note_key UNIQUE (note));\n"
-    + _ROWS
-    + "CREATE INDEX t_p_id_idx ON t (p_id);\nCREATE VIEW t_notes AS SELECT id, note FROM t;\n"
+    "INSERT INTO t (id, a, p_id, note) VALUES (1, 10, 1, 'x'), (2, 20, 2, NULL), (3, 30, NULL, 'z');\n"
+    "CREATE INDEX t_p_id_idx ON t (p_id);\nCREATE VIEW t_notes AS SELECT id, note FROM t;\n"
 )
 MY_SETUP = (
     "CREATE TABLE p (id int PRIMARY KEY);\nINSERT INTO p (id) VALUES (1), (2);\n"
     "CREATE TABLE t (id int PRIMARY KEY, a int, p_id int, note varchar(40), UNIQUE KEY t_note_key (note));\n"
-    + _ROWS
-    + "CREATE VIEW t_notes AS SELECT id, note FROM t;\n"
+    "INSERT INTO t (id, a, p_id, note) VALUES (1, 10, 1, 'x'), (2, 20, 2, NULL), (3, 30, NULL, 'z');\n"
+    "CREATE VIEW t_notes AS SELECT id, note FROM t;\n"
 )
 LITE_SETUP = (
     "CREATE TABLE p (id integer PRIMARY KEY);\nINSERT INTO p (id) VALUES (1), (2);\n"
     "CREATE TABLE t (id integer PRIMARY KEY, a integer, p_id integer, note text);\n"
-    + _ROWS
-    + "CREATE VIEW t_notes AS SELECT id, note FROM t;\n"
+    "INSERT INTO t (id, a, p_id, note) VALUES (1, 10, 1, 'x'), (2, 20, 2, NULL), (3, 30, NULL, 'z');\n"
+    "CREATE VIEW t_notes AS SELECT id, note FROM t;\n"
 )
 
 CASES: List[Case] = [
@@ -58,7 +57,13 @@ CASES: List[Case] = [
         PG_SETUP,
         "ALTER TABLE t ADD CONSTRAINT t_a_positive CHECK (a > 0);\n",
     ),
-    Case("pg_add_check_unnamed", "postgresql", ("add_constraint_validating",), PG_SETUP, "ALTER TABLE t ADD CHECK (a > 0);\n"),
+    Case(
+        "pg_add_check_unnamed",
+        "postgresql",
+        ("add_constraint_validating",),
+        PG_SETUP,
+        "ALTER TABLE t ADD CHECK (a > 0);\n",
+    ),
     Case(
         "pg_validate_same_transaction",
         "postgresql",
@@ -82,7 +87,9 @@ CASES: List[Case] = [
         "ALTER TABLE t ADD COLUMN seen_at timestamptz DEFAULT clock_timestamp();\n",
     ),
     Case("pg_rename_table", "postgresql", ("rename_table",), PG_SETUP, "ALTER TABLE p RENAME TO parents;\n"),
-    Case("pg_rename_column", "postgresql", ("rename_column",), PG_SETUP, "ALTER TABLE t RENAME COLUMN note TO remark;\n"),
+    Case(
+        "pg_rename_column", "postgresql", ("rename_column",), PG_SETUP, "ALTER TABLE t RENAME COLUMN note TO remark;\n"
+    ),
     Case("pg_drop_column", "postgresql", ("drop_column",), PG_SETUP, "ALTER TABLE t DROP COLUMN a;\n"),
     Case("pg_drop_table", "postgresql", ("drop_table", "drop_view"), PG_SETUP, "DROP VIEW t_notes;\nDROP TABLE t;\n"),
     Case("pg_drop_view", "postgresql", ("drop_view",), PG_SETUP, "DROP VIEW t_notes;\n"),

@@ -125,7 +125,9 @@ def test_saved_rewrites_are_never_discovered_as_migrations(tmp_path):
     (tmp_path / "0001_a.sql").write_text("CREATE TABLE a (id int);\n")
     (tmp_path / "0002_b.sql").write_text("CREATE INDEX a_id ON a (id);\n")
     (tmp_path / "0002_b.safe.sql").write_text("-- zerodown: moved\n")
-    (tmp_path / "0002_b.no-tx.safe.sql").write_text("-- zerodown:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n")
+    (tmp_path / "0002_b.no-tx.safe.sql").write_text(
+        "-- zerodown:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n"
+    )
     assert [f.id for f in discover(str(tmp_path))] == ["0001_a.sql", "0002_b.sql"]
 
 
