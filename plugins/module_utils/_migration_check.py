@@ -121,8 +121,8 @@ def incompatible_message(lines: List[str], detailed: Optional[List[str]] = None)
     """The failure message: one line per blocking finding, each followed by its safe rewrite when it has one
     (``detailed``: ``Finding.with_rewrite()`` of the same findings)."""
     return (
-        "migrations are not backward compatible (%d blocking finding%s); use the safe rewrite shown, fix them the "
-        "expand/contract way, move them to a contract migration, or waive them with a reason:\n%s"
+        "migrations are not backward compatible (%d blocking finding%s); fix them the expand/contract way (the safe "
+        "rewrite below a finding does it), move them to a contract migration, or waive them with a reason:\n%s"
         % (len(lines), "" if len(lines) == 1 else "s", "\n".join(detailed or lines))
     )
 
