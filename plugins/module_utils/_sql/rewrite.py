@@ -172,6 +172,8 @@ def _drop_index_concurrently(event: ev.DropIndex, st: _Stmt) -> Optional[_Safe]:
 
 
 def _not_valid_then_validate(event: ev.Event, st: _Stmt) -> Optional[_Safe]:
+    if isinstance(event, ev.AddColumn) and (event.references or event.check):
+        return _inline_constraint_later(event, st)
     if isinstance(event, ev.ValidateConstraint):
         return _Safe(
             "validates in a transaction of its own, after the ADD ... NOT VALID has committed: the scan then takes "
@@ -201,6 +203,81 @@ def _not_valid_then_validate(event: ev.Event, st: _Stmt) -> Optional[_Safe]:
             "ALTER TABLE %s VALIDATE CONSTRAINT %s" % (table, name),
         ],
     )
+
+
+def _inline_constraint_later(event: ev.AddColumn, st: _Stmt) -> Optional[_Safe]:
+    """``ADD COLUMN c type ... REFERENCES p (id)`` / ``CHECK (...)``: the column first, then the constraint NOT VALID
+    and validated, as ``_not_valid_then_validate`` does. Only when the constraint ends the column definition."""
+    kind = "fk" if event.references else "check"
+    if event.via_rebuild or st.dialect != "postgresql" or (event.references and event.check):
+        return None
+    head = st.alter_table()
+    if head is None or st.words(head[1])[:1] != ["ADD"]:
+        return None
+    table, i = head
+    i += 1 + (st.words(i + 1)[:1] == ["COLUMN"])
+    if st.words(i)[:3] == ["IF", "NOT", "EXISTS"]:
+        return None
+    word = "REFERENCES" if kind == "fk" else "CHECK"
+    top = [k for k, w in _top_level_words(st.toks, i) if w == word]
+    if len(top) != 1:
+        return None
+    start = top[0]
+    if not _ends_the_definition(st.toks[start:], kind):
+        return None
+    named = st.words(start - 2)[:1] == ["CONSTRAINT"]
+    column = st.cut(i, i + 1)
+    col_name = st.toks[i].v if st.toks[i].kind == "q" else st.toks[i].raw.lower()
+    suffix = "fkey" if kind == "fk" else "check"
+    name = st.toks[start - 1].raw if named else _ident("%s_%s_%s" % (_last_part(table), col_name, suffix), st.dialect)
+    definition = st.cut(i, start - 2 if named else start)
+    clause = st.cut(start)
+    if kind == "fk":
+        constraint = "FOREIGN KEY (%s) %s" % (column, clause)
+    else:
+        constraint = clause
+    return _Safe(
+        "adds the column without its inline %s, then adds the constraint NOT VALID (enforced for new writes at once) "
+        "and validates the existing rows in a separate transaction, which locks nothing the old version needs"
+        % ("REFERENCES" if kind == "fk" else "CHECK"),
+        no_tx=[
+            "ALTER TABLE %s ADD COLUMN %s" % (table, definition),
+            "ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID" % (table, name, constraint),
+            "ALTER TABLE %s VALIDATE CONSTRAINT %s" % (table, name),
+        ],
+    )
+
+
+def _top_level_words(toks: Sequence[Token], start: int) -> List[tuple]:
+    """(index, word) of the words at parenthesis depth 0 from ``start``."""
+    out = []
+    depth = 0
+    for k in range(start, len(toks)):
+        tok = toks[k]
+        if tok.kind == "p" and tok.v in ("(", ")"):
+            depth += 1 if tok.v == "(" else -1
+        elif tok.kind == "w" and depth == 0:
+            out.append((k, tok.v))
+    return out
+
+
+#: what may follow REFERENCES <table> (<columns>) in a column's foreign key, and nothing else
+_FK_TAIL = frozenset(
+    """MATCH FULL PARTIAL SIMPLE ON DELETE UPDATE CASCADE RESTRICT NO ACTION SET NULL DEFAULT DEFERRABLE NOT
+    INITIALLY DEFERRED IMMEDIATE""".split()
+)
+
+
+def _ends_the_definition(clause: Sequence[Token], kind: str) -> bool:
+    """The inline constraint (from its REFERENCES or CHECK) runs to the end of the column definition."""
+    words = _top_level_words(clause, 0)
+    if kind == "check":
+        return len(words) == 1 and len(clause) > 1 and clause[1].v == "(" and clause[-1].v == ")"
+    tail = [w for k, w in words[2:]] if len(words) > 1 and words[1][0] == 1 else [w for k, w in words[1:]]
+    if any(w not in _FK_TAIL for w in tail):
+        return False
+    pairs = list(zip(tail, tail[1:]))
+    return ("NOT", "NULL") not in pairs and not (tail[:1] in (["NULL"], ["DEFAULT"]))
 
 
 def _default_constraint_name(st: _Stmt, i: int, table: str, kind: str) -> str:

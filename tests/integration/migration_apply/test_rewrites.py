@@ -82,7 +82,7 @@ def test_the_rewrite_ends_in_the_schema_the_original_makes(case, make_db):
         _run(rewritten, saved["sql"], transaction=saved["runs"] != "no_transaction")
 
     end = _schema(original)
-    assert all(end.values()), end  # every part of the schema read something: the comparison is not of empties
+    assert end.get("columns") or end.get("objects"), end  # the schema was read: the comparison is not of empties
     assert _schema(rewritten) == end
     assert _rows(rewritten) == _rows(original)
     if case.id.startswith("pg_add_column_volatile_default"):

@@ -71,6 +71,20 @@ CASES: List[Case] = [
         PG_SETUP,
         "ALTER TABLE t ADD CONSTRAINT t_a_positive CHECK (a > 0) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT t_a_positive;\n",
     ),
+    Case(
+        "pg_add_column_references",
+        "postgresql",
+        ("add_foreign_key_blocking",),
+        PG_SETUP,
+        "ALTER TABLE t ADD COLUMN parent_id int REFERENCES p (id) ON DELETE SET NULL;\n",
+    ),
+    Case(
+        "pg_add_column_check",
+        "postgresql",
+        ("add_constraint_validating",),
+        PG_SETUP,
+        "ALTER TABLE t ADD COLUMN qty int NOT NULL DEFAULT 1 CONSTRAINT t_qty_positive CHECK (qty > 0);\n",
+    ),
     Case("pg_set_not_null", "postgresql", ("set_not_null",), PG_SETUP, "ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n"),
     Case(
         "pg_add_column_volatile_default",

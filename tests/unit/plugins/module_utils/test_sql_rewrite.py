@@ -102,6 +102,7 @@ def test_the_rest_of_the_file_is_kept_and_the_moved_parts_keep_their_order():
         "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0), ADD COLUMN b int;",  # several actions
         "ALTER TABLE t ADD COLUMN u uuid UNIQUE DEFAULT gen_random_uuid();",  # a constraint beside the default
         "ALTER TABLE t ADD COLUMN id2 bigserial;",  # a serial needs its sequence: the author's to write
+        "ALTER TABLE t ADD COLUMN n int CHECK (n > 0) NOT NULL;",  # the inline CHECK does not end the definition
         "DO $$ BEGIN CREATE INDEX t_a_idx ON t (a); END $$;",  # inside a body
     ],
 )
