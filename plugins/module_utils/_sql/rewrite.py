@@ -277,7 +277,7 @@ def _ends_the_definition(clause: Sequence[Token], kind: str) -> bool:
     if any(w not in _FK_TAIL for w in tail):
         return False
     pairs = list(zip(tail, tail[1:]))
-    return ("NOT", "NULL") not in pairs and not (tail[:1] in (["NULL"], ["DEFAULT"]))
+    return ("NOT", "NULL") not in pairs and tail[:1] not in (["NULL"], ["DEFAULT"])
 
 
 def _default_constraint_name(st: _Stmt, i: int, table: str, kind: str) -> str:
