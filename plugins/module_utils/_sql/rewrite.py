@@ -80,7 +80,11 @@ class _Stmt:
         """The text from token ``first`` to token ``last`` (excluded; the end of the statement when None)."""
         if first >= len(self.toks):
             return ""
-        end = len(self.text) if last is None or last >= len(self.toks) else self.toks[last].off
+        if last is None or last >= len(self.toks):
+            final = self.toks[-1]
+            end = final.off + len(final.raw)  # not a comment after the last token: a ';' after it would be commented
+        else:
+            end = self.toks[last].off
         return self.text[self.toks[first].off : end].strip()
 
     def index(self, word: str, start: int = 0) -> int:
@@ -555,14 +559,16 @@ def attach(report: Report, text: str) -> None:
     """Give each finding of ``report`` with a known safe form its ``rewrite``, and the report the whole file
     rewritten (``report.rewrite``); ``text`` is the file as analysed (the Up part, offsets of the events)."""
     safe_by_offset: Dict[int, tuple] = {}
+    if report.contract:
+        return  # a contract file runs once no old version does: it needs no safe form
     for finding in report.findings:
         safe = _safe_form(finding, text, report.dialect)
         if safe is None:
             continue
-        event = finding._event
-        start = event.ctx.start
-        safe_by_offset.setdefault(start, (start + len(event.statement), safe))
         finding.rewrite = _finding_rewrite(safe, report.path)
+        if finding.blocking:  # a waived finding's statement stays as its author accepted it
+            start = finding._event.ctx.start
+            safe_by_offset.setdefault(start, (start + len(finding._event.statement), safe))
     report.rewrite = _file_rewrite(report, text, safe_by_offset) if safe_by_offset else None
 
 

@@ -165,3 +165,26 @@ def test_the_docs_list_every_rule_with_its_rewrite_or_why_it_has_none():
     with_rewrite, without = section.split("Rules without a rewrite", 1)
     assert all("`%s`" % rule in with_rewrite for rule in REWRITES)
     assert all("`%s`" % rule in without for rule in NO_REWRITE)
+
+
+def test_a_trailing_comment_does_not_swallow_the_terminator():
+    report = analyze_sql("CREATE INDEX t_a_idx ON t (a) -- for the report page\n;\n", "postgresql")
+    (extra,) = report.findings[0].rewrite["files"]
+    assert extra["sql"] == "-- zerodown:no-transaction\nCREATE INDEX CONCURRENTLY t_a_idx ON t (a);\n"
+
+
+def test_a_waived_statement_stays_in_the_file_and_a_contract_file_gets_no_rewrite():
+    waived = analyze_sql(
+        "-- zerodown:waive drop_column reason: unused since r40\nALTER TABLE t DROP COLUMN a;\n"
+        "CREATE INDEX t_b_idx ON t (b);\n",
+        "postgresql",
+        "0005_x.sql",
+    )
+    drop, index = waived.findings
+    assert drop.waived and drop.rewrite is not None, "the rewrite is still shown beside the waived finding"
+    files = waived.rewrite["files"]
+    assert [f["runs"] for f in files] == ["migration", "no_transaction"]
+    assert "ALTER TABLE t DROP COLUMN a;" in files[0]["sql"]
+    contract = analyze_sql("-- zerodown:contract\nALTER TABLE t DROP COLUMN a;\n", "postgresql", "0006_x.sql")
+    assert contract.contract and contract.findings and contract.rewrite is None
+    assert all(f.rewrite is None for f in contract.findings)
