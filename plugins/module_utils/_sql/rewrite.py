@@ -81,8 +81,10 @@ class _Stmt:
         if first >= len(self.toks):
             return ""
         if last is None or last >= len(self.toks):
+            # the end of the last token, not of a comment after it (a ';' added there would be commented out); the
+            # words of a keyword sqlparse reads as one ("NOT NULL") share its offset, so the last is looked for
             final = self.toks[-1]
-            end = final.off + len(final.raw)  # not a comment after the last token: a ';' after it would be commented
+            end = self.text.find(final.raw, final.off) + len(final.raw)
         else:
             end = self.toks[last].off
         return self.text[self.toks[first].off : end].strip()

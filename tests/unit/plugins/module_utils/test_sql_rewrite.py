@@ -173,6 +173,12 @@ def test_a_trailing_comment_does_not_swallow_the_terminator():
     assert extra["sql"] == "-- zerodown:no-transaction\nCREATE INDEX CONCURRENTLY t_a_idx ON t (a);\n"
 
 
+def test_a_statement_ending_in_a_keyword_of_two_words_is_kept_whole():
+    report = analyze_sql("ALTER TABLE t MODIFY a int NOT NULL -- now\n;\n", "mysql", "0007_x.sql")
+    (extra,) = report.findings[0].rewrite["files"]
+    assert extra["sql"] == "-- zerodown:contract\nALTER TABLE t MODIFY a int NOT NULL;\n"
+
+
 def test_a_waived_statement_stays_in_the_file_and_a_contract_file_gets_no_rewrite():
     waived = analyze_sql(
         "-- zerodown:waive drop_column reason: unused since r40\nALTER TABLE t DROP COLUMN a;\n"
