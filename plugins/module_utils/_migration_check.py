@@ -34,6 +34,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import
 from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import redact, secrets_in
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import Catalog
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding, rewrite_text
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import HAS_SQLPARSE, SQLPARSE_IMPORT_ERROR
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.registry import RULES
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import SqlSafetyError, analyze_sql
@@ -55,7 +56,7 @@ def run(params: Dict[str, Any], check_mode: bool) -> Dict[str, Any]:
     result["changed"] = False
     result["schema_aware"] = schema_aware
     if not result["compatible"] and params["fail_on_incompatible"]:
-        raise ModuleFailure(incompatible_message(result["report_lines"]), result)
+        raise ModuleFailure(incompatible_message(result["report_lines"], result["rewrite_lines"]), result)
     return result
 
 
@@ -116,11 +117,13 @@ def analyse(params: Dict[str, Any], catalog: Catalog, small_table_rows: Optional
         ) from exc
 
 
-def incompatible_message(lines: List[str]) -> str:
+def incompatible_message(lines: List[str], detailed: Optional[List[str]] = None) -> str:
+    """The failure message: one line per blocking finding, each followed by its safe rewrite when it has one
+    (``detailed``: ``Finding.with_rewrite()`` of the same findings)."""
     return (
-        "migrations are not backward compatible (%d blocking finding%s); fix them the expand/contract way, move "
-        "them to a contract migration, or waive them with a reason:\n%s"
-        % (len(lines), "" if len(lines) == 1 else "s", "\n".join(lines))
+        "migrations are not backward compatible (%d blocking finding%s); fix them the expand/contract way (the safe "
+        "rewrite below a finding does it), move them to a contract migration, or waive them with a reason:\n%s"
+        % (len(lines), "" if len(lines) == 1 else "s", "\n".join(detailed or lines))
     )
 
 
@@ -174,6 +177,18 @@ def replay_history(history: List[MigrationFile], dialect: str, catalog: Catalog)
         catalog.merge_history(target)
 
 
+def _rewrite_lines(blocking: List[Finding]) -> List[str]:
+    """Each blocking finding with its rewrite below it; a rewrite shared by two findings of one statement (a FOREIGN
+    KEY is two hazards) is shown once."""
+    shown = set()
+    out = []
+    for f in blocking:
+        key = (f.file, f.line, rewrite_text(f.rewrite) if f.rewrite else None)
+        out.append(f.one_line() if key in shown or not f.rewrite else f.with_rewrite())
+        shown.add(key)
+    return out
+
+
 def run_check(params: Dict[str, Any], catalog: Catalog, small_table_rows: Optional[int]) -> Dict[str, Any]:
     """Judge ``sql``, or the selected files after replaying the history: the module's result before its verdict."""
     waivers = params["waivers"] or []
@@ -202,5 +217,6 @@ def run_check(params: Dict[str, Any], catalog: Catalog, small_table_rows: Option
         "files": files,
         "findings": [f.to_dict() for f in findings],
         "report_lines": [f.one_line() for f in blocking],
+        "rewrite_lines": _rewrite_lines(blocking),
         "history": [f.path for f in history],
     }

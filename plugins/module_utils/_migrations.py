@@ -39,6 +39,9 @@ _NO_TX_RE = re.compile(
 )
 
 SQL_SUFFIXES = (".sql",)
+#: the files migration_check's rewrites are saved as (``<stem>.safe.sql``, ``<stem>.no-tx.safe.sql``, ...): never
+#: migrations until someone renames them into place, so discovery skips them
+REWRITE_SUFFIX = ".safe.sql"
 
 
 class MigrationError(Exception):
@@ -121,7 +124,7 @@ def read_text(path: str, max_bytes: int = 64 * 1024 * 1024) -> str:
 def discover(path: str, include_contract: bool = True) -> List[MigrationFile]:
     """Migration files under ``path`` (a file or a directory, not recursive), in run order.
 
-    ``*.down.sql`` files are never returned. Raises MigrationError for a
+    ``*.down.sql`` files and saved rewrites (``*.safe.sql``) are never returned. Raises MigrationError for a
     missing path or a directory without SQL files, and for a migration that
     is not a regular file inside the directory (``path``'s own directory for
     a file): a FIFO, a device, or a symlink leading out of it (to
@@ -132,7 +135,9 @@ def discover(path: str, include_contract: bool = True) -> List[MigrationFile]:
     if os.path.isdir(path):
         directory = path
         names = sorted(
-            name for name in os.listdir(path) if name.endswith(SQL_SUFFIXES) and not name.endswith(".down.sql")
+            name
+            for name in os.listdir(path)
+            if name.endswith(SQL_SUFFIXES) and not name.endswith((".down.sql", REWRITE_SUFFIX))
         )
         paths = [os.path.join(path, name) for name in names]
     else:

@@ -64,6 +64,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings impo
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import HAS_SQLPARSE
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.reader import Analyzer
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.registry import RULES
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rewrite import attach as attach_rewrites
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.rule import DIALECTS
 
 ON_UNDETERMINED = ("block", "warn")
@@ -167,6 +168,9 @@ def analyze_sql(
             _waive(f, analyzer.spans, good, waivers, path)
     findings.sort(key=lambda f: (f.line, f.rule))
     report.findings = findings
+    if not history:
+        # the events' offsets are the Up part's; it is the file itself unless Down sections were blanked out
+        attach_rewrites(report, text if len(text) == len(up) else up)
     return report
 
 

@@ -17,6 +17,10 @@ description:
     (design rules in C(docs/modules/migration_check.md)).
   - Each finding names the file, the line where the statement starts, a statement excerpt, the rule id, why it is
     a hazard and the expand/contract way to do it instead.
+  - "Where the rule has a known safe form, the finding also carries it as SQL ready to save (RV(findings[].rewrite)),
+    and the file its whole safe rewrite (RV(files[].rewrite)): for example C(CREATE INDEX) becomes C(CREATE INDEX
+    CONCURRENTLY) in a file that runs without a transaction, C(ADD FOREIGN KEY) becomes C(NOT VALID) then C(VALIDATE
+    CONSTRAINT), a C(DROP COLUMN) waits in a C(-- zerodown:contract) file. Each rewrite passes this check itself."
   - Files are ordered as migration tools order them (numeric version prefix); C(*.down.sql) files and goose
     C(-- +goose Down) sections are ignored. Files marked as contract migrations (a C(-- zerodown:contract) line or
     a C(.contract.sql) suffix) are analysed and reported with C(contract=true) but never make the result
@@ -191,6 +195,22 @@ EXAMPLES = r"""
     dialect: postgresql
     pending: "{{ plan.pending }}"   # from zerodown.deploy.migration_apply in check mode
 
+- name: Report only, and save the safe rewrite of every blocked file next to it (never applied as it is)
+  zerodown.deploy.migration_check:
+    path: db/migrations
+    dialect: postgresql
+    fail_on_incompatible: false
+  register: migration_report
+
+- name: Write each file of the rewrites (the role does this with zerodown_migration_write_rewrites)
+  ansible.builtin.copy:
+    content: "{{ item.1.sql }}"
+    dest: "db/migrations/{{ item.1.name }}"
+    mode: "0644"
+  loop: "{{ migration_report.files | selectattr('rewrite') | subelements('rewrite.files') }}"
+  loop_control:
+    label: "{{ item.1.name }}"
+
 - name: Schema-aware mode resolves prior types and table sizes
   zerodown.deploy.migration_check:
     path: migrations
@@ -224,6 +244,34 @@ files:
       description: The file's findings, same shape as RV(findings).
       type: list
       elements: dict
+    rewrite:
+      description:
+        - The whole file rewritten in its safe form, when at least one of its findings has a rewrite (RV(findings[].rewrite)),
+          else null. The role C(zerodown.deploy.migrate) writes these files on request (C(zerodown_migration_write_rewrites)).
+      type: dict
+      contains:
+        complete:
+          description: Every blocking finding of the file has a rewrite (false - some still need the author).
+          type: bool
+        files:
+          description:
+            - "The files to save, in the order they must run. First C(<stem>.safe.sql), the file with each rewritten
+              statement replaced by what stays (a C(-- zerodown: moved to ...) line where it all moves), then
+              C(<stem>.no-tx.safe.sql) (with C(-- zerodown:no-transaction)) and C(<stem>.contract.safe.sql) (with
+              C(-- zerodown:contract), run by C(playbooks/contract.yml)) when needed."
+            - Every name ends in C(.safe.sql), which migration discovery skips; rename them into place to use them.
+          type: list
+          elements: dict
+          contains:
+            name:
+              description: Suggested file name.
+              type: str
+            runs:
+              description: C(migration) (in a transaction, as the original), C(no_transaction) or C(contract).
+              type: str
+            sql:
+              description: The file's content, SQL ready to save.
+              type: str
 findings:
   description: Every finding of every file, in file and line order.
   returned: always
@@ -257,6 +305,28 @@ findings:
     waiver_reason:
       description: The waiver's reason, or null.
       type: str
+    rewrite:
+      description:
+        - The safe form of the statement, as SQL ready to save, when its rule has one (see C(docs/modules/migration_check.md),
+          "Safe rewrites", for which rules do and why the others do not); null otherwise, and for a statement that
+          cannot be rewritten exactly (several C(ALTER TABLE) actions, a statement inside a routine or C(DO) block).
+        - Every rewrite passes this check itself (its contract part as a contract file) and ends in the schema the
+          original statement makes.
+      type: dict
+      contains:
+        sql:
+          description: What replaces the statement in its own file; empty when all of it moves to RV(findings[].rewrite.files).
+          type: str
+        files:
+          description:
+            - The other files the safe form needs, with suggested names, e.g. C(CREATE INDEX CONCURRENTLY) in a file
+              that runs without a transaction, or the contract part held for C(playbooks/contract.yml). Same shape as
+              RV(files[].rewrite.files).
+          type: list
+          elements: dict
+        note:
+          description: What the rewrite does, and what the new release must do meanwhile.
+          type: str
   sample:
     - file: migrations/0042_drop_email.sql
       line: 3
@@ -267,8 +337,39 @@ findings:
       remedy: Release code that no longer reads or writes the column first; drop it in a later contract migration.
       waived: false
       waiver_reason: null
+      rewrite:
+        sql: ""
+        files:
+          - name: 0042_drop_email.contract.safe.sql
+            runs: contract
+            sql: "-- zerodown:contract\nALTER TABLE users DROP COLUMN email;\n"
+        note: "nothing to expand: the new release stops using column users.email, and the statement itself waits for
+          contract.yml, which runs it once no host runs the old version"
+    - file: migrations/0043_index.sql
+      line: 1
+      statement: CREATE INDEX orders_user_idx ON orders (user_id)
+      rule: create_index_blocking
+      severity: error
+      message: CREATE INDEX without CONCURRENTLY on orders blocks every write while the index is built
+      remedy: CREATE INDEX CONCURRENTLY, in a migration that runs outside a transaction.
+      waived: false
+      waiver_reason: null
+      rewrite:
+        sql: ""
+        files:
+          - name: 0043_index.no-tx.safe.sql
+            runs: no_transaction
+            sql: "-- zerodown:no-transaction\nCREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id);\n"
+        note: builds the index with CONCURRENTLY, which PostgreSQL refuses inside a transaction ...
 report_lines:
   description: One human-readable line per blocking finding, C(file:line rule - message; remedy).
+  returned: always
+  type: list
+  elements: str
+rewrite_lines:
+  description:
+    - RV(report_lines), each followed by its finding's safe rewrite (note and SQL, indented) when it has one; a
+      rewrite two findings of one statement share is shown once. This is the module's failure message.
   returned: always
   type: list
   elements: str

@@ -26,6 +26,8 @@ import time
 from html import escape
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import rewrite_text
+
 PHASE_COLOURS = {
     "stage": "#8d99ae",
     "drain": "#f4a261",
@@ -55,6 +57,8 @@ h1{font-size:22px;margin:0 0 8px}h3{font-size:14px;margin:14px 0 4px}h2{font-siz
 dl#summary{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0}
 dl#summary dt{font-weight:600}dl#summary dd{margin:0}
 #rollback{border-left:6px solid #c1121f;background:#fff0f0;padding:8px 14px}
+td.rewrite pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;white-space:pre-wrap;margin:2px 0}
+td.rewrite p{margin:0;max-width:420px}
 #rollback-cause{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;margin:4px 0}
 table{border-collapse:collapse;font-size:13px;margin:6px 0}
 th,td{border:1px solid #dee2e6;padding:3px 8px;text-align:left;vertical-align:top}
@@ -370,6 +374,7 @@ def migrations(report: Mapping[str, Any]) -> str:
             _td(f.get("statement")),
             _td(f.get("message")),
             _td(f.get("remedy")),
+            _rewrite_td(f.get("rewrite")),
         ]
         for f in mig["findings"]
     ]
@@ -381,9 +386,19 @@ def migrations(report: Mapping[str, Any]) -> str:
     )
     return verdict + _table(
         "migration-findings",
-        ("where", "rule", "severity", "statement", "why", "remedy"),
+        ("where", "rule", "severity", "statement", "why", "remedy", "safe rewrite"),
         rows,
         "No findings in %d file(s)." % len(mig.get("files") or []),
+    )
+
+
+def _rewrite_td(rewrite: Any) -> str:
+    """The finding's safe rewrite, SQL ready to save (migration_check's ``rewrite``), or - when it has none."""
+    if not isinstance(rewrite, Mapping):
+        return _td(None)
+    return '<td class="rewrite"><p>%s</p><pre>%s</pre></td>' % (
+        _e(rewrite.get("note") or ""),
+        _e(rewrite_text(rewrite)),
     )
 
 

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Set, Tuple
+from typing import List, Mapping, Optional, Set, Tuple
 
 
 class Finding:
@@ -21,9 +21,22 @@ class Finding:
         "remedy",
         "waived",
         "waiver_reason",
+        "rewrite",
         "_span",
+        "_event",
     )
-    FIELDS = ("file", "line", "statement", "rule", "severity", "message", "remedy", "waived", "waiver_reason")
+    FIELDS = (
+        "file",
+        "line",
+        "statement",
+        "rule",
+        "severity",
+        "message",
+        "remedy",
+        "waived",
+        "waiver_reason",
+        "rewrite",
+    )
 
     def __init__(
         self,
@@ -44,7 +57,10 @@ class Finding:
         self.remedy = remedy
         self.waived = False
         self.waiver_reason: Optional[str] = None
+        # the safe form of the statement, as SQL to save (``_sql/rewrite.py``), or None when the rule has none
+        self.rewrite: Optional[dict] = None
         self._span = (line, line)
+        self._event: Optional[object] = None  # the event the finding was made on (the rewrite reads its facts)
 
     @property
     def blocking(self) -> bool:
@@ -55,6 +71,13 @@ class Finding:
 
     def one_line(self) -> str:
         return "%s:%d %s — %s; %s" % (self.file, self.line, self.rule, self.message, self.remedy)
+
+    def with_rewrite(self, indent: str = "    ") -> str:
+        """``one_line()``, then the safe rewrite (if any) indented below it: the module's message and the CLI."""
+        if not self.rewrite:
+            return self.one_line()
+        body = "\n".join(indent + line for line in rewrite_text(self.rewrite).split("\n"))
+        return "%s\n%ssafe rewrite: %s\n%s" % (self.one_line(), indent, self.rewrite.get("note", ""), body)
 
     def __repr__(self) -> str:
         return "Finding(%s:%d %s %s%s)" % (
@@ -77,6 +100,8 @@ class Report:
         self.findings: List[Finding] = []
         # (first line, last line) of each top-level statement judged, as the front end cut them
         self.statement_spans: List[Tuple[int, int]] = []
+        # the whole file rewritten where its findings have a safe form (``_sql/rewrite.py``), or None
+        self.rewrite: Optional[dict] = None
 
     @property
     def compatible(self) -> bool:
@@ -94,4 +119,16 @@ class Report:
             "compatible": self.compatible,
             "contract": self.contract,
             "findings": [f.to_dict() for f in self.findings],
+            "rewrite": self.rewrite,
         }
+
+
+def rewrite_text(rewrite: Mapping) -> str:
+    """A finding's rewrite as one SQL text: what replaces the statement, then each extra file under a
+    ``-- save as <name>`` line (the module's message, the CLI and the HTML report show this)."""
+    parts = []
+    if rewrite.get("sql"):
+        parts.append(str(rewrite["sql"]).rstrip())
+    for f in rewrite.get("files") or []:
+        parts.append("-- save as %s\n%s" % (f.get("name"), str(f.get("sql", "")).rstrip()))
+    return "\n".join(parts)

@@ -641,6 +641,7 @@ class Analyzer:
             message = "%s (%s)" % (message, ctx.label)
         finding = Finding(self.path, event.line, excerpt, rule.id, severity, message, rule.remedy)
         finding._span = (ctx.outer_start_line, ctx.outer_end_line)
+        finding._event = event
         return finding
 
     def per(self, source: str) -> str:

@@ -356,3 +356,54 @@ def test_deploy_with_an_unreachable_database_is_refused_at_preflight(tmp_path, d
     assert any(path.name == "ledger.json" for path in written), written
     for path in written:
         assert "Sup3r-S3cret-pw" not in path.read_text(errors="replace"), path
+
+
+def test_the_role_writes_the_rewrites_on_request_and_never_applies_one(tmp_path, make_db, migrations):
+    """zerodown_migration_write_rewrites: the blocked file's rewrite lands next to it (not in check mode, not twice),
+    the release stays blocked, and the .safe.sql files are never applied; the failure shows the rewrite."""
+    db, variables = _sqlite_with_users(make_db, migrations)
+    assert playbook(tmp_path, variables).returncode == 0
+    migrations({"0002_drop_name.sql": DROP_NAME})
+    directory = Path(migrations.dir)
+
+    plain = playbook(tmp_path, variables)
+    assert plain.returncode != 0
+    assert "safe rewrite (" in plain.stdout and "-- save as 0002_drop_name.contract.safe.sql" in plain.stdout
+    assert not list(directory.glob("*.safe.sql")), "written only on request"
+
+    writing = dict(variables, zerodown_migration_write_rewrites=True)
+    (tmp_path / "vars.json").write_text(json.dumps(writing))
+    check = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(tmp_path / "inventory"),
+            str(tmp_path / "play.yml"),
+            "-e",
+            "@%s" % (tmp_path / "vars.json"),
+            "--check",
+        ],
+        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert check.returncode != 0 and "Release blocked" in check.stdout, check.stdout
+    assert not list(directory.glob("*.safe.sql")), "check mode writes nothing"
+
+    first = playbook(tmp_path, writing)
+    assert first.returncode != 0 and "Release blocked" in first.stdout
+    assert sorted(p.name for p in directory.glob("*.safe.sql")) == [
+        "0002_drop_name.contract.safe.sql",
+        "0002_drop_name.safe.sql",
+    ]
+    assert (directory / "0002_drop_name.contract.safe.sql").read_text() == "-- zerodown:contract\n" + DROP_NAME
+    assert "changed: [localhost] => (item=%s" % (directory / "0002_drop_name.safe.sql") in first.stdout
+
+    second = playbook(tmp_path, writing)
+    assert second.returncode != 0
+    assert "changed: [localhost] => (item=" not in second.stdout, "an unchanged rewrite is not written again"
+    assert "ok: [localhost] => (item=%s" % (directory / "0002_drop_name.safe.sql") in second.stdout
+    assert db.columns("users") == ["id", "name"], "no rewrite and no blocked file is applied"
+    assert [r[0] for r in db.tracking()] == ["0001_users.sql"]

@@ -72,7 +72,9 @@ def test_single_safe_file(tmp_path: Path, module_runner) -> None:
         assert not result["failed"] and result["changed"] is False
         assert result["compatible"] is True
         assert result["findings"] == [] and result["report_lines"] == []
-        assert result["files"] == [{"path": str(path), "compatible": True, "contract": False, "findings": []}]
+        assert result["files"] == [
+            {"path": str(path), "compatible": True, "contract": False, "findings": [], "rewrite": None}
+        ]
 
 
 def test_inline_sql_mysql(module_runner) -> None:

@@ -3,7 +3,9 @@ own events, fed plain dicts (tests/zerodown_testkit/support/report_runs.py)."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +13,7 @@ from zerodown_testkit.support import report_runs as runs
 from zerodown_testkit.support.report_browser import ReportBrowserError, ReportView, report_env, report_path
 
 from ansible_collections.zerodown.deploy.plugins.callback import deploy_report
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql_safety import analyze_sql
 from ansible_collections.zerodown.deploy.plugins.plugin_utils import _report as report_data
 from ansible_collections.zerodown.deploy.plugins.plugin_utils._report_html import render, report_base_name
 
@@ -159,6 +162,32 @@ def test_migration_findings_with_rule_and_remedy():
     assert page.text("migration-findings").count("drop_column") == 1
     assert "contract migration" in page.text("migration-findings")
     assert page.hosts() == runs.APP_HOSTS and all(page.phases(h) == [] for h in runs.APP_HOSTS)
+
+
+def test_a_blocked_migration_shows_its_safe_rewrite_beside_the_finding():
+    engine = analyze_sql(runs.MIGRATION_FINDING["statement"] + ";\n", "postgresql", runs.MIGRATION_FINDING["file"])
+    (finding,) = engine.findings
+    assert finding.rewrite == runs.MIGRATION_FINDING["rewrite"], "the recorded run holds what the engine returns"
+    report = runs.report_of("migration_blocked")
+    assert report["migration"]["findings"][0]["rewrite"] == finding.rewrite
+    page = view(report)
+    assert "safe rewrite" in page.text("migration-findings")
+    cells = re.findall(r'<td class="rewrite"><p>(.*?)</p><pre>(.*?)</pre></td>', page.dom, re.S)
+    assert cells == [
+        (
+            html.escape(finding.rewrite["note"]),
+            html.escape(
+                "-- save as 0042_drop_email.contract.safe.sql\n-- zerodown:contract\nALTER TABLE users DROP COLUMN email;"
+            ),
+        )
+    ]
+
+
+def test_a_finding_without_a_rewrite_shows_a_dash_in_its_place():
+    report = runs.report_of("migration_blocked")
+    report["migration"]["findings"][0]["rewrite"] = None
+    page = view(report)
+    assert '<td class="rewrite">' not in page.dom and "safe rewrite" in page.text("migration-findings")
 
 
 # -- what never gets into the report --

@@ -44,7 +44,10 @@ def test_a_directory_is_judged_file_by_file_and_a_drop_is_blocking(migrations):
         _migration_check.run(check_params(str(migrations)), check_mode=False)
     result = exc.value.result
     assert exc.value.msg.startswith("migrations are not backward compatible (1 blocking finding); fix them the ")
-    assert exc.value.msg.endswith(":\n" + result["report_lines"][0]) and "msg" not in result
+    # the finding's line, then its safe rewrite (the drop, held for contract.yml) indented below it
+    assert exc.value.msg.endswith(":\n" + result["rewrite_lines"][0]) and "msg" not in result
+    assert result["rewrite_lines"][0].startswith(result["report_lines"][0] + "\n    safe rewrite: ")
+    assert result["rewrite_lines"][0].endswith("\n    -- zerodown:contract\n    ALTER TABLE items DROP COLUMN note;")
     assert result["compatible"] is False and result["changed"] is False and result["schema_aware"] is False
     assert [f["rule"] for f in result["findings"]] == ["drop_column"] and result["history"] == []
     assert len(result["files"]) == 3
