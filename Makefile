@@ -21,7 +21,8 @@ export PATH := $(BIN):$(PATH)
 # pytest exit code 5 ("no tests ran") is a non-zero exit and fails the target.
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: help test setup host venv link sanity lint ruff docs galaxy unit integration molecule changelog clean demo demo-down
+.PHONY: help test setup host venv link sanity lint ruff docs galaxy unit integration molecule changelog clean demo demo-down \
+  ee ee-test
 
 help:
 	@echo "make test         set up everything, then sanity, lint, ruff, docs, galaxy, unit, integration, molecule"
@@ -30,6 +31,8 @@ help:
 	@echo "make unit         unit tests only (after set-up)"
 	@echo "make integration  module integration tests against real HAProxy, nginx, HTTP(S), databases"
 	@echo "make molecule     end-to-end scenarios on the systemd-nspawn test fleet"
+	@echo "make ee           the execution environment image (ansible-builder, podman, a local Debian base)"
+	@echo "make ee-test      make ee, then check the image has what the collection needs (tests/integration/ee)"
 	@echo "make demo         boot the fleet, install v1, deploy v2 under load (STRATEGY=rolling|blue_green|canary)"
 	@echo "make demo-down    remove the demo fleet"
 
@@ -100,8 +103,9 @@ galaxy: venv link
 unit: venv link
 	$(PYTEST) -n 2 tests/unit
 
+# tests/integration/ee builds the execution environment image (minutes, cold): make ee-test, not part of make test yet.
 integration: host venv link
-	$(PYTEST) -n 2 --dist loadfile --durations=10 tests/integration
+	$(PYTEST) -n 2 --dist loadfile --durations=10 --ignore=tests/integration/ee tests/integration
 
 molecule: host venv link
 	@set -e; for scenario in $$(ls molecule 2>/dev/null); do \
@@ -117,6 +121,15 @@ demo: host venv link
 
 demo-down: venv
 	$(BIN)/python -m zerodown_testkit.fleet down --name $${ZERODOWN_DEMO_FLEET:-zddemo}
+
+# The execution environment image from execution-environment.yml: scripts/ee_build.py (base, collection tarball, the
+# host's pip index, ansible-builder build); every step cached, EE_ARGS=--no-cache rebuilds the image's layers.
+EE_ARGS ?=
+ee: host venv link
+	$(BIN)/python scripts/ee_build.py $(EE_ARGS)
+
+ee-test: venv link
+	$(PYTEST) tests/integration/ee
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint

@@ -11,6 +11,9 @@ APT_PACKAGES=(
   postgresql postgresql-client mariadb-server mariadb-client
   # the sample app's keep-alive server, for its integration tests (the fleet rootfs has it too)
   python3-gunicorn
+  # make ee: the execution environment image (ansible-builder drives podman; debootstrap builds its base)
+  # runc: crun refuses the hybrid cgroup hierarchy of the test machines (zerodown_testkit/support/podman.py)
+  podman runc
 )
 
 log() { printf '[ensure-host] %s\n' "$*"; }

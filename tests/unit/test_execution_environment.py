@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -84,9 +85,16 @@ def test_ansible_builder_creates_the_build_context(tmp_path):
     build = context / "_build"
     assert requirement_names(build / "requirements.txt") == requirement_names(REPO / "requirements" / "ee-python.txt")
     assert (build / "bindep.txt").read_text() == (REPO / "bindep.txt").read_text()
+    # the collection as built from this checkout: make ee (scripts/ee_build.py) writes the tarball where
+    # additional_build_files takes it into the context, and the galaxy stage installs that file
     galaxy = yaml.safe_load((build / "requirements.yml").read_text())
-    repository = yaml.safe_load((REPO / "galaxy.yml").read_text())["repository"]
-    assert [c["name"] for c in galaxy["collections"]] == [repository + ".git"]
+    assert galaxy["collections"] == [{"name": "collections/zerodown-deploy.tar.gz", "type": "file"}]
+    definition = yaml.safe_load((REPO / "execution-environment.yml").read_text())
+    assert definition["additional_build_files"] == [{"src": "build/ee/zerodown-deploy.tar.gz", "dest": "collections"}]
+    spec = importlib.util.spec_from_file_location("ee_build", REPO / "scripts" / "ee_build.py")
+    ee_build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ee_build)
+    assert ee_build.TARBALL == REPO / "build/ee/zerodown-deploy.tar.gz"
     containerfile = (context / "Containerfile").read_text()
     assert "ansible-galaxy collection install" in containerfile
     assert "introspect.py introspect --user-pip=requirements.txt --user-bindep=bindep.txt" in containerfile
