@@ -570,7 +570,12 @@ def attach(report: Report, text: str) -> None:
         finding.rewrite = _finding_rewrite(safe, report.path)
         if finding.blocking:  # a waived finding's statement stays as its author accepted it
             start = finding._event.ctx.start
-            safe_by_offset.setdefault(start, (start + len(finding._event.statement), safe))
+            held = safe_by_offset.get(start)
+            # one statement, several hazards: holding it for contract.yml (no old version left) answers them all,
+            # so that form wins over one that only makes it lock less (a DROP INDEX of an index of unknown kind:
+            # CONCURRENTLY for the lock, held for contract because it may be unique)
+            if held is None or (safe.contract and not held[1].contract):
+                safe_by_offset[start] = (start + len(finding._event.statement), safe)
     report.rewrite = _file_rewrite(report, text, safe_by_offset) if safe_by_offset else None
 
 
