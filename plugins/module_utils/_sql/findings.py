@@ -11,20 +11,6 @@ from typing import List, Mapping, Optional, Set, Tuple
 
 
 class Finding:
-    __slots__ = (
-        "file",
-        "line",
-        "statement",
-        "rule",
-        "severity",
-        "message",
-        "remedy",
-        "waived",
-        "waiver_reason",
-        "rewrite",
-        "_span",
-        "_event",
-    )
     FIELDS = (
         "file",
         "line",
@@ -37,6 +23,7 @@ class Finding:
         "waiver_reason",
         "rewrite",
     )
+    __slots__ = FIELDS + ("_span", "_event")
 
     def __init__(
         self,

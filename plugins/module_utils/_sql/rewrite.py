@@ -211,12 +211,10 @@ def _not_valid_then_validate(event: ev.Event, st: _Stmt) -> Optional[_Safe]:
     )
 
 
-def _inline_constraint_later(event: ev.AddColumn, st: _Stmt) -> Optional[_Safe]:
-    """``ADD COLUMN c type ... REFERENCES p (id)`` / ``CHECK (...)``: the column first, then the constraint NOT VALID
-    and validated, as ``_not_valid_then_validate`` does. Only when the constraint ends the column definition."""
-    kind = "fk" if event.references else "check"
-    if event.via_rebuild or st.dialect != "postgresql" or (event.references and event.check):
-        return None
+def _added_column(st: _Stmt) -> Optional[tuple]:
+    """(table, index of the column definition's first token) of ``ALTER TABLE t ADD [COLUMN] c ...``, or None; None
+    too for ``ADD COLUMN IF NOT EXISTS``: the column may exist already, and a rewrite would change it (a backfill
+    would overwrite its values)."""
     head = st.alter_table()
     if head is None or st.words(head[1])[:1] != ["ADD"]:
         return None
@@ -224,6 +222,19 @@ def _inline_constraint_later(event: ev.AddColumn, st: _Stmt) -> Optional[_Safe]:
     i += 1 + (st.words(i + 1)[:1] == ["COLUMN"])
     if st.words(i)[:3] == ["IF", "NOT", "EXISTS"]:
         return None
+    return table, i
+
+
+def _inline_constraint_later(event: ev.AddColumn, st: _Stmt) -> Optional[_Safe]:
+    """``ADD COLUMN c type ... REFERENCES p (id)`` / ``CHECK (...)``: the column first, then the constraint NOT VALID
+    and validated, as ``_not_valid_then_validate`` does. Only when the constraint ends the column definition."""
+    kind = "fk" if event.references else "check"
+    if event.via_rebuild or st.dialect != "postgresql" or (event.references and event.check):
+        return None
+    added = _added_column(st)
+    if added is None:
+        return None
+    table, i = added
     word = "REFERENCES" if kind == "fk" else "CHECK"
     top = [k for k, w in _top_level_words(st.toks, i) if w == word]
     if len(top) != 1:
@@ -390,13 +401,10 @@ def _mysql_index_build(st: _Stmt) -> bool:
 def _add_column_then_backfill(event: ev.Event, st: _Stmt) -> Optional[_Safe]:
     if not isinstance(event, ev.AddColumn) or event.via_rebuild or not event.volatile:
         return None
-    head = st.alter_table()
-    if head is None or st.words(head[1])[:1] != ["ADD"]:
+    added = _added_column(st)
+    if added is None:
         return None
-    table, i = head
-    i += 1 + (st.words(i + 1)[:1] == ["COLUMN"])
-    if st.words(i)[:3] == ["IF", "NOT", "EXISTS"]:
-        return None  # the column may exist already: a backfill would overwrite its values
+    table, i = added
     col = _parse_column(st.toks[i:])
     if col is None or not col.has_default or not col.default_toks or col.serial or col.identity or col.generated:
         return None

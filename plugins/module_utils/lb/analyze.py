@@ -16,7 +16,7 @@ failing canary is taken out (``take_out_on_fail``) at the first look that fails,
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
@@ -46,14 +46,20 @@ def check_snapshot_params(params: Mapping[str, Any]) -> None:
         )
 
 
-def check_bake_params(params: Mapping[str, Any], validator: Any) -> canary.Thresholds:
-    extra = [k for k in NOT_FOR_BAKE if params[k] is not None]
+def _refuse(params: Mapping[str, Any], not_for: Sequence[str], state_and_why: str) -> None:
+    """The options a watching state (bake, rollout) does not take, named with what that state does instead."""
+    extra = [k for k in not_for if params[k] is not None]
     extra += [k for k in ("max_wait", "take_out_on_fail") if params[k]]
     if extra:
-        raise CanaryInputError(
-            "%s do not apply to state=bake: it watches canary_servers (default: the servers taking traffic) "
-            "for pause seconds against before" % ", ".join(extra)
-        )
+        raise CanaryInputError("%s do not apply to %s" % (", ".join(extra), state_and_why))
+
+
+def check_bake_params(params: Mapping[str, Any], validator: Any) -> canary.Thresholds:
+    _refuse(
+        params,
+        NOT_FOR_BAKE,
+        "state=bake: it watches canary_servers (default: the servers taking traffic) for pause seconds against before",
+    )
     if params["before"] is None:
         raise CanaryInputError(
             "before is required with state=bake: the snapshot a state=snapshot call returned before the deploy"
@@ -84,13 +90,12 @@ def check_analyze_params(params: Mapping[str, Any], validator: Any) -> canary.Th
 
 
 def check_rollout_params(params: Mapping[str, Any], validator: Any) -> canary.Thresholds:
-    extra = [k for k in NOT_FOR_ROLLOUT if params[k] is not None]
-    extra += [k for k in ("max_wait", "take_out_on_fail") if params[k]]
-    if extra:
-        raise CanaryInputError(
-            "%s do not apply to state=rollout: it judges the servers of entered (each from its snapshot) against the "
-            "others, or against before" % ", ".join(extra)
-        )
+    _refuse(
+        params,
+        NOT_FOR_ROLLOUT,
+        "state=rollout: it judges the servers of entered (each from its snapshot) against the others, or against "
+        "before",
+    )
     if params["entered"] is None:
         raise CanaryInputError(
             "entered is required with state=rollout: [] at the first batch, then the entered list the previous "

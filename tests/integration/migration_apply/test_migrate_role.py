@@ -32,8 +32,13 @@ PLAYBOOK = """---
 
 
 def playbook(
-    tmp_path: Path, variables: dict, text: str = PLAYBOOK, inventory: str = "localhost ansible_connection=local\n"
+    tmp_path: Path,
+    variables: dict,
+    text: str = PLAYBOOK,
+    inventory: str = "localhost ansible_connection=local\n",
+    check: bool = False,
 ):
+    """ansible-playbook on ``text`` with ``variables`` (-e @vars.json), in check mode with ``check``."""
     (tmp_path / "play.yml").write_text(text)
     (tmp_path / "vars.json").write_text(json.dumps(variables))
     (tmp_path / "inventory").write_text(inventory)
@@ -44,7 +49,7 @@ def playbook(
         str(tmp_path / "play.yml"),
         "-e",
         "@%s" % (tmp_path / "vars.json"),
-    ]
+    ] + (["--check"] if check else [])
     env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_DISPLAY_OK_HOSTS="true")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False, cwd=str(tmp_path))
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
@@ -150,24 +155,7 @@ def test_check_mode_run_of_the_role_changes_nothing(tmp_path, make_db, migration
     proc = playbook(tmp_path, variables)
     assert proc.returncode == 0
     migrations({"0002_email.sql": EMAIL})
-    (tmp_path / "vars.json").write_text(json.dumps(variables))
-    cmd = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        str(tmp_path / "inventory"),
-        str(tmp_path / "play.yml"),
-        "-e",
-        "@%s" % (tmp_path / "vars.json"),
-        "--check",
-    ]
-    check = subprocess.run(
-        cmd,
-        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    check = playbook(tmp_path, variables, check=True)
     assert check.returncode == 0, check.stdout
     assert result_of(check)["pending"] == ["0002_email.sql"]
     assert "email" not in db.columns("users")
@@ -372,23 +360,7 @@ def test_the_role_writes_the_rewrites_on_request_and_never_applies_one(tmp_path,
     assert not list(directory.glob("*.safe.sql")), "written only on request"
 
     writing = dict(variables, zerodown_migration_write_rewrites=True)
-    (tmp_path / "vars.json").write_text(json.dumps(writing))
-    check = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            str(tmp_path / "inventory"),
-            str(tmp_path / "play.yml"),
-            "-e",
-            "@%s" % (tmp_path / "vars.json"),
-            "--check",
-        ],
-        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    check = playbook(tmp_path, writing, check=True)
     assert check.returncode != 0 and "Release blocked" in check.stdout, check.stdout
     assert not list(directory.glob("*.safe.sql")), "check mode writes nothing"
 

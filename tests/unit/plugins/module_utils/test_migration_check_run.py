@@ -4,29 +4,10 @@ are replayed as history, and the module's failures."""
 from __future__ import annotations
 
 import pytest
+from zerodown_testkit.support.migration_check_params import check_params
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _migration_check
 from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
-
-
-def check_params(path=None, **options):
-    params = dict(
-        path=path,
-        sql=None,
-        dialect="postgresql",
-        fail_on_incompatible=True,
-        waivers=[],
-        schema_dsn=None,
-        schema_password=None,
-        schema_connect_timeout=10,
-        small_table_rows=10000,
-        on_undetermined="block",
-        pending=None,
-        unapplied=[],
-        history=True,
-    )
-    params.update(options)
-    return params
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from zerodown_testkit.support.migration_check_params import check_params
 from zerodown_testkit.support.rewrite_cases import CASES
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _migration_check
@@ -141,21 +142,7 @@ def test_saved_rewrites_are_never_discovered_as_migrations(tmp_path):
 
 
 def test_the_module_message_shows_each_rewrite_below_its_finding_once():
-    params = dict(
-        path=None,
-        sql="ALTER TABLE t ADD FOREIGN KEY (p_id) REFERENCES p (id);\n",
-        dialect="postgresql",
-        fail_on_incompatible=True,
-        waivers=[],
-        schema_dsn=None,
-        schema_password=None,
-        schema_connect_timeout=10,
-        small_table_rows=10000,
-        on_undetermined="block",
-        pending=None,
-        unapplied=[],
-        history=True,
-    )
+    params = check_params(sql="ALTER TABLE t ADD FOREIGN KEY (p_id) REFERENCES p (id);\n")
     with pytest.raises(ModuleFailure) as failure:
         _migration_check.run(params, check_mode=False)
     message = str(failure.value)
