@@ -100,8 +100,8 @@ def host_pip_settings() -> dict:
     out = run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
     found: dict = {}
     for line in out.splitlines():
-        key, _, value = line.partition("=")
-        scope, _, name = key.partition(".")
+        key, _sep, value = line.partition("=")
+        scope, _dot, name = key.partition(".")
         if name not in PIP_KEYS or scope not in (":env:", "global", "install"):
             continue
         value = value.strip().strip("'\"")
