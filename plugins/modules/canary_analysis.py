@@ -562,6 +562,14 @@ stopped_early:
   returned: when O(state=analyze) or O(state=bake)
   type: bool
   sample: true
+enough_at:
+  description:
+    - The first look at which the canary (or, for the bake window, the new release) had O(min_requests) requests,
+      0 when none had; a failing step stops at that look or later, so RV(looked) minus RV(enough_at) is how many
+      looks a bad release served after it could be judged.
+  returned: when O(state=analyze) or O(state=bake)
+  type: int
+  sample: 5
 measured:
   description: With O(state=tally), whether the load balancer's counters could be counted since O(before).
   returned: when O(state=tally)

@@ -70,6 +70,7 @@ KEEP: Dict[str, Tuple[str, ...]] = {
         "until_out",
         "looks",
         "looked",
+        "enough_at",
         "analysis",
     ),
     "readiness_probe": ("ready", "elapsed", "results"),

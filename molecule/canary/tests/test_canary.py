@@ -45,9 +45,10 @@ def test_every_host_runs_v2_and_every_step_was_judged(host):
 
 
 def test_a_canary_answering_5xx_aborts_at_the_first_step_and_goes_back(run, inventory, facts, host):
+    """v2-errors-27 fails 27 % of its requests: out of traffic within 2 looks after it had min_requests."""
     backend = facts["fleet_haproxy_backend"]
     before = lb_states(host, backend)
-    result, report = deploy(run, inventory, facts, {"zerodown_release": "v2-5xx"}, saturate=True)
+    result, report = deploy(run, inventory, facts, {"zerodown_release": "v2-errors-27"}, saturate=True)
     assert not result.ok and "failed and was rolled back" in result.output
     assert "canary step fail" in result.output
     assert [current_on(host, h) for h in APPS] == ["v2"] * 4
@@ -57,6 +58,9 @@ def test_a_canary_answering_5xx_aborts_at_the_first_step_and_goes_back(run, inve
     assert [s["percent"] for s in measured_steps(ledger)] == [10], "aborted at the first step"
     step = measured_steps(ledger)[0]
     assert step["verdict"] == "fail" and step["canary"]["errors"] > 0
+    # judged at every look: the verdict came at the first look with min_requests canary requests or the next one
+    assert 1 <= step["enough_at"] <= step["looked"] <= step["enough_at"] + 1, step
+    assert step["stopped_early"] is True, step
     # the only failed requests are the canary's own 5xx answers during its step, bounded by its 10 % share; the
     # analysis takes the canary out in the same call as its verdict and counts what it served until then
     # (until_out), and the rescue keeps it out, so the failures the clients saw are the ones the ledger counted
@@ -67,8 +71,16 @@ def test_a_canary_answering_5xx_aborts_at_the_first_step_and_goes_back(run, inve
     out = step["until_out"]
     assert out["errors"] - 5 <= report.failed <= out["errors"], (report.failed, out, step["canary"])
     print(
-        "canary 5xx: %d failed requests seen, %d counted until the canary was out (%d at the verdict)"
-        % (report.failed, out["errors"], step["canary"]["errors"])
+        "canary 27 %% errors: %d failed requests seen, %d counted until the canary was out (%d at the verdict, "
+        "%d canary requests); verdict at look %d, min_requests reached at look %d"
+        % (
+            report.failed,
+            out["errors"],
+            step["canary"]["errors"],
+            step["canary"]["requests"],
+            step["looked"],
+            step["enough_at"],
+        )
     )
     assert report.haproxy_delta_totals["wretr"] == 0 and report.haproxy_delta_totals["wredis"] == 0
     assert_tally_matches_the_load(result, ledger, report)

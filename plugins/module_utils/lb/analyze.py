@@ -172,6 +172,7 @@ def analyze(ctx: Context):
         looks=outcome.looks,
         looked=outcome.looked,
         stopped_early=outcome.stopped_early,
+        enough_at=outcome.enough_at,
     )
     if params["take_out_on_fail"] and outcome.verdict.verdict != "pass" and not ctx.check_mode:
         fields.update(take_out(ctx, since, canary_servers, baseline_servers))
@@ -242,6 +243,7 @@ def bake_window(ctx: Context):
         looks=outcome.looks,
         looked=outcome.looked,
         stopped_early=outcome.stopped_early,
+        enough_at=outcome.enough_at,
     )
 
 

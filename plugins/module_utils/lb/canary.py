@@ -474,6 +474,7 @@ class StepResult:
     looks: int = 1  # planned: each look at significance / looks
     looked: int = 0  # taken
     stopped_early: bool = False  # a look failed before the step's time was up
+    enough_at: int = 0  # the first look whose subject had min_requests (0: none had)
 
     @classmethod
     def measured(cls, verdict, since, snapshot, per_server, clock, started, **extra):
@@ -529,6 +530,8 @@ def sequential_looks(
         elapsed = clock.monotonic() - started
         subject, reference = compare(per_server)
         enough = subject.requests >= t.min_requests
+        if enough and not state.enough_at:
+            state.enough_at = state.looked
         last = elapsed >= pause + max_wait - 1e-9 or (elapsed >= pause - 1e-9 and enough)
         if state.warm is None and elapsed >= t.warmup - 1e-9 and not last:
             state.warm = snapshot  # response times count from here, judged from the next look
@@ -552,6 +555,7 @@ def sequential_looks(
         looks=planned,
         looked=state.looked,
         stopped_early=verdict.verdict == "fail" and not last,
+        enough_at=state.enough_at,
     )
 
 
@@ -561,6 +565,7 @@ class _LookState:
 
     warm: Optional[Mapping[str, Any]] = None  # the reading after which response times count
     looked: int = 0
+    enough_at: int = 0  # the first look with min_requests
     judged: int = 0  # looks whose latency was judged with min_requests
     streak: int = 0  # consecutive judged looks whose means breached
 

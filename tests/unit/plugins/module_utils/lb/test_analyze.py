@@ -123,6 +123,7 @@ def test_a_canary_failing_27_percent_is_out_at_the_first_look_with_min_requests_
     assert (outcome.looked, outcome.stopped_early) == (5, True)
     assert (outcome.verdict.canary.requests, outcome.verdict.canary.errors) == (100, 27)
     assert fields["looks"] == 150 and fields["looked"] == 5 and fields["stopped_early"] is True
+    assert fields["enough_at"] == 5, "out at the first look that could judge it"
     # taken out by the same call, at the verdict: nothing more served after it
     assert fields["taken_out"] == ["lb1"] and drained_at == [5.0]
     assert provider.servers["web3"]["state"] == "drain"
