@@ -890,7 +890,9 @@ class ReleaseEngine:
                 "cannot roll back to %r: it is not installed under %s (pruned?)" % (target, self.tree.releases_dir)
             )
         verdict = self.tree.verify(target)
-        if verdict["state"] != "verified" and (verdict["marker"] or target == self.live):
+        # a damaged manifest refuses; a release without one (another tool installed it) is adopted as it is, as
+        # state=current does, live or not: a host drained and never moved still runs it, and goes back to nothing
+        if verdict["state"] != "verified" and verdict["marker"]:
             raise ReleaseError(
                 "cannot roll back to %r: %s; nothing was changed. Deploy that release again (state=current with "
                 "its artifact and checksum) to unpack it afresh" % (target, verdict["reason"])

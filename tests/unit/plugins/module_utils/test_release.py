@@ -425,6 +425,15 @@ def test_a_live_release_another_tool_installed_is_adopted_as_it_is(tree, tmp_pat
     assert out["changed"] is False and out["verified"] is False
 
 
+def test_a_host_that_never_moved_off_a_release_another_tool_installed_rolls_back_to_it_unchanged(tree, tmp_path):
+    """A rolling deploy stopped after it drained the next batch: that batch's hosts are rolled back to the release
+    they still run, which the fleet's own tooling installed (no zerodown manifest): nothing to change, no refusal."""
+    _planted(tree, "v1", {"VERSION": "v1"})
+    os.symlink("releases/v1", tree.current_link)
+    out = ReleaseEngine(tree, "v1").rollback()
+    assert out["current"] == "v1" and out["verified"] is False and tree.live() == "v1"
+
+
 @pytest.mark.parametrize("content", ["{", "[]", '{"live": 3}', '{"previous": ["v1"]}'])
 def test_a_damaged_release_state_file_is_named(tree, tmp_path, content):
     deploy(tree, tmp_path, "v1")
