@@ -37,8 +37,10 @@ options:
     description:
       - Directory the reports are written to, created if missing. A relative path is relative to the directory
         C(ansible-playbook) runs in, or, set in C(ansible.cfg), to that file's directory.
+      - Unset or empty, the reports go to C(zerodown-reports) in the job's artifacts directory when ansible-runner
+        runs the playbook (AWX / Automation Controller, C(ansible-runner run), ansible-navigator; it names that
+        directory in E(AWX_ISOLATED_DATA_DIR)), otherwise to C(./zerodown-reports).
     type: path
-    default: ./zerodown-reports
     env:
       - name: ZERODOWN_REPORT_DIR
     ini:

@@ -589,9 +589,16 @@ def report_base_name(report: Mapping[str, Any], name: str = "") -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "deploy"
 
 
+def default_report_dir(environ: Mapping[str, str]) -> str:
+    """Where reports go when ``report_dir`` is not set: the job's artifacts directory under ansible-runner (which
+    names it in ``AWX_ISOLATED_DATA_DIR``, inside an execution environment too), else ``./zerodown-reports``."""
+    artifacts = environ.get("AWX_ISOLATED_DATA_DIR", "")
+    return os.path.join(artifacts, "zerodown-reports") if artifacts else "./zerodown-reports"
+
+
 def write_report(report: Mapping[str, Any], directory: str, name: str = "") -> str:
     """Write ``<base>.json`` and ``<base>.html`` into ``directory`` (each replaced atomically); the HTML's path."""
-    directory = os.path.abspath(os.path.expanduser(directory or "./zerodown-reports"))
+    directory = os.path.abspath(os.path.expanduser(directory or default_report_dir(os.environ)))
     os.makedirs(directory, exist_ok=True)
     base = os.path.join(directory, report_base_name(report, name))
     for suffix, text in ((".json", json.dumps(report, indent=1, sort_keys=True) + "\n"), (".html", render(report))):

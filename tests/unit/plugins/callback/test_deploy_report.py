@@ -331,6 +331,25 @@ def test_the_callback_writes_both_files_and_prints_the_path(tmp_path):
     assert [s["phase"] for s in data["timeline"]["hosts"][0]["segments"]][:7] == BATCH
 
 
+@pytest.mark.parametrize("under_runner", [True, False])
+def test_without_report_dir_the_report_goes_to_the_runner_artifacts_or_the_working_directory(
+    tmp_path, monkeypatch, under_runner
+):
+    """ansible-runner (AWX, an execution environment) names the job's artifacts directory in AWX_ISOLATED_DATA_DIR."""
+    artifacts, cwd = tmp_path / "artifacts" / "job-1", tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    if under_runner:
+        monkeypatch.setenv("AWX_ISOLATED_DATA_DIR", str(artifacts))
+    else:
+        monkeypatch.delenv("AWX_ISOLATED_DATA_DIR", raising=False)
+    cb, display = make_callback(tmp_path, report_dir="")
+    replay(cb, runs.rolled_back())
+    expected = (artifacts if under_runner else cwd) / "zerodown-reports" / "shop-20261201T120000-ab12.html"
+    assert display.lines == ["deploy report: %s" % expected] and expected.exists()
+    assert expected.with_suffix(".json").exists()
+
+
 def test_a_run_without_the_collection_gets_no_report_unless_always(tmp_path):
     cb, display = make_callback(tmp_path)
     replay(cb, [])
