@@ -21,12 +21,13 @@ import socket
 import time
 
 from ansible.errors import AnsibleError
+from ansible.parsing.mod_args import ModuleArgsParser
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import lookup_loader
 from ansible.utils.display import Display
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import process_identity
-from ansible_collections.zerodown.deploy.plugins.module_utils._plan import DEFAULTS, PlanError, build_plan
+from ansible_collections.zerodown.deploy.plugins.module_utils._plan import DEFAULTS, HOOKS, PlanError, build_plan
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import sha256_file
 
 FACT = "zerodown_plan"
@@ -57,6 +58,13 @@ class ActionModule(ActionBase):
         """(the templated deploy variables, hosts per kind, blue-green colours, each host's address)."""
         names = sorted(n for n in task_vars if n.startswith("zerodown_") and n != FACT)
         variables = {n: self._var(task_vars, n) for n in names}
+        # a relative hook path is relative to the directory ansible-playbook runs in (the project's, under AWX and
+        # ansible-runner), as its -i and -e @file are: playbook_dir and include_tasks would take it from the
+        # collection's playbook directory
+        for name in HOOKS:
+            path = variables.get("zerodown_hook_%s" % name)
+            if isinstance(path, str) and path and not os.path.isabs(path):
+                variables["zerodown_hook_%s" % name] = os.path.abspath(path)
         patterns = {
             kind: variables.get("zerodown_%s_hosts" % kind) or DEFAULTS["zerodown_%s_hosts" % kind]
             for kind in ("app", "lb", "db")
@@ -73,6 +81,31 @@ class ActionModule(ActionBase):
             address = hostvars[host].get("ansible_host") if host in hostvars else None
             addresses[host] = self._templar.template(address) if address else host
         return variables, hosts, colours, addresses
+
+    def _hook_problem(self, path):
+        """Why the task file ``path`` would not load where the deploy includes it (YAML, the shape of a task list,
+        each task's module or action known), or None."""
+        try:
+            tasks = self._loader.load_from_file(path)
+        except AnsibleError as exc:
+            return str(exc).splitlines()[0]
+        pending = [tasks if tasks is not None else []]
+        while pending:
+            items = pending.pop()
+            if not isinstance(items, list):
+                return "it is not a list of tasks"
+            for task in items:
+                if not isinstance(task, dict):
+                    return "%r is not a task" % (task,)
+                nested = [task[key] for key in ("block", "rescue", "always") if key in task]
+                if nested:
+                    pending.extend(nested)
+                    continue
+                try:
+                    ModuleArgsParser(task, collection_list=self._task.collections).parse()
+                except AnsibleError as exc:
+                    return "task %r: %s" % (task.get("name", ""), str(exc).splitlines()[0])
+        return None
 
     def _identity(self, variables, mode):
         run_id = self._task.args.get("run_id") or "%s-%s%s" % (
@@ -112,6 +145,7 @@ class ActionModule(ActionBase):
                 self._identity(variables, mode),
                 sha256_file,
                 groups=colours,
+                check_hook=self._hook_problem,
             )
         except PlanError as exc:
             result.update(failed=True, msg=str(exc), problems=exc.problems)

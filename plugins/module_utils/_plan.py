@@ -445,13 +445,27 @@ def migrate_host(variables: Dict[str, Any], db_hosts: Sequence[str], migrations_
     return variables.get("zerodown_migrate_host") or (db_hosts[0] if db_hosts else "localhost")
 
 
-def hooks(variables: Dict[str, Any], problems: List[str]) -> Dict[str, str]:
+def hooks(variables: Dict[str, Any], problems: List[str], check_hook=None) -> Dict[str, str]:
+    """Each hook's task file, which must be a readable file on the controller now, and load as tasks
+    (``check_hook(path)``: the problem, or None): a hook that cannot be included would otherwise fail only when its
+    point of the deploy is reached, an unknown module there stopping ansible-playbook outright (the action plugin has
+    made a relative path absolute, from the directory ansible-playbook runs in)."""
     out = {}
     for name in HOOKS:
-        value = variables.get("zerodown_hook_%s" % name) or ""
+        variable = "zerodown_hook_%s" % name
+        value = variables.get(variable) or ""
         if not isinstance(value, str):
-            problems.append("zerodown_hook_%s must be the path of a task file, got %r" % (name, value))
+            problems.append("%s must be the path of a task file, got %r" % (variable, value))
             value = ""
+        elif value and not (os.path.isfile(value) and os.access(value, os.R_OK)):
+            problems.append(
+                "%s=%s is not a readable file on the controller: give the path of a task file of yours, absolute "
+                "or relative to the directory ansible-playbook runs in (e.g. hooks/%s.yml)" % (variable, value, name)
+            )
+        elif value and check_hook is not None:
+            problem = check_hook(value)
+            if problem:
+                problems.append("%s=%s cannot be loaded as a task file: %s" % (variable, value, problem))
         out[name] = value
     return out
 
@@ -851,8 +865,10 @@ def build_plan(
     sha256_of,
     groups: Optional[Dict[str, Sequence[str]]] = None,
     weights_for=canary_weights,
+    check_hook=None,
 ) -> Dict[str, Any]:
-    """The plan, or PlanError listing every problem. ``identity``: run_id, owner, controller."""
+    """The plan, or PlanError listing every problem. ``identity``: run_id, owner, controller; ``check_hook``: see
+    hooks()."""
     problems: List[str] = []
     if mode not in MODES:
         raise PlanError(["mode=%r is not one of %s" % (mode, ", ".join(MODES))])
@@ -910,7 +926,7 @@ def build_plan(
         "timeouts": timeouts,
         "worst_case_seconds": worst,
         "lock_ttl": ttl,
-        "hooks": hooks(variables, problems),
+        "hooks": hooks(variables, problems, check_hook),
         "entry_url": entry_url(variables, lb_hosts, host_addresses),
         # what the modules' ``ledger`` option needs besides the step itself
         "ledger": {"app": app, "path": state_dir, "run_id": identity["run_id"], "servers": lb["servers"]},

@@ -14,6 +14,7 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from zerodown_testkit.e2e.verifier import (
     assert_no_failed_requests,
     assert_tally_matches_the_load,
@@ -220,6 +221,44 @@ def test_a_failing_hook_rolls_back_like_any_other_failure(run, inventory, facts,
     assert lb_states(host, facts["fleet_haproxy_backend"]) == before
     ledger = json.loads(host("lb1").file("/var/lib/zerodown/demoapp/ledger.json").content_string)
     assert ledger["outcome"] == "rolled_back" and "after_switch" in ledger["cause"]
+
+
+@pytest.mark.parametrize("hook", ["after_stage", "before_switch"])
+def test_a_hook_whose_include_fails_stops_the_deploy_and_rolls_back(
+    run, inventory, facts, host, app_names, tmp_path, hook
+):
+    """An include that fails names no task (ansible_failed_task is undefined in the rescue): the deploy once ended
+    "unchanged" with exit code 0 when every host's stage hook could not be included."""
+    broken = tmp_path / ("%s.yml" % hook)
+    broken.write_text("- name: The team's own steps\n  ansible.builtin.include_tasks: /nonexistent/steps.yml\n")
+    before = lb_states(host, facts["fleet_haproxy_backend"])
+    result, report = deploy_under_load(
+        run, inventory, facts, tmp_path, extra_vars={"zerodown_hook_%s" % hook: str(broken)}
+    )
+    assert not result.ok and "failed and was rolled back (rollback completed)" in result.output, result.output[-3000:]
+    assert "a task failed without a name (a task file that could not be included or parsed" in result.output
+    assert_no_failed_requests(report)
+    assert {name: current_on(host, name) for name in app_names} == {name: "v1" for name in app_names}
+    assert lb_states(host, facts["fleet_haproxy_backend"]) == before
+    ledger = json.loads(host("lb1").file("/var/lib/zerodown/demoapp/ledger.json").content_string)
+    assert ledger["outcome"] == "rolled_back" and "a task failed without a name" in ledger["cause"]
+
+
+def test_a_hook_that_would_not_load_is_refused_before_any_change(run, inventory, facts, host, app_names, tmp_path):
+    """An unknown module in an included file stops ansible-playbook outright (exit code 4, lock held, a batch
+    drained) when the include is reached: the plan loads every hook first."""
+    broken = tmp_path / "before_switch.yml"
+    broken.write_text("- name: Warm the cache\n  no.such.module_here: {}\n")
+    before = lb_states(host, facts["fleet_haproxy_backend"])
+    result, report = deploy_under_load(
+        run, inventory, facts, tmp_path, extra_vars={"zerodown_hook_before_switch": str(broken)}
+    )
+    assert not result.ok and "nothing was changed" in result.output
+    assert "zerodown_hook_before_switch=%s cannot be loaded as a task file" % broken in result.output
+    assert_no_failed_requests(report)
+    assert {name: current_on(host, name) for name in app_names} == {name: "v1" for name in app_names}
+    assert lb_states(host, facts["fleet_haproxy_backend"]) == before
+    assert not host("lb1").file("/var/lib/zerodown/demoapp/deploy.lock").exists
 
 
 # -- a release that goes bad while it rolls out -------------------------------------------------------

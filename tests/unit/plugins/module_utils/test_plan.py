@@ -432,3 +432,22 @@ def test_bad_rollout_analysis_variables_are_problems(artifact):
         plan(deploy_vars(artifact, zerodown_rollout_analysis="maybe", zerodown_rollout_watch=-1))
     assert "zerodown_rollout_analysis='maybe' must be true or false" in str(exc.value)
     assert "zerodown_rollout_watch" in str(exc.value)
+
+
+def test_a_hook_that_is_not_a_readable_file_on_the_controller_is_refused_before_any_change(artifact, tmp_path):
+    """include_tasks would fail only when the hook's point is reached, and a rescue entered by an include error
+    has no failed task to name (seen: every host's stage "failed" and the run ended "unchanged")."""
+    hook = tmp_path / "after_stage.yml"
+    hook.write_text("- ansible.builtin.ping:\n")
+    variables = deploy_vars(
+        artifact, zerodown_hook_before_stage="/hooks/before_stage.yml", zerodown_hook_after_stage=str(hook)
+    )
+    with pytest.raises(PlanError) as err:
+        plan(variables)
+    assert err.value.problems == [
+        "zerodown_hook_before_stage=/hooks/before_stage.yml is not a readable file on the controller: give the path"
+        " of a task file of yours, absolute or relative to the directory ansible-playbook runs in (e.g."
+        " hooks/before_stage.yml)"
+    ]
+    del variables["zerodown_hook_before_stage"]
+    assert plan(variables)["hooks"]["after_stage"] == str(hook)
