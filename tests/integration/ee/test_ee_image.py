@@ -19,6 +19,7 @@ import uuid
 import psycopg
 import pymysql
 import pytest
+from zerodown_testkit.support import ee
 from zerodown_testkit.support.ansible_run import REPO
 from zerodown_testkit.support.podman import podman_args
 
@@ -28,10 +29,10 @@ MY = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 
 @pytest.fixture(scope="session")
 def ee_image() -> str:
-    proc = subprocess.run(["make", "-C", str(REPO), "ee"], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        pytest.fail("make ee failed (exit %d):\n%s" % (proc.returncode, (proc.stdout + proc.stderr)[-6000:]))
-    return (REPO / "build/ee/image").read_text().strip()
+    try:
+        return ee.built_image()
+    except ee.ImageBuildError as exc:
+        pytest.fail(str(exc))
 
 
 def in_image(image: str, *cmd: str, env: dict = None) -> str:
