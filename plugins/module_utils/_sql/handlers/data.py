@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodown.deploy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Private to the zerodown.deploy collection: the reader's handlers of data changes, locks and WITH."""
+
+from __future__ import annotations
+
+from typing import List
+
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import Token
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.parse import (
+    Ctx,
+    Cursor,
+    first_name,
+    split_top,
+    tautology,
+    top_words,
+    words_of,
+)
+
+
+class DataHandlers:
+    # ---- data
+
+    def delete(self, cur: Cursor, text: str, ctx: Ctx) -> None:
+        cur.i += 1
+        while cur.accept_any("LOW_PRIORITY", "QUICK", "IGNORE"):
+            pass
+        if cur.word() != "FROM":
+            cur.name()  # mysql multi-table: DELETE t1 FROM ...
+        cur.accept("FROM")
+        cur.accept("ONLY")
+        table = cur.name()
+        if self.is_new(table):
+            return
+        self.emit(
+            ev.DataWide(table=table or "", verb="delete", filtered=self.filtered(cur.rest()), **self.at(ctx, text))
+        )
+
+    def update(self, cur: Cursor, text: str, ctx: Ctx) -> None:
+        cur.i += 1
+        while cur.accept_any("LOW_PRIORITY", "IGNORE", "OR", "ROLLBACK", "ABORT", "REPLACE", "FAIL"):
+            pass
+        cur.accept("ONLY")
+        table = cur.name()
+        if self.is_new(table):
+            return
+        self.emit(
+            ev.DataWide(table=table or "", verb="update", filtered=self.filtered(cur.rest()), **self.at(ctx, text))
+        )
+
+    def filtered(self, toks: List[Token]) -> bool:
+        top = top_words(toks)
+        words = [w for _i, w in top]
+        if "LIMIT" in words or ("JOIN" in words and "ON" in words) or "USING" in words:
+            return True
+        idx = next((i for i, w in top if w == "WHERE"), None)
+        if idx is None:
+            return False
+        cond = []
+        for tok in toks[idx + 1 :]:
+            if tok.kind == "w" and tok.v in ("RETURNING", "ORDER", "LIMIT"):
+                break
+            cond.append(tok)
+        return not tautology(cond)
+
+    # ---- locks
+
+    def lock(self, cur: Cursor, text: str, ctx: Ctx) -> None:
+        cur.i += 1
+        cur.accept_any("TABLE", "TABLES")
+        cur.accept("ONLY")
+        names = [first_name(p) for p in split_top(cur.rest())]
+        if all(self.is_new(n) for n in names if n):
+            return
+        words = words_of(cur.rest())
+        mode = ""
+        if "MODE" in words and "IN" in words:
+            mode = " ".join(words[words.index("IN") + 1 : words.index("MODE")])
+        self.emit(ev.LockTable(tables=tuple(n for n in names if n), mode=mode, **self.at(ctx, text)))
+
+    # ---- WITH
+
+    def with_query(self, cur: Cursor, text: str, ctx: Ctx) -> None:
+        cur.i += 1
+        cur.accept("RECURSIVE")
+        while not cur.at_end():
+            cur.name()
+            if cur.punct() == "(":
+                cur.skip_group()
+            cur.accept("AS")
+            cur.accept("NOT")
+            cur.accept("MATERIALIZED")
+            inner = cur.skip_group()
+            if inner and inner[0].kind == "w" and inner[0].v in ("UPDATE", "DELETE"):
+                self.classify(list(inner), text, ctx)
+            if not cur.accept_punct(","):
+                break
+        if not cur.at_end():
+            self.classify(cur.rest(), text, ctx)
