@@ -15,13 +15,13 @@ handlers in ``_sql/handlers``.
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Sequence, Set, Tuple
+from typing import Callable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import ColumnInfo
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import SplitError, Token, split_statements
 
 # --------------------------------------------------------------------------------------------------------------
-# Splitting: a linear scanner that masks comments and quoted text (same length, newlines kept)
+# Statements: the lexer's pieces, with the masked text (comments and quoted text blanked, same length)
 
 
 class Piece:
@@ -53,7 +53,8 @@ def split_pieces_checked(text: str, masked: str, dialect: str) -> Tuple[List[Pie
     return [Piece(st.start, st.end, st.text, masked[st.start : st.end]) for st in statements], error
 
 
-# The analyser
+# --------------------------------------------------------------------------------------------------------------
+# Positions
 
 
 class Ctx:
@@ -315,12 +316,23 @@ def type_text(toks: Sequence[Token]) -> str:
 
 
 def parse_column(toks: List[Token]) -> Optional[ColumnDef]:
+    """A column definition (name, type, then its clauses in any order) as a ColumnDef, or None without a name."""
     cur = Cursor(toks)
     name = cur.name()
     if name is None:
         return None
     col = ColumnDef(name)
-    # type: words/groups until a constraint keyword
+    col.type_toks = _read_type(cur)
+    col.type = type_text(col.type_toks)
+    while not cur.at_end():
+        _read_column_clause(cur, col)
+    if col.generated and not col.stored and "STORED" in [t.v for t in toks if t.kind == "w"]:
+        col.stored = True
+    return col
+
+
+def _read_type(cur: Cursor) -> List[Token]:
+    """The type's tokens: words and groups until a constraint keyword (CHARACTER VARYING is a type)."""
     start = cur.i
     while not cur.at_end():
         w = cur.word()
@@ -333,74 +345,108 @@ def parse_column(toks: List[Token]) -> Optional[ColumnDef]:
             cur.skip_group()
             continue
         cur.i += 1
-    col.type_toks = toks[start : cur.i]
-    col.type = type_text(col.type_toks)
+    return cur.t[start : cur.i]
+
+
+def _read_column_clause(cur: Cursor, col: ColumnDef) -> None:
+    """One clause after the type (NOT NULL, DEFAULT ..., REFERENCES ..., ...); what it is not is skipped."""
+    for words, read in _COLUMN_CLAUSES:
+        if cur.accept(*words):
+            read(cur, col)
+            return
+    if cur.word() == "AS" and cur.punct(1) == "(":
+        cur.i += 1
+        col.generated = True
+        cur.skip_group()
+    elif cur.punct() == "(":
+        cur.skip_group()
+    else:
+        cur.i += 1
+
+
+def _read_default(cur: Cursor, col: ColumnDef) -> None:
+    col.has_default = True
+    start = cur.i
+    first = True
     while not cur.at_end():
-        w = cur.word()
-        if cur.accept("NOT", "NULL"):
-            col.not_null = True
-        elif cur.accept("NULL"):
-            col.null = True
-        elif cur.accept("DEFAULT"):
-            col.has_default = True
-            dstart = cur.i
-            first = True
-            while not cur.at_end():
-                if not first and cur.word() in _COLUMN_STOP and cur.word() != "ON":
-                    break
-                if not first and cur.word() == "ON" and cur.word(1) == "UPDATE":
-                    break
-                if cur.punct() == "(":
-                    cur.skip_group()
-                else:
-                    cur.i += 1
-                first = False
-            col.default_toks = toks[dstart : cur.i]
-            if len(col.default_toks) == 1 and col.default_toks[0].v == "NULL":
-                col.has_default = False
-        elif cur.accept("PRIMARY", "KEY"):
-            col.primary_key = True
-        elif cur.accept("UNIQUE"):
-            cur.accept_any("KEY", "INDEX")
-            col.unique = True
-        elif cur.accept("REFERENCES"):
-            col.references = True
-            cur.name()
-            cur.skip_group()
-        elif cur.accept("CHECK"):
-            col.check = True
-            cur.skip_group()
-        elif cur.accept("GENERATED"):
-            if cur.accept("ALWAYS") or cur.accept("BY", "DEFAULT"):
-                pass
-            cur.accept("ON", "NULL")
-            if cur.accept("AS", "IDENTITY"):
-                col.identity = True
-                cur.skip_group()
-            elif cur.accept("AS"):
-                col.generated = True
-                cur.skip_group()
-        elif w == "AS" and cur.punct(1) == "(":
-            cur.i += 1
-            col.generated = True
-            cur.skip_group()
-        elif cur.accept_any("STORED", "PERSISTENT"):
-            col.stored = True
-        elif cur.accept_any("AUTO_INCREMENT", "AUTOINCREMENT"):
-            col.auto_increment = True
-        elif cur.accept("IDENTITY"):
-            col.identity = True
-            cur.skip_group()
-        elif cur.accept("COLLATE"):
-            col.collate = True
-            cur.name()
-        elif cur.punct() == "(":
+        if not first and cur.word() in _COLUMN_STOP and cur.word() != "ON":
+            break
+        if not first and cur.word() == "ON" and cur.word(1) == "UPDATE":
+            break
+        if cur.punct() == "(":
             cur.skip_group()
         else:
             cur.i += 1
-    if col.generated and not col.stored and "STORED" in [t.v for t in toks if t.kind == "w"]:
-        col.stored = True
-    return col
+        first = False
+    col.default_toks = cur.t[start : cur.i]
+    if len(col.default_toks) == 1 and col.default_toks[0].v == "NULL":
+        col.has_default = False
+
+
+def _read_generated(cur: Cursor, col: ColumnDef) -> None:
+    if cur.accept("ALWAYS") or cur.accept("BY", "DEFAULT"):
+        pass
+    cur.accept("ON", "NULL")
+    if cur.accept("AS", "IDENTITY"):
+        col.identity = True
+        cur.skip_group()
+    elif cur.accept("AS"):
+        col.generated = True
+        cur.skip_group()
+
+
+def _read_unique(cur: Cursor, col: ColumnDef) -> None:
+    cur.accept_any("KEY", "INDEX")
+    col.unique = True
+
+
+def _read_references(cur: Cursor, col: ColumnDef) -> None:
+    col.references = True
+    cur.name()
+    cur.skip_group()
+
+
+def _read_check(cur: Cursor, col: ColumnDef) -> None:
+    col.check = True
+    cur.skip_group()
+
+
+def _read_identity(cur: Cursor, col: ColumnDef) -> None:
+    col.identity = True
+    cur.skip_group()
+
+
+def _read_collate(cur: Cursor, col: ColumnDef) -> None:
+    col.collate = True
+    cur.name()
+
+
+def _flag(attribute: str) -> Callable[[Cursor, ColumnDef], None]:
+    """A clause whose only meaning is one flag of the column (NOT NULL, PRIMARY KEY, STORED, ...)."""
+
+    def read(_cur: Cursor, col: ColumnDef) -> None:
+        setattr(col, attribute, True)
+
+    return read
+
+
+# the clauses of a column definition, tried in this order: the words that start each, and its reader
+_COLUMN_CLAUSES: Tuple[Tuple[Tuple[str, ...], Callable[[Cursor, ColumnDef], None]], ...] = (
+    (("NOT", "NULL"), _flag("not_null")),
+    (("NULL",), _flag("null")),
+    (("DEFAULT",), _read_default),
+    (("PRIMARY", "KEY"), _flag("primary_key")),
+    (("UNIQUE",), _read_unique),
+    (("REFERENCES",), _read_references),
+    (("CHECK",), _read_check),
+    (("GENERATED",), _read_generated),
+    (("STORED",), _flag("stored")),
+    (("PERSISTENT",), _flag("stored")),
+    (("AUTO_INCREMENT",), _flag("auto_increment")),
+    (("AUTOINCREMENT",), _flag("auto_increment")),
+    (("IDENTITY",), _read_identity),
+    (("COLLATE",), _read_collate),
+)
 
 
 def default_volatility(toks: Sequence[Token]) -> Optional[str]:
@@ -451,30 +497,43 @@ def type_change_kind(dialect: str, prior: str, new: str) -> str:
         return "change"
     if a == b:
         return "same"
-    an, al, ascale, aarr = a
-    bn, bl, bscale, barr = b
-    if aarr != barr:
+    if a[3] != b[3]:
         return "change"
-    aliases = {"int": "integer", "int4": "integer", "int8": "bigint", "int2": "smallint", "bool": "boolean"}
-    an, bn = aliases.get(an, an), aliases.get(bn, bn)
-    if an == bn and al == bl and ascale == bscale:
+    old = (_TYPE_ALIASES.get(a[0], a[0]), a[1], a[2])
+    to = (_TYPE_ALIASES.get(b[0], b[0]), b[1], b[2])
+    if old == to:
         return "same"
     if dialect == "postgresql":
-        if an in VARCHAR_NAMES and (bn == "text" or (bn in VARCHAR_NAMES and (bl is None or (al and bl >= al)))):
-            return "safe"
-        if an == "text" and bn in VARCHAR_NAMES and bl is None:
-            return "safe"
-        if an in ("numeric", "decimal") and bn == an and ascale == bscale and al and (bl is None or bl >= al):
-            return "safe"
-        return "change"
+        return _pg_type_change(old, to)
     if dialect == "sqlite":
         # SQLite stores by type affinity and enforces no length: varchar(255) -> varchar(768) changes nothing
         return "same" if sqlite_affinity(prior) == sqlite_affinity(new) else "change"
     if dialect == "mysql":
-        if an in VARCHAR_NAMES and bn in VARCHAR_NAMES and al and bl and bl >= al:
-            # utf8mb4: 4 bytes a character; the length prefix grows from 1 to 2 bytes past 255 bytes.
-            return "safe" if (al * 4 > 255) == (bl * 4 > 255) else "rewrite"
-        return "change"
+        return _mysql_type_change(old, to)
+    return "change"
+
+
+_TYPE_ALIASES = {"int": "integer", "int4": "integer", "int8": "bigint", "int2": "smallint", "bool": "boolean"}
+# (type name with its aliases resolved, length or precision, scale)
+_SizedType = Tuple[str, Optional[int], Optional[int]]
+
+
+def _pg_type_change(old: _SizedType, to: _SizedType) -> str:
+    (an, al, ascale), (bn, bl, bscale) = old, to
+    if an in VARCHAR_NAMES and (bn == "text" or (bn in VARCHAR_NAMES and (bl is None or (al and bl >= al)))):
+        return "safe"
+    if an == "text" and bn in VARCHAR_NAMES and bl is None:
+        return "safe"
+    if an in ("numeric", "decimal") and bn == an and ascale == bscale and al and (bl is None or bl >= al):
+        return "safe"
+    return "change"
+
+
+def _mysql_type_change(old: _SizedType, to: _SizedType) -> str:
+    (an, al, _ascale), (bn, bl, _bscale) = old, to
+    if an in VARCHAR_NAMES and bn in VARCHAR_NAMES and al and bl and bl >= al:
+        # utf8mb4: 4 bytes a character; the length prefix grows from 1 to 2 bytes past 255 bytes.
+        return "safe" if (al * 4 > 255) == (bl * 4 > 255) else "rewrite"
     return "change"
 
 
@@ -617,17 +676,27 @@ def expr_source(expr: Sequence[Token]) -> Tuple[str, Optional[str]]:
     name = plain.name()
     if name is not None and plain.at_end() and (toks[0].kind == "q" or toks[0].v not in ("NULL", "TRUE", "FALSE")):
         return ("col", name)
-    if toks and toks[0].kind == "w" and toks[0].v in ("COALESCE", "IFNULL", "NVL") and len(toks) > 2:
-        inner = Cursor(toks, 1).skip_group()
-        args = split_top(inner)
-        if args:
-            kind, src = expr_source(args[0])
-            if kind == "col":
-                return ("coalesce", src)
-    if toks and toks[0].kind == "w" and toks[0].v == "CAST" and len(toks) > 2:
-        inner = list(Cursor(toks, 1).skip_group())
-        idx = next((i for i, t in enumerate(inner) if t.kind == "w" and t.v == "AS"), len(inner))
-        kind, src = expr_source(inner[:idx])
+    if toks and toks[0].kind == "w" and len(toks) > 2:
+        if toks[0].v in ("COALESCE", "IFNULL", "NVL"):
+            return _coalesce_source(toks)
+        if toks[0].v == "CAST":
+            return _cast_source(toks)
+    return ("expr", None)
+
+
+def _coalesce_source(toks: List[Token]) -> Tuple[str, Optional[str]]:
+    args = split_top(Cursor(toks, 1).skip_group())
+    if args:
+        kind, src = expr_source(args[0])
         if kind == "col":
-            return ("cast", src)
+            return ("coalesce", src)
+    return ("expr", None)
+
+
+def _cast_source(toks: List[Token]) -> Tuple[str, Optional[str]]:
+    inner = list(Cursor(toks, 1).skip_group())
+    idx = next((i for i, t in enumerate(inner) if t.kind == "w" and t.v == "AS"), len(inner))
+    kind, src = expr_source(inner[:idx])
+    if kind == "col":
+        return ("cast", src)
     return ("expr", None)

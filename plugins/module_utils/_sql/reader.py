@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import (
@@ -41,14 +41,12 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._sql.parse import 
     ColumnDef,
     Ctx,
     Cursor,
-    first_name,
     inline_index_name,
     norm_name,
     not_null_check_column,
     ordered_group_names,
     pg_default_name,
     split_pieces_checked,
-    split_top,
     unquote_name,
     words_of,
 )
@@ -295,73 +293,18 @@ class Analyzer(CreateHandlers, AlterHandlers, DropHandlers, DataHandlers, Rebuil
 
     def classify(self, toks: List[Token], text: str, ctx: Ctx) -> None:
         cur = Cursor(toks)
-        # labels / leading parentheses (a parenthesised SELECT)
         w = cur.word()
-        if not w:
-            if cur.punct() == "(":
-                return
+        handler = _HANDLERS.get(w)
+        if handler is not None:
+            handler(self, cur, text, ctx)
+        elif w == "COPY" or w in _SAFE_HEADS:
+            return
+        elif w or cur.punct() != "(":  # a leading parenthesis: a parenthesised SELECT
             self.unparsed(ctx, text, toks)
-            return
-        if w == "WITH":
-            self.with_query(cur, text, ctx)
-            return
-        if w == "CREATE":
-            self.create(cur, text, ctx)
-        elif w == "ALTER":
-            self.alter(cur, text, ctx)
-        elif w == "DROP":
-            self.drop(cur, text, ctx)
-        elif w == "RENAME":
-            self.rename_tables(cur, text, ctx)
-        elif w == "TRUNCATE":
-            cur.i += 1
-            cur.accept("TABLE")
-            cur.accept("ONLY")
-            tables = [first_name(p) for p in split_top(cur.rest())]
-            old = [t for t in tables if t and not self.is_new(t)]
-            if old:
-                self.emit(ev.DataWide(table=old[0], verb="truncate", **self.at(ctx, text)))
-        elif w == "DELETE":
-            self.delete(cur, text, ctx)
-        elif w == "UPDATE":
-            self.update(cur, text, ctx)
-        elif w in ("INSERT", "REPLACE"):
-            self.insert(cur, text, ctx)
-        elif w == "LOCK":
-            self.lock(cur, text, ctx)
-        elif w == "DO":
-            self.do_block(cur, text, ctx)
-        elif w == "CALL" or w == "PERFORM" or w == "SELECT":
-            self.calls(toks, text, ctx)
-            if w == "SELECT" and self.dialect == "mysql":
-                self.select_into_var(toks, ctx)
-        elif w == "EXECUTE":
-            self.execute(cur, text, ctx)
-        elif w == "SET":
-            self.set_stmt(cur, text, ctx)
-        elif w == "PREPARE":
-            self.prepare(cur, text, ctx)
-        elif w in ("COMMIT", "END", "ROLLBACK") or (w == "BEGIN" and self.dialect != "mysql"):
+
+    def transaction_end(self, cur: Cursor, text: str, ctx: Ctx) -> None:
+        if cur.word() != "BEGIN" or self.dialect != "mysql":  # MySQL's BEGIN starts a compound statement
             self.tx += 1
-        elif w == "VACUUM":
-            if "FULL" in [t.v for t in toks[1:4] if t.kind == "w"] or cur.punct(1) == "(" and "FULL" in words_of(toks):
-                self.emit(ev.TableRebuild(how="vacuum_full", **self.at(ctx, text)))
-        elif w == "CLUSTER":
-            self.emit(ev.TableRebuild(how="cluster", **self.at(ctx, text)))
-        elif w == "REINDEX":
-            concurrently = "CONCURRENTLY" in words_of(toks)
-            self.emit(ev.CreateIndex(reindex=True, concurrently=concurrently, **self.at(ctx, text)))
-        elif w == "REFRESH":
-            if "CONCURRENTLY" not in words_of(toks):
-                self.emit(ev.TableRebuild(how="refresh_mv", **self.at(ctx, text)))
-        elif w == "OPTIMIZE":
-            self.emit(ev.TableRebuild(how="optimize", **self.at(ctx, text)))
-        elif w == "COPY":
-            return
-        elif w in _SAFE_HEADS:
-            return
-        else:
-            self.unparsed(ctx, text, toks)
 
     def unparsed(self, ctx: Ctx, text: str, toks: Sequence[Token], what: str = "") -> None:
         first = toks[0].v if toks and toks[0].kind == "w" else ""
@@ -460,5 +403,36 @@ class Analyzer(CreateHandlers, AlterHandlers, DropHandlers, DataHandlers, Rebuil
         kind = self.catalog.index_kind(name)
         return None if kind is None else kind == "unique"
 
+
+# the handler of each statement by its first word (the others are safe, _SAFE_HEADS, or unparsed)
+_HANDLERS: Dict[str, Callable[[Analyzer, Cursor, str, Ctx], None]] = {
+    "CREATE": CreateHandlers.create,
+    "ALTER": AlterHandlers.alter,
+    "RENAME": AlterHandlers.rename_tables,
+    "DROP": DropHandlers.drop,
+    "TRUNCATE": DataHandlers.truncate,
+    "DELETE": DataHandlers.delete,
+    "UPDATE": DataHandlers.update,
+    "LOCK": DataHandlers.lock,
+    "WITH": DataHandlers.with_query,
+    "VACUUM": DataHandlers.maintenance,
+    "CLUSTER": DataHandlers.maintenance,
+    "REINDEX": DataHandlers.maintenance,
+    "REFRESH": DataHandlers.maintenance,
+    "OPTIMIZE": DataHandlers.maintenance,
+    "INSERT": RebuildHandlers.insert,
+    "REPLACE": RebuildHandlers.insert,
+    "DO": ProceduralHandlers.do_block,
+    "CALL": ProceduralHandlers.call_or_select,
+    "PERFORM": ProceduralHandlers.call_or_select,
+    "SELECT": ProceduralHandlers.call_or_select,
+    "EXECUTE": ProceduralHandlers.execute,
+    "SET": ProceduralHandlers.set_stmt,
+    "PREPARE": ProceduralHandlers.prepare,
+    "COMMIT": Analyzer.transaction_end,
+    "END": Analyzer.transaction_end,
+    "ROLLBACK": Analyzer.transaction_end,
+    "BEGIN": Analyzer.transaction_end,
+}
 
 _PRISMA_DROP_RE = re.compile(r"You are about to drop the column `([^`]+)` on the `([^`]+)` table")

@@ -25,6 +25,15 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._sql.parse import 
 class DataHandlers:
     # ---- data
 
+    def truncate(self, cur: Cursor, text: str, ctx: Ctx) -> None:
+        cur.i += 1
+        cur.accept("TABLE")
+        cur.accept("ONLY")
+        tables = [first_name(p) for p in split_top(cur.rest())]
+        old = [t for t in tables if t and not self.is_new(t)]
+        if old:
+            self.emit(ev.DataWide(table=old[0], verb="truncate", **self.at(ctx, text)))
+
     def delete(self, cur: Cursor, text: str, ctx: Ctx) -> None:
         cur.i += 1
         while cur.accept_any("LOW_PRIORITY", "QUICK", "IGNORE"):
@@ -101,3 +110,23 @@ class DataHandlers:
                 break
         if not cur.at_end():
             self.classify(cur.rest(), text, ctx)
+
+    # ---- maintenance
+
+    def maintenance(self, cur: Cursor, text: str, ctx: Ctx) -> None:
+        """VACUUM FULL, CLUSTER, REFRESH MATERIALIZED VIEW, OPTIMIZE rebuild a table; REINDEX rebuilds indexes."""
+        toks = cur.t
+        w = cur.word()
+        if w == "REINDEX":
+            concurrently = "CONCURRENTLY" in words_of(toks)
+            self.emit(ev.CreateIndex(reindex=True, concurrently=concurrently, **self.at(ctx, text)))
+            return
+        how = {"CLUSTER": "cluster", "OPTIMIZE": "optimize"}.get(w, "")
+        if w == "VACUUM" and (
+            "FULL" in [t.v for t in toks[1:4] if t.kind == "w"] or cur.punct(1) == "(" and "FULL" in words_of(toks)
+        ):
+            how = "vacuum_full"
+        elif w == "REFRESH" and "CONCURRENTLY" not in words_of(toks):
+            how = "refresh_mv"
+        if how:
+            self.emit(ev.TableRebuild(how=how, **self.at(ctx, text)))

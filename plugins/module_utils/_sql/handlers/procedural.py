@@ -96,6 +96,12 @@ class ProceduralHandlers:
             return
         self.body(body.v, ctx.start + body.off + (0 if body.kind == "d" else 1), ctx, "inside a DO block")
 
+    def call_or_select(self, cur: Cursor, text: str, ctx: Ctx) -> None:
+        """CALL, PERFORM, SELECT: run the routines of this file they call; a MySQL SELECT ... INTO @var sets it."""
+        self.calls(cur.t, text, ctx)
+        if cur.word() == "SELECT" and self.dialect == "mysql":
+            self.select_into_var(cur.t, ctx)
+
     def calls(self, toks: List[Token], text: str, ctx: Ctx) -> None:
         for i, tok in enumerate(toks):
             if tok.kind != "w":
