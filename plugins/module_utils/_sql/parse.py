@@ -15,6 +15,7 @@ handlers in ``_sql/handlers``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import ColumnInfo
@@ -329,6 +330,39 @@ def parse_column(toks: List[Token]) -> Optional[ColumnDef]:
     if col.generated and not col.stored and "STORED" in [t.v for t in toks if t.kind == "w"]:
         col.stored = True
     return col
+
+
+@dataclass
+class TableBody:
+    """What CREATE TABLE (...) declares: its columns (a single-column PRIMARY KEY constraint marks its column when
+    the column comes first) and its table constraints (each one's tokens), in their order."""
+
+    columns: List[ColumnDef] = field(default_factory=list)
+    constraints: List[List[Token]] = field(default_factory=list)
+
+
+_TABLE_CONSTRAINTS = frozenset(
+    ("CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "KEY", "INDEX", "EXCLUDE", "FULLTEXT", "SPATIAL", "LIKE")
+)
+
+
+def parse_table_body(toks: Sequence[Token]) -> TableBody:
+    body = TableBody()
+    for part in split_top(toks):
+        first = part[0].v if part[0].kind == "w" else ""
+        if first not in _TABLE_CONSTRAINTS:
+            col = parse_column(part)
+            if col is not None:
+                body.columns.append(col)
+            continue
+        body.constraints.append(part)
+        if first == "PRIMARY" or (first == "CONSTRAINT" and "PRIMARY" in words_of(part)):
+            names = group_names(part)
+            for c in body.columns:
+                # a key of several columns makes none of them unique on its own
+                if c.name in names and len(names) == 1:
+                    c.primary_key = True
+    return body
 
 
 def _read_type(cur: Cursor) -> List[Token]:

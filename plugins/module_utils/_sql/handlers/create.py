@@ -7,19 +7,14 @@
 
 from __future__ import annotations
 
-from typing import List
-
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.catalog import TableInfo
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.parse import (
-    ColumnDef,
     Ctx,
     Cursor,
-    group_names,
-    parse_column,
-    split_top,
+    TableBody,
+    parse_table_body,
     top_words,
-    words_of,
 )
 
 
@@ -42,29 +37,35 @@ class CreateHandlers:
         elif w in ("UNIQUE", "INDEX") or (w in ("FULLTEXT", "SPATIAL") and cur.word(1) == "INDEX"):
             self.create_index(cur, text, ctx)
         elif w in ("FUNCTION", "PROCEDURE"):
-            cur.i += 1
-            name = cur.name()
-            body = next((t for t in cur.rest() if t.kind == "d"), None)
-            if name and body is not None:
-                self.routines[name] = (body.v, ctx.start + body.off)
-            elif name:
-                # MySQL / SQL-standard body: everything from the first BEGIN at depth 0
-                rest = cur.rest()
-                for i, word in top_words(rest):
-                    if word in ("BEGIN", "RETURN"):
-                        self.routines[name] = (text[rest[i].off :], ctx.start + rest[i].off)
-                        break
+            self.create_routine(cur, text, ctx)
         elif w in ("VIEW", "SCHEMA", "DATABASE", "MATERIALIZED", "RECURSIVE"):
-            while cur.accept_any("MATERIALIZED", "RECURSIVE", "VIEW", "SCHEMA", "DATABASE"):
-                pass
-            cur.accept("IF", "NOT", "EXISTS")
-            name = cur.name()
-            if name:
-                self.created_objects.add(name)
-                if w in ("VIEW", "MATERIALIZED", "RECURSIVE"):
-                    self.catalog.views.add(name)
-        else:
-            return  # sequences, types, extensions, triggers, roles ... add things
+            self.create_view_or_schema(cur, w)
+        # else: sequences, types, extensions, triggers, roles ... add things
+
+    def create_routine(self, cur: Cursor, text: str, ctx: Ctx) -> None:
+        """Remember a function's or procedure's body: a CALL or SELECT of it later in the file runs it."""
+        cur.i += 1
+        name = cur.name()
+        body = next((t for t in cur.rest() if t.kind == "d"), None)
+        if name and body is not None:
+            self.routines[name] = (body.v, ctx.start + body.off)
+        elif name:
+            # MySQL / SQL-standard body: everything from the first BEGIN at depth 0
+            rest = cur.rest()
+            for i, word in top_words(rest):
+                if word in ("BEGIN", "RETURN"):
+                    self.routines[name] = (text[rest[i].off :], ctx.start + rest[i].off)
+                    break
+
+    def create_view_or_schema(self, cur: Cursor, w: str) -> None:
+        while cur.accept_any("MATERIALIZED", "RECURSIVE", "VIEW", "SCHEMA", "DATABASE"):
+            pass
+        cur.accept("IF", "NOT", "EXISTS")
+        name = cur.name()
+        if name:
+            self.created_objects.add(name)
+            if w in ("VIEW", "MATERIALIZED", "RECURSIVE"):
+                self.catalog.views.add(name)
 
     def create_table(self, cur: Cursor, text: str, ctx: Ctx) -> None:
         cur.i += 1
@@ -85,24 +86,10 @@ class CreateHandlers:
         if self.catalog.pending_known and self.source.startswith("file:"):
             self.catalog.new_tables.add(name)
         info = TableInfo(name, source=self.source)
-        cols: List[ColumnDef] = []
-        if cur.punct() == "(":
-            for part in split_top(cur.skip_group()):
-                first = part[0].v if part[0].kind == "w" else ""
-                if first in ("CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "KEY", "INDEX", "EXCLUDE") or (
-                    first in ("FULLTEXT", "SPATIAL", "LIKE")
-                ):
-                    self.remember_constraint(name, part, validated=True)
-                    if first == "PRIMARY" or (first == "CONSTRAINT" and "PRIMARY" in words_of(part)):
-                        names = group_names(part)
-                        for c in cols:
-                            # a key of several columns makes none of them unique on its own
-                            if c.name in names and len(names) == 1:
-                                c.primary_key = True
-                    continue
-                col = parse_column(part)
-                if col is not None:
-                    cols.append(col)
+        body = parse_table_body(cur.skip_group()) if cur.punct() == "(" else TableBody()
+        for part in body.constraints:
+            self.remember_constraint(name, part, validated=True)
+        cols = body.columns
         for c in cols:
             info.columns[c.name] = c.info()
             info.columns[c.name].source = self.source
