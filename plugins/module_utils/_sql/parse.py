@@ -188,6 +188,33 @@ def top_words(toks: Sequence[Token]) -> List[Tuple[int, str]]:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Statement records
+
+
+@dataclass
+class DropIndexStatement:
+    """DROP INDEX [CONCURRENTLY] [IF EXISTS] name[, ...] [ON table] (MySQL names the table, and one index)."""
+
+    names: List[Optional[str]]
+    table: Optional[str] = None
+    concurrently: bool = False
+
+
+def parse_drop_index(cur: Cursor) -> DropIndexStatement:
+    """The rest of a DROP INDEX, the cursor after INDEX."""
+    concurrently = bool(cur.accept("CONCURRENTLY"))
+    cur.accept("IF", "EXISTS")
+    stmt = DropIndexStatement([first_name(p) for p in split_top(cur.rest())], concurrently=concurrently)
+    if "ON" in words_of(cur.rest()):  # mysql / sqlite-less: DROP INDEX i ON t
+        on = Cursor(cur.rest())
+        on.name()
+        on.accept("ON")
+        stmt.table = on.name()
+        stmt.names = stmt.names[:1]
+    return stmt
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Column definitions and defaults
 
 _COLUMN_STOP = frozenset(
