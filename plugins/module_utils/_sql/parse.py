@@ -214,6 +214,45 @@ def parse_drop_index(cur: Cursor) -> DropIndexStatement:
     return stmt
 
 
+@dataclass
+class InsertSelect:
+    """INSERT INTO target [(columns)] SELECT select_list FROM source ...: a copy of one table's rows."""
+
+    target: str
+    columns: List[str]
+    source: str
+    select_list: List[List[Token]]
+
+
+def parse_insert_select(cur: Cursor) -> Optional[InsertSelect]:
+    """An INSERT (the cursor on INSERT or REPLACE) that copies rows from a table, or None for any other INSERT."""
+    cur.i += 1
+    while cur.accept_any("INTO", "IGNORE", "OR", "REPLACE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY"):
+        pass
+    target = cur.name()
+    if target is None:
+        return None
+    cols: List[str] = []
+    if cur.punct() == "(":
+        cols = [n for n in (first_name(p) for p in split_top(cur.skip_group())) if n]
+    if not cur.accept("SELECT"):
+        return None
+    cur.accept("DISTINCT")
+    start = cur.i
+    while not cur.at_end() and cur.word() != "FROM":
+        if cur.punct() == "(":
+            cur.skip_group()
+        else:
+            cur.i += 1
+    select_list = split_top(cur.t[start : cur.i])
+    if not cur.accept("FROM"):
+        return None
+    source = cur.name()
+    if not source:
+        return None
+    return InsertSelect(target, cols, source, select_list)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Column definitions and defaults
 
