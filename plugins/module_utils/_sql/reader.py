@@ -5,12 +5,15 @@
 
 """Private to the zerodown.deploy collection: the reader of migration_check.
 
-It walks the statements the lexer cuts (the same ones migration_apply runs), reads each with a small
-recursive-descent parser over the lexer's tokens (optional keywords, several ALTER TABLE actions), keeps the
-file's state (objects created in the file, columns added, NOT VALID constraints, transactions, routines the file
-calls, user variables, rebuilds in progress) on top of the catalog, and turns each change to an object the old
-version can see into a typed event (``_sql/events.py``) with the facts a rule needs. It decides no hazard: each
-rule's ``check(event, state)`` in ``_sql/rules`` does (``emit``). ``_sql_safety.analyze_sql`` is its entry point.
+It walks the statements the lexer cuts (the same ones migration_apply runs), reads each with the small
+recursive-descent parser of ``_sql/parse.py`` (a cursor over the lexer's tokens, column definitions, types, plain
+statement records), keeps the file's state (objects created in the file, columns added, NOT VALID constraints,
+transactions, routines the file calls, user variables, rebuilds in progress) on top of the catalog, and turns each
+change to an object the old version can see into a typed event (``_sql/events.py``) with the facts a rule needs.
+The ``Analyzer`` here holds that state, the dispatch by a statement's first word (``_HANDLERS``) and ``emit``; the
+handlers of each statement family are its mixins in ``_sql/handlers`` (create, alter, drop, data, rebuild,
+procedural). It decides no hazard: each rule's ``check(event, state)`` in ``_sql/rules`` does (``emit``).
+``_sql_safety.analyze_sql`` is its entry point.
 """
 
 from __future__ import annotations

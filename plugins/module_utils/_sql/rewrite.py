@@ -26,7 +26,7 @@ safe form to its builder; ``NO_REWRITE`` names every other rule and why it has n
 lists both, a unit test keeps them complete).
 
 The builders read the facts of the finding's event and cut the statement with the tokens of ``_sql/lexer.py`` and
-the column reader of ``_sql/reader.py``; a statement they cannot rewrite exactly (several ALTER TABLE actions, a
+the column reader of ``_sql/parse.py``; a statement they cannot rewrite exactly (several ALTER TABLE actions, a
 statement inside a routine, a column with constraints beside its default) gets no rewrite rather than a guess.
 """
 

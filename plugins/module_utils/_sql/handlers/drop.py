@@ -3,7 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Private to the zerodown.deploy collection: the reader's DROP handlers."""
+"""Private to the zerodown.deploy collection: the reader's DROP handlers (tables, views, schemas, indexes).
+
+A mixin of ``_sql/reader.py``'s ``Analyzer``: it reads the statement with ``_sql/parse.py``, keeps the
+file's state in the analyzer and emits its events (``self.emit``); it decides no hazard.
+"""
 
 from __future__ import annotations
 
