@@ -15,8 +15,10 @@ SQLite, with no database:
    comments, strings, quoted identifiers, PostgreSQL dollar quotes and COPY
    data, MySQL ``DELIMITER`` regions and compound bodies, goose blocks;
 2. each statement is tokenised with sqlparse's lexer and classified by a small
-   recursive-descent reader (``_sql/reader.py``: optional keywords, several
-   ALTER TABLE actions), which reports hazards under the rules of
+   recursive-descent reader (``_sql/parse.py`` reads the tokens, optional
+   keywords, several ALTER TABLE actions; ``_sql/reader.py`` and its
+   ``_sql/handlers`` keep the file's state and emit events), which reports
+   hazards under the rules of
    ``_sql/rules/<rule_id>.py``;
 3. the file is judged by its net effect, as one transaction: objects created
    earlier in the file are free, ``NOT NULL DEFAULT x`` followed by ``DROP

@@ -5,11 +5,12 @@
 
 """Private to the zerodown.deploy collection: the typed events the reader makes of a migration's statements.
 
-The division of work: the reader (``_sql/reader.py``) knows the grammar and the state (the catalog, what this
-file created, transactions, rebuilds in progress) and emits an event for each change to an object the **old
-version can see** (a table or index created by this file or an earlier pending one yields no event, a column
-added by this file is flagged ``new_column``). Each rule (``_sql/rules/<rule_id>.py``) reads the facts of the
-events it listens to and decides, in its ``check(event, state)``, whether the change is its hazard.
+The division of work: the reader (``_sql/parse.py``, ``_sql/reader.py`` and its ``_sql/handlers``) knows the
+grammar and the state (the catalog, what this file created, transactions, rebuilds in progress) and emits an event
+for each change to an object the **old version can see** (a table or index created by this file or an earlier
+pending one yields no event, a column added by this file is flagged ``new_column``). Each rule
+(``_sql/rules/<rule_id>.py``) reads the facts of the events it listens to and decides, in its ``check(event,
+state)``, whether the change is its hazard.
 
 Every event carries where it stands (``line``, ``statement``) and, where a verdict rests on what was known
 before the file, the source of that fact (``*_source``: ``file:<path>``, ``history:<file>`` or ``live``, see

@@ -26,7 +26,7 @@ safe form to its builder; ``NO_REWRITE`` names every other rule and why it has n
 lists both, a unit test keeps them complete).
 
 The builders read the facts of the finding's event and cut the statement with the tokens of ``_sql/lexer.py`` and
-the column reader of ``_sql/reader.py``; a statement they cannot rewrite exactly (several ALTER TABLE actions, a
+the column reader of ``_sql/parse.py``; a statement they cannot rewrite exactly (several ALTER TABLE actions, a
 statement inside a routine, a column with constraints beside its default) gets no rewrite rather than a guess.
 """
 
@@ -40,7 +40,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._migrations import
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql import events as ev
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.findings import Finding, Report
 from ansible_collections.zerodown.deploy.plugins.module_utils._sql.lexer import Token, tokenize
-from ansible_collections.zerodown.deploy.plugins.module_utils._sql.reader import _parse_column, _split_top
+from ansible_collections.zerodown.deploy.plugins.module_utils._sql.parse import parse_column, split_top
 
 NO_TX_MARKER = "-- zerodown:no-transaction"
 CONTRACT_MARKER = "-- zerodown:contract"
@@ -106,7 +106,7 @@ class _Stmt:
             i += 1
         start = i
         i = _name_end(self.toks, i)
-        if i == start or len(_split_top(self.toks[i:])) != 1:
+        if i == start or len(split_top(self.toks[i:])) != 1:
             return None  # no name, or several actions: not rewritten
         return self.cut(start, i), i
 
@@ -389,7 +389,7 @@ def _mysql_index_build(st: _Stmt) -> bool:
     if words[:2] != ["ALTER", "TABLE"]:
         return False
     start = _name_end(st.toks, 2)
-    for action in _split_top(st.toks[start:]):
+    for action in split_top(st.toks[start:]):
         first = [t.v for t in action[:2] if t.kind == "w"]
         if first[:1] in (["ALGORITHM"], ["LOCK"]):
             continue
@@ -405,7 +405,7 @@ def _add_column_then_backfill(event: ev.Event, st: _Stmt) -> Optional[_Safe]:
     if added is None:
         return None
     table, i = added
-    col = _parse_column(st.toks[i:])
+    col = parse_column(st.toks[i:])
     if col is None or not col.has_default or not col.default_toks or col.serial or col.identity or col.generated:
         return None
     if col.primary_key or col.unique or col.references or col.check or col.collate:

@@ -1,7 +1,8 @@
 """The shape the code keeps so that a new maintainer can pick it up (docs/architecture.md, "Modules and engines"):
 
-- no function or method under plugins/ is rated D or worse by radon's cyclomatic complexity (the SQL reader in
-  plugins/module_utils/_sql/ excepted: its rules are one branch per statement form);
+- no function or method under plugins/ is rated D or worse by radon's cyclomatic complexity, but for the SQL
+  splitter's character-level state machine (``_Splitter.run`` in plugins/module_utils/_sql/lexer.py, whose comment
+  says why it stays one function; issue 26);
 - every module's ``main()`` only builds its argument spec and hands it to the module wrapper
   (``_module.run_module``): at most 40 lines, no AnsibleModule of its own, so the prelude (NUL check, masking,
   failure shape) exists once.
@@ -20,10 +21,12 @@ MODULES = sorted((PLUGINS / "modules").glob("*.py"))
 MAX_MAIN_LINES = 40
 
 
+# (file under plugins/, block) allowed past C
+STATE_MACHINES = {("module_utils/_sql/lexer.py", "_Splitter.run")}
+
+
 def _python_files():
-    for path in sorted(PLUGINS.rglob("*.py")):
-        if "_sql" not in path.relative_to(PLUGINS).parts:
-            yield path
+    return sorted(PLUGINS.rglob("*.py"))
 
 
 def test_no_block_is_rated_d_or_worse():
@@ -33,6 +36,7 @@ def test_no_block_is_rated_d_or_worse():
         for path in _python_files()
         for block in cc_visit(path.read_text())
         if cc_rank(block.complexity) >= "D"
+        and (path.relative_to(PLUGINS).as_posix(), block.fullname) not in STATE_MACHINES
     ]
     assert not too_complex, "split these into smaller named functions:\n" + "\n".join(too_complex)
 

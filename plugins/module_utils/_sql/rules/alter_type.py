@@ -41,6 +41,15 @@ def check(event: ev.Event, state: State) -> Optional[Finding]:
         return state.finding(RULE, event, "changes type %s (values or attributes the old version uses)" % event.name)
     if not isinstance(event, ev.AlterType) or event.new_column:
         return None  # the old version does not read a column this file adds (table_rewrite judges the lock)
+    if event.via in ("rebuild_cast", "rebuild"):
+        return _rebuild(event, state)
+    if event.via == "modify":
+        return _modify(event, state)
+    return _alter_column(event, state)
+
+
+def _rebuild(event: ev.AlterType, state: State) -> Optional[Finding]:
+    """An SQLite rebuild that casts a column, or whose new definition gives it another type."""
     where = "%s.%s" % (event.table, event.column)
     if event.via == "rebuild_cast":
         return state.finding(
@@ -48,36 +57,43 @@ def check(event: ev.Event, state: State) -> Optional[Finding]:
             event,
             "the rebuild casts %s to a new type%s" % (where, state.old_definition(event.old_definition_source)),
         )
-    if event.via == "rebuild":
-        if event.change != "change":
-            return None
-        return state.finding(
-            RULE,
-            event,
-            "the rebuild changes %s from %s to %s%s"
-            % (where, event.old_type, event.new_type, state.old_definition(event.old_definition_source)),
-        )
-    if event.via == "modify":
-        if event.old_type:
-            if event.change == "change" or (event.collate and event.change != "rewrite"):
-                return state.finding(
-                    RULE,
-                    event,
-                    "changes %s from %s to %s: MySQL copies the table%s"
-                    % (where, event.old_type, event.new_type, state.per(event.old_type_source)),
-                )
-            return None
-        if event.restated_not_null:
-            return None  # set_not_null reports it; a NOT NULL restatement is not read as a type change
-        return state.finding(
-            RULE,
-            event,
-            "%s redefines %s as %s, treated as a type change (a table copy in MySQL)%s"
-            % (event.verb, where, event.new_type, unknown_fact(RULE.id, "its prior type")),
-        )
+    if event.change != "change":
+        return None
+    return state.finding(
+        RULE,
+        event,
+        "the rebuild changes %s from %s to %s%s"
+        % (where, event.old_type, event.new_type, state.old_definition(event.old_definition_source)),
+    )
+
+
+def _modify(event: ev.AlterType, state: State) -> Optional[Finding]:
+    """MySQL MODIFY / CHANGE: the definition restated, whose type may be the old one."""
+    where = "%s.%s" % (event.table, event.column)
+    if event.old_type:
+        if event.change == "change" or (event.collate and event.change != "rewrite"):
+            return state.finding(
+                RULE,
+                event,
+                "changes %s from %s to %s: MySQL copies the table%s"
+                % (where, event.old_type, event.new_type, state.per(event.old_type_source)),
+            )
+        return None
+    if event.restated_not_null:
+        return None  # set_not_null reports it; a NOT NULL restatement is not read as a type change
+    return state.finding(
+        RULE,
+        event,
+        "%s redefines %s as %s, treated as a type change (a table copy in MySQL)%s"
+        % (event.verb, where, event.new_type, unknown_fact(RULE.id, "its prior type")),
+    )
+
+
+def _alter_column(event: ev.AlterType, state: State) -> Optional[Finding]:
+    """ALTER COLUMN ... TYPE."""
     if event.old_type and not event.using and not event.collate and event.change in ("same", "safe", "rewrite"):
         return None  # same type, a safe widening, or table_rewrite's (MySQL across the length prefix)
-    message = "changes the type of %s to %s" % (where, event.new_type)
+    message = "changes the type of %s.%s to %s" % (event.table, event.column, event.new_type)
     if event.old_type:
         origin = state.per(event.old_type_source)
         message += " (was %s%s)" % (event.old_type, ", " + origin[2:-1] if origin else "")
