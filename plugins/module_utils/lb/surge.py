@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.haproxy import ADMF_CMAINT
 
 
 class SurgeMap:
@@ -83,7 +84,9 @@ def config_line(kind: str, server: str, address: str, port: int) -> str:
     """The configuration line that gives a host its server for a slot, out of the pool until a deploy starts it."""
     if kind == "nginx":
         return "server %s:%d down;  # zerodown: maint" % (address, port)
-    return "server %s %s:%d check disabled" % (server, address, port)
+    # no `disabled`: HAProxy's runtime API cannot lift a maintenance the configuration sets; the health checks keep
+    # the server out while its slot does not run, and the deploy puts it in maint before starting the slot
+    return "server %s %s:%d check" % (server, address, port)
 
 
 def problems(provider: lb.Provider, backend: str, current: lb.ServerMap, surge: SurgeMap) -> List[str]:
@@ -102,6 +105,13 @@ def problems(provider: lb.Provider, backend: str, current: lb.ServerMap, surge: 
                     % (host, slot, provider.kind, provider.id, backend, server, config_line(provider.kind, server, address, port), where)
                 )
                 continue
+            if int(info.get("admin_state") or 0) & ADMF_CMAINT:
+                out.append(
+                    "host %s slot %s: server %r of backend %r on %s load balancer %s is `disabled` in the "
+                    "configuration, which HAProxy's runtime API cannot lift (a deploy could never put it in the pool); "
+                    "remove `disabled` from its line (keep `check`: its health checks keep it out while the slot does "
+                    "not run) and reload" % (host, slot, server, backend, provider.kind, provider.id)
+                )
             found = _port(info.get("address"))
             if found is not None and found != port:
                 out.append(

@@ -69,7 +69,7 @@ def test_every_missing_or_misplaced_server_is_named_with_its_host_lb_backend_and
     assert text.startswith("surge needs two servers per app host on every load balancer, nothing was changed")
     assert (
         "host app1 has no server for slot b on fake load balancer lb1: backend 'app' lacks server 'app1_b'; add "
-        "`server app1_b 10.0.0.11:8081 check disabled` to backend app and reload it" in text
+        "`server app1_b 10.0.0.11:8081 check` to backend app and reload it" in text
     )
     assert "host app2 has no server for slot b on fake load balancer lb1" in text
     assert (
@@ -77,6 +77,15 @@ def test_every_missing_or_misplaced_server_is_named_with_its_host_lb_backend_and
         "slot b listens on port 8081" in text
     )
     assert "app2_b" not in text.split("lb2", 1)[1]
+
+
+def test_a_server_disabled_in_the_configuration_is_refused():
+    disabled = dict(server("10.0.0.11:8081", "maint"), admin_state=0x04)
+    provider = FakeProvider("lb1", {"app1": server("10.0.0.11:8080"), "app1_b": disabled})
+    spec = {"surge": {"slots": SLOTS, "servers": {"app1": {"a": "app1", "b": "app1_b"}}}}
+    with pytest.raises(lb.LBValidationError, match="server 'app1_b' of backend 'app' on fake load balancer lb1 is "
+                       "`disabled` in the configuration, which HAProxy's runtime API cannot lift"):
+        surge.check([provider], "app", {"lb1": provider.read("app")}, surge.SurgeMap.from_spec(spec))
 
 
 def test_nginx_gets_the_line_of_its_servers_file():
