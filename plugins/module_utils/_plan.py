@@ -132,6 +132,16 @@ DEFAULTS: Dict[str, Any] = {
 }
 
 
+#: What the surge part of the plan reads (_surge_plan.plan), besides zerodown_surge and zerodown_surge_batch_size.
+SURGE_VARIABLES = (
+    "zerodown_surge_slots",
+    "zerodown_surge_port_env",
+    "zerodown_standby",
+    "zerodown_service_name",
+    "zerodown_app_name",
+)
+
+
 class PlanError(ValueError):
     """The deploy variables do not make a plan; ``problems`` lists every one of them."""
 
@@ -880,7 +890,7 @@ def build_plan(
     surge_servers = lb.pop("surge_servers")
     surge_plan = _surge_plan.plan(
         flag(variables, "zerodown_surge", problems) and mode != "contract",
-        variables,
+        {name: variables.get(name) for name in SURGE_VARIABLES},
         strategy,
         lb,
         host_addresses,
