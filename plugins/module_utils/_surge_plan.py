@@ -41,7 +41,8 @@ def slots(value: Any, app_port: int, problems: List[str]) -> List[Dict[str, Any]
         unknown = sorted(set(slot) - {"name", "port"})
         if unknown:
             problems.append(
-                "zerodown_surge_slots[%d] has unknown key(s) %s: each slot is {name, port}" % (index, ", ".join(unknown))
+                "zerodown_surge_slots[%d] has unknown key(s) %s: each slot is {name, port}"
+                % (index, ", ".join(unknown))
             )
         try:
             name = validate.name(slot.get("name"), "surge_slot", "zerodown_surge_slots[%d].name" % index)
@@ -113,7 +114,9 @@ def servers(
             elif provider == "nginx":
                 per_slot[slot["name"]] = "%s:%d" % (host_addresses.get(host) or host, slot["port"])
             else:
-                per_slot[slot["name"]] = home_servers[host] if index == 0 else "%s_%s" % (home_servers[host], slot["name"])
+                per_slot[slot["name"]] = (
+                    home_servers[host] if index == 0 else "%s_%s" % (home_servers[host], slot["name"])
+                )
         out[host] = per_slot
     _check_server_names(provider, out, problems)
     return out
@@ -133,7 +136,8 @@ def _check_server_names(provider: str, per_host: Dict[str, Dict[str, str]], prob
                 problems.append("%s: %s" % (where, exc))
             if server in seen:
                 problems.append(
-                    "%s and %s are both server %r: each slot of each host needs its own server" % (seen[server], where, server)
+                    "%s and %s are both server %r: each slot of each host needs its own server"
+                    % (seen[server], where, server)
                 )
             seen.setdefault(server, where)
 

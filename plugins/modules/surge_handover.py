@@ -31,21 +31,20 @@ description:
 author:
   - zerodown.deploy contributors (@zerodown)
 extends_documentation_fragment:
+  - zerodown.deploy.attributes
   - zerodown.deploy.lb_description
   - zerodown.deploy.ledger_record
   - zerodown.deploy.drain_wait
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the live state, checks every host's two servers, and reports what would change with the sessions
       that would have to finish; changes nothing and does not wait.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
-    details: One line per load balancer and server, with its state and weight before and after.
+    details: As M(zerodown.deploy.drain_backend) - one line per load balancer and server, state and weight before and
+      after.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Hosts already served by their live slot, with the other slot's server in O(idle_state), are not changed
       (C(changed=false)).
@@ -139,41 +138,14 @@ current:
   returned: always
   type: dict
   sample: {"/run/haproxy/admin.sock": {"app1": {"state": "drain", "weight": 1}, "app1_b": {"state": "ready", "weight": 1}}}
-drain_seconds:
-  description: Seconds until the last in-flight request of the drained servers had ended; 0 when none had to.
-  returned: always
-  type: float
-  sample: 0.42
-drained_at:
-  description: Wall-clock time (seconds since the epoch) when the drained servers were seen idle; null when not waited.
-  returned: always
-  type: float
-  sample: 1764349212.31
-sessions_at_start:
-  description: Sessions and queued requests on the drained servers when the drain began, over every load balancer.
-  returned: always
-  type: int
-  sample: 3
-sessions_by_server:
-  description: RV(sessions_at_start) per load balancer and server.
+drain:
+  description:
+    - What the drain of the idle slots' servers took, as M(zerodown.deploy.drain_backend) returns it -
+      C(drain_seconds), C(drained_at), C(sessions_at_start), C(sessions_by_server), C(killed_sessions), C(timed_out),
+      and on a drain timeout C(remaining).
   returned: always
   type: dict
-  sample: {"/run/haproxy/admin.sock": {"app1": 3}}
-killed_sessions:
-  description: Sessions killed because O(timeout) passed with O(on_timeout=shutdown); 0 otherwise.
-  returned: always
-  type: int
-  sample: 0
-timed_out:
-  description: Whether O(timeout) passed before the servers were drained.
-  returned: always
-  type: bool
-  sample: false
-remaining:
-  description: Sessions still running per load balancer and server when the module failed on a timeout.
-  returned: failure
-  type: dict
-  sample: {"/run/haproxy/admin.sock": {"app1": 2}}
+  sample: {"drain_seconds": 0.42, "sessions_at_start": 3, "killed_sessions": 0, "timed_out": false}
 """
 
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402

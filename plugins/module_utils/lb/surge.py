@@ -102,7 +102,16 @@ def problems(provider: lb.Provider, backend: str, current: lb.ServerMap, surge: 
                 out.append(
                     "host %s has no server for slot %s on %s load balancer %s: backend %r lacks server %r; add "
                     "`%s` to %s and reload it (or name the server in zerodown_lb.surge_servers)"
-                    % (host, slot, provider.kind, provider.id, backend, server, config_line(provider.kind, server, address, port), where)
+                    % (
+                        host,
+                        slot,
+                        provider.kind,
+                        provider.id,
+                        backend,
+                        server,
+                        config_line(provider.kind, server, address, port),
+                        where,
+                    )
                 )
                 continue
             if int(info.get("admin_state") or 0) & ADMF_CMAINT:

@@ -20,6 +20,9 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._module import Mod
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import drain, surge
 
+#: The keys the module returns as drain_backend does; the drain's own figures go under ``drain``.
+SHARED_KEYS = ("changed", "previous", "current", "diff", "warnings")
+
 #: idle_state -> drain_backend's state for the servers of the slots that stop serving
 IDLE_STATES = {"drained": "drained", "maint": "maint"}
 
@@ -48,21 +51,34 @@ def check_surge_servers(params: Mapping[str, Any], surge_map: surge.SurgeMap) ->
     """Every host's two servers on every load balancer, before drain_backend reads or changes anything."""
     lb_params = lb.resolve_params({"load_balancer": params["load_balancer"]})
     providers = lb.providers_from_params(lb_params)
+    for provider in providers:  # names first: nothing is sent that could carry a runtime API command
+        provider.check_name(lb_params["backend"], "backend")
+        for name in surge_map.names():
+            provider.check_name(name)
     before = lb.read_all(providers, lb_params["backend"])
     surge.check(providers, lb_params["backend"], before, surge_map)
 
 
+def shaped(drained: Dict[str, Any]) -> Dict[str, Any]:
+    """drain_backend's result as this module returns it: its drain figures under ``drain``."""
+    out = {key: drained[key] for key in SHARED_KEYS if key in drained}
+    out["drain"] = {key: value for key, value in drained.items() if key not in SHARED_KEYS}
+    return out
+
+
 def run(params: Mapping[str, Any], check_mode: bool, diff: bool = False) -> Dict[str, Any]:
     """The surge_handover module."""
-    result: Dict[str, Any] = drain.new_result()
     try:
         surge_map = surge.SurgeMap.from_spec(params["load_balancer"])
         translated = drain_params(params, surge_map)
         check_surge_servers(params, surge_map)
     except lb.LBError as exc:
-        raise ModuleFailure(str(exc), result) from exc
+        raise ModuleFailure(str(exc), shaped(drain.new_result())) from exc
     live = params["live"]
-    result = drain.run(translated, check_mode, diff)
+    try:
+        result = shaped(drain.run(translated, check_mode, diff))
+    except ModuleFailure as exc:
+        raise ModuleFailure(exc.msg, shaped(exc.result)) from exc
     result["slots"] = {
         host: {
             "live": live[host],

@@ -81,6 +81,11 @@ def served(backends, *names):
     return sum(1 for name in names for request in list(backends[name].requests) if request.path == "/")
 
 
+def states(result, lb_id):
+    """Each server's state on one load balancer after a call, as the module read it back."""
+    return {name: info["state"] for name, info in result["current"][lb_id].items()}
+
+
 def haproxy_lb(haproxy, slots, servers=None):
     return {
         "provider": "haproxy",
@@ -159,16 +164,19 @@ def test_haproxy_handover_and_rollback_under_keepalive_load_fail_no_request(
     assert prepared["changed"] is True and not prepared["failed"], prepared
     assert haproxy.server("app1_b")["state"] == "maint" and haproxy.server("app1")["state"] == "ready"
     assert handover(module_runner, description, back, idle_state="maint")["changed"] is False
-    with LoadGenerator(
-        haproxy.url + "/",
-        concurrency=4,
-        keepalive=True,
-        max_duration=120,
-        timeout=30,
-        pause=0.005,
-        haproxy=[haproxy.socket],
-        haproxy_backend="app",
-    ) as load, ServingSampler(haproxy) as sampler:
+    with (
+        LoadGenerator(
+            haproxy.url + "/",
+            concurrency=4,
+            keepalive=True,
+            max_duration=120,
+            timeout=30,
+            pause=0.005,
+            haproxy=[haproxy.socket],
+            haproxy_backend="app",
+        ) as load,
+        ServingSampler(haproxy) as sampler,
+    ):
         wait_until(lambda: load.requests_so_far > 50, timeout=15, interval=0.05)
 
         # check mode: the plan of the change, nothing changed on the live HAProxy
@@ -185,14 +193,8 @@ def test_haproxy_handover_and_rollback_under_keepalive_load_fail_no_request(
         returned_at = time.time()
         assert moved["changed"] is True and not moved["failed"], moved
         assert moved["slots"]["app1"] == {"live": "b", "live_server": "app1_b", "idle": "a", "idle_server": "app1"}
-        current = moved["current"][haproxy.socket]
-        assert {n: current[n]["state"] for n in current} == {
-            "app1": "drain",
-            "app2": "drain",
-            "app1_b": "ready",
-            "app2_b": "ready",
-        }
-        assert moved["sessions_at_start"] >= 2 and moved["drain_seconds"] > 0
+        assert states(moved, haproxy.socket) == {"app1": "drain", "app2": "drain", "app1_b": "ready", "app2_b": "ready"}
+        assert moved["drain"]["sessions_at_start"] >= 2 and moved["drain"]["drain_seconds"] > 0
         slow.join(30)
         assert [r["status"] for r in slow.results] == [200, 200]
         assert all(r["ended"] <= returned_at for r in slow.results)
@@ -211,8 +213,7 @@ def test_haproxy_handover_and_rollback_under_keepalive_load_fail_no_request(
         # the rollback call: the old slots serve again, the new ones drained, then in maintenance
         rolled = handover(module_runner, description, back, idle_state="maint")
         assert rolled["changed"] is True and not rolled["failed"], rolled
-        current = rolled["current"][haproxy.socket]
-        assert {n: current[n]["state"] for n in current} == {
+        assert states(rolled, haproxy.socket) == {
             "app1": "ready",
             "app2": "ready",
             "app1_b": "maint",
@@ -256,8 +257,14 @@ def test_a_backend_without_the_second_servers_is_refused_before_any_change(
         # the deploy's preflight (the ledger's capture of each load balancer) refuses it the same way
         started = module_runner(
             "deploy_ledger",
-            {"app": "shop", "path": str(tmp_path / "state"), "run_id": "r-1", "state": "started",
-             "release": "v2", "load_balancer": description},
+            {
+                "app": "shop",
+                "path": str(tmp_path / "state"),
+                "run_id": "r-1",
+                "state": "started",
+                "release": "v2",
+                "load_balancer": description,
+            },
         )
         assert started["failed"] and expected in started["msg"], started["msg"]
         assert not (tmp_path / "state" / "shop" / "ledger.json").exists()
@@ -267,8 +274,9 @@ def test_a_backend_without_the_second_servers_is_refused_before_any_change(
         swapped = haproxy_lb(haproxy, slots, servers={"app1": {"a": "app1", "b": "app2"}})
         wrong = handover(module_runner, swapped, {"app1": "b"})
         assert wrong["failed"] and "server 'app2' of backend 'app' on haproxy load balancer" in wrong["msg"]
-        assert "points at 127.0.0.12:%d, but slot b listens on port %d" % (slots[0]["port"], slots[1]["port"]) in (
-            wrong["msg"]
+        assert (
+            "points at 127.0.0.12:%d, but slot b listens on port %d" % (slots[0]["port"], slots[1]["port"])
+            in (wrong["msg"])
         )
         assert haproxy.full_state() == before
     finally:
@@ -290,9 +298,7 @@ def test_the_ledger_records_the_next_batch_before_and_the_moved_hosts_after(
 ):
     description = haproxy_lb(surge_haproxy, slots)
     ledger = {"app": "shop", "path": str(tmp_path / "state"), "run_id": "r-1"}
-    started = module_runner(
-        "deploy_ledger", dict(ledger, state="started", release="v2", load_balancer=description)
-    )
+    started = module_runner("deploy_ledger", dict(ledger, state="started", release="v2", load_balancer=description))
     assert not started["failed"], started
     # the capture holds both servers of each host: restoring it is the way back after a killed run
     assert set(started["ledger"]["lb_state"][surge_haproxy.socket]) == {"app1", "app1_b", "app2", "app2_b"}
@@ -319,6 +325,7 @@ def test_nginx_handover_and_rollback_fail_no_request(surge_nginx, slot_backends,
     description = nginx_lb(nginx, slots)
     a = {host: "%s:%d" % (ip, slots[0]["port"]) for host, ip in HOSTS.items()}
     b = {host: "%s:%d" % (ip, slots[1]["port"]) for host, ip in HOSTS.items()}
+
     def servers_file():
         return Path(nginx.servers_file).read_text()
 

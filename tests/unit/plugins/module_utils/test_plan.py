@@ -475,8 +475,9 @@ def test_haproxy_hosts_keep_their_server_and_gain_one_for_the_second_slot(artifa
         "surge: slots a:8080 and b:8081 (PORT), unit shop@<slot>.service, 4 host(s) at a time, old slots kept until "
         "decommission" in out["summary"]
     )
-    assert "surge servers: app1 a=app1 b=app1_b | app2 a=app2 b=app2_b | app3 a=app3 b=app3_b | app4 a=app4 b=app4_b" in (
-        out["summary"]
+    assert (
+        "surge servers: app1 a=app1 b=app1_b | app2 a=app2 b=app2_b | app3 a=app3 b=app3_b | app4 a=app4 b=app4_b"
+        in (out["summary"])
     )
 
 
@@ -500,7 +501,8 @@ def test_slots_ports_env_batch_and_explicit_servers_are_the_users_to_choose(arti
 
 def test_nginx_servers_are_each_hosts_address_on_each_slots_port(artifact):
     out = plan(
-        surge_vars(artifact, zerodown_app_port=8000, zerodown_lb=NGINX), addresses={"app1": "10.0.0.11", "app2": "10.0.0.12"}
+        surge_vars(artifact, zerodown_app_port=8000, zerodown_lb=NGINX),
+        addresses={"app1": "10.0.0.11", "app2": "10.0.0.12"},
     )
     assert out["lb"]["surge"]["servers"]["app1"] == {"a": "10.0.0.11:8000", "b": "10.0.0.11:8001"}
     assert out["servers"]["app2"] == "10.0.0.12:8000"

@@ -83,8 +83,11 @@ def test_a_server_disabled_in_the_configuration_is_refused():
     disabled = dict(server("10.0.0.11:8081", "maint"), admin_state=0x04)
     provider = FakeProvider("lb1", {"app1": server("10.0.0.11:8080"), "app1_b": disabled})
     spec = {"surge": {"slots": SLOTS, "servers": {"app1": {"a": "app1", "b": "app1_b"}}}}
-    with pytest.raises(lb.LBValidationError, match="server 'app1_b' of backend 'app' on fake load balancer lb1 is "
-                       "`disabled` in the configuration, which HAProxy's runtime API cannot lift"):
+    with pytest.raises(
+        lb.LBValidationError,
+        match="server 'app1_b' of backend 'app' on fake load balancer lb1 is "
+        "`disabled` in the configuration, which HAProxy's runtime API cannot lift",
+    ):
         surge.check([provider], "app", {"lb1": provider.read("app")}, surge.SurgeMap.from_spec(spec))
 
 
@@ -101,7 +104,9 @@ def test_handover_names_the_live_slots_servers_and_the_others():
         surge.handover(surge_map, {})
     with pytest.raises(lb.LBValidationError, match=r"live names host\(s\) db1 that the plan's surge map does not have"):
         surge.handover(surge_map, {"db1": "a"})
-    with pytest.raises(lb.LBValidationError, match=r"live names slot\(s\) that are not the plan's \(a or b\): app1: 'c'"):
+    with pytest.raises(
+        lb.LBValidationError, match=r"live names slot\(s\) that are not the plan's \(a or b\): app1: 'c'"
+    ):
         surge.handover(surge_map, {"app1": "c"})
 
 
