@@ -18,7 +18,7 @@ options:
   on_timeout:
     description:
       - V(fail) fails the task when sessions remain after O(timeout) (servers stay drained).
-      - V(shutdown) kills the remaining sessions, reports how many in RV(killed_sessions), and succeeds; with
+      - V(shutdown) kills the remaining sessions, reports how many (C(killed_sessions)), and succeeds; with
         O(ledger) the cut sessions are also recorded as a step named C(drain) (servers, C(killed_sessions),
         C(drain_seconds)), which the deploy's summary reports.
     type: str
