@@ -72,4 +72,13 @@ options:
       servers:
         description: Inventory host to backend server name (the plan's map); M(zerodown.deploy.deploy_ledger) checks that each exists.
         type: dict
+      surge:
+        description:
+          - "The two instance slots of each app host when C(zerodown_surge) is on (docs/surge.md), as the plan computes
+            them - C(slots), the two C({name, port}), and C(servers), each inventory host's server per slot
+            (C({app1: {a: app1, b: app1_b}}))."
+          - M(zerodown.deploy.deploy_ledger) checks, before any change, that every one of these servers exists on every
+            load balancer and points at its slot's port; M(zerodown.deploy.surge_handover) reads which server is
+            which slot's from it.
+        type: dict
 """

@@ -38,6 +38,7 @@ from ansible_collections.zerodown.deploy.plugins.module_utils._lock import (
 from ansible_collections.zerodown.deploy.plugins.module_utils._module import ModuleFailure
 from ansible_collections.zerodown.deploy.plugins.module_utils._secrets import scrub
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb import surge as lb_surge
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb.tally import TALLY_KEYS
 
 LEDGER_FILE = "ledger.json"
@@ -633,10 +634,12 @@ def _hold(restore: Dict[str, Any], moved: Set[str], drain_moved: bool) -> Dict[s
 def capture_lb(spec: Dict[str, Any]):
     """The load balancer's state before the first change, {lb id: {server: {state, weight}}}, and the processes
     it was read from ({lb id: {pid, started}}, see _lb.processes); checks that every server of its ``servers`` map
-    exists. Read only: raises _lb.LBError when one is unreachable or lacks a server."""
+    exists, and with ``surge`` each host's server for each slot, on its slot's port. Read only: raises _lb.LBError when one is unreachable or lacks a server."""
     params = lb.resolve_params({"load_balancer": spec})
     providers = lb.providers_from_params(params)
     before = lb.read_all(providers, params["backend"])
+    if spec.get("surge") is not None:  # each host's two servers (docs/surge.md), every one missing named at once
+        lb_surge.check(providers, params["backend"], before, lb_surge.SurgeMap.from_spec(spec))
     names = sorted(set((spec.get("servers") or {}).values()))
     for provider in providers:
         lb.check_servers(provider, params["backend"], before[provider.id], names)

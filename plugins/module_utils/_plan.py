@@ -27,6 +27,7 @@ import tarfile
 import zlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ansible_collections.zerodown.deploy.plugins.module_utils import _surge_plan
 from ansible_collections.zerodown.deploy.plugins.module_utils import _validate as validate
 from ansible_collections.zerodown.deploy.plugins.module_utils._lock import validate_app
 from ansible_collections.zerodown.deploy.plugins.module_utils._release import validate_release
@@ -86,6 +87,7 @@ STRING_VARIABLES = (
     "zerodown_migrations_dir",
     "zerodown_lb_provider",
     "zerodown_haproxy_backend",
+    "zerodown_surge_port_env",
 )
 
 DEFAULTS: Dict[str, Any] = {
@@ -124,7 +126,20 @@ DEFAULTS: Dict[str, Any] = {
     "zerodown_rollout_batch_watch": 0,
     "zerodown_base_dir": "/opt",
     "zerodown_db_dialect": "postgresql",
+    "zerodown_surge": False,
+    "zerodown_surge_batch_size": "100%",
+    "zerodown_surge_port_env": "PORT",
 }
+
+
+#: What the surge part of the plan reads (_surge_plan.plan), besides zerodown_surge and zerodown_surge_batch_size.
+SURGE_VARIABLES = (
+    "zerodown_surge_slots",
+    "zerodown_surge_port_env",
+    "zerodown_standby",
+    "zerodown_service_name",
+    "zerodown_app_name",
+)
 
 
 class PlanError(ValueError):
@@ -342,12 +357,13 @@ def load_balancer(
     notes: List[str] = []
     spec = _lb_spec(variables, problems, notes)
     unknown = sorted(
-        set(spec) - {"provider", "socket", "backend", "upstream", "nginx", "haproxy", "servers", "api_timeout"}
+        set(spec)
+        - {"provider", "socket", "backend", "upstream", "nginx", "haproxy", "servers", "surge_servers", "api_timeout"}
     )
     if unknown:
         problems.append(
             "zerodown_lb has unknown key(s) %s; it takes provider, socket, nginx, haproxy, backend (or upstream), "
-            "servers, api_timeout" % ", ".join(unknown)
+            "servers, surge_servers, api_timeout" % ", ".join(unknown)
         )
     provider = spec.get("provider") or "haproxy"
     if provider not in PROVIDERS:
@@ -361,6 +377,8 @@ def load_balancer(
         problems.append(str(exc))
     out.update(_lb_access(provider, spec, problems))
     out["servers"] = _lb_servers(variables, spec, provider, app_hosts, host_addresses, problems)
+    # read by the surge plan only (build_plan takes it out again): not a key of the load_balancer option
+    out["surge_servers"] = spec.get("surge_servers")
     return out, notes
 
 
@@ -694,6 +712,17 @@ BOOLEANS = {
 }
 
 
+def flag(variables: Dict[str, Any], name: str, problems: List[str]) -> bool:
+    """A yes/no deploy variable (or its default); False and a problem when it is neither."""
+    given = _setting(variables, name)
+    key = given.strip().lower() if isinstance(given, str) else given
+    value = BOOLEANS.get(key) if isinstance(key, (bool, int, str)) else None
+    if value is None:
+        problems.append("%s=%s must be true or false" % (name, validate.shown(given)))
+        return False
+    return value
+
+
 def rollout_analysis(
     variables: Dict[str, Any], lb: Dict[str, Any], strategy: str, problems: List[str]
 ) -> Dict[str, Any]:
@@ -702,12 +731,7 @@ def rollout_analysis(
 
     On by default; off (with a note in the plan's summary, not a problem) where the load balancer gives no per-server counters (nginx
     without zerodown_lb.nginx.access_log), and for the canary strategy, which judges its own steps."""
-    given = _setting(variables, "zerodown_rollout_analysis")
-    key = given.strip().lower() if isinstance(given, str) else given
-    enabled = BOOLEANS.get(key) if isinstance(key, (bool, int, str)) else None
-    if enabled is None:
-        problems.append("zerodown_rollout_analysis=%s must be true or false" % validate.shown(given))
-        enabled = False
+    enabled = flag(variables, "zerodown_rollout_analysis", problems)
     watch = _number(variables, "zerodown_rollout_watch", problems, validate.WAIT)
     batch_watch = _number(variables, "zerodown_rollout_batch_watch", problems, validate.WAIT)
     if enabled and strategy not in ("rolling", "blue_green"):
@@ -879,12 +903,25 @@ def build_plan(
     app, release, strategy = _run_identity(variables, mode, problems)
     _host_problems(variables, app_hosts, lb_hosts, problems)
     lb, notes = load_balancer(variables, app_hosts, host_addresses, problems, needed=mode != "contract")
+    surge_servers = lb.pop("surge_servers")
+    surge_plan = _surge_plan.plan(
+        flag(variables, "zerodown_surge", problems) and mode != "contract",
+        {name: variables.get(name) for name in SURGE_VARIABLES},
+        strategy,
+        lb,
+        host_addresses,
+        int(_number(variables, "zerodown_app_port", [], validate.PORT) or DEFAULTS["zerodown_app_port"]),
+        surge_servers,
+        problems,
+    )
     state_dir = variables.get("zerodown_state_dir") or DEFAULTS["zerodown_state_dir"]
     if not os.path.isabs(str(state_dir)):
         problems.append("zerodown_state_dir=%r must be an absolute path" % (state_dir,))
     size = 1
+    # with surge, the hosts that start a second instance at once (zerodown_surge_batch_size, default all)
+    size_variable = "zerodown_surge_batch_size" if surge_plan else "zerodown_batch_size"
     try:
-        size = batch_size(variables.get("zerodown_batch_size", DEFAULTS["zerodown_batch_size"]), len(app_hosts))
+        size = batch_size(variables.get(size_variable, DEFAULTS[size_variable]), len(app_hosts), size_variable)
     except ValueError as exc:
         problems.append(str(exc))
     timeouts = _timeouts(variables, problems)
@@ -940,6 +977,9 @@ def build_plan(
         "deprecations": notes,
     }
     plan.update(strategy_plan)
+    if surge_plan:
+        surge_plan["batch_size"] = size
+        plan["surge"] = surge_plan
     if mode == "deploy":
         _deploy_parts(plan, variables, db_hosts, problems, sha256_of)
     if problems:
@@ -1017,6 +1057,8 @@ def summary(plan: Dict[str, Any]) -> List[str]:
         lines.append("analysis during the rollout: %s; a breach rolls back" % during)
     elif r["note"]:
         lines.append("analysis during the rollout: off - %s" % r["note"])
+    if "surge" in plan:
+        lines += _surge_plan.summary(plan["surge"], plan["batch_size"])
     active = [name for name, path in plan["hooks"].items() if path]
     if active:
         lines.append("hooks: %s" % ", ".join(active))

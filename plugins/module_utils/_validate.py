@@ -82,6 +82,8 @@ NAME_PATTERNS: Dict[str, str] = {
     "header_name": r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}",
     # POSIX portable user and group names (not all digits: chown and systemd would read a number as an id)
     "posix_account": r"(?![0-9]+$)[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}",
+    # a surge slot names a systemd instance (<service>@<slot>.service) and a HAProxy server suffix
+    "surge_slot": r"[a-z0-9][a-z0-9_-]{0,15}",
 }
 #: kind -> what a valid one looks like, for the refusal.
 NAME_HINTS: Dict[str, str] = {
@@ -97,6 +99,8 @@ NAME_HINTS: Dict[str, str] = {
     "header_name": "use letters, digits and '-' (an HTTP header name)",
     "posix_account": "give a POSIX user or group name: 1-32 letters, digits, '.', '_' or '-', not starting with '-' "
     "and not all digits (e.g. shop)",
+    "surge_slot": "use 1-16 characters a-z 0-9 _ -, starting with a letter or digit (it names a systemd instance "
+    "and a HAProxy server)",
 }
 _NAME_RES = {kind: re.compile(pattern) for kind, pattern in NAME_PATTERNS.items()}
 

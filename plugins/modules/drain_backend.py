@@ -36,6 +36,7 @@ extends_documentation_fragment:
   - zerodown.deploy.load_balancer
   - zerodown.deploy.lb_description
   - zerodown.deploy.ledger_record
+  - zerodown.deploy.drain_wait
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -70,20 +71,6 @@ options:
     type: str
     choices: [drained, maint, ready]
     default: drained
-  timeout:
-    description:
-      - Seconds to wait for the last session to end before O(on_timeout) applies.
-    type: float
-    default: 60
-  on_timeout:
-    description:
-      - V(fail) fails the task when sessions remain after O(timeout) (servers stay drained).
-      - V(shutdown) kills the remaining sessions, reports how many in RV(killed_sessions), and succeeds; with
-        O(ledger) the cut sessions are also recorded as a step named C(drain) (servers, C(killed_sessions),
-        C(drain_seconds)), which the deploy's summary reports.
-    type: str
-    choices: [fail, shutdown]
-    default: fail
   enable:
     description:
       - Servers of O(backend) to put back into rotation (state C(ready)) in the same call, before O(servers) are
@@ -107,18 +94,6 @@ options:
           - With an empty O(servers), O(ledger) only gives this record its C(app), C(path), C(run_id),
             C(servers) and C(current).
         type: raw
-  healthy_timeout:
-    description:
-      - Seconds to wait for the health checks of O(enable.servers) to pass before O(servers) stop taking traffic;
-        then the task fails with nothing moved.
-    type: float
-    default: 30
-  poll_interval:
-    description:
-      - Seconds between two looks at the session counts. Small values make the module return sooner after the
-        last request ends; each look is one cheap runtime API command per load balancer.
-    type: float
-    default: 0.1
 """
 
 EXAMPLES = r"""
@@ -231,7 +206,7 @@ remaining:
 from ansible_collections.zerodown.deploy.plugins.module_utils import _ledger as ledger  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils._module import run_module  # noqa: E402
 from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as lb  # noqa: E402
-from ansible_collections.zerodown.deploy.plugins.module_utils.lb.drain import run  # noqa: E402
+from ansible_collections.zerodown.deploy.plugins.module_utils.lb.drain import WAIT_SPEC, run  # noqa: E402
 
 
 def main():
@@ -241,14 +216,11 @@ def main():
         server=dict(type="str"),
         servers=dict(type="list", elements="str"),
         state=dict(type="str", default="drained", choices=["drained", "maint", "ready"]),
-        timeout=dict(type="float", default=60.0),
-        on_timeout=dict(type="str", default="fail", choices=["fail", "shutdown"]),
-        poll_interval=dict(type="float", default=0.1),
         enable=dict(
             type="dict",
             options=dict(servers=dict(type="list", elements="str", required=True), hosts=dict(type="raw")),
         ),
-        healthy_timeout=dict(type="float", default=lb.HEALTHY_TIMEOUT),
+        **WAIT_SPEC,
     )
     run_module(
         argument_spec,

@@ -65,6 +65,31 @@ def test_state_directory_inside_the_repository_is_refused():
         core.FleetSpec(name="unit", state_dir=str(core.REPO / "tests" / "state"))
 
 
+def test_with_surge_each_app_host_has_a_second_server_health_checked_and_out_of_the_pool():
+    from ansible_collections.zerodown.deploy.plugins.module_utils.lb import nginx as _nginx
+
+    spec = core.FleetSpec(name="unit", app_hosts=2, subnet="10.213.7.0/24", state_dir="/tmp/zdf-unit")
+    words = [line.split("#", 1)[0].split() for line in core.haproxy_config(spec, surge=True).splitlines()]
+    servers = [w for w in words if w[:1] == ["server"]]
+    # the names the deploy plan gives by default (<server>_<slot>), no `disabled`: the runtime API cannot lift it
+    assert servers == [
+        ["server", "app1", "10.213.7.11:8080", "check"],
+        ["server", "app1_b", "10.213.7.11:8081", "check"],
+        ["server", "app2", "10.213.7.12:8080", "check"],
+        ["server", "app2_b", "10.213.7.12:8081", "check"],
+    ]
+    text = core.nginx_servers(spec, surge=True)
+    upstream, parsed = _nginx.parse_servers(text)
+    assert [(s.address, s.state) for s in parsed] == [
+        ("10.213.7.11:8080", "ready"),
+        ("10.213.7.11:8081", "maint"),
+        ("10.213.7.12:8080", "ready"),
+        ("10.213.7.12:8081", "maint"),
+    ]
+    assert _nginx.render_servers(upstream, parsed) == text
+    assert core.haproxy_config(spec) == core.haproxy_config(spec, surge=False)
+
+
 def test_haproxy_config_has_no_retries_no_redispatch_and_one_server_per_app_host():
     spec = core.FleetSpec(name="unit", app_hosts=3, subnet="10.213.7.0/24", state_dir="/tmp/zdf-unit")
     config = core.haproxy_config(spec)

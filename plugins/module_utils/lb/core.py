@@ -380,6 +380,8 @@ ARGUMENT_SPEC: Dict[str, Any] = {
             "haproxy": _HAPROXY_SPEC,
             "backend": {"type": "str", "required": True},
             "servers": {"type": "dict"},
+            # the plan's surge slots and each host's server per slot (docs/surge.md; lb/surge.py reads it)
+            "surge": {"type": "dict"},
         },
     },
 }

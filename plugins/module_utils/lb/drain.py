@@ -24,6 +24,13 @@ from ansible_collections.zerodown.deploy.plugins.module_utils.lb import core as 
 #: Each look is one runtime API command per load balancer; more than 10 s between looks only delays the return.
 POLL_INTERVAL = validate.Limit(0, 10, low_open=True)
 TARGETS = {"drained": "drain", "maint": "maint", "ready": "ready"}
+#: How a drain waits: the options drain_backend and surge_handover share (doc fragment zerodown.deploy.drain_wait).
+WAIT_SPEC: Dict[str, Any] = dict(
+    timeout=dict(type="float", default=60.0),
+    on_timeout=dict(type="str", default="fail", choices=["fail", "shutdown"]),
+    poll_interval=dict(type="float", default=0.1),
+    healthy_timeout=dict(type="float", default=lb.HEALTHY_TIMEOUT),
+)
 
 
 def new_result() -> Dict[str, Any]:

@@ -74,6 +74,10 @@ NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 DEFAULT_NAME = "zdfleet"
 APP_NAME = "demoapp"
 APP_PORT = 8080
+# zerodown_surge (docs/surge.md): each app host's second instance slot, one port up; its HAProxy server is
+# <host>_<slot> and its nginx server <ip>:<port>, as the deploy plan names them by default
+SURGE_SLOT = "b"
+SURGE_PORT = APP_PORT + 1
 HAPROXY_ADMIN_PORT = 9999
 HAPROXY_SOCKET = "/run/haproxy/admin.sock"
 # nginx on lb1, beside HAProxy: its own port, one upstream whose server lines the zerodown modules own
@@ -533,9 +537,16 @@ def _enable(root: Path, unit: str, target: str = "multi-user.target") -> None:
         link.symlink_to("/lib/systemd/system/" + template)
 
 
-def haproxy_config(spec: FleetSpec) -> str:
+def haproxy_config(spec: FleetSpec, surge: bool = False) -> str:
+    """lb1's haproxy.cfg; with ``surge``, two servers per app host (docs/surge.md): the second slot's health-checked
+    like the first (not ``disabled``, which the runtime API cannot lift), down while that slot does not run."""
     lb = spec.host("lb1").ip
-    servers = "\n".join("    server %s %s:%d check" % (h.name, h.ip, APP_PORT) for h in spec.group("app"))
+    lines = []
+    for h in spec.group("app"):
+        lines.append("    server %s %s:%d check" % (h.name, h.ip, APP_PORT))
+        if surge:
+            lines.append("    server %s_%s %s:%d check" % (h.name, SURGE_SLOT, h.ip, SURGE_PORT))
+    servers = "\n".join(lines)
     return """# Written by the zerodown test fleet (zerodown_testkit.fleet). No retries and no
 # redispatch: a request sent to a server that is stopping must show up as a
 # failure, not be hidden by HAProxy trying another server.
@@ -586,14 +597,18 @@ listen stats
 """ % {"socket": HAPROXY_SOCKET, "lb": lb, "admin": HAPROXY_ADMIN_PORT, "servers": servers}
 
 
-def nginx_servers(spec: FleetSpec) -> str:
-    """The upstream's servers include file as ``fleet up`` writes it: every app server ``addr:port``, in the pool.
+def nginx_servers(spec: FleetSpec, surge: bool = False) -> str:
+    """The upstream's servers include file as ``fleet up`` writes it: every app server ``addr:port``, in the pool;
+    with ``surge`` each host's second slot after it, out of the pool (``down``, as the provider writes maint).
 
-    Exactly the text the nginx provider renders for the same servers all ready, so a deploy that ends with
-    every server back in the pool leaves the file as it found it.
+    Exactly the text the nginx provider renders for the same servers, so a deploy that ends with every server
+    back in its state leaves the file as it found it.
     """
     lines = [NGINX_SERVERS_HEADER + NGINX_UPSTREAM]
-    lines += ["    server %s:%d;" % (h.ip, APP_PORT) for h in spec.group("app")]
+    for h in spec.group("app"):
+        lines.append("    server %s:%d;" % (h.ip, APP_PORT))
+        if surge:
+            lines.append("    server %s:%d down;  # zerodown: maint" % (h.ip, SURGE_PORT))
     return "\n".join(lines) + "\n"
 
 

@@ -140,8 +140,9 @@ def serve(
     tls: Optional[TLSMaterial] = None,
     require_client_cert: bool = False,
     port: int = 0,
+    host: str = "127.0.0.1",
 ) -> ServerHandle:
-    return ServerHandle(handler, tls=tls, require_client_cert=require_client_cert, port=port)
+    return ServerHandle(handler, tls=tls, require_client_cert=require_client_cert, port=port, host=host)
 
 
 def _openssl(*args: str) -> None:

@@ -60,12 +60,16 @@ def app_handler(name: str):
 
 
 class Backends:
-    """Named HTTP servers: ``backends["web1"].in_flight``, ``.port``, ``.requests``."""
+    """Named HTTP servers: ``backends["web1"].in_flight``, ``.port``, ``.requests``.
 
-    def __init__(self, names: Sequence[str]) -> None:
+    ``addresses`` puts some on a given (loopback address, port), as two instance slots of one host listen on the
+    host's address on two fixed ports (surge); the others take an ephemeral port on 127.0.0.1."""
+
+    def __init__(self, names: Sequence[str], addresses: Optional[Dict[str, Tuple[str, int]]] = None) -> None:
         self.servers: Dict[str, ServerHandle] = {}
         for name in names:
-            server = serve(app_handler(name))
+            host, port = (addresses or {}).get(name, ("127.0.0.1", 0))
+            server = serve(app_handler(name), host=host, port=port)
             # HAProxy resets idle server-side keep-alive connections; the stdlib
             # server would print a traceback for each. Not an error here.
             server._server.handle_error = lambda request, client_address: None
@@ -89,8 +93,12 @@ class HAProxyInstance:
         weight: int = 10,
         tcp_stats: bool = True,
         syslog: Optional[str] = None,
+        backend_lines: Sequence[str] = (),
+        server_options: Optional[Dict[str, str]] = None,
     ) -> None:
-        """``syslog``: a UDP syslog address (127.0.0.1:port) HAProxy sends an httplog line of each request to."""
+        """``syslog``: a UDP syslog address (127.0.0.1:port) HAProxy sends an httplog line of each request to.
+        ``backend_lines`` go into the backend before its servers (``option httpchk``, ``default-server``), and
+        ``server_options`` after a server's weight (``disabled``)."""
         self.binary = require("haproxy")
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -126,10 +134,14 @@ class HAProxyInstance:
             "backend %s" % backend,
             "    balance roundrobin",
         ]
+        lines += ["    %s" % line for line in backend_lines]
         for name in names:
             lines.append("    use-server %s if { path_beg /pin/%s/ }" % (name, name))
         for name in names:
-            lines.append("    server %s 127.0.0.1:%d weight %d" % (name, backends[name].port, weight))
+            lines.append(
+                "    server %s %s:%d weight %d %s"
+                % (name, backends[name].host, backends[name].port, weight, (server_options or {}).get(name, ""))
+            )
         lines.append("backend other")
         lines.append("    server o1 127.0.0.1:%d" % backends[names[0]].port)
         self.config = self.dir / "haproxy.cfg"
@@ -245,9 +257,11 @@ class NginxInstance:
         upstream: str = "app",
         weights: Optional[Dict[str, int]] = None,
         start: Optional[Tuple[List[str], Path]] = None,
+        down: Sequence[str] = (),
     ) -> None:
         """``start``: (the -c/-p options, working directory) to start nginx with instead of an absolute
-        ``-c nginx.conf -p directory``, as users start a second nginx by hand (relative paths)."""
+        ``-c nginx.conf -p directory``, as users start a second nginx by hand (relative paths). ``down``: backends
+        whose server line starts out of the pool (``down``, as the provider writes maint)."""
         self.binary = require("nginx")
         self.dir = Path(directory)
         (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
@@ -257,10 +271,16 @@ class NginxInstance:
         self.pid_file = str(self.dir / "nginx.pid")
         self.servers_file = str(self.dir / ("%s.servers" % upstream))
         self.access_log = str(self.dir / "logs" / "zerodown-access.log")
-        self.addresses = {name: "127.0.0.1:%d" % server.port for name, server in backends.servers.items()}
+        self.addresses = {name: "%s:%d" % (server.host, server.port) for name, server in backends.servers.items()}
         Path(self.servers_file).write_text(
             "".join(
-                "server %s%s;\n" % (a, " weight=%d" % weights[n] if weights and n in weights else "")
+                "server %s%s%s;%s\n"
+                % (
+                    a,
+                    " weight=%d" % weights[n] if weights and n in weights else "",
+                    " down" if n in down else "",
+                    "  # zerodown: maint" if n in down else "",
+                )
                 for n, a in self.addresses.items()
             )
         )

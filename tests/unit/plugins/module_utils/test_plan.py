@@ -451,3 +451,141 @@ def test_a_hook_that_is_not_a_readable_file_on_the_controller_is_refused_before_
     ]
     del variables["zerodown_hook_before_stage"]
     assert plan(variables)["hooks"]["after_stage"] == str(hook)
+
+
+# -- surge (docs/surge.md): the slots, each host's two servers, and what the plan refuses --
+
+NGINX = {
+    "provider": "nginx",
+    "backend": "app",
+    "nginx": {"conf": "/etc/nginx/nginx.conf", "servers_file": "/etc/nginx/zerodown/app.servers"},
+}
+
+
+def surge_vars(artifact, **extra):
+    return deploy_vars(artifact, zerodown_surge=True, **extra)
+
+
+def problems(variables, **kwargs):
+    with pytest.raises(PlanError) as err:
+        plan(variables, **kwargs)
+    return err.value.problems
+
+
+def test_surge_is_off_by_default_and_changes_nothing_then(artifact):
+    out = plan(deploy_vars(artifact))
+    assert "surge" not in out and "surge" not in out["lb"]
+    assert out["batch_size"] == 1 and out["servers"]["app1"] == "app1"
+
+
+def test_haproxy_hosts_keep_their_server_and_gain_one_for_the_second_slot(artifact):
+    out = plan(surge_vars(artifact, zerodown_service_name="shop"), addresses={"app1": "10.0.0.11"})
+    assert out["surge"]["slots"] == [{"name": "a", "port": 8080}, {"name": "b", "port": 8081}]
+    assert out["lb"]["surge"]["servers"]["app1"] == {"a": "app1", "b": "app1_b"}
+    assert out["lb"]["surge"]["slots"] == out["surge"]["slots"]
+    # the home slot's server is the host's server of today: adoption adds one line per host, and the ledger and
+    # the strategies without slots go on with the same map
+    assert out["servers"] == {h: h for h in ("app1", "app2", "app3", "app4")}
+    assert out["surge"]["unit"] == "shop@{slot}.service" and out["surge"]["port_env"] == "PORT"
+    assert out["surge"]["standby"] == "keep"
+    # default: every host starts its second instance at once (zerodown_batch_size is not read)
+    assert out["batches"] == [["app1", "app2", "app3", "app4"]] and out["surge"]["batch_size"] == 4
+    assert (
+        "surge: slots a:8080 and b:8081 (PORT), unit shop@<slot>.service, 4 host(s) at a time, old slots kept until "
+        "decommission" in out["summary"]
+    )
+    assert (
+        "surge servers: app1 a=app1 b=app1_b | app2 a=app2 b=app2_b | app3 a=app3 b=app3_b | app4 a=app4 b=app4_b"
+        in (out["summary"])
+    )
+
+
+def test_slots_ports_env_batch_and_explicit_servers_are_the_users_to_choose(artifact):
+    variables = surge_vars(
+        artifact,
+        zerodown_surge_slots=[{"name": "blue", "port": 9000}, {"name": "green", "port": 9001}],
+        zerodown_surge_port_env="HTTP_PORT",
+        zerodown_surge_batch_size="50%",
+        zerodown_batch_size=1,
+        zerodown_standby="stop",
+        zerodown_lb={"backend": "app", "servers": {"app1": "web1"}, "surge_servers": {"app2": {"green": "w2g"}}},
+    )
+    out = plan(variables)
+    assert out["lb"]["surge"]["servers"]["app1"] == {"blue": "web1", "green": "web1_green"}
+    assert out["lb"]["surge"]["servers"]["app2"] == {"blue": "app2", "green": "w2g"}
+    assert out["batches"] == [["app1", "app2"], ["app3", "app4"]]
+    assert out["surge"]["port_env"] == "HTTP_PORT" and out["surge"]["standby"] == "stop"
+    assert "surge_servers" not in out["lb"]  # read by the plan, not a key of the modules' load_balancer option
+
+
+def test_nginx_servers_are_each_hosts_address_on_each_slots_port(artifact):
+    out = plan(
+        surge_vars(artifact, zerodown_app_port=8000, zerodown_lb=NGINX),
+        addresses={"app1": "10.0.0.11", "app2": "10.0.0.12"},
+    )
+    assert out["lb"]["surge"]["servers"]["app1"] == {"a": "10.0.0.11:8000", "b": "10.0.0.11:8001"}
+    assert out["servers"]["app2"] == "10.0.0.12:8000"
+    moved = plan(
+        surge_vars(
+            artifact, zerodown_lb=NGINX, zerodown_surge_slots=[{"name": "a", "port": 7000}, {"name": "b", "port": 7001}]
+        ),
+        addresses={"app1": "10.0.0.11"},
+    )
+    # the host's server is its home slot's, wherever that listens
+    assert moved["servers"]["app1"] == "10.0.0.11:7000"
+
+
+def test_surge_works_with_canary_and_is_refused_for_blue_green(artifact):
+    canary = plan(surge_vars(artifact, zerodown_strategy="canary", zerodown_lb={"backend": "app"}))
+    assert canary["surge"]["enabled"] and canary["canary"]["hosts"] == ["app1"]
+    found = problems(
+        surge_vars(artifact, zerodown_strategy="blue_green", zerodown_blue_group="blue", zerodown_green_group="green")
+    )
+    assert any("zerodown_surge is for zerodown_strategy rolling or canary, not blue_green" in p for p in found)
+
+
+@pytest.mark.parametrize(
+    "slots, message",
+    [
+        ("a,b", "zerodown_surge_slots='a,b' must be two slots as [{name: a, port: 8080}"),
+        ([{"name": "a", "port": 8080}], "must be two slots"),
+        ([{"name": "a", "port": 8080}, {"name": "a", "port": 8081}], "need different names and different ports"),
+        ([{"name": "a", "port": 8080}, {"name": "b", "port": 8080}], "need different names and different ports"),
+        ([{"name": "A;x", "port": 8080}, {"name": "b", "port": 8081}], "invalid zerodown_surge_slots[0].name 'A;x'"),
+        ([{"name": "a", "port": 0}, {"name": "b", "port": 8081}], "zerodown_surge_slots[0].port"),
+        ([{"name": "a", "port": 8080, "host": "x"}, {"name": "b", "port": 8081}], "unknown key(s) host"),
+    ],
+)
+def test_bad_slots_are_refused_naming_the_value(artifact, slots, message):
+    found = problems(surge_vars(artifact, zerodown_surge_slots=slots))
+    assert any(message in p for p in found), found
+
+
+def test_every_surge_problem_is_listed_together(artifact):
+    found = problems(deploy_vars(artifact, zerodown_surge="maybe"))
+    assert any("zerodown_surge='maybe' must be true or false" in p for p in found), found
+    found = problems(
+        surge_vars(
+            artifact,
+            zerodown_surge_port_env="MY-PORT",
+            zerodown_standby="later",
+            zerodown_surge_batch_size="0",
+            zerodown_lb={
+                "backend": "app",
+                "surge_servers": {"db9": {"a": "x"}, "app1": {"c": "y", "b": "app2"}, "app3": {"b": "bad;name"}},
+            },
+        )
+    )
+    text = "\n".join(found)
+    assert "invalid zerodown_surge_port_env 'MY-PORT'" in text
+    assert "zerodown_standby='later' must be keep" in text
+    assert "zerodown_surge_batch_size '0' must be 1 or more" in text
+    assert "zerodown_lb.surge_servers names host(s) db9 that are not in the app hosts" in text
+    assert "zerodown_lb.surge_servers[app1] names slot(s) c; the slots are a and b" in text
+    assert "host app1 slot b and host app2 slot a are both server 'app2'" in text
+    assert "host app3 slot b: invalid server name of host app3 slot b 'bad;name'" in text
+
+
+def test_a_contract_run_ignores_surge(artifact):
+    out = plan({"zerodown_app_name": "shop", "zerodown_release": "v2", "zerodown_surge": True}, mode="contract")
+    assert "surge" not in out

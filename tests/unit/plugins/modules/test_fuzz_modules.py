@@ -178,6 +178,17 @@ LB = {"socket": [SOCKET], "backend": "app"}
 BASELINE_ARGS = {
     "drain_backend": dict(LB, server="web1"),
     "switch_traffic": dict(LB, servers={"web1": {"weight": 5}, "web2": {"state": "drain"}}),
+    # the fake's servers listen on 8000 + their rank: web1 and web2 are one host's two slots
+    "surge_handover": {
+        "load_balancer": dict(
+            LB,
+            surge={
+                "slots": [{"name": "a", "port": 8001}, {"name": "b", "port": 8002}],
+                "servers": {"app1": {"a": "web1", "b": "web2"}},
+            },
+        ),
+        "live": {"app1": "b"},
+    },
     "canary_analysis": dict(LB, canary_servers=["web3"], pause=30),
     "blue_green_state": {"load_balancer": LB, "colours": {"blue": ["h1"], "green": ["h2"]}},
     "deploy_lock": {"app": "shop", "run_id": "run-1", "path": TMP + "/state"},

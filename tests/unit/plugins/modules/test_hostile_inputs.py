@@ -26,6 +26,7 @@ from ansible_collections.zerodown.deploy.plugins.modules import (
     readiness_probe,
     release,
     smoke_test,
+    surge_handover,
     switch_traffic,
 )
 
@@ -84,8 +85,29 @@ INJECTIONS = [
         (switch_traffic, lambda n: dict(LB, active=["web1"], standby=[n])),
         (switch_traffic, lambda n: dict(LB, backend=n, active=["web1"])),
         (canary_analysis, lambda n: dict(LB, canary_servers=[n], pause=30)),
+        (
+            surge_handover,
+            lambda n: {
+                "load_balancer": dict(
+                    LB,
+                    surge={
+                        "slots": [{"name": "a", "port": 8001}, {"name": "b", "port": 8002}],
+                        "servers": {"app1": {"a": "web1", "b": n}},
+                    },
+                ),
+                "live": {"app1": "b"},
+            },
+        ),
     ],
-    ids=["drain-server", "drain-backend", "switch-servers", "switch-standby", "switch-backend", "canary-servers"],
+    ids=[
+        "drain-server",
+        "drain-backend",
+        "switch-servers",
+        "switch-standby",
+        "switch-backend",
+        "canary-servers",
+        "surge-servers",
+    ],
 )
 def test_names_with_runtime_api_separators_never_reach_haproxy(module, args, name, hostile):
     result, ws = hostile(module, args(name))
