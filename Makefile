@@ -25,7 +25,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
   ee ee-test
 
 help:
-	@echo "make test         set up everything, then sanity, lint, ruff, docs, galaxy, unit, integration, molecule"
+	@echo "make test         set up everything, then sanity, lint, ruff, docs, galaxy, unit, integration, ee-test, molecule"
 	@echo "make docs         antsibull-docs lint, then the docsite in build/docsite (reference generated from the source)"
 	@echo "make galaxy       build the collection tarball and run galaxy-importer on it"
 	@echo "make unit         unit tests only (after set-up)"
@@ -36,7 +36,8 @@ help:
 	@echo "make demo         boot the fleet, install v1, deploy v2 under load (STRATEGY=rolling|blue_green|canary)"
 	@echo "make demo-down    remove the demo fleet"
 
-test: setup sanity lint ruff docs galaxy unit integration molecule
+# ee-test builds the execution environment image (cached) that the rolling scenario then deploys from
+test: setup sanity lint ruff docs galaxy unit integration ee-test molecule
 	@echo "zerodown.deploy: all test stages passed"
 
 setup: host venv link
@@ -103,7 +104,7 @@ galaxy: venv link
 unit: venv link
 	$(PYTEST) -n 2 tests/unit
 
-# tests/integration/ee builds the execution environment image (minutes, cold): make ee-test, not part of make test yet.
+# tests/integration/ee needs the execution environment image (about 2 minutes cold): its own stage, make ee-test.
 integration: host venv link
 	$(PYTEST) -n 2 --dist loadfile --durations=10 --ignore=tests/integration/ee tests/integration
 
@@ -128,7 +129,7 @@ EE_ARGS ?=
 ee: host venv link
 	$(BIN)/python scripts/ee_build.py $(EE_ARGS)
 
-ee-test: venv link
+ee-test: host venv link
 	$(PYTEST) tests/integration/ee
 
 changelog: venv
