@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import ansible_runner
-import pytest
 import yaml
 from zerodown_testkit.e2e.verifier import assert_no_failed_requests, current_on, deploy_under_load
 from zerodown_testkit.fleet import core
@@ -130,14 +129,6 @@ def test_the_report_of_a_rolled_back_deploy_shows_the_cause(run, inventory, fact
 # -- the same project inside the execution environment image ---------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ee_image() -> str:
-    try:
-        return ee.built_image()
-    except ee.ImageBuildError as exc:
-        pytest.fail(str(exc))
-
-
 def ee_deploy(run, facts, tmp_path, image, host_vars=None, extra_vars=None):
     """The example project's deploy.yml in the image, under load: (job, load report).
 
@@ -235,7 +226,7 @@ def test_a_failing_release_rolls_back_inside_the_execution_environment(
     assert {name: current_on(host, name) for name in app_names} == {name: "v1" for name in app_names}
     stats = next(e for e in job.events if e["event"] == "playbook_on_stats")
     assert stats["event_data"]["artifact_data"]["zerodown_outcome"] == "rolled_back"
-    _, view = ee_report(job, tmp_path, "ee-rolled-back.png")
+    view = ee_report(job, tmp_path, "ee-rolled-back.png")[1]
     cause = view.cause()
     assert cause and last in cause and "ready" in cause, cause
     assert "rollback" in set().union(*(view.phases(name) for name in app_names))

@@ -19,20 +19,11 @@ import uuid
 import psycopg
 import pymysql
 import pytest
-from zerodown_testkit.support import ee
 from zerodown_testkit.support.ansible_run import REPO
 from zerodown_testkit.support.podman import podman_args
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "password": "postgres"}
 MY = {"host": "127.0.0.1", "port": 3306, "user": "root"}
-
-
-@pytest.fixture(scope="session")
-def ee_image() -> str:
-    try:
-        return ee.built_image()
-    except ee.ImageBuildError as exc:
-        pytest.fail(str(exc))
 
 
 def in_image(image: str, *cmd: str, env: dict = None) -> str:

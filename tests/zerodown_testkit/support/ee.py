@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+import pytest
+
 from zerodown_testkit.support.ansible_run import REPO
 from zerodown_testkit.support.podman import podman_args
 
@@ -33,6 +35,15 @@ def built_image() -> str:
     if proc.returncode != 0:
         raise ImageBuildError("make ee failed (exit %d):\n%s" % (proc.returncode, (proc.stdout + proc.stderr)[-6000:]))
     return (REPO / "build/ee/image").read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def ee_image() -> str:
+    """The image's name, built once per test session (a test module imports this fixture)."""
+    try:
+        return built_image()
+    except ImageBuildError as exc:
+        pytest.fail(str(exc))
 
 
 @dataclass
